@@ -1,0 +1,615 @@
+"""The plan: a TOML file that says which data to read, which channels to model and how to budget.
+
+:func:`load_plan` reads the file with :mod:`tomllib` and validates it into frozen pydantic
+models. Every problem becomes a :class:`~omnimmm.errors.PlanError` whose message starts with
+the plan file's path and names the offending key path, e.g. ``channels[2].kind``. List items
+are numbered from 1, as a reader counts the ``[[channels]]`` tables in the file. Unknown keys
+come with the closest valid key as a suggestion.
+
+Relative paths in a plan are resolved against the folder of the plan file. :func:`dump_plan`
+writes a plan back to TOML (resolved paths, ``None`` values left out) so a run directory can
+keep the exact configuration it used; ``load_plan(dump_plan(plan, p)) == plan``.
+
+This module imports neither pandas nor numpy nor pymc, so reading a plan stays fast.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import json
+import re
+import tomllib
+import types
+import typing
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    model_validator,
+)
+from pydantic import Strict as _Strict
+
+from omnimmm.errors import PlanError
+
+__all__ = [
+    "BudgetSpec",
+    "CalibrationSpec",
+    "ChannelBounds",
+    "ChannelSpec",
+    "DataSpec",
+    "FestivalSpec",
+    "GateSpec",
+    "ModelSpec",
+    "Plan",
+    "RoiPrior",
+    "RoiPriorDefaults",
+    "dump_plan",
+    "load_plan",
+    "plan_from_dict",
+]
+
+#: Default adstock and maximum lag (weeks) by channel kind: online media decays within
+#: weeks, offline media (TV, outdoor) builds up and lingers for a quarter.
+DEFAULT_ADSTOCK: dict[str, str] = {"online": "geometric", "offline": "delayed"}
+DEFAULT_L_MAX: dict[str, int] = {"online": 6, "offline": 13}
+
+Float = Annotated[float, _Strict()]  # accepts TOML integers and floats, never strings
+Name = Annotated[StrictStr, Field(min_length=1)]
+
+
+def _as_date(value: Any) -> Any:
+    """Accept a TOML date or an ISO ``YYYY-MM-DD`` string; leave anything else to pydantic."""
+    if isinstance(value, dt.datetime):
+        return value.date() if value.time() == dt.time(0) else value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"{value!r} is not a date; write it as YYYY-MM-DD") from None
+    return value
+
+
+Date = Annotated[dt.date, BeforeValidator(_as_date)]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RoiPrior(_Frozen):
+    """Prior belief about a channel's ROI: revenue (all outcomes) per unit of spend."""
+
+    mean: Float = Field(gt=0)
+    sd: Float = Field(gt=0)
+
+
+class RoiPriorDefaults(_Frozen):
+    """ROI priors for channels that do not state their own, by channel kind."""
+
+    online: RoiPrior = RoiPrior(mean=1.5, sd=1.0)
+    offline: RoiPrior = RoiPrior(mean=1.0, sd=1.0)
+
+
+class DataSpec(_Frozen):
+    """Where the weekly media panel lives and which of its columns mean what."""
+
+    path: Path
+    date: Name = "date"
+    outcomes: tuple[Name, ...] = Field(min_length=1)
+    controls: tuple[Name, ...] = ()
+    events: tuple[Name, ...] = ()
+    format: Literal["csv", "parquet"] | None = None
+
+    @property
+    def file_format(self) -> Literal["csv", "parquet"]:
+        """The declared format, or the one implied by the file suffix (``.parquet``/``.pq``)."""
+        if self.format is not None:
+            return self.format
+        return "parquet" if self.path.suffix.lower() in {".parquet", ".pq"} else "csv"
+
+
+class ChannelSpec(_Frozen):
+    """One media channel: its spend column, kind, carryover and saturation shape, priors."""
+
+    name: Name
+    column: Name
+    kind: Literal["online", "offline"]
+    adstock: Literal["geometric", "delayed", "weibull"] | None = None
+    l_max: StrictInt | None = Field(default=None, ge=1, le=52)
+    saturation: Literal["hill", "logistic", "michaelis_menten"] = "hill"
+    roi_prior: RoiPrior | None = None
+    coef_prior_sd: Float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _one_prior(self) -> ChannelSpec:
+        if self.roi_prior is not None and self.coef_prior_sd is not None:
+            raise ValueError(
+                "sets both roi_prior and coef_prior_sd; keep one "
+                "(roi_prior states the prior in revenue per unit of spend)"
+            )
+        return self
+
+    @property
+    def adstock_kind(self) -> str:
+        """Adstock to use: the declared one, else geometric online and delayed offline."""
+        return self.adstock or DEFAULT_ADSTOCK[self.kind]
+
+    @property
+    def lag_max(self) -> int:
+        """Maximum carryover lag in weeks: the declared one, else 6 online and 13 offline."""
+        return self.l_max if self.l_max is not None else DEFAULT_L_MAX[self.kind]
+
+
+class ChannelBounds(_Frozen):
+    """Bounds on one channel's total spend over the budget horizon."""
+
+    min: Float | None = Field(default=None, ge=0)
+    max: Float | None = Field(default=None, ge=0)
+    locked: StrictBool = False
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ChannelBounds:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min:g}) is larger than max ({self.max:g})")
+        if self.locked and (self.min is not None or self.max is not None):
+            raise ValueError("a locked channel keeps its current spend; drop min and max")
+        return self
+
+
+class BudgetSpec(_Frozen):
+    """The next-quarter budget question: horizon, total, constraints, objective and risk."""
+
+    horizon_weeks: StrictInt = Field(default=13, ge=1, le=52)
+    total: Float | None = Field(default=None, gt=0)
+    max_change: Float = Field(default=0.5, ge=0, le=10)
+    objective: Literal["revenue", "profit"] = "revenue"
+    margin: Float = Field(default=1.0, gt=0, le=1)
+    risk: Literal["mean", "quantile", "cvar"] = "mean"
+    risk_level: Float = Field(default=0.1, gt=0, lt=1)
+    online_share: tuple[Float, Float] | None = None
+    channels: dict[str, ChannelBounds] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _share_range(self) -> BudgetSpec:
+        if self.online_share is not None:
+            lo, hi = self.online_share
+            if not 0 <= lo <= hi <= 1:
+                raise ValueError(
+                    f"online_share = ({lo:g}, {hi:g}) must be a pair (low, high) with "
+                    "0 <= low <= high <= 1 (fractions of the total budget)"
+                )
+        return self
+
+
+class ModelSpec(_Frozen):
+    """Structure of the MMM and how to sample it."""
+
+    synergies: tuple[tuple[Name, Name], ...] = ()
+    trend: StrictBool = True
+    yearly_fourier: StrictInt = Field(default=3, ge=0, le=10)
+    share_carryover: StrictBool = True
+    outcome_correlation: StrictBool = True
+    sampler: Literal["nutpie", "pymc", "advi", "pathfinder"] = "nutpie"
+    chains: StrictInt = Field(default=4, ge=1, le=64)
+    draws: StrictInt = Field(default=1000, ge=1)
+    tune: StrictInt = Field(default=1000, ge=0)
+    target_accept: Float = Field(default=0.9, gt=0, lt=1)
+    holdout_weeks: StrictInt = Field(default=13, ge=0, le=104)
+    roi_prior_default: RoiPriorDefaults = RoiPriorDefaults()
+
+
+class CalibrationSpec(_Frozen):
+    """A lift test: spend changed by ``spend_change`` over [start, end] and caused
+    ``incremental_revenue`` (standard error ``se``) in one outcome or all outcomes summed."""
+
+    channel: Name
+    start: Date
+    end: Date
+    spend_change: Float
+    incremental_revenue: Float
+    se: Float = Field(gt=0)
+    outcome: Name | None = None
+
+    @model_validator(mode="after")
+    def _window(self) -> CalibrationSpec:
+        if self.start > self.end:
+            raise ValueError(f"start ({self.start}) is after end ({self.end})")
+        if self.spend_change == 0:
+            raise ValueError("spend_change is 0; a lift test must change spend")
+        return self
+
+
+class GateSpec(_Frozen):
+    """Quality gate a fitted model must pass before a recommendation is exported."""
+
+    rhat_max: Float = Field(default=1.01, ge=1)
+    ess_bulk_min: Float = Field(default=400.0, ge=0)
+    divergence_rate_max: Float = Field(default=0.001, ge=0, le=1)
+    allow_failure: StrictBool = False
+
+
+def _month_day(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value  # the str type check reports it
+    try:
+        dt.date.fromisoformat(f"2000-{value}")  # a leap year, so 02-29 is accepted
+    except ValueError:
+        raise ValueError(
+            f'{value!r} is not a month-day; write it as "MM-DD", e.g. "12-12"'
+        ) from None
+    return value
+
+
+class FestivalSpec(_Frozen):
+    """Festival indicators added as controls.
+
+    ``calendar = "china"`` adds Spring Festival (lunar), 618 and Double 11 weeks.
+    ``extra`` lists further fixed-date annual festivals as ``"MM-DD"`` (e.g. ``"12-12"``),
+    each marking the week that contains that day.
+    """
+
+    calendar: Literal["china", "none"] = "china"
+    extra: tuple[Annotated[StrictStr, BeforeValidator(_month_day)], ...] = ()
+
+
+class Plan(_Frozen):
+    """A validated plan. Build it with :func:`load_plan` or :func:`plan_from_dict`."""
+
+    seed: StrictInt = Field(default=0, ge=0)
+    data: DataSpec
+    channels: tuple[ChannelSpec, ...] = Field(min_length=1)
+    budget: BudgetSpec = BudgetSpec()
+    model: ModelSpec = ModelSpec()
+    calibration: tuple[CalibrationSpec, ...] = ()
+    gate: GateSpec = GateSpec()
+    festivals: FestivalSpec = FestivalSpec()
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Plan:
+        problems = [*_column_clashes(self), *_unknown_references(self)]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def channel_names(self) -> tuple[str, ...]:
+        """Channel names in plan order."""
+        return tuple(c.name for c in self.channels)
+
+    def channel(self, name: str) -> ChannelSpec:
+        """The channel called ``name``."""
+        for c in self.channels:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    def resolved(self) -> Plan:
+        """A copy with every defaulted choice written out (adstock, l_max, data format)."""
+        channels = tuple(
+            c.model_copy(update={"adstock": c.adstock_kind, "l_max": c.lag_max})
+            for c in self.channels
+        )
+        data = self.data.model_copy(update={"format": self.data.file_format})
+        return self.model_copy(update={"channels": channels, "data": data})
+
+    def to_toml_dict(self) -> dict[str, Any]:
+        """The plan as plain TOML-ready values (paths as strings, ``None`` left out)."""
+        return _plain(self.model_dump(exclude_none=True))
+
+
+def _column_clashes(plan: Plan) -> list[str]:
+    uses: dict[str, str] = {}
+    problems = []
+    pairs = [("data.date", plan.data.date)]
+    for key in ("outcomes", "controls", "events"):
+        pairs += [(f"data.{key}[{i}]", c) for i, c in enumerate(getattr(plan.data, key), 1)]
+    pairs += [(f"channels[{i}].column", c.column) for i, c in enumerate(plan.channels, 1)]
+    for where, column in pairs:
+        if column in uses:
+            problems.append(f'column "{column}" is used twice: {uses[column]} and {where}')
+        else:
+            uses[column] = where
+    seen: dict[str, int] = {}
+    for i, c in enumerate(plan.channels, 1):
+        if c.name in seen:
+            problems.append(
+                f'channel name "{c.name}" is declared twice: channels[{seen[c.name]}].name '
+                f"and channels[{i}].name"
+            )
+        seen.setdefault(c.name, i)
+    return problems
+
+
+def _unknown_references(plan: Plan) -> list[str]:
+    names = plan.channel_names
+    problems = []
+
+    def check(value: str, where: str, valid: tuple[str, ...], what: str) -> None:
+        if value not in valid:
+            problems.append(
+                f'{where}: "{value}" is not a declared {what}{_hint(value, valid)}; '
+                f"declared: {', '.join(dict.fromkeys(valid))}"
+            )
+
+    pairs: set[frozenset[str]] = set()
+    for i, (a, b) in enumerate(plan.model.synergies, 1):
+        where = f"model.synergies[{i}]"
+        check(a, where, names, "channel")
+        check(b, where, names, "channel")
+        if a == b:
+            problems.append(f'{where} pairs channel "{a}" with itself')
+        elif frozenset((a, b)) in pairs:
+            problems.append(f'{where} repeats the synergy "{a}" x "{b}"')
+        pairs.add(frozenset((a, b)))
+    for i, cal in enumerate(plan.calibration, 1):
+        check(cal.channel, f"calibration[{i}].channel", names, "channel")
+        if cal.outcome is not None:
+            check(cal.outcome, f"calibration[{i}].outcome", plan.data.outcomes, "outcome")
+    for name in plan.budget.channels:
+        check(name, f"budget.channels.{_key(name)}", names, "channel")
+    return problems
+
+
+def _hint(value: str, valid: typing.Iterable[str]) -> str:
+    close = difflib.get_close_matches(value, list(valid), n=1, cutoff=0.6)
+    return f' (did you mean "{close[0]}"?)' if close else ""
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+
+
+def load_plan(path: str | Path) -> Plan:
+    """Read and validate a TOML plan.
+
+    Parameters
+    ----------
+    path
+        The plan file. Relative paths inside it are resolved against its folder.
+
+    Returns
+    -------
+    Plan
+        The validated, frozen plan.
+
+    Raises
+    ------
+    PlanError
+        The file is missing or is not valid TOML, a key is unknown or has a wrong value,
+        names clash, or the data file does not exist. The message starts with the plan path.
+    """
+    source = Path(path)
+    if not source.is_file():
+        raise PlanError(f"{source}: plan file not found (looked in {source.resolve()})")
+    try:
+        raw = tomllib.loads(source.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise PlanError(f"{source}: not a UTF-8 text file ({exc.reason})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise PlanError(f"{source}: not valid TOML: {exc}") from None
+    plan = plan_from_dict(raw, source=source)
+    if not plan.data.path.is_file():
+        raise PlanError(
+            f"{source}: data.path: data file {plan.data.path} does not exist "
+            "(relative paths are read from the plan file's folder)"
+        )
+    return plan
+
+
+def plan_from_dict(
+    raw: dict[str, Any], source: str | Path | None = None, base_dir: str | Path | None = None
+) -> Plan:
+    """Validate a plan given as a dict (the parsed TOML).
+
+    Parameters
+    ----------
+    raw
+        Plan contents, shaped like the TOML file.
+    source
+        Plan file the dict came from; used in messages and as the default ``base_dir``.
+    base_dir
+        Folder that relative paths are resolved against (default: the folder of ``source``,
+        else the current directory). The data file need not exist yet.
+
+    Raises
+    ------
+    PlanError
+        With one readable paragraph that names every offending key path.
+    """
+    label = str(source) if source is not None else "plan"
+    if base_dir is None:
+        base_dir = Path(source).parent if source is not None else Path.cwd()
+    data = raw.get("data")
+    if isinstance(data, dict) and isinstance(data.get("path"), str):
+        raw = {**raw, "data": {**data, "path": str((Path(base_dir) / data["path"]).resolve())}}
+    try:
+        return Plan.model_validate(raw)
+    except ValidationError as exc:
+        raise PlanError(f"{label}: " + _explain(exc, raw)) from None
+
+
+def _explain(exc: ValidationError, raw: dict[str, Any]) -> str:
+    """Turn pydantic's errors into one paragraph that names key paths and accepted values."""
+    parts = []
+    errors = exc.errors(include_url=False)
+    for err in errors:
+        loc = tuple(err["loc"])
+        where = _key_path(loc) + _channel_context(loc, raw)
+        kind, msg, ctx = err["type"], err["msg"], err.get("ctx", {})
+        if kind == "too_short" and any(
+            len(e["loc"]) > len(loc) and tuple(e["loc"][: len(loc)]) == loc for e in errors
+        ):
+            continue  # pydantic counts only the valid items; the item errors say it all
+        if kind == "too_short":
+            text = f"{where}: needs at least {ctx.get('min_length')} item(s), got "
+            text += str(ctx.get("actual_length"))
+        elif kind == "missing" and isinstance(loc[-1], int):
+            text = f"{_key_path(loc[:-1])}: item {loc[-1] + 1} is missing"
+        elif kind == "extra_forbidden":
+            valid = _fields_at(loc[:-1])
+            key = str(loc[-1])
+            text = f"{where}: unknown key{_hint(key, valid)}"
+            if valid:
+                text += f"; valid keys here: {', '.join(valid)}"
+        elif kind == "missing":
+            text = f"{where}: required key is missing"
+        elif kind in {"value_error", "assertion_error"}:
+            detail = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+            text = f"{where}: {detail}" if where else detail
+        else:
+            accepted = msg.replace("Input should be", "expected", 1)
+            accepted = re.sub(r"^expected (greater|less)", r"expected a number \1", accepted)
+            text = f"{where} = {_show(err.get('input'))} is not accepted: {accepted}"
+        parts.append(text)
+    return "; ".join(parts) + "."
+
+
+def _key_path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part + 1}]"
+        else:
+            out += ("." if out else "") + _key(str(part))
+    return out
+
+
+def _channel_context(loc: tuple[Any, ...], raw: dict[str, Any]) -> str:
+    if len(loc) >= 2 and loc[0] == "channels" and isinstance(loc[1], int):
+        items = raw.get("channels")
+        if isinstance(items, list) and loc[1] < len(items) and isinstance(items[loc[1]], dict):
+            name = items[loc[1]].get("name")
+            if isinstance(name, str):
+                return f' (channel "{name}")'
+    return ""
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a table"
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _fields_at(loc: tuple[Any, ...]) -> list[str]:
+    """Valid keys of the model found at ``loc`` below :class:`Plan` (empty if none)."""
+    tp: Any = Plan
+    for part in loc:
+        tp = _unwrap(tp)
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            if part not in tp.model_fields:
+                return []
+            tp = tp.model_fields[part].annotation
+        elif typing.get_origin(tp) in (list, tuple):
+            tp = typing.get_args(tp)[0]
+        elif typing.get_origin(tp) is dict:
+            tp = typing.get_args(tp)[1]
+        else:
+            return []
+    tp = _unwrap(tp)
+    if typing.get_origin(tp) in (list, tuple):  # the error sits on an item of a list
+        tp = _unwrap(typing.get_args(tp)[0])
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return list(tp.model_fields)
+    return []
+
+
+def _unwrap(tp: Any) -> Any:
+    while True:
+        origin = typing.get_origin(tp)
+        if origin is Annotated:
+            tp = typing.get_args(tp)[0]
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(tp) if a is not type(None)]
+            if len(args) != 1:
+                return tp
+            tp = args[0]
+        else:
+            return tp
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+
+
+def dump_plan(plan: Plan, path: str | Path) -> Path:
+    """Write ``plan`` as TOML to ``path`` and return the path.
+
+    The data path is written as an absolute path, so the copy loads from anywhere.
+    """
+    out = Path(path)
+    out.write_text(_toml(plan.to_toml_dict()), encoding="utf-8")
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _key(name: str) -> str:
+    return name if _BARE_KEY.fullmatch(name) else json.dumps(name, ensure_ascii=False)
+
+
+def _is_table_array(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
+
+
+def _toml(doc: dict[str, Any]) -> str:
+    lines: list[str] = []
+    _write_table(lines, (), doc)
+    return "\n".join(lines).strip() + "\n"
+
+
+def _write_table(lines: list[str], prefix: tuple[str, ...], table: dict[str, Any]) -> None:
+    """Write a table's plain keys, then its sub-tables and arrays of tables in field order.
+
+    Tables inside an array-of-tables item are written inline; the plan has no deeper arrays.
+    """
+    for k, v in table.items():
+        if not isinstance(v, dict) and not _is_table_array(v):
+            lines.append(f"{_key(k)} = {_value(v)}")
+    for k, v in table.items():
+        path = ".".join(_key(p) for p in (*prefix, k))
+        if isinstance(v, dict):
+            has_plain = any(not isinstance(x, dict) for x in v.values())
+            if has_plain or not v:
+                lines += ["", f"[{path}]"]
+            _write_table(lines, (*prefix, k), v)
+        elif _is_table_array(v):
+            for item in v:
+                lines += ["", f"[[{path}]]"]
+                lines += [f"{_key(ik)} = {_value(iv)}" for ik, iv in item.items()]
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    if isinstance(v, list):
+        return "[" + ", ".join(_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{_key(k)} = {_value(x)}" for k, x in v.items()) + " }"
+    raise TypeError(f"cannot write {type(v).__name__} to TOML")
