@@ -1,0 +1,266 @@
+"""Convergence diagnostics, the quality gate of DESIGN.md, and posterior predictive checks.
+
+The gate: max R-hat <= 1.01, min bulk ESS >= 400, divergences <= 0.1% of draws, and a
+holdout MAPE that is reported. A model that fails raises
+:class:`omnimmm.errors.QualityGateError` naming each failed check with its measured value
+and a numbered list of things to try (lifelines style), unless the plan allows failure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+import arviz as az
+import numpy as np
+import pandas as pd
+
+from omnimmm.errors import QualityGateError, numbered
+
+__all__ = ["DEFAULT_GATE", "Diagnostics", "GateResult", "convergence", "ppc", "quality_gate"]
+
+#: Gate thresholds of DESIGN.md, used without a plan.
+DEFAULT_GATE = SimpleNamespace(
+    rhat_max=1.01, ess_bulk_min=400.0, divergence_rate_max=0.001, allow_failure=False
+)
+
+_APPROXIMATE = ("advi", "pathfinder")
+
+
+@dataclass(frozen=True)
+class Diagnostics:
+    """Convergence summary of a fit.
+
+    Attributes
+    ----------
+    rhat_max, ess_bulk_min, ess_tail_min : float
+        Over every scalar of every posterior variable (NaN when not computable).
+    divergences : int
+        Divergent transitions after tuning.
+    n_draws, n_chains : int
+        Draws per chain and chains.
+    sampler : str
+        Sampler used; approximate fits (ADVI, pathfinder) cannot pass the gate.
+    worst_rhat, worst_ess : str
+        Variable with the largest R-hat and with the smallest bulk ESS.
+    """
+
+    rhat_max: float
+    ess_bulk_min: float
+    ess_tail_min: float
+    divergences: int
+    n_draws: int
+    n_chains: int
+    sampler: str
+    worst_rhat: str = ""
+    worst_ess: str = ""
+
+    @property
+    def divergence_rate(self) -> float:
+        """Divergences as a share of all post-tuning draws."""
+        return self.divergences / max(self.n_draws * self.n_chains, 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary (NaN written as None)."""
+        out = {
+            "rhat_max": self.rhat_max,
+            "ess_bulk_min": self.ess_bulk_min,
+            "ess_tail_min": self.ess_tail_min,
+            "divergences": self.divergences,
+            "divergence_rate": self.divergence_rate,
+            "n_draws": self.n_draws,
+            "n_chains": self.n_chains,
+            "sampler": self.sampler,
+            "worst_rhat": self.worst_rhat,
+            "worst_ess": self.worst_ess,
+        }
+        return {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in out.items()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Diagnostics:
+        """Inverse of :meth:`to_dict`."""
+        nan = float("nan")
+        return cls(
+            rhat_max=nan if d["rhat_max"] is None else d["rhat_max"],
+            ess_bulk_min=nan if d["ess_bulk_min"] is None else d["ess_bulk_min"],
+            ess_tail_min=nan if d["ess_tail_min"] is None else d["ess_tail_min"],
+            divergences=d["divergences"],
+            n_draws=d["n_draws"],
+            n_chains=d["n_chains"],
+            sampler=d["sampler"],
+            worst_rhat=d.get("worst_rhat", ""),
+            worst_ess=d.get("worst_ess", ""),
+        )
+
+
+def _extreme(ds: Any, largest: bool) -> tuple[float, str]:
+    best, name = float("nan"), ""
+    for var, da in ds.data_vars.items():
+        vals = np.asarray(da.values, dtype=float)
+        vals = vals[np.isfinite(vals)]
+        if vals.size == 0:
+            continue
+        v = float(vals.max() if largest else vals.min())
+        if np.isnan(best) or (v > best if largest else v < best):
+            best, name = v, str(var)
+    return best, name
+
+
+def convergence(idata: Any, sampler: str = "nutpie") -> Diagnostics:
+    """Compute R-hat, bulk/tail ESS and divergences over all posterior variables."""
+    post = idata.posterior
+    n_chains, n_draws = int(post.sizes["chain"]), int(post.sizes["draw"])
+    div = 0
+    if "sample_stats" in idata.groups() and "diverging" in idata.sample_stats:
+        div = int(np.asarray(idata.sample_stats["diverging"]).sum())
+    if n_chains < 2 or n_draws < 4:
+        nan = float("nan")
+        return Diagnostics(nan, nan, nan, div, n_draws, n_chains, sampler)
+    rhat_max, worst_rhat = _extreme(az.rhat(post), largest=True)
+    ess_bulk, worst_ess = _extreme(az.ess(post, method="bulk"), largest=False)
+    ess_tail, _ = _extreme(az.ess(post, method="tail"), largest=False)
+    return Diagnostics(
+        rhat_max, ess_bulk, ess_tail, div, n_draws, n_chains, sampler, worst_rhat, worst_ess
+    )
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """Outcome of the quality gate: which checks failed and what to try."""
+
+    passed: bool
+    failures: tuple[str, ...]
+    remedies: tuple[str, ...]
+    diagnostics: Diagnostics
+    holdout_mape: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def message(self) -> str:
+        """One paragraph: failed checks, then numbered remedies."""
+        if self.passed:
+            return "the model passed its quality gate"
+        text = "the fitted model failed its quality gate: " + "; ".join(self.failures) + "."
+        return text + "\nThings to try:\n" + numbered(list(self.remedies))
+
+
+def _remedies(failed: set[str], diag: Diagnostics, spec: Any) -> list[str]:
+    s = spec.sampler if spec is not None else None
+    tune = s.tune if s is not None else 1000
+    draws = s.draws if s is not None else 1000
+    out = []
+    if "approximate" in failed:
+        out.append(
+            "fit with MCMC (model.sampler = 'nutpie'); ADVI/pathfinder are for exploration only"
+        )
+    if failed & {"rhat", "ess"}:
+        out.append(
+            f"run longer: raise model.tune (now {tune}) to {max(2 * tune, 1000)} and "
+            f"model.draws (now {draws}) to {max(2 * draws, 1000)}, with 4 chains"
+        )
+    if "divergences" in failed:
+        out.append("raise model.target_accept to 0.95 or 0.99 (smaller, safer steps)")
+    if failed - {"approximate"}:
+        worst = diag.worst_rhat if "rhat" in failed else diag.worst_ess
+        where = f" (worst variable: {worst})" if worst else ""
+        out += [
+            "tighten priors: give channels an roi_prior from experiments or "
+            f"benchmarks, especially the poorly identified ones{where}",
+            "use fewer channels: merge or drop channels whose spend moves together "
+            "(see the pre-fit variance-inflation check), or drop declared synergies",
+            "use longer data (more weeks, or more variation in spend)",
+        ]
+    return out
+
+
+def quality_gate(
+    diag: Diagnostics,
+    gate: Any = None,
+    holdout_mape: dict[str, float] | None = None,
+    spec: Any = None,
+) -> GateResult:
+    """Check the gate; raise :class:`QualityGateError` on failure unless allowed.
+
+    Parameters
+    ----------
+    diag : Diagnostics
+    gate : object with ``rhat_max``, ``ess_bulk_min``, ``divergence_rate_max``,
+        ``allow_failure`` (the plan's ``[gate]``); default :data:`DEFAULT_GATE`.
+    holdout_mape : dict, optional
+        Holdout MAPE per outcome, reported (the gate states it, it has no threshold).
+    spec : ModelSpec, optional
+        Used to make the remedies concrete (current tune and draws).
+
+    Returns
+    -------
+    GateResult
+        When the gate passes, or fails with ``allow_failure``.
+    """
+    gate = gate if gate is not None else DEFAULT_GATE
+    failures, failed = [], set()
+    if diag.sampler in _APPROXIMATE:
+        failures.append(f"{diag.sampler} is an approximate fit without MCMC diagnostics")
+        failed.add("approximate")
+    elif not diag.rhat_max <= gate.rhat_max:
+        failures.append(
+            f"max R-hat is {diag.rhat_max:.3f} (on {diag.worst_rhat or 'n/a'}), above "
+            f"{gate.rhat_max}"
+        )
+        failed.add("rhat")
+    if diag.sampler not in _APPROXIMATE and not diag.ess_bulk_min >= gate.ess_bulk_min:
+        failures.append(
+            f"min bulk ESS is {diag.ess_bulk_min:.0f} (on {diag.worst_ess or 'n/a'}), below "
+            f"{gate.ess_bulk_min:.0f}"
+        )
+        failed.add("ess")
+    if diag.divergence_rate > gate.divergence_rate_max:
+        failures.append(
+            f"{diag.divergences} divergent transitions ({100 * diag.divergence_rate:.2f}% of "
+            f"draws), above {100 * gate.divergence_rate_max:.2f}%"
+        )
+        failed.add("divergences")
+    result = GateResult(
+        passed=not failures,
+        failures=tuple(failures),
+        remedies=tuple(_remedies(failed, diag, spec)),
+        diagnostics=diag,
+        holdout_mape=dict(holdout_mape or {}),
+    )
+    if failures and not gate.allow_failure:
+        raise QualityGateError(result.message)
+    return result
+
+
+def ppc(model: Any, seed: int = 0) -> pd.DataFrame:
+    """Posterior predictive checks of a fitted :class:`OmniMMM` on its training weeks.
+
+    Simulates replicated outcomes from the posterior (mean function plus the fitted,
+    correlated noise) and compares them with the observed ones.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index outcome; ``coverage_50`` and ``coverage_90`` (share of weeks inside the
+        central 50% / 90% predictive interval; near 0.5 / 0.9 if calibrated), ``r2`` and
+        ``mape`` of the posterior mean fit, ``p_value_sd`` (share of replicated series
+        whose standard deviation exceeds the observed one; near 0 or 1 flags misfit).
+    """
+    resp = model.response_
+    panel = model.panel_
+    feats = model.features(panel.dates, panel.controls)
+    mean = resp.mean(panel.spend[list(resp.channels)].to_numpy(), feats)  # (T, D, O)
+    rep = mean + resp.noise(mean.shape[0], np.random.default_rng(seed))
+    y = panel.outcomes[list(resp.outcomes)].to_numpy(dtype=float)
+    rows = {}
+    for k, o in enumerate(resp.outcomes):
+        q = np.quantile(rep[:, :, k], [0.05, 0.25, 0.75, 0.95], axis=1)
+        fit = mean[:, :, k].mean(axis=1)
+        yo = y[:, k]
+        rows[o] = {
+            "coverage_50": float(np.mean((yo >= q[1]) & (yo <= q[2]))),
+            "coverage_90": float(np.mean((yo >= q[0]) & (yo <= q[3]))),
+            "r2": float(1 - np.sum((yo - fit) ** 2) / np.sum((yo - yo.mean()) ** 2)),
+            "mape": float(np.mean(np.abs(yo - fit) / np.abs(yo))),
+            "p_value_sd": float(np.mean(rep[:, :, k].std(axis=0) > yo.std())),
+        }
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("outcome")

@@ -1,0 +1,392 @@
+"""The estimator: :class:`OmniMMM` fits the omnichannel MMM and answers questions about it.
+
+Scikit-learn shape: ``__init__`` stores settings (the plan, or a :class:`ModelSpec`, plus
+sampler overrides), :meth:`OmniMMM.fit` returns ``self``, fitted state ends in ``_``, and
+every method that needs a fitted model raises :class:`omnimmm.errors.NotFittedError`
+before ``fit``. Analysis methods delegate to :mod:`omnimmm.mmm.analysis`, convergence to
+:mod:`omnimmm.mmm.diagnostics`, saving to :mod:`omnimmm.mmm.persistence`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import arviz as az
+import numpy as np
+import pandas as pd
+
+from omnimmm.errors import DataError, NotFittedError, PlanError
+from omnimmm.mmm import analysis, diagnostics
+from omnimmm.mmm.design import ModelSpec, SamplerSpec, Scaling, baseline_features, fit_scaling
+from omnimmm.mmm.priors import BaselinePriors
+from omnimmm.mmm.response import ResponseModel
+
+__all__ = ["OmniMMM", "sample_model"]
+
+_SAMPLERS = ("nutpie", "pymc", "advi", "pathfinder")
+
+
+def sample_model(model: Any, s: SamplerSpec, progressbar: bool = False) -> tuple[Any, dict]:
+    """Sample a PyMC model with the configured sampler.
+
+    Returns the InferenceData (posterior and sample stats) and timings in seconds
+    (``compile``, ``sampling``, ``total``) plus the sampler actually used.
+    """
+    import pymc as pm
+
+    t0 = time.perf_counter()
+    timings: dict[str, Any] = {"sampler": s.sampler}
+    if s.sampler == "nutpie":
+        try:
+            import nutpie
+
+            compiled = nutpie.compile_pymc_model(model)
+        except Exception as exc:  # noqa: BLE001 - any compile failure falls back to PyMC
+            warnings.warn(
+                f"nutpie could not compile the model ({exc!r}); falling back to PyMC's NUTS",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            return sample_model(model, dataclasses.replace(s, sampler="pymc"), progressbar)
+        t1 = time.perf_counter()
+        idata = nutpie.sample(
+            compiled,
+            draws=s.draws,
+            tune=s.tune,
+            chains=s.chains,
+            seed=s.seed,
+            target_accept=s.target_accept,
+            progress_bar=progressbar,
+            save_warmup=False,
+        )
+    elif s.sampler == "pymc":
+        t1 = t0
+        with model:
+            idata = pm.sample(
+                draws=s.draws,
+                tune=s.tune,
+                chains=s.chains,
+                random_seed=s.seed,
+                target_accept=s.target_accept,
+                progressbar=progressbar,
+                compute_convergence_checks=False,
+            )
+    elif s.sampler == "advi":
+        t1 = t0
+        with model:
+            approx = pm.fit(
+                n=max(20_000, 20 * s.tune), method="advi", random_seed=s.seed, progressbar=False
+            )
+            idata = approx.sample(s.draws * s.chains, random_seed=s.seed)
+    elif s.sampler == "pathfinder":
+        try:
+            import pymc_extras as pmx
+        except ImportError:
+            raise PlanError(
+                "model.sampler = 'pathfinder' needs the pymc-extras package, which is not "
+                "installed; use sampler = 'advi' for a quick approximate fit"
+            ) from None
+        t1 = t0
+        with model:
+            idata = pmx.fit(method="pathfinder", random_seed=s.seed, num_draws=s.draws)
+    else:
+        raise PlanError(f"model.sampler = {s.sampler!r}; expected one of {list(_SAMPLERS)}")
+    t2 = time.perf_counter()
+    timings.update(compile=t1 - t0, sampling=t2 - t1, total=t2 - t0)
+    keep = [g for g in ("posterior", "sample_stats") if g in idata.groups()]
+    return az.InferenceData(**{g: idata[g] for g in keep}), timings
+
+
+class OmniMMM:
+    """Omnichannel Bayesian MMM: media -> online and store revenue, jointly.
+
+    Parameters
+    ----------
+    plan : omnimmm.config.Plan, optional
+        The validated plan; gives the model spec, the gate and the budget horizon.
+    spec : ModelSpec, optional
+        The model spec directly (instead of, or overriding, ``plan``).
+    sampler, chains, draws, tune, target_accept, seed : optional
+        Overrides of the plan's sampler settings.
+    priors : BaselinePriors, optional
+        Baseline prior scales (on the scaled outcome).
+    max_draws : int or None, default 1000
+        Posterior draws (thinned, deterministic) used by the analysis; None keeps all.
+    progressbar : bool, default False
+
+    Attributes
+    ----------
+    spec_ : ModelSpec
+    scaling_ : Scaling
+    panel_ : Panel
+        The training panel.
+    model_ : pymc.Model
+    idata_ : arviz.InferenceData
+        Posterior and sample stats (scaled units; see :mod:`omnimmm.mmm.model`).
+    response_ : ResponseModel
+        Posterior mean function in currency units (the optimizer's response).
+    diagnostics_ : Diagnostics
+    timings_ : dict
+        ``compile``, ``sampling`` and ``total`` seconds and the sampler used.
+    """
+
+    def __init__(
+        self,
+        plan: Any = None,
+        *,
+        spec: ModelSpec | None = None,
+        sampler: str | None = None,
+        chains: int | None = None,
+        draws: int | None = None,
+        tune: int | None = None,
+        target_accept: float | None = None,
+        seed: int | None = None,
+        priors: BaselinePriors | None = None,
+        max_draws: int | None = 1000,
+        progressbar: bool = False,
+    ) -> None:
+        if plan is None and spec is None:
+            raise PlanError("OmniMMM needs a plan or a ModelSpec")
+        self.plan = plan
+        base = spec if spec is not None else ModelSpec.from_plan(plan)
+        overrides = {
+            k: v
+            for k, v in dict(
+                sampler=sampler,
+                chains=chains,
+                draws=draws,
+                tune=tune,
+                target_accept=target_accept,
+                seed=seed,
+            ).items()
+            if v is not None
+        }
+        if overrides.get("sampler", base.sampler.sampler) not in _SAMPLERS:
+            raise PlanError(f"sampler {overrides['sampler']!r}: expected one of {_SAMPLERS}")
+        self.spec = dataclasses.replace(
+            base, sampler=dataclasses.replace(base.sampler, **overrides)
+        )
+        self.priors = priors or BaselinePriors()
+        self.max_draws = max_draws
+        self.progressbar = progressbar
+
+    # ------------------------------------------------------------------ settings
+
+    @property
+    def horizon_weeks(self) -> int:
+        """Budget horizon (plan's ``budget.horizon_weeks``, else 13)."""
+        return int(self.plan.budget.horizon_weeks) if self.plan is not None else 13
+
+    @property
+    def gate(self) -> Any:
+        """The plan's quality gate settings (defaults of DESIGN.md without a plan)."""
+        if self.plan is not None:
+            return self.plan.gate
+        return diagnostics.DEFAULT_GATE
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "idata_"):
+            raise NotFittedError(
+                "this OmniMMM is not fitted yet: call .fit(panel) first (or load a saved "
+                "model with omnimmm.mmm.load(directory))"
+            )
+
+    # ------------------------------------------------------------------ fitting
+
+    def _check_panel(self, panel: Any) -> None:
+        spec = self.spec
+        missing = [c for c in spec.channel_names if c not in panel.spend.columns]
+        if missing:
+            raise DataError(f"the panel has no spend for channels {missing}")
+        missing = [o for o in spec.outcomes if o not in panel.outcomes.columns]
+        if missing:
+            raise DataError(f"the panel has no outcome columns {missing}")
+        need = 2 * spec.fourier_order + len(spec.controls) + 4 * len(spec.channels) + 3
+        if panel.n_weeks < need:
+            raise DataError(
+                f"the panel has {panel.n_weeks} weeks, too few for {len(spec.channels)} "
+                f"channels and the baseline (at least {need} are needed)"
+            )
+
+    def build(self, panel: Any, keep_mean: bool = False) -> Any:
+        """Build (without sampling) the PyMC model for ``panel``; returns the model."""
+        from omnimmm.mmm.model import build_model
+
+        self._check_panel(panel)
+        scaling = fit_scaling(panel, self.spec)
+        features = baseline_features(panel.dates, panel.controls, self.spec, scaling)
+        return build_model(
+            self.spec,
+            scaling,
+            panel.dates,
+            panel.spend[self.spec.channel_names].to_numpy(dtype=float),
+            panel.outcomes[list(self.spec.outcomes)].to_numpy(dtype=float),
+            features,
+            self.priors,
+            keep_mean=keep_mean,
+        )
+
+    def fit(self, panel: Any) -> OmniMMM:
+        """Fit the model to a weekly panel (:class:`omnimmm.data.schema.Panel`).
+
+        Returns
+        -------
+        OmniMMM
+            ``self``, fitted.
+        """
+        model = self.build(panel)
+        idata, timings = sample_model(model, self.spec.sampler, self.progressbar)
+        self._set_fitted(panel, fit_scaling(panel, self.spec), idata, timings)
+        self.model_ = model
+        return self
+
+    def _set_fitted(self, panel: Any, scaling: Scaling, idata: Any, timings: dict) -> None:
+        self.spec_ = self.spec
+        self.panel_ = panel
+        self.scaling_ = scaling
+        self.idata_ = idata
+        self.timings_ = timings
+        self.response_ = ResponseModel.from_posterior(
+            idata.posterior,
+            self.spec,
+            scaling,
+            panel.spend,
+            max_draws=self.max_draws,
+            horizon_weeks=self.horizon_weeks,
+        )
+        self.diagnostics_ = diagnostics.convergence(idata, self.spec.sampler.sampler)
+
+    def prior_predictive(self, panel: Any, samples: int = 500) -> Any:
+        """Prior predictive draws of the outcomes for ``panel`` (no fitting needed).
+
+        Returns
+        -------
+        arviz.InferenceData
+            Groups ``prior`` and ``prior_predictive`` (``y`` on the scaled outcome, i.e.
+            relative to each outcome's training mean).
+        """
+        import pymc as pm
+
+        model = self.build(panel)
+        with model:
+            return pm.sample_prior_predictive(samples, random_seed=self.spec.sampler.seed)
+
+    # ------------------------------------------------------------------ analysis
+
+    def features(self, dates: pd.DatetimeIndex, controls: pd.DataFrame | None) -> dict:
+        """Baseline design of any weeks with the training constants."""
+        self._check_fitted()
+        return baseline_features(dates, controls, self.spec, self.scaling_)
+
+    def fitted(self) -> pd.DataFrame:
+        """Posterior mean of the fitted values per week (rows) and outcome (columns)."""
+        self._check_fitted()
+        return analysis.fitted(self)
+
+    def contributions(self) -> pd.DataFrame:
+        """Weekly contribution per channel and outcome (mean, 90% interval); see analysis."""
+        self._check_fitted()
+        return analysis.contributions(self)
+
+    def decomposition(self) -> pd.DataFrame:
+        """Baseline parts, channels and synergies per week and outcome; adds up to fitted."""
+        self._check_fitted()
+        return analysis.decomposition(self)
+
+    def roi(self, window: tuple[Any, Any] | None = None) -> pd.DataFrame:
+        """ROI per channel, total and per outcome, with 90% intervals; see analysis."""
+        self._check_fitted()
+        return analysis.roi(self, window)
+
+    def mroi(self, window: tuple[Any, Any] | None = None, step: float = 0.01) -> pd.DataFrame:
+        """Marginal ROI of the next ``step`` (1%) of each channel's spend; see analysis."""
+        self._check_fitted()
+        return analysis.mroi(self, window, step)
+
+    def response_curves(self, multipliers: Sequence[float] | None = None) -> pd.DataFrame:
+        """Revenue per channel as its spend is scaled; see analysis."""
+        self._check_fitted()
+        return analysis.response_curves(self, multipliers)
+
+    def synergy(self) -> pd.DataFrame:
+        """Posterior of each synergy term: revenue it adds over the training weeks."""
+        self._check_fitted()
+        return analysis.synergy(self)
+
+    def forecast(
+        self,
+        future_spend: pd.DataFrame,
+        future_controls: pd.DataFrame | None = None,
+        noise: bool = True,
+    ) -> pd.DataFrame:
+        """Forecast future weeks given planned spend (carryover from history included)."""
+        self._check_fitted()
+        return analysis.forecast(self, future_spend, future_controls, noise)
+
+    def holdout(self, weeks: int | None = None) -> analysis.HoldoutResult:
+        """Refit on all but the last ``weeks`` and forecast them; MAPE per outcome."""
+        self._check_fitted()
+        return analysis.holdout(self, weeks)
+
+    def ppc(self, seed: int = 0) -> pd.DataFrame:
+        """Posterior predictive checks per outcome (interval coverage, R^2, MAPE)."""
+        self._check_fitted()
+        return diagnostics.ppc(self, seed)
+
+    def diagnostics(self) -> diagnostics.Diagnostics:
+        """Convergence diagnostics: R-hat, bulk and tail ESS, divergences."""
+        self._check_fitted()
+        return self.diagnostics_
+
+    def quality_gate(self, gate: Any = None, holdout_mape: dict | None = None) -> Any:
+        """Check the quality gate (DESIGN.md); raises QualityGateError with remedies.
+
+        Parameters
+        ----------
+        gate : GateSpec-like, optional
+            ``rhat_max``, ``ess_bulk_min``, ``divergence_rate_max``, ``allow_failure``;
+            default: the plan's ``[gate]``.
+        holdout_mape : dict, optional
+            Holdout MAPE per outcome, reported with the result.
+        """
+        self._check_fitted()
+        return diagnostics.quality_gate(
+            self.diagnostics_, gate if gate is not None else self.gate, holdout_mape, self.spec
+        )
+
+    def optimizer_arrays(self) -> dict[str, Any]:
+        """Posterior arrays in the shape of ``AdstockSaturationResponse.from_arrays``.
+
+        See :func:`omnimmm.mmm.analysis.optimizer_arrays`.
+        """
+        self._check_fitted()
+        return analysis.optimizer_arrays(self)
+
+    def save(self, directory: Any) -> Any:
+        """Save to a directory (see :func:`omnimmm.mmm.persistence.save`)."""
+        from omnimmm.mmm.persistence import save
+
+        self._check_fitted()
+        return save(self, directory)
+
+    def posterior(self, var_names: Sequence[str] | None = None) -> pd.DataFrame:
+        """ArviZ summary of the posterior (scaled units) for the given variables."""
+        self._check_fitted()
+        names = list(var_names) if var_names is not None else None
+        return az.summary(self.idata_, var_names=names, hdi_prob=0.9)
+
+    def __repr__(self) -> str:
+        state = "fitted" if hasattr(self, "idata_") else "not fitted"
+        s = self.spec
+        return (
+            f"OmniMMM({len(s.channels)} channels, outcomes={list(s.outcomes)}, "
+            f"sampler={s.sampler.sampler}, {s.sampler.chains}x{s.sampler.draws}, {state})"
+        )
+
+
+def _as_float_array(values: Any) -> np.ndarray:
+    return np.asarray(values, dtype=float)

@@ -1,0 +1,354 @@
+"""The MMM's mean function, written once for pytensor (the model) and numpy (the analysis).
+
+The functions at the top take a backend namespace ``xp`` (``numpy`` or
+``pytensor.tensor``) and arrays whose parameter axes may carry leading batch (posterior
+draw) axes ``*B``: on pytensor ``B`` is empty, on numpy it is ``(draws,)``. The same code
+therefore builds the PyMC graph and evaluates the fitted model on any spend matrix, and a
+test checks that both agree on the posterior.
+
+Shapes (``T`` weeks, ``C`` channels, ``O`` outcomes, ``Oa`` = 1 when carryover is shared
+across outcomes else ``O``, ``P`` synergy pairs):
+
+* scaled spend ``x``: ``(T, *1, C, 1)``
+* saturated adstocked spend ``h``: ``(T, *B, C, Oa)``, in ``[0, 1)``
+* main media effect: ``(T, *B, C, O)``; synergy effect: ``(T, *B, P, O)``; baseline
+  components: ``(T, *B, O)``; all on the scaled outcome.
+
+:class:`ResponseModel` holds (thinned) posterior draws and evaluates everything in
+currency units, vectorised over draws. It is what the analysis and the budget optimizer
+use: ``horizon_value(allocations)`` is the optimizer's response function (DESIGN.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from omnimmm.mmm.design import ChannelLayout, ModelSpec, Scaling
+from omnimmm.transforms import ADSTOCKS, SATURATIONS, adstock
+
+__all__ = [
+    "FIXED_PARAMS",
+    "ResponseModel",
+    "baseline_terms",
+    "adstock_weight_matrix",
+    "channel_response",
+    "media_terms",
+    "param_names",
+]
+
+#: Parameters held fixed (absorbed by the effect size), by posterior name.
+FIXED_PARAMS: dict[str, float] = {"saturation_michaelis_menten_vmax": 1.0}
+
+BASELINE_PARAMS = ("intercept", "trend", "fourier", "control_coef", "festival_coef")
+
+
+def param_names(layout: ChannelLayout) -> list[str]:
+    """Posterior variable names the mean function reads (besides fixed ones)."""
+    names = []
+    for kind in layout.adstock_kinds:
+        names += [f"adstock_{kind}_{p}" for p in ADSTOCKS[kind].params]
+    for kind in layout.saturation_kinds:
+        names += [f"saturation_{kind}_{p}" for p in SATURATIONS[kind].params]
+    names = [n for n in names if n not in FIXED_PARAMS]
+    names.append("beta")
+    if layout.pairs:
+        names.append("gamma")
+    return names
+
+
+def _param(params: Mapping[str, Any], name: str) -> Any:
+    return params[name] if name in params else FIXED_PARAMS[name]
+
+
+def _take(xp: ModuleType, a: Any, idx: Sequence[int], axis: int) -> Any:
+    return xp.take(a, np.asarray(idx, dtype=np.int64), axis=axis)
+
+
+def _pad_lags(xp: ModuleType, w: Any, n: int) -> Any:
+    if n == 0:
+        return w
+    z = xp.zeros_like(w[..., :1])
+    return xp.concatenate([w] + [z] * n, axis=-1)
+
+
+def adstock_weight_matrix(
+    params: Mapping[str, Any], layout: ChannelLayout, xp: ModuleType, nb: int
+) -> Any:
+    """Lag weights of every channel, ``(*B, C, Oa, L)`` with ``L = layout.l_max_all``.
+
+    Parameters are read by posterior name with shapes ``(*B, n_kind)`` (shared carryover)
+    or ``(*B, n_kind, O)``; shorter lag windows are zero-padded.
+    """
+    kinds = layout.adstock_kinds
+    weights, order = [], []
+    for kind, l_max, ix in layout.adstock_groups:
+        pos = [kinds[kind].index(i) for i in ix]
+        ps = []
+        for p in ADSTOCKS[kind].params:
+            v = _take(xp, _param(params, f"adstock_{kind}_{p}"), pos, nb)
+            ps.append(v[..., None] if layout.share_carryover else v)
+        w = ADSTOCKS[kind].weights(*ps, l_max=l_max, normalize=True)
+        weights.append(_pad_lags(xp, w, layout.l_max_all - l_max))
+        order += list(ix)
+    w_all = weights[0] if len(weights) == 1 else xp.concatenate(weights, axis=-3)
+    if order != sorted(order):
+        w_all = _take(xp, w_all, np.argsort(order), -3)
+    return w_all
+
+
+def channel_response(
+    x: Any, params: Mapping[str, Any], layout: ChannelLayout, xp: ModuleType, nb: int
+) -> Any:
+    """Adstock then saturation of every channel: ``h`` of shape ``(T, *B, C, Oa)``.
+
+    Parameters
+    ----------
+    x : array or tensor of shape (T, *1, C, 1)
+        Scaled spend (currency / spend scale), ``nb`` singleton axes after time.
+    params : mapping
+        Adstock and saturation parameters by posterior name, each of shape
+        ``(*B, n_kind)`` or, for unshared carryover, ``(*B, n_kind, O)``.
+    layout : ChannelLayout
+    xp : module
+        ``numpy`` or ``pytensor.tensor``.
+    nb : int
+        Number of batch axes ``B`` of the parameters.
+    """
+    w_all = adstock_weight_matrix(params, layout, xp, nb)
+    a = adstock(x, w_all)
+    hs, order = [], []
+    for kind, ix in layout.saturation_groups:
+        a_g = a if len(ix) == len(layout.channels) else _take(xp, a, ix, -2)
+        ps = []
+        for p in SATURATIONS[kind].params:
+            v = _param(params, f"saturation_{kind}_{p}")
+            ps.append(v if np.isscalar(v) else v[..., None])
+        hs.append(SATURATIONS[kind].fn(a_g, *ps))
+        order += list(ix)
+    h = hs[0] if len(hs) == 1 else xp.concatenate(hs, axis=-2)
+    if order != sorted(order):
+        h = _take(xp, h, np.argsort(order), -2)
+    return h
+
+
+def media_terms(h: Any, beta: Any, gamma: Any, layout: ChannelLayout, xp: ModuleType) -> Any:
+    """Main effects ``(T, *B, C, O)`` and synergy effects ``(T, *B, P, O)`` (or None).
+
+    ``beta`` has shape ``(*B, C, O)``, ``gamma`` ``(*B, P, O)`` (ignored without pairs).
+    """
+    main = h * beta
+    if not layout.pairs:
+        return main, None
+    a_idx = [a for a, _ in layout.pairs]
+    b_idx = [b for _, b in layout.pairs]
+    syn = _take(xp, h, a_idx, -2) * _take(xp, h, b_idx, -2) * gamma
+    return main, syn
+
+
+def baseline_terms(
+    features: Mapping[str, np.ndarray], params: Mapping[str, Any], nb: int
+) -> dict[str, Any]:
+    """Baseline components on the scaled outcome, each broadcastable to ``(T, *B, O)``.
+
+    Keys: ``intercept``, ``trend``, ``seasonality``, ``controls``, ``festivals`` (present
+    only when the model has them).
+    """
+    n_t = len(features["t"])
+    ones = (1,) * nb
+    out: dict[str, Any] = {"intercept": params["intercept"][None]}
+    if "trend" in params:
+        out["trend"] = features["t"].reshape(n_t, *ones, 1) * params["trend"][None]
+    for comp, feat, name in (
+        ("seasonality", "fourier", "fourier"),
+        ("controls", "controls", "control_coef"),
+        ("festivals", "festivals", "festival_coef"),
+    ):
+        z = features[feat]
+        if z.shape[1] and name in params:
+            zz = z.reshape(n_t, *ones, z.shape[1], 1)
+            out[comp] = (zz * params[name][None]).sum(axis=-2)
+    return out
+
+
+class ResponseModel:
+    """Posterior draws of the fitted mean function, evaluated with numpy in currency units.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+    scaling : Scaling
+    params : dict of str to numpy.ndarray
+        Posterior draws, draw axis first (see :func:`param_names` and
+        :data:`BASELINE_PARAMS`; ``sigma`` (O,) and optionally ``chol`` (O, O) per draw).
+    history : pandas.DataFrame
+        Training spend (dates x channels, currency), used for inherited carryover.
+    horizon_weeks : int, default 13
+        Planning horizon for :meth:`horizon_value` and :meth:`current_allocation`.
+    """
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        scaling: Scaling,
+        params: Mapping[str, np.ndarray],
+        history: pd.DataFrame,
+        horizon_weeks: int = 13,
+    ) -> None:
+        self.spec = spec
+        self.scaling = scaling
+        self.layout = spec.layout()
+        self.params = {k: np.asarray(v, dtype=float) for k, v in params.items()}
+        self.history = history[spec.channel_names].astype(float)
+        self.horizon_weeks = int(horizon_weeks)
+        self._spend_scale = np.asarray(scaling.spend_scale)
+        self._y_scale = np.asarray(scaling.outcome_scale)
+
+    @classmethod
+    def from_posterior(
+        cls,
+        posterior: Any,
+        spec: ModelSpec,
+        scaling: Scaling,
+        history: pd.DataFrame,
+        max_draws: int | None = 1000,
+        horizon_weeks: int = 13,
+    ) -> ResponseModel:
+        """Build from an xarray posterior (chain, draw, ...), thinned to ``max_draws``.
+
+        Thinning keeps every k-th draw of the stacked chains, so it is deterministic.
+        """
+        stacked = posterior.stack(sample=("chain", "draw"))
+        n = stacked.sizes["sample"]
+        step = 1 if max_draws is None or n <= max_draws else int(np.ceil(n / max_draws))
+        names = param_names(spec.layout()) + [*BASELINE_PARAMS, "sigma", "chol"]
+        params = {}
+        for name in names:
+            if name in stacked:
+                da = stacked[name].transpose("sample", ...)
+                params[name] = da.to_numpy()[::step]
+        return cls(spec, scaling, params, history, horizon_weeks)
+
+    # ------------------------------------------------------------------ evaluation
+
+    @property
+    def n_draws(self) -> int:
+        """Number of posterior draws held."""
+        return int(self.params["beta"].shape[0])
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """Channel names, the column order of every spend matrix."""
+        return tuple(self.spec.channel_names)
+
+    @property
+    def outcomes(self) -> tuple[str, ...]:
+        """Outcome names."""
+        return tuple(self.spec.outcomes)
+
+    def saturation(self, spend: np.ndarray) -> np.ndarray:
+        """``h`` of shape ``(T, D, C, Oa)`` for a spend matrix ``(T, C)`` in currency."""
+        x = np.asarray(spend, dtype=float) / self._spend_scale
+        x = x[:, None, :, None]
+        return channel_response(x, self.params, self.layout, np, 1)
+
+    def media(self, spend: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Main ``(T, D, C, O)`` and synergy ``(T, D, P, O)`` effects in currency."""
+        h = self.saturation(spend)
+        main, syn = media_terms(h, self.params["beta"], self.params.get("gamma"), self.layout, np)
+        main = main * self._y_scale
+        return main, (None if syn is None else syn * self._y_scale)
+
+    def media_total(self, spend: np.ndarray) -> np.ndarray:
+        """All media effects summed over channels and pairs: ``(T, D, O)`` in currency."""
+        main, syn = self.media(spend)
+        total = main.sum(axis=-2)
+        return total if syn is None else total + syn.sum(axis=-2)
+
+    def baseline(self, features: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Baseline components ``(T, D, O)`` in currency (see :func:`baseline_terms`)."""
+        n_t = len(features["t"])
+        shape = (n_t, self.n_draws, len(self.spec.outcomes))
+        terms = baseline_terms(features, self.params, 1)
+        return {k: np.broadcast_to(v * self._y_scale, shape) for k, v in terms.items()}
+
+    def mean(self, spend: np.ndarray, features: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Fitted mean ``(T, D, O)`` in currency for spend ``(T, C)`` and baseline features."""
+        total = self.media_total(spend)
+        for v in self.baseline(features).values():
+            total = total + v
+        return total
+
+    def noise(self, n_t: int, rng: np.random.Generator) -> np.ndarray:
+        """Draws of the observation noise ``(T, D, O)`` in currency (correlated if fitted)."""
+        z = rng.standard_normal((n_t, self.n_draws, len(self.spec.outcomes)))
+        if "chol" in self.params:
+            eps = np.einsum("dij,tdj->tdi", self.params["chol"], z)
+        else:
+            eps = z * self.params["sigma"]
+        return eps * self._y_scale
+
+    # ------------------------------------------------------------------ horizon value
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """``"online"`` or ``"offline"`` per channel."""
+        return tuple(c.kind for c in self.spec.channels)
+
+    @property
+    def current_allocation(self) -> np.ndarray:
+        """Each channel's spend over the last ``horizon_weeks`` of history, shape (C,)."""
+        return self.history.iloc[-self.horizon_weeks :].to_numpy().sum(axis=0)
+
+    def weekly_spend(self, allocation: np.ndarray) -> np.ndarray:
+        """Weekly spend ``(..., H, C)`` for totals ``(..., C)``.
+
+        Each channel follows its last-quarter weekly pattern scaled to its total, flat
+        where the last quarter had no spend.
+        """
+        last = self.history.iloc[-self.horizon_weeks :].to_numpy()
+        tot = last.sum(axis=0)
+        share = np.where(tot > 0, last / np.where(tot > 0, tot, 1.0), 1.0 / self.horizon_weeks)
+        alloc = np.asarray(allocation, dtype=float)
+        return alloc[..., None, :] * share
+
+    def horizon_value_by_outcome(self, allocation: Any) -> np.ndarray:
+        """Horizon value per draw and outcome: ``(D, O)``, or ``(K, D, O)`` for (K, C).
+
+        Expected incremental revenue caused by a horizon allocation, including the
+        carryover after the horizon and the adstock inherited from history (DESIGN.md
+        "Horizon value"); incremental against zero spend in the horizon.
+
+        Parameters
+        ----------
+        allocation : mapping of channel to total, array (C,) or array (K, C)
+            Total spend per channel over the next ``horizon_weeks``, in currency.
+        """
+        if isinstance(allocation, Mapping):
+            allocation = [float(allocation.get(c, 0.0)) for c in self.channels]
+        alloc = np.asarray(allocation, dtype=float)
+        single = alloc.ndim == 1
+        alloc = np.atleast_2d(alloc)
+        if alloc.ndim != 2 or alloc.shape[1] != len(self.channels):
+            raise ValueError(
+                f"allocations need {len(self.channels)} columns ({self.channels}), "
+                f"got shape {np.shape(allocation)}"
+            )
+        lag = self.layout.l_max_all - 1
+        hist = self.history.to_numpy()[len(self.history) - lag :]
+        tail = np.zeros((lag, len(self.channels)))
+        zero_future = np.zeros((self.horizon_weeks, len(self.channels)))
+        base = self.media_total(np.vstack([hist, zero_future, tail]))[len(hist) :].sum(axis=0)
+        out = np.empty((alloc.shape[0], self.n_draws, len(self.spec.outcomes)))
+        for k, fut in enumerate(self.weekly_spend(np.maximum(alloc, 0.0))):
+            full = np.vstack([hist, fut, tail])
+            out[k] = self.media_total(full)[len(hist) :].sum(axis=0) - base
+        return out[0] if single else out
+
+    def horizon_value(self, allocation: Any) -> np.ndarray:
+        """Horizon value summed over outcomes: ``(D,)``, or ``(K, D)`` for (K, C)."""
+        return self.horizon_value_by_outcome(allocation).sum(axis=-1)
