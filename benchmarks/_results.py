@@ -1,0 +1,59 @@
+"""Shared helpers of the benchmark scripts: run header and ``RESULTS.md`` sections.
+
+Each script owns one section of ``benchmarks/RESULTS.md``, delimited by HTML comments
+``<!-- section:NAME -->`` and ``<!-- /section:NAME -->``; rewriting it leaves every other
+section as it was.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata
+import os
+import platform
+import re
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+_TITLE = "# Benchmark results\n\nWritten by the scripts in `benchmarks/`; see its README.\n"
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def machine_header(packages: tuple[str, ...]) -> str:
+    """Markdown lines naming the date, machine, load and package versions of a run."""
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
+    versions = ", ".join(f"{p} {_version(p)}" for p in packages)
+    return (
+        f"- date: {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}\n"
+        f"- machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.system()} "
+        f"{platform.release()}, Python {platform.python_version()}; load average at start "
+        f"{load}\n"
+        f"- versions: {versions}\n"
+    )
+
+
+def update_section(name: str, body: str, path: Path = RESULTS) -> Path:
+    """Replace (or append) the section ``name`` of ``path`` with ``body``."""
+    start, end = f"<!-- section:{name} -->", f"<!-- /section:{name} -->"
+    block = f"{start}\n{body.strip()}\n{end}"
+    text = path.read_text(encoding="utf-8") if path.is_file() else _TITLE
+    pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), flags=re.DOTALL)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: block, text)
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    """A GitHub markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)

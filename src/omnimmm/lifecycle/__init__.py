@@ -1,0 +1,29 @@
+"""Customer lifecycle: unified customer ids, point-in-time features, propensity and value.
+
+Light re-exports only; this package never imports pymc. Submodules:
+
+* :mod:`omnimmm.lifecycle.identity` -- one ``customer_id`` across app accounts, store
+  memberships, phones, emails and devices (normalisation, union-find, match rates).
+* :mod:`omnimmm.lifecycle.privacy` -- salted hashing and masking of phones and emails.
+"""
+
+from omnimmm.lifecycle.identity import (
+    IdentityResult,
+    normalize_email,
+    normalize_phone,
+    pairwise_scores,
+    resolve_identities,
+)
+from omnimmm.lifecycle.privacy import hash_identifier, mask_email, mask_phone, scrub_frame
+
+__all__ = [
+    "IdentityResult",
+    "hash_identifier",
+    "mask_email",
+    "mask_phone",
+    "normalize_email",
+    "normalize_phone",
+    "pairwise_scores",
+    "resolve_identities",
+    "scrub_frame",
+]

@@ -1,0 +1,257 @@
+"""End-to-end scoring behind ``omnimmm lifecycle score``.
+
+Only transactions up to the end of the as-of date are read (the filter runs in SQL while
+loading). For each target (repurchase over ``horizon_days``, churn over
+``churn_horizon_days``) the cutoff plan of :mod:`omnimmm.lifecycle.labels` is used twice:
+
+1. a *check* model trained on the earlier cutoffs is scored on the later validation cutoff;
+   its metrics, next to an RFM-only logistic baseline trained on the same rows, go to
+   ``metrics.json``;
+2. the *production* model, the same recipe moved forward by one horizon, scores every
+   customer at the as-of date.
+
+Outputs (written to a temporary directory, then moved into place):
+
+``scores.csv``
+    ``customer_id, p_repurchase, p_churn, stage, decile, expected_revenue``. ``decile`` ranks
+    ``p_repurchase`` (1 = most likely to buy). ``p_churn`` is empty for lapsed customers (churn
+    is defined for customers not yet lapsed). If the customer key is a phone or e-mail column
+    its values are replaced by their hashes.
+``metrics.json``
+    validation metrics per target, the baseline, the cutoffs, rows used, as-of and horizons.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import omnimmm
+from omnimmm.errors import DataError
+from omnimmm.lifecycle.features import (
+    ColumnMap,
+    DateLike,
+    TransactionTable,
+    build_features,
+    cutoff_end,
+    feature_columns,
+    load_transactions,
+)
+from omnimmm.lifecycle.labels import CHURN_STAGES, CutoffPlan, check_history
+from omnimmm.lifecycle.propensity import (
+    RFM_COLUMNS,
+    PropensityModel,
+    evaluate,
+    rfm_baseline,
+    rolling_training_set,
+)
+from omnimmm.lifecycle.value import SpendModel, expected_revenue
+
+SCORE_COLUMNS: tuple[str, ...] = (
+    "customer_id",
+    "p_repurchase",
+    "p_churn",
+    "stage",
+    "decile",
+    "expected_revenue",
+)
+_PII_NAME = re.compile(r"phone|mobile|email|e_mail|mail|tel", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    """Scores, metrics and where they were written."""
+
+    scores: pd.DataFrame
+    metrics: dict[str, Any]
+    out_dir: Path
+
+
+def _is_pii_key(name: str, sample: pd.Series) -> bool:
+    return bool(_PII_NAME.search(name)) or bool(sample.str.contains("@", regex=False).any())
+
+
+def _hash_ids(ids: pd.Series) -> pd.Series:
+    try:
+        from omnimmm.lifecycle.privacy import hash_identifier
+    except ImportError as exc:  # pragma: no cover - privacy module ships with the package
+        raise DataError(
+            "the customer key looks like a phone number or e-mail and omnimmm.lifecycle.privacy "
+            "is not available to hash it; map a non-personal customer id instead"
+        ) from exc
+    return ids.map(hash_identifier)
+
+
+def _fit_target(
+    t: TransactionTable,
+    plan: CutoffPlan,
+    target: str,
+    cache: dict,
+    model_kw: dict[str, Any],
+) -> tuple[PropensityModel, dict[str, Any], Any]:
+    """Check model on ``plan``, production model on ``plan.shifted()``."""
+    h = plan.horizon_days
+    train = rolling_training_set(t, plan.train, h, target=target, cache=cache)
+    val = rolling_training_set(t, [plan.validation], h, target=target, cache=cache)
+    check = PropensityModel(**model_kw).fit(train.X, train.y, cutoff=train.cutoff)
+    metrics = evaluate(val.y, check.predict_proba(val.X[train.X.columns])[:, 1])
+    rfm = list(RFM_COLUMNS)
+    base = rfm_baseline().fit(train.X[rfm], train.y)
+    base_metrics = evaluate(val.y, base.predict_proba(val.X[rfm])[:, 1])
+    prod_plan = plan.shifted()
+    prod_set = rolling_training_set(t, prod_plan.train, h, target=target, cache=cache)
+    prod = PropensityModel(**model_kw).fit(prod_set.X, prod_set.y, cutoff=prod_set.cutoff)
+    report = {
+        "horizon_days": h,
+        "validation": metrics,
+        "baseline_rfm_logistic": {
+            k: base_metrics[k] for k in ("roc_auc", "pr_auc", "brier", "ece")
+        },
+        "check_cutoffs": [str(c.date()) for c in plan.train],
+        "validation_cutoff": str(plan.validation.date()),
+        "production_cutoffs": [str(c.date()) for c in prod_plan.train],
+        "n_train_rows": int(len(train.y)),
+        "n_validation_rows": int(len(val.y)),
+        "n_trees": check.n_iter_,
+        "top_drivers": check.drivers(val.X[train.X.columns])
+        .importance.head(10)
+        .to_dict(orient="records"),
+    }
+    return prod, report, prod_set
+
+
+def _deciles(p: np.ndarray) -> np.ndarray:
+    order = np.argsort(-p, kind="stable")
+    rank = np.empty(len(p), dtype=np.int64)
+    rank[order] = np.arange(len(p))
+    return 1 + (rank * 10) // max(len(p), 1)
+
+
+def _write_atomic(out_dir: Path, scores: pd.DataFrame, metrics: dict[str, Any]) -> None:
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    try:
+        scores.to_csv(tmp / "scores.csv", index=False, float_format="%.6g")
+        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str) + "\n")
+        if not out_dir.exists():
+            os.replace(tmp, out_dir)
+            return
+        for name in ("scores.csv", "metrics.json"):
+            os.replace(tmp / name, out_dir / name)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def score_customers(
+    transactions: str | Path | pd.DataFrame,
+    as_of: DateLike,
+    horizon_days: int,
+    out_dir: str | Path,
+    *,
+    columns: ColumnMap | None = None,
+    churn_horizon_days: int | None = None,
+    n_cutoffs: int = 4,
+    step_days: int = 30,
+    min_history_days: int = 90,
+    calibration: str = "sigmoid",
+    seed: int = 0,
+    n_jobs: int | None = None,
+) -> ScoreResult:
+    """Score every customer at ``as_of`` and write ``scores.csv`` and ``metrics.json``.
+
+    Parameters
+    ----------
+    transactions
+        CSV or Parquet path (or a DataFrame); rows after the end of ``as_of`` are never read
+        into the model.
+    as_of
+        Scoring date (YYYY-MM-DD).
+    horizon_days
+        Repurchase window; also the churn window unless ``churn_horizon_days`` is given.
+    out_dir
+        Output directory (created; existing score files in it are replaced).
+    columns
+        Column mapping (CLI flags or the plan's ``[lifecycle.columns]``).
+    n_cutoffs, step_days, min_history_days
+        Rolling training cutoffs: how many, how far apart, and the history the first needs.
+    calibration
+        ``sigmoid``, ``isotonic`` or ``none``.
+    seed, n_jobs
+        Random seed and LightGBM threads.
+
+    Raises
+    ------
+    DataError
+        Bad columns or values, or a history too short for the horizon (the message gives the
+        longest supported horizon).
+    """
+    out = Path(out_dir)
+    cols = columns or ColumnMap()
+    stop = cutoff_end(as_of)
+    t = load_transactions(transactions, columns=cols, until=stop)
+    churn_h = churn_horizon_days or horizon_days
+    plans = {
+        target: check_history(
+            t,
+            as_of,
+            h,
+            n_cutoffs=n_cutoffs,
+            step_days=step_days,
+            min_history_days=min_history_days,
+        )
+        for target, h in (("repurchase", horizon_days), ("churn", churn_h))
+    }
+    model_kw = {"calibration": calibration, "random_state": seed, "n_jobs": n_jobs}
+    cache: dict = {}
+    rep, rep_report, rep_set = _fit_target(t, plans["repurchase"], "repurchase", cache, model_kw)
+    churn, churn_report, _ = _fit_target(t, plans["churn"], "churn", cache, model_kw)
+
+    feats = build_features(t, as_of)
+    X = feats[feature_columns(feats)][list(rep.feature_names_)]
+    p_rep = rep.predict_proba(X)[:, 1]
+    eligible = feats["stage"].isin(CHURN_STAGES).to_numpy()
+    p_churn = np.full(len(feats), np.nan)
+    if eligible.any():
+        p_churn[eligible] = churn.predict_proba(X[eligible])[:, 1]
+    buyers = rep_set.future_revenue > 0
+    spend = SpendModel(random_state=seed, n_jobs=n_jobs).fit(
+        rep_set.X[buyers], rep_set.future_revenue[buyers]
+    )
+    ids = feats["customer_id"]
+    hashed = _is_pii_key(cols.customer_id, ids.head(1000))
+    scores = pd.DataFrame(
+        {
+            "customer_id": _hash_ids(ids) if hashed else ids,
+            "p_repurchase": p_rep,
+            "p_churn": p_churn,
+            "stage": feats["stage"],
+            "decile": _deciles(p_rep),
+            "expected_revenue": expected_revenue(p_rep, spend.predict(X)),
+        }
+    )[list(SCORE_COLUMNS)]
+    metrics = {
+        "omnimmm_version": omnimmm.__version__ if hasattr(omnimmm, "__version__") else None,
+        "source": t.source,
+        "as_of": str((stop - pd.Timedelta(days=1)).date()),
+        "history_start": str(t.start.date()),
+        "rows_used": t.n_rows,
+        "customers_scored": int(len(scores)),
+        "customer_id_hashed": hashed,
+        "decile_of": "p_repurchase (1 = highest)",
+        "stages": {s: int((feats["stage"] == s).sum()) for s in ("new", "active", "at_risk", "lapsed")},
+        "repurchase": rep_report,
+        "churn": churn_report,
+        "expected_revenue_total": float(scores["expected_revenue"].sum()),
+    }
+    _write_atomic(out, scores, metrics)
+    return ScoreResult(scores=scores, metrics=metrics, out_dir=out)

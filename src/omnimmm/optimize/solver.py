@@ -1,0 +1,755 @@
+"""Budget optimization on posterior draws: SLSQP with exact gradients and several starts.
+
+The objective is a functional of the per-draw horizon values (plus retention value in a
+joint solve):
+
+* ``risk="mean"`` -- the posterior mean (default).
+* ``risk="quantile"`` -- the ``risk_level`` quantile of the draws (a pessimistic value).
+* ``risk="cvar"`` -- the mean of the worst ``risk_level`` share of draws.
+
+Quantile and CVaR are not smooth: their gradient is taken from the draws in the tail at the
+current point (the two draws bracketing the quantile, interpolated; or the mean over the
+tail draws), which is a valid subgradient where the tail's membership does not change and
+works well with SLSQP in practice because several starts are tried.
+
+Variables are scaled by the budget and the objective by its value at the current
+allocation, so the solver's tolerances mean the same thing for every market and currency.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import minimize
+
+from omnimmm.errors import InfeasibleError, numbered
+from omnimmm.optimize.response import ResponseModel
+from omnimmm.optimize.result import Interval, OptimizationResult, SolverInfo, interval
+from omnimmm.optimize.retention import RetentionBlock, RetentionSegment
+from omnimmm.optimize.scenarios import (
+    Constraints,
+    FixedBudget,
+    ResolvedConstraints,
+    RevenueTarget,
+    Scenario,
+    TargetROI,
+    check_feasible,
+    money,
+)
+
+__all__ = ["Risk", "optimize_budget", "risk_functional"]
+
+Risk = Literal["mean", "quantile", "cvar"]
+_FEAS_TOL = 1e-6
+
+
+def risk_functional(
+    values: np.ndarray, grads: np.ndarray, risk: Risk = "mean", level: float = 0.1
+) -> tuple[float, np.ndarray]:
+    """Reduce per-draw values (D,) and gradients (D, N) to one objective and its gradient.
+
+    See the module docstring for the definitions and the subgradient used for the tail
+    functionals.
+    """
+    n_d = values.shape[0]
+    if risk == "mean" or n_d == 1:
+        return float(values.mean()), grads.mean(axis=0)
+    order = np.argsort(values, kind="stable")
+    if risk == "quantile":
+        pos = level * (n_d - 1)
+        i = int(math.floor(pos))
+        j = min(i + 1, n_d - 1)
+        w = pos - i
+        a, b = order[i], order[j]
+        return float((1 - w) * values[a] + w * values[b]), (1 - w) * grads[a] + w * grads[b]
+    if risk == "cvar":
+        k = max(1, math.ceil(level * n_d))
+        tail = order[:k]
+        return float(values[tail].mean()), grads[tail].mean(axis=0)
+    raise ValueError(f"risk must be 'mean', 'quantile' or 'cvar', got {risk!r}")
+
+
+@dataclass(frozen=True, eq=False)
+class _Evaluator:
+    """Per-draw value and gradient of media plus retention decision vectors."""
+
+    response: ResponseModel
+    retention: RetentionBlock | None
+
+    @property
+    def n_media(self) -> int:
+        return len(self.response.channels)
+
+    def value_and_grad(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        v, g = self.response.horizon_value_and_grad(x[: self.n_media])
+        if self.retention is None:
+            return v, g
+        rv, rg = self.retention.value_and_grad(x[self.n_media :])
+        return v + rv, np.concatenate([g, rg], axis=1)
+
+    def values(self, xs: np.ndarray) -> np.ndarray:
+        """Values (n, D) of decision vectors (n, N)."""
+        v = self.response.horizon_value(xs[:, : self.n_media])
+        if self.retention is not None:
+            v = v + self.retention.value_by_segment(xs[:, self.n_media :]).sum(axis=-1)
+        return v
+
+
+class _Objective:
+    """Scenario objective and nonlinear constraint in scaled variables, with a cache."""
+
+    def __init__(
+        self,
+        ev: _Evaluator,
+        scenario: Scenario,
+        risk: Risk,
+        level: float,
+        x_scale: float,
+        f_scale: float,
+    ) -> None:
+        self.ev, self.scenario, self.risk, self.level = ev, scenario, risk, level
+        self.xs, self.fs = x_scale, f_scale
+        self._key: bytes | None = None
+        self._val: tuple[float, np.ndarray] = (0.0, np.zeros(0))
+        self.n_eval = 0
+
+    def risk_at(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        """Risk functional F and dF/dx at an unscaled allocation."""
+        key = x.tobytes()
+        if key != self._key:
+            v, g = self.ev.value_and_grad(x)
+            self._val = risk_functional(v, g, self.risk, self.level)
+            self._key = key
+            self.n_eval += 1
+        return self._val
+
+    def goal(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        """What is maximized, in currency units, and its gradient."""
+        f, g = self.risk_at(x)
+        s = self.scenario
+        ones = np.ones_like(x)
+        if isinstance(s, FixedBudget):
+            if s.objective == "profit":
+                return s.margin * f - x.sum(), s.margin * g - ones
+            return f, g
+        if isinstance(s, TargetROI):
+            if s.kind == "marginal":
+                return f - s.target * x.sum(), g - s.target * ones
+            return f, g
+        return -float(x.sum()), -ones
+
+    def nonlinear(self, x: np.ndarray) -> tuple[float, np.ndarray] | None:
+        """Nonlinear constraint ``c(x) >= 0`` in currency units, or None."""
+        s = self.scenario
+        if isinstance(s, TargetROI) and s.kind == "total":
+            f, g = self.risk_at(x)
+            return f - s.target * x.sum(), g - s.target
+        if isinstance(s, RevenueTarget):
+            f, g = self.risk_at(x)
+            return f - s.target, g
+        return None
+
+    def scipy_fun(self, z: np.ndarray) -> tuple[float, np.ndarray]:
+        v, g = self.goal(z * self.xs)
+        return -v / self.fs, -g * self.xs / self.fs
+
+    def scipy_constraints(self, rc: ResolvedConstraints) -> list[dict]:
+        cons = _linear_constraints(rc, self.xs)
+        if self.nonlinear(np.zeros(len(rc.names))) is not None:
+            cons.append(
+                {
+                    "type": "ineq",
+                    "fun": lambda z: self.nonlinear(z * self.xs)[0] / self.fs,
+                    "jac": lambda z: self.nonlinear(z * self.xs)[1] * self.xs / self.fs,
+                }
+            )
+        return cons
+
+
+def _linear_constraints(rc: ResolvedConstraints, xs: float) -> list[dict]:
+    cons: list[dict] = []
+    for row in rc.rows:
+        coef = row.coef.copy()
+        if row.low == row.high:
+            cons.append(
+                {
+                    "type": "eq",
+                    "fun": lambda z, c=coef, b=row.low: c @ z - b / xs,
+                    "jac": lambda z, c=coef: c,
+                }
+            )
+            continue
+        if np.isfinite(row.low):
+            cons.append(
+                {
+                    "type": "ineq",
+                    "fun": lambda z, c=coef, b=row.low: c @ z - b / xs,
+                    "jac": lambda z, c=coef: c,
+                }
+            )
+        if np.isfinite(row.high):
+            cons.append(
+                {
+                    "type": "ineq",
+                    "fun": lambda z, c=coef, b=row.high: b / xs - c @ z,
+                    "jac": lambda z, c=coef: -c,
+                }
+            )
+    return cons
+
+
+def _violation(x: np.ndarray, rc: ResolvedConstraints, obj: _Objective) -> float:
+    """Largest constraint violation, relative to the budget scale."""
+    worst = max(
+        0.0, float(np.max(rc.lower - x, initial=0.0)), float(np.max(x - rc.upper, initial=0.0))
+    )
+    for row in rc.rows:
+        v = float(row.coef @ x)
+        worst = max(worst, row.low - v, v - row.high)
+    worst /= obj.xs
+    nl = obj.nonlinear(x)
+    if nl is not None:
+        worst = max(worst, -nl[0] / obj.fs)
+    return worst
+
+
+def _project(z0: np.ndarray, rc: ResolvedConstraints, xs: float) -> np.ndarray:
+    """Nearest point to ``z0`` (scaled) that satisfies bounds and linear rows."""
+    lo, hi = rc.lower / xs, rc.upper / xs
+    z0 = np.clip(z0, lo, hi)
+    cons = _linear_constraints(rc, xs)
+    if not cons:
+        return z0
+    res = minimize(
+        lambda z: (float(((z - z0) ** 2).sum()), 2 * (z - z0)),
+        z0,
+        jac=True,
+        method="SLSQP",
+        bounds=list(zip(lo, hi, strict=True)),
+        constraints=cons,
+        options={"maxiter": 200, "ftol": 1e-14},
+    )
+    return np.clip(res.x, lo, hi)
+
+
+def _box_with_total(
+    lower: np.ndarray, upper: np.ndarray, totals: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Uniform points in the box, each pulled toward a bound so that it sums to its total.
+
+    A point summing to more than its total is shrunk toward ``lower``, one summing to less
+    is pushed toward ``upper``; both moves stay inside the box. Totals outside
+    ``[sum(lower), sum(upper)]`` are clipped to that range.
+    """
+    n = len(totals)
+    x = lower + rng.uniform(size=(n, len(lower))) * (upper - lower)
+    t = np.clip(totals, lower.sum(), upper.sum())[:, None]
+    s = x.sum(axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        down = lower + (x - lower) * np.nan_to_num((t - lower.sum()) / (s - lower.sum()), nan=0.0)
+        up = upper - (upper - x) * np.nan_to_num((upper.sum() - t) / (upper.sum() - s), nan=0.0)
+    return np.where(s > t, down, up)
+
+
+def _starts(
+    obj: _Objective,
+    rc: ResolvedConstraints,
+    current: np.ndarray,
+    n_starts: int,
+    seed: int,
+) -> list[tuple[str, np.ndarray]]:
+    """Starting points (scaled): current, current mix at the budget, best of a random screen.
+
+    Response curves with S-shaped saturation make the problem non-convex: a channel pushed
+    to zero can stay there from starts near the current mix. The random starts are
+    therefore the best of ``max(32, 4 * n_starts)`` allocations drawn uniformly over the
+    allowed box (at the budget, or at 0.5-1.5 x current spend when the total is free),
+    ranked by the scenario's goal (or value, when a nonlinear constraint applies) on the
+    posterior mean, then projected onto the linear constraints.
+    """
+    xs, scenario = obj.xs, obj.scenario
+    n = len(current)
+    fixed = isinstance(scenario, FixedBudget)
+    ref_total = scenario.total if fixed else max(current.sum(), xs)
+    cur_share = current / current.sum() if current.sum() > 0 else np.full(n, 1.0 / n)
+    out = [("current", _project(current / xs, rc, xs))]
+    if n_starts > 1:
+        out.append(("proportional", _project(cur_share * ref_total / xs, rc, xs)))
+    n_random = max(0, n_starts - 2)
+    if n_random == 0:
+        return out
+    rng = np.random.default_rng([seed, 31337])
+    n_screen = max(32, 4 * n_starts)
+    totals = np.full(n_screen, ref_total) if fixed else ref_total * rng.uniform(0.5, 1.5, n_screen)
+    upper = np.minimum(rc.upper, max(ref_total, float(rc.lower.sum())))
+    cand = _box_with_total(rc.lower, np.maximum(upper, rc.lower), totals, rng)
+    mean_value = obj.ev.values(cand).mean(axis=1)
+    spend = cand.sum(axis=1)
+    if isinstance(scenario, FixedBudget) and scenario.objective == "profit":
+        ranked = scenario.margin * mean_value - spend
+    elif isinstance(scenario, TargetROI) and scenario.kind == "marginal":
+        ranked = mean_value - scenario.target * spend
+    else:
+        ranked = mean_value
+    for k, i in enumerate(np.argsort(ranked)[::-1][:n_random]):
+        out.append((f"random {k + 1}", _project(cand[i] / xs, rc, xs)))
+    return out
+
+
+@dataclass(frozen=True)
+class _Run:
+    label: str
+    x: np.ndarray
+    goal: float
+    violation: float
+    success: bool
+    nit: int
+    message: str
+
+
+def _solve(
+    obj: _Objective,
+    rc: ResolvedConstraints,
+    starts: Sequence[tuple[str, np.ndarray]],
+    max_iter: int,
+) -> list[_Run]:
+    bounds = list(zip(rc.lower / obj.xs, rc.upper / obj.xs, strict=True))
+    cons = obj.scipy_constraints(rc)
+    runs = []
+    for label, z0 in starts:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            res = minimize(
+                obj.scipy_fun,
+                z0,
+                jac=True,
+                method="SLSQP",
+                bounds=bounds,
+                constraints=cons,
+                options={"maxiter": max_iter, "ftol": 1e-11},
+            )
+        x = np.clip(res.x, rc.lower / obj.xs, rc.upper / obj.xs) * obj.xs
+        # Snap round-off next to a bound onto it (e.g. 1e-9 instead of a true zero).
+        snap = 1e-9 * obj.xs
+        x = np.where(x - rc.lower < snap, rc.lower, np.where(rc.upper - x < snap, rc.upper, x))
+        runs.append(
+            _Run(
+                label,
+                x,
+                obj.goal(x)[0],
+                _violation(x, rc, obj),
+                bool(res.success),
+                int(res.nit),
+                str(res.message),
+            )
+        )
+    return runs
+
+
+def _best(runs: Sequence[_Run]) -> _Run:
+    feasible = [r for r in runs if r.violation <= _FEAS_TOL]
+    if feasible:
+        return max(feasible, key=lambda r: r.goal)
+    return min(runs, key=lambda r: r.violation)
+
+
+def _goal_batch(obj: _Objective, xs: np.ndarray) -> np.ndarray:
+    """Scenario goal of many allocations (n, N), for screening."""
+    values = obj.ev.values(xs)
+    dummy = np.zeros((values.shape[1], 1))
+    f = np.array([risk_functional(v, dummy, obj.risk, obj.level)[0] for v in values])
+    s, spend = obj.scenario, xs.sum(axis=1)
+    if isinstance(s, FixedBudget):
+        return s.margin * f - spend if s.objective == "profit" else f
+    if isinstance(s, TargetROI) and s.kind == "marginal":
+        return f - s.target * spend
+    return f
+
+
+def _reentry(
+    obj: _Objective, rc: ResolvedConstraints, best: _Run, max_iter: int, rounds: int = 3
+) -> tuple[_Run, list[_Run]]:
+    """Try switching back on variables the solver left at their lower bound.
+
+    With S-shaped saturation a channel at zero has a small marginal return although a
+    sizeable amount of it would pay: the point is a local optimum. For each such variable
+    a chunk (a quarter, half and all of an even share of the budget, and its current
+    spend) is moved into it -- taken pro rata from the others when the total is fixed --
+    and, where that already improves the goal (or always, when the scenario has a
+    nonlinear constraint), the solver is restarted from there. Repeats while it helps.
+    """
+    extra: list[_Run] = []
+    n = len(rc.names)
+    fixed_total = any(r.low == r.high and np.all(r.coef == 1) for r in rc.rows)
+    screened = obj.nonlinear(best.x) is None
+    for _ in range(rounds):
+        x = best.x
+        at_low = np.flatnonzero(
+            (x - rc.lower <= 1e-9 * obj.xs) & (rc.upper - rc.lower > 1e-9 * obj.xs)
+        )
+        if at_low.size == 0:
+            break
+        even = x.sum() / n if x.sum() > 0 else obj.xs / n
+        cands = []
+        for i in at_low:
+            for delta in {0.25 * even, 0.5 * even, even}:
+                delta = min(delta, rc.upper[i] - rc.lower[i])
+                y = x.copy()
+                y[i] += delta
+                if fixed_total:
+                    slack = np.where(np.arange(n) == i, 0.0, x - rc.lower)
+                    if slack.sum() <= delta:
+                        continue
+                    y -= delta * slack / slack.sum()
+                cands.append(y)
+        if not cands:
+            break
+        cand = np.array(cands)
+        if screened:
+            gain = _goal_batch(obj, cand)
+            cand = cand[gain > best.goal + 1e-9 * abs(best.goal)]
+        else:
+            cand = cand[:: max(1, len(cand) // max(1, at_low.size))]
+        if len(cand) == 0:
+            break
+        starts = [
+            (f"re-entry {k + 1}", _project(c / obj.xs, rc, obj.xs)) for k, c in enumerate(cand)
+        ]
+        runs = _solve(obj, rc, starts, max_iter)
+        extra.extend(runs)
+        new = _best([best, *runs])
+        if new is best or new.goal <= best.goal + 1e-9 * abs(best.goal):
+            break
+        best = new
+    return best, extra
+
+
+def optimize_budget(
+    response: ResponseModel,
+    scenario: Scenario,
+    constraints: Constraints | None = None,
+    *,
+    retention: Sequence[RetentionSegment] | None = None,
+    risk: Risk = "mean",
+    risk_level: float = 0.1,
+    n_starts: int = 8,
+    seed: int = 0,
+    max_iter: int = 300,
+    mroi_tolerance: float = 0.02,
+) -> OptimizationResult:
+    """Recommend next-quarter spend per channel (and retention segment).
+
+    Parameters
+    ----------
+    response : ResponseModel
+        Prices allocations per posterior draw (e.g. an ``AdstockSaturationResponse``).
+    scenario : FixedBudget, TargetROI or RevenueTarget
+        What to optimize.
+    constraints : Constraints, optional
+        Business constraints; checked before solving.
+    retention : sequence of RetentionSegment, optional
+        Lifecycle segments whose retention spend competes with media for the budget.
+    risk : {"mean", "quantile", "cvar"}, default "mean"
+        Functional of the per-draw values that is optimized.
+    risk_level : float, default 0.1
+        Quantile level, or the tail share for CVaR.
+    n_starts : int, default 8
+        Starting points: the current allocation, the current mix scaled to the budget,
+        then random feasible mixes.
+    seed : int, default 0
+        Seed of the random starts and of the retention value draws.
+    max_iter : int, default 300
+        SLSQP iterations per start.
+    mroi_tolerance : float, default 0.02
+        Relative spread of marginal returns among interior variables above which a
+        warning is issued (the solution is then probably not optimal).
+
+    Returns
+    -------
+    OptimizationResult
+
+    Raises
+    ------
+    InfeasibleError
+        When constraints conflict (before solving), when a revenue target cannot be
+        reached, or when no allocation meets a total-ROI target.
+    """
+    t0 = time.perf_counter()
+    if risk not in ("mean", "quantile", "cvar"):
+        raise ValueError(f"risk must be 'mean', 'quantile' or 'cvar', got {risk!r}")
+    if not 0 < risk_level < 1:
+        raise ValueError(f"risk_level must lie in (0, 1), got {risk_level!r}")
+    if n_starts < 1:
+        raise ValueError(f"n_starts must be >= 1, got {n_starts}")
+    block = RetentionBlock.build(retention, response.n_draws, seed) if retention else None
+    kinds = tuple(response.kinds) + (("retention",) * len(block.segments) if block else ())
+    current = np.concatenate(
+        [np.asarray(response.current_allocation, float), block.current if block else np.zeros(0)]
+    )
+    rc = check_feasible(
+        response.channels,
+        response.kinds,
+        current[: len(response.channels)],
+        scenario,
+        constraints,
+        retention_names=block.names if block else (),
+        retention_max=block.max_spend if block else None,
+    )
+    ev = _Evaluator(response, block)
+    x_scale = (
+        float(scenario.total if isinstance(scenario, FixedBudget) else 0.0)
+        or float(current.sum())
+        or 1.0
+    )
+    f_cur = risk_functional(*ev.value_and_grad(current), risk, risk_level)[0]
+    f_scale = (
+        abs(scenario.target)
+        if isinstance(scenario, RevenueTarget)
+        else max(abs(f_cur), 1e-9 * x_scale, 1e-12)
+    )
+    obj = _Objective(ev, scenario, risk, risk_level, x_scale, f_scale)
+    starts = _starts(obj, rc, current, n_starts, seed)
+    if isinstance(scenario, RevenueTarget):
+        _check_reachable(ev, scenario, rc, risk, risk_level, x_scale, f_scale, starts, max_iter)
+    runs = _solve(obj, rc, starts, max_iter)
+    best, extra = _reentry(obj, rc, _best(runs), max_iter)
+    runs.extend(extra)
+    if best.violation > _FEAS_TOL:
+        raise InfeasibleError(_unreached(scenario, obj, best))
+    _, g_best = obj.risk_at(best.x)
+    spread = _mroi_spread(best.x, g_best, rc, obj)
+    messages = [best.message]
+    if spread > mroi_tolerance:
+        note = (
+            f"interior channels end with unequal marginal returns (relative spread {spread:.3f} "
+            f"> {mroi_tolerance}); the solution may not be optimal. Try more starts (n_starts) "
+            "or a larger max_iter."
+        )
+        warnings.warn(note, UserWarning, stacklevel=2)
+        messages.append(note)
+    binding = _binding(best.x, rc, obj)
+    info_args = {
+        "n_starts": len(runs),
+        "n_converged": int(sum(r.success and r.violation <= _FEAS_TOL for r in runs)),
+        "iterations": sum(r.nit for r in runs),
+        "objective": best.goal,
+        "start_objectives": tuple(
+            r.goal if r.violation <= _FEAS_TOL else float("nan") for r in runs
+        ),
+        "mroi_spread": spread,
+        "mroi_tolerance": mroi_tolerance,
+        "messages": tuple(messages),
+    }
+    scen = {
+        "kind": type(scenario).__name__,
+        **asdict(scenario),
+        "risk": risk,
+        "risk_level": risk_level,
+    }
+    return _build_result(ev, rc, kinds, current, best.x, binding, scen, info_args, t0)
+
+
+def _check_reachable(
+    ev: _Evaluator,
+    scenario: RevenueTarget,
+    rc: ResolvedConstraints,
+    risk: Risk,
+    level: float,
+    xs: float,
+    fs: float,
+    starts: Sequence[tuple[str, np.ndarray]],
+    max_iter: int,
+) -> None:
+    """Raise if even the most valuable allowed allocation misses the revenue target."""
+    probe = _Objective(ev, TargetROI(target=1e-12, kind="marginal"), risk, level, xs, fs)
+    top = _project(rc.upper / xs, rc, xs)
+    runs = _solve(probe, rc, [("upper bounds", top), *starts[:2]], max_iter)
+    best = _best(runs)
+    reach = probe.risk_at(best.x)[0]
+    if reach < scenario.target:
+        raise InfeasibleError(
+            f"revenue target {money(scenario.target)} cannot be reached: the most the constraints "
+            f"allow is {money(reach)} at a spend of {money(best.x.sum())}\nTry:\n"
+            + numbered(
+                [
+                    f"lower the target to {money(reach)} or less",
+                    "raise max_total or channel maximums (or allow a larger max_change)",
+                    "use risk='mean' if a pessimistic risk functional is set",
+                ]
+            )
+        )
+
+
+def _unreached(scenario: Scenario, obj: _Objective, best: _Run) -> str:
+    if isinstance(scenario, TargetROI):
+        f = obj.risk_at(best.x)[0]
+        roi = f / best.x.sum() if best.x.sum() > 0 else float("nan")
+        return (
+            f"no allocation within the constraints reaches a total ROI of {scenario.target:g}; "
+            f"the closest found returns {roi:.3f} on {money(best.x.sum())}\nTry:\n"
+            + numbered(["lower the ROI target", "lower channel minimums (they force spend)"])
+        )
+    return (
+        f"the solver found no allocation meeting the constraints (largest violation "
+        f"{best.violation:.2e} of the budget)\nTry:\n"
+        + numbered(["increase n_starts or max_iter", "loosen the constraints"])
+    )
+
+
+def _binding_rows(x: np.ndarray, rc: ResolvedConstraints, xs: float) -> list[int]:
+    tol = 1e-6 * xs
+    out = []
+    for k, row in enumerate(rc.rows):
+        v = float(row.coef @ x)
+        if abs(v - row.low) <= tol or abs(v - row.high) <= tol:
+            out.append(k)
+    return out
+
+
+def _interior(x: np.ndarray, rc: ResolvedConstraints, xs: float) -> np.ndarray:
+    tol = 1e-5 * xs
+    return (x - rc.lower > tol) & (rc.upper - x > tol)
+
+
+def _mroi_spread(x: np.ndarray, g: np.ndarray, rc: ResolvedConstraints, obj: _Objective) -> float:
+    """Largest relative spread of dF/dx among interior variables facing the same rows."""
+    interior = np.flatnonzero(_interior(x, rc, obj.xs))
+    rows = [
+        rc.rows[k]
+        for k in _binding_rows(x, rc, obj.xs)
+        if not np.allclose(rc.rows[k].coef, rc.rows[k].coef[0])  # budget rows treat all alike
+    ]
+    classes: dict[tuple[float, ...], list[int]] = {}
+    for i in interior:
+        classes.setdefault(tuple(round(float(r.coef[i]), 9) for r in rows), []).append(int(i))
+    spread = 0.0
+    for members in classes.values():
+        if len(members) < 2:
+            continue
+        m = g[members]
+        spread = max(spread, float((m.max() - m.min()) / max(abs(m.mean()), 1e-300)))
+    return spread
+
+
+def _binding(x: np.ndarray, rc: ResolvedConstraints, obj: _Objective) -> tuple[str, ...]:
+    tol = 1e-5 * obj.xs
+    out = []
+    for i, name in enumerate(rc.names):
+        if x[i] - rc.lower[i] <= tol:
+            label = "zero" if rc.lower[i] == 0 else f"minimum {money(rc.lower[i])}"
+            out.append(f"{name} at {label} ({rc.lower_why[i]})")
+        elif rc.upper[i] - x[i] <= tol:
+            out.append(f"{name} at maximum {money(rc.upper[i])} ({rc.upper_why[i]})")
+    for k in _binding_rows(x, rc, obj.xs):
+        row = rc.rows[k]
+        if row.label.startswith("group") and row.low != row.high:
+            v = float(row.coef @ x)
+            side = "minimum" if abs(v - row.low) <= abs(v - row.high) else "maximum"
+            bound = row.low if side == "minimum" else row.high
+            out.append(f"{row.label} at its {side} {money(bound)}")
+        else:
+            out.append(row.label)
+    nl = obj.nonlinear(x)
+    if nl is not None and abs(nl[0]) <= 1e-6 * obj.fs:
+        s = obj.scenario
+        out.append(
+            f"total ROI >= {s.target:g}"
+            if isinstance(s, TargetROI)
+            else f"revenue target {money(s.target)}"
+        )
+    return tuple(out)
+
+
+def _mroi_draws(ev: _Evaluator, x: np.ndarray, step: float = 0.01) -> np.ndarray:
+    """DESIGN.md mROI per draw and variable (D, N): next 1% of spend; derivative at zero."""
+    n = len(x)
+    bumps = np.where(x > 0, step * x, 0.0)
+    xs = np.repeat(x[None], n, axis=0) + np.diag(bumps)
+    v0, g0 = ev.value_and_grad(x)
+    dv = ev.values(xs) - v0[None]  # (N, D)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fd = dv / np.where(bumps > 0, bumps, 1.0)[:, None]
+    return np.where((bumps > 0)[:, None], fd, g0.T).T
+
+
+def _build_result(
+    ev: _Evaluator,
+    rc: ResolvedConstraints,
+    kinds: tuple[str, ...],
+    current: np.ndarray,
+    x: np.ndarray,
+    binding: tuple[str, ...],
+    scenario: dict,
+    info_args: dict,
+    t0: float,
+) -> OptimizationResult:
+    resp = ev.response
+    n_m = len(resp.channels)
+    draws_cur, _ = ev.value_and_grad(current)
+    draws_rec, _ = ev.value_and_grad(x)
+    table = pd.DataFrame(
+        {
+            "kind": kinds,
+            "current": current,
+            "recommended": x,
+            "change": x - current,
+            "lower": rc.lower,
+            "upper": rc.upper,
+        },
+        index=pd.Index(rc.names, name="name"),
+    )
+    for tag, point in (("current", current), ("recommended", x)):
+        ivals = _as_list(interval(_mroi_draws(ev, point), axis=0))
+        for stat in ("mean", "low", "high"):
+            table[f"mroi_{tag}_{stat}"] = [getattr(iv, stat) for iv in ivals]
+    by_out = {}
+    for tag, point in (("current", current), ("recommended", x)):
+        col = resp.horizon_value_by_outcome(point[:n_m]).mean(axis=0)
+        if ev.retention is not None:
+            col = np.append(col, ev.retention.value_by_segment(point[n_m:]).sum(axis=1).mean())
+        by_out[tag] = col
+    outcomes = list(resp.outcomes) + (["retention"] if ev.retention is not None else [])
+    value_by_outcome = pd.DataFrame(by_out, index=pd.Index(outcomes, name="outcome"))
+    weekly = pd.DataFrame(
+        resp.weekly_spend(x[:n_m]),
+        columns=list(resp.channels),
+        index=pd.RangeIndex(1, resp.horizon_weeks + 1, name="week"),
+    )
+    retention_table = None
+    if ev.retention is not None:
+        block, xr = ev.retention, x[n_m:]
+        retention_table = pd.DataFrame(
+            {
+                "current": block.current,
+                "recommended": xr,
+                "contacts": block.contacts(xr),
+                "n_eligible": [s.n_eligible for s in block.segments],
+                "value_mean": block.value_by_segment(xr).mean(axis=0),
+            },
+            index=pd.Index(block.names, name="segment"),
+        )
+    values = {"current": interval(draws_cur), "recommended": interval(draws_rec)}
+    info = SolverInfo(method="SLSQP", seconds=time.perf_counter() - t0, **info_args)
+    return OptimizationResult(
+        scenario=scenario,
+        allocation=table,
+        horizon_value={k: v for k, v in values.items() if isinstance(v, Interval)},
+        value_by_outcome=value_by_outcome,
+        weekly_spend=weekly,
+        binding=binding,
+        retention=retention_table,
+        solver=info,
+        draws_current=draws_cur,
+        draws_recommended=draws_rec,
+    )
+
+
+def _as_list(v: Interval | list[Interval]) -> list[Interval]:
+    return v if isinstance(v, list) else [v]
