@@ -176,8 +176,13 @@ def draw_identities(
         account_person=acc_person,
         account_id=_ids("A", n_acc, rng),
         account_phone=_format_phones(acc_phone_num, _choose(_APP_PHONE, n_acc, rng)),
-        account_email=_format_emails(local[acc_person], domain[acc_person], acc_mail, acc_typo,
-                                     _choose(_APP_EMAIL, n_acc, rng)),  # fmt: skip
+        account_email=_format_emails(
+            local[acc_person],
+            domain[acc_person],
+            acc_mail,
+            acc_typo,
+            _choose(_APP_EMAIL, n_acc, rng),
+        ),  # fmt: skip
         account_phone_token=acc_phone_num,
         account_email_token=np.where(acc_mail, 2 * acc_person + acc_typo, -1),
         account_device=device,
@@ -186,8 +191,13 @@ def draw_identities(
         card_person=card_person,
         card_id=_ids("M", n_card, rng),
         card_phone=_format_phones(card_num, _choose(_STORE_PHONE, n_card, rng)),
-        card_email=_format_emails(local[card_person], domain[card_person], card_mail,
-                                  card_typo, _choose(_STORE_EMAIL, n_card, rng)),  # fmt: skip
+        card_email=_format_emails(
+            local[card_person],
+            domain[card_person],
+            card_mail,
+            card_typo,
+            _choose(_STORE_EMAIL, n_card, rng),
+        ),  # fmt: skip
         card_phone_token=np.where(junk, -1, card_num),
         card_email_token=np.where(card_mail, 2 * card_person + card_typo, -1),
         store_number=person_store_num,

@@ -493,7 +493,9 @@ def _simulate_weeks(
     )
     no_coupon = _Coupon(active=np.zeros(n, bool), segment=np.zeros(n, np.int8))
     coupon, window, window_start = no_coupon, None, -1
-    sends = set(range(p.first_campaign_week, n_weeks, p.campaign_every_weeks)) if campaign else set()
+    sends = (
+        set(range(p.first_campaign_week, n_weeks, p.campaign_every_weeks)) if campaign else set()
+    )
     churn_week = np.full(n, -1, np.int32)
     record: dict[str, list[np.ndarray]] = {k: [] for k in ("person", "week", "on", "off", "cp")}
     sent: list[dict[str, Any]] = []
@@ -688,8 +690,14 @@ def _campaign_frames(
 def _uplift_by_segment(outcomes: pd.DataFrame) -> pd.DataFrame:
     if outcomes.empty:
         return pd.DataFrame(
-            columns=["n", "p_control", "p_treated", "uplift_purchase", "uplift_orders",
-                     "uplift_revenue"]  # fmt: skip
+            columns=[
+                "n",
+                "p_control",
+                "p_treated",
+                "uplift_purchase",
+                "uplift_orders",
+                "uplift_revenue",
+            ]  # fmt: skip
         )
     effect = outcomes.assign(
         d_purchase=outcomes["purchased_treated"].astype(float)
@@ -706,4 +714,3 @@ def _uplift_by_segment(outcomes: pd.DataFrame) -> pd.DataFrame:
         uplift_revenue=("d_revenue", "mean"),
     )
     return table.reindex([s for s in SEGMENTS if s in table.index])
-

@@ -52,6 +52,7 @@ import uuid
 from dataclasses import dataclass, fields
 from datetime import date, datetime
 from pathlib import Path
+
 import duckdb
 import numpy as np
 import pandas as pd
@@ -293,7 +294,7 @@ def _validate(
             "AND channel NOT IN ('online', 'offline')) AS bad_channel"
         )
     row = con.execute(f"SELECT {', '.join(checks)} FROM {table}").fetchone()
-    counts = dict(zip(["no_id", "bad_ts", "bad_amount", "neg_amount", "bad_channel"], row))
+    counts = dict(zip(["no_id", "bad_ts", "bad_amount", "neg_amount", "bad_channel"], row, strict=False))
 
     def example(column: str, condition: str) -> str:
         hit = con.execute(f"SELECT {column} FROM {sql} WHERE {condition} LIMIT 1").fetchone()

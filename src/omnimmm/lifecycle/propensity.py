@@ -97,7 +97,7 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.random_state = random_state
 
-    def __sklearn_tags__(self):  # noqa: D105
+    def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
         tags.classifier_tags.multi_class = False
@@ -139,7 +139,9 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
             last ``validation_fraction`` of rows do.
         """
         if self.calibration not in ("sigmoid", "isotonic", "none"):
-            raise ValueError(f"calibration must be sigmoid, isotonic or none, not {self.calibration!r}")
+            raise ValueError(
+                f"calibration must be sigmoid, isotonic or none, not {self.calibration!r}"
+            )
         X, y = validate_data(self, X, y, ensure_all_finite="allow-nan", dtype=np.float64)
         self.classes_ = np.unique(y)
         if len(self.classes_) != 2:
@@ -150,7 +152,9 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
         later = self._later_fold(len(target), cutoff)
         rng = np.random.default_rng(self.random_state)
         held = rng.permutation(np.flatnonzero(later))
-        stop_rows, cal_rows = (held, held[:0]) if self.calibration == "none" else np.array_split(held, 2)
+        stop_rows, cal_rows = (
+            (held, held[:0]) if self.calibration == "none" else np.array_split(held, 2)
+        )
         train = ~later
         if train.sum() == 0 or len(np.unique(target[train])) < 2:
             train, stop_rows, cal_rows = np.ones(len(target), bool), held[:0], held[:0]
@@ -263,7 +267,9 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
                 "contribution": shap[rows, cols],
             }
         )
-        return Drivers(importance=importance, top=top, base_value=float(base[0]) if len(base) else 0.0)
+        return Drivers(
+            importance=importance, top=top, base_value=float(base[0]) if len(base) else 0.0
+        )
 
 
 @dataclass(frozen=True)

@@ -248,7 +248,9 @@ def score_customers(
         "customers_scored": int(len(scores)),
         "customer_id_hashed": hashed,
         "decile_of": "p_repurchase (1 = highest)",
-        "stages": {s: int((feats["stage"] == s).sum()) for s in ("new", "active", "at_risk", "lapsed")},
+        "stages": {
+            s: int((feats["stage"] == s).sum()) for s in ("new", "active", "at_risk", "lapsed")
+        },
         "repurchase": rep_report,
         "churn": churn_report,
         "expected_revenue_total": float(scores["expected_revenue"].sum()),

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from omnimmm.errors import DataError
-from omnimmm.mmm.response import ResponseModel, adstock_weight_matrix, media_terms
+from omnimmm.mmm.response import ResponseModel, adstock_weight_matrix
 
 __all__ = [
     "HoldoutResult",
@@ -57,7 +57,9 @@ def _spend(m: Any) -> np.ndarray:
     return m.panel_.spend[list(m.response_.channels)].to_numpy(dtype=float)
 
 
-def _window_start(dates: pd.DatetimeIndex, window: tuple[Any, Any] | None) -> tuple[int, np.ndarray]:
+def _window_start(
+    dates: pd.DatetimeIndex, window: tuple[Any, Any] | None
+) -> tuple[int, np.ndarray]:
     """First row and boolean row mask of a window of week dates (None: all weeks)."""
     if window is None:
         return 0, np.ones(len(dates), dtype=bool)

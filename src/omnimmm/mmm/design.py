@@ -155,9 +155,7 @@ class ModelSpec:
                 raise PlanError(f"[model] synergies pairs {a!r} with itself")
         for t in self.calibration:
             if t.channel not in names:
-                raise PlanError(
-                    f"[[calibration]] names channel {t.channel!r}, not among {names}"
-                )
+                raise PlanError(f"[[calibration]] names channel {t.channel!r}, not among {names}")
             if t.outcome is not None and t.outcome not in self.outcomes:
                 raise PlanError(
                     f"[[calibration]] for {t.channel!r} names outcome {t.outcome!r}, "

@@ -45,7 +45,7 @@ def sample_model(model: Any, s: SamplerSpec, progressbar: bool = False) -> tuple
             import nutpie
 
             compiled = nutpie.compile_pymc_model(model)
-        except Exception as exc:  # noqa: BLE001 - any compile failure falls back to PyMC
+        except Exception as exc:
             warnings.warn(
                 f"nutpie could not compile the model ({exc!r}); falling back to PyMC's NUTS",
                 RuntimeWarning,
@@ -155,14 +155,14 @@ class OmniMMM:
         base = spec if spec is not None else ModelSpec.from_plan(plan)
         overrides = {
             k: v
-            for k, v in dict(
-                sampler=sampler,
-                chains=chains,
-                draws=draws,
-                tune=tune,
-                target_accept=target_accept,
-                seed=seed,
-            ).items()
+            for k, v in {
+                "sampler": sampler,
+                "chains": chains,
+                "draws": draws,
+                "tune": tune,
+                "target_accept": target_accept,
+                "seed": seed,
+            }.items()
             if v is not None
         }
         if overrides.get("sampler", base.sampler.sampler) not in _SAMPLERS:
