@@ -387,3 +387,52 @@ def test_plan_from_dict_without_file_labels_plan():
         base_dir="/data",
     )
     assert isinstance(plan, Plan) and plan.data.path == Path("/data/x.csv").resolve()
+
+
+LIFECYCLE_SECTION = """
+[lifecycle]
+transactions = "crm/orders.csv"
+as_of = 2025-12-28
+horizon_days = 60
+contact_cost = 3.5
+
+[lifecycle.columns]
+customer_id = "member_no"
+ts = "paid_at"
+"""
+
+
+def test_lifecycle_section_resolves_paths_and_maps_columns(tmp_path):
+    (tmp_path / "crm").mkdir()
+    (tmp_path / "crm" / "orders.csv").write_text("member_no,paid_at,amount\n", encoding="utf-8")
+    plan = load_plan(write(tmp_path, DESIGN_PLAN + LIFECYCLE_SECTION))
+    life = plan.lifecycle
+    assert life is not None
+    assert life.transactions == (tmp_path / "crm" / "orders.csv").resolve()
+    assert life.as_of == dt.date(2025, 12, 28) and life.horizon_days == 60
+    assert life.churn_horizon_days is None and life.campaigns is None
+    assert (life.columns.customer_id, life.columns.ts, life.columns.amount) == (
+        "member_no",
+        "paid_at",
+        "amount",
+    )
+    assert life.contact_cost == 3.5
+    (tmp_path / "saved").mkdir()
+    assert load_plan(dump_plan(plan, tmp_path / "saved" / "plan.toml")) == plan
+
+
+def test_plan_without_lifecycle_section_has_none(tmp_path):
+    assert load_plan(write(tmp_path, DESIGN_PLAN)).lifecycle is None
+
+
+def test_missing_transactions_file_names_key_and_path(tmp_path):
+    message = error_of(write(tmp_path, DESIGN_PLAN + LIFECYCLE_SECTION))
+    assert "lifecycle.transactions" in message
+    assert str((tmp_path / "crm" / "orders.csv").resolve()) in message
+
+
+def test_misspelled_lifecycle_column_role_suggests(tmp_path):
+    text = DESIGN_PLAN + LIFECYCLE_SECTION.replace('ts = "paid_at"', 'timestamp = "paid_at"')
+    message = error_of(write(tmp_path, text))
+    assert "lifecycle.columns.timestamp: unknown key" in message
+    assert "valid keys here: customer_id, ts, amount" in message

@@ -48,6 +48,8 @@ __all__ = [
     "DataSpec",
     "FestivalSpec",
     "GateSpec",
+    "LifecycleColumns",
+    "LifecycleSpec",
     "ModelSpec",
     "Plan",
     "RoiPrior",
@@ -261,6 +263,43 @@ class FestivalSpec(_Frozen):
     extra: tuple[Annotated[StrictStr, BeforeValidator(_month_day)], ...] = ()
 
 
+class LifecycleColumns(_Frozen):
+    """Which transaction column plays which role (the roles of ``lifecycle.ColumnMap``).
+
+    Optional roles left at their default name are used when the file has that column.
+    """
+
+    customer_id: Name = "customer_id"
+    ts: Name = "ts"
+    amount: Name = "amount"
+    order_id: Name = "order_id"
+    channel: Name = "channel"
+    store_id: Name = "store_id"
+    coupon_used: Name = "coupon_used"
+
+
+class LifecycleSpec(_Frozen):
+    """Customer lifecycle inputs of a quarterly run: transactions, horizons, retention costs.
+
+    ``transactions`` (and ``campaigns``) are resolved against the plan file's folder.
+    ``as_of`` defaults to the last transaction date. ``campaigns`` is an optional history of
+    retention contacts with a random control group (columns ``customer_id``, ``sent_at``,
+    ``segment``, ``treated``) from which the incremental value per segment is estimated;
+    ``contact_cost`` is the cost of contacting one customer (coupon, SMS), in the plan's
+    currency.
+    """
+
+    transactions: Path
+    format: Literal["csv", "parquet"] | None = None
+    as_of: Date | None = None
+    horizon_days: StrictInt = Field(default=90, ge=7, le=730)
+    churn_horizon_days: StrictInt | None = Field(default=None, ge=7, le=730)
+    columns: LifecycleColumns = LifecycleColumns()
+    campaigns: Path | None = None
+    contact_cost: Float = Field(default=2.0, gt=0)
+    joint_budget: StrictBool = True
+
+
 class Plan(_Frozen):
     """A validated plan. Build it with :func:`load_plan` or :func:`plan_from_dict`."""
 
@@ -272,6 +311,7 @@ class Plan(_Frozen):
     calibration: tuple[CalibrationSpec, ...] = ()
     gate: GateSpec = GateSpec()
     festivals: FestivalSpec = FestivalSpec()
+    lifecycle: LifecycleSpec | None = None
 
     @model_validator(mode="after")
     def _cross_references(self) -> Plan:
@@ -402,6 +442,14 @@ def load_plan(path: str | Path) -> Plan:
             f"{source}: data.path: data file {plan.data.path} does not exist "
             "(relative paths are read from the plan file's folder)"
         )
+    if plan.lifecycle is not None:
+        for key in ("transactions", "campaigns"):
+            file = getattr(plan.lifecycle, key)
+            if file is not None and not file.is_file():
+                raise PlanError(
+                    f"{source}: lifecycle.{key}: file {file} does not exist "
+                    "(relative paths are read from the plan file's folder)"
+                )
     return plan
 
 
@@ -428,13 +476,26 @@ def plan_from_dict(
     label = str(source) if source is not None else "plan"
     if base_dir is None:
         base_dir = Path(source).parent if source is not None else Path.cwd()
-    data = raw.get("data")
-    if isinstance(data, dict) and isinstance(data.get("path"), str):
-        raw = {**raw, "data": {**data, "path": str((Path(base_dir) / data["path"]).resolve())}}
+    raw = _resolve_paths(raw, Path(base_dir), (("data", "path"), *_LIFECYCLE_PATHS))
     try:
         return Plan.model_validate(raw)
     except ValidationError as exc:
         raise PlanError(f"{label}: " + _explain(exc, raw)) from None
+
+
+_LIFECYCLE_PATHS = (("lifecycle", "transactions"), ("lifecycle", "campaigns"))
+
+
+def _resolve_paths(
+    raw: dict[str, Any], base_dir: Path, keys: tuple[tuple[str, str], ...]
+) -> dict[str, Any]:
+    """Copy of ``raw`` with the string paths at ``section.key`` made absolute."""
+    for section, key in keys:
+        table = raw.get(section)
+        if isinstance(table, dict) and isinstance(table.get(key), str):
+            resolved = str((base_dir / table[key]).resolve())
+            raw = {**raw, section: {**table, key: resolved}}
+    return raw
 
 
 def _explain(exc: ValidationError, raw: dict[str, Any]) -> str:
