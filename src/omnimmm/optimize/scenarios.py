@@ -343,7 +343,12 @@ def check_feasible(
                 i, None if b.min is None else b.min * k, None if b.max is None else b.max * k, tag
             )
         if ch in cons.locked:
-            # A lock overrides everything else on that channel.
+            # A lock holds the channel at its current spend; a bound that excludes that
+            # spend contradicts the lock (max_change never does).
+            if lower[i] > current[i] * (1 + 1e-12) + 1e-9:
+                _lock_conflict(ch, current[i], f"minimum {money(lower[i])} ({lower_why[i]})")
+            if upper[i] < current[i] * (1 - 1e-12) - 1e-9:
+                _lock_conflict(ch, current[i], f"maximum {money(upper[i])} ({upper_why[i]})")
             lower[i] = upper[i] = current[i]
             lower_why[i] = upper_why[i] = "locked"
     if retention_max is not None:
@@ -379,6 +384,19 @@ def check_feasible(
     )
     _diagnose(resolved, online, media, total_row)
     return resolved
+
+
+def _lock_conflict(channel: str, current: float, bound: str) -> None:
+    raise InfeasibleError(
+        f"{channel} is locked at its current spend {money(current)}, but its {bound} "
+        f"excludes that spend\nTry:\n"
+        + numbered(
+            [
+                f"unlock {channel}",
+                f"drop or loosen the {bound.split(' (')[0].split()[0]} bound on {channel}",
+            ]
+        )
+    )
 
 
 def _scenario_total(scenario: Scenario) -> float | None:

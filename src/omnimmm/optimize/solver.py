@@ -205,15 +205,20 @@ def _linear_constraints(rc: ResolvedConstraints, xs: float) -> list[dict]:
     return cons
 
 
-def _violation(x: np.ndarray, rc: ResolvedConstraints, obj: _Objective) -> float:
-    """Largest constraint violation, relative to the budget scale."""
+def _linear_violation(x: np.ndarray, rc: ResolvedConstraints) -> float:
+    """Largest violation of bounds and linear rows, in currency units."""
     worst = max(
         0.0, float(np.max(rc.lower - x, initial=0.0)), float(np.max(x - rc.upper, initial=0.0))
     )
     for row in rc.rows:
         v = float(row.coef @ x)
         worst = max(worst, row.low - v, v - row.high)
-    worst /= obj.xs
+    return worst
+
+
+def _violation(x: np.ndarray, rc: ResolvedConstraints, obj: _Objective) -> float:
+    """Largest constraint violation, relative to the budget scale."""
+    worst = _linear_violation(x, rc) / obj.xs
     nl = obj.nonlinear(x)
     if nl is not None:
         worst = max(worst, -nl[0] / obj.fs)
@@ -523,6 +528,13 @@ def optimize_budget(
     runs.extend(extra)
     if best.violation > _FEAS_TOL:
         raise InfeasibleError(_unreached(scenario, obj, best))
+    if (
+        isinstance(scenario, TargetROI)
+        and scenario.kind == "total"
+        and best.x.sum() <= 1e-6 * x_scale
+    ):
+        # Spending nothing meets "value >= target * spend" trivially: that is no answer.
+        raise InfeasibleError(_roi_out_of_reach(scenario, obj, rc, current))
     _, g_best = obj.risk_at(best.x)
     spread = _mroi_spread(best.x, g_best, rc, obj)
     messages = [best.message]
@@ -585,6 +597,36 @@ def _check_reachable(
                 ]
             )
         )
+
+
+def _roi_out_of_reach(
+    scenario: TargetROI, obj: _Objective, rc: ResolvedConstraints, current: np.ndarray
+) -> str:
+    """Message for a total-ROI target above the best total ROI a scan of mixes finds."""
+    n = len(current)
+    mix = current / current.sum() if current.sum() > 0 else np.full(n, 1.0 / n)
+    shapes = np.vstack([mix, np.eye(n)])
+    scales = obj.xs * np.logspace(-3, 0.5, 24)
+    cand = (shapes[:, None, :] * scales[None, :, None]).reshape(-1, n)
+    cand = np.clip(cand, rc.lower, rc.upper)
+    cand = cand[cand.sum(axis=1) > 0]
+    ok = np.array([_linear_violation(c, rc) <= _FEAS_TOL * obj.xs for c in cand])
+    cand = cand[ok] if ok.any() else cand
+    dummy = np.zeros((obj.ev.response.n_draws, 1))
+    f = np.array([risk_functional(v, dummy, obj.risk, obj.level)[0] for v in obj.ev.values(cand)])
+    roi = f / cand.sum(axis=1)
+    k = int(np.argmax(roi))
+    return (
+        f"no allocation within the constraints reaches a total ROI of {scenario.target:g}; "
+        f"the best found returns {roi[k]:.3f} on {money(cand[k].sum())}\nTry:\n"
+        + numbered(
+            [
+                f"lower the ROI target to {roi[k]:.3f} or less",
+                "lower channel minimums (they force spend at lower returns)",
+                "use TargetROI(kind='marginal') to spend while the next unit returns the target",
+            ]
+        )
+    )
 
 
 def _unreached(scenario: Scenario, obj: _Objective, best: _Run) -> str:
