@@ -71,6 +71,88 @@ def simulate(
         console.print(f"wrote {p}", highlight=False)
 
 
+# --- quarterly run: run / fit / optimize / report (thin wrappers over omnimmm.pipeline) ---
+
+PlanArg = Annotated[Path, typer.Argument(help="Plan file (TOML).")]
+OutOpt = Annotated[Path, typer.Option("--out", help="Run directory to write (atomically).")]
+SeedOpt = Annotated[
+    int | None, typer.Option(help="Seed of the MMM sampler and the optimizer (default: plan).")
+]
+FastOpt = Annotated[
+    bool,
+    typer.Option(
+        help="Quick exploratory fit (2 chains, few draws); the quality gate is reported, "
+        "not enforced."
+    ),
+]
+RunDirArg = Annotated[Path, typer.Argument(help="A run directory written by run or fit.")]
+
+
+def _say(message: str) -> None:
+    console.print(f"[dim]{_clock()}[/] {message}", highlight=False)
+
+
+def _clock() -> str:
+    import datetime as dt
+
+    return dt.datetime.now().strftime("%H:%M:%S")
+
+
+def _summary(summary: object) -> None:
+    console.print()
+    for line in summary.lines():  # type: ignore[attr-defined]
+        console.print(line, highlight=False, markup=False)
+    console.print(f"done in {summary.seconds:.0f} s", highlight=False)  # type: ignore[attr-defined]
+
+
+@app.command()
+def run(plan: PlanArg, out: OutOpt, seed: SeedOpt = None, fast: FastOpt = False) -> None:
+    """Fit (or reuse), gate, optimize and report: the quarterly run into --out DIR."""
+    from omnimmm import pipeline
+
+    try:
+        summary = pipeline.run(plan, out, seed=seed, fast=fast, progress=_say)
+    except OmniError as exc:
+        raise _fail(exc) from None
+    _summary(summary)
+
+
+@app.command()
+def fit(plan: PlanArg, out: OutOpt, seed: SeedOpt = None, fast: FastOpt = False) -> None:
+    """Fit the MMM, check its quality gate and holdout, and save it into --out DIR."""
+    from omnimmm import pipeline
+
+    try:
+        summary = pipeline.fit(plan, out, seed=seed, fast=fast, progress=_say)
+    except OmniError as exc:
+        raise _fail(exc) from None
+    _summary(summary)
+
+
+@app.command()
+def optimize(directory: RunDirArg) -> None:
+    """Recommend next quarter's budget from the fitted model in DIR and write the report."""
+    from omnimmm import pipeline
+
+    try:
+        summary = pipeline.optimize(directory, progress=_say)
+    except OmniError as exc:
+        raise _fail(exc) from None
+    _summary(summary)
+
+
+@app.command()
+def report(directory: RunDirArg) -> None:
+    """Render report.html, report.xlsx and recommendation.json again from DIR's results."""
+    from omnimmm import pipeline
+
+    try:
+        summary = pipeline.report(directory, progress=_say)
+    except OmniError as exc:
+        raise _fail(exc) from None
+    _summary(summary)
+
+
 def main() -> None:
     """Entry point of the ``omnimmm`` console script."""
     try:
