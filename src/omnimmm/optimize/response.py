@@ -395,6 +395,28 @@ class AdstockSaturationResponse:
         """Each channel's spend over the last ``horizon_weeks`` of history, shape (C,)."""
         return self.history_spend[-self.horizon_weeks :].sum(axis=0)
 
+    def subset(self, draws: np.ndarray) -> AdstockSaturationResponse:
+        """The same response on a subset of posterior draws (indices into the draw axis).
+
+        Optional for a :class:`ResponseModel`: the solver uses it, when present, to search
+        from many starts on a few draws before polishing on all of them.
+        """
+        idx = np.asarray(draws, dtype=int)
+        return AdstockSaturationResponse(
+            channels=self.channels,
+            kinds=self.kinds,
+            outcomes=self.outcomes,
+            history_spend=self.history_spend,
+            adstock_weights=self.adstock_weights[idx],
+            spend_scale=self.spend_scale,
+            saturation=self.saturation,
+            saturation_params=tuple(p[idx] for p in self.saturation_params),
+            beta=self.beta[idx],
+            synergy_pairs=self.synergy_pairs,
+            synergy_gamma=self.synergy_gamma[idx],
+            horizon_weeks=self.horizon_weeks,
+        )
+
     @property
     def pattern(self) -> np.ndarray:
         """Weekly pattern (horizon_weeks, C) each channel's total is spread with."""

@@ -168,6 +168,10 @@ class RetentionBlock:
             draws = mean + sd * z
         return cls(segs, draws)
 
+    def subset(self, draws: np.ndarray) -> RetentionBlock:
+        """The same segments on a subset of draws (indices into the draw axis)."""
+        return RetentionBlock(self.segments, self.value_draws[np.asarray(draws, dtype=int)])
+
     @property
     def names(self) -> tuple[str, ...]:
         """Segment names."""

@@ -7,10 +7,7 @@ joint solve):
 * ``risk="quantile"`` -- the ``risk_level`` quantile of the draws (a pessimistic value).
 * ``risk="cvar"`` -- the mean of the worst ``risk_level`` share of draws.
 
-Quantile and CVaR are not smooth: their gradient is taken from the draws in the tail at the
-current point (the two draws bracketing the quantile, interpolated; or the mean over the
-tail draws), which is a valid subgradient where the tail's membership does not change and
-works well with SLSQP in practice because several starts are tried.
+See :mod:`omnimmm.optimize.risk` for the estimators and their gradients.
 
 Variables are scaled by the budget and the objective by its value at the current
 allocation, so the solver's tolerances mean the same thing for every market and currency.
@@ -18,12 +15,10 @@ allocation, so the solver's tolerances mean the same thing for every market and 
 
 from __future__ import annotations
 
-import math
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from typing import Literal
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -33,6 +28,7 @@ from omnimmm.errors import InfeasibleError, numbered
 from omnimmm.optimize.response import ResponseModel
 from omnimmm.optimize.result import Interval, OptimizationResult, SolverInfo, interval
 from omnimmm.optimize.retention import RetentionBlock, RetentionSegment
+from omnimmm.optimize.risk import Risk, risk_functional, risk_values
 from omnimmm.optimize.scenarios import (
     Constraints,
     FixedBudget,
@@ -44,36 +40,9 @@ from omnimmm.optimize.scenarios import (
     money,
 )
 
-__all__ = ["Risk", "optimize_budget", "risk_functional"]
+__all__ = ["Risk", "optimize_budget", "risk_functional"]  # risk_functional: re-exported
 
-Risk = Literal["mean", "quantile", "cvar"]
 _FEAS_TOL = 1e-6
-
-
-def risk_functional(
-    values: np.ndarray, grads: np.ndarray, risk: Risk = "mean", level: float = 0.1
-) -> tuple[float, np.ndarray]:
-    """Reduce per-draw values (D,) and gradients (D, N) to one objective and its gradient.
-
-    See the module docstring for the definitions and the subgradient used for the tail
-    functionals.
-    """
-    n_d = values.shape[0]
-    if risk == "mean" or n_d == 1:
-        return float(values.mean()), grads.mean(axis=0)
-    order = np.argsort(values, kind="stable")
-    if risk == "quantile":
-        pos = level * (n_d - 1)
-        i = int(math.floor(pos))
-        j = min(i + 1, n_d - 1)
-        w = pos - i
-        a, b = order[i], order[j]
-        return float((1 - w) * values[a] + w * values[b]), (1 - w) * grads[a] + w * grads[b]
-    if risk == "cvar":
-        k = max(1, math.ceil(level * n_d))
-        tail = order[:k]
-        return float(values[tail].mean()), grads[tail].mean(axis=0)
-    raise ValueError(f"risk must be 'mean', 'quantile' or 'cvar', got {risk!r}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -367,14 +336,14 @@ def _best(runs: Sequence[_Run]) -> _Run:
 
 def _goal_batch(obj: _Objective, xs: np.ndarray) -> np.ndarray:
     """Scenario goal of many allocations (n, N), for screening."""
-    values = obj.ev.values(xs)
-    dummy = np.zeros((values.shape[1], 1))
-    f = np.array([risk_functional(v, dummy, obj.risk, obj.level)[0] for v in values])
+    f = risk_values(obj.ev.values(xs), obj.risk, obj.level)
     s, spend = obj.scenario, xs.sum(axis=1)
     if isinstance(s, FixedBudget):
         return s.margin * f - spend if s.objective == "profit" else f
     if isinstance(s, TargetROI) and s.kind == "marginal":
         return f - s.target * spend
+    if isinstance(s, RevenueTarget):
+        return -spend
     return f
 
 
@@ -448,6 +417,7 @@ def optimize_budget(
     seed: int = 0,
     max_iter: int = 300,
     mroi_tolerance: float = 0.02,
+    screen_draws: int = 200,
 ) -> OptimizationResult:
     """Recommend next-quarter spend per channel (and retention segment).
 
@@ -475,6 +445,10 @@ def optimize_budget(
     mroi_tolerance : float, default 0.02
         Relative spread of marginal returns among interior variables above which a
         warning is issued (the solution is then probably not optimal).
+    screen_draws : int, default 200
+        With more posterior draws than this (and a response offering ``subset``), the
+        starts are solved on this many evenly spaced draws and the two best distinct
+        answers are then polished on all draws. 0 solves every start on all draws.
 
     Returns
     -------
@@ -520,12 +494,19 @@ def optimize_budget(
         else max(abs(f_cur), 1e-9 * x_scale, 1e-12)
     )
     obj = _Objective(ev, scenario, risk, risk_level, x_scale, f_scale)
-    starts = _starts(obj, rc, current, n_starts, seed)
+    fast = _screening(obj, screen_draws)
+    starts = _starts(fast, rc, current, n_starts, seed)
     if isinstance(scenario, RevenueTarget):
-        _check_reachable(ev, scenario, rc, risk, risk_level, x_scale, f_scale, starts, max_iter)
-    runs = _solve(obj, rc, starts, max_iter)
-    best, extra = _reentry(obj, rc, _best(runs), max_iter)
+        _check_reachable(fast, obj, scenario, rc, starts, max_iter)
+    runs = _solve(fast, rc, starts, max_iter)
+    best, extra = _reentry(fast, rc, _best(runs), max_iter)
     runs.extend(extra)
+    if fast is not obj:
+        # Polish the best distinct answers of the screening stage on every draw.
+        runs = _rescore(obj, rc, runs)
+        top = _distinct_top(runs, 2, x_scale)
+        runs.extend(_solve(obj, rc, [(f"polish {r.label}", r.x / x_scale) for r in top], max_iter))
+        best = _best(runs)
     if best.violation > _FEAS_TOL:
         raise InfeasibleError(_unreached(scenario, obj, best))
     if (
@@ -569,22 +550,28 @@ def optimize_budget(
 
 
 def _check_reachable(
-    ev: _Evaluator,
+    fast: _Objective,
+    obj: _Objective,
     scenario: RevenueTarget,
     rc: ResolvedConstraints,
-    risk: Risk,
-    level: float,
-    xs: float,
-    fs: float,
     starts: Sequence[tuple[str, np.ndarray]],
     max_iter: int,
 ) -> None:
-    """Raise if even the most valuable allowed allocation misses the revenue target."""
-    probe = _Objective(ev, TargetROI(target=1e-12, kind="marginal"), risk, level, xs, fs)
+    """Raise if even the most valuable allowed allocation misses the revenue target.
+
+    Searches on the screening draws (``fast``), then confirms on every draw (``obj``),
+    polishing there before declaring the target out of reach.
+    """
+    xs = obj.xs
     top = _project(rc.upper / xs, rc, xs)
-    runs = _solve(probe, rc, [("upper bounds", top), *starts[:2]], max_iter)
-    best = _best(runs)
-    reach = probe.risk_at(best.x)[0]
+    probe_scenario = TargetROI(target=1e-12, kind="marginal")
+    probe = _Objective(fast.ev, probe_scenario, fast.risk, fast.level, xs, fast.fs)
+    best = _best(_solve(probe, rc, [("upper bounds", top), *starts[:2]], max_iter))
+    full = _Objective(obj.ev, probe_scenario, obj.risk, obj.level, xs, obj.fs)
+    reach = full.risk_at(best.x)[0]
+    if reach < scenario.target and full is not probe:
+        best = _best(_solve(full, rc, [("polish", best.x / xs)], max_iter))
+        reach = full.risk_at(best.x)[0]
     if reach < scenario.target:
         raise InfeasibleError(
             f"revenue target {money(scenario.target)} cannot be reached: the most the constraints "
@@ -597,6 +584,43 @@ def _check_reachable(
                 ]
             )
         )
+
+
+def _screening(obj: _Objective, n_draws: int) -> _Objective:
+    """The objective on ``n_draws`` evenly spaced posterior draws, or ``obj`` itself.
+
+    Used when the response can be restricted to a subset of draws (it has ``subset``) and
+    has more than ``n_draws`` of them.
+    """
+    resp = obj.ev.response
+    total = resp.n_draws
+    if n_draws <= 0 or total <= n_draws or not hasattr(resp, "subset"):
+        return obj
+    idx = np.unique(np.linspace(0, total - 1, n_draws).round().astype(int))
+    block = obj.ev.retention.subset(idx) if obj.ev.retention is not None else None
+    ev = _Evaluator(resp.subset(idx), block)
+    return _Objective(ev, obj.scenario, obj.risk, obj.level, obj.xs, obj.fs)
+
+
+def _rescore(obj: _Objective, rc: ResolvedConstraints, runs: Sequence[_Run]) -> list[_Run]:
+    """Runs with goal and violation recomputed on the objective's draws."""
+    goals = _goal_batch(obj, np.array([r.x for r in runs]))
+    return [
+        replace(r, goal=float(g), violation=_violation(r.x, rc, obj))
+        for r, g in zip(runs, goals, strict=True)
+    ]
+
+
+def _distinct_top(runs: Sequence[_Run], k: int, xs: float) -> list[_Run]:
+    """The ``k`` best feasible runs whose allocations differ (else the best runs at all)."""
+    pool = [r for r in runs if r.violation <= _FEAS_TOL] or list(runs)
+    out: list[_Run] = []
+    for r in sorted(pool, key=lambda r: -r.goal):
+        if all(np.abs(r.x - o.x).max() > 1e-4 * xs for o in out):
+            out.append(r)
+        if len(out) == k:
+            break
+    return out
 
 
 def _roi_out_of_reach(
@@ -612,8 +636,7 @@ def _roi_out_of_reach(
     cand = cand[cand.sum(axis=1) > 0]
     ok = np.array([_linear_violation(c, rc) <= _FEAS_TOL * obj.xs for c in cand])
     cand = cand[ok] if ok.any() else cand
-    dummy = np.zeros((obj.ev.response.n_draws, 1))
-    f = np.array([risk_functional(v, dummy, obj.risk, obj.level)[0] for v in obj.ev.values(cand)])
+    f = risk_values(obj.ev.values(cand), obj.risk, obj.level)
     roi = f / cand.sum(axis=1)
     k = int(np.argmax(roi))
     return (
