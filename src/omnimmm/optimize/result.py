@@ -133,12 +133,12 @@ class OptimizationResult:
     @property
     def recommended(self) -> dict[str, float]:
         """Recommended spend per decision variable."""
-        return {k: float(v) for k, v in self.allocation["recommended"].items()}
+        return {str(k): float(v) for k, v in self.allocation["recommended"].items()}
 
     @property
     def current(self) -> dict[str, float]:
         """Current spend per decision variable."""
-        return {k: float(v) for k, v in self.allocation["current"].items()}
+        return {str(k): float(v) for k, v in self.allocation["current"].items()}
 
     @property
     def uplift(self) -> Interval:

@@ -513,7 +513,7 @@ def _diagnose_share(
     on, off = online, media & ~online
     has_retention = r.n_media < len(r.names)
     fixed = total_row is not None and total_row.low == total_row.high and not has_retention
-    t = total_row.low if fixed else None
+    t = total_row.low if fixed and total_row is not None else None
     min_share, max_share, max_on, min_on = _share_range(r.lower, r.upper, on, off, t)
     idx_on, idx_off = np.flatnonzero(on), np.flatnonzero(off)
     on_hi, off_lo = r.upper[on].sum(), r.lower[off].sum()
@@ -590,9 +590,10 @@ def _final_lp(r: ResolvedConstraints) -> None:
         np.zeros(len(r.names)),
         A_ub=np.array(a_ub),
         b_ub=np.array(b_ub) / scale,
-        bounds=list(
-            zip(r.lower / scale, np.where(np.isfinite(r.upper), r.upper / scale, None), strict=True)
-        ),
+        bounds=[
+            (lo, hi if np.isfinite(hi) else None)
+            for lo, hi in zip(r.lower / scale, r.upper / scale, strict=True)
+        ],
         method="highs",
     )
     if res.status == 2:

@@ -131,15 +131,26 @@ class _Objective:
 
     def scipy_constraints(self, rc: ResolvedConstraints) -> list[dict]:
         cons = _linear_constraints(rc, self.xs)
-        if self.nonlinear(np.zeros(len(rc.names))) is not None:
+        if self.has_nonlinear:
             cons.append(
                 {
                     "type": "ineq",
-                    "fun": lambda z: self.nonlinear(z * self.xs)[0] / self.fs,
-                    "jac": lambda z: self.nonlinear(z * self.xs)[1] * self.xs / self.fs,
+                    "fun": lambda z: self._nonlinear(z * self.xs)[0] / self.fs,
+                    "jac": lambda z: self._nonlinear(z * self.xs)[1] * self.xs / self.fs,
                 }
             )
         return cons
+
+    @property
+    def has_nonlinear(self) -> bool:
+        """Whether the scenario adds a nonlinear constraint (total ROI or revenue target)."""
+        s = self.scenario
+        return isinstance(s, RevenueTarget) or (isinstance(s, TargetROI) and s.kind == "total")
+
+    def _nonlinear(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        out = self.nonlinear(x)
+        assert out is not None
+        return out
 
 
 def _linear_constraints(rc: ResolvedConstraints, xs: float) -> list[dict]:
@@ -251,7 +262,7 @@ def _starts(
     xs, scenario = obj.xs, obj.scenario
     n = len(current)
     fixed = isinstance(scenario, FixedBudget)
-    ref_total = scenario.total if fixed else max(current.sum(), xs)
+    ref_total = scenario.total if isinstance(scenario, FixedBudget) else max(current.sum(), xs)
     cur_share = current / current.sum() if current.sum() > 0 else np.full(n, 1.0 / n)
     out = [("current", _project(current / xs, rc, xs))]
     if n_starts > 1:
@@ -362,7 +373,7 @@ def _reentry(
     extra: list[_Run] = []
     n = len(rc.names)
     fixed_total = any(r.low == r.high and np.all(r.coef == 1) for r in rc.rows)
-    screened = obj.nonlinear(best.x) is None
+    screened = not obj.has_nonlinear
     for _ in range(rounds):
         x = best.x
         at_low = np.flatnonzero(
@@ -724,11 +735,10 @@ def _binding(x: np.ndarray, rc: ResolvedConstraints, obj: _Objective) -> tuple[s
     nl = obj.nonlinear(x)
     if nl is not None and abs(nl[0]) <= 1e-6 * obj.fs:
         s = obj.scenario
-        out.append(
-            f"total ROI >= {s.target:g}"
-            if isinstance(s, TargetROI)
-            else f"revenue target {money(s.target)}"
-        )
+        if isinstance(s, TargetROI):
+            out.append(f"total ROI >= {s.target:g}")
+        elif isinstance(s, RevenueTarget):
+            out.append(f"revenue target {money(s.target)}")
     return tuple(out)
 
 
