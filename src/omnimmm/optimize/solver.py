@@ -21,12 +21,20 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
-import pandas as pd
 from scipy.optimize import minimize
 
 from omnimmm.errors import InfeasibleError, numbered
+from omnimmm.optimize.objective import (
+    FEAS_TOL,
+    Evaluator,
+    Objective,
+    goal_batch,
+    linear_constraints,
+    linear_violation,
+    violation,
+)
 from omnimmm.optimize.response import ResponseModel
-from omnimmm.optimize.result import Interval, OptimizationResult, SolverInfo, interval
+from omnimmm.optimize.result import OptimizationResult
 from omnimmm.optimize.retention import RetentionBlock, RetentionSegment
 from omnimmm.optimize.risk import Risk, risk_functional, risk_values
 from omnimmm.optimize.scenarios import (
@@ -39,177 +47,16 @@ from omnimmm.optimize.scenarios import (
     check_feasible,
     money,
 )
+from omnimmm.optimize.summary import binding, build_result, mroi_spread
 
 __all__ = ["Risk", "optimize_budget", "risk_functional"]  # risk_functional: re-exported
-
-_FEAS_TOL = 1e-6
-
-
-@dataclass(frozen=True, eq=False)
-class _Evaluator:
-    """Per-draw value and gradient of media plus retention decision vectors."""
-
-    response: ResponseModel
-    retention: RetentionBlock | None
-
-    @property
-    def n_media(self) -> int:
-        return len(self.response.channels)
-
-    def value_and_grad(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        v, g = self.response.horizon_value_and_grad(x[: self.n_media])
-        if self.retention is None:
-            return v, g
-        rv, rg = self.retention.value_and_grad(x[self.n_media :])
-        return v + rv, np.concatenate([g, rg], axis=1)
-
-    def values(self, xs: np.ndarray) -> np.ndarray:
-        """Values (n, D) of decision vectors (n, N)."""
-        v = self.response.horizon_value(xs[:, : self.n_media])
-        if self.retention is not None:
-            v = v + self.retention.value_by_segment(xs[:, self.n_media :]).sum(axis=-1)
-        return v
-
-
-class _Objective:
-    """Scenario objective and nonlinear constraint in scaled variables, with a cache."""
-
-    def __init__(
-        self,
-        ev: _Evaluator,
-        scenario: Scenario,
-        risk: Risk,
-        level: float,
-        x_scale: float,
-        f_scale: float,
-    ) -> None:
-        self.ev, self.scenario, self.risk, self.level = ev, scenario, risk, level
-        self.xs, self.fs = x_scale, f_scale
-        self._key: bytes | None = None
-        self._val: tuple[float, np.ndarray] = (0.0, np.zeros(0))
-        self.n_eval = 0
-
-    def risk_at(self, x: np.ndarray) -> tuple[float, np.ndarray]:
-        """Risk functional F and dF/dx at an unscaled allocation."""
-        key = x.tobytes()
-        if key != self._key:
-            v, g = self.ev.value_and_grad(x)
-            self._val = risk_functional(v, g, self.risk, self.level)
-            self._key = key
-            self.n_eval += 1
-        return self._val
-
-    def goal(self, x: np.ndarray) -> tuple[float, np.ndarray]:
-        """What is maximized, in currency units, and its gradient."""
-        f, g = self.risk_at(x)
-        s = self.scenario
-        ones = np.ones_like(x)
-        if isinstance(s, FixedBudget):
-            if s.objective == "profit":
-                return s.margin * f - x.sum(), s.margin * g - ones
-            return f, g
-        if isinstance(s, TargetROI):
-            if s.kind == "marginal":
-                return f - s.target * x.sum(), g - s.target * ones
-            return f, g
-        return -float(x.sum()), -ones
-
-    def nonlinear(self, x: np.ndarray) -> tuple[float, np.ndarray] | None:
-        """Nonlinear constraint ``c(x) >= 0`` in currency units, or None."""
-        s = self.scenario
-        if isinstance(s, TargetROI) and s.kind == "total":
-            f, g = self.risk_at(x)
-            return f - s.target * x.sum(), g - s.target
-        if isinstance(s, RevenueTarget):
-            f, g = self.risk_at(x)
-            return f - s.target, g
-        return None
-
-    def scipy_fun(self, z: np.ndarray) -> tuple[float, np.ndarray]:
-        v, g = self.goal(z * self.xs)
-        return -v / self.fs, -g * self.xs / self.fs
-
-    def scipy_constraints(self, rc: ResolvedConstraints) -> list[dict]:
-        cons = _linear_constraints(rc, self.xs)
-        if self.has_nonlinear:
-            cons.append(
-                {
-                    "type": "ineq",
-                    "fun": lambda z: self._nonlinear(z * self.xs)[0] / self.fs,
-                    "jac": lambda z: self._nonlinear(z * self.xs)[1] * self.xs / self.fs,
-                }
-            )
-        return cons
-
-    @property
-    def has_nonlinear(self) -> bool:
-        """Whether the scenario adds a nonlinear constraint (total ROI or revenue target)."""
-        s = self.scenario
-        return isinstance(s, RevenueTarget) or (isinstance(s, TargetROI) and s.kind == "total")
-
-    def _nonlinear(self, x: np.ndarray) -> tuple[float, np.ndarray]:
-        out = self.nonlinear(x)
-        assert out is not None
-        return out
-
-
-def _linear_constraints(rc: ResolvedConstraints, xs: float) -> list[dict]:
-    cons: list[dict] = []
-    for row in rc.rows:
-        coef = row.coef.copy()
-        if row.low == row.high:
-            cons.append(
-                {
-                    "type": "eq",
-                    "fun": lambda z, c=coef, b=row.low: c @ z - b / xs,
-                    "jac": lambda z, c=coef: c,
-                }
-            )
-            continue
-        if np.isfinite(row.low):
-            cons.append(
-                {
-                    "type": "ineq",
-                    "fun": lambda z, c=coef, b=row.low: c @ z - b / xs,
-                    "jac": lambda z, c=coef: c,
-                }
-            )
-        if np.isfinite(row.high):
-            cons.append(
-                {
-                    "type": "ineq",
-                    "fun": lambda z, c=coef, b=row.high: b / xs - c @ z,
-                    "jac": lambda z, c=coef: -c,
-                }
-            )
-    return cons
-
-
-def _linear_violation(x: np.ndarray, rc: ResolvedConstraints) -> float:
-    """Largest violation of bounds and linear rows, in currency units."""
-    worst = max(
-        0.0, float(np.max(rc.lower - x, initial=0.0)), float(np.max(x - rc.upper, initial=0.0))
-    )
-    for row in rc.rows:
-        v = float(row.coef @ x)
-        worst = max(worst, row.low - v, v - row.high)
-    return worst
-
-
-def _violation(x: np.ndarray, rc: ResolvedConstraints, obj: _Objective) -> float:
-    """Largest constraint violation, relative to the budget scale."""
-    worst = _linear_violation(x, rc) / obj.xs
-    nl = obj.nonlinear(x)
-    if nl is not None:
-        worst = max(worst, -nl[0] / obj.fs)
-    return worst
 
 
 def _project(z0: np.ndarray, rc: ResolvedConstraints, xs: float) -> np.ndarray:
     """Nearest point to ``z0`` (scaled) that satisfies bounds and linear rows."""
     lo, hi = rc.lower / xs, rc.upper / xs
     z0 = np.clip(z0, lo, hi)
-    cons = _linear_constraints(rc, xs)
+    cons = linear_constraints(rc, xs)
     if not cons:
         return z0
     res = minimize(
@@ -244,7 +91,7 @@ def _box_with_total(
 
 
 def _starts(
-    obj: _Objective,
+    obj: Objective,
     rc: ResolvedConstraints,
     current: np.ndarray,
     n_starts: int,
@@ -300,7 +147,7 @@ class _Run:
 
 
 def _solve(
-    obj: _Objective,
+    obj: Objective,
     rc: ResolvedConstraints,
     starts: Sequence[tuple[str, np.ndarray]],
     max_iter: int,
@@ -329,7 +176,7 @@ def _solve(
                 label,
                 x,
                 obj.goal(x)[0],
-                _violation(x, rc, obj),
+                violation(x, rc, obj),
                 bool(res.success),
                 int(res.nit),
                 str(res.message),
@@ -339,27 +186,14 @@ def _solve(
 
 
 def _best(runs: Sequence[_Run]) -> _Run:
-    feasible = [r for r in runs if r.violation <= _FEAS_TOL]
+    feasible = [r for r in runs if r.violation <= FEAS_TOL]
     if feasible:
         return max(feasible, key=lambda r: r.goal)
     return min(runs, key=lambda r: r.violation)
 
 
-def _goal_batch(obj: _Objective, xs: np.ndarray) -> np.ndarray:
-    """Scenario goal of many allocations (n, N), for screening."""
-    f = risk_values(obj.ev.values(xs), obj.risk, obj.level)
-    s, spend = obj.scenario, xs.sum(axis=1)
-    if isinstance(s, FixedBudget):
-        return s.margin * f - spend if s.objective == "profit" else f
-    if isinstance(s, TargetROI) and s.kind == "marginal":
-        return f - s.target * spend
-    if isinstance(s, RevenueTarget):
-        return -spend
-    return f
-
-
 def _reentry(
-    obj: _Objective, rc: ResolvedConstraints, best: _Run, max_iter: int, rounds: int = 3
+    obj: Objective, rc: ResolvedConstraints, best: _Run, max_iter: int, rounds: int = 3
 ) -> tuple[_Run, list[_Run]]:
     """Try switching back on variables the solver left at their lower bound.
 
@@ -398,7 +232,7 @@ def _reentry(
             break
         cand = np.array(cands)
         if screened:
-            gain = _goal_batch(obj, cand)
+            gain = goal_batch(obj, cand)
             cand = cand[gain > best.goal + 1e-9 * abs(best.goal)]
         else:
             cand = cand[:: max(1, len(cand) // max(1, at_low.size))]
@@ -492,7 +326,7 @@ def optimize_budget(
         retention_names=block.names if block else (),
         retention_max=block.max_spend if block else None,
     )
-    ev = _Evaluator(response, block)
+    ev = Evaluator(response, block)
     x_scale = (
         float(scenario.total if isinstance(scenario, FixedBudget) else 0.0)
         or float(current.sum())
@@ -504,7 +338,7 @@ def optimize_budget(
         if isinstance(scenario, RevenueTarget)
         else max(abs(f_cur), 1e-9 * x_scale, 1e-12)
     )
-    obj = _Objective(ev, scenario, risk, risk_level, x_scale, f_scale)
+    obj = Objective(ev, scenario, risk, risk_level, x_scale, f_scale)
     fast = _screening(obj, screen_draws)
     starts = _starts(fast, rc, current, n_starts, seed)
     if isinstance(scenario, RevenueTarget):
@@ -518,7 +352,7 @@ def optimize_budget(
         top = _distinct_top(runs, 2, x_scale)
         runs.extend(_solve(obj, rc, [(f"polish {r.label}", r.x / x_scale) for r in top], max_iter))
         best = _best(runs)
-    if best.violation > _FEAS_TOL:
+    if best.violation > FEAS_TOL:
         raise InfeasibleError(_unreached(scenario, obj, best))
     if (
         isinstance(scenario, TargetROI)
@@ -528,7 +362,7 @@ def optimize_budget(
         # Spending nothing meets "value >= target * spend" trivially: that is no answer.
         raise InfeasibleError(_roi_out_of_reach(scenario, obj, rc, current))
     _, g_best = obj.risk_at(best.x)
-    spread = _mroi_spread(best.x, g_best, rc, obj)
+    spread = mroi_spread(best.x, g_best, rc, obj)
     messages = [best.message]
     if spread > mroi_tolerance:
         note = (
@@ -538,14 +372,14 @@ def optimize_budget(
         )
         warnings.warn(note, UserWarning, stacklevel=2)
         messages.append(note)
-    binding = _binding(best.x, rc, obj)
+    binds = binding(best.x, rc, obj)
     info_args = {
         "n_starts": len(runs),
-        "n_converged": int(sum(r.success and r.violation <= _FEAS_TOL for r in runs)),
+        "n_converged": int(sum(r.success and r.violation <= FEAS_TOL for r in runs)),
         "iterations": sum(r.nit for r in runs),
         "objective": best.goal,
         "start_objectives": tuple(
-            r.goal if r.violation <= _FEAS_TOL else float("nan") for r in runs
+            r.goal if r.violation <= FEAS_TOL else float("nan") for r in runs
         ),
         "mroi_spread": spread,
         "mroi_tolerance": mroi_tolerance,
@@ -557,12 +391,12 @@ def optimize_budget(
         "risk": risk,
         "risk_level": risk_level,
     }
-    return _build_result(ev, rc, kinds, current, best.x, binding, scen, info_args, t0)
+    return build_result(ev, rc, kinds, current, best.x, binds, scen, info_args, t0)
 
 
 def _check_reachable(
-    fast: _Objective,
-    obj: _Objective,
+    fast: Objective,
+    obj: Objective,
     scenario: RevenueTarget,
     rc: ResolvedConstraints,
     starts: Sequence[tuple[str, np.ndarray]],
@@ -576,9 +410,9 @@ def _check_reachable(
     xs = obj.xs
     top = _project(rc.upper / xs, rc, xs)
     probe_scenario = TargetROI(target=1e-12, kind="marginal")
-    probe = _Objective(fast.ev, probe_scenario, fast.risk, fast.level, xs, fast.fs)
+    probe = Objective(fast.ev, probe_scenario, fast.risk, fast.level, xs, fast.fs)
     best = _best(_solve(probe, rc, [("upper bounds", top), *starts[:2]], max_iter))
-    full = _Objective(obj.ev, probe_scenario, obj.risk, obj.level, xs, obj.fs)
+    full = Objective(obj.ev, probe_scenario, obj.risk, obj.level, xs, obj.fs)
     reach = full.risk_at(best.x)[0]
     if reach < scenario.target and full is not probe:
         best = _best(_solve(full, rc, [("polish", best.x / xs)], max_iter))
@@ -597,7 +431,7 @@ def _check_reachable(
         )
 
 
-def _screening(obj: _Objective, n_draws: int) -> _Objective:
+def _screening(obj: Objective, n_draws: int) -> Objective:
     """The objective on ``n_draws`` evenly spaced posterior draws, or ``obj`` itself.
 
     Used when the response can be restricted to a subset of draws (it has ``subset``) and
@@ -609,22 +443,22 @@ def _screening(obj: _Objective, n_draws: int) -> _Objective:
         return obj
     idx = np.unique(np.linspace(0, total - 1, n_draws).round().astype(int))
     block = obj.ev.retention.subset(idx) if obj.ev.retention is not None else None
-    ev = _Evaluator(resp.subset(idx), block)
-    return _Objective(ev, obj.scenario, obj.risk, obj.level, obj.xs, obj.fs)
+    ev = Evaluator(resp.subset(idx), block)
+    return Objective(ev, obj.scenario, obj.risk, obj.level, obj.xs, obj.fs)
 
 
-def _rescore(obj: _Objective, rc: ResolvedConstraints, runs: Sequence[_Run]) -> list[_Run]:
+def _rescore(obj: Objective, rc: ResolvedConstraints, runs: Sequence[_Run]) -> list[_Run]:
     """Runs with goal and violation recomputed on the objective's draws."""
-    goals = _goal_batch(obj, np.array([r.x for r in runs]))
+    goals = goal_batch(obj, np.array([r.x for r in runs]))
     return [
-        replace(r, goal=float(g), violation=_violation(r.x, rc, obj))
+        replace(r, goal=float(g), violation=violation(r.x, rc, obj))
         for r, g in zip(runs, goals, strict=True)
     ]
 
 
 def _distinct_top(runs: Sequence[_Run], k: int, xs: float) -> list[_Run]:
     """The ``k`` best feasible runs whose allocations differ (else the best runs at all)."""
-    pool = [r for r in runs if r.violation <= _FEAS_TOL] or list(runs)
+    pool = [r for r in runs if r.violation <= FEAS_TOL] or list(runs)
     out: list[_Run] = []
     for r in sorted(pool, key=lambda r: -r.goal):
         if all(np.abs(r.x - o.x).max() > 1e-4 * xs for o in out):
@@ -635,7 +469,7 @@ def _distinct_top(runs: Sequence[_Run], k: int, xs: float) -> list[_Run]:
 
 
 def _roi_out_of_reach(
-    scenario: TargetROI, obj: _Objective, rc: ResolvedConstraints, current: np.ndarray
+    scenario: TargetROI, obj: Objective, rc: ResolvedConstraints, current: np.ndarray
 ) -> str:
     """Message for a total-ROI target above the best total ROI a scan of mixes finds."""
     n = len(current)
@@ -645,7 +479,7 @@ def _roi_out_of_reach(
     cand = (shapes[:, None, :] * scales[None, :, None]).reshape(-1, n)
     cand = np.clip(cand, rc.lower, rc.upper)
     cand = cand[cand.sum(axis=1) > 0]
-    ok = np.array([_linear_violation(c, rc) <= _FEAS_TOL * obj.xs for c in cand])
+    ok = np.array([linear_violation(c, rc) <= FEAS_TOL * obj.xs for c in cand])
     cand = cand[ok] if ok.any() else cand
     f = risk_values(obj.ev.values(cand), obj.risk, obj.level)
     roi = f / cand.sum(axis=1)
@@ -663,7 +497,7 @@ def _roi_out_of_reach(
     )
 
 
-def _unreached(scenario: Scenario, obj: _Objective, best: _Run) -> str:
+def _unreached(scenario: Scenario, obj: Objective, best: _Run) -> str:
     if isinstance(scenario, TargetROI):
         f = obj.risk_at(best.x)[0]
         roi = f / best.x.sum() if best.x.sum() > 0 else float("nan")
@@ -677,154 +511,3 @@ def _unreached(scenario: Scenario, obj: _Objective, best: _Run) -> str:
         f"{best.violation:.2e} of the budget)\nTry:\n"
         + numbered(["increase n_starts or max_iter", "loosen the constraints"])
     )
-
-
-def _binding_rows(x: np.ndarray, rc: ResolvedConstraints, xs: float) -> list[int]:
-    tol = 1e-6 * xs
-    out = []
-    for k, row in enumerate(rc.rows):
-        v = float(row.coef @ x)
-        if abs(v - row.low) <= tol or abs(v - row.high) <= tol:
-            out.append(k)
-    return out
-
-
-def _interior(x: np.ndarray, rc: ResolvedConstraints, xs: float) -> np.ndarray:
-    tol = 1e-5 * xs
-    return (x - rc.lower > tol) & (rc.upper - x > tol)
-
-
-def _mroi_spread(x: np.ndarray, g: np.ndarray, rc: ResolvedConstraints, obj: _Objective) -> float:
-    """Largest relative spread of dF/dx among interior variables facing the same rows."""
-    interior = np.flatnonzero(_interior(x, rc, obj.xs))
-    rows = [
-        rc.rows[k]
-        for k in _binding_rows(x, rc, obj.xs)
-        if not np.allclose(rc.rows[k].coef, rc.rows[k].coef[0])  # budget rows treat all alike
-    ]
-    classes: dict[tuple[float, ...], list[int]] = {}
-    for i in interior:
-        classes.setdefault(tuple(round(float(r.coef[i]), 9) for r in rows), []).append(int(i))
-    spread = 0.0
-    for members in classes.values():
-        if len(members) < 2:
-            continue
-        m = g[members]
-        spread = max(spread, float((m.max() - m.min()) / max(abs(m.mean()), 1e-300)))
-    return spread
-
-
-def _binding(x: np.ndarray, rc: ResolvedConstraints, obj: _Objective) -> tuple[str, ...]:
-    tol = 1e-5 * obj.xs
-    out = []
-    for i, name in enumerate(rc.names):
-        if x[i] - rc.lower[i] <= tol:
-            label = "zero" if rc.lower[i] == 0 else f"minimum {money(rc.lower[i])}"
-            out.append(f"{name} at {label} ({rc.lower_why[i]})")
-        elif rc.upper[i] - x[i] <= tol:
-            out.append(f"{name} at maximum {money(rc.upper[i])} ({rc.upper_why[i]})")
-    for k in _binding_rows(x, rc, obj.xs):
-        row = rc.rows[k]
-        if row.label.startswith("group") and row.low != row.high:
-            v = float(row.coef @ x)
-            side = "minimum" if abs(v - row.low) <= abs(v - row.high) else "maximum"
-            bound = row.low if side == "minimum" else row.high
-            out.append(f"{row.label} at its {side} {money(bound)}")
-        else:
-            out.append(row.label)
-    nl = obj.nonlinear(x)
-    if nl is not None and abs(nl[0]) <= 1e-6 * obj.fs:
-        s = obj.scenario
-        if isinstance(s, TargetROI):
-            out.append(f"total ROI >= {s.target:g}")
-        elif isinstance(s, RevenueTarget):
-            out.append(f"revenue target {money(s.target)}")
-    return tuple(out)
-
-
-def _mroi_draws(ev: _Evaluator, x: np.ndarray, step: float = 0.01) -> np.ndarray:
-    """DESIGN.md mROI per draw and variable (D, N): next 1% of spend; derivative at zero."""
-    n = len(x)
-    bumps = np.where(x > 0, step * x, 0.0)
-    xs = np.repeat(x[None], n, axis=0) + np.diag(bumps)
-    v0, g0 = ev.value_and_grad(x)
-    dv = ev.values(xs) - v0[None]  # (N, D)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        fd = dv / np.where(bumps > 0, bumps, 1.0)[:, None]
-    return np.where((bumps > 0)[:, None], fd, g0.T).T
-
-
-def _build_result(
-    ev: _Evaluator,
-    rc: ResolvedConstraints,
-    kinds: tuple[str, ...],
-    current: np.ndarray,
-    x: np.ndarray,
-    binding: tuple[str, ...],
-    scenario: dict,
-    info_args: dict,
-    t0: float,
-) -> OptimizationResult:
-    resp = ev.response
-    n_m = len(resp.channels)
-    draws_cur, _ = ev.value_and_grad(current)
-    draws_rec, _ = ev.value_and_grad(x)
-    table = pd.DataFrame(
-        {
-            "kind": kinds,
-            "current": current,
-            "recommended": x,
-            "change": x - current,
-            "lower": rc.lower,
-            "upper": rc.upper,
-        },
-        index=pd.Index(rc.names, name="name"),
-    )
-    for tag, point in (("current", current), ("recommended", x)):
-        ivals = _as_list(interval(_mroi_draws(ev, point), axis=0))
-        for stat in ("mean", "low", "high"):
-            table[f"mroi_{tag}_{stat}"] = [getattr(iv, stat) for iv in ivals]
-    by_out = {}
-    for tag, point in (("current", current), ("recommended", x)):
-        col = resp.horizon_value_by_outcome(point[:n_m]).mean(axis=0)
-        if ev.retention is not None:
-            col = np.append(col, ev.retention.value_by_segment(point[n_m:]).sum(axis=1).mean())
-        by_out[tag] = col
-    outcomes = list(resp.outcomes) + (["retention"] if ev.retention is not None else [])
-    value_by_outcome = pd.DataFrame(by_out, index=pd.Index(outcomes, name="outcome"))
-    weekly = pd.DataFrame(
-        resp.weekly_spend(x[:n_m]),
-        columns=list(resp.channels),
-        index=pd.RangeIndex(1, resp.horizon_weeks + 1, name="week"),
-    )
-    retention_table = None
-    if ev.retention is not None:
-        block, xr = ev.retention, x[n_m:]
-        retention_table = pd.DataFrame(
-            {
-                "current": block.current,
-                "recommended": xr,
-                "contacts": block.contacts(xr),
-                "n_eligible": [s.n_eligible for s in block.segments],
-                "value_mean": block.value_by_segment(xr).mean(axis=0),
-            },
-            index=pd.Index(block.names, name="segment"),
-        )
-    values = {"current": interval(draws_cur), "recommended": interval(draws_rec)}
-    info = SolverInfo(method="SLSQP", seconds=time.perf_counter() - t0, **info_args)
-    return OptimizationResult(
-        scenario=scenario,
-        allocation=table,
-        horizon_value={k: v for k, v in values.items() if isinstance(v, Interval)},
-        value_by_outcome=value_by_outcome,
-        weekly_spend=weekly,
-        binding=binding,
-        retention=retention_table,
-        solver=info,
-        draws_current=draws_cur,
-        draws_recommended=draws_rec,
-    )
-
-
-def _as_list(v: Interval | list[Interval]) -> list[Interval]:
-    return v if isinstance(v, list) else [v]
