@@ -143,6 +143,14 @@ def _sql_ts(ts: pd.Timestamp) -> str:
     return f"TIMESTAMP '{ts.strftime('%Y-%m-%d %H:%M:%S')}'"
 
 
+def _try_cast(column: str, source_type: str, target: str) -> str:
+    """``TRY_CAST`` of a quoted column; text goes through ``trim`` first, which also stops
+    DuckDB (1.x) from pushing the cast into its CSV reader, where it fails instead of
+    giving NULL."""
+    inner = f"trim({column})" if source_type.startswith("VARCHAR") else column
+    return f"TRY_CAST({inner} AS {target})"
+
+
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -167,8 +175,11 @@ def _relation(
         else:
             sniffed = con.execute(f"DESCRIBE SELECT * FROM read_csv({lit}, auto_detect=true)")
             present = {row[0] for row in sniffed.fetchall()}
-            ids = [c for c in (cols.customer_id, cols.order_id, cols.store_id) if c in present]
-            types = ", ".join(f"'{c}': 'VARCHAR'" for c in ids)
+            # ids stay text (leading zeros); timestamps and amounts are read as text and cast
+            # with TRY_CAST so that a bad value anywhere is reported by row, not by the sniffer
+            text = (cols.customer_id, cols.order_id, cols.store_id, cols.ts, cols.amount)
+            ids = [c for c in text if c in present]
+            types = ", ".join("'" + c.replace("'", "''") + "': 'VARCHAR'" for c in ids)
             sql = f"read_csv({lit}, auto_detect=true, types={{{types}}})"
     try:
         described = con.execute(f"DESCRIBE SELECT * FROM {sql}").fetchall()
@@ -242,11 +253,11 @@ def load_transactions(
     if ts_type.startswith("TIMESTAMP") or ts_type == "DATE":
         ts_expr = f"CAST({ts_src} AS TIMESTAMP)"
     else:
-        ts_expr = f"TRY_CAST({ts_src} AS TIMESTAMP)"
+        ts_expr = _try_cast(ts_src, ts_type, "TIMESTAMP")
     select = [
         f"CAST({_quote(role['customer_id'])} AS VARCHAR) AS customer_id",
         f"{ts_expr} AS ts",
-        f"TRY_CAST({_quote(role['amount'])} AS DOUBLE) AS amount",
+        _try_cast(_quote(role["amount"]), types[role["amount"]], "DOUBLE") + " AS amount",
     ]
     if "order_id" in role:
         select.append(f"CAST({_quote(role['order_id'])} AS VARCHAR) AS order_id")
@@ -255,15 +266,19 @@ def load_transactions(
     if "store_id" in role:
         select.append(f"CAST({_quote(role['store_id'])} AS VARCHAR) AS store_id")
     if "coupon_used" in role:
-        select.append(f"TRY_CAST({_quote(role['coupon_used'])} AS BOOLEAN) AS coupon_used")
+        coupon = _try_cast(_quote(role["coupon_used"]), types[role["coupon_used"]], "BOOLEAN")
+        select.append(f"{coupon} AS coupon_used")
     where = ""
     if until is not None:
         stop = pd.Timestamp(until)
         where = f"WHERE {ts_expr} < {_sql_ts(stop)} OR {ts_expr} IS NULL"
     table = f"omni_tx_{uuid.uuid4().hex[:12]}"
-    con.execute(f"CREATE TEMP TABLE {table} AS SELECT {', '.join(select)} FROM {sql} {where}")
+    try:
+        con.execute(f"CREATE TEMP TABLE {table} AS SELECT {', '.join(select)} FROM {sql} {where}")
+    except duckdb.Error as exc:
+        raise DataError(f"cannot read transactions from {label}: {exc}") from exc
     optional = tuple(r for r in OPTIONAL if r in role)
-    _validate(con, table, sql, label, role, optional)
+    _validate(con, table, sql, label, role, optional, types)
 
     n, lo, hi = con.execute(f"SELECT count(*), min(ts), max(ts) FROM {table}").fetchone()
     if n == 0:
@@ -281,6 +296,7 @@ def _validate(
     label: str,
     role: dict[str, str],
     optional: tuple[str, ...],
+    types: dict[str, str],
 ) -> None:
     checks = [
         "count(*) FILTER (WHERE customer_id IS NULL) AS no_id",
@@ -294,37 +310,53 @@ def _validate(
             "AND channel NOT IN ('online', 'offline')) AS bad_channel"
         )
     row = con.execute(f"SELECT {', '.join(checks)} FROM {table}").fetchone()
-    counts = dict(zip(["no_id", "bad_ts", "bad_amount", "neg_amount", "bad_channel"], row, strict=False))
+    counts = dict(
+        zip(["no_id", "bad_ts", "bad_amount", "neg_amount", "bad_channel"], row, strict=False)
+    )
+
+    frame = label == "the transactions frame"
 
     def example(column: str, condition: str) -> str:
-        hit = con.execute(f"SELECT {column} FROM {sql} WHERE {condition} LIMIT 1").fetchone()
-        return repr(hit[0]) if hit else "?"
+        """The first offending value and where it is (data row, 1 = first after the header)."""
+        hit = con.execute(
+            f"SELECT _rn, {column} FROM (SELECT row_number() OVER () AS _rn, * FROM {sql}) "
+            f"WHERE {condition} ORDER BY _rn LIMIT 1"
+        ).fetchone()
+        if not hit:
+            return "?"
+        where = f"position {hit[0] - 1}" if frame else f"data row {hit[0]}"
+        return f"{hit[1]!r} at {where}"
 
-    ts_col, amt_col = _quote(role["ts"]), _quote(role["amount"])
+    amount_double = _try_cast(_quote(role["amount"]), types[role["amount"]], "DOUBLE")
+    ts_col, amt_col, id_col = (
+        _quote(role["ts"]),
+        _quote(role["amount"]),
+        _quote(role["customer_id"]),
+    )
     if counts["no_id"]:
+        bad = example(id_col, f"{id_col} IS NULL")
         raise DataError(
             f"{label}: {counts['no_id']} row(s) have no customer key in column "
-            f"'{role['customer_id']}'; every transaction needs one (resolve identities first)"
+            f"'{role['customer_id']}', e.g. {bad}; every transaction needs one (resolve "
+            "identities first)"
         )
     if counts["bad_ts"]:
-        bad = example(ts_col, f"TRY_CAST({ts_col} AS TIMESTAMP) IS NULL")
+        bad = example(ts_col, _try_cast(ts_col, types[role["ts"]], "TIMESTAMP") + " IS NULL")
         raise DataError(
             f"{label}: {counts['bad_ts']} row(s) in column '{role['ts']}' are missing or not a "
             f"timestamp, e.g. {bad}; expected ISO dates like 2024-06-18 or 2024-06-18 20:15:00"
         )
     if counts["bad_amount"]:
-        bad = example(amt_col, f"TRY_CAST({amt_col} AS DOUBLE) IS NULL")
+        bad = example(amt_col, f"{amount_double} IS NULL")
         raise DataError(
             f"{label}: {counts['bad_amount']} row(s) in column '{role['amount']}' are missing or "
             f"not numeric, e.g. {bad}; expected a number (order value in currency units)"
         )
     if counts["neg_amount"]:
-        cid, ts, amt = con.execute(
-            f"SELECT customer_id, ts, amount FROM {table} WHERE amount < 0 LIMIT 1"
-        ).fetchone()
+        bad = example(amt_col, f"{amount_double} < 0")
         raise DataError(
             f"{label}: {counts['neg_amount']} row(s) in column '{role['amount']}' are negative, "
-            f"e.g. customer {cid} at {ts}: {amt}; remove refunds or net them into their orders"
+            f"e.g. {bad}; remove refunds or net them into their orders"
         )
     if counts.get("bad_channel"):
         seen = con.execute(

@@ -15,6 +15,7 @@ still later cutoff the model was not trained on (see :mod:`omnimmm.lifecycle.lab
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,11 +25,13 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import NotFittedError as SklearnNotFittedError
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
 from omnimmm.errors import DataError, NotFittedError
@@ -45,6 +48,17 @@ from omnimmm.lifecycle.labels import make_labels
 
 Target = Literal["repurchase", "churn"]
 RFM_COLUMNS: tuple[str, ...] = ("recency_days", "n_orders", "revenue")
+#: LightGBM 4.7 replaced ``eval_set`` by ``eval_X``/``eval_y``; support both.
+_EVAL_XY = "eval_X" in inspect.signature(lgb.LGBMModel.fit).parameters
+
+
+class ModelNotFittedError(NotFittedError, SklearnNotFittedError):
+    """A lifecycle model was used before ``fit``: both omnimmm's and scikit-learn's error."""
+
+
+def eval_kwargs(X: pd.DataFrame, y: np.ndarray) -> dict:
+    """Keyword arguments giving LightGBM's ``fit`` one evaluation set, in either API."""
+    return {"eval_X": (X,), "eval_y": (y,)} if _EVAL_XY else {"eval_set": [(X, y)]}
 
 
 class PropensityModel(ClassifierMixin, BaseEstimator):
@@ -143,10 +157,12 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
                 f"calibration must be sigmoid, isotonic or none, not {self.calibration!r}"
             )
         X, y = validate_data(self, X, y, ensure_all_finite="allow-nan", dtype=np.float64)
+        check_classification_targets(y)
         self.classes_ = np.unique(y)
         if len(self.classes_) != 2:
             raise ValueError(
-                f"PropensityModel is a binary classifier; y has {len(self.classes_)} class(es)"
+                "Only binary classification is supported by PropensityModel; y has "
+                f"{len(self.classes_)} class(es)"
             )
         target = (y == self.classes_[1]).astype(np.int64)
         later = self._later_fold(len(target), cutoff)
@@ -176,8 +192,8 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
         )
         fit_kw: dict = {}
         if len(stop_rows) and len(np.unique(target[stop_rows])) == 2:
-            fit_kw = {
-                "eval_set": [(X[stop_rows], target[stop_rows])],
+            stop_frame = pd.DataFrame(X[stop_rows], columns=self.feature_names_)
+            fit_kw = eval_kwargs(stop_frame, target[stop_rows]) | {
                 "callbacks": [lgb.early_stopping(self.early_stopping_rounds, verbose=False)],
             }
         frame = pd.DataFrame(X[train], columns=self.feature_names_)
@@ -202,7 +218,7 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
 
     def _check(self) -> None:
         if not hasattr(self, "model_"):
-            raise NotFittedError(
+            raise ModelNotFittedError(
                 "this PropensityModel is not fitted yet; call fit(X, y) before predicting"
             )
 
@@ -227,7 +243,8 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         """Most likely class."""
-        return self.classes_[(self.predict_proba(X)[:, 1] >= 0.5).astype(int)]
+        proba = self.predict_proba(X)
+        return self.classes_[(proba[:, 1] >= 0.5).astype(int)]
 
     def drivers(self, X: pd.DataFrame | np.ndarray, *, top_k: int = 3) -> Drivers:
         """What pushes each prediction: LightGBM's own SHAP values (``pred_contrib=True``).

@@ -36,7 +36,6 @@ import numpy as np
 import pandas as pd
 
 import omnimmm
-from omnimmm.errors import DataError
 from omnimmm.lifecycle.features import (
     ColumnMap,
     DateLike,
@@ -46,7 +45,9 @@ from omnimmm.lifecycle.features import (
     feature_columns,
     load_transactions,
 )
+from omnimmm.lifecycle.identity import normalize_email, normalize_phone
 from omnimmm.lifecycle.labels import CHURN_STAGES, CutoffPlan, check_history
+from omnimmm.lifecycle.privacy import hash_identifier
 from omnimmm.lifecycle.propensity import (
     RFM_COLUMNS,
     PropensityModel,
@@ -64,6 +65,8 @@ SCORE_COLUMNS: tuple[str, ...] = (
     "decile",
     "expected_revenue",
 )
+#: Rows whose SHAP values summarise the drivers in metrics.json (TreeSHAP is slow).
+_SHAP_ROWS = 2000
 _PII_NAME = re.compile(r"phone|mobile|email|e_mail|mail|tel", re.IGNORECASE)
 
 
@@ -80,15 +83,12 @@ def _is_pii_key(name: str, sample: pd.Series) -> bool:
     return bool(_PII_NAME.search(name)) or bool(sample.str.contains("@", regex=False).any())
 
 
-def _hash_ids(ids: pd.Series) -> pd.Series:
-    try:
-        from omnimmm.lifecycle.privacy import hash_identifier
-    except ImportError as exc:  # pragma: no cover - privacy module ships with the package
-        raise DataError(
-            "the customer key looks like a phone number or e-mail and omnimmm.lifecycle.privacy "
-            "is not available to hash it; map a non-personal customer id instead"
-        ) from exc
-    return ids.map(hash_identifier)
+def _hash_ids(ids: pd.Series, salt: str) -> pd.Series:
+    """Salted hashes of the normalised phone or e-mail (see :mod:`omnimmm.lifecycle.privacy`)."""
+    normalize = normalize_email if ids.str.contains("@", regex=False).any() else normalize_phone
+    codes, uniques = pd.factorize(ids)
+    hashed = np.asarray([hash_identifier(normalize(u) or u, salt) for u in uniques], dtype=object)
+    return pd.Series(hashed[codes], index=ids.index, dtype="str")
 
 
 def _fit_target(
@@ -97,6 +97,7 @@ def _fit_target(
     target: str,
     cache: dict,
     model_kw: dict[str, Any],
+    seed: int = 0,
 ) -> tuple[PropensityModel, dict[str, Any], Any]:
     """Check model on ``plan``, production model on ``plan.shifted()``."""
     h = plan.horizon_days
@@ -122,11 +123,16 @@ def _fit_target(
         "n_train_rows": int(len(train.y)),
         "n_validation_rows": int(len(val.y)),
         "n_trees": check.n_iter_,
-        "top_drivers": check.drivers(val.X[train.X.columns])
+        "top_drivers": check.drivers(_sample(val.X[train.X.columns], _SHAP_ROWS, seed))
         .importance.head(10)
         .to_dict(orient="records"),
     }
     return prod, report, prod_set
+
+
+def _sample(X: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
+    """At most ``n`` rows of ``X`` (SHAP summaries need a sample, not every customer)."""
+    return X if len(X) <= n else X.sample(n=n, random_state=seed)
 
 
 def _deciles(p: np.ndarray) -> np.ndarray:
@@ -165,7 +171,8 @@ def score_customers(
     min_history_days: int = 90,
     calibration: str = "sigmoid",
     seed: int = 0,
-    n_jobs: int | None = None,
+    n_jobs: int | None = 1,
+    salt: str = "omnimmm",
 ) -> ScoreResult:
     """Score every customer at ``as_of`` and write ``scores.csv`` and ``metrics.json``.
 
@@ -187,7 +194,10 @@ def score_customers(
     calibration
         ``sigmoid``, ``isotonic`` or ``none``.
     seed, n_jobs
-        Random seed and LightGBM threads.
+        Random seed and LightGBM threads (1 by default: on a shared machine OpenMP threads
+        that wait for busy cores can make LightGBM many times slower).
+    salt
+        Salt of the hashes that replace a phone or e-mail customer key (use a secret one).
 
     Raises
     ------
@@ -213,8 +223,10 @@ def score_customers(
     }
     model_kw = {"calibration": calibration, "random_state": seed, "n_jobs": n_jobs}
     cache: dict = {}
-    rep, rep_report, rep_set = _fit_target(t, plans["repurchase"], "repurchase", cache, model_kw)
-    churn, churn_report, _ = _fit_target(t, plans["churn"], "churn", cache, model_kw)
+    rep, rep_report, rep_set = _fit_target(
+        t, plans["repurchase"], "repurchase", cache, model_kw, seed
+    )
+    churn, churn_report, _ = _fit_target(t, plans["churn"], "churn", cache, model_kw, seed)
 
     feats = build_features(t, as_of)
     X = feats[feature_columns(feats)][list(rep.feature_names_)]
@@ -231,7 +243,7 @@ def score_customers(
     hashed = _is_pii_key(cols.customer_id, ids.head(1000))
     scores = pd.DataFrame(
         {
-            "customer_id": _hash_ids(ids) if hashed else ids,
+            "customer_id": _hash_ids(ids, salt) if hashed else ids,
             "p_repurchase": p_rep,
             "p_churn": p_churn,
             "stage": feats["stage"],

@@ -31,8 +31,9 @@ from scipy.stats import norm
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import validate_data
 
-from omnimmm.errors import DataError, NotFittedError
+from omnimmm.errors import DataError
 from omnimmm.lifecycle.features import ColumnMap, TransactionTable, load_transactions
+from omnimmm.lifecycle.propensity import ModelNotFittedError
 
 
 class SpendModel(RegressorMixin, BaseEstimator):
@@ -83,7 +84,7 @@ class SpendModel(RegressorMixin, BaseEstimator):
     def predict(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         """Expected horizon revenue of a buyer."""
         if not hasattr(self, "model_"):
-            raise NotFittedError("this SpendModel is not fitted yet; call fit(X, y) first")
+            raise ModelNotFittedError("this SpendModel is not fitted yet; call fit(X, y) first")
         X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan", dtype=np.float64)
         return np.asarray(self.model_.predict(X), dtype=float)
 
