@@ -239,3 +239,6 @@ def test_unknown_channel_in_constraints_is_a_plan_error(resp) -> None:
         optimize_budget(resp, FixedBudget(1e7), Constraints(locked=("tiktok",)))
     with pytest.raises(PlanError, match="online_share"):
         Constraints(online_share=(0.8, 0.2))
+    with pytest.raises(PlanError, match=r"bounds\['tv'\] must be a ChannelBounds"):
+        Constraints(bounds={"tv": 5e6})
+    assert Constraints(locked="tv").locked == ("tv",)

@@ -219,8 +219,18 @@ class Constraints:
     groups: tuple[ChannelGroup, ...] = ()
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "locked", tuple(self.locked))
+        locked = (self.locked,) if isinstance(self.locked, str) else tuple(self.locked)
+        object.__setattr__(self, "locked", locked)
         object.__setattr__(self, "groups", tuple(self.groups))
+        for name, b in self.bounds.items():
+            if not isinstance(b, ChannelBounds):
+                raise PlanError(
+                    f"bounds[{name!r}] must be a ChannelBounds(min=..., max=..., relative=...), "
+                    f"got {b!r}"
+                )
+        for g in self.groups:
+            if not isinstance(g, ChannelGroup):
+                raise PlanError(f"groups must be ChannelGroup(name, channels, ...), got {g!r}")
         if self.max_change is not None and not (
             self.max_change >= 0 and np.isfinite(self.max_change)
         ):
