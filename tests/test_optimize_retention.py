@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -77,7 +79,9 @@ def test_joint_budget_goes_to_retention_when_it_pays_and_says_where(resp) -> Non
     assert alloc.loc[list(resp.channels), "recommended"].sum() < total
     assert joint.horizon_value["recommended"].mean > media_only.horizon_value["recommended"].mean
     assert "retention" in joint.value_by_outcome.index
-    d = joint.to_dict()
+    d = json.loads(json.dumps(joint.to_dict(), allow_nan=False))
+    assert d["retention_total"]["recommended"] == pytest.approx(ret["recommended"].sum())
+    assert media_only.retention_total == {"current": 0.0, "recommended": 0.0}
     assert [r["name"] for r in d["retention"]] == [
         "retention:lapsing_vip",
         "retention:one_time_buyers",

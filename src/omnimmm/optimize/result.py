@@ -141,6 +141,12 @@ class OptimizationResult:
         return {str(k): float(v) for k, v in self.allocation["current"].items()}
 
     @property
+    def retention_total(self) -> dict[str, float]:
+        """Spend on retention segments, ``{"current": ..., "recommended": ...}`` (0 without)."""
+        rows = self.allocation[self.allocation["kind"] == "retention"]
+        return {k: float(rows[k].sum()) for k in ("current", "recommended")}
+
+    @property
     def uplift(self) -> Interval:
         """Recommended minus current value, per draw: mean and 90% interval."""
         out = interval(self.draws_recommended - self.draws_current)
@@ -152,7 +158,8 @@ class OptimizationResult:
         return self.allocation.copy()
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly summary: channels, retention, values, constraints, solver."""
+        """JSON-friendly summary: channels, retention (per segment and in total), values,
+        constraints, solver."""
         rows = []
         for name, r in self.allocation.iterrows():
             rows.append(
@@ -173,6 +180,7 @@ class OptimizationResult:
             "scenario": _jsonable(self.scenario),
             "channels": [r for r in rows if r["kind"] != "retention"],
             "retention": [r for r in rows if r["kind"] == "retention"],
+            "retention_total": self.retention_total,
             "horizon_value": {k: v.to_dict() for k, v in self.horizon_value.items()},
             "uplift": self.uplift.to_dict(),
             "value_by_outcome": {
