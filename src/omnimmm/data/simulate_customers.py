@@ -391,7 +391,7 @@ def _draw_people(
 
 def _seasons(weeks: pd.DatetimeIndex, festivals: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Weekly multipliers of the online and the store purchase rate."""
-    year = 2 * np.pi * (weeks.dayofyear.to_numpy() / 365.25)
+    year = 2 * np.pi * (weeks.day_of_year.to_numpy() / 365.25)
     base = 1.0 + 0.08 * np.sin(year) + 0.05 * np.cos(2 * year)
     ev = {c: festivals[c].to_numpy() for c in festivals.columns}
     online = base * (1 - 0.3 * ev["spring_festival"] + 0.9 * ev["event_618"]

@@ -30,7 +30,7 @@ __all__ = [
 
 #: Columns that hold contact details and must never be written raw.
 CONTACT_COLUMNS: tuple[str, ...] = ("phone", "email")
-_MOBILE = re.compile(r"(?<!\d)(?:0086|86)?1[3-9]\d{9}(?!\d)")
+_MOBILE = re.compile(r"(?:0086|86)?1[3-9]\d{9}")
 _EMAIL = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]+")
 
 
@@ -126,11 +126,12 @@ def scrub_frame(
 
 
 def find_raw_contacts(df: pd.DataFrame) -> dict[str, int]:
-    """Count cells that look like a Chinese mobile number or an email, per text column.
+    """Count cells that are a Chinese mobile number (in any spelling) or hold an email.
 
-    A guard for outputs: a scrubbed frame returns an empty dict. Hash columns (hex)
-    can, rarely, contain eleven digits in a row, so columns ending in ``_hash`` are
-    skipped.
+    A guard for outputs: a scrubbed frame returns an empty dict. A cell counts as a phone
+    when, without spaces, dashes, parentheses and ``+``, it is exactly a mobile number, so
+    hex hashes and device ids that happen to hold eleven digits in a row do not count.
+    Columns ending in ``_hash`` are skipped.
     """
     hits: dict[str, int] = {}
     for col in df.columns:
@@ -141,7 +142,7 @@ def find_raw_contacts(df: pd.DataFrame) -> dict[str, int]:
             continue
         text = values.dropna().astype(str).str.normalize("NFKC")
         digits = text.str.replace(r"[\s\-()+]", "", regex=True)
-        n = int((digits.str.contains(_MOBILE) | text.str.contains(_EMAIL)).sum())
+        n = int((digits.str.fullmatch(_MOBILE) | text.str.contains(_EMAIL)).sum())
         if n:
             hits[str(col)] = n
     return hits

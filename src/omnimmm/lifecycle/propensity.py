@@ -68,7 +68,9 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
     ----------
     n_estimators, learning_rate, num_leaves, min_child_samples, subsample, colsample_bytree,
     reg_lambda, max_bin
-        LightGBM settings (``n_estimators`` is the ceiling early stopping works under).
+        LightGBM settings (``n_estimators`` is the ceiling early stopping works under). The
+        defaults are deliberately regularised (small trees, large leaves): on the simulated
+        worlds they beat LightGBM's own defaults on the later validation cutoff.
     early_stopping_rounds
         Stop when the later fold's log loss has not improved for this many rounds.
     validation_fraction
@@ -84,9 +86,9 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
     def __init__(
         self,
         n_estimators: int = 1000,
-        learning_rate: float = 0.05,
-        num_leaves: int = 31,
-        min_child_samples: int = 50,
+        learning_rate: float = 0.03,
+        num_leaves: int = 15,
+        min_child_samples: int = 100,
         subsample: float = 0.8,
         colsample_bytree: float = 0.8,
         reg_lambda: float = 1.0,

@@ -1,0 +1,164 @@
+"""Point-in-time features: DuckDB against a pandas oracle, no leakage past the cutoff, stages,
+and bad input that names the file, column and row."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from omnimmm.data.simulate_customers import simulate_customers
+from omnimmm.errors import DataError
+from omnimmm.lifecycle import resolve_identities
+from omnimmm.lifecycle.features import (
+    ColumnMap,
+    StageRules,
+    build_features,
+    build_features_pandas,
+    cutoff_end,
+    lifecycle_stage,
+    load_transactions,
+)
+from omnimmm.lifecycle.labels import check_history, make_labels, max_supported_horizon
+
+AS_OF = "2025-03-31"
+COLUMNS = ["customer_id", "ts", "amount", "order_id", "channel", "store_id", "coupon_used"]
+
+
+@pytest.fixture(scope="module")
+def tx() -> pd.DataFrame:
+    world = simulate_customers(n_customers=1500, seed=5, start="2024-01-01", end="2025-06-29")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        cid = resolve_identities(world.transactions).customer_id
+    return world.transactions.assign(customer_id=cid)[COLUMNS].reset_index(drop=True)
+
+
+def test_duckdb_features_match_the_pandas_oracle(tx, tmp_path):
+    path = tmp_path / "tx.parquet"
+    tx.to_parquet(path)
+    sql = build_features(path, AS_OF)
+    oracle = build_features_pandas(tx, AS_OF)
+    assert len(sql) == tx.loc[tx["ts"] < cutoff_end(AS_OF), "customer_id"].nunique()
+    pd.testing.assert_frame_equal(sql, oracle, check_exact=False, rtol=1e-9, atol=1e-9)
+    expected = {"recency_days", "tenure_days", "n_orders_30d", "revenue_365d", "gap_mean",
+                "gap_std", "overdue_days", "trend_orders", "online_share", "channel_switches",
+                "n_stores", "coupon_share", "aov", "stage"}  # fmt: skip
+    assert expected <= set(sql.columns)
+
+
+def test_changing_every_row_after_the_cutoff_leaves_features_identical(tx):
+    stop = cutoff_end(AS_OF)
+    later = tx["ts"] >= stop
+    assert later.sum() > 1000
+    rng = np.random.default_rng(0)
+    changed = tx.copy()
+    n = int(later.sum())
+    changed.loc[later, "amount"] = rng.uniform(1, 5000, n).round(2)
+    changed.loc[later, "channel"] = np.where(
+        tx.loc[later, "channel"] == "online", "offline", "online"
+    )
+    changed.loc[later, "store_id"] = "S999"
+    changed.loc[later, "coupon_used"] = ~tx.loc[later, "coupon_used"].astype(bool)
+    changed.loc[later, "customer_id"] = rng.permutation(tx.loc[later, "customer_id"].to_numpy())
+    shift = pd.to_timedelta(rng.integers(0, 90 * 86400, n), unit="s")
+    changed.loc[later, "ts"] = (stop + shift).astype(tx["ts"].dtype)
+    extra = tx[later].head(500).assign(order_id=lambda d: "X" + d["order_id"], ts=stop)
+    changed = pd.concat([changed, extra], ignore_index=True)
+
+    before = build_features(tx, AS_OF)
+    after = build_features(changed, AS_OF)
+    pd.testing.assert_frame_equal(before, after)
+    # the change is real: labels, which look after the cutoff, do move
+    assert not make_labels(tx, AS_OF, 60).equals(make_labels(changed, AS_OF, 60))
+
+
+def test_the_whole_as_of_day_is_history_and_nothing_later():
+    base = pd.DataFrame({
+        "customer_id": ["a", "a", "b"],
+        "ts": pd.to_datetime(["2024-01-01 00:00:00", "2024-03-31 23:59:59", "2024-04-01 00:00:00"]),
+        "amount": [10.0, 20.0, 30.0],
+    })  # fmt: skip
+    f = build_features(base, "2024-03-31")
+    assert f["customer_id"].tolist() == ["a"]
+    assert f.loc[0, "n_orders"] == 2
+    assert f.loc[0, "recency_days"] == pytest.approx(1 / 86400)
+
+
+def test_stage_rules_in_order():
+    f = pd.DataFrame({
+        "recency_days": [400.0, 10.0, 100.0, 50.0, 10.0],
+        "tenure_days": [900.0, 30.0, 500.0, 500.0, 500.0],
+        "gap_mean": [20.0, np.nan, 20.0, 10.0, 10.0],
+    })  # fmt: skip
+    assert lifecycle_stage(f).tolist() == ["lapsed", "new", "at_risk", "at_risk", "active"]
+    relaxed = StageRules(gap_multiple=10.0)
+    assert lifecycle_stage(f, relaxed).tolist()[3] == "active"
+
+
+def test_missing_column_is_named_with_the_flag_to_map_it(tx, tmp_path):
+    path = tmp_path / "tx.csv"
+    tx.rename(columns={"ts": "when"}).to_csv(path, index=False)
+    with pytest.raises(DataError) as err:
+        build_features(path, AS_OF)
+    msg = str(err.value)
+    assert str(path) in msg and "'ts'" in msg and "when" in msg and "--ts-col" in msg
+    # mapped, it works
+    assert len(build_features(path, AS_OF, columns=ColumnMap(ts="when"))) > 0
+
+
+def test_unparsable_timestamp_names_file_column_and_row(tmp_path):
+    path = tmp_path / "tx.csv"
+    path.write_text(
+        "cust,when,value\nc1,2024-01-05,10\nc2,2024-01-06 10:00:00,12\nc3,06/01/2024x,9\n"
+    )
+    cols = ColumnMap(customer_id="cust", ts="when", amount="value")
+    with pytest.raises(DataError) as err:
+        load_transactions(path, columns=cols)
+    msg = str(err.value)
+    assert str(path) in msg and "'when'" in msg and "data row 3" in msg and "06/01/2024x" in msg
+
+
+@pytest.mark.parametrize(
+    ("frame", "needle"),
+    [
+        (
+            {"customer_id": ["a", None], "ts": ["2024-01-01"] * 2, "amount": [1, 2]},
+            "no customer key",
+        ),
+        ({"customer_id": ["a", "b"], "ts": ["2024-01-01"] * 2, "amount": [1, "x"]}, "not numeric"),
+        ({"customer_id": ["a", "b"], "ts": ["2024-01-01"] * 2, "amount": [1, -2]}, "negative"),
+    ],
+)
+def test_bad_values_are_reported_with_their_position(frame, needle):
+    with pytest.raises(DataError, match=rf"{needle}.*position 1"):
+        load_transactions(pd.DataFrame(frame).astype({"amount": object}))
+
+
+def test_bad_channel_values_are_listed():
+    frame = pd.DataFrame({"customer_id": ["a"], "ts": ["2024-01-01"], "amount": [1.0],
+                          "channel": ["web"]})  # fmt: skip
+    with pytest.raises(DataError, match=r"'channel' must hold 'online' or 'offline'.*web"):
+        load_transactions(frame)
+
+
+def test_horizon_too_long_names_the_longest_supported_one(tx):
+    t = load_transactions(tx)
+    as_of = "2025-06-15"
+    longest = max_supported_horizon(t.start, as_of)
+    assert longest > 30
+    check_history(t, as_of, longest)  # fits
+    with pytest.raises(DataError) as err:
+        check_history(t, as_of, longest + 1)
+    msg = str(err.value)
+    assert f"longest supported horizon is {longest} days" in msg
+    assert f"--horizon-days {longest}" in msg
+    with pytest.raises(DataError, match="after the last transaction day"):
+        check_history(t, "2026-01-01", 30)
+
+
+def test_label_window_past_the_data_says_how_long_it_can_be(tx):
+    with pytest.raises(DataError, match="longest window the data cover is"):
+        make_labels(tx, "2025-06-01", 60)
