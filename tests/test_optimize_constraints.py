@@ -242,3 +242,19 @@ def test_unknown_channel_in_constraints_is_a_plan_error(resp) -> None:
     with pytest.raises(PlanError, match=r"bounds\['tv'\] must be a ChannelBounds"):
         Constraints(bounds={"tv": 5e6})
     assert Constraints(locked="tv").locked == ("tv",)
+
+
+def test_conflict_names_only_the_constraints_that_conflict(resp) -> None:
+    cons = Constraints(
+        online_share=(0.8, None),
+        groups=(
+            ChannelGroup("tv+outdoor", ("tv", "outdoor"), min=10e6),
+            ChannelGroup("print+radio", ("print", "radio"), max=5e6),  # harmless here
+        ),
+    )
+    with pytest.raises(InfeasibleError) as err:
+        optimize_budget(CountingResponse(resp), FixedBudget(32e6), cons)
+    msg = str(err.value)
+    for name in ("total budget 32.00M", "online share >= 0.8", "group 'tv+outdoor'"):
+        assert name in msg
+    assert "print+radio" not in msg

@@ -583,18 +583,18 @@ def _diagnose_groups(r: ResolvedConstraints) -> None:
             )
 
 
-def _final_lp(r: ResolvedConstraints) -> None:
-    """Catch conflicts between several rows that the pairwise checks above cannot see."""
+def _rows_feasible(r: ResolvedConstraints, rows: Sequence[LinearRow]) -> bool:
+    """Whether some allocation within the variable bounds satisfies ``rows`` (an LP)."""
     a_ub, b_ub = [], []
-    for row in r.rows:
+    for row in rows:
         if np.isfinite(row.high):
             a_ub.append(row.coef)
             b_ub.append(row.high)
-        if np.isfinite(row.low) and row.low > -np.inf:
+        if np.isfinite(row.low):
             a_ub.append(-row.coef)
             b_ub.append(-row.low)
     if not a_ub:
-        return
+        return True
     scale = max(float(np.nanmax(np.where(np.isfinite(r.upper), r.upper, 0.0))), 1.0)
     res = linprog(
         np.zeros(len(r.names)),
@@ -606,17 +606,33 @@ def _final_lp(r: ResolvedConstraints) -> None:
         ],
         method="highs",
     )
-    if res.status == 2:
-        labels = [row.label for row in r.rows]
-        raise InfeasibleError(
-            "no allocation satisfies these constraints together: "
-            + "; ".join(labels)
-            + " (each holds on its own with the channel bounds)\nTry:\n"
-            + numbered(
-                [
-                    "drop one of the constraints named above and re-run",
-                    "allow a larger max_change",
-                    "change the budget total",
-                ]
-            )
+    return res.status != 2
+
+
+def _final_lp(r: ResolvedConstraints) -> None:
+    """Catch conflicts between several rows that the pairwise checks above cannot see.
+
+    When the rows conflict, a deletion filter keeps only rows needed for the conflict
+    (dropping each row whose removal leaves the rest infeasible), so the message names an
+    irreducible set of conflicting constraints.
+    """
+    if _rows_feasible(r, r.rows):
+        return
+    needed = list(r.rows)
+    for row in list(needed):
+        rest = [x for x in needed if x is not row]
+        if not _rows_feasible(r, rest):
+            needed = rest
+    labels = [row.label for row in needed]
+    raise InfeasibleError(
+        "no allocation satisfies these constraints together: "
+        + "; ".join(labels)
+        + " (with the channel bounds; drop any one of them and the rest can hold)\nTry:\n"
+        + numbered(
+            [
+                "drop or loosen one of the constraints named above and re-run",
+                "allow a larger max_change or wider channel bounds",
+                "change the budget total",
+            ]
         )
+    )
