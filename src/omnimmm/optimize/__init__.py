@@ -5,6 +5,13 @@ internals: the MMM (or the simulator's truth, via :func:`response_from_world`) s
 :class:`AdstockSaturationResponse`, and :func:`optimize_budget` returns an
 :class:`OptimizationResult`.
 
+Modules, in the order the data flows: ``response`` (horizon value per draw and its exact
+gradient), ``scenarios`` (what to optimize, what is allowed, feasibility checked before any
+solving), ``retention`` (segments competing with media for the budget), ``risk`` (mean,
+quantile, CVaR of the draws), ``objective`` (the scaled goal the solver sees), ``solver``
+(starts, SLSQP, polishing), ``summary`` and ``result`` (binding constraints, marginal
+returns, the answer).
+
 >>> from omnimmm.optimize import FixedBudget, Constraints, optimize_budget
 >>> result = optimize_budget(response, FixedBudget(total=5e6), Constraints(max_change=0.5))
 ... # doctest: +SKIP
