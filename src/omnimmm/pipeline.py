@@ -31,7 +31,6 @@ its model and holdout are reused instead of refitting.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -39,10 +38,8 @@ import os
 import platform
 import shutil
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from importlib import metadata
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -52,7 +49,16 @@ import pandas as pd
 
 from omnimmm.config import Plan, dump_plan
 from omnimmm.errors import DataError, PlanError
+from omnimmm.pipeline_stages import analysis_tables as _analysis_tables
+from omnimmm.pipeline_stages import optimize_stage as _optimize_stage
+from omnimmm.pipeline_stages import precheck_messages as _precheck_messages
+from omnimmm.pipeline_stages import retention_segments as _retention
 from omnimmm.report.result import RunResult, load_result, save_result
+from omnimmm.rundir import check_out as _check_out
+from omnimmm.rundir import is_run_dir, versions
+from omnimmm.rundir import read_manifest as _read_manifest
+from omnimmm.rundir import sha256 as _sha256
+from omnimmm.rundir import staging as _staging
 
 __all__ = [
     "FAST_SAMPLER",
@@ -122,6 +128,10 @@ class Prepared:
     def seed(self) -> int:
         """The run's seed (MMM sampler, holdout refit, optimizer starts)."""
         return int(self.plan.seed)
+
+    def scenario(self, channels: list[str]) -> tuple[Any, Any]:
+        """The optimizer's scenario (fixed budget) and constraints for ``channels``."""
+        return _scenario(self.plan, channels, self.total)
 
 
 def _sampler_settings(plan: Plan, fast: bool) -> dict[str, int]:
@@ -218,85 +228,12 @@ def prepare(plan_path: str | Path, *, seed: int | None = None, fast: bool = Fals
 # --------------------------------------------------------------------------- run directory
 
 
-def is_run_dir(path: str | Path) -> bool:
-    """Whether ``path`` is a run directory written by this module."""
-    manifest = Path(path) / "manifest.json"
-    if not manifest.is_file():
-        return False
-    try:
-        return json.loads(manifest.read_text(encoding="utf-8")).get("kind") == "omnimmm-run"
-    except (OSError, ValueError):
-        return False
-
-
-def _check_out(out: Path) -> Path | None:
-    """The previous run in ``out`` (None if there is none); refuse to replace anything else."""
-    if out.exists() and not out.is_dir():
-        raise PlanError(f"--out {out}: exists and is not a directory; choose another path")
-    if out.is_dir():
-        if is_run_dir(out):
-            return out
-        if any(out.iterdir()):
-            raise PlanError(
-                f"--out {out}: the directory exists, is not empty and is not an omnimmm run "
-                "directory; it is never overwritten. Choose a new or empty directory"
-            )
-    return None
-
-
-@contextlib.contextmanager
-def _staging(out: Path, seed_from: Path | None = None) -> Iterator[Path]:
-    """A hidden sibling folder to build a run in, renamed onto ``out`` on success.
-
-    With ``seed_from`` the folder starts as a copy of that run directory. On any error the
-    folder is removed and ``out`` is left as it was.
-    """
-    out = out.absolute()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tag = uuid.uuid4().hex[:8]
-    work = out.parent / f".{out.name}.partial-{tag}"
-    try:
-        if seed_from is not None:
-            shutil.copytree(seed_from, work)
-        else:
-            work.mkdir()
-        yield work
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-    old = out.parent / f".{out.name}.old-{tag}"
-    if out.exists():
-        out.rename(old)
-    try:
-        work.rename(out)
-    except BaseException:
-        if old.exists():
-            old.rename(out)
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def _versions() -> dict[str, str | None]:
-    out: dict[str, str | None] = {}
-    for pkg in _VERSIONED:
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            out[pkg] = None
-    return out
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _write_manifest(work: Path, prep: Prepared, stages: dict[str, Any], extra: dict) -> None:
     manifest = {
         "kind": "omnimmm-run",
         "format_version": RUN_FORMAT,
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "versions": _versions(),
+        "versions": versions(_VERSIONED),
         "python": platform.python_version(),
         "plan": {"path": str(prep.plan_path.resolve()), "sha256": _sha256(prep.plan_path)},
         "data": {"path": str(prep.panel.source), "sha256": prep.panel.data_hash},
@@ -308,10 +245,6 @@ def _write_manifest(work: Path, prep: Prepared, stages: dict[str, Any], extra: d
         **extra,
     }
     (work / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-
-
-def _read_manifest(directory: Path) -> dict[str, Any]:
-    return json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
 
 
 def _write_plan(work: Path, prep: Prepared) -> None:
@@ -455,64 +388,6 @@ def _fit_stage(prep: Prepared, work: Path, previous: Path | None, say: Progress)
     return _Fitted(model, reused, gate_info, holdout, tables, time.perf_counter() - t0)
 
 
-# --------------------------------------------------------------------------- analysis
-
-
-def _analysis_tables(model: Any, prep: Prepared) -> dict[str, pd.DataFrame]:
-    """ROI, mROI, synergy, decomposition, fit, posterior checks and pre-check tables."""
-    roi = model.roi().reset_index()
-    mroi = model.mroi().reset_index()
-    synergy = model.synergy()
-    decomposition = model.decomposition()
-    fitted = model.fitted()
-    actual = prep.panel.outcomes[list(fitted.columns)].set_axis(fitted.index)
-    fit = pd.concat(
-        [
-            pd.DataFrame(
-                {"date": fitted.index, "outcome": o, "actual": actual[o].to_numpy(),
-                 "fitted": fitted[o].to_numpy()}
-            )
-            for o in fitted.columns
-        ],
-        ignore_index=True,
-    )  # fmt: skip
-    ppc = model.ppc(seed=prep.seed).reset_index()
-    pc = prep.precheck
-    precheck = pd.DataFrame(
-        {
-            "channel": list(pc.vif.index),
-            "vif": pc.vif.to_numpy(dtype=float),
-            "zero_share": pc.zero_share.reindex(pc.vif.index).to_numpy(dtype=float),
-        }
-    )
-    return {
-        "roi": roi,
-        "mroi": mroi,
-        "synergy": synergy,
-        "decomposition": decomposition,
-        "fit": fit,
-        "ppc": ppc,
-        "precheck": precheck,
-    }
-
-
-def _precheck_messages(pc: Any) -> list[str]:
-    out = []
-    for a, b, r in pc.collinear_pairs:
-        out.append(f"spend of {a} and {b} moves together (correlation {r:.2f})")
-    for c in pc.high_vif:
-        partners = ", ".join(pc.vif_partners.get(c, ()))
-        out.append(
-            f"{c} is close to a combination of other channels (VIF {float(pc.vif[c]):.1f}"
-            + (f"; mostly {partners})" if partners else ")")
-        )
-    for c in pc.sparse_channels:
-        out.append(f"{c} spends nothing in {100 * float(pc.zero_share[c]):.0f}% of weeks")
-    for c in pc.constant_channels:
-        out.append(f"{c} spends the same every week, so its effect cannot be estimated")
-    return out
-
-
 def _meta(prep: Prepared, model: Any) -> dict[str, Any]:
     plan, panel = prep.plan, prep.panel
     b = plan.budget
@@ -541,101 +416,6 @@ def _meta(prep: Prepared, model: Any) -> dict[str, Any]:
         "sampler": {**prep.sampler, "sampler": model.spec.sampler.sampler},
         "n_draws_analysis": int(model.response_.n_draws),
         "created": dt.datetime.now(dt.UTC).date().isoformat(),
-    }
-
-
-# --------------------------------------------------------------------------- optimization
-
-
-def _response(model: Any) -> Any:
-    from omnimmm.optimize import AdstockSaturationResponse
-
-    try:
-        arrays = model.optimizer_arrays()
-    except ValueError as exc:
-        raise PlanError(
-            "the budget optimizer needs one saturation family for every channel and "
-            f"carryover shared across outcomes (model.share_carryover = true): {exc}"
-        ) from None
-    return AdstockSaturationResponse.from_arrays(**arrays)
-
-
-def _interval(draws: np.ndarray) -> dict[str, float]:
-    lo, hi = np.quantile(draws, [0.05, 0.95])
-    return {"mean": float(draws.mean()), "low": float(lo), "high": float(hi)}
-
-
-def _curves(response: Any, current: np.ndarray, recommended: np.ndarray) -> pd.DataFrame:
-    """Horizon response of each channel with the others at current spend, with 2 points.
-
-    Value is the channel's incremental horizon revenue (all outcomes, tail included):
-    horizon value at its spend ``s`` minus horizon value at zero, others at current.
-    """
-    rows = []
-    for c, name in enumerate(response.channels):
-        top = max(2.0 * current[c], 1.25 * recommended[c], 1.0)
-        grid = np.linspace(0.0, top, 25)
-        points = {"current": current[c], "recommended": recommended[c]}
-        spends = np.concatenate([grid, list(points.values())])
-        alloc = np.repeat(current[None, :], len(spends), axis=0)
-        alloc[:, c] = spends
-        zero = current.copy()
-        zero[c] = 0.0
-        values = response.horizon_value(alloc) - response.horizon_value(zero)[None, :]
-        lo, hi = np.quantile(values, [0.05, 0.95], axis=1)
-        labels = [""] * len(grid) + list(points)
-        for k, s in enumerate(spends):
-            rows.append(
-                {"channel": name, "spend": float(s), "mean": float(values[k].mean()),
-                 "low": float(lo[k]), "high": float(hi[k]), "point": labels[k]}
-            )  # fmt: skip
-    return pd.DataFrame(rows)
-
-
-def _optimize_stage(model: Any, prep: Prepared, say: Progress) -> dict[str, Any]:
-    from omnimmm.optimize import optimize_budget
-
-    response = _response(model)
-    current = prep.current[list(response.channels)].to_numpy(dtype=float)
-    if not np.allclose(response.current_allocation, current, rtol=1e-9, atol=1e-6):
-        raise DataError(
-            "the model's last-quarter spend differs from the data's; the saved model does "
-            "not belong to this data (refit with omnimmm fit)"
-        )
-    scenario, constraints = _scenario(prep.plan, list(response.channels), prep.total)
-    say(
-        f"optimizing {len(response.channels)} channels over {prep.plan.budget.horizon_weeks} "
-        f"weeks on {response.n_draws} posterior draws"
-    )
-    res = optimize_budget(
-        response,
-        scenario,
-        constraints,
-        risk=prep.plan.budget.risk,
-        risk_level=prep.plan.budget.risk_level,
-        seed=prep.seed,
-    )
-    alloc = res.allocation.reset_index()
-    recommended = alloc.set_index("name")["recommended"].reindex(response.channels)
-    curves = _curves(response, current, recommended.to_numpy(dtype=float))
-    weekly = res.weekly_spend.reset_index()
-    return {
-        "horizon_value": {
-            "current": _interval(res.draws_current),
-            "recommended": _interval(res.draws_recommended),
-            "uplift": _interval(res.draws_recommended - res.draws_current),
-        },
-        "optimizer": {
-            "binding": list(res.binding),
-            "solver": res.to_dict()["solver"],
-            "scenario": res.to_dict()["scenario"],
-        },
-        "tables": {
-            "allocation": alloc,
-            "curves": curves,
-            "weekly_spend": weekly,
-            "value_by_outcome": res.value_by_outcome.reset_index(),
-        },
     }
 
 
@@ -685,6 +465,20 @@ def _result_from(prep: Prepared, fitted: _Fitted) -> RunResult:
     )
 
 
+def _lifecycle(prep: Prepared, say: Progress) -> Any:
+    if prep.plan.lifecycle is None:
+        return None
+    from omnimmm.pipeline_lifecycle import run_lifecycle
+
+    return run_lifecycle(prep.plan, prep.seed, say)
+
+
+def _with_lifecycle(result: RunResult, lifecycle: Any) -> RunResult:
+    if lifecycle is None:
+        return result
+    return replace(result, lifecycle=lifecycle.info, tables={**result.tables, **lifecycle.tables})
+
+
 def _add_optimization(result: RunResult, opt: dict[str, Any]) -> RunResult:
     return replace(
         result,
@@ -721,10 +515,12 @@ def run(
     )
     with _staging(out) as work:
         _write_plan(work, prep)
+        lifecycle = _lifecycle(prep, say)
         fitted = _fit_stage(prep, work, previous, say)
-        result = _result_from(prep, fitted)
+        result = _with_lifecycle(_result_from(prep, fitted), lifecycle)
         t_opt = time.perf_counter()
-        result = _add_optimization(result, _optimize_stage(fitted.model, prep, say))
+        opt = _optimize_stage(fitted.model, prep, say, _retention(result))
+        result = _add_optimization(result, opt)
         t_opt = time.perf_counter() - t_opt
         _export(result, work, say)
         stages = {"fit_seconds": fitted.seconds, "optimize_seconds": t_opt, "reused": fitted.reused}
@@ -754,8 +550,9 @@ def fit(
     previous = _check_out(out)
     with _staging(out) as work:
         _write_plan(work, prep)
+        lifecycle = _lifecycle(prep, say)
         fitted = _fit_stage(prep, work, previous, say)
-        result = _result_from(prep, fitted)
+        result = _with_lifecycle(_result_from(prep, fitted), lifecycle)
         save_result(result, work)
         stages = {"fit_seconds": fitted.seconds, "reused": fitted.reused}
         _write_manifest(work, prep, stages, {"gate": _gate_brief(result)})
@@ -794,7 +591,8 @@ def optimize(directory: str | Path, *, progress: Progress | None = None) -> RunS
         model = load(work / "model")
         result = load_result(work)
         t_opt = time.perf_counter()
-        result = _add_optimization(result, _optimize_stage(model, prep, say))
+        opt = _optimize_stage(model, prep, say, _retention(result))
+        result = _add_optimization(result, opt)
         _export(result, work, say)
         stages = {**manifest["stages"], "optimize_seconds": time.perf_counter() - t_opt}
         prep = replace(prep, fit_key=manifest["fit_key"])

@@ -35,6 +35,11 @@ TABLES: tuple[str, ...] = (
     "value_by_outcome",
     "precheck",
     "ppc",
+    "lifecycle_stages",
+    "lifecycle_risk",
+    "lifecycle_deciles",
+    "lifecycle_metrics",
+    "retention_segments",
 )
 #: Columns holding dates, parsed back when a result is loaded.
 _DATE_COLUMNS = ("date",)
@@ -51,6 +56,10 @@ _TEXT_COLUMNS = (
     "pair",
     "series",
     "point",
+    "stage",
+    "segment",
+    "target",
+    "metric",
 )
 
 

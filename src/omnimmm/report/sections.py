@@ -374,6 +374,71 @@ def chart_fit(result: RunResult) -> list[dict[str, Any]]:
     return out
 
 
+def lifecycle_section(result: RunResult) -> dict[str, Any] | None:
+    """Stages, churn-risk distribution, deciles, validation and the retention budget."""
+    info = result.lifecycle
+    if not info:
+        return None
+    stages = result.table("lifecycle_stages")
+    stage_rows = [
+        {
+            "stage": str(r["stage"]),
+            "customers": fmt_money(r["customers"]),
+            "p_repurchase": fmt_pct(r["p_repurchase_mean"]),
+            "p_churn": fmt_pct(r["p_churn_mean"]),
+            "expected_revenue": fmt_money(r["expected_revenue"]),
+        }
+        for _, r in stages.iterrows()
+    ]
+    risk = result.table("lifecycle_risk")
+    chart = None
+    if not risk.empty:
+        bins = risk.drop_duplicates("p_churn_from")["p_churn_from"].tolist()
+        labels = [f"{100 * b:.0f}-{100 * b + 10:.0f}%" for b in bins]
+        colors = {"new": "#56B4E9", "active": "#009E73", "at_risk": "#E69F00", "lapsed": "#D55E00"}
+        series = [
+            (str(st), colors.get(str(st), "#888"),
+             g.set_index("p_churn_from")["customers"].reindex(bins).fillna(0).tolist())
+            for st, g in risk.groupby("stage", sort=False)
+        ]  # fmt: skip
+        chart = svg.columns(labels, series, title="Customers by churn probability and stage")
+    metrics = result.table("lifecycle_metrics")
+    metric_rows = [
+        {"target": str(r["target"]), "metric": str(r["metric"]), "value": fmt_ratio(r["value"])}
+        for _, r in metrics.iterrows()
+        if any(k in str(r["metric"]) for k in ("auc", "average_precision", "brier"))
+    ]
+    alloc = result.table("allocation")
+    retention = []
+    if not alloc.empty and "kind" in alloc.columns:
+        seg = result.table("retention_segments").set_index("segment")
+        for _, r in alloc[alloc["kind"] == "retention"].iterrows():
+            name = str(r["name"]).removeprefix("retention:")
+            row = seg.loc[name] if name in seg.index else None
+            retention.append(
+                {
+                    "segment": name,
+                    "recommended": fmt_money(r["recommended"]),
+                    "contacts": fmt_money(r["recommended"] / row["cost_per_contact"])
+                    if row is not None
+                    else "n/a",
+                    "eligible": fmt_money(row["n_eligible"]) if row is not None else "n/a",
+                    "value_per_contact": fmt_money(row["value_per_contact_mean"])
+                    if row is not None
+                    else "n/a",
+                }
+            )
+    return {
+        "info": info,
+        "customers": fmt_money(info["customers"]),
+        "expected_revenue": fmt_money(info["expected_revenue"]),
+        "stages": stage_rows,
+        "risk_chart": chart,
+        "metrics": metric_rows,
+        "retention": retention,
+    }
+
+
 # --------------------------------------------------------------------------- assembly
 
 
@@ -395,7 +460,10 @@ def build_sections(result: RunResult) -> dict[str, Any]:
         "definitions": DEFINITIONS,
         "assumptions": ASSUMPTIONS,
         "outcomes": result.outcomes,
-        "horizon_value": {k: fmt_interval(v) for k, v in result.horizon_value.items()},
+        "horizon_value": {
+            k: f"[{fmt_money(v['low'])}, {fmt_money(v['high'])}]"
+            for k, v in result.horizon_value.items()
+        },
         "charts": {
             "allocation": chart_allocation(result),
             "roi": chart_roi(result),
@@ -404,7 +472,7 @@ def build_sections(result: RunResult) -> dict[str, Any]:
             "decomposition": chart_decomposition(result),
             "fit": chart_fit(result),
         },
-        "lifecycle": result.lifecycle,
+        "lifecycle": lifecycle_section(result),
     }
 
 

@@ -356,3 +356,36 @@ def curve_grid(
         body.append(_text(ox + cell_w / 2, oy + cell_h - 4, "spend over the quarter",
                           "middle", 9, "#888"))  # fmt: skip
     return _svg(width, height, body, title or "response curves")
+
+
+def columns(
+    labels: Sequence[str],
+    series: Sequence[tuple[str, str, Sequence[float]]],
+    title: str = "",
+    height: int = 240,
+) -> Markup:
+    """Grouped vertical bars: one group per label, one bar per series (name, colour, values)."""
+    left, right, top, bottom = 56, 12, 30, 34
+    width = 720
+    top_v = max([v for _, _, vals in series for v in vals] + [1.0])
+    ticks = nice_ticks(0.0, float(top_v), 4)
+    plot_w, plot_h = width - left - right, height - top - bottom
+    group_w = plot_w / max(len(labels), 1)
+    bar_w = 0.8 * group_w / max(len(series), 1)
+
+    def sy(v: float) -> float:
+        return top + plot_h * (1 - v / (ticks[-1] or 1.0))
+
+    body = _legend([(n, c) for n, c, _ in series], left, 14)
+    for t in ticks:
+        body.append(f'<line x1="{left}" x2="{width - right}" y1="{_f(sy(t))}" '
+                    f'y2="{_f(sy(t))}" stroke="#eef0f2"/>')  # fmt: skip
+        body.append(_text(left - 6, sy(t) + 4, short(t), "end", 10, "#666"))
+    for i, lab in enumerate(labels):
+        x0 = left + i * group_w + 0.1 * group_w
+        for k, (_, color, vals) in enumerate(series):
+            v = float(vals[i])
+            body.append(f'<rect x="{_f(x0 + k * bar_w)}" y="{_f(sy(v))}" width="{_f(bar_w - 1)}" '
+                        f'height="{_f(max(sy(0) - sy(v), 0))}" fill="{color}"/>')  # fmt: skip
+        body.append(_text(left + (i + 0.5) * group_w, height - 16, lab, "middle", 10, "#444"))
+    return _svg(width, height, body, title or "columns")

@@ -32,6 +32,11 @@ SHEETS: dict[str, tuple[str, str]] = {
     "Holdout scores": ("holdout_scores", "Holdout MAPE, sMAPE, RMSE per method and outcome"),
     "PPC": ("ppc", "Posterior predictive checks per outcome"),
     "Precheck": ("precheck", "Variance inflation and zero-spend share per channel"),
+    "Lifecycle stages": ("lifecycle_stages", "Customers, propensities and value by stage"),
+    "Churn risk": ("lifecycle_risk", "Customers by churn-probability bin and stage"),
+    "Deciles": ("lifecycle_deciles", "Customers by repurchase-propensity decile"),
+    "Lifecycle metrics": ("lifecycle_metrics", "Validation metrics of the propensity models"),
+    "Retention segments": ("retention_segments", "Segment economics used in the joint budget"),
 }
 
 

@@ -1,0 +1,175 @@
+"""The lifecycle part of a quarterly run: scores, stages, risk, and retention segments.
+
+Used by :mod:`omnimmm.pipeline` when the plan has a ``[lifecycle]`` section. Only aggregates
+leave this module (stage counts, risk distributions, deciles, validation metrics, segment
+economics): no customer identifier, raw or hashed, is written into a run directory. The
+per-customer list is what ``omnimmm lifecycle score`` is for.
+
+With ``lifecycle.campaigns`` (a randomised retention campaign history) and
+``joint_budget = true``, the incremental revenue per contact of each segment is estimated
+from treated vs control customers and the segments enter the budget optimizer, so media
+and retention compete for the same money.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from omnimmm.errors import DataError
+
+__all__ = ["LifecycleOutcome", "run_lifecycle"]
+
+_BINS = np.linspace(0.0, 1.0, 11)
+
+
+@dataclass
+class LifecycleOutcome:
+    """Aggregated lifecycle results and, for a joint budget, the retention segments."""
+
+    info: dict[str, Any]
+    tables: dict[str, pd.DataFrame]
+    segments: list[Any] = field(default_factory=list)
+
+
+def _read(path: Path, fmt: str | None) -> pd.DataFrame:
+    kind = fmt or ("parquet" if path.suffix.lower() in {".parquet", ".pq"} else "csv")
+    try:
+        return pd.read_parquet(path) if kind == "parquet" else pd.read_csv(path)
+    except Exception as exc:  # a user's file: say which one and why
+        raise DataError(f"{path}: cannot read the {kind} file ({exc})") from None
+
+
+def _check_metrics(report: dict[str, Any]) -> dict[str, Any]:
+    """Flatten one target's validation report to scalars (AUC, AP, Brier, baseline)."""
+    out: dict[str, Any] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(f"{prefix}.{k}" if prefix else str(k), v)
+        elif isinstance(value, int | float | str | bool) or value is None:
+            out[prefix] = value
+
+    walk("", report)
+    return out
+
+
+def run_lifecycle(plan: Any, seed: int, say: Any) -> LifecycleOutcome:
+    """Score customers at the plan's as-of date and aggregate; estimate segment uplift.
+
+    Raises
+    ------
+    DataError
+        Bad transaction or campaign files, or a history too short for the horizon.
+    """
+    from omnimmm.lifecycle.features import ColumnMap, load_transactions
+    from omnimmm.lifecycle.score import score_customers
+
+    lc = plan.lifecycle
+    cols = ColumnMap.from_mapping(lc.columns.model_dump())
+    source = str(lc.transactions)
+    table = load_transactions(source, columns=cols)
+    as_of = lc.as_of or (table.end - pd.Timedelta(days=1)).date()
+    say(f"lifecycle: scoring customers as of {as_of} ({table.n_rows:,} transaction rows)")
+    with tempfile.TemporaryDirectory() as tmp:
+        res = score_customers(
+            source,
+            str(as_of),
+            lc.horizon_days,
+            tmp,
+            columns=cols,
+            churn_horizon_days=lc.churn_horizon_days,
+            seed=seed,
+        )
+    scores = res.scores
+    stages = (
+        scores.groupby("stage", sort=False)
+        .agg(
+            customers=("p_repurchase", "size"),
+            p_repurchase_mean=("p_repurchase", "mean"),
+            p_churn_mean=("p_churn", "mean"),
+            expected_revenue=("expected_revenue", "sum"),
+        )
+        .reindex(["new", "active", "at_risk", "lapsed"])
+        .dropna(how="all")
+        .reset_index()
+    )
+    risk = []
+    for stage, g in scores.groupby("stage", sort=False):
+        counts, _ = np.histogram(g["p_churn"].dropna(), bins=_BINS)
+        for lo, hi, n in zip(_BINS[:-1], _BINS[1:], counts, strict=True):
+            risk.append({"stage": str(stage), "p_churn_from": lo, "p_churn_to": hi, "customers": n})
+    deciles = (
+        scores.groupby("decile")
+        .agg(
+            customers=("p_repurchase", "size"),
+            p_repurchase_mean=("p_repurchase", "mean"),
+            expected_revenue=("expected_revenue", "sum"),
+        )
+        .reset_index()
+    )
+    metrics = pd.DataFrame(
+        [
+            {"target": t, "metric": k, "value": v}
+            for t in ("repurchase", "churn")
+            for k, v in _check_metrics(res.metrics.get(t, {})).items()
+            if isinstance(v, int | float) and not isinstance(v, bool)
+        ]
+    )
+    info = {
+        "as_of": str(as_of),
+        "horizon_days": lc.horizon_days,
+        "churn_horizon_days": lc.churn_horizon_days or lc.horizon_days,
+        "customers": int(len(scores)),
+        "expected_revenue": float(scores["expected_revenue"].sum()),
+        "stages": {str(r["stage"]): int(r["customers"]) for _, r in stages.iterrows()},
+        "contact_cost": float(lc.contact_cost),
+        "joint_budget": False,
+    }
+    tables = {
+        "lifecycle_stages": stages,
+        "lifecycle_risk": pd.DataFrame(risk),
+        "lifecycle_deciles": deciles,
+        "lifecycle_metrics": metrics,
+    }
+    segments: list[Any] = []
+    if lc.campaigns is not None and lc.joint_budget:
+        seg_table = _segment_economics(lc, source, cols, info["stages"])
+        tables["retention_segments"] = seg_table
+        from omnimmm.optimize import segments_from_table
+
+        segments = segments_from_table(seg_table)
+        info["joint_budget"] = True
+    return LifecycleOutcome(info=info, tables=tables, segments=segments)
+
+
+def _segment_economics(lc: Any, source: str, cols: Any, stages: dict[str, int]) -> pd.DataFrame:
+    """Per campaign segment: customers now eligible, value per contact (mean, sd), cost."""
+    from omnimmm.lifecycle.value import campaign_outcomes, estimate_uplift
+
+    campaigns = _read(Path(lc.campaigns), None)
+    outcomes = campaign_outcomes(campaigns, source, columns=cols)
+    eligible = {s: n for s, n in stages.items() if s in set(campaigns["segment"].astype(str))}
+    uplift = estimate_uplift(outcomes, eligible=eligible or None).to_frame()
+    if uplift.empty:
+        raise DataError(
+            f"{lc.campaigns}: no segment has both treated and control customers, so the "
+            "value of a retention contact cannot be estimated"
+        )
+    return pd.DataFrame(
+        {
+            "segment": uplift["segment"].astype(str),
+            "n_eligible": uplift["n_eligible"].astype(float),
+            "value_per_contact_mean": uplift["revenue_uplift"].astype(float),
+            "value_per_contact_sd": uplift["revenue_uplift_se"].astype(float).clip(lower=1e-9),
+            "cost_per_contact": float(lc.contact_cost),
+            "treated_rate": uplift["treated_rate"].astype(float),
+            "control_rate": uplift["control_rate"].astype(float),
+        }
+    )
