@@ -277,7 +277,9 @@ def optimize_budget(
     retention : sequence of RetentionSegment, optional
         Lifecycle segments whose retention spend competes with media for the budget.
     risk : {"mean", "quantile", "cvar"}, default "mean"
-        Functional of the per-draw values that is optimized.
+        Functional of the per-draw values that is optimized: the posterior mean, a lower
+        quantile (Harrell-Davis estimate) or CVaR, the mean of the worst draws; see
+        :mod:`omnimmm.optimize.risk`.
     risk_level : float, default 0.1
         Quantile level, or the tail share for CVaR.
     n_starts : int, default 8
