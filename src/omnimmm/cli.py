@@ -111,7 +111,9 @@ def run(plan: PlanArg, out: OutOpt, seed: SeedOpt = None, fast: FastOpt = False)
     from omnimmm import pipeline
 
     try:
-        summary = pipeline.run(plan, out, seed=seed, fast=fast, progress=_say)
+        summary = pipeline.run(
+            plan, out, seed=seed, fast=fast, progress=_say, progressbar=console.is_terminal
+        )
     except OmniError as exc:
         raise _fail(exc) from None
     _summary(summary)
@@ -123,7 +125,9 @@ def fit(plan: PlanArg, out: OutOpt, seed: SeedOpt = None, fast: FastOpt = False)
     from omnimmm import pipeline
 
     try:
-        summary = pipeline.fit(plan, out, seed=seed, fast=fast, progress=_say)
+        summary = pipeline.fit(
+            plan, out, seed=seed, fast=fast, progress=_say, progressbar=console.is_terminal
+        )
     except OmniError as exc:
         raise _fail(exc) from None
     _summary(summary)

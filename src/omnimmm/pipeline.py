@@ -123,6 +123,7 @@ class Prepared:
     current: pd.Series
     total: float
     fit_key: str
+    progressbar: bool = False
 
     @property
     def seed(self) -> int:
@@ -165,7 +166,9 @@ def _scenario(plan: Plan, channels: list[str], total: float) -> tuple[Any, Any]:
     return FixedBudget(total=total, objective=b.objective, margin=b.margin), constraints
 
 
-def prepare(plan_path: str | Path, *, seed: int | None = None, fast: bool = False) -> Prepared:
+def prepare(
+    plan_path: str | Path, *, seed: int | None = None, fast: bool = False, progressbar: bool = False
+) -> Prepared:
     """Read and check the plan and its data; fail in seconds on anything a fit cannot fix.
 
     Checks, in order: the plan (keys, values, names), the panel (columns, dates, spend),
@@ -222,6 +225,7 @@ def prepare(plan_path: str | Path, *, seed: int | None = None, fast: bool = Fals
         current=current,
         total=total,
         fit_key=_fit_key(plan, sampler),
+        progressbar=progressbar,
     )
 
 
@@ -357,7 +361,7 @@ def _fit_stage(prep: Prepared, work: Path, previous: Path | None, say: Progress)
             f"tuning steps, seed {s['seed']} (this is the slow part)"
         )
         shutil.rmtree(work / "model", ignore_errors=True)
-        model = OmniMMM(prep.plan, **s).fit(prep.panel)
+        model = OmniMMM(prep.plan, progressbar=prep.progressbar, **s).fit(prep.panel)
         model.save(work / "model")
         holdout, tables = None, {}
         reused = False
@@ -495,6 +499,7 @@ def run(
     seed: int | None = None,
     fast: bool = False,
     progress: Progress | None = None,
+    progressbar: bool = False,
 ) -> RunSummary:
     """Run the whole quarterly pipeline into ``out`` (atomically); see the module docstring.
 
@@ -507,7 +512,7 @@ def run(
     t0 = time.perf_counter()
     out = Path(out)
     say(f"checking the plan {plan_path} and its data")
-    prep = prepare(plan_path, seed=seed, fast=fast)
+    prep = prepare(plan_path, seed=seed, fast=fast, progressbar=progressbar)
     previous = _check_out(out)
     say(
         f"data ok: {prep.panel.n_weeks} weeks, {len(prep.plan.channels)} channels, "
@@ -540,13 +545,14 @@ def fit(
     seed: int | None = None,
     fast: bool = False,
     progress: Progress | None = None,
+    progressbar: bool = False,
 ) -> RunSummary:
     """Fit, gate and save the model with its analysis into ``out``; no optimization."""
     say = progress or _quiet
     t0 = time.perf_counter()
     out = Path(out)
     say(f"checking the plan {plan_path} and its data")
-    prep = prepare(plan_path, seed=seed, fast=fast)
+    prep = prepare(plan_path, seed=seed, fast=fast, progressbar=progressbar)
     previous = _check_out(out)
     with _staging(out) as work:
         _write_plan(work, prep)
