@@ -280,7 +280,8 @@ def load_transactions(
     optional = tuple(r for r in OPTIONAL if r in role)
     _validate(con, table, sql, label, role, optional, types)
 
-    n, lo, hi = con.execute(f"SELECT count(*), min(ts), max(ts) FROM {table}").fetchone()
+    # fetchall, not fetchone: DuckDB 2 keeps a half-read result open and refuses further work
+    (n, lo, hi) = con.execute(f"SELECT count(*), min(ts), max(ts) FROM {table}").fetchall()[0]
     if n == 0:
         raise DataError(f"{label} has no transactions" + (f" before {until}" if until else ""))
     end = pd.Timestamp(hi).normalize() + pd.Timedelta(days=1)
@@ -309,7 +310,7 @@ def _validate(
             "count(*) FILTER (WHERE channel IS NOT NULL "
             "AND channel NOT IN ('online', 'offline')) AS bad_channel"
         )
-    row = con.execute(f"SELECT {', '.join(checks)} FROM {table}").fetchone()
+    row = con.execute(f"SELECT {', '.join(checks)} FROM {table}").fetchall()[0]
     counts = dict(
         zip(["no_id", "bad_ts", "bad_amount", "neg_amount", "bad_channel"], row, strict=False)
     )
@@ -318,12 +319,13 @@ def _validate(
 
     def example(column: str, condition: str) -> str:
         """The first offending value and where it is (data row, 1 = first after the header)."""
-        hit = con.execute(
+        rows = con.execute(
             f"SELECT _rn, {column} FROM (SELECT row_number() OVER () AS _rn, * FROM {sql}) "
             f"WHERE {condition} ORDER BY _rn LIMIT 1"
-        ).fetchone()
-        if not hit:
+        ).fetchall()
+        if not rows:
             return "?"
+        hit = rows[0]
         where = f"position {hit[0] - 1}" if frame else f"data row {hit[0]}"
         return f"{hit[1]!r} at {where}"
 

@@ -1,0 +1,144 @@
+"""``omnimmm lifecycle score`` end to end, its bad-input errors, and the no-pymc boundary."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from omnimmm.cli import app
+from omnimmm.data.simulate_customers import simulate_customers
+from omnimmm.lifecycle import resolve_identities
+
+AS_OF = "2025-06-15"
+RENAMED = {"customer_id": "cust", "ts": "when", "amount": "value"}
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """The same transactions twice: as simulated, and with every row after AS_OF changed."""
+    world = simulate_customers(n_customers=1200, seed=3, start="2024-01-01", end="2025-08-31")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        cid = resolve_identities(world.transactions).customer_id
+    cols = ["customer_id", "ts", "amount", "order_id", "channel", "store_id", "coupon_used"]
+    tx = world.transactions.assign(customer_id=cid)[cols]
+    later = tx["ts"] >= pd.Timestamp(AS_OF) + pd.Timedelta(days=1)
+    changed = tx.copy()
+    changed.loc[later, "amount"] = 1.0
+    changed.loc[later, "customer_id"] = changed.loc[later, "customer_id"].to_numpy()[::-1]
+    d = tmp_path_factory.mktemp("lifecycle_cli")
+    tx.rename(columns=RENAMED).to_csv(d / "tx.csv", index=False)
+    changed.rename(columns=RENAMED).to_csv(d / "tx_changed.csv", index=False)
+    return d
+
+
+def _score(path, out, *extra):
+    args = ["lifecycle", "score", "--transactions", str(path), "--as-of", AS_OF,
+            "--horizon-days", "30", "--out", str(out), "--customer-id-col", "cust",
+            "--ts-col", "when", "--amount-col", "value", *extra]  # fmt: skip
+    return CliRunner().invoke(app, args)
+
+
+@pytest.fixture(scope="module")
+def scored(files):
+    result = _score(files / "tx.csv", files / "out")
+    return result, files / "out"
+
+
+def test_score_writes_scores_and_metrics(scored):
+    result, out = scored
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["metrics.json", "scores.csv"]
+    scores = pd.read_csv(out / "scores.csv")
+    assert list(scores.columns[:5]) == ["customer_id", "p_repurchase", "p_churn", "stage", "decile"]
+    assert scores["customer_id"].is_unique
+    assert scores["p_repurchase"].between(0, 1).all()
+    assert set(scores["decile"]) == set(range(1, 11))
+    assert set(scores["stage"]) <= {"new", "active", "at_risk", "lapsed"}
+    lapsed = scores["stage"] == "lapsed"
+    assert scores.loc[lapsed, "p_churn"].isna().all()
+    assert scores.loc[~lapsed, "p_churn"].between(0, 1).all()
+    top = scores.groupby("decile")["p_repurchase"].mean()
+    assert top.is_monotonic_decreasing
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["as_of"] == AS_OF
+    for target in ("repurchase", "churn"):
+        v = metrics[target]["validation"]
+        assert {"roc_auc", "pr_auc", "brier", "ece", "lift_by_decile"} <= set(v)
+        assert v["roc_auc"] > 0.7
+        assert metrics[target]["validation_cutoff"] < AS_OF
+        assert "roc_auc" in metrics[target]["baseline_rfm_logistic"]
+
+
+def test_rows_after_the_as_of_date_do_not_change_the_scores(files, scored):
+    _, out = scored
+    result = _score(files / "tx_changed.csv", files / "out_changed")
+    assert result.exit_code == 0, result.output
+    a = pd.read_csv(out / "scores.csv")
+    b = pd.read_csv(files / "out_changed" / "scores.csv")
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_missing_column_exits_3_naming_file_column_and_flag(files, tmp_path):
+    result = _score(files / "tx.csv", tmp_path / "out", "--amount-col", "revenue")
+    assert result.exit_code == 3
+    text = " ".join(result.output.split())
+    assert "tx.csv" in text and "'revenue'" in text and "--amount-col" in text
+    assert not (tmp_path / "out").exists()
+
+
+def test_horizon_too_long_exits_3_with_the_longest_supported_horizon(files, tmp_path):
+    result = CliRunner().invoke(app, [
+        "lifecycle", "score", "--transactions", str(files / "tx.csv"), "--as-of", AS_OF,
+        "--horizon-days", "400", "--out", str(tmp_path / "out"), "--customer-id-col", "cust",
+        "--ts-col", "when", "--amount-col", "value",
+    ])  # fmt: skip
+    assert result.exit_code == 3
+    text = " ".join(result.output.split())
+    assert "too short for a 400-day horizon" in text
+    assert "longest supported horizon is" in text
+    assert not (tmp_path / "out").exists()
+
+
+def test_unparsable_date_exits_3_naming_the_row(tmp_path):
+    path = tmp_path / "bad.csv"
+    rows = ["cust,when,value"] + [f"c{i % 7},2024-{1 + i % 12:02d}-15,{i}" for i in range(40)]
+    rows[12] = "c1,yesterday,3"
+    path.write_text("\n".join(rows) + "\n")
+    result = _score(path, tmp_path / "out")
+    assert result.exit_code == 3
+    text = " ".join(result.output.split())
+    assert "'when'" in text and "'yesterday'" in text and "data row 12" in text
+
+
+def test_lifecycle_never_imports_pymc():
+    code = (
+        "import sys\n"
+        "import omnimmm.lifecycle, omnimmm.lifecycle.features, omnimmm.lifecycle.labels\n"
+        "import omnimmm.lifecycle.propensity, omnimmm.lifecycle.score, omnimmm.lifecycle.value\n"
+        "import omnimmm.data.simulate_customers\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('pymc', 'pytensor', 'nutpie'))\n"
+        "print(bad)\n"
+        "sys.exit(1 if bad else 0)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_scores_hash_a_phone_customer_key(tmp_path):
+    """A customer key that is a phone number never reaches scores.csv raw."""
+    from omnimmm.lifecycle.privacy import find_raw_contacts
+    from omnimmm.lifecycle.score import _hash_ids
+
+    ids = pd.Series(["13800138000", "+86 138-0013-8000", "13912340000"])
+    hashed = _hash_ids(ids, "salt")
+    assert hashed[0] == hashed[1] != hashed[2]
+    assert find_raw_contacts(pd.DataFrame({"customer_id": hashed})) == {}
+    assert not np.isin(ids, hashed).any()

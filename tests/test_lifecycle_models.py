@@ -1,0 +1,270 @@
+"""Propensity models against an RFM baseline on the simulator, calibration, uplift against the
+simulator's true effects, and the scikit-learn estimator contract."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError as SklearnNotFittedError
+from sklearn.metrics import roc_auc_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.utils.estimator_checks import check_estimator
+
+from omnimmm.data.simulate_customers import SEGMENTS, simulate_customers
+from omnimmm.errors import OmniError
+from omnimmm.lifecycle import resolve_identities
+from omnimmm.lifecycle.features import load_transactions
+from omnimmm.lifecycle.labels import plan_cutoffs
+from omnimmm.lifecycle.propensity import (
+    RFM_COLUMNS,
+    PropensityModel,
+    evaluate,
+    rfm_baseline,
+    rolling_training_set,
+)
+from omnimmm.lifecycle.value import SpendModel, campaign_outcomes, estimate_uplift
+
+HORIZON = 60
+AS_OF = "2025-06-28"
+COLUMNS = ["customer_id", "ts", "amount", "order_id", "channel", "store_id", "coupon_used"]
+
+
+@pytest.fixture(scope="module")
+def world():
+    return simulate_customers(n_customers=4000, seed=1, start="2023-01-02", end="2025-06-29")
+
+
+@pytest.fixture(scope="module")
+def tx(world) -> pd.DataFrame:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        cid = resolve_identities(world.transactions).customer_id
+    return world.transactions.assign(customer_id=cid)
+
+
+@pytest.fixture(scope="module")
+def fitted(tx):
+    """Both targets: LightGBM and the RFM logistic baseline on the same rolling cutoffs,
+    scored on the later validation cutoff."""
+    table = load_transactions(tx[COLUMNS])
+    plan = plan_cutoffs(AS_OF, HORIZON, n_cutoffs=4, step_days=30)
+    cache: dict = {}
+    out = {}
+    for target in ("repurchase", "churn"):
+        train = rolling_training_set(table, plan.train, HORIZON, target=target, cache=cache)
+        val = rolling_training_set(table, [plan.validation], HORIZON, target=target, cache=cache)
+        model = PropensityModel(n_jobs=1).fit(train.X, train.y, cutoff=train.cutoff)
+        rfm = list(RFM_COLUMNS)
+        base = rfm_baseline().fit(train.X[rfm], train.y)
+        out[target] = {
+            "plan": plan,
+            "train": train,
+            "val": val,
+            "model": model,
+            "p": model.predict_proba(val.X)[:, 1],
+            "p_base": base.predict_proba(val.X[rfm])[:, 1],
+        }
+    return out
+
+
+def test_validation_is_later_than_every_training_label(fitted):
+    r = fitted["repurchase"]
+    plan, train = r["plan"], r["train"]
+    last_label_day = pd.Timestamp(train.cutoff.max()) + pd.Timedelta(days=HORIZON)
+    assert last_label_day <= plan.validation
+    assert set(np.unique(r["val"].cutoff)) == {plan.validation}
+
+
+@pytest.mark.parametrize("target", ["repurchase", "churn"])
+def test_lightgbm_beats_the_rfm_logistic_baseline(fitted, target):
+    r = fitted[target]
+    y, p, pb = r["val"].y, r["p"], r["p_base"]
+    m, mb = evaluate(y, p), evaluate(y, pb)
+    rng = np.random.default_rng(0)
+    diffs = []
+    for _ in range(200):
+        i = rng.integers(0, len(y), len(y))
+        diffs.append(roc_auc_score(y[i], p[i]) - roc_auc_score(y[i], pb[i]))
+    low, high = np.percentile(diffs, [2.5, 97.5])
+    print(
+        f"\n{target}: n={m['n']} base rate {m['base_rate']:.3f} | AUC {m['roc_auc']:.4f} vs RFM "
+        f"{mb['roc_auc']:.4f} (diff 95% CI {low:.4f}..{high:.4f}) | PR AUC {m['pr_auc']:.4f} vs "
+        f"{mb['pr_auc']:.4f} | Brier {m['brier']:.4f} vs {mb['brier']:.4f} | ECE {m['ece']:.4f} "
+        f"vs {mb['ece']:.4f} | top-decile lift {m['lift_by_decile'][0]['lift']:.2f}"
+    )
+    assert m["roc_auc"] - mb["roc_auc"] >= 0.01
+    assert low > 0.0
+    assert m["brier"] < mb["brier"]
+
+
+@pytest.mark.parametrize("target", ["repurchase", "churn"])
+def test_calibration_error_is_reported_and_small(fitted, target):
+    r = fitted[target]
+    m = evaluate(r["val"].y, r["p"])
+    assert m["ece"] < 0.04
+    assert abs(m["mean_prediction"] - m["base_rate"]) < 0.03
+    deciles = m["lift_by_decile"]
+    assert len(deciles) == 10 and deciles[0]["lift"] > 1.5 > deciles[-1]["lift"]
+    # an uncalibrated, squashed score has a larger error: the metric can fail
+    assert evaluate(r["val"].y, 0.5 + 0.2 * (r["p"] - 0.5))["ece"] > m["ece"] + 0.02
+
+
+def test_drivers_are_lightgbm_shap_values_adding_up_to_the_margin(fitted):
+    r = fitted["churn"]
+    X = r["val"].X.head(200)
+    d = r["model"].drivers(X, top_k=3)
+    assert list(d.importance.columns) == ["feature", "mean_abs_shap", "mean_shap"]
+    assert set(d.importance["feature"]) == set(X.columns)
+    assert d.importance["feature"].iloc[0] in {"recency_days", "n_orders_90d", "n_orders_180d",
+                                               "overdue_ratio", "overdue_days", "n_orders_365d",
+                                               "n_orders_30d", "revenue_90d", "revenue_180d",
+                                               "trend_orders", "gap_mean"}  # fmt: skip
+    contrib = r["model"].model_.booster_.predict(
+        X, pred_contrib=True, num_iteration=r["model"].n_iter_
+    )
+    margin = r["model"]._margin(X.to_numpy(dtype=float))
+    np.testing.assert_allclose(contrib.sum(axis=1), margin, rtol=1e-6, atol=1e-6)
+    assert (d.top.groupby("row").size() == 3).all()
+
+
+def _campaigns_with_customer_ids(world, tx) -> pd.DataFrame:
+    """Campaign rows keyed by the customer id the resolver gave their account or card."""
+    acc = tx.dropna(subset=["account_id"]).drop_duplicates("account_id")
+    mem = tx.dropna(subset=["member_id"]).drop_duplicates("member_id")
+    by_acc = acc.set_index("account_id")["customer_id"]
+    by_mem = mem.set_index("member_id")["customer_id"]
+    c = world.campaigns
+    cid = c["account_id"].map(by_acc).fillna(c["member_id"].map(by_mem))
+    return c.assign(customer_id=cid).dropna(subset=["customer_id"])
+
+
+@pytest.fixture(scope="module")
+def uplift_resolved(world, tx):
+    """Per-segment uplift measured through the resolved customer ids (the real pipeline)."""
+    camp = _campaigns_with_customer_ids(world, tx)
+    window = 7 * world.truth.params.window_weeks
+    outcomes = campaign_outcomes(camp, tx[COLUMNS], window_days=window)
+    return outcomes, estimate_uplift(outcomes, level=0.9).to_frame().set_index("segment")
+
+
+@pytest.fixture(scope="module")
+def uplift_true_ids(world):
+    """The same estimate with the simulator's true person behind every row and campaign."""
+    tx = world.transactions.assign(customer_id=world.truth.transactions_person.to_numpy())
+    person = world.truth.person_of
+    c = world.campaigns
+    camp = c.assign(customer_id=c["account_id"].map(person).fillna(c["member_id"].map(person)))
+    window = 7 * world.truth.params.window_weeks
+    outcomes = campaign_outcomes(camp, tx[COLUMNS], window_days=window)
+    return estimate_uplift(outcomes, level=0.9).to_frame().set_index("segment")
+
+
+def _show(label, table, truth, seg):
+    row, true = table.loc[seg], truth.loc[seg]
+    print(
+        f"\n{label} {seg}: uplift {row['uplift']:.4f} [{row['uplift_low']:.4f}, "
+        f"{row['uplift_high']:.4f}] truth {true['uplift_purchase']:.4f}; revenue/contact "
+        f"{row['revenue_uplift']:.1f} [{row['revenue_uplift_low']:.1f}, "
+        f"{row['revenue_uplift_high']:.1f}] truth {true['uplift_revenue']:.1f}"
+    )
+    return row, true
+
+
+def test_purchase_uplift_per_segment_recovers_the_true_effect(world, uplift_resolved):
+    _, table = uplift_resolved
+    truth = world.truth.uplift_by_segment
+    assert set(table.index) == set(SEGMENTS)
+    for seg in SEGMENTS:
+        row, true = _show("resolved ids", table, truth, seg)
+        assert row["uplift_low"] <= true["uplift_purchase"] <= row["uplift_high"]
+    # the effect is real where the simulator put one
+    assert table.loc["at_risk", "uplift_low"] > 0.05
+
+
+def test_revenue_uplift_per_segment_recovers_the_true_effect(world, uplift_true_ids):
+    """Revenue per contact is checked with the true identities: through resolved ids the
+    orders a person places under an unlinkable second identity are missed in both arms, which
+    shrinks the revenue uplift (printed by the test above)."""
+    truth = world.truth.uplift_by_segment
+    for seg in SEGMENTS:
+        row, true = _show("true ids", uplift_true_ids, truth, seg)
+        assert row["revenue_uplift_low"] <= true["uplift_revenue"] <= row["revenue_uplift_high"]
+        assert row["uplift_low"] <= true["uplift_purchase"] <= row["uplift_high"]
+
+
+def test_uplift_without_the_random_assignment_misses_the_truth(world, uplift_resolved):
+    """Negative control: shuffled treatment flags destroy the effect, and the interval then
+    excludes the true at-risk uplift."""
+    outcomes, _ = uplift_resolved
+    rng = np.random.default_rng(0)
+    shuffled = outcomes.assign(treated=rng.permutation(outcomes["treated"].to_numpy()))
+    row = estimate_uplift(shuffled).get("at_risk")
+    assert row.uplift_high < world.truth.uplift_by_segment.loc["at_risk", "uplift_purchase"]
+
+
+def test_uplift_errors_name_the_missing_columns():
+    with pytest.raises(OmniError, match="no column"):
+        estimate_uplift(pd.DataFrame({"segment": ["a"], "treated": [True]}))
+
+
+# --- scikit-learn estimator contract --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        PropensityModel(n_estimators=20, min_child_samples=2, n_jobs=1),
+        SpendModel(n_estimators=20, min_child_samples=2, n_jobs=1),
+    ],
+    ids=["PropensityModel", "SpendModel"],
+)
+def test_passes_scikit_learn_check_estimator(estimator):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results = check_estimator(estimator, on_fail=None)
+    failed = [
+        (r["check_name"], str(r["exception"])[:200]) for r in results if r["status"] == "failed"
+    ]
+    assert failed == []
+    assert sum(r["status"] == "passed" for r in results) > 40
+
+
+def test_estimator_shape_fit_returns_self_and_fitted_attributes_end_in_underscore():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(600, 3)), columns=["a", "b", "c"])
+    y = (X["a"] + rng.normal(size=600) > 0).astype(int).to_numpy()
+    model = PropensityModel(n_estimators=50, n_jobs=1)
+    before = set(vars(model))
+    assert model.fit(X, y) is model
+    new = set(vars(model)) - before
+    assert new and all(name.endswith("_") for name in new)
+    assert list(model.feature_names_in_) == ["a", "b", "c"]
+    proba = model.predict_proba(X)
+    assert proba.shape == (600, 2) and np.allclose(proba.sum(axis=1), 1.0)
+    params = model.get_params()
+    assert clone(model).get_params() == params and not hasattr(clone(model), "model_")
+    pipe = make_pipeline(FunctionTransformer(), PropensityModel(n_estimators=30, n_jobs=1))
+    assert pipe.fit(X, y).predict(X).shape == (600,)
+
+
+@pytest.mark.parametrize("estimator", [PropensityModel(), SpendModel()], ids=["prop", "spend"])
+def test_unfitted_models_raise_a_clear_error(estimator):
+    X = np.zeros((3, 2))
+    method = estimator.predict_proba if hasattr(estimator, "predict_proba") else estimator.predict
+    with pytest.raises(SklearnNotFittedError, match="not fitted yet; call fit"):
+        method(X)
+    with pytest.raises(OmniError):
+        estimator.predict(X)
+
+
+def test_propensity_model_rejects_multiclass_and_a_single_cutoff():
+    X = np.random.default_rng(0).normal(size=(60, 2))
+    with pytest.raises(ValueError, match="Only binary classification"):
+        PropensityModel(n_jobs=1).fit(X, np.arange(60) % 3)
+    with pytest.raises(OmniError, match="at least two cutoffs"):
+        PropensityModel(n_jobs=1).fit(X, np.arange(60) % 2, cutoff=["2024-01-01"] * 60)
