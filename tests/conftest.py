@@ -80,3 +80,19 @@ def media_plan_files(tmp_path: Path) -> Callable[..., Path]:
         return plan_path
 
     return write
+
+
+# --- one fitted quarterly run per session (tests of the pipeline, report and browser) -------
+
+
+@pytest.fixture(scope="session")
+def fitted_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real ``omnimmm run`` of the tiny world in ``tests/pipeline_world.py`` (2 chains x
+    100 draws, gate allowed to fail); returns the run directory, next to ``inputs/``."""
+    from omnimmm import pipeline
+    from pipeline_world import write_world
+
+    base = tmp_path_factory.mktemp("pipeline")
+    plan = write_world(base / "inputs")
+    pipeline.run(plan, base / "run")
+    return base / "run"

@@ -3,7 +3,7 @@
 Three channels, two outcomes, 86 weeks with media effects built in; one channel is named
 ``<script>alert(1)</script>`` so every test of the exports also tests escaping. Sampling
 is 2 chains x 100 draws with the quality gate allowed to fail (it will: 200 draws cannot
-reach a bulk ESS of 400), so the runs take seconds to sample.
+reach a bulk ESS of 400).
 """
 
 from __future__ import annotations
