@@ -130,3 +130,23 @@ def test_screening_on_fewer_draws_gives_the_same_answer(posterior) -> None:
         screened.allocation["recommended"], full.allocation["recommended"], rtol=2e-3
     )
     assert screened.solver.objective >= full.solver.objective * (1 - 1e-6)
+
+
+def test_no_small_reallocation_improves_a_tail_optimum(posterior, by_risk) -> None:
+    """The direct optimality check used where a tail functional has a kink."""
+    from omnimmm.optimize.objective import Evaluator, Objective
+    from omnimmm.optimize.scenarios import check_feasible
+    from omnimmm.optimize.summary import transfer_improves
+
+    total = posterior.current_allocation.sum()
+    scen = FixedBudget(total)
+    rc = check_feasible(posterior.channels, posterior.kinds, posterior.current_allocation, scen)
+    obj = Objective(Evaluator(posterior, None), scen, "cvar", 0.1, total, 1.0)
+    x = by_risk["cvar"].allocation["recommended"].to_numpy()
+    for pair in [(0, 2), (2, 0), (1, 3), (3, 1)]:
+        assert not transfer_improves(x, pair, rc, obj), pair
+    # Away from the optimum (too much on an uncertain channel) moving money back pays.
+    y = x.copy()
+    y[2] += 0.2 * total
+    y[0] -= 0.2 * total
+    assert transfer_improves(y, (2, 0), rc, obj)

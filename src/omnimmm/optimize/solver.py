@@ -47,7 +47,7 @@ from omnimmm.optimize.scenarios import (
     check_feasible,
     money,
 )
-from omnimmm.optimize.summary import binding, build_result, mroi_spread
+from omnimmm.optimize.summary import binding, build_result, mroi_spread, transfer_improves
 
 __all__ = ["Risk", "optimize_budget", "risk_functional"]  # risk_functional: re-exported
 
@@ -364,9 +364,14 @@ def optimize_budget(
         # Spending nothing meets "value >= target * spend" trivially: that is no answer.
         raise InfeasibleError(_roi_out_of_reach(scenario, obj, rc, current))
     _, g_best = obj.risk_at(best.x)
-    spread = mroi_spread(best.x, g_best, rc, obj)
+    spread, pair = mroi_spread(best.x, g_best, rc, obj)
     messages = [best.message]
-    if spread > mroi_tolerance:
+    if spread > mroi_tolerance and risk != "mean" and not transfer_improves(best.x, pair, rc, obj):
+        messages.append(
+            f"marginal returns of interior channels differ (relative spread {spread:.3f}) at a "
+            f"kink of the {risk} objective; no small reallocation between them improves it"
+        )
+    elif spread > mroi_tolerance:
         note = (
             f"interior channels end with unequal marginal returns (relative spread {spread:.3f} "
             f"> {mroi_tolerance}); the solution may not be optimal. Try more starts (n_starts) "

@@ -31,8 +31,14 @@ def interior_mask(x: np.ndarray, rc: ResolvedConstraints, xs: float) -> np.ndarr
     return (x - rc.lower > tol) & (rc.upper - x > tol)
 
 
-def mroi_spread(x: np.ndarray, g: np.ndarray, rc: ResolvedConstraints, obj: Objective) -> float:
-    """Largest relative spread of dF/dx among interior variables facing the same rows."""
+def mroi_spread(
+    x: np.ndarray, g: np.ndarray, rc: ResolvedConstraints, obj: Objective
+) -> tuple[float, tuple[int, int]]:
+    """Largest relative spread of dF/dx among interior variables facing the same rows.
+
+    Returns the spread and the (lowest, highest) marginal-return variables of the class
+    where it occurs (``(-1, -1)`` when no class has two interior variables).
+    """
     interior = np.flatnonzero(interior_mask(x, rc, obj.xs))
     rows = [
         rc.rows[k]
@@ -42,13 +48,35 @@ def mroi_spread(x: np.ndarray, g: np.ndarray, rc: ResolvedConstraints, obj: Obje
     classes: dict[tuple[float, ...], list[int]] = {}
     for i in interior:
         classes.setdefault(tuple(round(float(r.coef[i]), 9) for r in rows), []).append(int(i))
-    spread = 0.0
+    spread, pair = 0.0, (-1, -1)
     for members in classes.values():
         if len(members) < 2:
             continue
         m = g[members]
-        spread = max(spread, float((m.max() - m.min()) / max(abs(m.mean()), 1e-300)))
-    return spread
+        s = float((m.max() - m.min()) / max(abs(m.mean()), 1e-300))
+        if s > spread:
+            spread, pair = s, (members[int(np.argmin(m))], members[int(np.argmax(m))])
+    return spread, pair
+
+
+def transfer_improves(
+    x: np.ndarray, pair: tuple[int, int], rc: ResolvedConstraints, obj: Objective
+) -> bool:
+    """Whether moving a little spend from ``pair[0]`` to ``pair[1]`` raises the goal.
+
+    At a kink of a tail functional (quantile, CVaR) the marginal returns the solver sees
+    need not be equal although no small reallocation helps; this checks that directly.
+    """
+    lo, hi = pair
+    room = min(x[lo] - rc.lower[lo], rc.upper[hi] - x[hi])
+    base = obj.goal(x)[0]
+    for frac in (1e-2, 1e-3, 1e-4):
+        y = x.copy()
+        y[lo] -= frac * room
+        y[hi] += frac * room
+        if obj.goal(y)[0] > base + 1e-9 * abs(base):
+            return True
+    return False
 
 
 def binding(x: np.ndarray, rc: ResolvedConstraints, obj: Objective) -> tuple[str, ...]:
