@@ -150,3 +150,15 @@ def test_no_small_reallocation_improves_a_tail_optimum(posterior, by_risk) -> No
     y[2] += 0.2 * total
     y[0] -= 0.2 * total
     assert transfer_improves(y, (2, 0), rc, obj)
+
+
+def test_subset_keeps_exactly_the_chosen_draws(posterior) -> None:
+    idx = np.array([3, 10, 50, 399])
+    x = posterior.current_allocation * np.array([0.5, 1.5, 1.0, 2.0])
+    sub = posterior.subset(idx)
+    assert sub.n_draws == 4
+    np.testing.assert_array_equal(sub.horizon_value(x), posterior.horizon_value(x)[idx])
+    v, g = posterior.horizon_value_and_grad(x)
+    sv, sg = sub.horizon_value_and_grad(x)
+    np.testing.assert_array_equal(sv, v[idx])
+    np.testing.assert_array_equal(sg, g[idx])
