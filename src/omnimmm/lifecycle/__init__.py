@@ -5,6 +5,15 @@ Light re-exports only; this package never imports pymc. Submodules:
 * :mod:`omnimmm.lifecycle.identity` -- one ``customer_id`` across app accounts, store
   memberships, phones, emails and devices (normalisation, union-find, match rates).
 * :mod:`omnimmm.lifecycle.privacy` -- salted hashing and masking of phones and emails.
+* :mod:`omnimmm.lifecycle.features` -- point-in-time features with DuckDB SQL, lifecycle stages.
+* :mod:`omnimmm.lifecycle.labels` -- churn and repurchase labels, rolling cutoff plans and the
+  longest horizon a history supports.
+* :mod:`omnimmm.lifecycle.propensity` -- calibrated LightGBM classifiers (scikit-learn
+  estimators), the RFM logistic baseline, metrics and SHAP drivers.
+* :mod:`omnimmm.lifecycle.value` -- expected revenue and per-segment uplift of campaigns.
+* :mod:`omnimmm.lifecycle.score` -- end-to-end scoring behind ``omnimmm lifecycle score``.
+
+The heavier submodules are not imported here, so ``import omnimmm.lifecycle`` stays light.
 """
 
 from omnimmm.lifecycle.identity import (

@@ -6,8 +6,8 @@ Features "as of" a date ``D`` use every transaction with ``ts < D + 1 day``: the
 ``D`` is history, nothing later is. Call that exclusive end ``T``. Every window is measured back
 from ``T`` (the 30-day window is ``[T - 30 days, T)``), recency and tenure are days from the
 last and first purchase to ``T``. The cutoff filter is the first thing the SQL does, so no
-feature can see a later row; ``tests/test_features.py`` rewrites every later row and checks the
-features do not move.
+feature can see a later row; ``tests/test_lifecycle_features.py`` rewrites every later row and
+checks the features do not move.
 
 Orders
 ------
