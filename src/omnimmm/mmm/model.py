@@ -41,7 +41,15 @@ import pytensor.tensor as pt
 
 from omnimmm.mmm.design import ModelSpec, Scaling, fourier_names
 from omnimmm.mmm.priors import BaselinePriors, adstock_rvs, lognormal_params, saturation_rvs
-from omnimmm.mmm.response import baseline_terms, channel_response, media_terms
+from omnimmm.mmm.response import (
+    FIXED_PARAMS,
+    adstock_weight_matrix,
+    baseline_terms,
+    channel_response,
+    lagged,
+    media_terms,
+)
+from omnimmm.transforms import SATURATIONS
 
 __all__ = ["build_model", "lift_rows"]
 
@@ -95,7 +103,10 @@ def _effect_sizes(spec: ModelSpec, scaling: Scaling, h: Any) -> Any:
             roi_co = roi[:, None] * share
         else:
             roi_co = roi[:, None]
-        parts.append(roi_co * ratio[roi_ix] / s[roi_ix])
+        if len(roi_ix) == len(spec.channels):
+            parts.append(roi_co * ratio / s)
+        else:
+            parts.append(roi_co * ratio[roi_ix] / s[roi_ix])
         order += roi_ix
     if coef_ix:
         sd = np.array([spec.channels[i].coef_prior_sd for i in coef_ix])[:, None]
@@ -105,9 +116,58 @@ def _effect_sizes(spec: ModelSpec, scaling: Scaling, h: Any) -> Any:
     beta = parts[0] if len(parts) == 1 else pt.concatenate(parts, axis=0)
     if order != sorted(order):
         beta = beta[np.argsort(order)]
-    beta = pm.Deterministic("beta", beta, dims=("channel", "outcome"))
-    pm.Deterministic("roi_main", beta * s / ratio, dims=("channel", "outcome"))
+    # ``beta`` and the ROI split are recomputed after sampling in numpy
+    # (:func:`omnimmm.mmm.posterior.complete_posterior`), not stored by the sampler.
     return beta
+
+
+def _lift_design(
+    spec: ModelSpec, scaling: Scaling, dates: pd.DatetimeIndex, x: np.ndarray
+) -> dict[str, np.ndarray] | None:
+    """Constants of the lift-test likelihood, one row per usable test (None if none).
+
+    ``lags`` (K, T, C, 1, L): lagged scaled spend with test ``k``'s spend change added to
+    its channel; ``pick`` (K, 1, C, 1): one-hot of the tested channel; ``after`` (K, T, 1):
+    weeks from the test's first week on; ``outcome`` (K, O): which outcomes the measured
+    revenue covers; ``observed`` and ``se`` (K,) in currency.
+    """
+    layout = spec.layout()
+    names = spec.channel_names
+    n_c, n_o = len(names), len(spec.outcomes)
+    lags, pick, after, outc, obs, ses = [], [], [], [], [], []
+    for test in spec.calibration:
+        rows = lift_rows(dates, test.start, test.end)
+        if len(rows) == 0:
+            continue
+        c = names.index(test.channel)
+        actual = x[rows, c, 0]
+        weights = actual / actual.sum() if actual.sum() > 0 else np.full(len(rows), 1 / len(rows))
+        delta = np.zeros_like(x)
+        delta[rows, c, 0] = test.spend_change * weights / scaling.spend_scale[c]
+        if (x + delta).min() < 0:
+            continue  # a cut larger than the spend: cannot be represented
+        lags.append(lagged(x + delta, layout.l_max_all))
+        one = np.zeros((1, n_c, 1))
+        one[0, c, 0] = 1.0
+        pick.append(one)
+        after.append((np.arange(len(x)) >= rows[0]).astype(float)[:, None])
+        o = np.ones(n_o)
+        if test.outcome is not None:
+            o = np.zeros(n_o)
+            o[list(spec.outcomes).index(test.outcome)] = 1.0
+        outc.append(o)
+        obs.append(test.incremental_revenue)
+        ses.append(test.se)
+    if not lags:
+        return None
+    return {
+        "lags": np.stack(lags),
+        "pick": np.stack(pick),
+        "after": np.stack(after),
+        "outcome": np.stack(outc),
+        "observed": np.asarray(obs, dtype=float),
+        "se": np.asarray(ses, dtype=float),
+    }
 
 
 def _lift_likelihood(
@@ -120,44 +180,70 @@ def _lift_likelihood(
     beta: Any,
     gamma: Any,
 ) -> None:
-    """Add the lift-test likelihood (tests that overlap the training weeks)."""
+    """Add the lift-test likelihood (tests that overlap the training weeks).
+
+    All tests are evaluated at once: the model's response with each test's spend change
+    minus the response with actual spend, on the tested channel (and the synergy terms it
+    takes part in), summed from the test's first week to the end of the data.
+    """
+    d = _lift_design(spec, scaling, dates, x)
+    if d is None:
+        return
     layout = spec.layout()
-    names = spec.channel_names
     y_scale = np.asarray(scaling.outcome_scale)
-    preds, obs, ses = [], [], []
-    for test in spec.calibration:
-        rows = lift_rows(dates, test.start, test.end)
-        if len(rows) == 0:
+    pick = d["pick"][:, 0, :, 0]  # (K, C) one-hot of the tested channel
+    c_of = pick.argmax(axis=1)
+    # Only the tested channel changes: its lagged spend (K, T, L), its lag weights and its
+    # saturation parameters are gathered with the one-hot ``pick`` (small dot products).
+    lags_c = d["lags"][np.arange(len(c_of)), :, c_of, 0, :]  # (K, T, L)
+    w_all = adstock_weight_matrix(params, layout, pt, 0)  # (C, Oa, L)
+    n_c, n_a, n_l = len(layout.channels), w_all.shape[1], layout.l_max_all
+    w_sel = pt.dot(pick, w_all.reshape((n_c, -1))).reshape((len(c_of), n_a, n_l))
+    a_mod = (lags_c[:, :, None, :] * w_sel[:, None, :, :]).sum(axis=-1)  # (K, T, Oa)
+    h_mod = pt.zeros_like(a_mod)
+    for kind, ix in layout.saturation_groups:
+        rows = [k for k, c in enumerate(c_of) if c in ix]
+        if not rows:
             continue
-        c = names.index(test.channel)
-        actual = x[rows, c, 0]
-        weights = actual / actual.sum() if actual.sum() > 0 else np.full(len(rows), 1 / len(rows))
-        delta = np.zeros_like(x)
-        delta[rows, c, 0] = test.spend_change * weights / scaling.spend_scale[c]
-        if (x + delta).min() < 0:
-            continue  # a cut larger than the spend: cannot be represented
-        h_mod = channel_response(x + delta, params, layout, pt, 0)
-        d_c = (h_mod[:, c, :] - h[:, c, :])[rows[0] :]  # (T', Oa)
-        inc = d_c * beta[c]  # (T', O)
-        for p, (a, b) in enumerate(layout.pairs):
-            if c in (a, b):
-                other = h[rows[0] :, b if c == a else a, :]
-                inc = inc + d_c * other * gamma[p]
-        per_outcome = inc.sum(axis=0) * y_scale
-        if test.outcome is None:
-            preds.append(per_outcome.sum())
-        else:
-            preds.append(per_outcome[list(spec.outcomes).index(test.outcome)])
-        obs.append(test.incremental_revenue)
-        ses.append(test.se)
-    if preds:
-        ref = float(np.sum(y_scale))
-        pm.Normal(
-            "lift",
-            mu=pt.stack(preds) / ref,
-            sigma=np.asarray(ses) / ref,
-            observed=np.asarray(obs) / ref,
+        sel = np.zeros((len(rows), len(ix)))
+        sel[np.arange(len(rows)), [list(ix).index(c_of[k]) for k in rows]] = 1.0
+        ps = []
+        for name in SATURATIONS[kind].params:
+            v = params.get(
+                f"saturation_{kind}_{name}", FIXED_PARAMS.get(f"saturation_{kind}_{name}")
+            )
+            ps.append(v if np.isscalar(v) else pt.dot(sel, v)[:, None, None])
+        h_mod = pt.set_subtensor(h_mod[rows], SATURATIONS[kind].fn(a_mod[rows], *ps))
+    h_act = (h[None] * d["pick"]).sum(axis=2)  # (K, T, Oa): the tested channel, actual spend
+    diff = (h_mod - h_act) * d["after"]  # (K, T, Oa)
+    inc = diff.sum(axis=1) * pt.dot(pick, beta)  # (K, O)
+    for p, (a, b) in enumerate(layout.pairs):
+        # d(h_a h_b) = d h_c * h_other when only channel c changes.
+        other = (
+            h[None, :, b, :] * pick[:, a, None, None] + h[None, :, a, :] * pick[:, b, None, None]
         )
+        inc = inc + (diff * other).sum(axis=1) * gamma[p]
+    pred = (inc * y_scale * d["outcome"]).sum(axis=1)
+    ref = float(np.sum(y_scale))
+    pm.Normal("lift", mu=pred / ref, sigma=d["se"] / ref, observed=d["observed"] / ref)
+
+
+def _correlated_normal(observed: np.ndarray, mu: Any, chol: Any, n_o: int) -> None:
+    """The multivariate normal likelihood as a chain of univariate normals.
+
+    With ``Sigma = L L'`` and whitened residuals ``z = L^-1 (y - mu)`` (forward
+    substitution, outcome by outcome), ``y[:, k] ~ Normal(mu[:, k] + sum_{j<k} L[k, j]
+    z[:, j], L[k, k])`` has exactly the multivariate normal density. Written out for the
+    few outcomes of a plan it avoids triangular solves in the graph, which dominate the
+    gradient's cost otherwise.
+    """
+    z, cond = [], []
+    for k in range(n_o):
+        shift = sum((chol[k, j] * z[j] for j in range(k)), start=pt.zeros(()))
+        cond.append(mu[:, k] + shift)
+        z.append((observed[:, k] - cond[k]) / chol[k, k])
+    sd = pt.stack([chol[k, k] for k in range(n_o)])
+    pm.Normal("y", mu=pt.stack(cond, axis=1), sigma=sd, observed=observed, dims=("week", "outcome"))
 
 
 def build_model(
@@ -208,7 +294,8 @@ def build_model(
         for kind in layout.saturation_kinds:
             rvs = saturation_rvs(kind, (f"channel_saturation_{kind}",))
             params.update({f"saturation_{kind}_{p}": v for p, v in rvs.items()})
-        h = channel_response(pt.as_tensor_variable(x), params, layout, pt, 0)
+        lags = lagged(x, layout.l_max_all)  # (T, C, 1, L), a constant of the graph
+        h = channel_response(x, params, layout, pt, 0, lags=lags)
         beta = _effect_sizes(spec, scaling, h)
         gamma = None
         if layout.pairs:
@@ -245,7 +332,23 @@ def build_model(
         observed = None
         if outcomes is not None:
             observed = np.asarray(outcomes, dtype=float) / np.asarray(scaling.outcome_scale)
-        if n_o > 1 and spec.outcome_correlation:
+        if n_o == 2 and spec.outcome_correlation:
+            # Two outcomes: the LKJ(eta) prior of the one correlation is
+            # (rho + 1) / 2 ~ Beta(eta, eta); the Cholesky factor is written out.
+            sigma = pm.HalfNormal("sigma", priors.noise_sd, dims="outcome")
+            r = pm.Beta("rho_beta", priors.lkj_eta, priors.lkj_eta)
+            rho = 2.0 * r - 1.0
+            chol = pt.stack(
+                [
+                    pt.stack([sigma[0], pt.zeros(())]),
+                    pt.stack([sigma[1] * rho, sigma[1] * pt.sqrt(1.0 - rho**2)]),
+                ]
+            )
+            if observed is None:
+                pm.MvNormal("y", mu=mu, chol=chol, dims=("week", "outcome"))
+            else:
+                _correlated_normal(observed, mu, chol, n_o)
+        elif n_o > 2 and spec.outcome_correlation:
             chol, _, _ = pm.LKJCholeskyCov(
                 "chol_cov",
                 n=n_o,
@@ -254,9 +357,11 @@ def build_model(
                 compute_corr=True,
                 store_in_trace=False,
             )
-            pm.Deterministic("chol", chol)
-            pm.Deterministic("sigma", pt.sqrt(pt.diag(chol @ chol.T)), dims="outcome")
-            pm.MvNormal("y", mu=mu, chol=chol, observed=observed, dims=("week", "outcome"))
+            # ``chol`` and ``sigma`` are unpacked from ``chol_cov`` after sampling.
+            if observed is None:
+                pm.MvNormal("y", mu=mu, chol=chol, dims=("week", "outcome"))
+            else:
+                _correlated_normal(observed, mu, chol, n_o)
         else:
             sigma = pm.HalfNormal("sigma", priors.noise_sd, dims="outcome")
             pm.Normal("y", mu=mu, sigma=sigma, observed=observed, dims=("week", "outcome"))

@@ -100,7 +100,8 @@ def _delayed(prefix: str, dims: Sequence[str], l_max: int) -> dict[str, pm.Distr
     alpha = pm.Beta(f"{prefix}_alpha", alpha=2.0, beta=2.0, dims=tuple(dims))
     # Peak lag as a fraction of the window: mean about a fifth of l_max (2-3 weeks).
     frac = pm.Beta(f"{prefix}_theta_frac", alpha=2.0, beta=7.0, dims=tuple(dims))
-    theta = pm.Deterministic(f"{prefix}_theta", frac * (l_max - 1), dims=tuple(dims))
+    # Not stored by the sampler; recomputed after sampling (see DERIVED_THETA).
+    theta = frac * (l_max - 1)
     return {"alpha": alpha, "theta": theta}
 
 

@@ -37,8 +37,10 @@ __all__ = [
     "baseline_terms",
     "adstock_weight_matrix",
     "channel_response",
+    "lagged",
     "media_terms",
     "param_names",
+    "saturate",
 ]
 
 #: Parameters held fixed (absorbed by the effect size), by posterior name.
@@ -90,7 +92,9 @@ def adstock_weight_matrix(
         pos = [kinds[kind].index(i) for i in ix]
         ps = []
         for p in ADSTOCKS[kind].params:
-            v = _take(xp, _param(params, f"adstock_{kind}_{p}"), pos, nb)
+            v = _param(params, f"adstock_{kind}_{p}")
+            if pos != list(range(len(kinds[kind]))):  # a subset of the kind's channels
+                v = _take(xp, v, pos, nb)
             ps.append(v[..., None] if layout.share_carryover else v)
         w = ADSTOCKS[kind].weights(*ps, l_max=l_max, normalize=True)
         weights.append(_pad_lags(xp, w, layout.l_max_all - l_max))
@@ -101,8 +105,26 @@ def adstock_weight_matrix(
     return w_all
 
 
+def lagged(x: np.ndarray, n_lags: int) -> np.ndarray:
+    """Lagged copies of ``x`` (time on axis 0) on a new last axis: ``out[t, ..., l] = x[t - l]``.
+
+    Spend before the first row is zero, so ``(lagged(x, L) * w).sum(-1)`` equals
+    ``adstock(x, w)`` for weights with ``L`` lags.
+    """
+    x = np.asarray(x, dtype=float)
+    out = np.zeros((*x.shape, n_lags))
+    for lag in range(n_lags):
+        out[lag:, ..., lag] = x[: x.shape[0] - lag]
+    return out
+
+
 def channel_response(
-    x: Any, params: Mapping[str, Any], layout: ChannelLayout, xp: ModuleType, nb: int
+    x: Any,
+    params: Mapping[str, Any],
+    layout: ChannelLayout,
+    xp: ModuleType,
+    nb: int,
+    lags: Any = None,
 ) -> Any:
     """Adstock then saturation of every channel: ``h`` of shape ``(T, *B, C, Oa)``.
 
@@ -118,9 +140,19 @@ def channel_response(
         ``numpy`` or ``pytensor.tensor``.
     nb : int
         Number of batch axes ``B`` of the parameters.
+    lags : array of shape (T, *1, C, 1, L), optional
+        ``lagged(x, layout.l_max_all)``; when given the adstock is a product with the lag
+        weights instead of a convolution (what the PyMC model uses).
     """
     w_all = adstock_weight_matrix(params, layout, xp, nb)
-    a = adstock(x, w_all)
+    # With precomputed lagged spend the adstock is one product and a sum over lags, which
+    # keeps the PyMC graph (and nutpie's compile time) small.
+    a = adstock(x, w_all) if lags is None else (lags * w_all).sum(axis=-1)
+    return saturate(a, params, layout, xp)
+
+
+def saturate(a: Any, params: Mapping[str, Any], layout: ChannelLayout, xp: ModuleType) -> Any:
+    """Saturation of adstocked spend ``a`` ``(T, *B, C, Oa)`` channel by channel."""
     hs, order = [], []
     for kind, ix in layout.saturation_groups:
         a_g = a if len(ix) == len(layout.channels) else _take(xp, a, ix, -2)
@@ -144,9 +176,9 @@ def media_terms(h: Any, beta: Any, gamma: Any, layout: ChannelLayout, xp: Module
     main = h * beta
     if not layout.pairs:
         return main, None
-    a_idx = [a for a, _ in layout.pairs]
-    b_idx = [b for _, b in layout.pairs]
-    syn = _take(xp, h, a_idx, -2) * _take(xp, h, b_idx, -2) * gamma
+    # Basic slices (no gather ops in the PyMC graph): pairs are few.
+    prods = [h[..., a : a + 1, :] * h[..., b : b + 1, :] for a, b in layout.pairs]
+    syn = (prods[0] if len(prods) == 1 else xp.concatenate(prods, axis=-2)) * gamma
     return main, syn
 
 

@@ -1,0 +1,135 @@
+"""Derived posterior quantities, computed after sampling in numpy.
+
+The sampled PyMC model keeps only its free parameters: every deterministic a sampler
+stores costs compile time (nutpie compiles a second function for them) and memory. What
+the analysis needs besides the free parameters is recomputed here, draw by draw, from the
+same functions the model uses (:mod:`omnimmm.mmm.response`):
+
+* ``adstock_delayed_theta``: the peak lag, ``theta_frac * (l_max - 1)``;
+* ``beta`` (channel, outcome): effect sizes on the scaled outcome; for ROI-parameterised
+  channels ``roi_total * roi_share * spend_total / (y_scale * sum_t h)``, for channels with
+  a raw coefficient prior ``coef_raw * coef_prior_sd``;
+* ``roi_main`` (channel, outcome): main-effect revenue per unit of spend (no synergy);
+* ``chol`` (outcome, outcome) and ``sigma`` (outcome): the residual covariance factor and
+  standard deviations, unpacked from ``chol_cov`` (more than two outcomes) or built from
+  ``sigma`` and ``rho_beta`` (two outcomes: ``rho = 2 rho_beta - 1``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from omnimmm.mmm.design import ModelSpec, Scaling
+from omnimmm.mmm.response import channel_response
+
+__all__ = ["complete_posterior", "delayed_l_max"]
+
+
+def delayed_l_max(spec: ModelSpec) -> int:
+    """Lag window that scales the delayed adstock's peak (largest among those channels)."""
+    return max(c.l_max for c in spec.channels if c.adstock == "delayed")
+
+
+def _unpack_lower(packed: np.ndarray, n: int) -> np.ndarray:
+    """Row-major packed lower triangles ``(..., n (n + 1) / 2)`` -> ``(..., n, n)``."""
+    out = np.zeros((*packed.shape[:-1], n, n))
+    rows, cols = np.tril_indices(n)
+    out[..., rows, cols] = packed
+    return out
+
+
+def complete_posterior(
+    posterior: xr.Dataset,
+    spec: ModelSpec,
+    scaling: Scaling,
+    spend: np.ndarray,
+    chunk: int = 500,
+) -> xr.Dataset:
+    """Add the derived quantities to a posterior of free parameters (chain, draw, ...).
+
+    Parameters
+    ----------
+    posterior : xarray.Dataset
+        As sampled (``chain``, ``draw`` first).
+    spec : ModelSpec
+    scaling : Scaling
+        Of the training weeks.
+    spend : numpy.ndarray of shape (T, C)
+        Training spend in currency, channels in ``spec`` order.
+    chunk : int, default 500
+        Draws evaluated at once (bounds memory).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``posterior`` with the derived variables added (existing ones are kept).
+    """
+    post = posterior.copy()
+    n_chain, n_draw = post.sizes["chain"], post.sizes["draw"]
+    n = n_chain * n_draw
+    layout = spec.layout()
+    names = spec.channel_names
+    outcomes = list(spec.outcomes)
+    n_o = len(outcomes)
+
+    if "adstock_delayed_theta_frac" in post and "adstock_delayed_theta" not in post:
+        frac = post["adstock_delayed_theta_frac"]
+        post["adstock_delayed_theta"] = frac * (delayed_l_max(spec) - 1)
+
+    def flat(name: str) -> np.ndarray:
+        a = post[name].to_numpy()
+        return a.reshape(n, *a.shape[2:])
+
+    if "beta" not in post:
+        params = {k: flat(k) for k in post.data_vars if k.startswith(("adstock_", "saturation_"))}
+        x = (np.asarray(spend, dtype=float) / np.asarray(scaling.spend_scale))[:, None, :, None]
+        sums = []
+        for lo in range(0, n, chunk):
+            part = {k: v[lo : lo + chunk] for k, v in params.items()}
+            h = channel_response(x, part, layout, np, 1)  # (T, d, C, Oa)
+            sums.append(h.sum(axis=0))
+        s = np.concatenate(sums, axis=0)  # (N, C, Oa)
+        ratio = np.asarray(scaling.spend_total)[:, None] / np.asarray(scaling.outcome_scale)[None]
+        beta = np.zeros((n, len(names), n_o))
+        roi_ix = [i for i, c in enumerate(spec.channels) if c.coef_prior_sd is None]
+        coef_ix = [i for i, c in enumerate(spec.channels) if c.coef_prior_sd is not None]
+        if roi_ix:
+            roi = flat("roi_total")[:, :, None]
+            share = flat("roi_share") if "roi_share" in post else np.ones((n, len(roi_ix), 1))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                beta[:, roi_ix] = roi * share * ratio[roi_ix] / s[:, roi_ix]
+        if coef_ix:
+            sd = np.array([spec.channels[i].coef_prior_sd for i in coef_ix])[:, None]
+            beta[:, coef_ix] = flat("coef_raw") * sd
+        roi_main = beta * s / ratio
+        shape = (n_chain, n_draw, len(names), n_o)
+        dims = ("chain", "draw", "channel", "outcome")
+        coords = {"channel": names, "outcome": outcomes}
+        post["beta"] = xr.DataArray(beta.reshape(shape), dims=dims, coords=coords)
+        post["roi_main"] = xr.DataArray(roi_main.reshape(shape), dims=dims, coords=coords)
+
+    if "rho_beta" in post and "chol" not in post:
+        sig = flat("sigma")
+        rho = 2.0 * flat("rho_beta") - 1.0
+        chol = np.zeros((n, 2, 2))
+        chol[:, 0, 0] = sig[:, 0]
+        chol[:, 1, 0] = sig[:, 1] * rho
+        chol[:, 1, 1] = sig[:, 1] * np.sqrt(1.0 - rho**2)
+        post["chol"] = xr.DataArray(
+            chol.reshape(n_chain, n_draw, 2, 2), dims=("chain", "draw", "chol_row", "chol_col")
+        )
+        post["rho"] = xr.DataArray(rho.reshape(n_chain, n_draw), dims=("chain", "draw"))
+    if "chol_cov" in post and "chol" not in post:
+        chol = _unpack_lower(flat("chol_cov"), n_o)
+        sigma = np.sqrt((chol**2).sum(axis=-1))
+        post["chol"] = xr.DataArray(
+            chol.reshape(n_chain, n_draw, n_o, n_o),
+            dims=("chain", "draw", "chol_row", "chol_col"),
+        )
+        post["sigma"] = xr.DataArray(
+            sigma.reshape(n_chain, n_draw, n_o),
+            dims=("chain", "draw", "outcome"),
+            coords={"outcome": outcomes},
+        )
+    return post
