@@ -34,8 +34,19 @@ def _fail(exc: OmniError) -> typer.Exit:
     return typer.Exit(code=exc.exit_code)
 
 
+_ROLE_HELP = {
+    "customer_id": "Customer key column.",
+    "ts": "Timestamp column (ISO date or date-time).",
+    "amount": "Order or receipt value column.",
+    "order_id": "Optional order id column; rows sharing one are one order.",
+    "channel": "Optional channel column (online/offline).",
+    "store_id": "Optional store column.",
+    "coupon_used": "Optional coupon flag column (true/false).",
+}
+
+
 def _col(role: str) -> object:
-    return typer.Option(f"--{role.replace('_', '-')}-col", help=f"Column holding the {role}.")
+    return typer.Option(f"--{role.replace('_', '-')}-col", help=_ROLE_HELP[role])
 
 
 @lifecycle_app.command("score")
