@@ -142,3 +142,13 @@ def test_scores_hash_a_phone_customer_key(tmp_path):
     assert hashed[0] == hashed[1] != hashed[2]
     assert find_raw_contacts(pd.DataFrame({"customer_id": hashed})) == {}
     assert not np.isin(ids, hashed).any()
+
+
+@pytest.mark.parametrize("as_of", ["yesterday", "31/12/2024", "2024-13-01"])
+def test_bad_as_of_date_exits_3(files, tmp_path, as_of):
+    result = CliRunner().invoke(app, [
+        "lifecycle", "score", "--transactions", str(files / "tx.csv"), "--as-of", as_of,
+        "--horizon-days", "30", "--out", str(tmp_path / "out"),
+    ])  # fmt: skip
+    assert result.exit_code == 3
+    assert "is not a date (expected YYYY-MM-DD)" in " ".join(result.output.split())

@@ -48,6 +48,7 @@ and the benchmark's comparison, not the production path.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, fields
 from datetime import date, datetime
@@ -66,6 +67,7 @@ NON_FEATURES: tuple[str, ...] = ("customer_id", "stage")
 STAGES: tuple[str, ...] = ("new", "active", "at_risk", "lapsed")
 
 DateLike = str | date | datetime | pd.Timestamp
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}([ T].*)?$")
 
 
 @dataclass(frozen=True)
@@ -130,10 +132,15 @@ class TransactionTable:
 
 def cutoff_end(as_of: DateLike) -> pd.Timestamp:
     """Exclusive end of the history visible at ``as_of``: midnight after that day."""
+    bad = DataError(f"as-of date {as_of!r} is not a date (expected YYYY-MM-DD)")
+    if isinstance(as_of, str) and not _ISO_DAY.match(as_of.strip()):
+        raise bad  # pandas would also accept words such as "now" or "yesterday"
     try:
         day = pd.Timestamp(as_of)
     except (ValueError, TypeError) as exc:
-        raise DataError(f"as-of date {as_of!r} is not a date (expected YYYY-MM-DD)") from exc
+        raise bad from exc
+    if day is pd.NaT:
+        raise bad
     if day.tzinfo is not None:
         day = day.tz_localize(None)
     return day.normalize() + pd.Timedelta(days=1)
