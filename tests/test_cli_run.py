@@ -100,3 +100,17 @@ def test_optimize_and_report_refuse_a_non_run_directory(tmp_path: Path) -> None:
         result = runner.invoke(app, [cmd, str(tmp_path)])
         assert result.exit_code == 2
         assert "not an omnimmm run directory" in " ".join(result.output.split())
+
+
+def test_report_and_optimize_commands_on_a_run(fitted_run: Path, tmp_path: Path) -> None:
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(fitted_run, run)
+    (run / "report.html").unlink()
+    result = runner.invoke(app, ["report", str(run)])
+    assert result.exit_code == 0, result.output
+    assert (run / "report.html").is_file()
+    result = runner.invoke(app, ["optimize", str(run)])
+    assert result.exit_code == 0, result.output
+    assert "report:" in result.output and "quality gate: FAILED" in result.output

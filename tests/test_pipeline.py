@@ -243,3 +243,24 @@ def test_same_seed_same_numbers(fitted_run: Path, tmp_path: Path) -> None:
     pipeline.run(plan, tmp_path / "again")
     again = (tmp_path / "again/recommendation.json").read_text()
     assert again == (fitted_run / "recommendation.json").read_text()
+
+
+def test_optimize_after_editing_the_budget(fitted_run: Path, tmp_path: Path) -> None:
+    from omnimmm.errors import PlanError
+
+    run = _copy_run(fitted_run, tmp_path / "run")
+    plan = run / "plan.toml"
+    text = plan.read_text()
+    assert "max_change = 0.5" in text
+    plan.write_text(text.replace("max_change = 0.5", "max_change = 0.2"))
+    pipeline.optimize(run)
+    doc = json.loads((run / "recommendation.json").read_text())
+    assert doc["plan"]["max_change"] == 0.2
+    for c in doc["channels"]:
+        assert c["recommended_spend"] <= 1.2 * c["current_spend"] + 1
+        assert c["recommended_spend"] >= 0.8 * c["current_spend"] - 1
+    plan.write_text(plan.read_text().replace("draws = 100", "draws = 150"))
+    digest = _tree_digest(run)
+    with pytest.raises(PlanError, match="only \\[budget\\] and \\[gate\\]"):
+        pipeline.optimize(run)
+    assert _tree_digest(run) == digest

@@ -338,6 +338,19 @@ def _holdout(model: Any, prep: Prepared) -> tuple[dict[str, Any], dict[str, pd.D
     return info, tables
 
 
+def _remedies(gate: Any, prep: Prepared) -> list[str]:
+    out = list(gate.remedies)
+    if prep.fast and not gate.passed:
+        s = prep.plan.model
+        out.insert(
+            0,
+            f"run without --fast: the plan's sampler settings ({s.chains} chains x {s.draws} "
+            f"draws after {s.tune} tuning steps) instead of the quick {FAST_SAMPLER['chains']} "
+            f"x {FAST_SAMPLER['draws']}",
+        )
+    return out
+
+
 def _fit_stage(prep: Prepared, work: Path, previous: Path | None, say: Progress) -> _Fitted:
     from omnimmm.mmm import OmniMMM, load
 
@@ -381,7 +394,7 @@ def _fit_stage(prep: Prepared, work: Path, previous: Path | None, say: Progress)
         "allowed": bool(gate_spec.allow_failure),
         "fast": prep.fast,
         "failures": list(gate.failures),
-        "remedies": list(gate.remedies),
+        "remedies": _remedies(gate, prep),
         "message": gate.message,
         "thresholds": {
             "rhat_max": gate_spec.rhat_max,
@@ -580,6 +593,12 @@ def _open_run(directory: Path) -> tuple[Prepared, dict[str, Any]]:
             f"{prep.panel.source}: the data changed since the model in {directory} was fitted "
             "(its sha256 differs); refit with omnimmm run or omnimmm fit"
         )
+    if prep.fit_key != manifest["fit_key"]:
+        raise PlanError(
+            f"{directory / 'plan.toml'}: its data, channels, model, calibration or festivals "
+            f"differ from those the model in {directory} was fitted with; only [budget] and "
+            "[gate] can change without refitting. Run omnimmm run (or fit) instead"
+        )
     # The stored plan has absolute paths, the original plan file is kept for the manifest.
     prep = replace(prep, plan_path=directory / "plan.original.toml")
     return prep, manifest
@@ -596,12 +615,13 @@ def optimize(directory: str | Path, *, progress: Progress | None = None) -> RunS
     with _staging(directory, seed_from=directory) as work:
         model = load(work / "model")
         result = load_result(work)
+        fresh = {k: v for k, v in _meta(prep, model).items() if k != "plan_path"}
+        result = replace(result, meta={**result.meta, **fresh})
         t_opt = time.perf_counter()
         opt = _optimize_stage(model, prep, say, _retention(result))
         result = _add_optimization(result, opt)
         _export(result, work, say)
         stages = {**manifest["stages"], "optimize_seconds": time.perf_counter() - t_opt}
-        prep = replace(prep, fit_key=manifest["fit_key"])
         _write_manifest(work, prep, stages, {"gate": manifest["gate"]})
     return RunSummary(directory, result, True, time.perf_counter() - t0)
 
