@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from omnimmm.cli import app
 from omnimmm.data.simulate_customers import simulate_customers
 from omnimmm.lifecycle import resolve_identities
+from omnimmm.lifecycle.identity import assign_customer_ids
 
 AS_OF = "2025-06-15"
 RENAMED = {"customer_id": "cust", "ts": "when", "amount": "value"}
@@ -26,7 +27,8 @@ def files(tmp_path_factory):
     world = simulate_customers(n_customers=1200, seed=3, start="2024-01-01", end="2025-08-31")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        cid = resolve_identities(world.transactions).customer_id
+        identity = resolve_identities(world.transactions)
+    cid = identity.customer_id
     cols = ["customer_id", "ts", "amount", "order_id", "channel", "store_id", "coupon_used"]
     tx = world.transactions.assign(customer_id=cid)[cols]
     later = tx["ts"] >= pd.Timestamp(AS_OF) + pd.Timedelta(days=1)
@@ -36,6 +38,17 @@ def files(tmp_path_factory):
     d = tmp_path_factory.mktemp("lifecycle_cli")
     tx.rename(columns=RENAMED).to_csv(d / "tx.csv", index=False)
     changed.rename(columns=RENAMED).to_csv(d / "tx_changed.csv", index=False)
+    camp = world.campaigns.assign(customer_id=assign_customer_ids(world.campaigns, identity))
+    camp = camp.dropna(subset=["customer_id"])[["customer_id", "sent_at", "treated"]]
+    camp.to_csv(d / "campaigns.csv", index=False)
+    sent_later = camp["sent_at"] >= pd.Timestamp(AS_OF) + pd.Timedelta(days=1)
+    assert sent_later.any() and (~sent_later).any()
+    camp_changed = camp.copy()
+    camp_changed.loc[sent_later, "customer_id"] = camp.loc[sent_later, "customer_id"].to_numpy()[
+        ::-1
+    ]
+    camp_changed.loc[sent_later, "treated"] = True
+    camp_changed.to_csv(d / "campaigns_changed.csv", index=False)
     return d
 
 
@@ -152,3 +165,55 @@ def test_bad_as_of_date_exits_3(files, tmp_path, as_of):
     ])  # fmt: skip
     assert result.exit_code == 3
     assert "is not a date (expected YYYY-MM-DD)" in " ".join(result.output.split())
+
+
+FAST_FLAGS = ("--fast", "--n-trees", "60", "--min-rows-per-leaf", "50")
+
+
+@pytest.fixture(scope="module")
+def scored_campaigns(files):
+    out = files / "out_campaigns"
+    result = _score(files / "tx.csv", out, "--campaigns", str(files / "campaigns.csv"),
+                    *FAST_FLAGS)  # fmt: skip
+    return result, out
+
+
+def test_campaigns_and_fast_settings_run_end_to_end(scored_campaigns):
+    """--campaigns adds contact features; --fast plus explicit flags set LightGBM."""
+    result, out = scored_campaigns
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["model"] == {
+        "preset": "fast",
+        "settings": {"learning_rate": 0.2, "subsample": 0.5, "max_bin": 63, "n_estimators": 60,
+                     "early_stopping_rounds": 20, "min_child_samples": 50},
+    }  # fmt: skip
+    assert metrics["campaigns"]["contacts_before_as_of"] > 100
+    for target in ("repurchase", "churn"):
+        assert {"n_contacts", "n_responses", "contact_response_rate",
+                "days_since_last_contact"} <= set(metrics[target]["features"])  # fmt: skip
+        assert metrics[target]["n_trees"] <= 60
+        assert metrics[target]["validation"]["roc_auc"] > 0.7
+    scores = pd.read_csv(out / "scores.csv")
+    assert scores["p_repurchase"].between(0, 1).all() and scores["customer_id"].is_unique
+
+
+@pytest.mark.slow
+def test_transaction_and_campaign_rows_after_as_of_do_not_change_the_scores(
+    files, scored_campaigns
+):
+    _, out = scored_campaigns
+    changed = _score(files / "tx_changed.csv", files / "out_campaigns_changed", "--campaigns",
+                     str(files / "campaigns_changed.csv"), *FAST_FLAGS)  # fmt: skip
+    assert changed.exit_code == 0, changed.output
+    pd.testing.assert_frame_equal(
+        pd.read_csv(out / "scores.csv"),
+        pd.read_csv(files / "out_campaigns_changed" / "scores.csv"),
+    )
+
+
+def test_bad_model_settings_exit_3_naming_the_setting(files, tmp_path):
+    result = _score(files / "tx.csv", tmp_path / "out", "--learning-rate", "1.5")
+    assert result.exit_code == 3
+    assert "learning_rate must be in (0, 1]" in " ".join(result.output.split())
+    assert not (tmp_path / "out").exists()

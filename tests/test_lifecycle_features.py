@@ -21,6 +21,7 @@ from omnimmm.lifecycle.features import (
     lifecycle_stage,
     load_transactions,
 )
+from omnimmm.lifecycle.identity import assign_customer_ids
 from omnimmm.lifecycle.labels import check_history, make_labels, max_supported_horizon
 
 AS_OF = "2025-03-31"
@@ -162,3 +163,129 @@ def test_horizon_too_long_names_the_longest_supported_one(tx):
 def test_label_window_past_the_data_says_how_long_it_can_be(tx):
     with pytest.raises(DataError, match="longest window the data cover is"):
         make_labels(tx, "2025-06-01", 60)
+
+
+# --- campaign contact and response features -------------------------------------------------
+
+
+def test_campaign_features_by_hand():
+    """Contacts, responses and recency of contact as of 2024-03-31, worked out by hand."""
+    tx = pd.DataFrame({
+        "customer_id": ["a", "a", "a", "b", "c"],
+        "ts": pd.to_datetime(["2024-01-01", "2024-02-10", "2024-04-02", "2024-01-05",
+                              "2024-03-01"]),
+        "amount": [10.0, 20.0, 30.0, 5.0, 7.0],
+    })  # fmt: skip
+    camp = pd.DataFrame({
+        "customer_id": ["a", "a", "a", "b", "b", "b", "c"],
+        # a: answered by the 02-10 order; open at the cutoff (its answer, 04-02, is later);
+        # sent after the cutoff. b: redeemed; redeemed after the cutoff; sent 2023 (outside
+        # 90 days). c: random control, not contacted.
+        "sent_at": ["2024-02-01 10:00", "2024-03-25 10:00", "2024-04-05", "2024-03-01",
+                    "2024-03-20", "2023-10-01", "2024-03-10"],
+        "redeemed_at": [None, None, None, "2024-03-30", "2024-04-03", None, None],
+        "treated": [True, True, True, True, True, True, False],
+    })  # fmt: skip
+    f = build_features(tx, "2024-03-31", campaigns=camp).set_index("customer_id")
+    stop = pd.Timestamp("2024-04-01")
+    assert f["n_contacts"].tolist() == [2, 3, 0]
+    assert f["n_contacts_90d"].tolist() == [2, 2, 0]
+    assert f["n_responses"].tolist() == [1, 1, 0]
+    assert f["n_redemptions"].tolist() == [0, 1, 0]
+    np.testing.assert_allclose(f["contact_response_rate"].iloc[:2], [0.5, 1 / 3])
+    assert np.isnan(f.loc["c", "contact_response_rate"])
+    assert f.loc["a", "days_since_last_contact"] == pytest.approx(
+        (stop - pd.Timestamp("2024-03-25 10:00")) / pd.Timedelta(days=1)
+    )
+    assert np.isnan(f.loc["c", "days_since_last_contact"])
+    # a shorter response window drops a's answer (an order 8.6 days after the contact)
+    short = build_features(tx, "2024-03-31", campaigns=camp, response_days=7)
+    assert short.set_index("customer_id").loc["a", "n_responses"] == 0
+    # without campaigns the table is the transaction features alone
+    plain = build_features(tx, "2024-03-31")
+    assert "n_contacts" not in plain and list(f.reset_index().columns[: plain.shape[1]]) == list(
+        plain.columns
+    )
+
+
+def test_campaign_file_errors_name_the_column_and_row(tmp_path):
+    tx = pd.DataFrame({"customer_id": ["a"], "ts": ["2024-01-01"], "amount": [1.0]})
+    path = tmp_path / "camp.csv"
+    path.write_text("customer_id,sent_at\na,2024-01-02\na,soon\n")
+    with pytest.raises(DataError, match=r"'sent_at' is missing or not a timestamp.*'soon'.*row 2"):
+        build_features(tx, "2024-03-31", campaigns=path)
+    path.write_text("cust,sent_at\na,2024-01-02\n")
+    with pytest.raises(DataError, match=r"no column 'customer_id'"):
+        build_features(tx, "2024-03-31", campaigns=path)
+
+
+@pytest.fixture(scope="module")
+def campaign_world():
+    """Simulated transactions and contacts (with redemptions added) keyed by resolved ids, and
+    a cutoff ten days after a campaign send, so its response window is open at the cutoff."""
+    world = simulate_customers(n_customers=1500, seed=5, start="2024-01-01", end="2025-06-29")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        identity = resolve_identities(world.transactions)
+    tx = world.transactions.assign(customer_id=identity.customer_id)[COLUMNS]
+    camp = world.campaigns.assign(customer_id=assign_customer_ids(world.campaigns, identity))
+    camp = camp.dropna(subset=["customer_id"]).reset_index(drop=True)
+    rng = np.random.default_rng(1)
+    redeemed = camp["treated"].to_numpy() & (rng.random(len(camp)) < 0.3)
+    delay = pd.to_timedelta(rng.uniform(0, 20, len(camp)), unit="D")
+    camp["redeemed_at"] = (camp["sent_at"] + delay).where(redeemed)
+    sends = np.sort(camp["sent_at"].unique())
+    as_of = str((pd.Timestamp(sends[len(sends) // 2]) + pd.Timedelta(days=10)).date())
+    return (
+        tx.reset_index(drop=True),
+        camp[["customer_id", "sent_at", "redeemed_at", "treated"]],
+        as_of,
+    )
+
+
+def test_changing_every_transaction_and_campaign_row_after_the_cutoff_changes_no_feature(
+    campaign_world,
+):
+    tx, camp, as_of = campaign_world
+    stop = cutoff_end(as_of)
+    rng = np.random.default_rng(2)
+    later_tx = tx["ts"] >= stop
+    tx2 = tx.copy()
+    tx2.loc[later_tx, "amount"] = rng.uniform(1, 5000, int(later_tx.sum())).round(2)
+    tx2.loc[later_tx, "customer_id"] = rng.permutation(tx.loc[later_tx, "customer_id"].to_numpy())
+    shift = pd.to_timedelta(rng.integers(0, 30 * 86400, int(later_tx.sum())), unit="s")
+    tx2.loc[later_tx, "ts"] = (stop + shift).astype(tx["ts"].dtype)
+
+    sent_later = camp["sent_at"] >= stop
+    redeemed_later = camp["redeemed_at"] >= stop
+    assert sent_later.sum() > 100 and redeemed_later.sum() > 10
+    camp2 = camp.copy()
+    camp2.loc[sent_later, "customer_id"] = rng.permutation(
+        camp.loc[sent_later, "customer_id"].to_numpy()
+    )
+    camp2.loc[sent_later, "treated"] = ~camp.loc[sent_later, "treated"].astype(bool)
+    camp2.loc[sent_later, "sent_at"] = stop + pd.Timedelta(hours=1)
+    # redemptions after the cutoff: some moved, some withdrawn, and new ones added
+    moved = redeemed_later & (rng.random(len(camp)) < 0.5)
+    camp2.loc[moved, "redeemed_at"] = stop
+    camp2.loc[redeemed_later & ~moved, "redeemed_at"] = pd.NaT
+    unredeemed = camp["redeemed_at"].isna() & ~sent_later & camp["treated"]
+    camp2.loc[unredeemed, "redeemed_at"] = stop + pd.Timedelta(days=2)
+    extra = camp[~sent_later].head(300).assign(sent_at=stop + pd.Timedelta(days=1))
+    camp2 = pd.concat([camp2, extra], ignore_index=True)
+
+    before = build_features(tx, as_of, campaigns=camp)
+    after = build_features(tx2, as_of, campaigns=camp2)
+    pd.testing.assert_frame_equal(before, after)
+    # training loads the whole history once and cuts per cutoff: the same must hold there
+    full_before = build_features(load_transactions(tx), as_of, campaigns=camp)
+    full_after = build_features(load_transactions(tx2), as_of, campaigns=camp2)
+    pd.testing.assert_frame_equal(full_before, before)
+    pd.testing.assert_frame_equal(full_after, before)
+    assert (before["n_responses"] > 0).sum() > 50 and (before["n_redemptions"] > 0).sum() > 10
+    # the test can fail: contacts open at the cutoff have orders after it inside their window,
+    # which a feature reading past the cutoff would count
+    open_ = camp[(camp["sent_at"] < stop) & (camp["sent_at"] >= stop - pd.Timedelta(days=30))]
+    late = tx[later_tx].merge(open_, on="customer_id")
+    assert ((late["ts"] >= late["sent_at"]) & (late["ts"] < late["sent_at"] + pd.Timedelta(
+        days=30))).sum() > 10  # fmt: skip

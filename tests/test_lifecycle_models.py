@@ -19,11 +19,13 @@ from omnimmm.data.simulate_customers import SEGMENTS, simulate_customers
 from omnimmm.errors import OmniError
 from omnimmm.lifecycle import resolve_identities
 from omnimmm.lifecycle.features import load_transactions
+from omnimmm.lifecycle.identity import assign_customer_ids
 from omnimmm.lifecycle.labels import plan_cutoffs
 from omnimmm.lifecycle.propensity import (
     RFM_COLUMNS,
     PropensityModel,
     evaluate,
+    model_settings,
     rfm_baseline,
     rolling_training_set,
 )
@@ -40,11 +42,15 @@ def world():
 
 
 @pytest.fixture(scope="module")
-def tx(world) -> pd.DataFrame:
+def identity(world):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        cid = resolve_identities(world.transactions).customer_id
-    return world.transactions.assign(customer_id=cid)
+        return resolve_identities(world.transactions)
+
+
+@pytest.fixture(scope="module")
+def tx(world, identity) -> pd.DataFrame:
+    return world.transactions.assign(customer_id=identity.customer_id)
 
 
 @pytest.fixture(scope="module")
@@ -132,21 +138,40 @@ def test_drivers_are_lightgbm_shap_values_adding_up_to_the_margin(fitted):
     assert (d.top.groupby("row").size() == 3).all()
 
 
-def _campaigns_with_customer_ids(world, tx) -> pd.DataFrame:
-    """Campaign rows keyed by the customer id the resolver gave their account or card."""
+def test_campaign_rows_get_the_customer_id_of_their_account_card_or_phone(world, tx, identity):
+    """assign_customer_ids: account and membership ids give the resolver's customer; a row
+    whose ids never bought is found by its phone; and the ids agree with the true person."""
+    c = world.campaigns
+    cid = assign_customer_ids(c, identity)
     acc = tx.dropna(subset=["account_id"]).drop_duplicates("account_id")
     mem = tx.dropna(subset=["member_id"]).drop_duplicates("member_id")
-    by_acc = acc.set_index("account_id")["customer_id"]
-    by_mem = mem.set_index("member_id")["customer_id"]
-    c = world.campaigns
-    cid = c["account_id"].map(by_acc).fillna(c["member_id"].map(by_mem))
-    return c.assign(customer_id=cid).dropna(subset=["customer_id"])
+    by_records = (
+        c["account_id"]
+        .map(acc.set_index("account_id")["customer_id"])
+        .fillna(c["member_id"].map(mem.set_index("member_id")["customer_id"]))
+    )
+    known = by_records.notna()
+    assert known.mean() > 0.9
+    assert (cid[known] == by_records[known]).all()
+    assert cid[~known].notna().sum() > 0  # matched through the phone only
+    person = pd.Series(world.truth.transactions_person.to_numpy(), index=tx.index)
+    majority = person.groupby(identity.customer_id).agg(lambda s: s.mode().iloc[0])
+    true = (
+        c["account_id"].map(world.truth.person_of).fillna(c["member_id"].map(world.truth.person_of))
+    )
+    agree = (cid.map(majority) == true)[cid.notna()].mean()
+    print(f"\ncampaign rows with a customer id: {cid.notna().mean():.4f}; same person: {agree:.4f}")
+    assert agree > 0.99
+    # a key the resolver never saw matches nobody
+    stranger = pd.DataFrame({"member_id": ["M-none"], "phone": ["+86 100-0000-0001"]})
+    assert assign_customer_ids(stranger, identity).isna().all()
 
 
 @pytest.fixture(scope="module")
-def uplift_resolved(world, tx):
+def uplift_resolved(world, tx, identity):
     """Per-segment uplift measured through the resolved customer ids (the real pipeline)."""
-    camp = _campaigns_with_customer_ids(world, tx)
+    c = world.campaigns
+    camp = c.assign(customer_id=assign_customer_ids(c, identity)).dropna(subset=["customer_id"])
     window = 7 * world.truth.params.window_weeks
     outcomes = campaign_outcomes(camp, tx[COLUMNS], window_days=window)
     return outcomes, estimate_uplift(outcomes, level=0.9).to_frame().set_index("segment")
@@ -268,3 +293,16 @@ def test_propensity_model_rejects_multiclass_and_a_single_cutoff():
         PropensityModel(n_jobs=1).fit(X, np.arange(60) % 3)
     with pytest.raises(OmniError, match="at least two cutoffs"):
         PropensityModel(n_jobs=1).fit(X, np.arange(60) % 2, cutoff=["2024-01-01"] * 60)
+
+
+def test_model_settings_presets_overrides_and_errors():
+    assert model_settings() == {}
+    fast = model_settings("fast", learning_rate=None, min_child_samples=400)
+    assert fast["learning_rate"] == 0.2 and fast["min_child_samples"] == 400
+    assert PropensityModel(**fast).get_params()["early_stopping_rounds"] == 20
+    with pytest.raises(OmniError, match="unknown model preset 'quick'"):
+        model_settings("quick")
+    with pytest.raises(OmniError, match=r"unknown model setting\(s\) \['trees'\]"):
+        model_settings(trees=10)
+    with pytest.raises(OmniError, match="n_estimators must be a whole number >= 1"):
+        model_settings(n_estimators=0)

@@ -39,6 +39,9 @@ n_stores
 coupon_share, coupon_revenue_share, coupon_orders_90d
     share of orders and of revenue with a coupon, coupon orders in the last 90 days
     (only with ``coupon_used``).
+n_contacts, n_responses, contact_response_rate, days_since_last_contact, ...
+    campaign contacts received and answered, as of the same cutoff (only when a campaign
+    history is given; see :mod:`omnimmm.lifecycle.campaigns`).
 stage
     lifecycle stage from :func:`lifecycle_stage`.
 
@@ -59,6 +62,13 @@ import numpy as np
 import pandas as pd
 
 from omnimmm.errors import DataError, numbered
+from omnimmm.lifecycle.campaigns import (
+    RESPONSE_DAYS,
+    CampaignColumns,
+    CampaignTable,
+    add_campaign_features,
+    load_campaigns,
+)
 
 DEFAULT_WINDOWS: tuple[int, ...] = (30, 90, 180, 365)
 REQUIRED: tuple[str, ...] = ("customer_id", "ts", "amount")
@@ -399,6 +409,9 @@ def build_features(
     trend_days: int = 90,
     columns: ColumnMap | None = None,
     con: duckdb.DuckDBPyConnection | None = None,
+    campaigns: str | Path | pd.DataFrame | CampaignTable | None = None,
+    campaign_columns: CampaignColumns | None = None,
+    response_days: int = RESPONSE_DAYS,
 ) -> pd.DataFrame:
     """Point-in-time features of every customer with an order up to the end of ``as_of``.
 
@@ -415,6 +428,11 @@ def build_features(
         Length of the recent and the earlier period compared by the trend features.
     columns, con
         Column mapping and DuckDB connection, used when ``source`` is not yet loaded.
+    campaigns, campaign_columns, response_days
+        Optional campaign or contact history (path, DataFrame, or a
+        :class:`~omnimmm.lifecycle.campaigns.CampaignTable` loaded on the transactions'
+        connection), its column names, and the days after a contact in which a purchase
+        counts as a response. Adds the columns of :mod:`omnimmm.lifecycle.campaigns`.
 
     Returns
     -------
@@ -475,7 +493,11 @@ def build_features(
         SELECT customer_id, {", ".join(agg)} FROM g GROUP BY customer_id ORDER BY customer_id
     """
     raw = t.con.execute(query).df()
-    return _finish(raw, t.optional)
+    feats = _finish(raw, t.optional)
+    if campaigns is None:
+        return feats
+    c = load_campaigns(campaigns, t.con, columns=campaign_columns)
+    return add_campaign_features(feats, c, t.table, _sql_ts(stop), response_days=response_days)
 
 
 def _finish(raw: pd.DataFrame, optional: tuple[str, ...]) -> pd.DataFrame:

@@ -43,6 +43,7 @@ __all__ = [
     "DEFAULT_KEYS",
     "KNOWN_EMAIL_DOMAINS",
     "IdentityResult",
+    "assign_customer_ids",
     "normalize_email",
     "normalize_phone",
     "pairwise_scores",
@@ -309,6 +310,64 @@ def resolve_identities(
         "max_records_per_key": max_records_per_key,
     }
     return IdentityResult(customer, links, rates, ignored_table, summary)
+
+
+def assign_customer_ids(
+    rows: pd.DataFrame,
+    identity: IdentityResult,
+    keys: Sequence[str] = DEFAULT_KEYS,
+    salt: str = "omnimmm",
+) -> pd.Series:
+    """The unified ``customer_id`` of other rows (campaign contacts, coupons) by their keys.
+
+    Each row's keys are normalised as in :func:`resolve_identities` and looked up in
+    ``identity.links``; the first key that matches decides, record keys (account, member id)
+    first, then the other ``keys`` in order. Keys the resolution ignored (placeholders,
+    shared values) never match.
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        Rows with one or more of the identity key columns (absent ones are skipped).
+    identity : IdentityResult
+        The resolution of the transactions.
+    keys : sequence of str
+        Key columns to try.
+    salt : str
+        The salt the resolution used (phones and emails are matched by their hashes).
+
+    Returns
+    -------
+    pandas.Series
+        Customer id per row (same index), missing where no key matches a known customer.
+    """
+    used = [k for k in keys if k in rows.columns]
+    if not used:
+        raise DataError(
+            f"rows have none of the identity key columns {list(keys)}; "
+            f"columns are {list(rows.columns)}"
+        )
+    fuzzy = bool(identity.summary.get("fuzzy_email", False))
+    normalizers: dict[str, Callable[[object], str | None]] = {
+        "phone": normalize_phone,
+        "email": lambda v: normalize_email(v, fix_typos=fuzzy),
+    }
+    order = [k for k in RECORD_KEYS if k in used] + [k for k in used if k not in RECORD_KEYS]
+    out = pd.Series(pd.NA, index=rows.index, dtype="str", name="customer_id")
+    for key in order:
+        known = identity.links.loc[identity.links["key"] == key].drop_duplicates("value")
+        lookup = pd.Series(known["customer_id"].to_numpy(), index=known["value"].to_numpy())
+        codes, uniques = pd.factorize(rows[key])
+        norm = normalizers.get(key, _normalize_id)
+        shown = np.asarray(_display(key, np.array([norm(v) for v in uniques], dtype=object),
+                                    salt), dtype=object)  # fmt: skip
+        found = lookup.reindex(shown).to_numpy(dtype=object) if len(shown) else shown
+        per_row = np.where(codes >= 0, found[np.maximum(codes, 0)], None) if len(found) else None
+        if per_row is None:
+            continue
+        fill = out.isna().to_numpy() & pd.notna(per_row)
+        out[fill] = per_row[fill]
+    return out
 
 
 def _encode(df: pd.DataFrame, used: list[str], fuzzy_email: bool) -> _Keys:

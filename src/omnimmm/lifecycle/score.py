@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 import omnimmm
+from omnimmm.lifecycle.campaigns import RESPONSE_DAYS, CampaignColumns, load_campaigns
 from omnimmm.lifecycle.features import (
     ColumnMap,
     DateLike,
@@ -52,6 +53,7 @@ from omnimmm.lifecycle.propensity import (
     RFM_COLUMNS,
     PropensityModel,
     evaluate,
+    model_settings,
     rfm_baseline,
     rolling_training_set,
 )
@@ -98,18 +100,21 @@ def _fit_target(
     cache: dict,
     model_kw: dict[str, Any],
     seed: int = 0,
+    campaigns: Any = None,
+    response_days: int = RESPONSE_DAYS,
 ) -> tuple[PropensityModel, dict[str, Any], Any]:
     """Check model on ``plan``, production model on ``plan.shifted()``."""
     h = plan.horizon_days
-    train = rolling_training_set(t, plan.train, h, target=target, cache=cache)
-    val = rolling_training_set(t, [plan.validation], h, target=target, cache=cache)
+    extra = {"campaigns": campaigns, "response_days": response_days}
+    train = rolling_training_set(t, plan.train, h, target=target, cache=cache, **extra)
+    val = rolling_training_set(t, [plan.validation], h, target=target, cache=cache, **extra)
     check = PropensityModel(**model_kw).fit(train.X, train.y, cutoff=train.cutoff)
     metrics = evaluate(val.y, check.predict_proba(val.X[train.X.columns])[:, 1])
     rfm = list(RFM_COLUMNS)
     base = rfm_baseline().fit(train.X[rfm], train.y)
     base_metrics = evaluate(val.y, base.predict_proba(val.X[rfm])[:, 1])
     prod_plan = plan.shifted()
-    prod_set = rolling_training_set(t, prod_plan.train, h, target=target, cache=cache)
+    prod_set = rolling_training_set(t, prod_plan.train, h, target=target, cache=cache, **extra)
     prod = PropensityModel(**model_kw).fit(prod_set.X, prod_set.y, cutoff=prod_set.cutoff)
     report = {
         "horizon_days": h,
@@ -123,11 +128,17 @@ def _fit_target(
         "n_train_rows": int(len(train.y)),
         "n_validation_rows": int(len(val.y)),
         "n_trees": check.n_iter_,
+        "features": list(check.feature_names_),
         "top_drivers": check.drivers(_sample(val.X[train.X.columns], _SHAP_ROWS, seed))
         .importance.head(10)
         .to_dict(orient="records"),
     }
     return prod, report, prod_set
+
+
+def _contacts_before(camp: Any, stop: pd.Timestamp) -> int:
+    sql = f"SELECT count(*) FROM {camp.table} WHERE sent_at < TIMESTAMP '{stop:%Y-%m-%d %H:%M:%S}'"
+    return int(camp.con.execute(sql).fetchall()[0][0])
 
 
 def _sample(X: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
@@ -173,6 +184,11 @@ def score_customers(
     seed: int = 0,
     n_jobs: int | None = 1,
     salt: str = "omnimmm",
+    campaigns: str | Path | pd.DataFrame | None = None,
+    campaign_columns: CampaignColumns | None = None,
+    response_days: int = RESPONSE_DAYS,
+    model_preset: str = "default",
+    model_params: dict[str, Any] | None = None,
 ) -> ScoreResult:
     """Score every customer at ``as_of`` and write ``scores.csv`` and ``metrics.json``.
 
@@ -198,6 +214,17 @@ def score_customers(
         that wait for busy cores can make LightGBM many times slower).
     salt
         Salt of the hashes that replace a phone or e-mail customer key (use a secret one).
+    campaigns, campaign_columns, response_days
+        Optional campaign or contact history keyed by the same customer ids (path or
+        DataFrame), its column names, and the days after a contact in which a purchase
+        counts as a response. Adds the point-in-time campaign features of
+        :mod:`omnimmm.lifecycle.campaigns` (contacts sent after ``as_of`` are never read).
+    model_preset, model_params
+        LightGBM settings of the churn and repurchase models: a preset of
+        :data:`~omnimmm.lifecycle.propensity.MODEL_PRESETS` (``"default"``, or ``"fast"``
+        for millions of training rows), then explicit :class:`PropensityModel` settings,
+        e.g. ``{"learning_rate": 0.1, "n_estimators": 400, "early_stopping_rounds": 30,
+        "min_child_samples": 500}``. Both are recorded in ``metrics.json``.
 
     Raises
     ------
@@ -221,14 +248,17 @@ def score_customers(
         )
         for target, h in (("repurchase", horizon_days), ("churn", churn_h))
     }
-    model_kw = {"calibration": calibration, "random_state": seed, "n_jobs": n_jobs}
+    settings = model_settings(model_preset, **(model_params or {}))
+    model_kw = {"calibration": calibration, "random_state": seed, "n_jobs": n_jobs} | settings
+    camp = None if campaigns is None else load_campaigns(campaigns, t.con, columns=campaign_columns)
+    extra = {"campaigns": camp, "response_days": response_days}
     cache: dict = {}
     rep, rep_report, rep_set = _fit_target(
-        t, plans["repurchase"], "repurchase", cache, model_kw, seed
+        t, plans["repurchase"], "repurchase", cache, model_kw, seed, **extra
     )
-    churn, churn_report, _ = _fit_target(t, plans["churn"], "churn", cache, model_kw, seed)
+    churn, churn_report, _ = _fit_target(t, plans["churn"], "churn", cache, model_kw, seed, **extra)
 
-    feats = build_features(t, as_of)
+    feats = build_features(t, as_of, **extra)
     X = feats[feature_columns(feats)][list(rep.feature_names_)]
     p_rep = rep.predict_proba(X)[:, 1]
     eligible = feats["stage"].isin(CHURN_STAGES).to_numpy()
@@ -266,6 +296,14 @@ def score_customers(
         "repurchase": rep_report,
         "churn": churn_report,
         "expected_revenue_total": float(scores["expected_revenue"].sum()),
+        "model": {"preset": model_preset, "settings": settings},
+        "campaigns": None
+        if camp is None
+        else {
+            "source": camp.source,
+            "contacts_before_as_of": _contacts_before(camp, stop),
+            "response_days": response_days,
+        },
     }
     _write_atomic(out, scores, metrics)
     return ScoreResult(scores=scores, metrics=metrics, out_dir=out)
