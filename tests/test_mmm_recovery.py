@@ -1,0 +1,91 @@
+"""Recovery: simulate from known parameters, fit, and check ROI comes back.
+
+The fast tests fit small worlds with few draws (seconds of compile, seconds of sampling);
+the ``slow`` ones fit the full default world and PyMC-Marketing's published example.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from omnimmm.config import load_plan, plan_from_dict
+from omnimmm.data import load_panel
+from omnimmm.data.schema import Panel
+from omnimmm.data.simulate import simulate_world
+from omnimmm.mmm import ModelSpec, OmniMMM
+from omnimmm.mmm.calibration import simulated_lift_tests
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+OUTCOMES = ("online_revenue", "offline_revenue")
+
+
+def _fit(world, *, synergies=None, calibration=(), **sampler):
+    with tempfile.TemporaryDirectory() as tmp:
+        plan = plan_from_dict(world.plan, base_dir=tmp)
+    panel = Panel.from_frame(world.panel, plan, source="world.csv")
+    spec = ModelSpec.from_plan(plan)
+    if synergies is not None:
+        spec = dataclasses.replace(spec, synergies=tuple(synergies))
+    spec = dataclasses.replace(spec, calibration=tuple(calibration))
+    return OmniMMM(plan, spec=spec, **sampler).fit(panel)
+
+
+def _scores(m, world) -> tuple[float, float, pd.DataFrame]:
+    """Total-ROI MAPE, coverage of channel x outcome pairs by the 90% intervals, table."""
+    roi, truth = m.roi(), world.truth.roi
+    mape = float(np.mean(np.abs(roi["mean"] - truth["total"]) / truth["total"]))
+    inside = [(roi[f"{o}_low"] <= truth[o]) & (truth[o] <= roi[f"{o}_high"]) for o in OUTCOMES]
+    table = pd.DataFrame({"truth": truth["total"], "mean": roi["mean"], "low": roi["low"],
+                          "high": roi["high"]})  # fmt: skip
+    return mape, float(pd.concat(inside).mean()), table
+
+
+def test_small_world_recovers_the_identified_channel_and_covers_the_rest():
+    """Three flighted channels, low noise, few draws.
+
+    TV runs in bursts and is identified: its ROI comes back within 15% and inside its
+    90% interval. Print and radio switch on and off at low spend; the panel barely informs
+    them (their posteriors stay near the ROI prior), so only honest coverage is asserted:
+    every channel's true total ROI lies inside its 90% interval.
+    """
+    world = simulate_world(seed=3, channels=("tv", "print", "radio"), noise=0.02, synergy=False)
+    m = _fit(world, chains=2, draws=200, tune=200, seed=1)
+    _, _, table = _scores(m, world)
+    tv = table.loc["tv"]
+    assert abs(tv["mean"] - tv["truth"]) <= 0.15 * tv["truth"], table
+    assert ((table["low"] <= table["truth"]) & (table["truth"] <= table["high"])).all(), table
+    assert m.diagnostics_.divergences <= 5
+
+
+@pytest.mark.slow
+def test_default_world_with_lift_tests_meets_the_recovery_target():
+    """Issue 3: MAPE of total ROI <= 15% and >= 80% of pairs inside the 90% interval.
+
+    The default world's always-on channels are not identified by the panel alone (their
+    spend barely moves and follows demand), so each channel gets one simulated lift test.
+    """
+    world = simulate_world()
+    m = _fit(world, calibration=simulated_lift_tests(world), chains=4, draws=500, tune=500)
+    mape, coverage, table = _scores(m, world)
+    assert mape <= 0.15, table
+    assert coverage >= 0.8, table
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SHARED.is_dir(), reason=f"peer datasets not found at {SHARED}")
+def test_pymc_marketing_example_roi_of_both_channels_within_15_percent(tmp_path):
+    from omnimmm.data.peers import pymc_marketing_example
+
+    pymc_marketing_example(SHARED / "pymc_marketing_mmm_example").write(tmp_path)
+    plan = load_plan(tmp_path / "plan.toml")
+    truth = pd.read_csv(tmp_path / "truth_roi.csv", index_col="channel")["roi"]
+    m = OmniMMM(plan, chains=4, draws=500, tune=500, seed=1).fit(load_panel(plan))
+    roi = m.roi()["mean"]
+    err = (roi - truth).abs() / truth
+    assert (err <= 0.15).all(), pd.DataFrame({"truth": truth, "roi": roi, "err": err})
