@@ -46,6 +46,11 @@ For benchmarks and peers: ``mmm.timings_`` holds compile and sampling seconds,
 ROI per channel (index: channel names) to compare with ``world.truth.roi["total"]``.
 Fit settings can be overridden per call: ``OmniMMM(plan, chains=2, draws=300, tune=300)``.
 
+Only free parameters are sampled; ``beta``, ``roi_main``, ``chol``, ``sigma`` and the
+delayed adstock's ``theta`` are added to ``idata_.posterior`` after sampling
+(:mod:`omnimmm.mmm.posterior`). :func:`simulated_lift_tests` runs lift tests on a simulated
+world's truth, for calibrated recovery studies.
+
 The optimizer's response: ``mmm.response_.horizon_value(allocations)`` gives the horizon
 value per posterior draw (``(C,) -> (D,)``, ``(K, C) -> (K, D)``) per DESIGN.md.
 """
@@ -71,6 +76,7 @@ _EXPORTS = {
     "load": "persistence",
     "save": "persistence",
     "BaselinePriors": "priors",
+    "simulated_lift_tests": "calibration",
     "ResponseModel": "response",
 }
 
@@ -101,4 +107,5 @@ __all__ = [
     "load",
     "quality_gate",
     "save",
+    "simulated_lift_tests",
 ]
