@@ -34,7 +34,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 import platform
 import shutil
 import time
@@ -642,8 +641,3 @@ def report(directory: str | Path, *, progress: Progress | None = None) -> RunSum
     with _staging(directory, seed_from=directory) as work:
         _export(result, work, say)
     return RunSummary(directory, result, True, time.perf_counter() - t0)
-
-
-def fast_from_env() -> bool:
-    """Whether ``OMNIMMM_FAST`` asks for fast settings (notebooks and tests)."""
-    return os.environ.get("OMNIMMM_FAST", "").strip().lower() in {"1", "true", "yes"}
