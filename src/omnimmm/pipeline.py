@@ -24,6 +24,10 @@ Writes are atomic: a run is built in a hidden sibling folder of DIR and renamed 
 only when everything succeeded, so a failed run leaves no DIR, or the previous DIR as it
 was. A DIR that exists but is not an omnimmm run directory is never replaced.
 
+Lifecycle: a plan with a ``[lifecycle]`` section also scores customers and, with a campaign
+history, lets retention segments compete with media for the budget
+(:mod:`omnimmm.pipeline_lifecycle`); only aggregates are written, never customer ids.
+
 Reuse: when DIR already holds a run whose fit key (the plan's data, channels, model,
 calibration, festivals and the sampler settings, including the seed) and data hash match,
 its model and holdout are reused instead of refitting.
