@@ -251,14 +251,15 @@ def score_customers(
     settings = model_settings(model_preset, **(model_params or {}))
     model_kw = {"calibration": calibration, "random_state": seed, "n_jobs": n_jobs} | settings
     camp = None if campaigns is None else load_campaigns(campaigns, t.con, columns=campaign_columns)
-    extra = {"campaigns": camp, "response_days": response_days}
     cache: dict = {}
     rep, rep_report, rep_set = _fit_target(
-        t, plans["repurchase"], "repurchase", cache, model_kw, seed, **extra
+        t, plans["repurchase"], "repurchase", cache, model_kw, seed, camp, response_days
     )
-    churn, churn_report, _ = _fit_target(t, plans["churn"], "churn", cache, model_kw, seed, **extra)
+    churn, churn_report, _ = _fit_target(
+        t, plans["churn"], "churn", cache, model_kw, seed, camp, response_days
+    )
 
-    feats = build_features(t, as_of, **extra)
+    feats = build_features(t, as_of, campaigns=camp, response_days=response_days)
     X = feats[feature_columns(feats)][list(rep.feature_names_)]
     p_rep = rep.predict_proba(X)[:, 1]
     eligible = feats["stage"].isin(CHURN_STAGES).to_numpy()
