@@ -89,3 +89,15 @@ def test_lifecycle_tables_round_trip(lifecycle_run: tuple) -> None:
     for name in ("lifecycle_stages", "lifecycle_risk", "retention_segments"):
         frame = pd.read_csv(run / "tables" / f"{name}.csv")
         assert len(frame) == len(summary.result.table(name))
+
+
+def test_report_names_the_drivers_of_both_propensity_models(lifecycle_run: tuple) -> None:
+    run, summary, _ = lifecycle_run
+    drivers = summary.result.table("lifecycle_drivers")
+    assert set(drivers["target"]) == {"repurchase", "churn"}
+    assert (drivers["mean_abs_shap"] > 0).all()
+    html = (run / "report.html").read_text(encoding="utf-8")
+    assert "What drives the scores" in html
+    top = drivers[(drivers["target"] == "churn") & (drivers["rank"] == 1)]["feature"].item()
+    assert f'<td class="l">{top}</td>' in html
+    assert len(pd.read_csv(run / "tables" / "lifecycle_drivers.csv")) == len(drivers)

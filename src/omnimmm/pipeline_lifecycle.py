@@ -122,6 +122,14 @@ def run_lifecycle(plan: Any, seed: int, say: Any) -> LifecycleOutcome:
             if isinstance(v, int | float) and not isinstance(v, bool)
         ]
     )
+    drivers = pd.DataFrame(
+        [
+            {"target": t, "rank": i, **row}
+            for t in ("repurchase", "churn")
+            for i, row in enumerate(res.metrics.get(t, {}).get("top_drivers", []), start=1)
+        ],
+        columns=["target", "rank", "feature", "mean_abs_shap", "mean_shap"],
+    )
     info = {
         "as_of": str(as_of),
         "horizon_days": lc.horizon_days,
@@ -137,6 +145,7 @@ def run_lifecycle(plan: Any, seed: int, say: Any) -> LifecycleOutcome:
         "lifecycle_risk": pd.DataFrame(risk),
         "lifecycle_deciles": deciles,
         "lifecycle_metrics": metrics,
+        "lifecycle_drivers": drivers,
     }
     segments: list[Any] = []
     if lc.campaigns is not None and lc.joint_budget:

@@ -39,6 +39,7 @@ TABLES: tuple[str, ...] = (
     "lifecycle_risk",
     "lifecycle_deciles",
     "lifecycle_metrics",
+    "lifecycle_drivers",
     "retention_segments",
 )
 #: Columns holding dates, parsed back when a result is loaded.
@@ -60,6 +61,7 @@ _TEXT_COLUMNS = (
     "segment",
     "target",
     "metric",
+    "feature",
 )
 
 

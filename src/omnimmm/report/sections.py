@@ -408,6 +408,18 @@ def lifecycle_section(result: RunResult) -> dict[str, Any] | None:
         for _, r in metrics.iterrows()
         if any(k in str(r["metric"]) for k in ("auc", "average_precision", "brier"))
     ]
+    drivers = result.table("lifecycle_drivers")
+    driver_rows = [
+        {
+            "target": str(r["target"]),
+            "rank": int(r["rank"]),
+            "feature": str(r["feature"]),
+            "mean_abs_shap": fmt_ratio(r["mean_abs_shap"]),
+            "direction": "raises" if r["mean_shap"] > 0 else "lowers",
+        }
+        for _, r in drivers.iterrows()
+        if int(r["rank"]) <= 5
+    ]
     alloc = result.table("allocation")
     retention = []
     if not alloc.empty and "kind" in alloc.columns:
@@ -435,6 +447,7 @@ def lifecycle_section(result: RunResult) -> dict[str, Any] | None:
         "stages": stage_rows,
         "risk_chart": chart,
         "metrics": metric_rows,
+        "drivers": driver_rows,
         "retention": retention,
     }
 

@@ -36,6 +36,7 @@ SHEETS: dict[str, tuple[str, str]] = {
     "Churn risk": ("lifecycle_risk", "Customers by churn-probability bin and stage"),
     "Deciles": ("lifecycle_deciles", "Customers by repurchase-propensity decile"),
     "Lifecycle metrics": ("lifecycle_metrics", "Validation metrics of the propensity models"),
+    "Lifecycle drivers": ("lifecycle_drivers", "Strongest features per model (mean |SHAP|)"),
     "Retention segments": ("retention_segments", "Segment economics used in the joint budget"),
 }
 
