@@ -160,13 +160,18 @@ def run_lifecycle(plan: Any, seed: int, say: Any) -> LifecycleOutcome:
 
 def _segment_economics(lc: Any, source: str, cols: Any, stages: dict[str, int]) -> pd.DataFrame:
     """Per campaign segment: customers now eligible, value per contact (mean, sd), cost."""
-    from omnimmm.lifecycle.value import estimate_uplift
+    from omnimmm.lifecycle.value import campaign_outcomes, estimate_uplift
 
     campaigns = _read(Path(lc.campaigns), None)
-    # lifecycle.value.campaign_outcomes currently fails inside DuckDB ("connection has an
-    # unfinished result from execute()"), so conversions are measured here, the same way:
-    # an order in [sent_at, sent_at + 30 days) converts, its amount is the revenue.
-    outcomes = _campaign_outcomes(campaigns, _read(Path(source), lc.format), cols)
+    for col in ("customer_id", "sent_at", "segment", "treated"):
+        if col not in campaigns.columns:
+            raise DataError(
+                f"{lc.campaigns}: campaign file has no column '{col}'; "
+                f"columns found: {list(campaigns.columns)}"
+            )
+    # An order in [sent_at, sent_at + 30 days) converts; its amount is the revenue.
+    outcomes = campaign_outcomes(campaigns, source, columns=cols)
+    outcomes["treated"] = outcomes["treated"].astype(bool)
     eligible = {s: n for s, n in stages.items() if s in set(campaigns["segment"].astype(str))}
     uplift = estimate_uplift(outcomes, eligible=eligible or None).to_frame()
     if uplift.empty:
@@ -185,34 +190,3 @@ def _segment_economics(lc: Any, source: str, cols: Any, stages: dict[str, int]) 
             "control_rate": uplift["control_rate"].astype(float),
         }
     )
-
-
-def _campaign_outcomes(
-    campaigns: pd.DataFrame, tx: pd.DataFrame, cols: Any, window_days: int = 30
-) -> pd.DataFrame:
-    """``converted`` and ``revenue`` per campaign row from the customer's orders in the window."""
-    for col in ("customer_id", "sent_at", "segment", "treated"):
-        if col not in campaigns.columns:
-            raise DataError(
-                f"campaign file has no column '{col}'; columns found: {list(campaigns.columns)}"
-            )
-    rows = campaigns.reset_index(drop=True).assign(_row=lambda d: np.arange(len(d)))
-    rows["_cid"] = rows["customer_id"].astype(str)
-    rows["_sent"] = pd.to_datetime(rows["sent_at"])
-    orders = pd.DataFrame(
-        {
-            "_cid": tx[cols.customer_id].astype(str),
-            "_ts": pd.to_datetime(tx[cols.ts]),
-            "_amount": pd.to_numeric(tx[cols.amount], errors="coerce").fillna(0.0),
-        }
-    )
-    hits = rows[["_row", "_cid", "_sent"]].merge(orders, on="_cid", how="inner")
-    window = pd.Timedelta(days=window_days)
-    hits = hits[(hits["_ts"] >= hits["_sent"]) & (hits["_ts"] < hits["_sent"] + window)]
-    revenue = hits.groupby("_row")["_amount"].sum()
-    out = campaigns.reset_index(drop=True).copy()
-    out["revenue"] = revenue.reindex(np.arange(len(out))).fillna(0.0).to_numpy()
-    out["converted"] = out["revenue"].gt(0) | np.isin(np.arange(len(out)), hits["_row"])
-    out["converted"] = out["converted"].astype(int)
-    out["treated"] = out["treated"].astype(bool)
-    return out
