@@ -24,16 +24,14 @@ history and future along time before calling :func:`adstock`.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Literal
 
 import numpy as np
-import pytensor.tensor as pt
 from numpy.lib.stride_tricks import sliding_window_view
-from pytensor.graph.basic import Variable
-from pytensor.tensor.exceptions import NotScalarConstantError
 
 __all__ = [
     "ADSTOCKS",
@@ -59,8 +57,13 @@ WeibullKind = Literal["pdf", "cdf"]
 
 
 def _is_symbolic(*args: Any) -> bool:
-    """Whether any argument is a pytensor variable (then the pytensor backend is used)."""
-    return any(isinstance(a, Variable) for a in args)
+    """Whether any argument is a pytensor variable (then the pytensor backend is used).
+
+    pytensor is imported only when a caller has already imported it (nothing can be a
+    pytensor variable otherwise), so numpy-only users such as the optimizer stay light.
+    """
+    basic = sys.modules.get("pytensor.graph.basic")
+    return basic is not None and any(isinstance(a, basic.Variable) for a in args)
 
 
 def _backend(*args: Any) -> tuple[ModuleType, list[Any]]:
@@ -71,6 +74,9 @@ def _backend(*args: Any) -> tuple[ModuleType, list[Any]]:
     behave.
     """
     if _is_symbolic(*args):
+        import pytensor.tensor as pt
+        from pytensor.graph.basic import Variable
+
         out = []
         for a in args:
             v = pt.as_tensor_variable(a) if isinstance(a, Variable) else pt.constant(_np_float(a))
@@ -241,6 +247,9 @@ def _adstock_numpy(x: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 
 def _static_n_lags(w: Any) -> int:
+    import pytensor.tensor as pt
+    from pytensor.tensor.exceptions import NotScalarConstantError
+
     n = w.type.shape[-1]
     if n is not None:
         return int(n)
@@ -255,6 +264,8 @@ def _static_n_lags(w: Any) -> int:
 
 
 def _adstock_pytensor(x: Any, w: Any) -> Any:
+    import pytensor.tensor as pt
+
     n_lags = _static_n_lags(w)
     n_t = x.shape[0]
     pad = pt.zeros((n_lags - 1, *(x.shape[i] for i in range(1, x.ndim))), dtype=x.dtype)
