@@ -159,7 +159,11 @@ def _median(runs: list[Run], attr: str) -> float:
 
 
 def render(
-    runs: dict[str, list[Run]], truth: pd.Series, settings: dict[str, Any], header: str
+    runs: dict[str, list[Run]],
+    truth: pd.Series,
+    settings: dict[str, Any],
+    header: str,
+    oracle: pd.DataFrame | None = None,
 ) -> str:
     """The RESULTS.md section for these runs."""
     rows = []
@@ -217,6 +221,8 @@ def render(
     for tool, rs in runs.items():
         if rs:
             per_channel[tool] = pd.concat([r.roi for r in rs], axis=1).mean(axis=1)
+    if oracle is not None:
+        per_channel["oracle SE"] = oracle["se"].reindex(per_channel.index)
     rows = [[str(c), *(f"{v:.2f}" for v in per_channel.loc[c])] for c in per_channel.index]
     lines += [
         "",
@@ -224,6 +230,15 @@ def render(
         "",
         markdown_table(["channel", *per_channel.columns], rows),
     ]
+    if oracle is not None:
+        lines += [
+            "",
+            "`oracle SE`: standard error of the total ROI for an oracle that knows every true "
+            "adstock and saturation shape and estimates only the effect sizes by least squares "
+            "(`omnimmm.mmm.calibration.oracle_roi_se`): no model fitted to this panel alone "
+            "should be expected to do better. An unbiased estimate with these errors would "
+            f"have an expected ROI MAPE of {oracle['expected_ape'].mean():.0%} on this world.",
+        ]
     return "\n".join(lines)
 
 
@@ -273,7 +288,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"compile {run.compile_s:.0f} s",
                 flush=True,
             )
-    section = render(runs, truth, settings, header)
+    from omnimmm.mmm.calibration import oracle_roi_se
+
+    section = render(runs, truth, settings, header, oracle_roi_se(world))
     print(section)
     if not args.no_write:
         print(f"updated {update_section('bench_mmm', section)}")

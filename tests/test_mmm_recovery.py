@@ -89,3 +89,46 @@ def test_pymc_marketing_example_roi_of_both_channels_within_15_percent(tmp_path)
     roi = m.roi()["mean"]
     err = (roi - truth).abs() / truth
     assert (err <= 0.15).all(), pd.DataFrame({"truth": truth, "roi": roi, "err": err})
+
+
+def test_oracle_roi_se_matches_the_spread_of_least_squares_over_noise_redraws():
+    """The oracle bound is the real sampling spread of the known-shape estimator.
+
+    The noise-free outcomes of a world are redrawn with fresh correlated noise 400 times;
+    each time both outcomes are fitted by least squares on the true saturated media and
+    the baseline terms, and each channel's total ROI computed. The spread of those ROIs
+    must match ``oracle_roi_se`` (within Monte Carlo error), and the bound must scale
+    with the noise.
+    """
+    from omnimmm.mmm.calibration import oracle_roi_se
+
+    world = simulate_world(seed=2, channels=("search", "social", "tv", "radio"), noise=0.02)
+    oracle = oracle_roi_se(world)
+    media, params = world.truth.media, world.truth.params
+    spend = np.asarray(world.truth.spend, dtype=float)
+    h = media.saturate(media.adstocked(spend))
+    dates = pd.DatetimeIndex(world.panel["date"])
+    angle = 2 * np.pi * (dates.day_of_year.to_numpy() - 1) / 365.25
+    base = np.column_stack(
+        [np.ones(len(dates)), np.asarray((dates - dates[0]).days, float) / 365.25]
+        + [f(k * angle) for k in (1, 2) for f in (np.sin, np.cos)]
+        + [world.panel[e].to_numpy(float) for e in ("spring_festival", "event_618", "double_11")]
+        + [world.panel["price_index"].to_numpy() - 1.0]
+    )
+    x = np.column_stack([base, h] + [h[:, i] * h[:, j] for i, j in media.synergy_pairs])
+    sd = np.array([params["noise_model"]["sd"][o] for o in OUTCOMES])
+    chol = np.linalg.cholesky(np.array([[1.0, 0.5], [0.5, 1.0]]))
+    rng = np.random.default_rng(0)
+    expected = world.truth.expected[list(OUTCOMES)].to_numpy()
+    rois = []
+    for _ in range(400):
+        y = expected + rng.standard_normal(expected.shape) @ chol.T * sd
+        coef = np.linalg.lstsq(x, y, rcond=None)[0][base.shape[1] : base.shape[1] + h.shape[1]]
+        rois.append(coef.sum(axis=1) * h.sum(axis=0) / spend.sum(axis=0))
+    spread = pd.Series(np.std(rois, axis=0), index=media.channels)
+    ratio = spread / oracle["se"]
+    assert ratio.between(0.85, 1.15).all(), pd.DataFrame({"mc": spread, "oracle": oracle["se"]})
+    doubled = oracle_roi_se(
+        simulate_world(seed=2, channels=("search", "social", "tv", "radio"), noise=0.04)
+    )
+    np.testing.assert_allclose(doubled["se"], 2 * oracle["se"], rtol=0.05)

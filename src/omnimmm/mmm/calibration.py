@@ -7,6 +7,11 @@ share over a window, computes the true incremental revenue (all outcomes, carryo
 end of the data, as :class:`omnimmm.mmm.design.LiftTest` defines it) and adds measurement
 noise with the stated standard error. The tests then enter the model as its calibration
 likelihood.
+
+:func:`oracle_roi_se` tells how well a world's panel can identify each channel at all: the
+standard error of each channel's total ROI for an oracle that knows every adstock and
+saturation shape and only estimates the linear effects. No estimator that learns the
+shapes from the same panel can be expected to do better (without priors or experiments).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import pandas as pd
 
 from omnimmm.mmm.design import LiftTest
 
-__all__ = ["simulated_lift_tests"]
+__all__ = ["oracle_roi_se", "simulated_lift_tests"]
 
 
 def simulated_lift_tests(
@@ -82,3 +87,62 @@ def simulated_lift_tests(
             )
         )
     return tuple(tests)
+
+
+def oracle_roi_se(world: Any) -> pd.DataFrame:
+    """Standard error of each channel's total ROI for an oracle that knows the shapes.
+
+    Every outcome is regressed by least squares on the true saturated media of each
+    channel (true adstock, half saturation and slope), the true synergy products and the
+    simulator's baseline terms (intercept, trend, two yearly Fourier pairs, festivals,
+    price index), with the world's true noise standard deviations and correlation across
+    outcomes. Only the effect sizes are unknown, so the standard errors are the smallest
+    a model fitted to the same panel can reach without priors or lift tests.
+
+    Parameters
+    ----------
+    world : omnimmm.data.simulate.World
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``channel``; ``truth`` (true total ROI), ``se`` (oracle standard error of the
+        total ROI from the channel's main effects), ``rel_se`` (``se / truth``) and
+        ``expected_ape`` (expected absolute percentage error of an unbiased estimate with
+        that standard error: ``rel_se * sqrt(2 / pi)``).
+    """
+    truth = world.truth
+    media = truth.media
+    params = truth.params
+    panel = world.panel
+    spend = np.asarray(truth.spend, dtype=float)
+    h = media.saturate(media.adstocked(spend))
+    dates = pd.DatetimeIndex(pd.to_datetime(panel["date"]))
+    years = np.asarray((dates - dates[0]).days, dtype=float) / 365.25
+    angle = 2.0 * np.pi * (dates.day_of_year.to_numpy() - 1) / 365.25
+    festivals = [c for c in params["baseline"][media.outcomes[0]]["festivals"]]
+    base = [np.ones(len(dates)), years]
+    base += [f(k * angle) for k in (1, 2) for f in (np.sin, np.cos)]
+    base += [panel[e].to_numpy(dtype=float) for e in festivals]
+    base.append(panel["price_index"].to_numpy(dtype=float) - 1.0)
+    synergy = [h[:, i] * h[:, j] for i, j in media.synergy_pairs]
+    x = np.column_stack(base + [h] + synergy)
+    xtx_inv = np.linalg.pinv(x.T @ x)
+    first = len(base)
+    sd = np.array([params["noise_model"]["sd"][o] for o in media.outcomes])
+    rho = float(params["noise_model"]["correlation"])
+    corr = np.full((len(sd), len(sd)), rho)
+    np.fill_diagonal(corr, 1.0)
+    noise_cov = corr * np.outer(sd, sd)
+    rows = []
+    for c, name in enumerate(media.channels):
+        # total ROI = sum_o beta[c, o] * sum_t h[t, c] / spend_c: a linear function of the
+        # channel's coefficients across outcomes, whose covariance is noise_cov * (X'X)^-1.
+        weight = h[:, c].sum() / spend[:, c].sum()
+        var = weight**2 * xtx_inv[first + c, first + c] * noise_cov.sum()
+        rows.append((name, float(np.sqrt(var))))
+    out = pd.DataFrame(rows, columns=["channel", "se"]).set_index("channel")
+    out.insert(0, "truth", truth.roi["total"].reindex(out.index).to_numpy())
+    out["rel_se"] = out["se"] / out["truth"]
+    out["expected_ape"] = out["rel_se"] * np.sqrt(2.0 / np.pi)
+    return out
