@@ -36,12 +36,6 @@ _SAMPLERS = ("nutpie", "pymc", "advi", "pathfinder")
 #: of the compile time (about 4x longer on the simulated world).
 NUMBA_OPT_LEVEL = 0
 
-#: nutpie's low-rank modified mass matrix: adapts to the posterior's few strongly
-#: correlated directions (intercept vs. always-on media, effect size vs. saturation). On
-#: the default simulated world (4 chains x 500 draws) it took 7% fewer gradient
-#: evaluations in all and gave twice the minimum bulk ESS (509 vs 236).
-LOW_RANK_MASS_MATRIX = True
-
 
 @contextlib.contextmanager
 def _numba_opt_level(level: int) -> Iterator[None]:
@@ -92,7 +86,6 @@ def sample_model(model: Any, s: SamplerSpec, progressbar: bool = False) -> tuple
             target_accept=s.target_accept,
             progress_bar=progressbar,
             save_warmup=False,
-            low_rank_modified_mass_matrix=LOW_RANK_MASS_MATRIX,
         )
     elif s.sampler == "pymc":
         t1 = t0
