@@ -267,7 +267,7 @@ def score_customers(
     if eligible.any():
         p_churn[eligible] = churn.predict_proba(X[eligible])[:, 1]
     buyers = rep_set.future_revenue > 0
-    spend = SpendModel(random_state=seed, n_jobs=n_jobs).fit(
+    spend = SpendModel.matching(rep.get_params(), random_state=seed, n_jobs=n_jobs).fit(
         rep_set.X[buyers], rep_set.future_revenue[buyers]
     )
     ids = feats["customer_id"]

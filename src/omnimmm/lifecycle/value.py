@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import lightgbm as lgb
 import numpy as np
@@ -39,7 +40,9 @@ from omnimmm.lifecycle.propensity import ModelNotFittedError
 class SpendModel(RegressorMixin, BaseEstimator):
     """Revenue over the horizon given at least one purchase (LightGBM, gamma loss).
 
-    Fit it on the rows of a training set whose horizon revenue is positive.
+    Fit it on the rows of a training set whose horizon revenue is positive. ``subsample``
+    (share of rows per tree) and ``max_bin`` make trees cheaper on millions of rows;
+    :meth:`matching` takes them and the step size from a propensity model's settings.
     """
 
     def __init__(
@@ -48,6 +51,8 @@ class SpendModel(RegressorMixin, BaseEstimator):
         learning_rate: float = 0.05,
         num_leaves: int = 15,
         min_child_samples: int = 50,
+        subsample: float = 1.0,
+        max_bin: int = 255,
         n_jobs: int | None = None,
         random_state: int = 0,
     ) -> None:
@@ -55,8 +60,25 @@ class SpendModel(RegressorMixin, BaseEstimator):
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
         self.min_child_samples = min_child_samples
+        self.subsample = subsample
+        self.max_bin = max_bin
         self.n_jobs = n_jobs
         self.random_state = random_state
+
+    @classmethod
+    def matching(cls, settings: dict[str, Any], **kw: Any) -> SpendModel:
+        """A spend model following propensity-model ``settings`` (a ``get_params()`` dict):
+        the same rows per tree, bins and step size, with as many trees as keep the total
+        shrinkage (trees x step) of the defaults, at least 20."""
+        total = 300 * 0.05
+        lr = float(settings.get("learning_rate", 0.05))
+        return cls(
+            n_estimators=max(20, round(total / lr)),
+            learning_rate=lr,
+            subsample=float(settings.get("subsample", 1.0)),
+            max_bin=int(settings.get("max_bin", 255)),
+            **kw,
+        )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -75,6 +97,9 @@ class SpendModel(RegressorMixin, BaseEstimator):
             learning_rate=self.learning_rate,
             num_leaves=self.num_leaves,
             min_child_samples=self.min_child_samples,
+            subsample=self.subsample,
+            subsample_freq=1 if self.subsample < 1 else 0,
+            max_bin=self.max_bin,
             n_jobs=self.n_jobs,
             random_state=self.random_state,
             verbose=-1,
