@@ -19,6 +19,10 @@ from omnimmm.lifecycle.identity import assign_customer_ids
 
 AS_OF = "2025-06-15"
 RENAMED = {"customer_id": "cust", "ts": "when", "amount": "value"}
+#: The campaign file's own column names, mapped back by flags.
+CAMPAIGN_RENAMED = {"customer_id": "household", "sent_at": "contacted_on", "treated": "in_test"}
+CAMPAIGN_FLAGS = ("--campaign-customer-id-col", "household", "--campaign-sent-at-col",
+                  "contacted_on", "--campaign-treated-col", "in_test")  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +44,7 @@ def files(tmp_path_factory):
     changed.rename(columns=RENAMED).to_csv(d / "tx_changed.csv", index=False)
     camp = world.campaigns.assign(customer_id=assign_customer_ids(world.campaigns, identity))
     camp = camp.dropna(subset=["customer_id"])[["customer_id", "sent_at", "treated"]]
-    camp.to_csv(d / "campaigns.csv", index=False)
+    camp.rename(columns=CAMPAIGN_RENAMED).to_csv(d / "campaigns.csv", index=False)
     sent_later = camp["sent_at"] >= pd.Timestamp(AS_OF) + pd.Timedelta(days=1)
     assert sent_later.any() and (~sent_later).any()
     camp_changed = camp.copy()
@@ -48,7 +52,7 @@ def files(tmp_path_factory):
         ::-1
     ]
     camp_changed.loc[sent_later, "treated"] = True
-    camp_changed.to_csv(d / "campaigns_changed.csv", index=False)
+    camp_changed.rename(columns=CAMPAIGN_RENAMED).to_csv(d / "campaigns_changed.csv", index=False)
     return d
 
 
@@ -174,12 +178,13 @@ FAST_FLAGS = ("--fast", "--n-trees", "60", "--min-rows-per-leaf", "50")
 def scored_campaigns(files):
     out = files / "out_campaigns"
     result = _score(files / "tx.csv", out, "--campaigns", str(files / "campaigns.csv"),
-                    *FAST_FLAGS)  # fmt: skip
+                    *CAMPAIGN_FLAGS, *FAST_FLAGS)  # fmt: skip
     return result, out
 
 
 def test_campaigns_and_fast_settings_run_end_to_end(scored_campaigns):
-    """--campaigns adds contact features; --fast plus explicit flags set LightGBM."""
+    """--campaigns (its columns mapped by flags) adds contact features; --fast plus explicit
+    flags set LightGBM."""
     result, out = scored_campaigns
     assert result.exit_code == 0, result.output
     metrics = json.loads((out / "metrics.json").read_text())
@@ -204,12 +209,34 @@ def test_transaction_and_campaign_rows_after_as_of_do_not_change_the_scores(
 ):
     _, out = scored_campaigns
     changed = _score(files / "tx_changed.csv", files / "out_campaigns_changed", "--campaigns",
-                     str(files / "campaigns_changed.csv"), *FAST_FLAGS)  # fmt: skip
+                     str(files / "campaigns_changed.csv"), *CAMPAIGN_FLAGS, *FAST_FLAGS)  # fmt: skip
     assert changed.exit_code == 0, changed.output
     pd.testing.assert_frame_equal(
         pd.read_csv(out / "scores.csv"),
         pd.read_csv(files / "out_campaigns_changed" / "scores.csv"),
     )
+
+
+@pytest.mark.parametrize(
+    ("flags", "missing", "flag"),
+    [
+        ((), "customer_id", "--campaign-customer-id-col"),
+        (CAMPAIGN_FLAGS[:4] + ("--campaign-treated-col", "arm"), "arm", "--campaign-treated-col"),
+        (CAMPAIGN_FLAGS + ("--campaign-redeemed-at-col", "used_on"), "used_on",
+         "--campaign-redeemed-at-col"),
+    ],
+)  # fmt: skip
+def test_unmapped_campaign_column_exits_3_naming_file_column_and_flag(
+    files, tmp_path, flags, missing, flag
+):
+    """Unmapped required columns fail; so do optional ones named but absent (a treated
+    column mapped wrongly must not turn the control group into contacts)."""
+    result = _score(files / "tx.csv", tmp_path / "out", "--campaigns",
+                    str(files / "campaigns.csv"), *flags, *FAST_FLAGS)  # fmt: skip
+    assert result.exit_code == 3, result.output
+    text = " ".join(result.output.split())
+    assert "campaigns.csv" in text and f"'{missing}'" in text and flag in text
+    assert not (tmp_path / "out").exists()
 
 
 def test_bad_model_settings_exit_3_naming_the_setting(files, tmp_path):

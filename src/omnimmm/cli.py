@@ -49,6 +49,19 @@ def _col(role: str) -> object:
     return typer.Option(f"--{role.replace('_', '-')}-col", help=_ROLE_HELP[role])
 
 
+_CAMPAIGN_ROLE_HELP = {
+    "customer_id": "Customer key column of --campaigns.",
+    "sent_at": "Contact date column of --campaigns.",
+    "redeemed_at": "Optional redemption date column of --campaigns.",
+    "treated": "Optional treated flag column of --campaigns (false = control, not contacted).",
+}
+
+
+def _camp_col(role: str) -> object:
+    flag = f"--campaign-{role.replace('_', '-')}-col"
+    return typer.Option(flag, help=_CAMPAIGN_ROLE_HELP[role])
+
+
 @lifecycle_app.command("score")
 def lifecycle_score(
     transactions: Annotated[Path, typer.Option(help="Transactions (CSV or Parquet).")],
@@ -78,6 +91,10 @@ def lifecycle_score(
     response_days: Annotated[
         int, typer.Option(help="Days after a contact in which a purchase counts as a response.")
     ] = 30,
+    campaign_customer_id_col: Annotated[str, _camp_col("customer_id")] = "customer_id",
+    campaign_sent_at_col: Annotated[str, _camp_col("sent_at")] = "sent_at",
+    campaign_redeemed_at_col: Annotated[str, _camp_col("redeemed_at")] = "redeemed_at",
+    campaign_treated_col: Annotated[str, _camp_col("treated")] = "treated",
     fast: Annotated[
         bool,
         typer.Option(
@@ -100,6 +117,7 @@ def lifecycle_score(
     ] = None,
 ) -> None:
     """Score churn and repurchase propensity of every customer as of a date."""
+    from omnimmm.lifecycle.campaigns import CampaignColumns
     from omnimmm.lifecycle.features import ColumnMap
     from omnimmm.lifecycle.score import score_customers
 
@@ -113,9 +131,12 @@ def lifecycle_score(
     try:
         cols = ColumnMap(customer_id_col, ts_col, amount_col, order_id_col, channel_col,
                          store_id_col, coupon_used_col)  # fmt: skip
+        camp_cols = CampaignColumns(campaign_customer_id_col, campaign_sent_at_col,
+                                    campaign_redeemed_at_col, campaign_treated_col)  # fmt: skip
         res = score_customers(transactions, as_of, horizon_days, out, columns=cols,
                               churn_horizon_days=churn_horizon_days, seed=seed,
                               n_jobs=n_jobs, campaigns=campaigns, response_days=response_days,
+                              campaign_columns=camp_cols,
                               model_preset="fast" if fast else "default",
                               model_params=model_params)  # fmt: skip
     except OmniError as exc:

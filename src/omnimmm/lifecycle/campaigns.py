@@ -65,7 +65,8 @@ RESPONSE_DAYS = 30
 
 @dataclass(frozen=True)
 class CampaignColumns:
-    """Names of the campaign history columns; optional ones are used when present."""
+    """Names of the campaign history columns. ``redeemed_at`` and ``treated`` are optional:
+    used when present; a name other than the default must exist."""
 
     customer_id: str = "customer_id"
     sent_at: str = "sent_at"
@@ -130,12 +131,16 @@ def load_campaigns(
     except duckdb.Error as exc:
         raise DataError(f"cannot read campaigns from {label}: {exc}") from exc
     present = {row[0]: str(row[1]).upper() for row in described}
-    for role in ("customer_id", "sent_at"):
+    default = CampaignColumns()
+    for role in ("customer_id", "sent_at", "redeemed_at", "treated"):
         name = getattr(cols, role)
-        if name not in present:
+        # optional columns may be absent under their default names, not when named explicitly
+        optional = role in ("redeemed_at", "treated") and name == getattr(default, role)
+        if name not in present and not optional:
+            flag = f"--campaign-{role.replace('_', '-')}-col"
             raise DataError(
-                f"{label} has no column '{name}' (the campaign {role} column); columns found: "
-                f"{sorted(present)}"
+                f"{label} has no column '{name}' (the campaign {role} column, {flag}); "
+                f"columns found: {sorted(present)}"
             )
 
     def ts(name: str) -> str:
