@@ -306,3 +306,33 @@ def test_model_settings_presets_overrides_and_errors():
         model_settings(trees=10)
     with pytest.raises(OmniError, match="n_estimators must be a whole number >= 1"):
         model_settings(n_estimators=0)
+    with pytest.raises(OmniError, match="early_stopping_min_delta must be >= 0"):
+        model_settings(early_stopping_min_delta=-1e-3)
+
+
+def test_early_stopping_min_delta_stops_once_gains_are_negligible():
+    """Many rows and a small step: each round still gains a little, so plain patience runs
+    long; a minimum gain per round stops it early at the same ranking quality."""
+    rng = np.random.default_rng(0)
+    n = 40_000
+    X = rng.normal(size=(n, 4))
+    y = (rng.random(n) < 1 / (1 + np.exp(-(X[:, 0] + 0.5 * X[:, 1] ** 2 - 0.5)))).astype(int)
+    cutoff = np.repeat(["2024-01-01", "2024-02-01", "2024-03-01"], [15_000, 15_000, 10_000])
+    kw = {"learning_rate": 0.05, "n_estimators": 400, "n_jobs": 1, "early_stopping_rounds": 30}
+    plain = PropensityModel(**kw, early_stopping_min_delta=0.0).fit(X, y, cutoff=cutoff)
+    tol = PropensityModel(**kw, early_stopping_min_delta=2e-4).fit(X, y, cutoff=cutoff)
+    print(f"\nmin_delta 0: {plain.n_iter_} trees, 2e-4: {tol.n_iter_} trees")
+    assert tol.n_iter_ < plain.n_iter_
+    Xv = rng.normal(size=(20_000, 4))
+    yv = rng.random(20_000) < 1 / (1 + np.exp(-(Xv[:, 0] + 0.5 * Xv[:, 1] ** 2 - 0.5)))
+    auc_plain = roc_auc_score(yv, plain.predict_proba(Xv)[:, 1])
+    auc_tol = roc_auc_score(yv, tol.predict_proba(Xv)[:, 1])
+    assert auc_tol > auc_plain - 0.005
+
+
+def test_spend_model_follows_the_propensity_settings():
+    settings = PropensityModel(**model_settings("fast")).get_params()
+    spend = SpendModel.matching(settings, n_jobs=1)
+    assert (spend.learning_rate, spend.subsample, spend.max_bin) == (0.2, 0.5, 63)
+    assert spend.n_estimators == 75  # the default 300 x 0.05 total shrinkage
+    assert SpendModel.matching(PropensityModel().get_params()).n_estimators == 300
