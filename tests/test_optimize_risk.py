@@ -162,3 +162,16 @@ def test_subset_keeps_exactly_the_chosen_draws(posterior) -> None:
     sv, sg = sub.horizon_value_and_grad(x)
     np.testing.assert_array_equal(sv, v[idx])
     np.testing.assert_array_equal(sg, g[idx])
+
+
+def test_value_by_outcome_has_intervals_that_add_up(posterior, by_risk) -> None:
+    """Each outcome's expected revenue comes with its 90% interval from the same draws."""
+    res = by_risk["mean"]
+    table = res.value_by_outcome
+    for tag in ("current", "recommended"):
+        assert (table[f"{tag}_low"] < table[tag]).all() and (table[tag] < table[f"{tag}_high"]).all()
+        assert table[tag].sum() == pytest.approx(res.horizon_value[tag].mean, rel=1e-9)
+        by_draw = posterior.horizon_value_by_outcome(res.allocation[tag].to_numpy())
+        np.testing.assert_allclose(table[f"{tag}_low"], np.quantile(by_draw, 0.05, axis=0))
+    out = res.to_dict()["value_by_outcome"]
+    assert set(out[table.index[0]]["recommended"]) == {"mean", "low", "high"}

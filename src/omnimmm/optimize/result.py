@@ -106,7 +106,8 @@ class OptimizationResult:
         ``"current"`` and ``"recommended"``: horizon value (plus retention value) per draw.
     value_by_outcome : pandas.DataFrame
         Index outcome (plus ``"retention"`` in a joint solve); columns ``current`` and
-        ``recommended`` (posterior means).
+        ``recommended`` (posterior means) and their 90% intervals ``current_low``,
+        ``current_high``, ``recommended_low``, ``recommended_high``.
     weekly_spend : pandas.DataFrame
         Recommended spend per week (rows ``week`` 1..H) and channel.
     binding : tuple of str
@@ -184,7 +185,11 @@ class OptimizationResult:
             "horizon_value": {k: v.to_dict() for k, v in self.horizon_value.items()},
             "uplift": self.uplift.to_dict(),
             "value_by_outcome": {
-                str(o): {"current": float(r["current"]), "recommended": float(r["recommended"])}
+                str(o): {
+                    tag: {stat: float(r[tag if stat == "mean" else f"{tag}_{stat}"])
+                          for stat in ("mean", "low", "high")}
+                    for tag in ("current", "recommended")
+                }  # fmt: skip
                 for o, r in self.value_by_outcome.iterrows()
             },
             "weekly_spend": {

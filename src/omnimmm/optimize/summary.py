@@ -151,10 +151,14 @@ def build_result(
             table[f"mroi_{tag}_{stat}"] = [getattr(iv, stat) for iv in ivals]
     by_out = {}
     for tag, point in (("current", current), ("recommended", x)):
-        col = resp.horizon_value_by_outcome(point[:n_m]).mean(axis=0)
+        draws = resp.horizon_value_by_outcome(point[:n_m])  # (D, O)
         if ev.retention is not None:
-            col = np.append(col, ev.retention.value_by_segment(point[n_m:]).sum(axis=1).mean())
-        by_out[tag] = col
+            kept = ev.retention.value_by_segment(point[n_m:]).sum(axis=1)
+            draws = np.column_stack([draws, kept])
+        ivals = _as_list(interval(draws, axis=0))
+        by_out[tag] = [iv.mean for iv in ivals]
+        by_out[f"{tag}_low"] = [iv.low for iv in ivals]
+        by_out[f"{tag}_high"] = [iv.high for iv in ivals]
     outcomes = list(resp.outcomes) + (["retention"] if ev.retention is not None else [])
     value_by_outcome = pd.DataFrame(by_out, index=pd.Index(outcomes, name="outcome"))
     weekly = pd.DataFrame(
