@@ -169,7 +169,8 @@ def test_value_by_outcome_has_intervals_that_add_up(posterior, by_risk) -> None:
     res = by_risk["mean"]
     table = res.value_by_outcome
     for tag in ("current", "recommended"):
-        assert (table[f"{tag}_low"] < table[tag]).all() and (table[tag] < table[f"{tag}_high"]).all()
+        assert (table[f"{tag}_low"] < table[tag]).all()
+        assert (table[tag] < table[f"{tag}_high"]).all()
         assert table[tag].sum() == pytest.approx(res.horizon_value[tag].mean, rel=1e-9)
         by_draw = posterior.horizon_value_by_outcome(res.allocation[tag].to_numpy())
         np.testing.assert_allclose(table[f"{tag}_low"], np.quantile(by_draw, 0.05, axis=0))

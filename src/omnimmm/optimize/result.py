@@ -186,10 +186,12 @@ class OptimizationResult:
             "uplift": self.uplift.to_dict(),
             "value_by_outcome": {
                 str(o): {
-                    tag: {stat: float(r[tag if stat == "mean" else f"{tag}_{stat}"])
-                          for stat in ("mean", "low", "high")}
+                    tag: {
+                        stat: float(r[tag if stat == "mean" else f"{tag}_{stat}"])
+                        for stat in ("mean", "low", "high")
+                    }
                     for tag in ("current", "recommended")
-                }  # fmt: skip
+                }
                 for o, r in self.value_by_outcome.iterrows()
             },
             "weekly_spend": {
