@@ -209,7 +209,8 @@ def test_transaction_and_campaign_rows_after_as_of_do_not_change_the_scores(
 ):
     _, out = scored_campaigns
     changed = _score(files / "tx_changed.csv", files / "out_campaigns_changed", "--campaigns",
-                     str(files / "campaigns_changed.csv"), *CAMPAIGN_FLAGS, *FAST_FLAGS)  # fmt: skip
+                     str(files / "campaigns_changed.csv"), *CAMPAIGN_FLAGS,
+                     *FAST_FLAGS)  # fmt: skip
     assert changed.exit_code == 0, changed.output
     pd.testing.assert_frame_equal(
         pd.read_csv(out / "scores.csv"),

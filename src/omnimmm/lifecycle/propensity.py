@@ -65,8 +65,8 @@ _EVAL_XY = "eval_X" in inspect.signature(lgb.LGBMModel.fit).parameters
 #: thousand and a few million training rows alike: on the simulator tests they match or beat
 #: the earlier defaults (learning rate 0.03 on 80% of the rows, 255 bins, plain patience of
 #: 50), and on 10 million synthetic transactions (2.3 million training rows, 2 threads) they
-#: fit within the 120 s target with the same validation AUC (0.934) where the earlier
-#: defaults ran to their 1000-tree ceiling in 279 s. ``fast`` takes larger steps (0.2),
+#: fit in 94 s (median of two, load near 5) with the same validation AUC (0.934), where the
+#: earlier defaults ran to their 1000-tree ceiling in 279 s. ``fast`` takes larger steps (0.2),
 #: at most 500 trees and 20 rounds of patience, for a quick look (it spells out the row
 #: share and bins it shares with ``default``, so ``metrics.json`` shows them).
 #: ``benchmarks/RESULTS.md`` (bench_lifecycle) lists the timings and their loads.
