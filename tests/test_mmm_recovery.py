@@ -64,6 +64,28 @@ def test_small_world_recovers_the_identified_channel_and_covers_the_rest():
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1])
+def test_identified_world_meets_the_recovery_target(seed):
+    """Issue 3's target where the panel can meet it: MAPE <= 15%, >= 80% of pairs covered.
+
+    Four channels with 1% noise: an oracle that knows every true shape would have an
+    expected ROI error of 8-11% (``oracle_roi_se``); the model also has to learn the
+    adstock and saturation shapes. Measured (4x500+500, seed 1): MAPE 7.3% and 7.5%,
+    every pair covered.
+    """
+    from omnimmm.mmm.calibration import oracle_roi_se
+
+    world = simulate_world(seed=seed, channels=("search", "social", "tv", "outdoor"), noise=0.01)
+    assert oracle_roi_se(world)["expected_ape"].mean() <= 0.12
+    m = _fit(world, chains=4, draws=500, tune=500, seed=1)
+    mape, coverage, table = _scores(m, world)
+    print(f"\nseed {seed}: MAPE {mape:.1%}, coverage {coverage:.0%}\n{table}")
+    assert mape <= 0.15, table
+    assert coverage >= 0.8, table
+    assert m.diagnostics_.divergences <= 20
+
+
+@pytest.mark.slow
 def test_default_world_with_lift_tests_meets_the_recovery_target():
     """Issue 3: MAPE of total ROI <= 15% and >= 80% of pairs inside the 90% interval.
 

@@ -120,7 +120,7 @@ def oracle_roi_se(world: Any) -> pd.DataFrame:
     dates = pd.DatetimeIndex(pd.to_datetime(panel["date"]))
     years = np.asarray((dates - dates[0]).days, dtype=float) / 365.25
     angle = 2.0 * np.pi * (dates.day_of_year.to_numpy() - 1) / 365.25
-    festivals = [c for c in params["baseline"][media.outcomes[0]]["festivals"]]
+    festivals = list(params["baseline"][media.outcomes[0]]["festivals"])
     base = [np.ones(len(dates)), years]
     base += [f(k * angle) for k in (1, 2) for f in (np.sin, np.cos)]
     base += [panel[e].to_numpy(dtype=float) for e in festivals]
