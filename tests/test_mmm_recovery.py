@@ -86,6 +86,32 @@ def test_identified_world_meets_the_recovery_target(seed):
 
 
 @pytest.mark.slow
+def test_default_world_beats_the_oracle_bound_with_honest_intervals():
+    """The default world at default settings: what the panel allows, and what we measure.
+
+    Issue 3 asks for ROI MAPE <= 15% here; no estimator can promise that, because an
+    oracle that knows every true shape would have an expected error of about 200% (small
+    channels such as print move less revenue than the weekly noise). What the model must
+    do instead: use its priors to land well inside that bound, and keep honest intervals.
+    Measured (4x500+500, seed 1): MAPE 45.5%, 12/16 channel x outcome pairs and 7/8 total
+    ROIs inside their 90% intervals, no divergences. The pair coverage misses the issue's
+    80%; the thresholds below guard what was measured, they do not claim the target.
+    """
+    from omnimmm.mmm.calibration import oracle_roi_se
+
+    world = simulate_world()
+    m = _fit(world, chains=4, draws=500, tune=500, seed=1)
+    mape, coverage, table = _scores(m, world)
+    bound = oracle_roi_se(world)["expected_ape"].mean()
+    total_cov = ((table["low"] <= table["truth"]) & (table["truth"] <= table["high"])).mean()
+    print(f"\nMAPE {mape:.1%} (oracle bound {bound:.0%}), pairs covered {coverage:.0%}, "
+          f"total ROI covered {total_cov:.0%}\n{table}")  # fmt: skip
+    assert mape <= bound / 3, table
+    assert coverage >= 0.7 and total_cov >= 0.75, table
+    assert m.diagnostics_.divergences == 0
+
+
+@pytest.mark.slow
 def test_default_world_with_lift_tests_meets_the_recovery_target():
     """Issue 3: MAPE of total ROI <= 15% and >= 80% of pairs inside the 90% interval.
 
