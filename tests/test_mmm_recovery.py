@@ -153,21 +153,14 @@ def test_oracle_roi_se_matches_the_spread_of_least_squares_over_noise_redraws():
     must match ``oracle_roi_se`` (within Monte Carlo error), and the bound must scale
     with the noise.
     """
-    from omnimmm.mmm.calibration import oracle_roi_se
+    from omnimmm.mmm.calibration import oracle_roi_se, simulated_baseline_terms
 
     world = simulate_world(seed=2, channels=("search", "social", "tv", "radio"), noise=0.02)
     oracle = oracle_roi_se(world)
     media, params = world.truth.media, world.truth.params
     spend = np.asarray(world.truth.spend, dtype=float)
     h = media.saturate(media.adstocked(spend))
-    dates = pd.DatetimeIndex(world.panel["date"])
-    angle = 2 * np.pi * (dates.day_of_year.to_numpy() - 1) / 365.25
-    base = np.column_stack(
-        [np.ones(len(dates)), np.asarray((dates - dates[0]).days, float) / 365.25]
-        + [f(k * angle) for k in (1, 2) for f in (np.sin, np.cos)]
-        + [world.panel[e].to_numpy(float) for e in ("spring_festival", "event_618", "double_11")]
-        + [world.panel["price_index"].to_numpy() - 1.0]
-    )
+    base = simulated_baseline_terms(world)
     x = np.column_stack([base, h] + [h[:, i] * h[:, j] for i, j in media.synergy_pairs])
     sd = np.array([params["noise_model"]["sd"][o] for o in OUTCOMES])
     chol = np.linalg.cholesky(np.array([[1.0, 0.5], [0.5, 1.0]]))

@@ -41,6 +41,7 @@ from omnimmm.data.schema import Panel
 from omnimmm.data.simulate import OUTCOMES, World, simulate_world
 from omnimmm.data.simulate_truth import Truth
 from omnimmm.mmm import ModelSpec, OmniMMM
+from omnimmm.mmm.calibration import simulated_baseline_terms
 
 CHANNELS = ("search", "social", "tv", "outdoor")
 PAIR = ("tv", "search")
@@ -104,18 +105,6 @@ def _joint_contribution(media, spend: np.ndarray, channels: list[str]) -> float:
 # --------------------------------------------------------------------------- fast: oracle
 
 
-def _baseline_design(world: World) -> np.ndarray:
-    """Intercept, trend, two yearly harmonics, festivals and price: the simulator's baseline."""
-    dates = pd.DatetimeIndex(world.panel["date"])
-    angle = 2 * np.pi * (dates.day_of_year.to_numpy() - 1) / 365.25
-    return np.column_stack(
-        [np.ones(len(dates)), np.asarray((dates - dates[0]).days, float) / 365.25]
-        + [f(k * angle) for k in (1, 2) for f in (np.sin, np.cos)]
-        + [world.panel[e].to_numpy(float) for e in ("spring_festival", "event_618", "double_11")]
-        + [world.panel["price_index"].to_numpy() - 1.0]
-    )
-
-
 def test_a_stronger_synergy_changes_only_the_synergy_and_what_it_touches():
     base = simulate_world(seed=0, channels=CHANNELS, noise=NOISE, synergy=True)
     strong = with_stronger_synergy(base, STRENGTH)
@@ -135,7 +124,7 @@ def _least_squares_synergy_share(world: World) -> float:
     """
     media = world.truth.media
     h, prod = _saturations(world), _true_product(world)
-    x = np.column_stack([_baseline_design(world), h, prod])
+    x = np.column_stack([simulated_baseline_terms(world), h, prod])
     coef = np.linalg.lstsq(x, world.panel[list(OUTCOMES)].to_numpy(), rcond=None)[0]
     return float(coef[-1].sum() / media.gamma[0].sum())
 
@@ -158,7 +147,7 @@ def test_without_the_term_least_squares_moves_the_synergy_into_tv(seed):
     assert np.corrcoef(prod, h[:, tv])[0, 1] > 0.9
 
     y = world.panel[list(OUTCOMES)].to_numpy()
-    base = _baseline_design(world)
+    base = simulated_baseline_terms(world)
     x = np.column_stack([base, h])
     coef = np.linalg.lstsq(x, y, rcond=None)[0]
     tv_main = coef[base.shape[1] + tv].sum() * h[:, tv].sum()

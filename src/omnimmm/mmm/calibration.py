@@ -24,7 +24,7 @@ import pandas as pd
 
 from omnimmm.mmm.design import LiftTest
 
-__all__ = ["oracle_roi_se", "simulated_lift_tests"]
+__all__ = ["oracle_roi_se", "simulated_baseline_terms", "simulated_lift_tests"]
 
 
 def simulated_lift_tests(
@@ -128,21 +128,13 @@ def oracle_roi_se(world: Any) -> pd.DataFrame:
     truth = world.truth
     media = truth.media
     params = truth.params
-    panel = world.panel
     spend = np.asarray(truth.spend, dtype=float)
     h = media.saturate(media.adstocked(spend))
-    dates = pd.DatetimeIndex(pd.to_datetime(panel["date"]))
-    years = np.asarray((dates - dates[0]).days, dtype=float) / 365.25
-    angle = 2.0 * np.pi * (dates.day_of_year.to_numpy() - 1) / 365.25
-    festivals = list(params["baseline"][media.outcomes[0]]["festivals"])
-    base = [np.ones(len(dates)), years]
-    base += [f(k * angle) for k in (1, 2) for f in (np.sin, np.cos)]
-    base += [panel[e].to_numpy(dtype=float) for e in festivals]
-    base.append(panel["price_index"].to_numpy(dtype=float) - 1.0)
+    base = simulated_baseline_terms(world)
     synergy = [h[:, i] * h[:, j] for i, j in media.synergy_pairs]
-    x = np.column_stack(base + [h] + synergy)
+    x = np.column_stack([base, h, *synergy])
     xtx_inv = np.linalg.pinv(x.T @ x)
-    first = len(base)
+    first = base.shape[1]
     sd = np.array([params["noise_model"]["sd"][o] for o in media.outcomes])
     rho = float(params["noise_model"]["correlation"])
     corr = np.full((len(sd), len(sd)), rho)
@@ -160,3 +152,23 @@ def oracle_roi_se(world: Any) -> pd.DataFrame:
     out["rel_se"] = out["se"] / out["truth"]
     out["expected_ape"] = out["rel_se"] * np.sqrt(2.0 / np.pi)
     return out
+
+
+def simulated_baseline_terms(world: Any) -> np.ndarray:
+    """The simulator's baseline regressors for a world's panel, shape (T, K).
+
+    Intercept, years since the first week, two yearly Fourier pairs, the festival
+    indicators and ``price_index - 1``: exactly the terms the simulator's baseline is a
+    linear function of (see ``omnimmm.data.simulate``), for least-squares checks.
+    """
+    panel = world.panel
+    dates = pd.DatetimeIndex(pd.to_datetime(panel["date"]))
+    years = np.asarray((dates - dates[0]).days, dtype=float) / 365.25
+    angle = 2.0 * np.pi * (dates.day_of_year.to_numpy() - 1) / 365.25
+    outcome = world.truth.media.outcomes[0]
+    festivals = list(world.truth.params["baseline"][outcome]["festivals"])
+    cols = [np.ones(len(dates)), years]
+    cols += [f(k * angle) for k in (1, 2) for f in (np.sin, np.cos)]
+    cols += [panel[e].to_numpy(dtype=float) for e in festivals]
+    cols.append(panel["price_index"].to_numpy(dtype=float) - 1.0)
+    return np.column_stack(cols)
