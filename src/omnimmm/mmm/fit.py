@@ -9,11 +9,10 @@ before ``fit``. Analysis methods delegate to :mod:`omnimmm.mmm.analysis`, conver
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import arviz as az
@@ -31,28 +30,6 @@ __all__ = ["OmniMMM", "sample_model"]
 _SAMPLERS = ("nutpie", "pymc", "advi", "pathfinder")
 
 
-#: LLVM optimisation level for nutpie's numba compile of the model. The model's gradient
-#: is small and cheap, so LLVM's -O3 passes buy no measurable sampling speed but cost most
-#: of the compile time (about 4x longer on the simulated world).
-NUMBA_OPT_LEVEL = 0
-
-
-@contextlib.contextmanager
-def _numba_opt_level(level: int) -> Iterator[None]:
-    """Temporarily set numba's optimisation level (read when a function is finalised)."""
-    try:
-        from numba.core import config
-    except ImportError:  # pragma: no cover - numba comes with nutpie
-        yield
-        return
-    old = config.OPT
-    config.OPT = type(old)(level)
-    try:
-        yield
-    finally:
-        config.OPT = old
-
-
 def sample_model(model: Any, s: SamplerSpec, progressbar: bool = False) -> tuple[Any, dict]:
     """Sample a PyMC model with the configured sampler.
 
@@ -67,8 +44,9 @@ def sample_model(model: Any, s: SamplerSpec, progressbar: bool = False) -> tuple
         try:
             import nutpie
 
-            with _numba_opt_level(NUMBA_OPT_LEVEL):
-                compiled = nutpie.compile_pymc_model(model)
+            from omnimmm.mmm.compile import compile_nutpie
+
+            compiled = compile_nutpie(model)
         except Exception as exc:
             warnings.warn(
                 f"nutpie could not compile the model ({exc!r}); falling back to PyMC's NUTS",
