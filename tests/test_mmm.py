@@ -166,3 +166,38 @@ def test_save_and_load_round_trip_without_refitting(tmp_path):
     pd.testing.assert_frame_equal(back.decomposition(), m.decomposition())
     assert back.spec_ == m.spec_
     assert not hasattr(back, "model_")  # nothing was rebuilt or sampled
+
+
+def test_centred_level_and_recovered_intercept_give_the_graphs_mean():
+    """The model samples the centred ``level``; the intercept recovered after sampling
+    makes the numpy mean function (used by every analysis) equal the graph's mean."""
+    import tempfile
+
+    from omnimmm.config import plan_from_dict
+    from omnimmm.data.simulate import simulate_world
+    from omnimmm.mmm.design import baseline_features
+    from omnimmm.mmm.response import ResponseModel
+
+    world = simulate_world(seed=4, weeks=104)
+    with tempfile.TemporaryDirectory() as tmp:
+        plan = plan_from_dict(world.plan, base_dir=tmp)
+    panel = Panel.from_frame(world.panel, plan, source="world.csv")
+    m = OmniMMM(plan)
+    assert m.spec.synergies and m.spec.trend and m.spec.fourier_order  # every term is there
+    model = m.build(panel, keep_mean=True)
+    free = [rv.name for rv in model.free_RVs]
+    assert "level" in free and "intercept" not in free
+    with model:
+        prior = pm.sample_prior_predictive(4, var_names=[*free, "mu"], random_seed=2).prior
+    scaling = fit_scaling(panel, m.spec)
+    spend = panel.spend[m.spec.channel_names].to_numpy(dtype=float)
+    features = baseline_features(panel.dates, panel.controls, m.spec, scaling)
+    with pytest.raises(ValueError, match="features"):
+        complete_posterior(prior.drop_vars("mu"), m.spec, scaling, spend)
+    post = complete_posterior(prior.drop_vars("mu"), m.spec, scaling, spend, features=features)
+    rm = ResponseModel.from_posterior(post, m.spec, scaling, panel.spend)
+    mean = rm.mean(spend, features) / np.asarray(scaling.outcome_scale)  # (T, D, O)
+    graph = prior["mu"].stack(sample=("chain", "draw")).transpose("week", "sample", "outcome")
+    np.testing.assert_allclose(mean, graph.to_numpy(), rtol=1e-9, atol=1e-9)
+    # and the level is the mean fitted week
+    np.testing.assert_allclose(mean.mean(axis=0), post["level"].to_numpy()[0], rtol=1e-9)

@@ -246,7 +246,10 @@ class OmniMMM:
         idata, timings = sample_model(model, self.spec.sampler, self.progressbar)
         scaling = fit_scaling(panel, self.spec)
         spend = panel.spend[self.spec.channel_names].to_numpy(dtype=float)
-        idata.posterior = complete_posterior(idata.posterior, self.spec, scaling, spend)
+        features = baseline_features(panel.dates, panel.controls, self.spec, scaling)
+        idata.posterior = complete_posterior(
+            idata.posterior, self.spec, scaling, spend, features=features
+        )
         self._set_fitted(panel, scaling, idata, timings)
         self.model_ = model
         return self

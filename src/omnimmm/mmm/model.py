@@ -8,6 +8,11 @@ On the scaled data (see :mod:`omnimmm.mmm.design`), for week ``t`` and outcome `
             + sum_p gamma[p, o] * h_a(t) * h_b(t)         declared synergies
             + eps[t, o]                                   eps ~ MvNormal(0, Sigma) across o
 
+The sampler sees it centred: with ``rest[t, o]`` all terms after the intercept,
+``mu[t, o] = level[o] + rest[t, o] - mean_t rest[t, o]``, where ``level`` (the mean fitted
+week, about 1 on the scaled outcome) has the prior; ``intercept = level - mean_t rest`` is
+computed per draw after sampling (:func:`omnimmm.mmm.posterior.complete_posterior`).
+
 Carryover (adstock) parameters are shared across outcomes by default (``share_carryover``),
 saturation is per channel, effect sizes are per channel and outcome.
 
@@ -301,15 +306,12 @@ def build_model(
         if layout.pairs:
             gamma = pm.Normal("gamma", 0.0, priors.synergy_sd, dims=("synergy", "outcome"))
         main, syn = media_terms(h, beta, gamma, layout, pt)
-        mu = main.sum(axis=1)
+        rest = main.sum(axis=1)
         if syn is not None:
-            mu = mu + syn.sum(axis=1)
+            rest = rest + syn.sum(axis=1)
 
-        base: dict[str, Any] = {
-            "intercept": pm.Normal(
-                "intercept", priors.intercept_mu, priors.intercept_sd, dims="outcome"
-            )
-        }
+        level = pm.Normal("level", priors.level_mu, priors.level_sd, dims="outcome")
+        base: dict[str, Any] = {}
         if spec.trend:
             base["trend"] = pm.Normal("trend", 0.0, priors.trend_sd, dims="outcome")
         if spec.fourier_order:
@@ -325,7 +327,13 @@ def build_model(
                 "festival_coef", 0.0, priors.festival_sd, dims=("festival", "outcome")
             )
         for term in baseline_terms(features, base, 0).values():
-            mu = mu + term
+            rest = rest + term
+        # Centred: every term enters as its deviation from its training mean and ``level``
+        # is the mean fitted week. Same mean function as ``intercept + rest`` with
+        # ``intercept = level - mean_t(rest)`` (recovered after sampling), but ``level``
+        # is nearly independent of the media and trend effects, which halves the
+        # sampler's steps per draw on the simulated world.
+        mu = level[None] + rest - rest.mean(axis=0)[None]
         if keep_mean:
             pm.Deterministic("mu", mu, dims=("week", "outcome"))
 

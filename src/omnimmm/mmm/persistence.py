@@ -122,6 +122,16 @@ def save(model: Any, directory: str | Path) -> Path:
     return out
 
 
+def _priors(saved: dict[str, Any]) -> Any:
+    """The saved baseline priors; those of older versions' fields that no longer exist
+    (``intercept_mu``/``intercept_sd`` before the centred level) are dropped: the loaded
+    posterior already holds every quantity the analysis reads."""
+    from omnimmm.mmm.priors import BaselinePriors
+
+    known = {f.name for f in dataclasses.fields(BaselinePriors)}
+    return BaselinePriors(**{k: v for k, v in saved.items() if k in known})
+
+
 def load(directory: str | Path) -> Any:
     """Load a model saved by :func:`save`; never refits and never unpickles.
 
@@ -132,7 +142,6 @@ def load(directory: str | Path) -> Any:
     """
     from omnimmm.mmm.design import ModelSpec, Scaling
     from omnimmm.mmm.fit import OmniMMM
-    from omnimmm.mmm.priors import BaselinePriors
 
     src = Path(directory)
     missing = [f for f in _FILES if not (src / f).is_file()]
@@ -161,7 +170,7 @@ def load(directory: str | Path) -> Any:
     model = OmniMMM(
         plan,
         spec=spec,
-        priors=BaselinePriors(**config["priors"]),
+        priors=_priors(config["priors"]),
         max_draws=config["max_draws"],
     )
     model._set_fitted(panel, scaling, idata, manifest["timings"])

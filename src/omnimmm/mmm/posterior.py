@@ -10,6 +10,9 @@ same functions the model uses (:mod:`omnimmm.mmm.response`):
   channels ``roi_total * roi_share * spend_total / (y_scale * sum_t h)``, for channels with
   a raw coefficient prior ``coef_raw * coef_prior_sd``;
 * ``roi_main`` (channel, outcome): main-effect revenue per unit of spend (no synergy);
+* ``intercept`` (outcome): the model samples the centred ``level`` (the mean fitted week,
+  :mod:`omnimmm.mmm.model`); ``intercept = level - mean_t(rest)``, with ``rest`` every
+  other term of the mean (media, synergy, trend, seasonality, controls, festivals);
 * ``chol`` (outcome, outcome) and ``sigma`` (outcome): the residual covariance factor and
   standard deviations, unpacked from ``chol_cov`` (more than two outcomes) or built from
   ``sigma`` and ``rho_beta`` (two outcomes: ``rho = 2 rho_beta - 1``).
@@ -21,7 +24,7 @@ import numpy as np
 import xarray as xr
 
 from omnimmm.mmm.design import ModelSpec, Scaling
-from omnimmm.mmm.response import channel_response
+from omnimmm.mmm.response import baseline_terms, channel_response
 
 __all__ = ["complete_posterior", "delayed_l_max"]
 
@@ -44,6 +47,7 @@ def complete_posterior(
     spec: ModelSpec,
     scaling: Scaling,
     spend: np.ndarray,
+    features: dict[str, np.ndarray] | None = None,
     chunk: int = 500,
 ) -> xr.Dataset:
     """Add the derived quantities to a posterior of free parameters (chain, draw, ...).
@@ -57,6 +61,9 @@ def complete_posterior(
         Of the training weeks.
     spend : numpy.ndarray of shape (T, C)
         Training spend in currency, channels in ``spec`` order.
+    features : dict, optional
+        :func:`omnimmm.mmm.design.baseline_features` of the training weeks; needed to
+        recover ``intercept`` from a sampled ``level``.
     chunk : int, default 500
         Draws evaluated at once (bounds memory).
 
@@ -81,16 +88,26 @@ def complete_posterior(
         a = post[name].to_numpy()
         return a.reshape(n, *a.shape[2:])
 
-    if "beta" not in post:
+    need_beta = "beta" not in post
+    need_intercept = "level" in post and "intercept" not in post
+    if need_intercept and features is None:
+        raise ValueError("complete_posterior needs the training features to recover intercept")
+    if need_beta or need_intercept:
         params = {k: flat(k) for k in post.data_vars if k.startswith(("adstock_", "saturation_"))}
         x = (np.asarray(spend, dtype=float) / np.asarray(scaling.spend_scale))[:, None, :, None]
-        sums = []
+        sums, pair_means = [], []
         for lo in range(0, n, chunk):
             part = {k: v[lo : lo + chunk] for k, v in params.items()}
             h = channel_response(x, part, layout, np, 1)  # (T, d, C, Oa)
             sums.append(h.sum(axis=0))
+            pair_means.append(
+                np.stack([(h[:, :, a] * h[:, :, b]).mean(axis=0) for a, b in layout.pairs], 1)
+                if layout.pairs
+                else np.zeros((h.shape[1], 0, h.shape[-1]))
+            )
         s = np.concatenate(sums, axis=0)  # (N, C, Oa)
         ratio = np.asarray(scaling.spend_total)[:, None] / np.asarray(scaling.outcome_scale)[None]
+    if need_beta:
         beta = np.zeros((n, len(names), n_o))
         roi_ix = [i for i, c in enumerate(spec.channels) if c.coef_prior_sd is None]
         coef_ix = [i for i, c in enumerate(spec.channels) if c.coef_prior_sd is not None]
@@ -108,6 +125,22 @@ def complete_posterior(
         coords = {"channel": names, "outcome": outcomes}
         post["beta"] = xr.DataArray(beta.reshape(shape), dims=dims, coords=coords)
         post["roi_main"] = xr.DataArray(roi_main.reshape(shape), dims=dims, coords=coords)
+    if need_intercept:
+        assert features is not None
+        beta = flat("beta")
+        rest = (beta * s / len(x)).sum(axis=1)  # mean media effect (N, O)
+        if layout.pairs:
+            rest = rest + (flat("gamma") * np.concatenate(pair_means, axis=0)).sum(axis=1)
+        terms = ("trend", "fourier", "control_coef", "festival_coef")
+        base = {k: flat(k) for k in terms if k in post}
+        for term in baseline_terms(features, base, 1).values():
+            rest = rest + np.broadcast_to(term, (len(x), n, n_o)).mean(axis=0)
+        intercept = flat("level") - rest
+        post["intercept"] = xr.DataArray(
+            intercept.reshape(n_chain, n_draw, n_o),
+            dims=("chain", "draw", "outcome"),
+            coords={"outcome": outcomes},
+        )
 
     if "rho_beta" in post and "chol" not in post:
         sig = flat("sigma")

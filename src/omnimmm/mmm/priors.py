@@ -60,8 +60,10 @@ class BaselinePriors:
 
     Attributes
     ----------
-    intercept_mu, intercept_sd : float
-        Normal prior of the intercept; media usually explain part of the mean.
+    level_mu, level_sd : float
+        Normal prior of each outcome's mean fitted week over the training window (the
+        model is centred, see :mod:`omnimmm.mmm.model`); the outcome is scaled by its
+        training mean, so the level is close to 1.
     trend_sd : float
         Normal(0, sd) prior of the linear trend over the training window.
     fourier_sd : float
@@ -78,8 +80,8 @@ class BaselinePriors:
         LKJ concentration of the residual correlation between outcomes.
     """
 
-    intercept_mu: float = 0.5
-    intercept_sd: float = 0.5
+    level_mu: float = 1.0
+    level_sd: float = 0.25
     trend_sd: float = 0.3
     fourier_sd: float = 0.2
     control_sd: float = 0.2

@@ -188,11 +188,13 @@ def baseline_terms(
     """Baseline components on the scaled outcome, each broadcastable to ``(T, *B, O)``.
 
     Keys: ``intercept``, ``trend``, ``seasonality``, ``controls``, ``festivals`` (present
-    only when the model has them).
+    only when ``params`` has them).
     """
     n_t = len(features["t"])
     ones = (1,) * nb
-    out: dict[str, Any] = {"intercept": params["intercept"][None]}
+    out: dict[str, Any] = {}
+    if "intercept" in params:
+        out["intercept"] = params["intercept"][None]
     if "trend" in params:
         out["trend"] = features["t"].reshape(n_t, *ones, 1) * params["trend"][None]
     for comp, feat, name in (
