@@ -72,6 +72,7 @@ def _callback(src: str, name: str, sig: Any, inner: Any, env: dict[str, Any]) ->
     """A numba cfunc from ``src`` calling ``inner``, cached under the key of ``inner``."""
     import numba
     import nutpie
+    import pytensor
     from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS, compile_numba_function_src
 
     inner_key = CACHED_SRC_FUNCTIONS.get(getattr(inner, "py_func", None))
@@ -84,6 +85,7 @@ def _callback(src: str, name: str, sig: Any, inner: Any, env: dict[str, Any]) ->
         repr(sorted(env.items())),
         numba.__version__,
         nutpie.__version__,
+        pytensor.__version__,
     ]
     key = hashlib.sha256("\n".join(parts).encode()).hexdigest()
     fn = compile_numba_function_src(
