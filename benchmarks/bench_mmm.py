@@ -13,7 +13,9 @@ acceptance and seed. Every fit runs in a fresh Python process, as ``omnimmm run`
 restarted notebook would. Compile time depends on pytensor's on-disk numba cache, so each
 tool gets its own empty cache directory: its first run is *cold* (nothing compiled on this
 machine yet: a first install, or a pytensor upgrade) and the ``--repeats - 1`` runs after
-it are *warm* (the same model was compiled before: a rerun, a refit in a notebook).
+it are *warm* (the same model was compiled before: a rerun, a refit in a notebook). One
+more fit per tool, on another world of the same shape (``simulate_world(seed=1)``), times
+*new data with a warm cache*: the next quarter's run or a holdout refit.
 Reported per tool: wall time of building, compiling and sampling, cold and warm (median);
 the sampler's share of it; minimum bulk ESS over the free parameters and that per second
 of warm wall time; divergences; largest R-hat; and the mean absolute percentage error of
@@ -67,6 +69,7 @@ class Run:
     compile_s: float = float("nan")
     sample_s: float = float("nan")
     cold: bool = False
+    new_data: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """Plain-JSON form (the worker process writes it)."""
@@ -221,6 +224,7 @@ def render(
     settings: dict[str, Any],
     header: str,
     oracle: pd.DataFrame | None = None,
+    new_data: dict[str, Run] | None = None,
 ) -> str:
     """The RESULTS.md section for these runs."""
     rows = []
@@ -287,6 +291,12 @@ def render(
         if cold_om and cold_pmm:
             cold = cold_om[0] / cold_pmm[0]
             lines += [f"Cold (one run each): **{cold:.2f}x**."]
+        if new_data and {"omnimmm", "pymc-marketing"} <= set(new_data):
+            a, b = new_data["omnimmm"], new_data["pymc-marketing"]
+            lines += [f"New data, warm cache (`simulate_world(seed=1)`, same shape: the next "
+                      f"quarter's run or a holdout refit): omnimmm {a.wall_s:.1f} s (sampling "
+                      f"{a.sample_s:.1f} s), PyMC-Marketing {b.wall_s:.1f} s (sampling "
+                      f"{b.sample_s:.1f} s): **{a.wall_s / b.wall_s:.2f}x**."]  # fmt: skip
         sampling = _median(om, "sample_s") / _median(pmm, "sample_s")
         lines += [f"Sampling alone (median of all runs): {sampling:.2f}x."]
     per_channel = pd.DataFrame({"truth": truth})
@@ -314,7 +324,9 @@ def render(
     return "\n".join(lines)
 
 
-def _fit_in_process(tool: str, args: argparse.Namespace, cache_dir: str, cold: bool) -> Run:
+def _fit_in_process(
+    tool: str, args: argparse.Namespace, cache_dir: str, cold: bool, world_seed: int = 0
+) -> Run:
     """One fit of ``tool`` in a fresh Python process using ``cache_dir`` as pytensor's cache."""
     env = dict(os.environ)
     flags = env.get("PYTENSOR_FLAGS", "")
@@ -323,10 +335,11 @@ def _fit_in_process(tool: str, args: argparse.Namespace, cache_dir: str, cold: b
         out = Path(tmp) / "run.json"
         cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", tool, "--worker-out",
                str(out), "--chains", str(args.chains), "--draws", str(args.draws), "--tune",
-               str(args.tune), "--target-accept", str(args.accept), "--seed", str(args.seed)]  # fmt: skip
+               str(args.tune), "--target-accept", str(args.accept), "--seed", str(args.seed),
+               "--world-seed", str(world_seed)]  # fmt: skip
         subprocess.run(cmd, env=env, check=True)
         run = Run.from_json(json.loads(out.read_text(encoding="utf-8")))
-    return dataclasses.replace(run, cold=cold)
+    return dataclasses.replace(run, cold=cold, new_data=world_seed != 0)
 
 
 def _worker(args: argparse.Namespace) -> int:
@@ -336,7 +349,7 @@ def _worker(args: argparse.Namespace) -> int:
     from omnimmm.data.simulate import simulate_world
     from omnimmm.mmm.design import ModelSpec
 
-    world = simulate_world()
+    world = simulate_world(seed=args.world_seed)
     if args.worker == "omnimmm":
         run = run_omnimmm(world, args.chains, args.draws, args.tune, args.accept, args.seed)
     else:
@@ -361,6 +374,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-write", action="store_true", help="do not touch RESULTS.md")
     ap.add_argument("--worker", choices=TOOLS, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--worker-out", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--world-seed", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
         return _worker(args)
@@ -391,9 +405,15 @@ def main(argv: list[str] | None = None) -> int:
                     f"ROI MAPE {roi_mape(run.roi, truth):.1%}",
                     flush=True,
                 )
+        # New data with a warm cache: another world of the same shape (the next quarter's
+        # run, a holdout refit). Timed only; it is not the world the ROI table scores.
+        new_data: dict[str, Run] = {}
+        for tool in tools:
+            new_data[tool] = _fit_in_process(tool, args, str(Path(caches) / tool), False, 1)
+            print(f"new data {tool}: {new_data[tool].wall_s:.1f} s", flush=True)
     from omnimmm.mmm.calibration import oracle_roi_se
 
-    section = render(runs, truth, settings, header, oracle_roi_se(world))
+    section = render(runs, truth, settings, header, oracle_roi_se(world), new_data)
     print(section)
     if not args.no_write:
         print(f"updated {update_section('bench_mmm', section)}")
