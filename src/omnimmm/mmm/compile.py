@@ -13,6 +13,10 @@ the data), so the second fit of a model, in any process, loads them from pytenso
 numba cache. A model with shared variables (``pm.Data``) or anything this module does not
 recognise is handed to ``nutpie.compile_pymc_model`` unchanged.
 
+Each model and dataset adds about 5 MB (the linked log-density callback) to pytensor's
+cache directory (``~/.pytensor/numba`` by default, ``PYTENSOR_FLAGS=base_compiledir=...``
+moves it); deleting the directory is safe, the next fit compiles again.
+
 The callbacks follow nutpie's own (``nutpie.compile_pymc``, version pinned in
 ``uv.lock``): return codes 0 ok, -1 wrong dimension, 1 error, 3 non-finite gradient,
 4 non-finite log density; the expand callback -2 on error.
