@@ -214,13 +214,19 @@ class OmniMMM:
                 f"channels and the baseline (at least {need} are needed)"
             )
 
-    def build(self, panel: Any, keep_mean: bool = False) -> Any:
-        """Build (without sampling) the PyMC model for ``panel``; returns the model."""
-        from omnimmm.mmm.model import build_model
-
+    def _design(self, panel: Any) -> tuple[Scaling, dict]:
+        """Scaling and baseline features of ``panel`` (what the model and posterior need)."""
         self._check_panel(panel)
         scaling = fit_scaling(panel, self.spec)
-        features = baseline_features(panel.dates, panel.controls, self.spec, scaling)
+        return scaling, baseline_features(panel.dates, panel.controls, self.spec, scaling)
+
+    def build(self, panel: Any, keep_mean: bool = False) -> Any:
+        """Build (without sampling) the PyMC model for ``panel``; returns the model."""
+        return self._build(panel, *self._design(panel), keep_mean=keep_mean)
+
+    def _build(self, panel: Any, scaling: Scaling, features: dict, keep_mean: bool = False) -> Any:
+        from omnimmm.mmm.model import build_model
+
         return build_model(
             self.spec,
             scaling,
@@ -242,11 +248,10 @@ class OmniMMM:
         """
         from omnimmm.mmm.posterior import complete_posterior
 
-        model = self.build(panel)
+        scaling, features = self._design(panel)
+        model = self._build(panel, scaling, features)
         idata, timings = sample_model(model, self.spec.sampler, self.progressbar)
-        scaling = fit_scaling(panel, self.spec)
         spend = panel.spend[self.spec.channel_names].to_numpy(dtype=float)
-        features = baseline_features(panel.dates, panel.controls, self.spec, scaling)
         idata.posterior = complete_posterior(
             idata.posterior, self.spec, scaling, spend, features=features
         )
