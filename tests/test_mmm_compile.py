@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pymc as pm
+import pytensor
+import pytensor.tensor as pt
 import pytest
 
 nutpie = pytest.importorskip("nutpie")
@@ -11,16 +13,23 @@ nutpie = pytest.importorskip("nutpie")
 from omnimmm.mmm.compile import compile_nutpie  # noqa: E402
 
 
-def _regression(data: bool = False) -> pm.Model:
-    rng = np.random.default_rng(7)
-    x = rng.normal(size=(60, 2))
-    y = 1.0 + x @ np.array([0.5, -1.5]) + rng.normal(0.0, 0.3, size=60)
+def _regression(data: bool = False, n: int = 60, seed: int = 7) -> pm.Model:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 2))
+    y = 1.0 + x @ np.array([0.5, -1.5]) + rng.normal(0.0, 0.3, size=n)
     with pm.Model(coords={"k": ["a", "b"]}) as model:
-        xd = pm.Data("x", x) if data else x
+        xd, yd = x, y
+        if data:
+            # As omnimmm's model does: one shared row count declared on every array, so
+            # that the compiled graph is the same in every process (see _data in
+            # omnimmm.mmm.model).
+            rows = pytensor.shared(np.int64(n), name="rows")
+            xd = pt.specify_shape(pm.Data("x", x, shape=(None, 2)), (rows, 2))
+            yd = pt.specify_shape(pm.Data("y_obs", y, shape=(None,)), (rows,))
         a = pm.Normal("a", 0.0, 2.0)
         b = pm.Normal("b", 0.0, 2.0, dims="k")
         s = pm.HalfNormal("s", 1.0)
-        pm.Normal("y", a + pm.math.dot(xd, b), s, observed=y)
+        pm.Normal("y", a + pm.math.dot(xd, b), s, observed=yd)
     return model
 
 
@@ -31,8 +40,9 @@ def _sample(compiled: object) -> dict[str, np.ndarray]:
     return {v: idata.posterior[v].to_numpy() for v in ("a", "b", "s")}
 
 
-def test_cached_compile_samples_the_same_draws_as_nutpie() -> None:
-    model = _regression()
+@pytest.mark.parametrize("data", [False, True], ids=["constants", "shared-data"])
+def test_cached_compile_samples_the_same_draws_as_nutpie(data: bool) -> None:
+    model = _regression(data)
     ours = _sample(compile_nutpie(model))
     theirs = _sample(nutpie.compile_pymc_model(model))
     for name in ours:
@@ -49,7 +59,33 @@ def test_second_compile_of_the_same_model_loads_the_callbacks_from_disk() -> Non
     assert again.compiled_logp_func._pyfunc.__name__ == "omnimmm_logp_callback"
 
 
-def test_model_with_shared_data_uses_nutpies_own_compile() -> None:
+def test_shared_data_model_on_other_data_reuses_the_compiled_callbacks() -> None:
+    """Other numbers and another number of rows: the same graph, loaded from the cache,
+    and it samples what nutpie's own compile samples on that data."""
+    compile_nutpie(_regression(data=True))
+    other = _regression(data=True, n=45, seed=11)
+    compiled = compile_nutpie(other)
+    assert compiled.compiled_logp_func._cache_hits == 1
+    assert compiled.compiled_expand_func._cache_hits == 1
+    assert set(compiled.shared_data) == {"x", "y_obs", "rows"}
+    assert compiled.shared_data["x"].shape == (45, 2)
+    ours = _sample(compiled)
+    theirs = _sample(nutpie.compile_pymc_model(other))
+    for name in ours:
+        np.testing.assert_array_equal(ours[name], theirs[name], err_msg=name)
+
+
+def test_with_data_swaps_the_data_without_recompiling() -> None:
     compiled = compile_nutpie(_regression(data=True))
-    assert compiled.compiled_logp_func._pyfunc.__name__ != "omnimmm_logp_callback"
-    assert set(compiled.shared_data) == {"x"}
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(80, 2))
+    y = -2.0 + x @ np.array([1.0, 2.0]) + rng.normal(0.0, 0.1, size=80)
+    swapped = compiled.with_data(x=x, y_obs=y, rows=80)
+    assert swapped.compiled_logp_func is compiled.compiled_logp_func
+    draws = _sample(swapped)
+    np.testing.assert_allclose(draws["b"].mean(axis=(0, 1)), [1.0, 2.0], atol=0.1)
+    assert abs(float(draws["a"].mean()) + 2.0) < 0.1
+    with pytest.raises(ValueError, match="x must have rank 2"):
+        compiled.with_data(x=np.ones(3))
+    with pytest.raises(KeyError, match="unknown shared variable: z"):
+        compiled.with_data(z=np.ones(3))

@@ -55,6 +55,18 @@ def test_run_directory_has_the_contract_files(fitted_run: Path) -> None:
     assert manifest["gate"]["allowed"] is True
 
 
+def test_holdout_refit_reuses_the_full_fits_compiled_model(fitted_run: Path) -> None:
+    """The data are shared variables of the graph, so the refit on fewer weeks compiles to
+    the same functions and loads them from the cache the full fit just wrote."""
+    sampler = json.loads((fitted_run / "manifest.json").read_text())["stages"]["sampler"]
+    assert sampler["mmm"]["sampler"] == sampler["holdout_refit"]["sampler"] == "nutpie"
+    assert sampler["holdout_refit"]["compile_cached"] is True
+    assert (
+        sampler["holdout_refit"]["compile"] < sampler["mmm"]["compile"]
+        or (sampler["mmm"]["compile_cached"])
+    )
+
+
 def test_recommendation_json_has_exactly_the_design_shape(fitted_run: Path) -> None:
     doc = json.loads((fitted_run / "recommendation.json").read_text())
     assert list(doc) == ["channels", "horizon_value", "diagnostics", "plan"]

@@ -270,6 +270,9 @@ class _Fitted:
     holdout: dict[str, Any]
     tables: dict[str, pd.DataFrame]
     seconds: float
+    #: Compile and sampling seconds of this run's fits (``mmm``, ``holdout_refit``); empty
+    #: when the model was reused.
+    timings: dict[str, Any]
 
 
 def _gate_spec(prep: Prepared) -> Any:
@@ -296,13 +299,16 @@ def _can_reuse(previous: Path | None, prep: Prepared) -> bool:
     )
 
 
-def _holdout(model: Any, prep: Prepared) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
-    """Holdout forecast of the refitted model against the seasonal-naive and ETS baselines."""
+def _holdout(
+    model: Any, prep: Prepared
+) -> tuple[dict[str, Any], dict[str, pd.DataFrame], dict[str, Any] | None]:
+    """Holdout forecast of the refitted model against the seasonal-naive and ETS baselines;
+    also returns the refit's timings."""
     from omnimmm.mmm.baselines import holdout_baselines, holdout_forecasts
 
     weeks = int(prep.plan.model.holdout_weeks)
     if weeks == 0:
-        return {"weeks": 0, "mape": {}, "mape_mean": None}, {}
+        return {"weeks": 0, "mape": {}, "mape_mean": None}, {}, None
     ho = model.holdout(weeks)
     outcomes = prep.panel.outcomes[list(prep.plan.data.outcomes)].set_axis(prep.panel.dates)
     scores = holdout_baselines(outcomes, weeks)
@@ -338,7 +344,7 @@ def _holdout(model: Any, prep: Prepared) -> tuple[dict[str, Any], dict[str, pd.D
         "baseline_forecasts": forecasts[["date", "outcome", "method", "forecast"]],
         "holdout_scores": all_scores,
     }
-    return info, tables
+    return info, tables, ho.model.timings_
 
 
 def _remedies(gate: Any, prep: Prepared) -> list[str]:
@@ -359,6 +365,7 @@ def _fit_stage(prep: Prepared, work: Path, previous: Path | None, say: Progress)
 
     t0 = time.perf_counter()
     gate_spec = _gate_spec(prep)
+    timings: dict[str, Any] = {}
     if _can_reuse(previous, prep):
         assert previous is not None
         say(f"reusing the fitted model in {previous} (plan and data hashes match)")
@@ -381,6 +388,7 @@ def _fit_stage(prep: Prepared, work: Path, previous: Path | None, say: Progress)
         model.save(work / "model")
         holdout, tables = None, {}
         reused = False
+        timings["mmm"] = model.timings_
     d = model.diagnostics_
     say(
         f"convergence: max R-hat {d.rhat_max:.3f}, min bulk ESS {d.ess_bulk_min:.0f}, "
@@ -391,7 +399,9 @@ def _fit_stage(prep: Prepared, work: Path, previous: Path | None, say: Progress)
         weeks = prep.plan.model.holdout_weeks
         if weeks:
             say(f"holdout: refitting without the last {weeks} weeks, then forecasting them")
-        holdout, tables = _holdout(model, prep)
+        holdout, tables, refit = _holdout(model, prep)
+        if refit is not None:
+            timings["holdout_refit"] = refit
     gate_info = {
         "passed": bool(gate.passed),
         "allowed": bool(gate_spec.allow_failure),
@@ -405,7 +415,7 @@ def _fit_stage(prep: Prepared, work: Path, previous: Path | None, say: Progress)
             "divergence_rate_max": gate_spec.divergence_rate_max,
         },
     }
-    return _Fitted(model, reused, gate_info, holdout, tables, time.perf_counter() - t0)
+    return _Fitted(model, reused, gate_info, holdout, tables, time.perf_counter() - t0, timings)
 
 
 def _meta(prep: Prepared, model: Any) -> dict[str, Any]:
@@ -544,7 +554,12 @@ def run(
         result = _add_optimization(result, opt)
         t_opt = time.perf_counter() - t_opt
         _export(result, work, say)
-        stages = {"fit_seconds": fitted.seconds, "optimize_seconds": t_opt, "reused": fitted.reused}
+        stages = {
+            "fit_seconds": fitted.seconds,
+            "optimize_seconds": t_opt,
+            "reused": fitted.reused,
+            "sampler": fitted.timings,
+        }
         _write_manifest(work, prep, stages, {"gate": _gate_brief(result)})
     return RunSummary(out, result, fitted.reused, time.perf_counter() - t0)
 
@@ -576,7 +591,7 @@ def fit(
         fitted = _fit_stage(prep, work, previous, say)
         result = _with_lifecycle(_result_from(prep, fitted), lifecycle)
         save_result(result, work)
-        stages = {"fit_seconds": fitted.seconds, "reused": fitted.reused}
+        stages = {"fit_seconds": fitted.seconds, "reused": fitted.reused, "sampler": fitted.timings}
         _write_manifest(work, prep, stages, {"gate": _gate_brief(result)})
     return RunSummary(out, result, fitted.reused, time.perf_counter() - t0)
 

@@ -4,16 +4,19 @@
 pytensor's numba backend, which caches its functions on disk, and then wraps them in two
 numba ``cfunc`` callbacks for the Rust sampler. Those callbacks are closures, which numba
 cannot cache, and compiling them links and re-optimises the whole model's code: on the
-simulated world it is about 30 s of a 40 s compile, paid again on every fit of the same
-model.
+simulated world it is about 30 s of a 40 s compile, paid again on every fit.
 
 :func:`compile_nutpie` builds the same callbacks from generated source whose cache key is
-pytensor's own key of the compiled graph (which covers the graph and its constants, so
-the data), so the second fit of a model, in any process, loads them from pytensor's
-numba cache. A model with shared variables (``pm.Data``) or anything this module does not
-recognise is handed to ``nutpie.compile_pymc_model`` unchanged.
+pytensor's own key of the compiled graph, so a later fit of the same graph, in any
+process, loads them from pytensor's numba cache. Constants are part of that key; shared
+variables (``pm.Data``) are not, only their types: the callbacks read them from nutpie's
+``user_data`` pointer (a flat array of addresses and shapes, :class:`_SharedLayout`).
+omnimmm's model keeps all its data in shared variables
+(:func:`omnimmm.mmm.model.build_model`), so a refit on other weeks of the same plan (the
+holdout refit, next quarter's run) compiles in seconds. ``with_data`` swaps the data of a
+compiled model without any compile.
 
-Each model and dataset adds about 5 MB (the linked log-density callback) to pytensor's
+Each compiled graph adds about 5 MB (the linked log-density callback) to pytensor's
 cache directory (``~/.pytensor/numba`` by default, ``PYTENSOR_FLAGS=base_compiledir=...``
 moves it); deleting the directory is safe, the next fit compiles again.
 
@@ -24,16 +27,22 @@ The callbacks follow nutpie's own (``nutpie.compile_pymc``, version pinned in
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
+import numba
 import numpy as np
+from numba.extending import intrinsic
+from nutpie.compile_pymc import CompiledPyMCModel
 
-__all__ = ["compile_nutpie"]
+__all__ = ["compile_nutpie", "loaded_from_cache"]
 
 #: Part of every cache key: bump it when the callbacks' code or contract changes.
-_CACHE_VERSION = "1"
+_CACHE_VERSION = "2"
 
 _LOGP_SRC = """
 def omnimmm_logp_callback(dim, x_, out_, logp_, user_data_):
@@ -43,7 +52,8 @@ def omnimmm_logp_callback(dim, x_, out_, logp_, user_data_):
         x = carray(x_, (n_dim,))
         out = carray(out_, (n_dim,))
         logp = carray(logp_, ())
-        logp_val, grad = inner(x)
+{unpack}
+        logp_val, grad = inner(x{args})
         logp[()] = logp_val
         out[...] = grad
         if not np.all(np.isfinite(out)):
@@ -64,7 +74,8 @@ def omnimmm_expand_callback(dim, expanded, x_, out_, user_data_):
     try:
         x = carray(x_, (n_dim,))
         out = carray(out_, (n_expanded,))
-        (values,) = inner(x)
+{unpack}
+        (values,) = inner(x{args})
         out[...] = values
     except Exception:
         return -2
@@ -72,16 +83,109 @@ def omnimmm_expand_callback(dim, expanded, x_, out_, user_data_):
 """
 
 
-def _callback(src: str, name: str, sig: Any, inner: Any, env: dict[str, Any]) -> Any:
-    """A numba cfunc from ``src`` calling ``inner``, cached under the key of ``inner``."""
-    import numba
+@intrinsic
+def _as_pointer(typingctx: Any, address: Any) -> Any:
+    """The integer ``address`` as a void pointer (for :func:`numba.carray`)."""
+    from numba.core import cgutils, types
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        return builder.inttoptr(args[0], cgutils.voidptr_t)
+
+    return types.voidptr(address), codegen
+
+
+@dataclass(frozen=True)
+class _SharedLayout:
+    """Where each shared array sits in the callbacks' ``user_data``: a flat uint64 array
+    holding, per array, its address and then its shape."""
+
+    names: tuple[str, ...]
+    offsets: tuple[int, ...]
+    ndims: tuple[int, ...]
+    dtypes: tuple[str, ...]
+
+    @classmethod
+    def of(cls, arrays: Mapping[str, np.ndarray]) -> _SharedLayout:
+        offsets, at = [], 0
+        for a in arrays.values():
+            offsets.append(at)
+            at += 1 + a.ndim
+        return cls(
+            names=tuple(arrays),
+            offsets=tuple(offsets),
+            ndims=tuple(a.ndim for a in arrays.values()),
+            dtypes=tuple(a.dtype.name for a in arrays.values()),
+        )
+
+    def user_data(self, arrays: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Addresses and shapes of ``arrays`` (which must outlive the returned array)."""
+        out = np.zeros(max(1, sum(1 + n for n in self.ndims)), dtype=np.uint64)
+        for name, at in zip(self.names, self.offsets, strict=True):
+            a = arrays[name]
+            out[at] = a.ctypes.data
+            out[at + 1 : at + 1 + a.ndim] = a.shape
+        return out
+
+    def unpack(self, used: list[str]) -> tuple[str, str]:
+        """Source lines binding the arrays ``used`` by a function, and its extra arguments."""
+        if not used:
+            return "", ""
+        lines = [
+            f"        ud = carray(as_pointer(user_data_), ({self.offsets[-1] + 1 + self.ndims[-1]},), np.uint64)"
+        ]
+        for k, name in enumerate(used):
+            i = self.names.index(name)
+            at, nd = self.offsets[i], self.ndims[i]
+            shape = "".join(f"ud[{at + 1 + j}], " for j in range(nd))
+            lines.append(
+                f"        s{k} = carray(as_pointer(ud[{at}]), ({shape}), np.{self.dtypes[i]})"
+            )
+        return "\n".join(lines), "".join(f", s{k}" for k in range(len(used)))
+
+
+@dataclass(frozen=True)
+class _CompiledModel(CompiledPyMCModel):
+    """nutpie's compiled model with our callbacks' ``user_data`` layout."""
+
+    layout: _SharedLayout | None = None
+
+    def with_data(self, **updates: Any) -> _CompiledModel:
+        """The same compiled model on other values of its shared data (no recompile)."""
+        shared = dict(self.shared_data)
+        for name, value in updates.items():
+            if name not in shared:
+                raise KeyError(f"unknown shared variable: {name}")
+            new = np.array(value, dtype=shared[name].dtype, order="C", copy=True)
+            if new.ndim != shared[name].ndim:
+                raise ValueError(f"shared variable {name} must have rank {shared[name].ndim}")
+            new.flags.writeable = False
+            shared[name] = new
+        assert self.layout is not None
+        return dataclasses.replace(
+            self, shared_data=shared, user_data=self.layout.user_data(shared)
+        )
+
+
+def _callback(
+    template: str,
+    name: str,
+    sig: Any,
+    fn: Any,
+    layout: _SharedLayout,
+    env: dict[str, Any],
+) -> Any:
+    """A numba cfunc from ``template`` calling pytensor's compiled ``fn``, cached under
+    the key of the compiled graph."""
     import nutpie
     import pytensor
     from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS, compile_numba_function_src
 
+    inner = fn.vm.jit_fn
     inner_key = CACHED_SRC_FUNCTIONS.get(getattr(inner, "py_func", None))
     if inner_key is None:
         raise LookupError("the compiled graph has no pytensor cache key")
+    unpack, args = layout.unpack([v.name for v in fn.get_shared()])
+    src = template.format(unpack=unpack, args=args)
     parts = [
         _CACHE_VERSION,
         src,
@@ -92,30 +196,33 @@ def _callback(src: str, name: str, sig: Any, inner: Any, env: dict[str, Any]) ->
         pytensor.__version__,
     ]
     key = hashlib.sha256("\n".join(parts).encode()).hexdigest()
-    fn = compile_numba_function_src(
+    py_fn = compile_numba_function_src(
         src,
         name,
-        global_env={"__name__": __name__, "np": np, "carray": numba.carray, "inner": inner, **env},
+        global_env={
+            "__name__": __name__,
+            "np": np,
+            "carray": numba.carray,
+            "as_pointer": _as_pointer,
+            "inner": inner,
+            **env,
+        },
         cache_key=f"omnimmm_{name}_{key}",
     )
-    return numba.cfunc(sig, cache=True)(fn)
+    return numba.cfunc(sig, cache=True)(py_fn)
 
 
 def compile_nutpie(model: Any) -> Any:
     """``nutpie.compile_pymc_model(model)`` (numba backend), with cached callbacks.
 
     Same initial points (support point with jitter), same functions, same result; only
-    the two C callbacks come from the disk cache when the same model was compiled
-    before.
+    the two C callbacks come from the disk cache when the same graph was compiled
+    before. With the data in shared variables (``pm.Data``), the same graph means the
+    same plan and array ranks, whatever the numbers and the number of weeks.
     """
     import nutpie
-
-    try:
-        import numba
-        from nutpie import compile_pymc as npc
-        from pymc.initial_point import make_initial_point_fn
-    except ImportError:  # pragma: no cover - nutpie's layout changed
-        return nutpie.compile_pymc_model(model)
+    from nutpie import compile_pymc as npc
+    from pymc.initial_point import make_initial_point_fn
 
     initial_point_fn = npc._wrap_with_lock(
         make_initial_point_fn(
@@ -132,8 +239,16 @@ def compile_nutpie(model: Any) -> Any:
         join_expanded=True,
         pymc_initial_point_fn=initial_point_fn,
     )
-    if logp_pt.get_shared() or expand_pt.get_shared():
-        return nutpie.compile_pymc_model(model)
+    shared: dict[str, np.ndarray] = {}
+    for var in [*logp_pt.get_shared(), *expand_pt.get_shared()]:
+        value = np.array(var.get_value(), order="C", copy=True)
+        if var.name in shared and not np.array_equal(shared[var.name], value):
+            raise ValueError(f"shared variables must have unique names: {var.name}")
+        if value.dtype.kind not in "fiub":
+            return nutpie.compile_pymc_model(model)
+        value.flags.writeable = False
+        shared[var.name] = value
+    layout = _SharedLayout.of(shared)
     f64p = numba.types.CPointer(numba.types.double)
     logp_sig = numba.types.int64(numba.types.uint64, f64p, f64p, f64p, numba.types.voidptr)
     expand_sig = numba.types.int64(
@@ -144,19 +259,20 @@ def compile_nutpie(model: Any) -> Any:
             # Only if numba finds something uncacheable: it then compiles without caching.
             warnings.filterwarnings("ignore", message="Cannot cache", category=Warning)
             logp_c = _callback(
-                _LOGP_SRC, "omnimmm_logp_callback", logp_sig, logp_pt.vm.jit_fn, {"n_dim": n_dim}
+                _LOGP_SRC, "omnimmm_logp_callback", logp_sig, logp_pt, layout, {"n_dim": n_dim}
             )
             expand_c = _callback(
                 _EXPAND_SRC,
                 "omnimmm_expand_callback",
                 expand_sig,
-                expand_pt.vm.jit_fn,
+                expand_pt,
+                layout,
                 {"n_dim": n_dim, "n_expanded": n_expanded},
             )
     except LookupError:
         return nutpie.compile_pymc_model(model)
     dims, coords = npc._prepare_dims_and_coords(model, shape_info)
-    return npc.CompiledPyMCModel(
+    return _CompiledModel(
         _n_dim=n_dim,
         dims=dims,
         _coords=coords,
@@ -164,10 +280,19 @@ def compile_nutpie(model: Any) -> Any:
         compiled_logp_func=logp_c,
         compiled_expand_func=expand_c,
         initial_point_func=init_fn,
-        shared_data={},
-        user_data=npc.make_user_data({}, {}),
+        shared_data=shared,
+        user_data=layout.user_data(shared),
         n_expanded=n_expanded,
         shape_info=shape_info,
         logp_func=logp_pt,
         expand_func=expand_pt,
+        layout=layout,
+    )
+
+
+def loaded_from_cache(compiled: Any) -> bool:
+    """Whether both callbacks of ``compiled`` came from the disk cache (no LLVM work)."""
+    return all(
+        getattr(f, "_cache_hits", 0) > 0
+        for f in (compiled.compiled_logp_func, compiled.compiled_expand_func)
     )

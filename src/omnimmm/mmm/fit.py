@@ -44,9 +44,10 @@ def sample_model(model: Any, s: SamplerSpec, progressbar: bool = False) -> tuple
         try:
             import nutpie
 
-            from omnimmm.mmm.compile import compile_nutpie
+            from omnimmm.mmm.compile import compile_nutpie, loaded_from_cache
 
             compiled = compile_nutpie(model)
+            timings["compile_cached"] = loaded_from_cache(compiled)
         except Exception as exc:
             warnings.warn(
                 f"nutpie could not compile the model ({exc!r}); falling back to PyMC's NUTS",

@@ -32,6 +32,11 @@ Channels with ``coef_prior_sd`` use ``beta[c, o] ~ HalfNormal(coef_prior_sd)`` i
 Lift tests add ``incremental[k] ~ Normal(modelled[k], se[k])`` where ``modelled`` is the
 difference of the model's mean with and without the test's spend change, summed from the
 test's first week to the end of the data.
+
+Every data-derived array (lagged spend, baseline features, outcomes, ROI ratios, lift-test
+inputs) is shared data (``pm.Data``, names ``data_*``) rather than a constant, so the
+compiled graph depends on the plan alone and is reused from the cache by refits on other
+weeks (see :func:`_data`).
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pymc as pm
+import pytensor
 import pytensor.tensor as pt
 
 from omnimmm.mmm.design import ModelSpec, Scaling, fourier_names
@@ -57,6 +63,15 @@ from omnimmm.mmm.response import (
 from omnimmm.transforms import SATURATIONS
 
 __all__ = ["build_model", "lift_rows"]
+
+#: The baseline feature (:func:`omnimmm.mmm.design.baseline_features`) of each baseline
+#: coefficient.
+_FEATURE_OF = {
+    "trend": "t",
+    "fourier": "fourier",
+    "control_coef": "controls",
+    "festival_coef": "festivals",
+}
 
 
 def lift_rows(dates: pd.DatetimeIndex, start: str, end: str) -> np.ndarray:
@@ -87,11 +102,36 @@ def _coords(spec: ModelSpec, dates: pd.DatetimeIndex, scaling: Scaling) -> dict[
     return coords
 
 
+def _data(name: str, value: np.ndarray, week_axis: int | None = None) -> Any:
+    """``value`` as shared data of the graph (``pm.Data``), its week axis of free length.
+
+    With every data-derived array shared, the compiled log density depends on the plan
+    and the array ranks only, not on the numbers or the number of weeks: a refit on other
+    weeks (the holdout refit, next quarter's run) reuses the compiled functions from
+    pytensor's numba cache (:func:`omnimmm.mmm.compile.compile_nutpie`). Every week axis
+    is declared to be ``data_n_weeks`` long, so that the graph's shape arithmetic has one
+    source; with several, pytensor's rewrites pick among them in no fixed order and the
+    compiled graph (and its cache key) changes from run to run.
+    """
+    value = np.ascontiguousarray(value, dtype=float)
+    shape: list[Any] = list(value.shape)
+    if week_axis is not None:
+        shape[week_axis] = None
+    shared = pm.Data(name, value, shape=tuple(shape))
+    if week_axis is None:
+        return shared
+    shape[week_axis] = pm.modelcontext(None)["data_n_weeks"]
+    return pt.specify_shape(shared, tuple(shape))
+
+
 def _effect_sizes(spec: ModelSpec, scaling: Scaling, h: Any) -> Any:
     """``beta`` (C, O) on the scaled outcome from ROI priors or raw coefficient priors."""
     n_o = len(spec.outcomes)
     s = h.sum(axis=0)  # (C, Oa)
-    ratio = np.asarray(scaling.spend_total)[:, None] / np.asarray(scaling.outcome_scale)[None]
+    ratio = _data(
+        "data_roi_ratio",
+        np.asarray(scaling.spend_total)[:, None] / np.asarray(scaling.outcome_scale)[None],
+    )
     parts, order = [], []
     roi_ix = [i for i, c in enumerate(spec.channels) if c.coef_prior_sd is None]
     coef_ix = [i for i, c in enumerate(spec.channels) if c.coef_prior_sd is not None]
@@ -195,12 +235,12 @@ def _lift_likelihood(
     if d is None:
         return
     layout = spec.layout()
-    y_scale = np.asarray(scaling.outcome_scale)
+    y_scale = _data("data_lift_outcome_scale", np.asarray(scaling.outcome_scale))
     pick = d["pick"][:, 0, :, 0]  # (K, C) one-hot of the tested channel
     c_of = pick.argmax(axis=1)
     # Only the tested channel changes: its lagged spend (K, T, L), its lag weights and its
     # saturation parameters are gathered with the one-hot ``pick`` (small dot products).
-    lags_c = d["lags"][np.arange(len(c_of)), :, c_of, 0, :]  # (K, T, L)
+    lags_c = _data("data_lift_lags", d["lags"][np.arange(len(c_of)), :, c_of, 0, :], 1)
     w_all = adstock_weight_matrix(params, layout, pt, 0)  # (C, Oa, L)
     n_c, n_a, n_l = len(layout.channels), w_all.shape[1], layout.l_max_all
     w_sel = pt.dot(pick, w_all.reshape((n_c, -1))).reshape((len(c_of), n_a, n_l))
@@ -220,7 +260,7 @@ def _lift_likelihood(
             ps.append(v if np.isscalar(v) else pt.dot(sel, v)[:, None, None])
         h_mod = pt.set_subtensor(h_mod[rows], SATURATIONS[kind].fn(a_mod[rows], *ps))
     h_act = (h[None] * d["pick"]).sum(axis=2)  # (K, T, Oa): the tested channel, actual spend
-    diff = (h_mod - h_act) * d["after"]  # (K, T, Oa)
+    diff = (h_mod - h_act) * _data("data_lift_after", d["after"], 1)  # (K, T, Oa)
     inc = diff.sum(axis=1) * pt.dot(pick, beta)  # (K, O)
     for p, (a, b) in enumerate(layout.pairs):
         # d(h_a h_b) = d h_c * h_other when only channel c changes.
@@ -229,11 +269,16 @@ def _lift_likelihood(
         )
         inc = inc + (diff * other).sum(axis=1) * gamma[p]
     pred = (inc * y_scale * d["outcome"]).sum(axis=1)
-    ref = float(np.sum(y_scale))
-    pm.Normal("lift", mu=pred / ref, sigma=d["se"] / ref, observed=d["observed"] / ref)
+    ref = float(np.sum(scaling.outcome_scale))
+    pm.Normal(
+        "lift",
+        mu=pred / y_scale.sum(),
+        sigma=_data("data_lift_se", d["se"] / ref),
+        observed=_data("data_lift_observed", d["observed"] / ref),
+    )
 
 
-def _correlated_normal(observed: np.ndarray, mu: Any, chol: Any, n_o: int) -> None:
+def _correlated_normal(observed: Any, mu: Any, chol: Any, n_o: int) -> None:
     """The multivariate normal likelihood as a chain of univariate normals.
 
     With ``Sigma = L L'`` and whitened residuals ``z = L^-1 (y - mu)`` (forward
@@ -299,7 +344,10 @@ def build_model(
         for kind in layout.saturation_kinds:
             rvs = saturation_rvs(kind, (f"channel_saturation_{kind}",))
             params.update({f"saturation_{kind}_{p}": v for p, v in rvs.items()})
-        lags = lagged(x, layout.l_max_all)  # (T, C, 1, L), a constant of the graph
+        # int64 like every shape in the graph (pm.Data would make it int32, and the casts
+        # then keep rewrites from seeing that the week axes are equal).
+        model.register_data_var(pytensor.shared(np.int64(len(x)), name="data_n_weeks"))
+        lags = _data("data_spend_lags", lagged(x, layout.l_max_all), 0)  # (T, C, 1, L)
         h = channel_response(x, params, layout, pt, 0, lags=lags)
         beta = _effect_sizes(spec, scaling, h)
         gamma = None
@@ -326,7 +374,11 @@ def build_model(
             base["festival_coef"] = pm.Normal(
                 "festival_coef", 0.0, priors.festival_sd, dims=("festival", "outcome")
             )
-        for term in baseline_terms(features, base, 0).values():
+        feats = {
+            _FEATURE_OF[k]: _data(f"data_{_FEATURE_OF[k]}", features[_FEATURE_OF[k]], 0)
+            for k in base
+        }
+        for term in baseline_terms(feats, base, 0).values():
             rest = rest + term
         # Centred: every term enters as its deviation from its training mean and ``level``
         # is the mean fitted week. Same mean function as ``intercept + rest`` with
@@ -339,7 +391,9 @@ def build_model(
 
         observed = None
         if outcomes is not None:
-            observed = np.asarray(outcomes, dtype=float) / np.asarray(scaling.outcome_scale)
+            observed = _data(
+                "data_y", np.asarray(outcomes, dtype=float) / np.asarray(scaling.outcome_scale), 0
+            )
         if n_o == 2 and spec.outcome_correlation:
             # Two outcomes: the LKJ(eta) prior of the one correlation is
             # (rho + 1) / 2 ~ Beta(eta, eta); the Cholesky factor is written out.

@@ -190,23 +190,34 @@ def baseline_terms(
     Keys: ``intercept``, ``trend``, ``seasonality``, ``controls``, ``festivals`` (present
     only when ``params`` has them).
     """
-    n_t = len(features["t"])
-    ones = (1,) * nb
+    new = (None,) * nb
     out: dict[str, Any] = {}
     if "intercept" in params:
         out["intercept"] = params["intercept"][None]
     if "trend" in params:
-        out["trend"] = features["t"].reshape(n_t, *ones, 1) * params["trend"][None]
+        out["trend"] = features["t"][(slice(None), *new, None)] * params["trend"][None]
     for comp, feat, name in (
         ("seasonality", "fourier", "fourier"),
         ("controls", "controls", "control_coef"),
         ("festivals", "festivals", "festival_coef"),
     ):
+        if name not in params:
+            continue
         z = features[feat]
-        if z.shape[1] and name in params:
-            zz = z.reshape(n_t, *ones, z.shape[1], 1)
+        # Indexing, not reshape, so that ``z`` may be a tensor whose number of weeks is
+        # not fixed in the graph (the PyMC model's shared data).
+        if _static_width(z):
+            zz = z[(slice(None), *new, slice(None), None)]
             out[comp] = (zz * params[name][None]).sum(axis=-2)
     return out
+
+
+def _static_width(z: Any) -> int:
+    """Number of columns of a (T, K) array or of a tensor with a static second axis."""
+    width = getattr(getattr(z, "type", None), "shape", z.shape)[1]
+    if width is None:
+        raise ValueError("baseline features need a static number of columns")
+    return int(width)
 
 
 class ResponseModel:
