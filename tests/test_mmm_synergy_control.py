@@ -396,11 +396,15 @@ def null_fits() -> dict[int, tuple[World, pd.DataFrame, dict]]:
 
 @pytest.mark.slow
 def test_on_worlds_without_synergy_the_online_synergy_interval_covers_zero(null_fits):
-    """The other direction, only half of it holds. Observed: the online gamma interval
-    covers 0 on every seed, but the store (offline) gamma leans positive -- 1.87 M/wk
-    [-0.16, 3.99], -0.60 [-2.83, 1.67], 2.34 [0.35, 4.44] on seeds 0-2 (with 200 draws
-    seeds 0 and 2 both excluded 0). A declared TV x search term on a world without it
-    tends to pick up store revenue in TV weeks; not asserted here, reported to issue 3.
+    """The other direction, only half of it holds on these seeds. Observed: the online
+    gamma interval covers 0 on every seed, the store (offline) gamma is 1.90 M/wk
+    [-0.09, 3.87], -0.66 [-2.66, 1.27] and 2.29 [0.30, 4.36] on seeds 0-2.
+
+    Over 17 seeds (``benchmarks/bench_synergy_null.py``, RESULTS.md) the intervals cover
+    0 on 17/17 (online) and 15/17 (store) seeds, about what 90% intervals should; but the
+    posterior means are positive on 15/17 and 12/17 seeds (averages +0.54 and +0.66
+    M/week, a third of the intervals' half-width): a small positive bias of the point
+    estimate, not a calibration failure. Only the online side is asserted here.
     """
     for _, table, measured in null_fits.values():
         assert _inside(measured["gamma online_revenue (M/wk)"], 0.0), table.to_string()
