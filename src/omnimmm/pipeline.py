@@ -558,7 +558,7 @@ def run(
             "fit_seconds": fitted.seconds,
             "optimize_seconds": t_opt,
             "reused": fitted.reused,
-            "sampler": fitted.timings,
+            "fits": fitted.timings,
         }
         _write_manifest(work, prep, stages, {"gate": _gate_brief(result)})
     return RunSummary(out, result, fitted.reused, time.perf_counter() - t0)
@@ -591,7 +591,7 @@ def fit(
         fitted = _fit_stage(prep, work, previous, say)
         result = _with_lifecycle(_result_from(prep, fitted), lifecycle)
         save_result(result, work)
-        stages = {"fit_seconds": fitted.seconds, "reused": fitted.reused, "sampler": fitted.timings}
+        stages = {"fit_seconds": fitted.seconds, "reused": fitted.reused, "fits": fitted.timings}
         _write_manifest(work, prep, stages, {"gate": _gate_brief(result)})
     return RunSummary(out, result, fitted.reused, time.perf_counter() - t0)
 
