@@ -239,15 +239,17 @@ def compile_nutpie(model: Any) -> Any:
         join_expanded=True,
         pymc_initial_point_fn=initial_point_fn,
     )
-    shared: dict[str, np.ndarray] = {}
+    shared_vars: dict[str, Any] = {}
     for var in [*logp_pt.get_shared(), *expand_pt.get_shared()]:
-        value = np.array(var.get_value(), order="C", copy=True)
-        if var.name in shared and not np.array_equal(shared[var.name], value):
+        if shared_vars.setdefault(var.name, var) is not var:
             raise ValueError(f"shared variables must have unique names: {var.name}")
+    shared: dict[str, np.ndarray] = {}
+    for name, var in shared_vars.items():
+        value = np.array(var.get_value(), order="C", copy=True)
         if value.dtype.kind not in "fiub":
             return nutpie.compile_pymc_model(model)
         value.flags.writeable = False
-        shared[var.name] = value
+        shared[name] = value
     layout = _SharedLayout.of(shared)
     f64p = numba.types.CPointer(numba.types.double)
     logp_sig = numba.types.int64(numba.types.uint64, f64p, f64p, f64p, numba.types.voidptr)
