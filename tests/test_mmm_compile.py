@@ -10,7 +10,7 @@ import pytest
 
 nutpie = pytest.importorskip("nutpie")
 
-from omnimmm.mmm.compile import compile_nutpie  # noqa: E402
+from omnimmm.mmm.compile import _unwrapped, compile_nutpie  # noqa: E402
 
 
 def _regression(data: bool = False, n: int = 60, seed: int = 7) -> pm.Model:
@@ -48,6 +48,19 @@ def test_cached_compile_samples_the_same_draws_as_nutpie(data: bool) -> None:
     for name in ours:
         np.testing.assert_array_equal(ours[name], theirs[name], err_msg=name)
     assert abs(float(ours["b"][..., 1].mean()) + 1.5) < 0.2  # it did fit
+
+
+def test_callback_calls_the_graphs_function_not_pytensors_caching_wrapper() -> None:
+    # One level less of numba linking on a first compile; if pytensor changes its
+    # wrapper, _unwrapped falls back to the wrapper and this says so.
+    x = pt.vector("x")
+    fn = pytensor.function([x], pt.exp(x).sum(), mode="NUMBA")
+    wrapper = fn.vm.jit_fn
+    inner = _unwrapped(wrapper)
+    assert inner is not wrapper
+    assert "return jitable_func(*args)" in wrapper.py_func.__source__
+    assert "def numba_funcified_fgraph(x)" in inner.py_func.__source__
+    # (inner has no CPython wrapper: it is called from compiled code only.)
 
 
 def test_second_compile_of_the_same_model_loads_the_callbacks_from_disk() -> None:
@@ -89,3 +102,40 @@ def test_with_data_swaps_the_data_without_recompiling() -> None:
         compiled.with_data(x=np.ones(3))
     with pytest.raises(KeyError, match="unknown shared variable: z"):
         compiled.with_data(z=np.ones(3))
+
+
+def test_roi_priors_and_weeks_do_not_change_the_compiled_graph(tmp_path) -> None:
+    # A prior-sensitivity refit (ROI priors, raw coefficient priors) and a refit on fewer
+    # weeks reuse the compiled model; a change of the plan's structure does not.
+    from omnimmm.config import plan_from_dict
+    from omnimmm.data.schema import Panel
+    from omnimmm.data.simulate import simulate_world
+    from omnimmm.mmm import OmniMMM
+    from omnimmm.mmm.compile import graph_keys
+
+    world = simulate_world(seed=0, channels=("search", "tv"), weeks=104)
+
+    def keys(
+        weeks: int = 104,
+        roi_mean: float | None = None,
+        coef_sd: float | None = None,
+        synergy: bool = False,
+    ):
+        raw = dict(world.plan)
+        raw["channels"] = [dict(c) for c in raw["channels"]]
+        if roi_mean is not None:
+            raw["channels"][0]["roi_prior"] = {"mean": roi_mean, "sd": 0.5}
+        if coef_sd is not None:
+            raw["channels"][1]["coef_prior_sd"] = coef_sd
+        if not synergy:
+            raw["model"] = {**raw.get("model", {}), "synergies": []}
+        plan = plan_from_dict(raw, base_dir=tmp_path)
+        panel = Panel.from_frame(world.panel.iloc[:weeks], plan, source="world.csv")
+        return graph_keys(OmniMMM(plan).build(panel))
+
+    base = keys()
+    assert None not in base
+    assert keys(roi_mean=3.0) == base
+    assert keys(weeks=80, roi_mean=0.7) == base
+    assert keys(coef_sd=0.3) == keys(coef_sd=0.6, roi_mean=2.0) != base
+    assert keys(synergy=True)[0] != base[0]

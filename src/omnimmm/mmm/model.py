@@ -140,7 +140,14 @@ def _effect_sizes(spec: ModelSpec, scaling: Scaling, h: Any) -> Any:
             *(lognormal_params(spec.channels[i].roi_mean, spec.channels[i].roi_sd) for i in roi_ix),
             strict=True,
         )
-        roi = pm.LogNormal("roi_total", mu=np.array(mu), sigma=np.array(sigma), dims="channel_roi")
+        # The prior's parameters are shared data too: a refit with other ROI priors (a
+        # prior-sensitivity run in a notebook) reuses the compiled model.
+        roi = pm.LogNormal(
+            "roi_total",
+            mu=_data("data_roi_prior_mu", np.array(mu)),
+            sigma=_data("data_roi_prior_sigma", np.array(sigma)),
+            dims="channel_roi",
+        )
         if n_o > 1:
             share = pm.Dirichlet(
                 "roi_share", a=np.ones((len(roi_ix), n_o)), dims=("channel_roi", "outcome")
@@ -154,7 +161,10 @@ def _effect_sizes(spec: ModelSpec, scaling: Scaling, h: Any) -> Any:
             parts.append(roi_co * ratio[roi_ix] / s[roi_ix])
         order += roi_ix
     if coef_ix:
-        sd = np.array([spec.channels[i].coef_prior_sd for i in coef_ix])[:, None]
+        sd = _data(
+            "data_coef_prior_sd",
+            np.array([spec.channels[i].coef_prior_sd for i in coef_ix])[:, None],
+        )
         z = pm.HalfNormal("coef_raw", sigma=1.0, dims=("channel_coef", "outcome"))
         parts.append(z * sd)
         order += coef_ix
