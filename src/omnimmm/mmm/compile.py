@@ -11,9 +11,9 @@ pytensor's own key of the compiled graph, so a later fit of the same graph, in a
 process, loads them from pytensor's numba cache. Constants are part of that key; shared
 variables (``pm.Data``) are not, only their types: the callbacks read them from nutpie's
 ``user_data`` pointer (a flat array of addresses and shapes, :class:`_SharedLayout`).
-omnimmm's model keeps all its data in shared variables
+omnimmm's model keeps all its data and its ROI priors in shared variables
 (:func:`omnimmm.mmm.model.build_model`), so a refit on other weeks of the same plan (the
-holdout refit, next quarter's run) compiles in seconds. ``with_data`` swaps the data of a
+holdout refit, next quarter's run) or with other ROI priors compiles in seconds. ``with_data`` swaps the data of a
 compiled model without any compile.
 
 Each compiled graph adds about 5 MB (the linked log-density callback) to pytensor's
@@ -275,8 +275,9 @@ def compile_nutpie(model: Any) -> Any:
 
     Same initial points (support point with jitter), same functions, same result; only
     the two C callbacks come from the disk cache when the same graph was compiled
-    before. With the data in shared variables (``pm.Data``), the same graph means the
-    same plan and array ranks, whatever the numbers and the number of weeks.
+    before. With the data and the ROI priors in shared variables (``pm.Data``), the same
+    graph means the same plan structure and array ranks, whatever the numbers and the
+    number of weeks (:func:`graph_keys` tells).
     """
     import nutpie
     from nutpie import compile_pymc as npc
