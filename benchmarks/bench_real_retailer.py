@@ -61,7 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     for item in args.roi_prior:
         name, _, value = item.partition("=")
         mean, _, sd = value.partition(",")
-        priors[name] = {"mean": float(mean), "sd": float(sd)}
+        try:
+            priors[name] = {"mean": float(mean), "sd": float(sd)}
+        except ValueError:
+            ap.error(f"--roi-prior {item!r}: expected CHANNEL=MEAN,SD, e.g. tv=1.0,0.5")
 
     warnings.filterwarnings("ignore", category=UserWarning)
     from omnimmm.config import load_plan
