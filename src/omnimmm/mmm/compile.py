@@ -166,6 +166,13 @@ class _CompiledModel(CompiledPyMCModel):
         )
 
 
+def _graph_key(fn: Any) -> str | None:
+    """pytensor's numba cache key of the compiled function ``fn`` (None if uncacheable)."""
+    from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS
+
+    return CACHED_SRC_FUNCTIONS.get(getattr(fn.vm.jit_fn, "py_func", None))
+
+
 def _unwrapped(wrapper: Any) -> Any:
     """The graph's own numba function inside pytensor's caching wrapper.
 
@@ -197,13 +204,12 @@ def _callback(
     the key of the compiled graph."""
     import nutpie
     import pytensor
-    from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS, compile_numba_function_src
+    from pytensor.link.numba.cache import compile_numba_function_src
 
-    wrapper = fn.vm.jit_fn
-    inner_key = CACHED_SRC_FUNCTIONS.get(getattr(wrapper, "py_func", None))
+    inner_key = _graph_key(fn)
     if inner_key is None:
         raise LookupError("the compiled graph has no pytensor cache key")
-    inner = _unwrapped(wrapper)
+    inner = _unwrapped(fn.vm.jit_fn)
     unpack, args = layout.unpack([v.name for v in fn.get_shared()])
     src = template.format(unpack=unpack, args=args)
     parts = [
@@ -261,13 +267,8 @@ def graph_keys(model: Any) -> tuple[str | None, str | None]:
     compiles the first and loads the second from the disk cache. Costs the graph rewrites
     (seconds), no numba compile.
     """
-    from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS
-
     _, _, logp_pt, expand_pt, _, _ = _pytensor_functions(model)
-    return (
-        CACHED_SRC_FUNCTIONS.get(getattr(logp_pt.vm.jit_fn, "py_func", None)),
-        CACHED_SRC_FUNCTIONS.get(getattr(expand_pt.vm.jit_fn, "py_func", None)),
-    )
+    return _graph_key(logp_pt), _graph_key(expand_pt)
 
 
 def compile_nutpie(model: Any) -> Any:

@@ -34,9 +34,10 @@ difference of the model's mean with and without the test's spend change, summed 
 test's first week to the end of the data.
 
 Every data-derived array (lagged spend, baseline features, outcomes, ROI ratios, lift-test
-inputs) is shared data (``pm.Data``, names ``data_*``) rather than a constant, so the
-compiled graph depends on the plan alone and is reused from the cache by refits on other
-weeks (see :func:`_data`).
+inputs) and the ROI and coefficient priors' parameters are shared data (``pm.Data``, names
+``data_*``) rather than constants, so the compiled graph depends on the plan's structure
+alone and is reused from the cache by refits on other weeks or with other priors (see
+:func:`_data`).
 """
 
 from __future__ import annotations
