@@ -69,6 +69,7 @@ class Run:
     sample_s: float = float("nan")
     cold: bool = False
     new_data: bool = False
+    log_density: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """Plain-JSON form (the worker process writes it)."""
@@ -119,7 +120,16 @@ def run_omnimmm(world: Any, chains: int, draws: int, tune: int, accept: float, s
     names = [rv.name for rv in m.model_.free_RVs if rv.name in m.idata_.posterior]
     ess, rhat, div = convergence(m.idata_, names)
     roi = m.roi()["mean"].astype(float)
-    return Run("omnimmm", wall, ess, rhat, div, roi, sample_s=m.timings_["sampling"])
+    return Run(
+        "omnimmm",
+        wall,
+        ess,
+        rhat,
+        div,
+        roi,
+        sample_s=m.timings_["sampling"],
+        log_density=m.timings_.get("log_density", ""),
+    )
 
 
 def pymc_marketing_inputs(world: Any, fourier: int) -> tuple[pd.DataFrame, pd.Series, dict]:
@@ -269,10 +279,12 @@ def render(
         f"{settings['chains']} chains x {settings['draws']} draws after {settings['tune']} "
         f"tuning steps, target_accept {settings['accept']}, seed {settings['seed']}; "
         f"{settings['repeats']} run(s) per tool, each in a fresh process. Wall time = build + "
-        "compile + sample. *Cold*: the tool's first run with an empty pytensor cache "
-        "directory (a first install); *warm*: the runs after it, same cache (a rerun or "
+        "compile + sample. *Cold*: the tool's first run with empty pytensor and numba cache "
+        "directories (a first install); *warm*: the runs after it, same caches (a rerun or "
         "refit of the same model). ESS over free parameters. ROI MAPE: posterior-mean total "
-        "ROI per channel vs the simulator's true total ROI.",
+        "ROI per channel vs the simulator's true total ROI. omnimmm's log density: "
+        + ", ".join(sorted({r.log_density for r in runs.get("omnimmm", []) if r.log_density}))
+        + " (`omnimmm.mmm.density`; `pytensor` is the compiled PyMC graph).",
         "",
         header.rstrip(),
         "",
@@ -325,10 +337,13 @@ def render(
 def _fit_in_process(
     tool: str, args: argparse.Namespace, cache_dir: str, cold: bool, world_seed: int = 0
 ) -> Run:
-    """One fit of ``tool`` in a fresh Python process using ``cache_dir`` as pytensor's cache."""
+    """One fit of ``tool`` in a fresh Python process using ``cache_dir`` as pytensor's cache
+    and numba's (omnimmm's hand-written density is cached by numba itself, next to its
+    source unless ``NUMBA_CACHE_DIR`` says otherwise: a cold run must not find it)."""
     env = dict(os.environ)
     flags = env.get("PYTENSOR_FLAGS", "")
     env["PYTENSOR_FLAGS"] = ",".join(f for f in (flags, f"base_compiledir={cache_dir}") if f)
+    env["NUMBA_CACHE_DIR"] = str(Path(cache_dir) / "numba")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "run.json"
         cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", tool, "--worker-out",

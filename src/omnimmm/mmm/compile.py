@@ -39,7 +39,7 @@ import numpy as np
 from numba.extending import intrinsic
 from nutpie.compile_pymc import CompiledPyMCModel
 
-__all__ = ["compile_nutpie", "graph_keys", "loaded_from_cache"]
+__all__ = ["compile_nutpie", "graph_keys", "loaded_from_cache", "log_density_of"]
 
 #: Part of every cache key: bump it when the callbacks' code or contract changes.
 _CACHE_VERSION = "3"
@@ -148,6 +148,8 @@ class _CompiledModel(CompiledPyMCModel):
     """nutpie's compiled model with our callbacks' ``user_data`` layout."""
 
     layout: _SharedLayout | None = None
+    #: Why the hand-written density was not used (None when no spec was given).
+    hand_written_not_used: str | None = None
 
     def with_data(self, **updates: Any) -> _CompiledModel:
         """The same compiled model on other values of its shared data (no recompile)."""
@@ -241,22 +243,13 @@ def _callback(
 def _pytensor_functions(model: Any) -> tuple[Any, ...]:
     """nutpie's pytensor functions of ``model`` (numba mode; graph rewritten, not compiled)."""
     from nutpie import compile_pymc as npc
-    from pymc.initial_point import make_initial_point_fn
 
-    initial_point_fn = npc._wrap_with_lock(
-        make_initial_point_fn(
-            model=model,
-            default_strategy="support_point",
-            jitter_rvs=set(model.free_RVs),
-            return_transformed=True,
-        )
-    )
     return npc._make_functions(
         model,
         mode="NUMBA",
         compute_grad=True,
         join_expanded=True,
-        pymc_initial_point_fn=initial_point_fn,
+        pymc_initial_point_fn=_initial_point_fn(model),
     )
 
 
@@ -271,17 +264,96 @@ def graph_keys(model: Any) -> tuple[str | None, str | None]:
     return _graph_key(logp_pt), _graph_key(expand_pt)
 
 
-def compile_nutpie(model: Any) -> Any:
+@dataclass(frozen=True)
+class _HandCompiledModel(CompiledPyMCModel):
+    """nutpie's compiled model on the hand-written density (:mod:`omnimmm.mmm.density`)."""
+
+    tables: Any = None
+    #: Whether this compile compiled the callbacks (the first fit on a machine).
+    compiled_callbacks: bool = False
+
+    def with_data(self, **updates: Any) -> Any:
+        raise NotImplementedError(
+            "the hand-written density reads its data from its tables: build the model on "
+            "the new data and compile it again (it compiles nothing new)"
+        )
+
+
+def _initial_point_fn(model: Any) -> Any:
+    """nutpie's initial point function: PyMC's support point, jittered, transformed."""
+    from nutpie import compile_pymc as npc
+    from pymc.initial_point import make_initial_point_fn
+
+    return npc._wrap_with_lock(
+        make_initial_point_fn(
+            model=model,
+            default_strategy="support_point",
+            jitter_rvs=set(model.free_RVs),
+            return_transformed=True,
+        )
+    )
+
+
+def _compile_hand(model: Any, tables: Any) -> _HandCompiledModel:
+    from nutpie import compile_pymc as npc
+
+    from omnimmm.mmm import density
+
+    logp_c, expand_c, compiled_now = density.callbacks()
+    names, slices, shapes = tables.shape_info
+    n_dim = len(tables.kinds)
+    n_free = len(model.free_RVs)
+    init_fn = npc._rv_dict_to_flat_array_wrapper(
+        _initial_point_fn(model), names=names[:n_free], shapes=shapes[:n_free]
+    )
+    dims, coords = npc._prepare_dims_and_coords(model, tables.shape_info)
+    return _HandCompiledModel(
+        _n_dim=n_dim,
+        dims=dims,
+        _coords=coords,
+        _shapes={name: tuple(shape) for name, shape in zip(names, shapes, strict=True)},
+        compiled_logp_func=logp_c,
+        compiled_expand_func=expand_c,
+        initial_point_func=init_fn,
+        shared_data={},
+        user_data=density.user_data(tables),
+        n_expanded=tables.n_expanded,
+        shape_info=tables.shape_info,
+        logp_func=None,
+        expand_func=None,
+        tables=tables,
+        compiled_callbacks=compiled_now,
+    )
+
+
+def compile_nutpie(model: Any, spec: Any = None) -> Any:
     """``nutpie.compile_pymc_model(model)`` (numba backend), with cached callbacks.
 
-    Same initial points (support point with jitter), same functions, same result; only
-    the two C callbacks come from the disk cache when the same graph was compiled
-    before. With the data and the ROI priors in shared variables (``pm.Data``), the same
-    graph means the same plan structure and array ranks, whatever the numbers and the
-    number of weeks (:func:`graph_keys` tells).
+    With ``spec`` (the :class:`omnimmm.mmm.design.ModelSpec` the model was built from),
+    the log density and its gradient are the hand-written ones of
+    :mod:`omnimmm.mmm.density` when it covers the model: nothing is compiled after the
+    first fit on a machine, and a gradient costs a fraction of the graph's. Otherwise (no
+    spec, or a model it does not cover) pytensor's graph is compiled: the same initial
+    points (support point with jitter), same functions, same result as nutpie's own
+    compile; only the two C callbacks come from the disk cache when the same graph was
+    compiled before. With the data and the ROI priors in shared variables (``pm.Data``),
+    the same graph means the same plan structure and array ranks, whatever the numbers
+    and the number of weeks (:func:`graph_keys` tells).
+
+    :func:`log_density_of` tells which of the two a compiled model uses.
     """
     import nutpie
     from nutpie import compile_pymc as npc
+
+    if spec is not None:
+        from omnimmm.mmm.density import density_tables
+
+        tables = density_tables(model, spec)
+        if not isinstance(tables, str):
+            return _compile_hand(model, tables)
+        why_not = tables
+    else:
+        why_not = None
 
     n_dim, n_expanded, logp_pt, expand_pt, init_fn, shape_info = _pytensor_functions(model)
     shared_vars: dict[str, Any] = {}
@@ -334,11 +406,24 @@ def compile_nutpie(model: Any) -> Any:
         logp_func=logp_pt,
         expand_func=expand_pt,
         layout=layout,
+        hand_written_not_used=why_not,
     )
 
 
+def log_density_of(compiled: Any) -> str:
+    """Which log density ``compiled`` samples: ``"hand-written"``, or ``"pytensor"`` with
+    the reason the hand-written one does not cover the model (when a spec was given)."""
+    if isinstance(compiled, _HandCompiledModel):
+        return "hand-written"
+    why = getattr(compiled, "hand_written_not_used", None)
+    return f"pytensor ({why})" if why else "pytensor"
+
+
 def loaded_from_cache(compiled: Any) -> bool:
-    """Whether both callbacks of ``compiled`` came from the disk cache (no LLVM work)."""
+    """Whether both callbacks of ``compiled`` came from the disk cache (no LLVM work);
+    for the hand-written density, whether this compile compiled nothing."""
+    if isinstance(compiled, _HandCompiledModel):
+        return not compiled.compiled_callbacks
     return all(
         getattr(f, "_cache_hits", 0) > 0
         for f in (compiled.compiled_logp_func, compiled.compiled_expand_func)

@@ -30,11 +30,17 @@ __all__ = ["OmniMMM", "sample_model"]
 _SAMPLERS = ("nutpie", "pymc", "advi", "pathfinder")
 
 
-def sample_model(model: Any, s: SamplerSpec, progressbar: bool = False) -> tuple[Any, dict]:
+def sample_model(
+    model: Any, s: SamplerSpec, progressbar: bool = False, spec: ModelSpec | None = None
+) -> tuple[Any, dict]:
     """Sample a PyMC model with the configured sampler.
 
+    With ``spec`` (what ``model`` was built from), nutpie samples the hand-written log
+    density of :mod:`omnimmm.mmm.density` where it covers the model.
+
     Returns the InferenceData (posterior and sample stats) and timings in seconds
-    (``compile``, ``sampling``, ``total``) plus the sampler actually used.
+    (``compile``, ``sampling``, ``total``) plus the sampler actually used and, for nutpie,
+    which log density it sampled (``log_density``).
     """
     import pymc as pm
 
@@ -44,17 +50,18 @@ def sample_model(model: Any, s: SamplerSpec, progressbar: bool = False) -> tuple
         try:
             import nutpie
 
-            from omnimmm.mmm.compile import compile_nutpie, loaded_from_cache
+            from omnimmm.mmm.compile import compile_nutpie, loaded_from_cache, log_density_of
 
-            compiled = compile_nutpie(model)
+            compiled = compile_nutpie(model, spec)
             timings["compile_cached"] = loaded_from_cache(compiled)
+            timings["log_density"] = log_density_of(compiled)
         except Exception as exc:
             warnings.warn(
                 f"nutpie could not compile the model ({exc!r}); falling back to PyMC's NUTS",
                 RuntimeWarning,
                 stacklevel=3,
             )
-            return sample_model(model, dataclasses.replace(s, sampler="pymc"), progressbar)
+            return sample_model(model, dataclasses.replace(s, sampler="pymc"), progressbar, spec)
         t1 = time.perf_counter()
         idata = nutpie.sample(
             compiled,
@@ -251,7 +258,7 @@ class OmniMMM:
 
         scaling, features = self._design(panel)
         model = self._build(panel, scaling, features)
-        idata, timings = sample_model(model, self.spec.sampler, self.progressbar)
+        idata, timings = sample_model(model, self.spec.sampler, self.progressbar, self.spec)
         spend = panel.spend[self.spec.channel_names].to_numpy(dtype=float)
         idata.posterior = complete_posterior(
             idata.posterior, self.spec, scaling, spend, features=features

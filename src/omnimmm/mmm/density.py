@@ -1,0 +1,874 @@
+"""The MMM's log density and gradient written out by hand, for nutpie.
+
+pytensor turns the model of :func:`omnimmm.mmm.model.build_model` into about 135 distinct
+operations, and its numba backend compiles about 800 functions for them and their
+gradients: a first fit on a new machine spends about three minutes compiling, and every
+new plan structure compiles again. Here the same log density and its gradient are one
+numba function for every plan: the plan's structure is read from integer tables and the
+data from arrays, so the function is compiled once per machine (numba's disk cache) and a
+fit of any supported plan compiles nothing.
+
+It is the same density, not an approximation: the same priors on the same unconstrained
+parameter vector (nutpie's layout of the model's value variables, with PyMC's log, log-odds
+and simplex transforms and their Jacobians), the same mean function and likelihood. The
+priors' families and parameters are read from the PyMC model itself; the mean function's
+structure from the spec. ``tests/test_mmm_density.py`` checks log density and gradient
+against PyMC's at random points for every supported structure.
+
+Supported: geometric and delayed adstock with carryover shared across outcomes; Hill,
+logistic and Michaelis-Menten saturation; ROI and raw coefficient priors; synergies; trend,
+Fourier, controls and festivals; one or more outcomes without residual correlation, or two
+with it. :func:`density_tables` returns the reason instead of tables for anything else
+(Weibull adstock, carryover per outcome, lift tests, residual correlation of three or more
+outcomes, recorded deterministics), and :func:`omnimmm.mmm.compile.compile_nutpie` then
+compiles the PyMC graph as before.
+
+Notation in the kernel (``T`` weeks, ``C`` channels, ``O`` outcomes, ``L`` lags, ``n``
+free coordinates): ``z`` the unconstrained point, ``v`` its constrained values, ``gv`` the
+gradient with respect to ``v`` of the likelihood, ``h`` the saturated adstocked spend.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numba
+import numpy as np
+
+from omnimmm.mmm.compile import _as_pointer
+from omnimmm.mmm.design import ModelSpec
+from omnimmm.transforms import SATURATIONS
+
+__all__ = ["DensityTables", "callbacks", "density_tables", "expand", "logp_and_grad", "user_data"]
+
+# Prior kinds per unconstrained coordinate (parameters ``a``, ``b``).
+_NORMAL = 0  # Normal(a, b), no transform
+_LOGNORMAL = 1  # LogNormal(a, b), log transform
+_HALFNORMAL = 2  # HalfNormal(loc a, scale b), log transform
+_GAMMA = 3  # Gamma(shape a, rate b), log transform
+_BETA = 4  # Beta(a, b), log-odds transform
+_SIMPLEX = 5  # a coordinate of a Dirichlet's simplex block (see ``blocks``)
+
+_ADSTOCK = {"geometric": 0, "delayed": 1}
+_SATURATION = {"hill": 0, "logistic": 1, "michaelis_menten": 2}
+_FAMILIES = {
+    ("NormalRV", None): _NORMAL,
+    ("LogNormalRV", "log"): _LOGNORMAL,
+    ("HalfNormalRV", "log"): _HALFNORMAL,
+    ("GammaRV", "log"): _GAMMA,
+    ("BetaRV", "logodds"): _BETA,
+}
+_LOG2PI = math.log(2.0 * math.pi)
+
+# Columns of ``channels`` (int64, one row per channel).
+_C_ADSTOCK, _C_ALPHA, _C_THETA, _C_LMAX, _C_SAT, _C_SP1, _C_SP2, _C_ROI, _C_SHARE, _C_COEF = range(
+    10
+)
+# Expand kinds (rows of ``expand``: kind, source start, source size, target start, N).
+_X_LOG, _X_LOGODDS, _X_SIMPLEX = range(3)
+
+
+@dataclass(frozen=True)
+class DensityTables:
+    """Everything the kernel reads: the plan's structure as tables, and the data.
+
+    Integer tables
+    --------------
+    kinds (n,)
+        Prior kind of each unconstrained coordinate.
+    blocks (B, 3)
+        Dirichlet simplex blocks: first coordinate, number of categories ``N``, channel.
+    channels (C, 10)
+        Adstock kind, coordinate of ``alpha``, of ``theta_frac`` (-1), number of lags,
+        saturation kind, coordinates of its first and second parameter (-1), coordinate
+        of the ROI (-1 for a raw coefficient), first coordinate of the channel's ROI
+        share block (-1 with one outcome), first coordinate of its coefficients (-1).
+    pairs (P, 2), gamma (P, O)
+        Synergy channels and the coordinate of each synergy coefficient.
+    base (F, O)
+        Coordinate of each baseline coefficient (columns of ``features``).
+    outcome (3, O)
+        Coordinates of ``level`` and ``sigma`` per outcome; row 2: the correlation's
+        coordinate (-1 without) in column 0.
+    expand (E, 5)
+        How nutpie's expanded draw is made from the point (see :func:`_expand_kernel`),
+        ``n_expanded`` long; ``shape_info`` names, slices and shapes its parts as
+        nutpie's ``_make_functions`` does.
+
+    Float tables and data
+    ---------------------
+    prior_a, prior_b (n,), alpha (B, N)
+        Prior parameters; ``alpha`` the Dirichlet concentrations.
+    channel_f (C, 2)
+        Peak-lag scale of ``theta_frac`` (lags - 1 of the kind) and the coefficient
+        prior's scale.
+    lags (T * C, L)
+        Lagged scaled spend, row ``t * C + c``.
+    features (T, F), y (T, O), ratio (C, O)
+        Baseline features, scaled outcomes, spend total over outcome scale.
+    """
+
+    kinds: np.ndarray
+    blocks: np.ndarray
+    channels: np.ndarray
+    pairs: np.ndarray
+    gamma: np.ndarray
+    base: np.ndarray
+    outcome: np.ndarray
+    expand: np.ndarray
+    prior_a: np.ndarray
+    prior_b: np.ndarray
+    alpha: np.ndarray
+    channel_f: np.ndarray
+    lags: np.ndarray
+    features: np.ndarray
+    y: np.ndarray
+    ratio: np.ndarray
+    n_expanded: int
+    shape_info: tuple[list[str], list[slice], list[tuple[int, ...]]]
+
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        """The arrays in the kernel's argument order."""
+        return tuple(getattr(self, f) for f in _ARRAY_FIELDS)
+
+
+_ARRAY_FIELDS = (
+    "kinds",
+    "blocks",
+    "channels",
+    "pairs",
+    "gamma",
+    "base",
+    "outcome",
+    "prior_a",
+    "prior_b",
+    "alpha",
+    "channel_f",
+    "lags",
+    "features",
+    "y",
+    "ratio",
+)
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def _dist_params(model: Any) -> dict[str, list[np.ndarray]]:
+    """Each free variable's distribution parameters, evaluated (no C compile)."""
+    import pytensor
+
+    rvs = list(model.free_RVs)
+    outs, counts = [], []
+    for rv in rvs:
+        ps = list(rv.owner.op.dist_params(rv.owner))
+        outs += ps
+        counts.append(len(ps))
+    values = pytensor.function([], outs, mode="FAST_COMPILE")() if outs else []
+    result, at = {}, 0
+    for rv, k in zip(rvs, counts, strict=True):
+        result[rv.name] = [np.asarray(v, dtype=float) for v in values[at : at + k]]
+        at += k
+    return result
+
+
+def _shared(model: Any, name: str) -> np.ndarray | None:
+    var = model.named_vars.get(name)
+    if var is None:
+        return None
+    return np.asarray(var.get_value(), dtype=float)
+
+
+def density_tables(model: Any, spec: ModelSpec) -> DensityTables | str:
+    """The kernel's tables for ``model`` (built by ``build_model`` from ``spec``), or why not.
+
+    Returns
+    -------
+    DensityTables or str
+        The tables, or the reason the hand-written density does not cover this model.
+    """
+    layout = spec.layout()
+    n_o = len(spec.outcomes)
+    if not layout.share_carryover:
+        return "carryover per outcome (share_carryover = false)"
+    kinds_used = {k for k, _, _ in layout.adstock_groups}
+    if kinds_used - set(_ADSTOCK):
+        return f"adstock {sorted(kinds_used - set(_ADSTOCK))}"
+    sat_used = {k for k, _ in layout.saturation_groups}
+    if sat_used - set(_SATURATION):
+        return f"saturation {sorted(sat_used - set(_SATURATION))}"
+    if "lift" in model.named_vars:
+        return "lift-test calibration"
+    if model.deterministics:
+        return "recorded deterministics"
+    if n_o > 2 and spec.outcome_correlation:
+        return "residual correlation of more than two outcomes"
+    y = _shared(model, "data_y")
+    if y is None:
+        return "no observed outcomes (prior-only model)"
+    if model.potentials:
+        return "potentials"
+
+    # Nutpie's layout: the value variables of the free variables, in order, raveled.
+    from nutpie.compile_pymc import _compute_shapes
+
+    shapes = _compute_shapes(model)
+    start: dict[str, int] = {}
+    shape: dict[str, tuple[int, ...]] = {}
+    n = 0
+    names = {rv.name for rv in model.free_RVs}
+    for rv in model.free_RVs:
+        shp = tuple(int(s) for s in shapes[model.rvs_to_values[rv].name])
+        start[rv.name], shape[rv.name] = n, shp
+        n += int(np.prod(shp, dtype=int))
+    params = _dist_params(model)
+
+    kinds = np.full(n, -1, dtype=np.int64)
+    prior_a, prior_b = np.zeros(n), np.zeros(n)
+    blocks, alphas = [], []
+    expand, n_expanded = [], n
+    for rv in model.free_RVs:
+        op = type(rv.owner.op).__name__
+        transform = model.rvs_to_transforms.get(rv)
+        tname = getattr(transform, "name", None)
+        s0, size = start[rv.name], int(np.prod(shape[rv.name], dtype=int))
+        if op == "DirichletRV" and tname == "simplex":
+            (conc,) = params[rv.name]
+            rows = shape[rv.name][0] if len(shape[rv.name]) == 2 else 1
+            n_cat = shape[rv.name][-1] + 1
+            conc = np.broadcast_to(conc, (rows, n_cat))
+            for r in range(rows):
+                blocks.append((s0 + r * (n_cat - 1), n_cat, -1))
+                alphas.append(conc[r])
+            kinds[s0 : s0 + size] = _SIMPLEX
+            expand.append((_X_SIMPLEX, s0, size, n_expanded, n_cat))
+            n_expanded += rows * n_cat
+            continue
+        kind = _FAMILIES.get((op, tname))
+        if kind is None:
+            return f"prior {op} with transform {tname} on {rv.name}"
+        a, b = params[rv.name]
+        if op == "GammaRV":
+            b = 1.0 / b  # PyMC's GammaRV takes the scale
+        kinds[s0 : s0 + size] = kind
+        prior_a[s0 : s0 + size] = np.broadcast_to(a, shape[rv.name]).ravel()
+        prior_b[s0 : s0 + size] = np.broadcast_to(b, shape[rv.name]).ravel()
+        if tname is not None:
+            expand.append((_X_LOG if tname == "log" else _X_LOGODDS, s0, size, n_expanded, 0))
+            n_expanded += size
+    # nutpie stores the constrained values of transformed variables after the point, in
+    # the order of ``model.unobserved_value_vars``; it must be the free variables' order.
+    joined = {model.rvs_to_values[rv].name for rv in model.free_RVs}
+    rest = [v.name for v in model.unobserved_value_vars if v.name not in joined]
+    transformed = [rv.name for rv in model.free_RVs if model.rvs_to_transforms.get(rv)]
+    if rest != transformed or not set(rest) <= names:
+        return "expanded variables not in the free variables' order"
+    info_names = [model.rvs_to_values[rv].name for rv in model.free_RVs] + rest
+    info_shapes = [shape[rv.name] for rv in model.free_RVs]
+    info_shapes += [tuple(int(s) for s in shapes[name]) for name in rest]
+    info_slices, at_ = [], 0
+    for shp in info_shapes:
+        size = int(np.prod(shp, dtype=int))
+        info_slices.append(slice(at_, at_ + size))
+        at_ += size
+    if at_ != n_expanded:
+        return "expanded size does not match the transformed variables"
+
+    def at(name: str, index: int) -> int:
+        return start[name] + index
+
+    c_n = len(spec.channels)
+    channels = np.full((c_n, 10), -1, dtype=np.int64)
+    channel_f = np.zeros((c_n, 2))
+    for kind, ix in layout.adstock_kinds.items():
+        l_kind = max(spec.channels[i].l_max for i in ix)
+        for j, c in enumerate(ix):
+            channels[c, _C_ADSTOCK] = _ADSTOCK[kind]
+            channels[c, _C_ALPHA] = at(f"adstock_{kind}_alpha", j)
+            if kind == "delayed":
+                channels[c, _C_THETA] = at(f"adstock_{kind}_theta_frac", j)
+                channel_f[c, 0] = l_kind - 1
+            channels[c, _C_LMAX] = spec.channels[c].l_max
+    for kind, ix in layout.saturation_groups:
+        free = [p for p in SATURATIONS[kind].params if f"saturation_{kind}_{p}" in names]
+        for j, c in enumerate(ix):
+            channels[c, _C_SAT] = _SATURATION[kind]
+            for col, p in zip((_C_SP1, _C_SP2), free, strict=False):
+                channels[c, col] = at(f"saturation_{kind}_{p}", j)
+    roi_ix = [i for i, c in enumerate(spec.channels) if c.coef_prior_sd is None]
+    coef_ix = [i for i, c in enumerate(spec.channels) if c.coef_prior_sd is not None]
+    for j, c in enumerate(roi_ix):
+        channels[c, _C_ROI] = at("roi_total", j)
+        if n_o > 1:
+            channels[c, _C_SHARE] = at("roi_share", j * (n_o - 1))
+    for k, (s0, _, _) in enumerate(blocks):
+        # Blocks are the ROI shares' rows, in ``roi_ix`` order.
+        blocks[k] = (s0, blocks[k][1], roi_ix[k])
+    csd = _shared(model, "data_coef_prior_sd")
+    for j, c in enumerate(coef_ix):
+        channels[c, _C_COEF] = at("coef_raw", j * n_o)
+        assert csd is not None
+        channel_f[c, 1] = csd[j, 0]
+    if len(blocks) != (len(roi_ix) if n_o > 1 else 0):
+        return "Dirichlet variables other than the ROI shares"
+
+    pairs = np.asarray(layout.pairs, dtype=np.int64).reshape(-1, 2)
+    gamma = np.array(
+        [[at("gamma", p * n_o + o) for o in range(n_o)] for p in range(len(pairs))],
+        dtype=np.int64,
+    ).reshape(-1, n_o)
+    cols, base = [], []
+    for feat, name in (
+        ("t", "trend"),
+        ("fourier", "fourier"),
+        ("controls", "control_coef"),
+        ("festivals", "festival_coef"),
+    ):
+        if name not in names:
+            continue
+        z = _shared(model, f"data_{feat}")
+        assert z is not None
+        z = z.reshape(len(y), -1)
+        for j in range(z.shape[1]):
+            cols.append(z[:, j])
+            base.append([at(name, j * n_o + o) for o in range(n_o)])
+    outcome = np.full((3, n_o), -1, dtype=np.int64)
+    outcome[0] = [at("level", o) for o in range(n_o)]
+    if "sigma" in names:
+        outcome[1] = [at("sigma", o) for o in range(n_o)]
+    else:
+        return "residual scale not in 'sigma'"
+    if n_o == 2 and spec.outcome_correlation:
+        outcome[2, 0] = at("rho_beta", 0)
+    lags = _shared(model, "data_spend_lags")
+    ratio = _shared(model, "data_roi_ratio")
+    assert lags is not None and ratio is not None
+    t_n, _, _, l_n = lags.shape
+    n_cat_max = max((b[1] for b in blocks), default=1)
+    alpha = np.ones((len(blocks), n_cat_max))
+    for k, a in enumerate(alphas):
+        alpha[k, : len(a)] = a
+    if (kinds < 0).any():
+        return "free coordinates without a prior kind"
+    return DensityTables(
+        kinds=kinds,
+        blocks=np.asarray(blocks, dtype=np.int64).reshape(-1, 3),
+        channels=channels,
+        pairs=pairs,
+        gamma=gamma,
+        base=np.asarray(base, dtype=np.int64).reshape(-1, n_o),
+        outcome=outcome,
+        expand=np.asarray(expand, dtype=np.int64).reshape(-1, 5),
+        prior_a=prior_a,
+        prior_b=prior_b,
+        alpha=alpha,
+        channel_f=channel_f,
+        lags=np.ascontiguousarray(lags.reshape(t_n * c_n, l_n)),
+        features=np.ascontiguousarray(np.column_stack(cols) if cols else np.zeros((t_n, 0))),
+        y=np.ascontiguousarray(y),
+        ratio=np.ascontiguousarray(ratio),
+        n_expanded=n_expanded,
+        shape_info=(info_names, info_slices, info_shapes),
+    )
+
+
+# --------------------------------------------------------------------------- kernel
+
+
+@numba.njit(cache=True)
+def _log1pexp(x: float) -> float:
+    """``log(1 + exp(x))`` without overflow."""
+    if x > 0:
+        return x + math.log1p(math.exp(-x))
+    return math.log1p(math.exp(x))
+
+
+@numba.njit(cache=True)
+def _sigmoid(x: float) -> float:
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+@numba.njit(cache=True)
+def _logp_grad_kernel(
+    z,
+    grad,
+    kinds,
+    blocks,
+    channels,
+    pairs,
+    gamma_ix,
+    base,
+    outcome,
+    prior_a,
+    prior_b,
+    alpha,
+    channel_f,
+    lags,
+    features,
+    y,
+    ratio,
+):  # pragma: no cover - compiled; tested through logp_and_grad
+    n = z.shape[0]
+    t_n, o_n = y.shape
+    c_n = channels.shape[0]
+    l_n = lags.shape[1]
+    f_n = features.shape[1]
+    p_n = pairs.shape[0]
+    v = np.empty(n)
+    dv = np.empty(n)
+    gv = np.zeros(n)
+    lp = 0.0
+
+    # Priors with their transforms' Jacobians, on the unconstrained coordinates.
+    for i in range(n):
+        k = kinds[i]
+        x = z[i]
+        a = prior_a[i]
+        b = prior_b[i]
+        if k == 0 or k == 1:  # Normal; LogNormal through log (the Jacobian cancels log x)
+            d = (x - a) / b
+            lp += -0.5 * _LOG2PI - math.log(b) - 0.5 * d * d
+            grad[i] = -d / b
+            if k == 0:
+                v[i] = x
+                dv[i] = 1.0
+            else:
+                v[i] = math.exp(x)
+                dv[i] = v[i]
+        elif k == 2:  # HalfNormal through log
+            e = math.exp(x)
+            d = (e - a) / b
+            lp += 0.5 * math.log(2.0 / math.pi) - math.log(b) - 0.5 * d * d + x
+            grad[i] = -d / b * e + 1.0
+            v[i] = e
+            dv[i] = e
+        elif k == 3:  # Gamma(shape a, rate b) through log
+            e = math.exp(x)
+            lp += a * math.log(b) - math.lgamma(a) + a * x - b * e
+            grad[i] = a - b * e
+            v[i] = e
+            dv[i] = e
+        elif k == 4:  # Beta(a, b) through log-odds
+            s = _sigmoid(x)
+            log_s = -_log1pexp(-x)
+            log_1s = -_log1pexp(x)
+            lp += math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * log_s + b * log_1s
+            grad[i] = a * (1.0 - s) - b * s
+            v[i] = s
+            dv[i] = s * (1.0 - s)
+        else:  # simplex coordinates: below
+            v[i] = 0.0
+            dv[i] = 0.0
+            grad[i] = 0.0
+
+    # Dirichlet blocks through PyMC's simplex transform: u (N - 1), full = [u, -sum u],
+    # share = softmax(full); log|J| = log N + N sum(u) - N logsumexp([u + sum(u), 0]).
+    share = np.ones((c_n, o_n))
+    for bk in range(blocks.shape[0]):
+        s0 = blocks[bk, 0]
+        nc = blocks[bk, 1]
+        c = blocks[bk, 2]
+        tot = 0.0
+        for j in range(nc - 1):
+            tot += z[s0 + j]
+        mx = -tot
+        for j in range(nc - 1):
+            mx = max(mx, z[s0 + j])
+        norm = math.exp(-tot - mx)
+        for j in range(nc - 1):
+            norm += math.exp(z[s0 + j] - mx)
+        for j in range(nc):
+            f = z[s0 + j] if j < nc - 1 else -tot
+            share[c, j] = math.exp(f - mx) / norm
+        a_sum = 0.0
+        lp_dir = 0.0
+        for j in range(nc):
+            a_sum += alpha[bk, j]
+            lp_dir += (alpha[bk, j] - 1.0) * math.log(share[c, j]) - math.lgamma(alpha[bk, j])
+        lp += lp_dir + math.lgamma(a_sum)
+        # Dirichlet term: d/dfull_j = (alpha_j - 1) - share_j (sum alpha - N).
+        d_last = (alpha[bk, nc - 1] - 1.0) - share[c, nc - 1] * (a_sum - nc)
+        for j in range(nc - 1):
+            grad[s0 + j] += (alpha[bk, j] - 1.0) - share[c, j] * (a_sum - nc) - d_last
+        # Jacobian: softmax p over [u_j + sum(u)] and 0; d/du_i = N (p_last - p_i).
+        m2 = 0.0
+        for j in range(nc - 1):
+            m2 = max(m2, z[s0 + j] + tot)
+        se = math.exp(-m2)
+        for j in range(nc - 1):
+            se += math.exp(z[s0 + j] + tot - m2)
+        lse = m2 + math.log(se)
+        lp += math.log(nc) + nc * tot - nc * lse
+        p_last = math.exp(-m2) / se
+        for j in range(nc - 1):
+            p_j = math.exp(z[s0 + j] + tot - m2) / se
+            grad[s0 + j] += nc * (p_last - p_j)
+
+    # Adstock weights (normalised over each channel's lags) and their parameter slopes.
+    w = np.zeros((c_n, l_n))
+    du_a = np.zeros((c_n, l_n))
+    du_t = np.zeros((c_n, l_n))
+    u_sum = np.zeros(c_n)
+    for c in range(c_n):
+        al = v[channels[c, 1]]
+        lm = channels[c, 3]
+        tot = 0.0
+        if channels[c, 0] == 0:  # geometric: u_l = alpha ** l
+            for lag in range(lm):
+                u = al**lag
+                w[c, lag] = u
+                du_a[c, lag] = lag * al ** (lag - 1) if lag > 0 else 0.0
+                tot += u
+        else:  # delayed: u_l = alpha ** ((l - theta) ** 2)
+            th = v[channels[c, 2]] * channel_f[c, 0]
+            la = math.log(al)
+            for lag in range(lm):
+                q = (lag - th) * (lag - th)
+                u = math.exp(q * la)
+                w[c, lag] = u
+                du_a[c, lag] = q * u / al
+                du_t[c, lag] = -2.0 * (lag - th) * la * u
+                tot += u
+        u_sum[c] = tot
+        for lag in range(lm):
+            w[c, lag] /= tot
+
+    # Adstock and saturation.
+    ad = np.zeros((t_n, c_n))
+    h = np.zeros((t_n, c_n))
+    for t in range(t_n):
+        for c in range(c_n):
+            acc = 0.0
+            row = t * c_n + c
+            for lag in range(channels[c, 3]):
+                acc += lags[row, lag] * w[c, lag]
+            ad[t, c] = acc
+            sk = channels[c, 4]
+            if sk == 0:  # Hill (x / K) ** s / (1 + (x / K) ** s), 0 at 0
+                if acc > 0:
+                    rs = math.exp(v[channels[c, 6]] * math.log(acc / v[channels[c, 5]]))
+                    h[t, c] = rs / (1.0 + rs)
+            elif sk == 1:  # logistic tanh(lam x / 2)
+                h[t, c] = math.tanh(0.5 * v[channels[c, 5]] * acc)
+            else:  # Michaelis-Menten x / (k + x)
+                h[t, c] = acc / (v[channels[c, 5]] + acc)
+
+    # Effect sizes: through ROI, beta = roi * share * ratio / S with S = sum_t h.
+    s_tot = np.zeros(c_n)
+    for t in range(t_n):
+        for c in range(c_n):
+            s_tot[c] += h[t, c]
+    beta = np.zeros((c_n, o_n))
+    for c in range(c_n):
+        for o in range(o_n):
+            if channels[c, 7] >= 0:
+                beta[c, o] = v[channels[c, 7]] * share[c, o] * ratio[c, o] / s_tot[c]
+            else:
+                beta[c, o] = v[channels[c, 9] + o] * channel_f[c, 1]
+
+    # Mean, centred: mu = level + rest - mean_t(rest).
+    rest = np.zeros((t_n, o_n))
+    for t in range(t_n):
+        for o in range(o_n):
+            acc = 0.0
+            for c in range(c_n):
+                acc += beta[c, o] * h[t, c]
+            for p in range(p_n):
+                acc += v[gamma_ix[p, o]] * h[t, pairs[p, 0]] * h[t, pairs[p, 1]]
+            for f in range(f_n):
+                acc += features[t, f] * v[base[f, o]]
+            rest[t, o] = acc
+    mu = np.empty((t_n, o_n))
+    for o in range(o_n):
+        m = 0.0
+        for t in range(t_n):
+            m += rest[t, o]
+        m /= t_n
+        for t in range(t_n):
+            mu[t, o] = v[outcome[0, o]] + rest[t, o] - m
+
+    # Likelihood and its slope r = dlogp/dmu.
+    r = np.zeros((t_n, o_n))
+    rho_at = outcome[2, 0]
+    if rho_at < 0:
+        for o in range(o_n):
+            sd = v[outcome[1, o]]
+            g_sd = 0.0
+            for t in range(t_n):
+                e = (y[t, o] - mu[t, o]) / sd
+                lp += -0.5 * _LOG2PI - math.log(sd) - 0.5 * e * e
+                r[t, o] = e / sd
+                g_sd += (e * e - 1.0) / sd
+            gv[outcome[1, o]] += g_sd
+    else:
+        # y0 ~ N(mu0, s0); y1 ~ N(mu1 + s1 rho z0, s1 sqrt(1 - rho^2)), z0 = (y0 - mu0) / s0.
+        s0 = v[outcome[1, 0]]
+        s1 = v[outcome[1, 1]]
+        rho = 2.0 * v[rho_at] - 1.0
+        c1 = math.sqrt(1.0 - rho * rho)
+        sc = s1 * c1
+        g0 = 0.0
+        g1 = 0.0
+        g_rho = 0.0
+        for t in range(t_n):
+            z0 = (y[t, 0] - mu[t, 0]) / s0
+            e1 = y[t, 1] - mu[t, 1] - s1 * rho * z0
+            q = e1 / (sc * sc)
+            lp += -_LOG2PI - math.log(s0) - math.log(sc) - 0.5 * z0 * z0 - 0.5 * e1 * q
+            r[t, 1] = q
+            r[t, 0] = z0 / s0 - q * s1 * rho / s0
+            dsc = -1.0 / sc + e1 * q / sc
+            g0 += (z0 * z0 - 1.0) / s0 - q * s1 * rho * z0 / s0
+            g1 += dsc * c1 + q * rho * z0
+            g_rho += dsc * s1 * (-rho / c1) + q * s1 * z0
+        gv[outcome[1, 0]] += g0
+        gv[outcome[1, 1]] += g1
+        gv[rho_at] += 2.0 * g_rho
+
+    # Back through the centring: level takes sum_t r, the rest r - mean_t r.
+    g = np.empty((t_n, o_n))
+    for o in range(o_n):
+        m = 0.0
+        for t in range(t_n):
+            m += r[t, o]
+        gv[outcome[0, o]] += m
+        m /= t_n
+        for t in range(t_n):
+            g[t, o] = r[t, o] - m
+    gh = np.zeros((t_n, c_n))
+    g_beta = np.zeros((c_n, o_n))
+    for t in range(t_n):
+        for o in range(o_n):
+            go = g[t, o]
+            for f in range(f_n):
+                gv[base[f, o]] += go * features[t, f]
+            for c in range(c_n):
+                g_beta[c, o] += go * h[t, c]
+                gh[t, c] += go * beta[c, o]
+            for p in range(p_n):
+                pa = pairs[p, 0]
+                pb = pairs[p, 1]
+                gm = v[gamma_ix[p, o]]
+                gv[gamma_ix[p, o]] += go * h[t, pa] * h[t, pb]
+                gh[t, pa] += go * gm * h[t, pb]
+                gh[t, pb] += go * gm * h[t, pa]
+    g_share = np.zeros((c_n, o_n))
+    for c in range(c_n):
+        if channels[c, 7] >= 0:
+            roi = v[channels[c, 7]]
+            g_s = 0.0
+            for o in range(o_n):
+                gv[channels[c, 7]] += g_beta[c, o] * beta[c, o] / roi
+                g_share[c, o] = g_beta[c, o] * roi * ratio[c, o] / s_tot[c]
+                g_s -= g_beta[c, o] * beta[c, o] / s_tot[c]
+            for t in range(t_n):
+                gh[t, c] += g_s
+        else:
+            for o in range(o_n):
+                gv[channels[c, 9] + o] += g_beta[c, o] * channel_f[c, 1]
+
+    # Back through saturation and adstock.
+    gw = np.zeros((c_n, l_n))
+    for c in range(c_n):
+        sk = channels[c, 4]
+        for t in range(t_n):
+            acc = ad[t, c]
+            go = gh[t, c]
+            if sk == 0:
+                if acc <= 0:
+                    continue
+                kk = v[channels[c, 5]]
+                sl = v[channels[c, 6]]
+                lr = math.log(acc / kk)
+                rs = math.exp(sl * lr)
+                dq = go / ((1.0 + rs) * (1.0 + rs))
+                ga = dq * sl * rs / acc
+                gv[channels[c, 5]] -= dq * sl * rs / kk
+                gv[channels[c, 6]] += dq * rs * lr
+            elif sk == 1:
+                lam = v[channels[c, 5]]
+                d = 0.5 * (1.0 - h[t, c] * h[t, c]) * go
+                ga = d * lam
+                gv[channels[c, 5]] += d * acc
+            else:
+                kk = v[channels[c, 5]]
+                den = (kk + acc) * (kk + acc)
+                ga = go * kk / den
+                gv[channels[c, 5]] -= go * acc / den
+            row = t * c_n + c
+            for lag in range(channels[c, 3]):
+                gw[c, lag] += ga * lags[row, lag]
+        lm = channels[c, 3]
+        dot = 0.0
+        for lag in range(lm):
+            dot += gw[c, lag] * w[c, lag]
+        ga_alpha = 0.0
+        ga_theta = 0.0
+        for lag in range(lm):
+            gu = (gw[c, lag] - dot) / u_sum[c]
+            ga_alpha += gu * du_a[c, lag]
+            ga_theta += gu * du_t[c, lag]
+        gv[channels[c, 1]] += ga_alpha
+        if channels[c, 2] >= 0:
+            gv[channels[c, 2]] += ga_theta * channel_f[c, 0]
+
+    # ROI shares: back through the softmax of each simplex block.
+    for bk in range(blocks.shape[0]):
+        s0 = blocks[bk, 0]
+        nc = blocks[bk, 1]
+        c = blocks[bk, 2]
+        dot = 0.0
+        for j in range(nc):
+            dot += share[c, j] * g_share[c, j]
+        d_last = share[c, nc - 1] * (g_share[c, nc - 1] - dot)
+        for j in range(nc - 1):
+            grad[s0 + j] += share[c, j] * (g_share[c, j] - dot) - d_last
+
+    for i in range(n):
+        grad[i] += gv[i] * dv[i]
+    return lp
+
+
+@numba.njit(cache=True)
+def _expand_kernel(z, out, expand):  # pragma: no cover - compiled; tested via expand()
+    n = z.shape[0]
+    for i in range(n):
+        out[i] = z[i]
+    for e in range(expand.shape[0]):
+        kind = expand[e, 0]
+        s0 = expand[e, 1]
+        size = expand[e, 2]
+        d0 = expand[e, 3]
+        if kind == 0:
+            for i in range(size):
+                out[d0 + i] = math.exp(z[s0 + i])
+        elif kind == 1:
+            for i in range(size):
+                out[d0 + i] = _sigmoid(z[s0 + i])
+        else:
+            nc = expand[e, 4]
+            for r in range(size // (nc - 1)):
+                b0 = s0 + r * (nc - 1)
+                tot = 0.0
+                for j in range(nc - 1):
+                    tot += z[b0 + j]
+                mx = -tot
+                for j in range(nc - 1):
+                    mx = max(mx, z[b0 + j])
+                norm = math.exp(-tot - mx)
+                for j in range(nc - 1):
+                    norm += math.exp(z[b0 + j] - mx)
+                for j in range(nc):
+                    f = z[b0 + j] if j < nc - 1 else -tot
+                    out[d0 + r * nc + j] = math.exp(f - mx) / norm
+
+
+def logp_and_grad(tables: DensityTables, z: np.ndarray) -> tuple[float, np.ndarray]:
+    """Log density and its gradient at the unconstrained point ``z`` (nutpie's layout)."""
+    z = np.ascontiguousarray(z, dtype=float)
+    grad = np.zeros_like(z)
+    lp = _logp_grad_kernel(z, grad, *tables.arrays())
+    return float(lp), grad
+
+
+def expand(tables: DensityTables, z: np.ndarray) -> np.ndarray:
+    """nutpie's expanded draw: the point, then the constrained values of transformed
+    variables."""
+    z = np.ascontiguousarray(z, dtype=float)
+    out = np.empty(tables.n_expanded)
+    _expand_kernel(z, out, tables.expand)
+    return out
+
+
+# --------------------------------------------------------------------------- callbacks
+
+
+def user_data(tables: DensityTables) -> np.ndarray:
+    """The callbacks' ``user_data``: addresses and extents of the tables' arrays, then the
+    expand table's (the arrays must outlive it)."""
+    arrays = [*tables.arrays(), tables.expand]
+    out = np.zeros(3 * len(arrays), dtype=np.uint64)
+    for k, a in enumerate(arrays):
+        if not (a.flags.c_contiguous and a.dtype in (np.float64, np.int64)):
+            raise ValueError(f"table {k} must be a contiguous float64 or int64 array")
+        out[3 * k] = a.ctypes.data
+        out[3 * k + 1 : 3 * k + 1 + a.ndim] = a.shape
+    return out
+
+
+_N_ARRAYS = len(_ARRAY_FIELDS) + 1
+
+
+def _logp_callback(dim, x_, out_, logp_, user_data_):  # type: ignore[no-untyped-def]
+    """nutpie's log-density callback (contract of :mod:`omnimmm.mmm.compile`)."""
+    ud = numba.carray(_as_pointer(user_data_), (3 * _N_ARRAYS,), np.uint64)
+    n = ud[1]
+    if dim != n:
+        return -1
+    x = numba.carray(x_, (n,))
+    out = numba.carray(out_, (n,))
+    logp = numba.carray(logp_, ())
+    i64, f64 = np.int64, np.float64
+    lp = _logp_grad_kernel(
+        x,
+        out,
+        numba.carray(_as_pointer(ud[0]), (ud[1],), i64),
+        numba.carray(_as_pointer(ud[3]), (ud[4], ud[5]), i64),
+        numba.carray(_as_pointer(ud[6]), (ud[7], ud[8]), i64),
+        numba.carray(_as_pointer(ud[9]), (ud[10], ud[11]), i64),
+        numba.carray(_as_pointer(ud[12]), (ud[13], ud[14]), i64),
+        numba.carray(_as_pointer(ud[15]), (ud[16], ud[17]), i64),
+        numba.carray(_as_pointer(ud[18]), (ud[19], ud[20]), i64),
+        numba.carray(_as_pointer(ud[21]), (ud[22],), f64),
+        numba.carray(_as_pointer(ud[24]), (ud[25],), f64),
+        numba.carray(_as_pointer(ud[27]), (ud[28], ud[29]), f64),
+        numba.carray(_as_pointer(ud[30]), (ud[31], ud[32]), f64),
+        numba.carray(_as_pointer(ud[33]), (ud[34], ud[35]), f64),
+        numba.carray(_as_pointer(ud[36]), (ud[37], ud[38]), f64),
+        numba.carray(_as_pointer(ud[39]), (ud[40], ud[41]), f64),
+        numba.carray(_as_pointer(ud[42]), (ud[43], ud[44]), f64),
+    )
+    logp[()] = lp
+    if not np.all(np.isfinite(out)):
+        return 3
+    if not np.isfinite(lp):
+        return 4
+    return 0
+
+
+def _expand_callback(dim, expanded, x_, out_, user_data_):  # type: ignore[no-untyped-def]
+    """nutpie's expand callback: the point, then transformed variables' values."""
+    ud = numba.carray(_as_pointer(user_data_), (3 * _N_ARRAYS,), np.uint64)
+    n = ud[1]
+    if dim != n:
+        return -1
+    table = numba.carray(_as_pointer(ud[45]), (ud[46], ud[47]), np.int64)
+    x = numba.carray(x_, (n,))
+    out = numba.carray(out_, (expanded,))
+    _expand_kernel(x, out, table)
+    return 0
+
+
+_COMPILED: dict[str, Any] = {}
+
+
+def callbacks() -> tuple[Any, Any, bool]:
+    """The two numba ``cfunc`` callbacks (compiled once per machine, then from the cache),
+    and whether this call compiled them (False: from the disk cache, or made before in
+    this process)."""
+    if _COMPILED:
+        return _COMPILED["logp"], _COMPILED["expand"], False
+    f64p = numba.types.CPointer(numba.types.double)
+    logp_sig = numba.types.int64(numba.types.uint64, f64p, f64p, f64p, numba.types.voidptr)
+    expand_sig = numba.types.int64(
+        numba.types.uint64, numba.types.uint64, f64p, f64p, numba.types.voidptr
+    )
+    _COMPILED["logp"] = numba.cfunc(logp_sig, cache=True)(_logp_callback)
+    _COMPILED["expand"] = numba.cfunc(expand_sig, cache=True)(_expand_callback)
+    compiled = any(getattr(f, "_cache_hits", 0) == 0 for f in _COMPILED.values())
+    return _COMPILED["logp"], _COMPILED["expand"], compiled
