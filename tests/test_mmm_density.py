@@ -29,13 +29,19 @@ def world() -> tuple[OmniMMM, Panel]:
 
 
 def _channels(spec, **changes):  # type: ignore[no-untyped-def]
-    """``spec``'s channels with per-index field changes, e.g. ``{0: {"saturation": ...}}``."""
+    """``spec``'s channels with changes by channel index, e.g. ``{"0": {"l_max": 9}}``."""
     return tuple(
         dataclasses.replace(c, **changes.get(str(i), {})) for i, c in enumerate(spec.channels)
     )
 
 
-def _variants(spec):  # type: ignore[no-untyped-def]
+def _variants(spec, dates):  # type: ignore[no-untyped-def]
+    week = [str(d.date()) for d in dates]
+    lifts = (
+        # TV takes part in the TV x search synergy; social's test measured one outcome.
+        LiftTest("tv", week[60], week[67], 2e6, 3e6, 6e5),
+        LiftTest("social", week[80], week[85], -5e5, -4e5, 2e5, outcome=spec.outcomes[0]),
+    )
     mixed = _channels(
         spec,
         **{
@@ -58,14 +64,21 @@ def _variants(spec):  # type: ignore[no-untyped-def]
             fourier_order=0,
             controls=(),
         ),
+        "lift-tests": dataclasses.replace(spec, calibration=lifts),
+        # Three ROI shares per channel (a 3-category simplex); see _panel_for.
+        "three-outcomes-uncorrelated": dataclasses.replace(
+            spec, outcomes=(*spec.outcomes, "app_revenue"), outcome_correlation=False
+        ),
+        "lift-tests-mixed-shapes": dataclasses.replace(spec, channels=mixed, calibration=lifts),
     }
     assert set(variants) == set(_VARIANTS)
     return variants
 
 
 def _pymc_reference(model):  # type: ignore[no-untyped-def]
-    logp = model.compile_logp(jacobian=True)
-    dlogp = model.compile_dlogp(jacobian=True)
+    # The Python linker: no C compile, and a reference without pytensor's rewrites.
+    logp = model.compile_logp(jacobian=True, mode="FAST_COMPILE")
+    dlogp = model.compile_dlogp(jacobian=True, mode="FAST_COMPILE")
     ip = model.initial_point()
     names = [model.rvs_to_values[rv].name for rv in model.free_RVs]
 
@@ -85,18 +98,32 @@ _VARIANTS = (
     "uncorrelated",
     "mixed-shapes-and-coefficient-priors",
     "one-outcome-bare-baseline",
+    "lift-tests",
+    "lift-tests-mixed-shapes",
+    "three-outcomes-uncorrelated",
 )
+
+
+def _panel_for(spec, panel: Panel) -> Panel:  # type: ignore[no-untyped-def]
+    """``panel``, with a third outcome (app revenue) when ``spec`` asks for it."""
+    if "app_revenue" not in spec.outcomes:
+        return panel
+    rng = np.random.default_rng(5)
+    first = panel.outcomes.iloc[:, 0]
+    outcomes = panel.outcomes.assign(app_revenue=0.3 * first * rng.uniform(0.9, 1.1, len(first)))
+    return dataclasses.replace(panel, outcomes=outcomes)
 
 
 @pytest.mark.parametrize("variant", _VARIANTS)
 def test_log_density_and_gradient_are_pymcs(world, variant: str) -> None:
     m, panel = world
-    spec = _variants(m.spec)[variant]
-    model = OmniMMM(spec=spec).build(panel)
+    spec = _variants(m.spec, panel.dates)[variant]
+    model = OmniMMM(spec=spec).build(_panel_for(spec, panel))
     tables = density_tables(model, spec)
     assert not isinstance(tables, str), tables
     logp, dlogp, point, n = _pymc_reference(model)
     assert len(tables.kinds) == n
+    assert len(tables.lift_c) == (2 if spec.calibration else 0)  # no test left out
     rng = np.random.default_rng(11)
     values, refs = [], []
     for _ in range(4):
@@ -115,8 +142,8 @@ def test_log_density_and_gradient_are_pymcs(world, variant: str) -> None:
 
 def test_expanded_draw_is_the_constrained_values(world) -> None:
     m, panel = world
-    model = OmniMMM(spec=_variants(m.spec)["mixed-shapes-and-coefficient-priors"]).build(panel)
-    tables = density_tables(model, _variants(m.spec)["mixed-shapes-and-coefficient-priors"])
+    model = OmniMMM(spec=_variants(m.spec, panel.dates)["mixed-shapes-and-coefficient-priors"]).build(panel)
+    tables = density_tables(model, _variants(m.spec, panel.dates)["mixed-shapes-and-coefficient-priors"])
     assert not isinstance(tables, str)
     _, _, point, n = _pymc_reference(model)
     z = np.random.default_rng(3).normal(size=n)
@@ -139,19 +166,17 @@ def test_expanded_draw_is_the_constrained_values(world) -> None:
 def test_models_it_does_not_cover_fall_back_with_the_reason(world) -> None:
     m, panel = world
     spec = m.spec
-    start = str(panel.dates[40].date())
-    end = str(panel.dates[47].date())
     cases = {
         "adstock ['weibull']": dataclasses.replace(
             spec, channels=_channels(spec, **{"0": {"adstock": "weibull"}})
         ),
         "carryover per outcome": dataclasses.replace(spec, share_carryover=False),
-        "lift-test calibration": dataclasses.replace(
-            spec, calibration=(LiftTest(spec.channels[0].name, start, end, 1e6, 2e6, 5e5),)
+        "residual correlation of more than two outcomes": dataclasses.replace(
+            spec, outcomes=(*spec.outcomes, "app_revenue")
         ),
     }
     for reason, variant in cases.items():
-        model = OmniMMM(spec=variant).build(panel)
+        model = OmniMMM(spec=variant).build(_panel_for(variant, panel))
         assert reason in density_tables(model, variant)
     model = OmniMMM(spec=spec).build(panel, keep_mean=True)
     assert density_tables(model, spec) == "recorded deterministics"

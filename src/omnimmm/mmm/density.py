@@ -17,11 +17,11 @@ against PyMC's at random points for every supported structure.
 
 Supported: geometric and delayed adstock with carryover shared across outcomes; Hill,
 logistic and Michaelis-Menten saturation; ROI and raw coefficient priors; synergies; trend,
-Fourier, controls and festivals; one or more outcomes without residual correlation, or two
-with it. :func:`density_tables` returns the reason instead of tables for anything else
-(Weibull adstock, carryover per outcome, lift tests, residual correlation of three or more
-outcomes, recorded deterministics), and :func:`omnimmm.mmm.compile.compile_nutpie` then
-compiles the PyMC graph as before.
+Fourier, controls and festivals; lift tests; one or more outcomes without residual
+correlation, or two with it. :func:`density_tables` returns the reason instead of tables
+for anything else (Weibull adstock, carryover per outcome, residual correlation of three or
+more outcomes, recorded deterministics, a prior-only model), and
+:func:`omnimmm.mmm.compile.compile_nutpie` then compiles the PyMC graph as before.
 
 Notation in the kernel (``T`` weeks, ``C`` channels, ``O`` outcomes, ``L`` lags, ``n``
 free coordinates): ``z`` the unconstrained point, ``v`` its constrained values, ``gv`` the
@@ -92,6 +92,8 @@ class DensityTables:
     outcome (3, O)
         Coordinates of ``level`` and ``sigma`` per outcome; row 2: the correlation's
         coordinate (-1 without) in column 0.
+    lift_c (K,)
+        The channel of each lift test.
     expand (E, 5)
         How nutpie's expanded draw is made from the point (see :func:`_expand_kernel`),
         ``n_expanded`` long; ``shape_info`` names, slices and shapes its parts as
@@ -108,6 +110,11 @@ class DensityTables:
         Lagged scaled spend, row ``t * C + c``.
     features (T, F), y (T, O), ratio (C, O)
         Baseline features, scaled outcomes, spend total over outcome scale.
+    lift_lags (K * T, L), lift_after (K, T), lift_f (K, 2 + O)
+        Per lift test: the tested channel's lagged spend with the test's change (row
+        ``k * T + t``), 1 from the test's first week on, and its observed incremental
+        revenue, standard error (both over the sum of outcome scales) and weight per
+        outcome (outcome scale over their sum, 0 for outcomes it did not measure).
     """
 
     kinds: np.ndarray
@@ -117,6 +124,7 @@ class DensityTables:
     gamma: np.ndarray
     base: np.ndarray
     outcome: np.ndarray
+    lift_c: np.ndarray
     expand: np.ndarray
     prior_a: np.ndarray
     prior_b: np.ndarray
@@ -126,6 +134,9 @@ class DensityTables:
     features: np.ndarray
     y: np.ndarray
     ratio: np.ndarray
+    lift_lags: np.ndarray
+    lift_f: np.ndarray
+    lift_after: np.ndarray
     n_expanded: int
     shape_info: tuple[list[str], list[slice], list[tuple[int, ...]]]
 
@@ -142,6 +153,7 @@ _ARRAY_FIELDS = (
     "gamma",
     "base",
     "outcome",
+    "lift_c",
     "prior_a",
     "prior_b",
     "alpha",
@@ -150,6 +162,9 @@ _ARRAY_FIELDS = (
     "features",
     "y",
     "ratio",
+    "lift_lags",
+    "lift_after",
+    "lift_f",
 )
 
 
@@ -199,8 +214,6 @@ def density_tables(model: Any, spec: ModelSpec) -> DensityTables | str:
     sat_used = {k for k, _ in layout.saturation_groups}
     if sat_used - set(_SATURATION):
         return f"saturation {sorted(sat_used - set(_SATURATION))}"
-    if "lift" in model.named_vars:
-        return "lift-test calibration"
     if model.deterministics:
         return "recorded deterministics"
     if n_o > 2 and spec.outcome_correlation:
@@ -352,6 +365,29 @@ def density_tables(model: Any, spec: ModelSpec) -> DensityTables | str:
         alpha[k, : len(a)] = a
     if (kinds < 0).any():
         return "free coordinates without a prior kind"
+    lift_c = np.zeros(0, dtype=np.int64)
+    lift_lags, lift_after, lift_f = np.zeros((0, l_n)), np.zeros((0, t_n)), np.zeros((0, 2 + n_o))
+    if "lift" in model.named_vars:
+        pick = _shared(model, "data_lift_pick")
+        if pick is None:
+            return "lift tests without their tested channels (data_lift_pick)"
+        k_lags = _shared(model, "data_lift_lags")
+        after = _shared(model, "data_lift_after")
+        measured = _shared(model, "data_lift_outcome")
+        y_scale = _shared(model, "data_lift_outcome_scale")
+        observed = _shared(model, "data_lift_observed")
+        se = _shared(model, "data_lift_se")
+        assert k_lags is not None and after is not None and measured is not None
+        assert y_scale is not None and observed is not None and se is not None
+        k_n = len(pick)
+        lift_c = np.ascontiguousarray(pick.argmax(axis=1), dtype=np.int64)
+        lift_lags = np.ascontiguousarray(k_lags.reshape(k_n * t_n, -1)[:, :l_n])
+        if k_lags.shape[-1] != l_n:
+            return "lift-test lags of another length than the spend's"
+        lift_after = np.ascontiguousarray(after.reshape(k_n, t_n))
+        lift_f = np.ascontiguousarray(
+            np.column_stack([observed, se, measured * y_scale[None] / y_scale.sum()])
+        )
     return DensityTables(
         kinds=kinds,
         blocks=np.asarray(blocks, dtype=np.int64).reshape(-1, 3),
@@ -360,6 +396,7 @@ def density_tables(model: Any, spec: ModelSpec) -> DensityTables | str:
         gamma=gamma,
         base=np.asarray(base, dtype=np.int64).reshape(-1, n_o),
         outcome=outcome,
+        lift_c=lift_c,
         expand=np.asarray(expand, dtype=np.int64).reshape(-1, 5),
         prior_a=prior_a,
         prior_b=prior_b,
@@ -369,6 +406,9 @@ def density_tables(model: Any, spec: ModelSpec) -> DensityTables | str:
         features=np.ascontiguousarray(np.column_stack(cols) if cols else np.zeros((t_n, 0))),
         y=np.ascontiguousarray(y),
         ratio=np.ascontiguousarray(ratio),
+        lift_lags=lift_lags,
+        lift_f=lift_f,
+        lift_after=lift_after,
         n_expanded=n_expanded,
         shape_info=(info_names, info_slices, info_shapes),
     )
@@ -376,8 +416,12 @@ def density_tables(model: Any, spec: ModelSpec) -> DensityTables | str:
 
 # --------------------------------------------------------------------------- kernel
 
+# ``error_model="numpy"``: a division by zero gives inf or nan, which the callback reports
+# to nutpie as a non-finite log density (the point is rejected, as with PyMC's graph),
+# instead of a Python exception, which a C callback cannot raise.
 
-@numba.njit(cache=True)
+
+@numba.njit(cache=True, error_model="numpy")
 def _log1pexp(x: float) -> float:
     """``log(1 + exp(x))`` without overflow."""
     if x > 0:
@@ -385,7 +429,7 @@ def _log1pexp(x: float) -> float:
     return math.log1p(math.exp(x))
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _sigmoid(x: float) -> float:
     if x >= 0:
         return 1.0 / (1.0 + math.exp(-x))
@@ -393,7 +437,26 @@ def _sigmoid(x: float) -> float:
     return e / (1.0 + e)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
+def _saturation(kind, x, p1, p2):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """Saturation of ``x`` >= 0 and its slopes in ``x``, ``p1`` and ``p2``: Hill (K, s),
+    logistic (lam), Michaelis-Menten (k); 0 with zero slopes at ``x = 0`` for Hill."""
+    if kind == 0:
+        if x <= 0:
+            return 0.0, 0.0, 0.0, 0.0
+        lr = math.log(x / p1)
+        rs = math.exp(p2 * lr)
+        q = 1.0 / ((1.0 + rs) * (1.0 + rs))
+        return rs / (1.0 + rs), q * p2 * rs / x, -q * p2 * rs / p1, q * rs * lr
+    if kind == 1:
+        hv = math.tanh(0.5 * p1 * x)
+        d = 0.5 * (1.0 - hv * hv)
+        return hv, d * p1, d * x, 0.0
+    den = (p1 + x) * (p1 + x)
+    return x / (p1 + x), p1 / den, -x / den, 0.0
+
+
+@numba.njit(cache=True, error_model="numpy")
 def _logp_grad_kernel(
     z,
     grad,
@@ -404,6 +467,7 @@ def _logp_grad_kernel(
     gamma_ix,
     base,
     outcome,
+    lift_c,
     prior_a,
     prior_b,
     alpha,
@@ -412,6 +476,9 @@ def _logp_grad_kernel(
     features,
     y,
     ratio,
+    lift_lags,
+    lift_after,
+    lift_f,
 ):  # pragma: no cover - compiled; tested through logp_and_grad
     n = z.shape[0]
     t_n, o_n = y.shape
@@ -657,6 +724,74 @@ def _logp_grad_kernel(
                 gv[gamma_ix[p, o]] += go * h[t, pa] * h[t, pb]
                 gh[t, pa] += go * gm * h[t, pb]
                 gh[t, pb] += go * gm * h[t, pa]
+    # Lift tests: incremental[k] ~ Normal(sum_o w[k, o] inc[k, o], se[k]) with inc the
+    # change of the tested channel's main and synergy effects, summed from the test on.
+    gw = np.zeros((c_n, l_n))
+    diff = np.zeros(t_n)
+    for k in range(lift_c.shape[0]):
+        c = lift_c[k]
+        sk = channels[c, 4]
+        p1 = v[channels[c, 5]]
+        p2 = v[channels[c, 6]] if channels[c, 6] >= 0 else 0.0
+        pred = 0.0
+        for t in range(t_n):
+            acc = 0.0
+            row = k * t_n + t
+            for lag in range(channels[c, 3]):
+                acc += lift_lags[row, lag] * w[c, lag]
+            hm, _, _, _ = _saturation(sk, acc, p1, p2)
+            diff[t] = (hm - h[t, c]) * lift_after[k, t]
+        for o in range(o_n):
+            inc = 0.0
+            for t in range(t_n):
+                inc += diff[t] * beta[c, o]
+            for p in range(p_n):
+                if pairs[p, 0] == c or pairs[p, 1] == c:
+                    oth = pairs[p, 1] if pairs[p, 0] == c else pairs[p, 0]
+                    for t in range(t_n):
+                        inc += diff[t] * h[t, oth] * v[gamma_ix[p, o]]
+            pred += lift_f[k, 2 + o] * inc
+        se = lift_f[k, 1]
+        e = (lift_f[k, 0] - pred) / se
+        lp += -0.5 * _LOG2PI - math.log(se) - 0.5 * e * e
+        rk = e / se
+        for o in range(o_n):
+            gi = rk * lift_f[k, 2 + o]
+            if gi == 0.0:
+                continue
+            for t in range(t_n):
+                g_beta[c, o] += gi * diff[t]
+            for p in range(p_n):
+                if pairs[p, 0] == c or pairs[p, 1] == c:
+                    oth = pairs[p, 1] if pairs[p, 0] == c else pairs[p, 0]
+                    gm = v[gamma_ix[p, o]]
+                    for t in range(t_n):
+                        gv[gamma_ix[p, o]] += gi * diff[t] * h[t, oth]
+                        gh[t, oth] += gi * gm * diff[t]
+        for t in range(t_n):
+            if lift_after[k, t] == 0.0:
+                continue
+            gd = 0.0
+            for o in range(o_n):
+                gi = rk * lift_f[k, 2 + o]
+                gd += gi * beta[c, o]
+                for p in range(p_n):
+                    if pairs[p, 0] == c or pairs[p, 1] == c:
+                        oth = pairs[p, 1] if pairs[p, 0] == c else pairs[p, 0]
+                        gd += gi * v[gamma_ix[p, o]] * h[t, oth]
+            gd *= lift_after[k, t]
+            gh[t, c] -= gd
+            row = k * t_n + t
+            acc = 0.0
+            for lag in range(channels[c, 3]):
+                acc += lift_lags[row, lag] * w[c, lag]
+            _, d_a, d_p1, d_p2 = _saturation(sk, acc, p1, p2)
+            gv[channels[c, 5]] += gd * d_p1
+            if channels[c, 6] >= 0:
+                gv[channels[c, 6]] += gd * d_p2
+            for lag in range(channels[c, 3]):
+                gw[c, lag] += gd * d_a * lift_lags[row, lag]
+
     g_share = np.zeros((c_n, o_n))
     for c in range(c_n):
         if channels[c, 7] >= 0:
@@ -673,7 +808,6 @@ def _logp_grad_kernel(
                 gv[channels[c, 9] + o] += g_beta[c, o] * channel_f[c, 1]
 
     # Back through saturation and adstock.
-    gw = np.zeros((c_n, l_n))
     for c in range(c_n):
         sk = channels[c, 4]
         for t in range(t_n):
@@ -734,7 +868,7 @@ def _logp_grad_kernel(
     return lp
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _expand_kernel(z, out, expand):  # pragma: no cover - compiled; tested via expand()
     n = z.shape[0]
     for i in range(n):
@@ -804,8 +938,29 @@ def user_data(tables: DensityTables) -> np.ndarray:
 _N_ARRAYS = len(_ARRAY_FIELDS) + 1
 
 
+@numba.njit(inline="always")
+def _i1(ud, k):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    return numba.carray(_as_pointer(ud[3 * k]), (ud[3 * k + 1],), np.int64)
+
+
+@numba.njit(inline="always")
+def _i2(ud, k):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    return numba.carray(_as_pointer(ud[3 * k]), (ud[3 * k + 1], ud[3 * k + 2]), np.int64)
+
+
+@numba.njit(inline="always")
+def _f1(ud, k):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    return numba.carray(_as_pointer(ud[3 * k]), (ud[3 * k + 1],), np.float64)
+
+
+@numba.njit(inline="always")
+def _f2(ud, k):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    return numba.carray(_as_pointer(ud[3 * k]), (ud[3 * k + 1], ud[3 * k + 2]), np.float64)
+
+
 def _logp_callback(dim, x_, out_, logp_, user_data_):  # type: ignore[no-untyped-def]
-    """nutpie's log-density callback (contract of :mod:`omnimmm.mmm.compile`)."""
+    """nutpie's log-density callback (contract of :mod:`omnimmm.mmm.compile`); the
+    arrays in ``user_data`` in :data:`_ARRAY_FIELDS` order."""
     ud = numba.carray(_as_pointer(user_data_), (3 * _N_ARRAYS,), np.uint64)
     n = ud[1]
     if dim != n:
@@ -813,25 +968,28 @@ def _logp_callback(dim, x_, out_, logp_, user_data_):  # type: ignore[no-untyped
     x = numba.carray(x_, (n,))
     out = numba.carray(out_, (n,))
     logp = numba.carray(logp_, ())
-    i64, f64 = np.int64, np.float64
     lp = _logp_grad_kernel(
         x,
         out,
-        numba.carray(_as_pointer(ud[0]), (ud[1],), i64),
-        numba.carray(_as_pointer(ud[3]), (ud[4], ud[5]), i64),
-        numba.carray(_as_pointer(ud[6]), (ud[7], ud[8]), i64),
-        numba.carray(_as_pointer(ud[9]), (ud[10], ud[11]), i64),
-        numba.carray(_as_pointer(ud[12]), (ud[13], ud[14]), i64),
-        numba.carray(_as_pointer(ud[15]), (ud[16], ud[17]), i64),
-        numba.carray(_as_pointer(ud[18]), (ud[19], ud[20]), i64),
-        numba.carray(_as_pointer(ud[21]), (ud[22],), f64),
-        numba.carray(_as_pointer(ud[24]), (ud[25],), f64),
-        numba.carray(_as_pointer(ud[27]), (ud[28], ud[29]), f64),
-        numba.carray(_as_pointer(ud[30]), (ud[31], ud[32]), f64),
-        numba.carray(_as_pointer(ud[33]), (ud[34], ud[35]), f64),
-        numba.carray(_as_pointer(ud[36]), (ud[37], ud[38]), f64),
-        numba.carray(_as_pointer(ud[39]), (ud[40], ud[41]), f64),
-        numba.carray(_as_pointer(ud[42]), (ud[43], ud[44]), f64),
+        _i1(ud, 0),
+        _i2(ud, 1),
+        _i2(ud, 2),
+        _i2(ud, 3),
+        _i2(ud, 4),
+        _i2(ud, 5),
+        _i2(ud, 6),
+        _i1(ud, 7),
+        _f1(ud, 8),
+        _f1(ud, 9),
+        _f2(ud, 10),
+        _f2(ud, 11),
+        _f2(ud, 12),
+        _f2(ud, 13),
+        _f2(ud, 14),
+        _f2(ud, 15),
+        _f2(ud, 16),
+        _f2(ud, 17),
+        _f2(ud, 18),
     )
     logp[()] = lp
     if not np.all(np.isfinite(out)):
@@ -847,7 +1005,7 @@ def _expand_callback(dim, expanded, x_, out_, user_data_):  # type: ignore[no-un
     n = ud[1]
     if dim != n:
         return -1
-    table = numba.carray(_as_pointer(ud[45]), (ud[46], ud[47]), np.int64)
+    table = _i2(ud, _N_ARRAYS - 1)
     x = numba.carray(x_, (n,))
     out = numba.carray(out_, (expanded,))
     _expand_kernel(x, out, table)

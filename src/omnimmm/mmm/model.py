@@ -37,7 +37,9 @@ Every data-derived array (lagged spend, baseline features, outcomes, ROI ratios,
 inputs) and the ROI and coefficient priors' parameters are shared data (``pm.Data``, names
 ``data_*``) rather than constants, so the compiled graph depends on the plan's structure
 alone and is reused from the cache by refits on other weeks or with other priors (see
-:func:`_data`).
+:func:`_data`). nutpie does not sample this graph where :mod:`omnimmm.mmm.density` covers
+the plan: that module writes the same density and gradient out by hand and reads the
+priors' families and parameters from this model and its data from these shared variables.
 """
 
 from __future__ import annotations
@@ -247,8 +249,10 @@ def _lift_likelihood(
         return
     layout = spec.layout()
     y_scale = _data("data_lift_outcome_scale", np.asarray(scaling.outcome_scale))
-    pick = d["pick"][:, 0, :, 0]  # (K, C) one-hot of the tested channel
-    c_of = pick.argmax(axis=1)
+    c_of = d["pick"][:, 0, :, 0].argmax(axis=1)
+    # The one-hot of the tested channel (K, C) and the outcomes each test measured (K, O)
+    # are data too: the hand-written density (omnimmm.mmm.density) reads them there.
+    pick = _data("data_lift_pick", d["pick"][:, 0, :, 0])
     # Only the tested channel changes: its lagged spend (K, T, L), its lag weights and its
     # saturation parameters are gathered with the one-hot ``pick`` (small dot products).
     lags_c = _data("data_lift_lags", d["lags"][np.arange(len(c_of)), :, c_of, 0, :], 1)
@@ -270,7 +274,7 @@ def _lift_likelihood(
             )
             ps.append(v if np.isscalar(v) else pt.dot(sel, v)[:, None, None])
         h_mod = pt.set_subtensor(h_mod[rows], SATURATIONS[kind].fn(a_mod[rows], *ps))
-    h_act = (h[None] * d["pick"]).sum(axis=2)  # (K, T, Oa): the tested channel, actual spend
+    h_act = (h[None] * pick[:, None, :, None]).sum(axis=2)  # (K, T, Oa): actual spend
     diff = (h_mod - h_act) * _data("data_lift_after", d["after"], 1)  # (K, T, Oa)
     inc = diff.sum(axis=1) * pt.dot(pick, beta)  # (K, O)
     for p, (a, b) in enumerate(layout.pairs):
@@ -279,7 +283,7 @@ def _lift_likelihood(
             h[None, :, b, :] * pick[:, a, None, None] + h[None, :, a, :] * pick[:, b, None, None]
         )
         inc = inc + (diff * other).sum(axis=1) * gamma[p]
-    pred = (inc * y_scale * d["outcome"]).sum(axis=1)
+    pred = (inc * y_scale * _data("data_lift_outcome", d["outcome"])).sum(axis=1)
     ref = float(np.sum(scaling.outcome_scale))
     pm.Normal(
         "lift",
