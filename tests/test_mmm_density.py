@@ -142,8 +142,9 @@ def test_log_density_and_gradient_are_pymcs(world, variant: str) -> None:
 
 def test_expanded_draw_is_the_constrained_values(world) -> None:
     m, panel = world
-    model = OmniMMM(spec=_variants(m.spec, panel.dates)["mixed-shapes-and-coefficient-priors"]).build(panel)
-    tables = density_tables(model, _variants(m.spec, panel.dates)["mixed-shapes-and-coefficient-priors"])
+    spec = _variants(m.spec, panel.dates)["mixed-shapes-and-coefficient-priors"]
+    model = OmniMMM(spec=spec).build(panel)
+    tables = density_tables(model, spec)
     assert not isinstance(tables, str)
     _, _, point, n = _pymc_reference(model)
     z = np.random.default_rng(3).normal(size=n)
