@@ -181,6 +181,9 @@ def test_models_it_does_not_cover_fall_back_with_the_reason(world) -> None:
         assert reason in density_tables(model, variant)
     model = OmniMMM(spec=spec).build(panel, keep_mean=True)
     assert density_tables(model, spec) == "recorded deterministics"
+    # A spec other than the model's: a reason, not a wrong density.
+    model = OmniMMM(spec=dataclasses.replace(spec, synergies=())).build(panel)
+    assert density_tables(model, spec) == "the model has no free variable 'gamma' for its spec"
 
 
 def test_a_fit_samples_the_hand_written_density(world) -> None:

@@ -93,23 +93,34 @@ def test_default_world_beats_the_oracle_bound_with_honest_intervals():
     oracle that knows every true shape would have an expected error of about 200% (small
     channels such as print move less revenue than the weekly noise). What the model must
     do instead: use its priors to land well inside that bound, and keep honest intervals.
-    Measured (4x500+500, seed 1, centred model): MAPE 48.0%, 12/16 channel x outcome pairs
-    and 6/8 total ROIs inside their 90% intervals (TV and outdoor just outside), no
-    divergences. The pair coverage misses the issue's 80%; the thresholds below guard what
-    was measured, they do not claim the target.
+
+    Coverage is counted over four sampler seeds: with one, the count of total ROIs inside
+    their intervals is Monte Carlo noise around a few intervals that end next to their
+    truth. Measured (4x500+500, hand-written density, 2026-11-29) on sampler seeds 1-10:
+    MAPE 44.8-48.3%, 12/16 channel x outcome pairs covered on every seed, total ROIs
+    covered 5, 7, 7, 6, 5, 7, 7, 7, 6, 7 of 8 (64/80; seeds 1-4: 25/32). TV (true ROI
+    3.1) falls outside on every seed, pulled towards its kind's ROI prior (mean 1.0);
+    when search or outdoor miss, their intervals end 0.1-2.5% below their truths (seeds 1,
+    5 and 9). The pair coverage misses the issue's 80%; the thresholds below (the ratios
+    this test asserted on one seed before) guard what was measured, they do not claim the
+    target.
     """
     from omnimmm.mmm.calibration import oracle_roi_se
 
     world = simulate_world()
-    m = _fit(world, chains=4, draws=500, tune=500, seed=1)
-    mape, coverage, table = _scores(m, world)
     bound = oracle_roi_se(world)["expected_ape"].mean()
-    total_cov = ((table["low"] <= table["truth"]) & (table["truth"] <= table["high"])).mean()
-    print(f"\nMAPE {mape:.1%} (oracle bound {bound:.0%}), pairs covered {coverage:.0%}, "
-          f"total ROI covered {total_cov:.0%}\n{table}")  # fmt: skip
-    assert mape <= bound / 3, table
-    assert coverage >= 0.7 and total_cov >= 0.75, table
-    assert m.diagnostics_.divergences == 0
+    pairs, totals = [], []
+    for seed in (1, 2, 3, 4):
+        m = _fit(world, chains=4, draws=500, tune=500, seed=seed)
+        mape, coverage, table = _scores(m, world)
+        inside = (table["low"] <= table["truth"]) & (table["truth"] <= table["high"])
+        print(f"\nseed {seed}: MAPE {mape:.1%} (oracle bound {bound:.0%}), pairs covered "
+              f"{coverage:.0%}, total ROIs covered {int(inside.sum())}/8\n{table}")  # fmt: skip
+        assert mape <= bound / 3, table
+        assert m.diagnostics_.divergences == 0
+        pairs.append(coverage)
+        totals.append(inside.mean())
+    assert np.mean(pairs) >= 0.7 and np.mean(totals) >= 0.75, (pairs, totals)
 
 
 @pytest.mark.slow

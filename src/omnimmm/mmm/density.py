@@ -196,6 +196,10 @@ def _shared(model: Any, name: str) -> np.ndarray | None:
     return np.asarray(var.get_value(), dtype=float)
 
 
+class _NotCovered(Exception):
+    """The model is not one the kernel covers (the message says why)."""
+
+
 def density_tables(model: Any, spec: ModelSpec) -> DensityTables | str:
     """The kernel's tables for ``model`` (built by ``build_model`` from ``spec``), or why not.
 
@@ -204,6 +208,13 @@ def density_tables(model: Any, spec: ModelSpec) -> DensityTables | str:
     DensityTables or str
         The tables, or the reason the hand-written density does not cover this model.
     """
+    try:
+        return _tables(model, spec)
+    except _NotCovered as exc:
+        return str(exc)
+
+
+def _tables(model: Any, spec: ModelSpec) -> DensityTables | str:
     layout = spec.layout()
     n_o = len(spec.outcomes)
     if not layout.share_carryover:
@@ -290,6 +301,8 @@ def density_tables(model: Any, spec: ModelSpec) -> DensityTables | str:
         return "expanded size does not match the transformed variables"
 
     def at(name: str, index: int) -> int:
+        if name not in start:
+            raise _NotCovered(f"the model has no free variable {name!r} for its spec")
         return start[name] + index
 
     c_n = len(spec.channels)
@@ -316,16 +329,16 @@ def density_tables(model: Any, spec: ModelSpec) -> DensityTables | str:
         channels[c, _C_ROI] = at("roi_total", j)
         if n_o > 1:
             channels[c, _C_SHARE] = at("roi_share", j * (n_o - 1))
-    for k, (s0, _, _) in enumerate(blocks):
+    if len(blocks) != (len(roi_ix) if n_o > 1 else 0):
+        return "Dirichlet variables other than the ROI shares"
+    for k, (s0, n_cat, _) in enumerate(blocks):
         # Blocks are the ROI shares' rows, in ``roi_ix`` order.
-        blocks[k] = (s0, blocks[k][1], roi_ix[k])
+        blocks[k] = (s0, n_cat, roi_ix[k])
     csd = _shared(model, "data_coef_prior_sd")
     for j, c in enumerate(coef_ix):
         channels[c, _C_COEF] = at("coef_raw", j * n_o)
         assert csd is not None
         channel_f[c, 1] = csd[j, 0]
-    if len(blocks) != (len(roi_ix) if n_o > 1 else 0):
-        return "Dirichlet variables other than the ROI shares"
 
     pairs = np.asarray(layout.pairs, dtype=np.int64).reshape(-1, 2)
     gamma = np.array(
