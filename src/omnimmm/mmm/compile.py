@@ -1,5 +1,10 @@
 """Compile a PyMC model for nutpie with its C callbacks cached on disk.
 
+Given the model's spec, :func:`compile_nutpie` first tries the hand-written log density of
+:mod:`omnimmm.mmm.density` (one numba function for every plan, no compile after the first
+on a machine); what follows is the path for models it does not cover, and for any PyMC
+model passed without a spec.
+
 ``nutpie.compile_pymc_model`` compiles the model's log density and gradient with
 pytensor's numba backend, which caches its functions on disk, and then wraps them in two
 numba ``cfunc`` callbacks for the Rust sampler. Those callbacks are closures, which numba
