@@ -9,8 +9,8 @@ posterior means scatter around 0 with no sign preferred.
 Reported per outcome: how many 90% intervals cover 0, how many posterior means are
 positive, the average posterior mean and the average half-width of the interval (M/week),
 plus one row per seed. The slow test ``tests/test_mmm_synergy_control.py`` checks three
-seeds; this script measures many. With a warm compile cache a fit takes about 20 s on two
-cores (2 chains x 400 draws after 400 tuning steps, as in the test).
+seeds; this script measures many. A fit takes about 5 s on two cores (2 chains x 400
+draws after 400 tuning steps, as in the test) on the hand-written log density.
 
     .venv/bin/python benchmarks/bench_synergy_null.py --seeds 0-16
     .venv/bin/python benchmarks/bench_synergy_null.py --seeds 0-16 --roi-prior truth
