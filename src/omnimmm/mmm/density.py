@@ -393,10 +393,10 @@ def _tables(model: Any, spec: ModelSpec) -> DensityTables | str:
         assert k_lags is not None and after is not None and measured is not None
         assert y_scale is not None and observed is not None and se is not None
         k_n = len(pick)
+        if k_lags.shape != (k_n, t_n, l_n):
+            return "lift-test lags not shaped (tests, weeks, lags)"
         lift_c = np.ascontiguousarray(pick.argmax(axis=1), dtype=np.int64)
-        lift_lags = np.ascontiguousarray(k_lags.reshape(k_n * t_n, -1)[:, :l_n])
-        if k_lags.shape[-1] != l_n:
-            return "lift-test lags of another length than the spend's"
+        lift_lags = np.ascontiguousarray(k_lags.reshape(k_n * t_n, l_n))
         lift_after = np.ascontiguousarray(after.reshape(k_n, t_n))
         lift_f = np.ascontiguousarray(
             np.column_stack([observed, se, measured * y_scale[None] / y_scale.sum()])
