@@ -42,6 +42,7 @@ def _variants(spec, dates):  # type: ignore[no-untyped-def]
         LiftTest("tv", week[60], week[67], 2e6, 3e6, 6e5),
         LiftTest("social", week[80], week[85], -5e5, -4e5, 2e5, outcome=spec.outcomes[0]),
     )
+    # Every adstock (geometric, delayed, Weibull) and saturation kind, ROI and raw priors.
     mixed = _channels(
         spec,
         **{
@@ -49,6 +50,8 @@ def _variants(spec, dates):  # type: ignore[no-untyped-def]
             "1": {"saturation": "michaelis_menten", "coef_prior_sd": 0.5},
             "2": {"adstock": "delayed", "l_max": 9},
             "5": {"coef_prior_sd": 0.3},
+            "6": {"adstock": "weibull", "l_max": 10},
+            "7": {"adstock": "weibull", "l_max": 8},
         },
     )
     variants = {
@@ -168,9 +171,6 @@ def test_models_it_does_not_cover_fall_back_with_the_reason(world) -> None:
     m, panel = world
     spec = m.spec
     cases = {
-        "adstock ['weibull']": dataclasses.replace(
-            spec, channels=_channels(spec, **{"0": {"adstock": "weibull"}})
-        ),
         "carryover per outcome": dataclasses.replace(spec, share_carryover=False),
         "residual correlation of more than two outcomes": dataclasses.replace(
             spec, outcomes=(*spec.outcomes, "app_revenue")

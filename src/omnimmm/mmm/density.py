@@ -15,12 +15,12 @@ priors' families and parameters are read from the PyMC model itself; the mean fu
 structure from the spec. ``tests/test_mmm_density.py`` checks log density and gradient
 against PyMC's at random points for every supported structure.
 
-Supported: geometric and delayed adstock with carryover shared across outcomes; Hill,
+Supported: geometric, delayed and Weibull adstock with carryover shared across outcomes; Hill,
 logistic and Michaelis-Menten saturation; ROI and raw coefficient priors; synergies; trend,
 Fourier, controls and festivals; lift tests; one or more outcomes without residual
 correlation, or two with it. :func:`density_tables` returns the reason instead of tables
-for anything else (Weibull adstock, carryover per outcome, residual correlation of three or
-more outcomes, recorded deterministics, a prior-only model), and
+for anything else (carryover per outcome, residual correlation of three or more outcomes,
+recorded deterministics, a prior-only model), and
 :func:`omnimmm.mmm.compile.compile_nutpie` then compiles the PyMC graph as before.
 
 Notation in the kernel (``T`` weeks, ``C`` channels, ``O`` outcomes, ``L`` lags, ``n``
@@ -51,7 +51,7 @@ _GAMMA = 3  # Gamma(shape a, rate b), log transform
 _BETA = 4  # Beta(a, b), log-odds transform
 _SIMPLEX = 5  # a coordinate of a Dirichlet's simplex block (see ``blocks``)
 
-_ADSTOCK = {"geometric": 0, "delayed": 1}
+_ADSTOCK = {"geometric": 0, "delayed": 1, "weibull": 2}
 _SATURATION = {"hill": 0, "logistic": 1, "michaelis_menten": 2}
 _FAMILIES = {
     ("NormalRV", None): _NORMAL,
@@ -81,7 +81,8 @@ class DensityTables:
     blocks (B, 3)
         Dirichlet simplex blocks: first coordinate, number of categories ``N``, channel.
     channels (C, 10)
-        Adstock kind, coordinate of ``alpha``, of ``theta_frac`` (-1), number of lags,
+        Adstock kind, coordinate of ``alpha`` (Weibull: ``lam``), of ``theta_frac``
+        (Weibull: ``k``; geometric: -1), number of lags,
         saturation kind, coordinates of its first and second parameter (-1), coordinate
         of the ROI (-1 for a raw coefficient), first coordinate of the channel's ROI
         share block (-1 with one outcome), first coordinate of its coefficients (-1).
@@ -104,7 +105,7 @@ class DensityTables:
     prior_a, prior_b (n,), alpha (B, N)
         Prior parameters; ``alpha`` the Dirichlet concentrations.
     channel_f (C, 2)
-        Peak-lag scale of ``theta_frac`` (lags - 1 of the kind) and the coefficient
+        Peak-lag scale of ``theta_frac`` (lags - 1 of the kind; 1 for Weibull) and the coefficient
         prior's scale.
     lags (T * C, L)
         Lagged scaled spend, row ``t * C + c``.
@@ -312,11 +313,16 @@ def _tables(model: Any, spec: ModelSpec) -> DensityTables | str:
         l_kind = max(spec.channels[i].l_max for i in ix)
         for j, c in enumerate(ix):
             channels[c, _C_ADSTOCK] = _ADSTOCK[kind]
+            channels[c, _C_LMAX] = spec.channels[c].l_max
+            if kind == "weibull":  # Weibull pdf weights: scale lam, shape k
+                channels[c, _C_ALPHA] = at(f"adstock_{kind}_lam", j)
+                channels[c, _C_THETA] = at(f"adstock_{kind}_k", j)
+                channel_f[c, 0] = 1.0
+                continue
             channels[c, _C_ALPHA] = at(f"adstock_{kind}_alpha", j)
             if kind == "delayed":
                 channels[c, _C_THETA] = at(f"adstock_{kind}_theta_frac", j)
                 channel_f[c, 0] = l_kind - 1
-            channels[c, _C_LMAX] = spec.channels[c].l_max
     for kind, ix in layout.saturation_groups:
         free = [p for p in SATURATIONS[kind].params if f"saturation_{kind}_{p}" in names]
         for j, c in enumerate(ix):
@@ -604,6 +610,27 @@ def _logp_grad_kernel(
                 w[c, lag] = u
                 du_a[c, lag] = lag * al ** (lag - 1) if lag > 0 else 0.0
                 tot += u
+        elif channels[c, 0] == 2:
+            # Weibull pdf: u_l = S(l) - S(l + 1), S(0) = 1, S(x) = exp(-(x / lam) ** k);
+            # ``du_a`` and ``du_t`` hold the slopes in lam and k.
+            lam = al
+            kk = v[channels[c, 2]]
+            s_prev = 1.0
+            ds_lam = 0.0
+            ds_k = 0.0
+            for lag in range(lm):
+                lr = math.log((lag + 1.0) / lam)
+                rk = math.exp(kk * lr)
+                sv = math.exp(-rk)
+                d_lam = sv * kk * rk / lam
+                d_k = -sv * rk * lr
+                w[c, lag] = s_prev - sv
+                du_a[c, lag] = ds_lam - d_lam
+                du_t[c, lag] = ds_k - d_k
+                tot += s_prev - sv
+                s_prev = sv
+                ds_lam = d_lam
+                ds_k = d_k
         else:  # delayed: u_l = alpha ** ((l - theta) ** 2)
             th = v[channels[c, 2]] * channel_f[c, 0]
             la = math.log(al)
