@@ -967,15 +967,25 @@ def user_data(tables: DensityTables) -> np.ndarray:
     expand table's (the arrays must outlive it)."""
     arrays = [*tables.arrays(), tables.expand]
     out = np.zeros(3 * len(arrays), dtype=np.uint64)
-    for k, a in enumerate(arrays):
-        if not (a.flags.c_contiguous and a.dtype in (np.float64, np.int64)):
-            raise ValueError(f"table {k} must be a contiguous float64 or int64 array")
+    for k, (a, (dtype, ndim)) in enumerate(zip(arrays, _UNPACKED_AS, strict=True)):
+        # The callbacks unpack array k with this dtype and rank (_i1, _i2, _f1, _f2).
+        if not (a.flags.c_contiguous and a.dtype == dtype and a.ndim == ndim):
+            name = (*_ARRAY_FIELDS, "expand")[k]
+            raise ValueError(f"table {name} must be a contiguous {dtype} array of rank {ndim}")
         out[3 * k] = a.ctypes.data
         out[3 * k + 1 : 3 * k + 1 + a.ndim] = a.shape
     return out
 
 
 _N_ARRAYS = len(_ARRAY_FIELDS) + 1
+#: dtype and rank of each array in ``user_data`` (``_ARRAY_FIELDS``, then ``expand``), as
+#: :func:`_logp_callback` and :func:`_expand_callback` read them.
+_UNPACKED_AS = (
+    *((np.dtype(np.int64), 1), *[(np.dtype(np.int64), 2)] * 6, (np.dtype(np.int64), 1)),
+    *((np.dtype(np.float64), 1), (np.dtype(np.float64), 1)),
+    *[(np.dtype(np.float64), 2)] * 9,
+    (np.dtype(np.int64), 2),
+)
 
 
 @numba.njit(inline="always")
