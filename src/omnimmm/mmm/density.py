@@ -63,9 +63,7 @@ _FAMILIES = {
 _LOG2PI = math.log(2.0 * math.pi)
 
 # Columns of ``channels`` (int64, one row per channel).
-_C_ADSTOCK, _C_ALPHA, _C_THETA, _C_LMAX, _C_SAT, _C_SP1, _C_SP2, _C_ROI, _C_SHARE, _C_COEF = range(
-    10
-)
+_C_ADSTOCK, _C_ALPHA, _C_THETA, _C_LMAX, _C_SAT, _C_SP1, _C_SP2, _C_ROI, _C_COEF = range(9)
 # Expand kinds (rows of ``expand``: kind, source start, source size, target start, N).
 _X_LOG, _X_LOGODDS, _X_SIMPLEX = range(3)
 
@@ -80,12 +78,12 @@ class DensityTables:
         Prior kind of each unconstrained coordinate.
     blocks (B, 3)
         Dirichlet simplex blocks: first coordinate, number of categories ``N``, channel.
-    channels (C, 10)
+    channels (C, 9)
         Adstock kind, coordinate of ``alpha`` (Weibull: ``lam``), of ``theta_frac``
         (Weibull: ``k``; geometric: -1), number of lags,
         saturation kind, coordinates of its first and second parameter (-1), coordinate
-        of the ROI (-1 for a raw coefficient), first coordinate of the channel's ROI
-        share block (-1 with one outcome), first coordinate of its coefficients (-1).
+        of the ROI (-1 for a raw coefficient; its shares are in ``blocks``), first
+        coordinate of its coefficients (-1).
     pairs (P, 2), gamma (P, O)
         Synergy channels and the coordinate of each synergy coefficient.
     base (F, O)
@@ -307,7 +305,7 @@ def _tables(model: Any, spec: ModelSpec) -> DensityTables | str:
         return start[name] + index
 
     c_n = len(spec.channels)
-    channels = np.full((c_n, 10), -1, dtype=np.int64)
+    channels = np.full((c_n, 9), -1, dtype=np.int64)
     channel_f = np.zeros((c_n, 2))
     for kind, ix in layout.adstock_kinds.items():
         l_kind = max(spec.channels[i].l_max for i in ix)
@@ -333,8 +331,6 @@ def _tables(model: Any, spec: ModelSpec) -> DensityTables | str:
     coef_ix = [i for i, c in enumerate(spec.channels) if c.coef_prior_sd is not None]
     for j, c in enumerate(roi_ix):
         channels[c, _C_ROI] = at("roi_total", j)
-        if n_o > 1:
-            channels[c, _C_SHARE] = at("roi_share", j * (n_o - 1))
     if len(blocks) != (len(roi_ix) if n_o > 1 else 0):
         return "Dirichlet variables other than the ROI shares"
     for k, (s0, n_cat, _) in enumerate(blocks):
@@ -457,6 +453,25 @@ def _sigmoid(x: float) -> float:
 
 
 @numba.njit(cache=True, error_model="numpy")
+def _simplex(z, s0, nc, out, o0):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """PyMC's simplex transform backwards: ``out[o0:o0 + nc] = softmax([u, -sum u])`` for
+    ``u = z[s0:s0 + nc - 1]``; returns ``sum u``."""
+    tot = 0.0
+    for j in range(nc - 1):
+        tot += z[s0 + j]
+    mx = -tot
+    for j in range(nc - 1):
+        mx = max(mx, z[s0 + j])
+    norm = math.exp(-tot - mx)
+    for j in range(nc - 1):
+        norm += math.exp(z[s0 + j] - mx)
+    for j in range(nc):
+        f = z[s0 + j] if j < nc - 1 else -tot
+        out[o0 + j] = math.exp(f - mx) / norm
+    return tot
+
+
+@numba.njit(cache=True, error_model="numpy")
 def _saturation(kind, x, p1, p2):  # type: ignore[no-untyped-def]  # pragma: no cover
     """Saturation of ``x`` >= 0 and its slopes in ``x``, ``p1`` and ``p2``: Hill (K, s),
     logistic (lam), Michaelis-Menten (k); 0 with zero slopes at ``x = 0`` for Hill."""
@@ -559,18 +574,7 @@ def _logp_grad_kernel(
         s0 = blocks[bk, 0]
         nc = blocks[bk, 1]
         c = blocks[bk, 2]
-        tot = 0.0
-        for j in range(nc - 1):
-            tot += z[s0 + j]
-        mx = -tot
-        for j in range(nc - 1):
-            mx = max(mx, z[s0 + j])
-        norm = math.exp(-tot - mx)
-        for j in range(nc - 1):
-            norm += math.exp(z[s0 + j] - mx)
-        for j in range(nc):
-            f = z[s0 + j] if j < nc - 1 else -tot
-            share[c, j] = math.exp(f - mx) / norm
+        tot = _simplex(z, s0, nc, share[c], 0)
         a_sum = 0.0
         lp_dir = 0.0
         for j in range(nc):
@@ -601,20 +605,20 @@ def _logp_grad_kernel(
     du_t = np.zeros((c_n, l_n))
     u_sum = np.zeros(c_n)
     for c in range(c_n):
-        al = v[channels[c, 1]]
-        lm = channels[c, 3]
+        al = v[channels[c, _C_ALPHA]]
+        lm = channels[c, _C_LMAX]
         tot = 0.0
-        if channels[c, 0] == 0:  # geometric: u_l = alpha ** l
+        if channels[c, _C_ADSTOCK] == 0:  # geometric: u_l = alpha ** l
             for lag in range(lm):
                 u = al**lag
                 w[c, lag] = u
                 du_a[c, lag] = lag * al ** (lag - 1) if lag > 0 else 0.0
                 tot += u
-        elif channels[c, 0] == 2:
+        elif channels[c, _C_ADSTOCK] == 2:
             # Weibull pdf: u_l = S(l) - S(l + 1), S(0) = 1, S(x) = exp(-(x / lam) ** k);
             # ``du_a`` and ``du_t`` hold the slopes in lam and k.
             lam = al
-            kk = v[channels[c, 2]]
+            kk = v[channels[c, _C_THETA]]
             s_prev = 1.0
             ds_lam = 0.0
             ds_k = 0.0
@@ -632,7 +636,7 @@ def _logp_grad_kernel(
                 ds_lam = d_lam
                 ds_k = d_k
         else:  # delayed: u_l = alpha ** ((l - theta) ** 2)
-            th = v[channels[c, 2]] * channel_f[c, 0]
+            th = v[channels[c, _C_THETA]] * channel_f[c, 0]
             la = math.log(al)
             for lag in range(lm):
                 q = (lag - th) * (lag - th)
@@ -645,25 +649,21 @@ def _logp_grad_kernel(
         for lag in range(lm):
             w[c, lag] /= tot
 
-    # Adstock and saturation.
-    ad = np.zeros((t_n, c_n))
+    # Adstock and saturation, with the saturation's slopes in x and its two parameters.
     h = np.zeros((t_n, c_n))
-    for t in range(t_n):
-        for c in range(c_n):
+    dh_x = np.zeros((t_n, c_n))
+    dh_p1 = np.zeros((t_n, c_n))
+    dh_p2 = np.zeros((t_n, c_n))
+    for c in range(c_n):
+        sk = channels[c, _C_SAT]
+        p1 = v[channels[c, _C_SP1]]
+        p2 = v[channels[c, _C_SP2]] if channels[c, _C_SP2] >= 0 else 0.0
+        for t in range(t_n):
             acc = 0.0
             row = t * c_n + c
-            for lag in range(channels[c, 3]):
+            for lag in range(channels[c, _C_LMAX]):
                 acc += lags[row, lag] * w[c, lag]
-            ad[t, c] = acc
-            sk = channels[c, 4]
-            if sk == 0:  # Hill (x / K) ** s / (1 + (x / K) ** s), 0 at 0
-                if acc > 0:
-                    rs = math.exp(v[channels[c, 6]] * math.log(acc / v[channels[c, 5]]))
-                    h[t, c] = rs / (1.0 + rs)
-            elif sk == 1:  # logistic tanh(lam x / 2)
-                h[t, c] = math.tanh(0.5 * v[channels[c, 5]] * acc)
-            else:  # Michaelis-Menten x / (k + x)
-                h[t, c] = acc / (v[channels[c, 5]] + acc)
+            h[t, c], dh_x[t, c], dh_p1[t, c], dh_p2[t, c] = _saturation(sk, acc, p1, p2)
 
     # Effect sizes: through ROI, beta = roi * share * ratio / S with S = sum_t h.
     s_tot = np.zeros(c_n)
@@ -673,10 +673,10 @@ def _logp_grad_kernel(
     beta = np.zeros((c_n, o_n))
     for c in range(c_n):
         for o in range(o_n):
-            if channels[c, 7] >= 0:
-                beta[c, o] = v[channels[c, 7]] * share[c, o] * ratio[c, o] / s_tot[c]
+            if channels[c, _C_ROI] >= 0:
+                beta[c, o] = v[channels[c, _C_ROI]] * share[c, o] * ratio[c, o] / s_tot[c]
             else:
-                beta[c, o] = v[channels[c, 9] + o] * channel_f[c, 1]
+                beta[c, o] = v[channels[c, _C_COEF] + o] * channel_f[c, 1]
 
     # Mean, centred: mu = level + rest - mean_t(rest).
     rest = np.zeros((t_n, o_n))
@@ -768,18 +768,21 @@ def _logp_grad_kernel(
     # change of the tested channel's main and synergy effects, summed from the test on.
     gw = np.zeros((c_n, l_n))
     diff = np.zeros(t_n)
+    dm_x = np.zeros(t_n)
+    dm_p1 = np.zeros(t_n)
+    dm_p2 = np.zeros(t_n)
     for k in range(lift_c.shape[0]):
         c = lift_c[k]
-        sk = channels[c, 4]
-        p1 = v[channels[c, 5]]
-        p2 = v[channels[c, 6]] if channels[c, 6] >= 0 else 0.0
+        sk = channels[c, _C_SAT]
+        p1 = v[channels[c, _C_SP1]]
+        p2 = v[channels[c, _C_SP2]] if channels[c, _C_SP2] >= 0 else 0.0
         pred = 0.0
         for t in range(t_n):
             acc = 0.0
             row = k * t_n + t
-            for lag in range(channels[c, 3]):
+            for lag in range(channels[c, _C_LMAX]):
                 acc += lift_lags[row, lag] * w[c, lag]
-            hm, _, _, _ = _saturation(sk, acc, p1, p2)
+            hm, dm_x[t], dm_p1[t], dm_p2[t] = _saturation(sk, acc, p1, p2)
             diff[t] = (hm - h[t, c]) * lift_after[k, t]
         for o in range(o_n):
             inc = 0.0
@@ -821,63 +824,40 @@ def _logp_grad_kernel(
                         gd += gi * v[gamma_ix[p, o]] * h[t, oth]
             gd *= lift_after[k, t]
             gh[t, c] -= gd
+            gv[channels[c, _C_SP1]] += gd * dm_p1[t]
+            if channels[c, _C_SP2] >= 0:
+                gv[channels[c, _C_SP2]] += gd * dm_p2[t]
             row = k * t_n + t
-            acc = 0.0
-            for lag in range(channels[c, 3]):
-                acc += lift_lags[row, lag] * w[c, lag]
-            _, d_a, d_p1, d_p2 = _saturation(sk, acc, p1, p2)
-            gv[channels[c, 5]] += gd * d_p1
-            if channels[c, 6] >= 0:
-                gv[channels[c, 6]] += gd * d_p2
-            for lag in range(channels[c, 3]):
-                gw[c, lag] += gd * d_a * lift_lags[row, lag]
+            for lag in range(channels[c, _C_LMAX]):
+                gw[c, lag] += gd * dm_x[t] * lift_lags[row, lag]
 
     g_share = np.zeros((c_n, o_n))
     for c in range(c_n):
-        if channels[c, 7] >= 0:
-            roi = v[channels[c, 7]]
+        if channels[c, _C_ROI] >= 0:
+            roi = v[channels[c, _C_ROI]]
             g_s = 0.0
             for o in range(o_n):
-                gv[channels[c, 7]] += g_beta[c, o] * beta[c, o] / roi
+                gv[channels[c, _C_ROI]] += g_beta[c, o] * beta[c, o] / roi
                 g_share[c, o] = g_beta[c, o] * roi * ratio[c, o] / s_tot[c]
                 g_s -= g_beta[c, o] * beta[c, o] / s_tot[c]
             for t in range(t_n):
                 gh[t, c] += g_s
         else:
             for o in range(o_n):
-                gv[channels[c, 9] + o] += g_beta[c, o] * channel_f[c, 1]
+                gv[channels[c, _C_COEF] + o] += g_beta[c, o] * channel_f[c, 1]
 
     # Back through saturation and adstock.
     for c in range(c_n):
-        sk = channels[c, 4]
         for t in range(t_n):
-            acc = ad[t, c]
             go = gh[t, c]
-            if sk == 0:
-                if acc <= 0:
-                    continue
-                kk = v[channels[c, 5]]
-                sl = v[channels[c, 6]]
-                lr = math.log(acc / kk)
-                rs = math.exp(sl * lr)
-                dq = go / ((1.0 + rs) * (1.0 + rs))
-                ga = dq * sl * rs / acc
-                gv[channels[c, 5]] -= dq * sl * rs / kk
-                gv[channels[c, 6]] += dq * rs * lr
-            elif sk == 1:
-                lam = v[channels[c, 5]]
-                d = 0.5 * (1.0 - h[t, c] * h[t, c]) * go
-                ga = d * lam
-                gv[channels[c, 5]] += d * acc
-            else:
-                kk = v[channels[c, 5]]
-                den = (kk + acc) * (kk + acc)
-                ga = go * kk / den
-                gv[channels[c, 5]] -= go * acc / den
+            ga = go * dh_x[t, c]
+            gv[channels[c, _C_SP1]] += go * dh_p1[t, c]
+            if channels[c, _C_SP2] >= 0:
+                gv[channels[c, _C_SP2]] += go * dh_p2[t, c]
             row = t * c_n + c
-            for lag in range(channels[c, 3]):
+            for lag in range(channels[c, _C_LMAX]):
                 gw[c, lag] += ga * lags[row, lag]
-        lm = channels[c, 3]
+        lm = channels[c, _C_LMAX]
         dot = 0.0
         for lag in range(lm):
             dot += gw[c, lag] * w[c, lag]
@@ -887,9 +867,9 @@ def _logp_grad_kernel(
             gu = (gw[c, lag] - dot) / u_sum[c]
             ga_alpha += gu * du_a[c, lag]
             ga_theta += gu * du_t[c, lag]
-        gv[channels[c, 1]] += ga_alpha
-        if channels[c, 2] >= 0:
-            gv[channels[c, 2]] += ga_theta * channel_f[c, 0]
+        gv[channels[c, _C_ALPHA]] += ga_alpha
+        if channels[c, _C_THETA] >= 0:
+            gv[channels[c, _C_THETA]] += ga_theta * channel_f[c, 0]
 
     # ROI shares: back through the softmax of each simplex block.
     for bk in range(blocks.shape[0]):
@@ -927,19 +907,7 @@ def _expand_kernel(z, out, expand):  # pragma: no cover - compiled; tested via e
         else:
             nc = expand[e, 4]
             for r in range(size // (nc - 1)):
-                b0 = s0 + r * (nc - 1)
-                tot = 0.0
-                for j in range(nc - 1):
-                    tot += z[b0 + j]
-                mx = -tot
-                for j in range(nc - 1):
-                    mx = max(mx, z[b0 + j])
-                norm = math.exp(-tot - mx)
-                for j in range(nc - 1):
-                    norm += math.exp(z[b0 + j] - mx)
-                for j in range(nc):
-                    f = z[b0 + j] if j < nc - 1 else -tot
-                    out[d0 + r * nc + j] = math.exp(f - mx) / norm
+                _simplex(z, s0 + r * (nc - 1), nc, out, d0 + r * nc)
 
 
 def logp_and_grad(tables: DensityTables, z: np.ndarray) -> tuple[float, np.ndarray]:
