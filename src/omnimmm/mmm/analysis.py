@@ -287,7 +287,7 @@ def synergy(m: Any) -> pd.DataFrame:
     Notes
     -----
     Read the interval, not the mean: on simulated worlds without synergy the 90% interval
-    covers 0 on 33 of 34 seed x outcome fits, but the posterior mean is positive on 27 of
+    covers 0 on 31 of 34 seed x outcome fits, but the posterior mean is positive on 27 of
     them, because ROI priors below the pair's true ROIs shrink its main effects and the
     synergy term makes up part of the difference. With ROI priors centred on the truth the
     lean mostly goes (``benchmarks/bench_synergy_null.py``, RESULTS.md).
