@@ -17,7 +17,14 @@ Run (the shared venv suffices)::
 It prints the result and rewrites its section of ``benchmarks/RESULTS.md``. With
 ``--roi-prior tv=1.0,0.5`` (repeatable) the named channels get informative ROI priors, the
 remedy the quality gate names for a channel the data cannot pin down, and the result goes
-to a section of its own.
+to a section of its own. With ``--drop-control NAME`` (repeatable) the named controls are
+left out of the model (a sensitivity check on a control that does not hold out of sample;
+its own section too).
+
+Besides MAPE, sMAPE and RMSE the holdout table gives each forecast's bias (its holdout total
+against the actual total), and a second table splits the refit's holdout forecast into its
+parts next to the same weeks a year earlier, so a forecast that runs high or low shows which
+part moved.
 """
 
 from __future__ import annotations
@@ -55,6 +62,14 @@ def main(argv: list[str] | None = None) -> int:
         help="an informative ROI prior for one channel (repeatable); the result is written "
         "to its own RESULTS.md section",
     )
+    ap.add_argument(
+        "--drop-control",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="leave this control out of the model (repeatable); the result is written to "
+        "its own RESULTS.md section",
+    )
     ap.add_argument("--no-write", action="store_true", help="do not touch RESULTS.md")
     args = ap.parse_args(argv)
     priors = {}
@@ -72,14 +87,14 @@ def main(argv: list[str] | None = None) -> int:
     from omnimmm.data.peers import real_retailer
     from omnimmm.errors import QualityGateError
     from omnimmm.mmm import OmniMMM
-    from omnimmm.mmm.baselines import holdout_baselines
+    from omnimmm.mmm.baselines import bias, holdout_baselines, rmse, smape
     from omnimmm.mmm.precheck import precheck_spend
 
     header = machine_header(("omnimmm", "pymc", "nutpie", "statsmodels"))
     with tempfile.TemporaryDirectory() as tmp:
         real_retailer(args.source).write(tmp)
         plan = load_plan(Path(tmp) / "plan.toml")
-        if priors:
+        if priors or args.drop_control:
             import tomllib
 
             from omnimmm.config import plan_from_dict
@@ -91,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
             for c in raw["channels"]:
                 if c["name"] in priors:
                     c["roi_prior"] = priors[c["name"]]
+            controls = raw["data"]["controls"]
+            if not set(args.drop_control) <= set(controls):
+                ap.error(f"--drop-control: not a control of the plan; controls are {controls}")
+            raw["data"]["controls"] = [c for c in controls if c not in args.drop_control]
             plan = plan_from_dict(raw, source=Path(tmp) / "plan.toml", base_dir=tmp)
         panel = load_panel(plan)
 
@@ -119,12 +138,18 @@ def main(argv: list[str] | None = None) -> int:
     mmm_mape = hold.mape["sales"]
     print(f"holdout refit + forecast {hold_s:.0f} s; MAPE {mmm_mape:.4f}")
 
-    rows = [["omnimmm (refit on first weeks)", f"{mmm_mape:.1%}", "", ""]]
+    actual, forecast = hold.table["actual"], hold.table["mean"]
+    rows = [
+        ["omnimmm (refit on first weeks)", f"{mmm_mape:.1%}", f"{smape(actual, forecast):.1%}",
+         f"{rmse(actual, forecast):,.0f}", f"{bias(actual, forecast):+.1%}"]
+    ]  # fmt: skip
     for _, r in baselines.iterrows():
         rows.append(
             [f"{r['method']} ({r['variant']})", f"{r['mape']:.1%}", f"{r['smape']:.1%}",
-             f"{r['rmse']:,.0f}"]
+             f"{r['rmse']:,.0f}", f"{r['bias']:+.1%}"]
         )  # fmt: skip
+    parts = _forecast_parts(hold.model, panel, args.holdout)
+    print(parts.to_string())
     best = baselines.loc[baselines["mape"].idxmin()]
     verdict = (
         f"omnimmm beats the best baseline ({best['method']}, {best['mape']:.1%})"
@@ -138,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     ]  # fmt: skip
     lines = [
         "## MMM on the real retailer: fit and holdout vs baselines"
-        + (", informative ROI priors" if priors else ""),
+        + (", informative ROI priors" if priors else "")
+        + (", controls left out" if args.drop_control else ""),
         "",
         "`benchmarks/bench_real_retailer.py`: ../shared/data/real_retailer_weekly (209 weeks, "
         "10 paid channels, one sales KPI) via `omnimmm.data.peers.real_retailer`; nutpie, "
@@ -147,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         f"({hold.table['date'].min():%Y-%m-%d} to {hold.table['date'].max():%Y-%m-%d}), the "
         "model refitted on the weeks before and forecasting from actual spend and controls; "
         "baselines fitted on the same weeks."
+        + (" Controls left out: " + ", ".join(args.drop_control) + "." if args.drop_control else "")
         + (
             " Informative ROI priors: "
             + ", ".join(f"{c} mean {p['mean']:g}, sd {p['sd']:g}" for c, p in priors.items())
@@ -157,9 +184,25 @@ def main(argv: list[str] | None = None) -> int:
         "",
         header.rstrip(),
         "",
-        markdown_table(["holdout forecast", "MAPE", "sMAPE", "RMSE"], rows),
+        markdown_table(["holdout forecast", "MAPE", "sMAPE", "RMSE", "bias"], rows),
         "",
         f"**{verdict}.**",
+        "",
+        "The refit's forecast by part (posterior mean per week; controls include the holiday "
+        "events), on the held-out weeks and on the same weeks a year earlier (fitted):",
+        "",
+        markdown_table(
+            ["part", "a year earlier", "holdout", "change"],
+            [
+                [
+                    p,
+                    f"{r['year_before']:,.0f}",
+                    f"{r['holdout']:,.0f}",
+                    f"{r['holdout'] - r['year_before']:+,.0f}",
+                ]
+                for p, r in parts.iterrows()
+            ],
+        ),  # fmt: skip
         "",
         f"Full fit: {fit_s:.0f} s wall ({model.timings_['compile']:.0f} s compile, "
         f"{model.timings_['sampling']:.0f} s sampling); max R-hat {diag.rhat_max:.3f}, min "
@@ -178,9 +221,42 @@ def main(argv: list[str] | None = None) -> int:
     section = "\n".join(lines)
     print(section)
     if not args.no_write:
-        name = "bench_real_retailer" + ("_priors" if priors else "")
+        name = (
+            "bench_real_retailer"
+            + ("_priors" if priors else "")
+            + ("_controls" if args.drop_control else "")
+        )
         print(f"updated {update_section(name, section)}")
     return 0
+
+
+def _forecast_parts(model, panel, holdout: int) -> pd.DataFrame:
+    """Mean weekly value of each part of the refit's mean, holdout vs the year before it.
+
+    Rows: the baseline parts (intercept, trend, seasonality, controls, ...), media, total
+    and actual; columns ``year_before`` (the same weeks 52 weeks earlier, fitted) and
+    ``holdout`` (forecast from actual spend and controls).
+    """
+    import numpy as np
+
+    n = panel.n_weeks - holdout
+    if n < 52:
+        raise SystemExit(f"--holdout {holdout} leaves fewer than 52 training weeks")
+    controls = panel.controls.set_axis(panel.dates, axis=0)
+    resp = model.response_
+    parts = {
+        k: v.mean(axis=1)[:, 0]
+        for k, v in resp.baseline(model.features(panel.dates, controls)).items()
+    }
+    parts["media"] = resp.media_total(panel.spend.to_numpy(dtype=float)).mean(axis=1)[:, 0]
+    parts["total"] = np.sum(list(parts.values()), axis=0)
+    parts["actual"] = panel.outcomes.iloc[:, 0].to_numpy(dtype=float)
+    before, after = slice(n - 52, n - 52 + holdout), slice(n, None)
+    return pd.DataFrame(
+        {"year_before": [v[before].mean() for v in parts.values()],
+         "holdout": [v[after].mean() for v in parts.values()]},
+        index=pd.Index(list(parts), name="part"),
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import pytest
 
 from omnimmm.errors import DataError
 from omnimmm.mmm.baselines import (
+    bias,
     ets_forecast,
     holdout_baselines,
     holdout_forecasts,
@@ -35,6 +36,10 @@ def test_metrics_match_hand_computation():
     assert mape(a, f) == pytest.approx((0.1 + 0.25 + 0.0) / 3)
     assert smape(a, f) == pytest.approx(np.mean([20 / 210, 100 / 350, 2.0, 0.0]))
     assert rmse(a, f) == pytest.approx(np.sqrt((100 + 2500 + 25 + 0) / 4))
+    # Bias is the signed error of the total: (110 + 150 + 5 + 50) / 350 - 1.
+    assert bias(a, f) == pytest.approx(315 / 350 - 1)
+    assert bias([100.0, 100.0], [150.0, 50.0]) == 0.0  # week-to-week misses cancel
+    assert np.isnan(bias([0.0, 0.0], [1.0, 2.0]))
     assert np.isnan(mape([0.0, 0.0], [1.0, 2.0]))
     with pytest.raises(ValueError, match="3 values but forecast has 2"):
         mape([1, 2, 3], [1, 2])
@@ -47,6 +52,7 @@ def test_seasonal_naive_is_exact_on_a_pure_52_week_cycle():
     assert naive["variant"] == "seasonal 52"
     assert naive["mape"] < 1e-12
     assert naive["rmse"] < 1e-9
+    assert abs(naive["bias"]) < 1e-12
 
 
 def test_seasonal_naive_cycles_the_last_season_beyond_one_year():

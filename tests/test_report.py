@@ -92,7 +92,7 @@ def make_result(names: tuple[str, str] = ("tv", EVIL)) -> RunResult:
     scores = pd.DataFrame(
         {"method": ["omnimmm"] * 2 + ["seasonal_naive"] * 2 + ["ets"] * 2,
          "outcome": OUTCOMES * 3, "variant": "", "mape": [0.083, 0.083, 0.167, 0.167, 0.125, 0.125],
-         "smape": 0.1, "rmse": 1e5}
+         "smape": 0.1, "rmse": 1e5, "bias": [0.031, -0.012, 0.16, 0.16, -0.08, -0.08]}
     )  # fmt: skip
     return RunResult(
         meta={
@@ -232,6 +232,7 @@ def test_headline_numbers_and_verdicts() -> None:
     assert "Quality gate passed" in html
     assert "+7.5%" in html  # 90,000 on 1,200,000
     assert "The model beats the baselines." in html
+    assert "<td>+3.1%</td></tr>" in html  # the model's holdout bias, signed
     for v in ("360,000", "140,000", fmt_ratio(2.5), fmt_ratio(1.2), fmt_pct(0.083)):
         assert v in html
 

@@ -322,9 +322,9 @@ def _holdout(
         }
     )
     table = ho.table.copy()
-    from omnimmm.mmm.baselines import rmse, smape
+    from omnimmm.mmm.baselines import bias, rmse, smape
 
-    for col, fn in (("smape", smape), ("rmse", rmse)):
+    for col, fn in (("smape", smape), ("rmse", rmse), ("bias", bias)):
         own[col] = [fn(g["actual"], g["mean"]) for _, g in table.groupby("outcome", sort=False)]
     all_scores = pd.concat([own, scores[own.columns]], ignore_index=True)
     mape_mean = float(np.mean(list(ho.mape.values())))

@@ -248,7 +248,7 @@ def diagnostics_rows(result: RunResult) -> list[dict[str, Any]]:
 
 
 def holdout_rows(result: RunResult) -> list[dict[str, Any]]:
-    """Holdout MAPE of the model and the baselines per outcome."""
+    """Holdout MAPE, sMAPE and bias of the model and the baselines per outcome."""
     scores = result.table("holdout_scores")
     if scores.empty:
         return []
@@ -258,6 +258,7 @@ def holdout_rows(result: RunResult) -> list[dict[str, Any]]:
             "outcome": str(r["outcome"]),
             "mape": fmt_pct(r["mape"]),
             "smape": fmt_pct(r.get("smape")),
+            "bias": fmt_pct(r.get("bias"), signed=True),
             "model": r["method"] == "omnimmm",
         }
         for _, r in scores.iterrows()

@@ -29,7 +29,7 @@ SHEETS: dict[str, tuple[str, str]] = {
     "Fit": ("fit", "Actual vs fitted per week and outcome"),
     "Holdout": ("holdout", "Holdout forecast of the refitted model"),
     "Baseline forecasts": ("baseline_forecasts", "Seasonal-naive and ETS forecasts"),
-    "Holdout scores": ("holdout_scores", "Holdout MAPE, sMAPE, RMSE per method and outcome"),
+    "Holdout scores": ("holdout_scores", "Holdout MAPE, sMAPE, RMSE, bias per method and outcome"),
     "PPC": ("ppc", "Posterior predictive checks per outcome"),
     "Precheck": ("precheck", "Variance inflation and zero-spend share per channel"),
     "Lifecycle stages": ("lifecycle_stages", "Customers, propensities and value by stage"),
