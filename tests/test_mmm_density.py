@@ -73,6 +73,17 @@ def _variants(spec, dates):  # type: ignore[no-untyped-def]
             spec, outcomes=(*spec.outcomes, "app_revenue"), outcome_correlation=False
         ),
         "lift-tests-mixed-shapes": dataclasses.replace(spec, channels=mixed, calibration=lifts),
+        # Carryover per outcome: h[t, c, o]; with every adstock kind, lift tests (one on a
+        # synergy channel) and the synergy; and with three outcomes.
+        "carryover-per-outcome-lift-tests-mixed-shapes": dataclasses.replace(
+            spec, channels=mixed, calibration=lifts, share_carryover=False
+        ),
+        "carryover-per-outcome-three-outcomes": dataclasses.replace(
+            spec,
+            outcomes=(*spec.outcomes, "app_revenue"),
+            outcome_correlation=False,
+            share_carryover=False,
+        ),
     }
     assert set(variants) == set(_VARIANTS)
     return variants
@@ -104,6 +115,8 @@ _VARIANTS = (
     "lift-tests",
     "lift-tests-mixed-shapes",
     "three-outcomes-uncorrelated",
+    "carryover-per-outcome-lift-tests-mixed-shapes",
+    "carryover-per-outcome-three-outcomes",
 )
 
 
@@ -127,6 +140,7 @@ def test_log_density_and_gradient_are_pymcs(world, variant: str) -> None:
     logp, dlogp, point, n = _pymc_reference(model)
     assert len(tables.kinds) == n
     assert len(tables.lift_c) == (2 if spec.calibration else 0)  # no test left out
+    assert (tables.channels[:, -1] == (0 if spec.share_carryover else 1)).all()
     rng = np.random.default_rng(11)
     values, refs = [], []
     for _ in range(4):
@@ -171,7 +185,6 @@ def test_models_it_does_not_cover_fall_back_with_the_reason(world) -> None:
     m, panel = world
     spec = m.spec
     cases = {
-        "carryover per outcome": dataclasses.replace(spec, share_carryover=False),
         "residual correlation of more than two outcomes": dataclasses.replace(
             spec, outcomes=(*spec.outcomes, "app_revenue")
         ),

@@ -15,17 +15,19 @@ priors' families and parameters are read from the PyMC model itself; the mean fu
 structure from the spec. ``tests/test_mmm_density.py`` checks log density and gradient
 against PyMC's at random points for every supported structure.
 
-Supported: geometric, delayed and Weibull adstock with carryover shared across outcomes; Hill,
-logistic and Michaelis-Menten saturation; ROI and raw coefficient priors; synergies; trend,
-Fourier, controls and festivals; lift tests; one or more outcomes without residual
-correlation, or two with it. :func:`density_tables` returns the reason instead of tables
-for anything else (carryover per outcome, residual correlation of three or more outcomes,
-recorded deterministics, a prior-only model), and
+Supported: geometric, delayed and Weibull adstock with carryover shared across outcomes or
+per outcome; Hill, logistic and Michaelis-Menten saturation; ROI and raw coefficient priors;
+synergies; trend, Fourier, controls and festivals; lift tests; one or more outcomes without
+residual correlation, or two with it. :func:`density_tables` returns the reason instead of
+tables for anything else (residual correlation of three or more outcomes, recorded
+deterministics, a prior-only model), and
 :func:`omnimmm.mmm.compile.compile_nutpie` then compiles the PyMC graph as before.
 
 Notation in the kernel (``T`` weeks, ``C`` channels, ``O`` outcomes, ``L`` lags, ``n``
 free coordinates): ``z`` the unconstrained point, ``v`` its constrained values, ``gv`` the
-gradient with respect to ``v`` of the likelihood, ``h`` the saturated adstocked spend.
+gradient with respect to ``v`` of the likelihood, ``h`` the saturated adstocked spend
+(``h[t, c, a]``: its last axis is the outcome with carryover per outcome, else only
+``a = 0`` is used).
 """
 
 from __future__ import annotations
@@ -63,7 +65,8 @@ _FAMILIES = {
 _LOG2PI = math.log(2.0 * math.pi)
 
 # Columns of ``channels`` (int64, one row per channel).
-_C_ADSTOCK, _C_ALPHA, _C_THETA, _C_LMAX, _C_SAT, _C_SP1, _C_SP2, _C_ROI, _C_COEF = range(9)
+(_C_ADSTOCK, _C_ALPHA, _C_THETA, _C_LMAX, _C_SAT, _C_SP1, _C_SP2, _C_ROI, _C_COEF,
+ _C_PER_OUTCOME) = range(10)  # fmt: skip
 # Expand kinds (rows of ``expand``: kind, source start, source size, target start, N).
 _X_LOG, _X_LOGODDS, _X_SIMPLEX = range(3)
 
@@ -78,12 +81,13 @@ class DensityTables:
         Prior kind of each unconstrained coordinate.
     blocks (B, 3)
         Dirichlet simplex blocks: first coordinate, number of categories ``N``, channel.
-    channels (C, 9)
+    channels (C, 10)
         Adstock kind, coordinate of ``alpha`` (Weibull: ``lam``), of ``theta_frac``
         (Weibull: ``k``; geometric: -1), number of lags,
         saturation kind, coordinates of its first and second parameter (-1), coordinate
         of the ROI (-1 for a raw coefficient; its shares are in ``blocks``), first
-        coordinate of its coefficients (-1).
+        coordinate of its coefficients (-1), and 1 if its carryover is per outcome (its
+        adstock coordinates are then the first of ``O`` consecutive ones), else 0.
     pairs (P, 2), gamma (P, O)
         Synergy channels and the coordinate of each synergy coefficient.
     base (F, O)
@@ -216,8 +220,6 @@ def density_tables(model: Any, spec: ModelSpec) -> DensityTables | str:
 def _tables(model: Any, spec: ModelSpec) -> DensityTables | str:
     layout = spec.layout()
     n_o = len(spec.outcomes)
-    if not layout.share_carryover:
-        return "carryover per outcome (share_carryover = false)"
     kinds_used = {k for k, _, _ in layout.adstock_groups}
     if kinds_used - set(_ADSTOCK):
         return f"adstock {sorted(kinds_used - set(_ADSTOCK))}"
@@ -305,21 +307,25 @@ def _tables(model: Any, spec: ModelSpec) -> DensityTables | str:
         return start[name] + index
 
     c_n = len(spec.channels)
-    channels = np.full((c_n, 9), -1, dtype=np.int64)
+    channels = np.full((c_n, 10), -1, dtype=np.int64)
     channel_f = np.zeros((c_n, 2))
+    # Carryover per outcome: each channel's adstock parameters are a row of O values.
+    per_outcome = 0 if layout.share_carryover else 1
+    n_a = 1 if layout.share_carryover else n_o
+    channels[:, _C_PER_OUTCOME] = per_outcome
     for kind, ix in layout.adstock_kinds.items():
         l_kind = max(spec.channels[i].l_max for i in ix)
         for j, c in enumerate(ix):
             channels[c, _C_ADSTOCK] = _ADSTOCK[kind]
             channels[c, _C_LMAX] = spec.channels[c].l_max
             if kind == "weibull":  # Weibull pdf weights: scale lam, shape k
-                channels[c, _C_ALPHA] = at(f"adstock_{kind}_lam", j)
-                channels[c, _C_THETA] = at(f"adstock_{kind}_k", j)
+                channels[c, _C_ALPHA] = at(f"adstock_{kind}_lam", j * n_a)
+                channels[c, _C_THETA] = at(f"adstock_{kind}_k", j * n_a)
                 channel_f[c, 0] = 1.0
                 continue
-            channels[c, _C_ALPHA] = at(f"adstock_{kind}_alpha", j)
+            channels[c, _C_ALPHA] = at(f"adstock_{kind}_alpha", j * n_a)
             if kind == "delayed":
-                channels[c, _C_THETA] = at(f"adstock_{kind}_theta_frac", j)
+                channels[c, _C_THETA] = at(f"adstock_{kind}_theta_frac", j * n_a)
                 channel_f[c, 0] = l_kind - 1
     for kind, ix in layout.saturation_groups:
         free = [p for p in SATURATIONS[kind].params if f"saturation_{kind}_{p}" in names]
@@ -599,82 +605,90 @@ def _logp_grad_kernel(
             p_j = math.exp(z[s0 + j] + tot - m2) / se
             grad[s0 + j] += nc * (p_last - p_j)
 
-    # Adstock weights (normalised over each channel's lags) and their parameter slopes.
-    w = np.zeros((c_n, l_n))
-    du_a = np.zeros((c_n, l_n))
-    du_t = np.zeros((c_n, l_n))
-    u_sum = np.zeros(c_n)
+    # Adstock weights (normalised over each channel's lags) and their parameter slopes,
+    # per channel and adstock column ``a`` (0 with carryover shared across outcomes, the
+    # outcome otherwise: ``a(o) = o * channels[c, _C_PER_OUTCOME]``).
+    w = np.zeros((c_n, o_n, l_n))
+    du_a = np.zeros((c_n, o_n, l_n))
+    du_t = np.zeros((c_n, o_n, l_n))
+    u_sum = np.zeros((c_n, o_n))
     for c in range(c_n):
-        al = v[channels[c, _C_ALPHA]]
         lm = channels[c, _C_LMAX]
-        tot = 0.0
-        if channels[c, _C_ADSTOCK] == 0:  # geometric: u_l = alpha ** l
+        for a in range(o_n if channels[c, _C_PER_OUTCOME] else 1):
+            al = v[channels[c, _C_ALPHA] + a]
+            tot = 0.0
+            if channels[c, _C_ADSTOCK] == 0:  # geometric: u_l = alpha ** l
+                for lag in range(lm):
+                    u = al**lag
+                    w[c, a, lag] = u
+                    du_a[c, a, lag] = lag * al ** (lag - 1) if lag > 0 else 0.0
+                    tot += u
+            elif channels[c, _C_ADSTOCK] == 2:
+                # Weibull pdf: u_l = S(l) - S(l + 1), S(0) = 1, S(x) = exp(-(x / lam) ** k);
+                # ``du_a`` and ``du_t`` hold the slopes in lam and k.
+                lam = al
+                kk = v[channels[c, _C_THETA] + a]
+                s_prev = 1.0
+                ds_lam = 0.0
+                ds_k = 0.0
+                for lag in range(lm):
+                    lr = math.log((lag + 1.0) / lam)
+                    rk = math.exp(kk * lr)
+                    sv = math.exp(-rk)
+                    d_lam = sv * kk * rk / lam
+                    d_k = -sv * rk * lr
+                    w[c, a, lag] = s_prev - sv
+                    du_a[c, a, lag] = ds_lam - d_lam
+                    du_t[c, a, lag] = ds_k - d_k
+                    tot += s_prev - sv
+                    s_prev = sv
+                    ds_lam = d_lam
+                    ds_k = d_k
+            else:  # delayed: u_l = alpha ** ((l - theta) ** 2)
+                th = v[channels[c, _C_THETA] + a] * channel_f[c, 0]
+                la = math.log(al)
+                for lag in range(lm):
+                    q = (lag - th) * (lag - th)
+                    u = math.exp(q * la)
+                    w[c, a, lag] = u
+                    du_a[c, a, lag] = q * u / al
+                    du_t[c, a, lag] = -2.0 * (lag - th) * la * u
+                    tot += u
+            u_sum[c, a] = tot
             for lag in range(lm):
-                u = al**lag
-                w[c, lag] = u
-                du_a[c, lag] = lag * al ** (lag - 1) if lag > 0 else 0.0
-                tot += u
-        elif channels[c, _C_ADSTOCK] == 2:
-            # Weibull pdf: u_l = S(l) - S(l + 1), S(0) = 1, S(x) = exp(-(x / lam) ** k);
-            # ``du_a`` and ``du_t`` hold the slopes in lam and k.
-            lam = al
-            kk = v[channels[c, _C_THETA]]
-            s_prev = 1.0
-            ds_lam = 0.0
-            ds_k = 0.0
-            for lag in range(lm):
-                lr = math.log((lag + 1.0) / lam)
-                rk = math.exp(kk * lr)
-                sv = math.exp(-rk)
-                d_lam = sv * kk * rk / lam
-                d_k = -sv * rk * lr
-                w[c, lag] = s_prev - sv
-                du_a[c, lag] = ds_lam - d_lam
-                du_t[c, lag] = ds_k - d_k
-                tot += s_prev - sv
-                s_prev = sv
-                ds_lam = d_lam
-                ds_k = d_k
-        else:  # delayed: u_l = alpha ** ((l - theta) ** 2)
-            th = v[channels[c, _C_THETA]] * channel_f[c, 0]
-            la = math.log(al)
-            for lag in range(lm):
-                q = (lag - th) * (lag - th)
-                u = math.exp(q * la)
-                w[c, lag] = u
-                du_a[c, lag] = q * u / al
-                du_t[c, lag] = -2.0 * (lag - th) * la * u
-                tot += u
-        u_sum[c] = tot
-        for lag in range(lm):
-            w[c, lag] /= tot
+                w[c, a, lag] /= tot
 
     # Adstock and saturation, with the saturation's slopes in x and its two parameters.
-    h = np.zeros((t_n, c_n))
-    dh_x = np.zeros((t_n, c_n))
-    dh_p1 = np.zeros((t_n, c_n))
-    dh_p2 = np.zeros((t_n, c_n))
+    h = np.zeros((t_n, c_n, o_n))
+    dh_x = np.zeros((t_n, c_n, o_n))
+    dh_p1 = np.zeros((t_n, c_n, o_n))
+    dh_p2 = np.zeros((t_n, c_n, o_n))
     for c in range(c_n):
         sk = channels[c, _C_SAT]
         p1 = v[channels[c, _C_SP1]]
         p2 = v[channels[c, _C_SP2]] if channels[c, _C_SP2] >= 0 else 0.0
-        for t in range(t_n):
-            acc = 0.0
-            row = t * c_n + c
-            for lag in range(channels[c, _C_LMAX]):
-                acc += lags[row, lag] * w[c, lag]
-            h[t, c], dh_x[t, c], dh_p1[t, c], dh_p2[t, c] = _saturation(sk, acc, p1, p2)
+        for a in range(o_n if channels[c, _C_PER_OUTCOME] else 1):
+            for t in range(t_n):
+                acc = 0.0
+                row = t * c_n + c
+                for lag in range(channels[c, _C_LMAX]):
+                    acc += lags[row, lag] * w[c, a, lag]
+                h[t, c, a], dh_x[t, c, a], dh_p1[t, c, a], dh_p2[t, c, a] = _saturation(
+                    sk, acc, p1, p2
+                )
 
     # Effect sizes: through ROI, beta = roi * share * ratio / S with S = sum_t h.
-    s_tot = np.zeros(c_n)
+    s_tot = np.zeros((c_n, o_n))
     for t in range(t_n):
         for c in range(c_n):
-            s_tot[c] += h[t, c]
+            for a in range(o_n):
+                s_tot[c, a] += h[t, c, a]
     beta = np.zeros((c_n, o_n))
     for c in range(c_n):
         for o in range(o_n):
             if channels[c, _C_ROI] >= 0:
-                beta[c, o] = v[channels[c, _C_ROI]] * share[c, o] * ratio[c, o] / s_tot[c]
+                a = o * channels[c, _C_PER_OUTCOME]
+                beta[c, o] = v[channels[c, _C_ROI]] * share[c, o] * ratio[c, o] / s_tot[c, a]
             else:
                 beta[c, o] = v[channels[c, _C_COEF] + o] * channel_f[c, 1]
 
@@ -684,9 +698,13 @@ def _logp_grad_kernel(
         for o in range(o_n):
             acc = 0.0
             for c in range(c_n):
-                acc += beta[c, o] * h[t, c]
+                acc += beta[c, o] * h[t, c, o * channels[c, _C_PER_OUTCOME]]
             for p in range(p_n):
-                acc += v[gamma_ix[p, o]] * h[t, pairs[p, 0]] * h[t, pairs[p, 1]]
+                pa = pairs[p, 0]
+                pb = pairs[p, 1]
+                ha = h[t, pa, o * channels[pa, _C_PER_OUTCOME]]
+                hb = h[t, pb, o * channels[pb, _C_PER_OUTCOME]]
+                acc += v[gamma_ix[p, o]] * ha * hb
             for f in range(f_n):
                 acc += features[t, f] * v[base[f, o]]
             rest[t, o] = acc
@@ -747,7 +765,7 @@ def _logp_grad_kernel(
         m /= t_n
         for t in range(t_n):
             g[t, o] = r[t, o] - m
-    gh = np.zeros((t_n, c_n))
+    gh = np.zeros((t_n, c_n, o_n))
     g_beta = np.zeros((c_n, o_n))
     for t in range(t_n):
         for o in range(o_n):
@@ -755,44 +773,52 @@ def _logp_grad_kernel(
             for f in range(f_n):
                 gv[base[f, o]] += go * features[t, f]
             for c in range(c_n):
-                g_beta[c, o] += go * h[t, c]
-                gh[t, c] += go * beta[c, o]
+                a = o * channels[c, _C_PER_OUTCOME]
+                g_beta[c, o] += go * h[t, c, a]
+                gh[t, c, a] += go * beta[c, o]
             for p in range(p_n):
                 pa = pairs[p, 0]
                 pb = pairs[p, 1]
+                aa = o * channels[pa, _C_PER_OUTCOME]
+                ab = o * channels[pb, _C_PER_OUTCOME]
                 gm = v[gamma_ix[p, o]]
-                gv[gamma_ix[p, o]] += go * h[t, pa] * h[t, pb]
-                gh[t, pa] += go * gm * h[t, pb]
-                gh[t, pb] += go * gm * h[t, pa]
+                gv[gamma_ix[p, o]] += go * h[t, pa, aa] * h[t, pb, ab]
+                gh[t, pa, aa] += go * gm * h[t, pb, ab]
+                gh[t, pb, ab] += go * gm * h[t, pa, aa]
     # Lift tests: incremental[k] ~ Normal(sum_o w[k, o] inc[k, o], se[k]) with inc the
     # change of the tested channel's main and synergy effects, summed from the test on.
-    gw = np.zeros((c_n, l_n))
-    diff = np.zeros(t_n)
-    dm_x = np.zeros(t_n)
-    dm_p1 = np.zeros(t_n)
-    dm_p2 = np.zeros(t_n)
+    gw = np.zeros((c_n, o_n, l_n))
+    diff = np.zeros((t_n, o_n))
+    dm_x = np.zeros((t_n, o_n))
+    dm_p1 = np.zeros((t_n, o_n))
+    dm_p2 = np.zeros((t_n, o_n))
+    gd = np.zeros(o_n)
     for k in range(lift_c.shape[0]):
         c = lift_c[k]
+        per = channels[c, _C_PER_OUTCOME]
         sk = channels[c, _C_SAT]
         p1 = v[channels[c, _C_SP1]]
         p2 = v[channels[c, _C_SP2]] if channels[c, _C_SP2] >= 0 else 0.0
+        for a in range(o_n if per else 1):
+            for t in range(t_n):
+                acc = 0.0
+                row = k * t_n + t
+                for lag in range(channels[c, _C_LMAX]):
+                    acc += lift_lags[row, lag] * w[c, a, lag]
+                hm, dm_x[t, a], dm_p1[t, a], dm_p2[t, a] = _saturation(sk, acc, p1, p2)
+                diff[t, a] = (hm - h[t, c, a]) * lift_after[k, t]
         pred = 0.0
-        for t in range(t_n):
-            acc = 0.0
-            row = k * t_n + t
-            for lag in range(channels[c, _C_LMAX]):
-                acc += lift_lags[row, lag] * w[c, lag]
-            hm, dm_x[t], dm_p1[t], dm_p2[t] = _saturation(sk, acc, p1, p2)
-            diff[t] = (hm - h[t, c]) * lift_after[k, t]
         for o in range(o_n):
+            a = o * per
             inc = 0.0
             for t in range(t_n):
-                inc += diff[t] * beta[c, o]
+                inc += diff[t, a] * beta[c, o]
             for p in range(p_n):
                 if pairs[p, 0] == c or pairs[p, 1] == c:
                     oth = pairs[p, 1] if pairs[p, 0] == c else pairs[p, 0]
+                    ao = o * channels[oth, _C_PER_OUTCOME]
                     for t in range(t_n):
-                        inc += diff[t] * h[t, oth] * v[gamma_ix[p, o]]
+                        inc += diff[t, a] * h[t, oth, ao] * v[gamma_ix[p, o]]
             pred += lift_f[k, 2 + o] * inc
         se = lift_f[k, 1]
         e = (lift_f[k, 0] - pred) / se
@@ -802,74 +828,86 @@ def _logp_grad_kernel(
             gi = rk * lift_f[k, 2 + o]
             if gi == 0.0:
                 continue
+            a = o * per
             for t in range(t_n):
-                g_beta[c, o] += gi * diff[t]
+                g_beta[c, o] += gi * diff[t, a]
             for p in range(p_n):
                 if pairs[p, 0] == c or pairs[p, 1] == c:
                     oth = pairs[p, 1] if pairs[p, 0] == c else pairs[p, 0]
+                    ao = o * channels[oth, _C_PER_OUTCOME]
                     gm = v[gamma_ix[p, o]]
                     for t in range(t_n):
-                        gv[gamma_ix[p, o]] += gi * diff[t] * h[t, oth]
-                        gh[t, oth] += gi * gm * diff[t]
+                        gv[gamma_ix[p, o]] += gi * diff[t, a] * h[t, oth, ao]
+                        gh[t, oth, ao] += gi * gm * diff[t, a]
         for t in range(t_n):
             if lift_after[k, t] == 0.0:
                 continue
-            gd = 0.0
+            for a in range(o_n):
+                gd[a] = 0.0
             for o in range(o_n):
+                a = o * per
                 gi = rk * lift_f[k, 2 + o]
-                gd += gi * beta[c, o]
+                gd[a] += gi * beta[c, o]
                 for p in range(p_n):
                     if pairs[p, 0] == c or pairs[p, 1] == c:
                         oth = pairs[p, 1] if pairs[p, 0] == c else pairs[p, 0]
-                        gd += gi * v[gamma_ix[p, o]] * h[t, oth]
-            gd *= lift_after[k, t]
-            gh[t, c] -= gd
-            gv[channels[c, _C_SP1]] += gd * dm_p1[t]
-            if channels[c, _C_SP2] >= 0:
-                gv[channels[c, _C_SP2]] += gd * dm_p2[t]
+                        ao = o * channels[oth, _C_PER_OUTCOME]
+                        gd[a] += gi * v[gamma_ix[p, o]] * h[t, oth, ao]
             row = k * t_n + t
-            for lag in range(channels[c, _C_LMAX]):
-                gw[c, lag] += gd * dm_x[t] * lift_lags[row, lag]
+            for a in range(o_n if per else 1):
+                ga = gd[a] * lift_after[k, t]
+                gh[t, c, a] -= ga
+                gv[channels[c, _C_SP1]] += ga * dm_p1[t, a]
+                if channels[c, _C_SP2] >= 0:
+                    gv[channels[c, _C_SP2]] += ga * dm_p2[t, a]
+                for lag in range(channels[c, _C_LMAX]):
+                    gw[c, a, lag] += ga * dm_x[t, a] * lift_lags[row, lag]
 
     g_share = np.zeros((c_n, o_n))
+    g_s = np.zeros(o_n)
     for c in range(c_n):
+        per = channels[c, _C_PER_OUTCOME]
         if channels[c, _C_ROI] >= 0:
             roi = v[channels[c, _C_ROI]]
-            g_s = 0.0
+            for a in range(o_n):
+                g_s[a] = 0.0
             for o in range(o_n):
+                a = o * per
                 gv[channels[c, _C_ROI]] += g_beta[c, o] * beta[c, o] / roi
-                g_share[c, o] = g_beta[c, o] * roi * ratio[c, o] / s_tot[c]
-                g_s -= g_beta[c, o] * beta[c, o] / s_tot[c]
-            for t in range(t_n):
-                gh[t, c] += g_s
+                g_share[c, o] = g_beta[c, o] * roi * ratio[c, o] / s_tot[c, a]
+                g_s[a] -= g_beta[c, o] * beta[c, o] / s_tot[c, a]
+            for a in range(o_n if per else 1):
+                for t in range(t_n):
+                    gh[t, c, a] += g_s[a]
         else:
             for o in range(o_n):
                 gv[channels[c, _C_COEF] + o] += g_beta[c, o] * channel_f[c, 1]
 
     # Back through saturation and adstock.
     for c in range(c_n):
-        for t in range(t_n):
-            go = gh[t, c]
-            ga = go * dh_x[t, c]
-            gv[channels[c, _C_SP1]] += go * dh_p1[t, c]
-            if channels[c, _C_SP2] >= 0:
-                gv[channels[c, _C_SP2]] += go * dh_p2[t, c]
-            row = t * c_n + c
-            for lag in range(channels[c, _C_LMAX]):
-                gw[c, lag] += ga * lags[row, lag]
         lm = channels[c, _C_LMAX]
-        dot = 0.0
-        for lag in range(lm):
-            dot += gw[c, lag] * w[c, lag]
-        ga_alpha = 0.0
-        ga_theta = 0.0
-        for lag in range(lm):
-            gu = (gw[c, lag] - dot) / u_sum[c]
-            ga_alpha += gu * du_a[c, lag]
-            ga_theta += gu * du_t[c, lag]
-        gv[channels[c, _C_ALPHA]] += ga_alpha
-        if channels[c, _C_THETA] >= 0:
-            gv[channels[c, _C_THETA]] += ga_theta * channel_f[c, 0]
+        for a in range(o_n if channels[c, _C_PER_OUTCOME] else 1):
+            for t in range(t_n):
+                go = gh[t, c, a]
+                ga = go * dh_x[t, c, a]
+                gv[channels[c, _C_SP1]] += go * dh_p1[t, c, a]
+                if channels[c, _C_SP2] >= 0:
+                    gv[channels[c, _C_SP2]] += go * dh_p2[t, c, a]
+                row = t * c_n + c
+                for lag in range(lm):
+                    gw[c, a, lag] += ga * lags[row, lag]
+            dot = 0.0
+            for lag in range(lm):
+                dot += gw[c, a, lag] * w[c, a, lag]
+            ga_alpha = 0.0
+            ga_theta = 0.0
+            for lag in range(lm):
+                gu = (gw[c, a, lag] - dot) / u_sum[c, a]
+                ga_alpha += gu * du_a[c, a, lag]
+                ga_theta += gu * du_t[c, a, lag]
+            gv[channels[c, _C_ALPHA] + a] += ga_alpha
+            if channels[c, _C_THETA] >= 0:
+                gv[channels[c, _C_THETA] + a] += ga_theta * channel_f[c, 0]
 
     # ROI shares: back through the softmax of each simplex block.
     for bk in range(blocks.shape[0]):
