@@ -66,12 +66,19 @@ def test_small_world_recovers_the_identified_channel_and_covers_the_rest():
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1])
 def test_identified_world_meets_the_recovery_target(seed):
-    """Issue 3's target where the panel can meet it: MAPE <= 15%, >= 80% of pairs covered.
+    """Issue 3's recovery target at default settings: MAPE <= 15%, >= 80% of pairs covered.
 
-    Four channels with 1% noise: an oracle that knows every true shape would have an
-    expected ROI error of 8-11% (``oracle_roi_se``); the model also has to learn the
-    adstock and saturation shapes. Measured (4x500+500, seed 1, centred model): MAPE 8.2%
-    and 10.6%, 8/8 and 7/8 pairs covered.
+    The target is asserted on worlds whose panel carries the information it asks for: an
+    oracle that knows every true shape and only estimates effect sizes
+    (``oracle_roi_se``) would miss by at most 12% on average. On the default world that
+    oracle misses by about 200%, so no estimator can promise 15% there; on it the target
+    is met with one holdout experiment per channel (below), and without experiments the
+    model is held to the bounds of the next test.
+
+    Four channels with 1% noise: the oracle's expected ROI error is 8-11%; the model also
+    has to learn the adstock and saturation shapes. Measured (4x500+500, sampler seed 1,
+    hand-written density, 2026-11-29): MAPE 8.1% and 9.8%, 8/8 pairs covered on both
+    world seeds.
     """
     from omnimmm.mmm.calibration import oracle_roi_se
 
@@ -101,9 +108,11 @@ def test_default_world_beats_the_oracle_bound_with_honest_intervals():
     covered 6, 7, 7, 6, 6, 7, 7, 7, 6, 7 of 8 (66/80; seeds 1-4: 26/32). TV (true ROI
     3.1) falls outside on every seed, pulled towards its kind's ROI prior (mean 1.0);
     when outdoor misses, its interval ends 0.1-1.5% below its truth (seeds 1, 5 and 9).
-    The pair coverage misses the issue's 80%; the thresholds below (the ratios this test
-    asserted on one seed before) guard what was measured, they do not claim the
-    target.
+    One of the four pairs missed on every seed cannot be covered: print's online ROI is
+    exactly 0 in this world (no cross effect), and media effects are positive in the
+    model, so no 90% interval reaches 0. The pair coverage misses the issue's 80%; the
+    thresholds below (the ratios this test asserted on one seed before) guard what was
+    measured, they do not claim the target.
     """
     from omnimmm.mmm.calibration import oracle_roi_se
 
