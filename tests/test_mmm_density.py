@@ -84,6 +84,16 @@ def _variants(spec, dates):  # type: ignore[no-untyped-def]
             outcome_correlation=False,
             share_carryover=False,
         ),
+        # Three outcomes with correlated residuals: LKJCholeskyCov and the chained normals.
+        "three-outcomes-correlated": dataclasses.replace(
+            spec, outcomes=(*spec.outcomes, "app_revenue")
+        ),
+        "three-outcomes-correlated-lift-tests-per-outcome-carryover": dataclasses.replace(
+            spec,
+            outcomes=(*spec.outcomes, "app_revenue"),
+            calibration=lifts,
+            share_carryover=False,
+        ),
     }
     assert set(variants) == set(_VARIANTS)
     return variants
@@ -117,6 +127,8 @@ _VARIANTS = (
     "three-outcomes-uncorrelated",
     "carryover-per-outcome-lift-tests-mixed-shapes",
     "carryover-per-outcome-three-outcomes",
+    "three-outcomes-correlated",
+    "three-outcomes-correlated-lift-tests-per-outcome-carryover",
 )
 
 
@@ -157,10 +169,13 @@ def test_log_density_and_gradient_are_pymcs(world, variant: str) -> None:
     np.testing.assert_allclose(np.diff(values), np.diff(refs), rtol=1e-10, atol=1e-8)
 
 
-def test_expanded_draw_is_the_constrained_values(world) -> None:
+@pytest.mark.parametrize(
+    "variant", ["mixed-shapes-and-coefficient-priors", "three-outcomes-correlated"]
+)
+def test_expanded_draw_is_the_constrained_values(world, variant: str) -> None:
     m, panel = world
-    spec = _variants(m.spec, panel.dates)["mixed-shapes-and-coefficient-priors"]
-    model = OmniMMM(spec=spec).build(panel)
+    spec = _variants(m.spec, panel.dates)[variant]
+    model = OmniMMM(spec=spec).build(_panel_for(spec, panel))
     tables = density_tables(model, spec)
     assert not isinstance(tables, str)
     _, _, point, n = _pymc_reference(model)
@@ -182,16 +197,14 @@ def test_expanded_draw_is_the_constrained_values(world) -> None:
 
 
 def test_models_it_does_not_cover_fall_back_with_the_reason(world) -> None:
+    from omnimmm.mmm.model import build_model
+
     m, panel = world
     spec = m.spec
-    cases = {
-        "residual correlation of more than two outcomes": dataclasses.replace(
-            spec, outcomes=(*spec.outcomes, "app_revenue")
-        ),
-    }
-    for reason, variant in cases.items():
-        model = OmniMMM(spec=variant).build(_panel_for(variant, panel))
-        assert reason in density_tables(model, variant)
+    scaling, features = m._design(panel)
+    spend = panel.spend[spec.channel_names].to_numpy(dtype=float)
+    model = build_model(spec, scaling, panel.dates, spend, None, features)
+    assert density_tables(model, spec) == "no observed outcomes (prior-only model)"
     model = OmniMMM(spec=spec).build(panel, keep_mean=True)
     assert density_tables(model, spec) == "recorded deterministics"
     # A spec other than the model's: a reason, not a wrong density.

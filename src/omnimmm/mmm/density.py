@@ -17,10 +17,11 @@ against PyMC's at random points for every supported structure.
 
 Supported: geometric, delayed and Weibull adstock with carryover shared across outcomes or
 per outcome; Hill, logistic and Michaelis-Menten saturation; ROI and raw coefficient priors;
-synergies; trend, Fourier, controls and festivals; lift tests; one or more outcomes without
-residual correlation, or two with it. :func:`density_tables` returns the reason instead of
-tables for anything else (residual correlation of three or more outcomes, recorded
-deterministics, a prior-only model), and
+synergies; trend, Fourier, controls and festivals; lift tests; any number of outcomes, with
+or without residual correlation (two: the written-out Cholesky factor; three or more:
+LKJCholeskyCov with HalfNormal scales). :func:`density_tables` returns the reason instead
+of tables for anything else (recorded deterministics, a prior-only model, a prior family
+it does not know), and
 :func:`omnimmm.mmm.compile.compile_nutpie` then compiles the PyMC graph as before.
 
 Notation in the kernel (``T`` weeks, ``C`` channels, ``O`` outcomes, ``L`` lags, ``n``
@@ -52,6 +53,8 @@ _HALFNORMAL = 2  # HalfNormal(loc a, scale b), log transform
 _GAMMA = 3  # Gamma(shape a, rate b), log transform
 _BETA = 4  # Beta(a, b), log-odds transform
 _SIMPLEX = 5  # a coordinate of a Dirichlet's simplex block (see ``blocks``)
+_CHOL_DIAG = 6  # LKJCholeskyCov: a diagonal entry of the packed factor, log transform
+_CHOL_OFF = 7  # LKJCholeskyCov: an entry below the diagonal, no transform
 
 _ADSTOCK = {"geometric": 0, "delayed": 1, "weibull": 2}
 _SATURATION = {"hill": 0, "logistic": 1, "michaelis_menten": 2}
@@ -68,7 +71,7 @@ _LOG2PI = math.log(2.0 * math.pi)
 (_C_ADSTOCK, _C_ALPHA, _C_THETA, _C_LMAX, _C_SAT, _C_SP1, _C_SP2, _C_ROI, _C_COEF,
  _C_PER_OUTCOME) = range(10)  # fmt: skip
 # Expand kinds (rows of ``expand``: kind, source start, source size, target start, N).
-_X_LOG, _X_LOGODDS, _X_SIMPLEX = range(3)
+_X_LOG, _X_LOGODDS, _X_SIMPLEX, _X_CHOL = range(4)
 
 
 @dataclass(frozen=True)
@@ -199,6 +202,21 @@ def _shared(model: Any, name: str) -> np.ndarray | None:
     return np.asarray(var.get_value(), dtype=float)
 
 
+def _lkj_prior(rv: Any, n_o: int) -> tuple[float, np.ndarray] | str:
+    """``eta`` and the residual scales' HalfNormal sigmas of an LKJCholeskyCov, or why not."""
+    import pytensor
+
+    n, eta, sd = rv.owner.op.dist_params(rv.owner)
+    if type(sd.owner.op).__name__ != "HalfNormalRV":
+        return f"LKJCholeskyCov with sd_dist {type(sd.owner.op).__name__}"
+    loc, scale, eta_v, n_v = pytensor.function(
+        [], [*sd.owner.op.dist_params(sd.owner), eta, n], mode="FAST_COMPILE"
+    )()
+    if int(n_v) != n_o or np.any(np.asarray(loc) != 0):
+        return "LKJCholeskyCov other than one HalfNormal scale per outcome"
+    return float(eta_v), np.broadcast_to(np.asarray(scale, dtype=float), (n_o,)).copy()
+
+
 class _NotCovered(Exception):
     """The model is not one the kernel covers (the message says why)."""
 
@@ -228,8 +246,6 @@ def _tables(model: Any, spec: ModelSpec) -> DensityTables | str:
         return f"saturation {sorted(sat_used - set(_SATURATION))}"
     if model.deterministics:
         return "recorded deterministics"
-    if n_o > 2 and spec.outcome_correlation:
-        return "residual correlation of more than two outcomes"
     y = _shared(model, "data_y")
     if y is None:
         return "no observed outcomes (prior-only model)"
@@ -270,6 +286,19 @@ def _tables(model: Any, spec: ModelSpec) -> DensityTables | str:
             kinds[s0 : s0 + size] = _SIMPLEX
             expand.append((_X_SIMPLEX, s0, size, n_expanded, n_cat))
             n_expanded += rows * n_cat
+            continue
+        if op == "_LKJCholeskyCovRV" and tname == "cholesky-cov-packed":
+            got = _lkj_prior(rv, n_o)
+            if isinstance(got, str):
+                return got
+            eta, sig = got
+            kinds[s0 : s0 + size] = _CHOL_OFF
+            prior_a[s0 : s0 + size] = eta
+            for i in range(n_o):
+                kinds[s0 + i * (i + 3) // 2] = _CHOL_DIAG
+                prior_b[s0 + i * (i + 3) // 2] = sig[i]
+            expand.append((_X_CHOL, s0, size, n_expanded, n_o))
+            n_expanded += size
             continue
         kind = _FAMILIES.get((op, tname))
         if kind is None:
@@ -370,7 +399,9 @@ def _tables(model: Any, spec: ModelSpec) -> DensityTables | str:
             base.append([at(name, j * n_o + o) for o in range(n_o)])
     outcome = np.full((3, n_o), -1, dtype=np.int64)
     outcome[0] = [at("level", o) for o in range(n_o)]
-    if "sigma" in names:
+    if n_o > 2 and spec.outcome_correlation:
+        outcome[2, 1] = at("chol_cov", 0)
+    elif "sigma" in names:
         outcome[1] = [at("sigma", o) for o in range(n_o)]
     else:
         return "residual scale not in 'sigma'"
@@ -478,6 +509,33 @@ def _simplex(z, s0, nc, out, o0):  # type: ignore[no-untyped-def]  # pragma: no 
 
 
 @numba.njit(cache=True, error_model="numpy")
+def _lkj_norm(eta, n):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    """The LKJ density's log normalising constant, as PyMC writes it."""
+    if eta == 1.0:
+        res = 0.0
+        for k in range(1, (n - 1) // 2 + 1):
+            res += math.lgamma(2.0 * k)
+        if n % 2 == 1:
+            res += (
+                0.25 * (n * n - 1) * math.log(math.pi)
+                - 0.25 * (n - 1) ** 2 * math.log(2.0)
+                - (n - 1) * math.lgamma((n + 1) // 2)
+            )
+        else:
+            res += (
+                0.25 * n * (n - 2) * math.log(math.pi)
+                + 0.25 * (3 * n * n - 4 * n) * math.log(2.0)
+                + n * math.lgamma(n / 2.0)
+                - (n - 1) * math.lgamma(n)
+            )
+        return res
+    res = -(n - 1) * math.lgamma(eta + 0.5 * (n - 1))
+    for k in range(1, n):
+        res += 0.5 * k * math.log(math.pi) + math.lgamma(eta + 0.5 * (n - 1 - k))
+    return res
+
+
+@numba.njit(cache=True, error_model="numpy")
 def _saturation(kind, x, p1, p2):  # type: ignore[no-untyped-def]  # pragma: no cover
     """Saturation of ``x`` >= 0 and its slopes in ``x``, ``p1`` and ``p2``: Hill (K, s),
     logistic (lam), Michaelis-Menten (k); 0 with zero slopes at ``x = 0`` for Hill."""
@@ -568,10 +626,42 @@ def _logp_grad_kernel(
             grad[i] = a * (1.0 - s) - b * s
             v[i] = s
             dv[i] = s * (1.0 - s)
+        elif k == _CHOL_DIAG:  # the LKJ prior is below; here the log transform's Jacobian
+            v[i] = math.exp(x)
+            dv[i] = v[i]
+            lp += x
+            grad[i] = 1.0
+        elif k == _CHOL_OFF:
+            v[i] = x
+            dv[i] = 1.0
+            grad[i] = 0.0
         else:  # simplex coordinates: below
             v[i] = 0.0
             dv[i] = 0.0
             grad[i] = 0.0
+
+    # LKJCholeskyCov (three or more correlated outcomes): the packed lower Cholesky factor
+    # L of the residual covariance, row i at i (i + 1) / 2. With sd_i = |L[i, :]| and
+    # cd_i = L[i, i] / sd_i: log p = norm + sum_i (2 eta - 2 + n - i) log cd_i
+    # - i log sd_i + log HalfNormal(sd_i; sigma_i).
+    ch0 = outcome[2, 1] if o_n > 1 else -1
+    if ch0 >= 0:
+        eta = prior_a[ch0]
+        for i in range(o_n):
+            r0 = ch0 + i * (i + 1) // 2
+            ss = 0.0
+            for j in range(i + 1):
+                ss += v[r0 + j] * v[r0 + j]
+            sdi = math.sqrt(ss)
+            sig = prior_b[r0 + i]
+            cf = 2.0 * eta - 2.0 + o_n - i
+            lp += cf * (math.log(v[r0 + i]) - math.log(sdi)) - i * math.log(sdi)
+            lp += 0.5 * math.log(2.0 / math.pi) - math.log(sig) - 0.5 * (sdi / sig) ** 2
+            d_sd = -(cf + i) / sdi - sdi / (sig * sig)
+            for j in range(i + 1):
+                gv[r0 + j] += d_sd * v[r0 + j] / sdi
+            gv[r0 + i] += cf / v[r0 + i]
+        lp += _lkj_norm(eta, o_n)
 
     # Dirichlet blocks through PyMC's simplex transform: u (N - 1), full = [u, -sum u],
     # share = softmax(full); log|J| = log N + N sum(u) - N logsumexp([u + sum(u), 0]).
@@ -720,7 +810,31 @@ def _logp_grad_kernel(
     # Likelihood and its slope r = dlogp/dmu.
     r = np.zeros((t_n, o_n))
     rho_at = outcome[2, 0]
-    if rho_at < 0:
+    if ch0 >= 0:
+        # Chained normals (model._correlated_normal): z = L^-1 (y - mu) by forward
+        # substitution, log p = sum_k -log L[k, k] - z_k^2 / 2; back through it row by
+        # row from the last (``zb`` the slope in z, then in the residual).
+        zz = np.zeros(o_n)
+        zb = np.zeros(o_n)
+        for t in range(t_n):
+            for kk in range(o_n):
+                r0 = ch0 + kk * (kk + 1) // 2
+                acc = y[t, kk] - mu[t, kk]
+                for j in range(kk):
+                    acc -= v[r0 + j] * zz[j]
+                zz[kk] = acc / v[r0 + kk]
+                lp += -0.5 * _LOG2PI - math.log(v[r0 + kk]) - 0.5 * zz[kk] * zz[kk]
+                zb[kk] = -zz[kk]
+            for kk in range(o_n - 1, -1, -1):
+                r0 = ch0 + kk * (kk + 1) // 2
+                lkk = v[r0 + kk]
+                eb = zb[kk] / lkk
+                r[t, kk] = -eb
+                gv[r0 + kk] += (-zb[kk] * zz[kk] - 1.0) / lkk
+                for j in range(kk):
+                    gv[r0 + j] -= eb * zz[j]
+                    zb[j] -= eb * v[r0 + j]
+    elif rho_at < 0:
         for o in range(o_n):
             sd = v[outcome[1, o]]
             g_sd = 0.0
@@ -942,6 +1056,11 @@ def _expand_kernel(z, out, expand):  # pragma: no cover - compiled; tested via e
         elif kind == 1:
             for i in range(size):
                 out[d0 + i] = _sigmoid(z[s0 + i])
+        elif kind == 3:  # packed Cholesky factor: exp on the diagonal
+            for i in range(size):
+                out[d0 + i] = z[s0 + i]
+            for i in range(expand[e, 4]):
+                out[d0 + i * (i + 3) // 2] = math.exp(z[s0 + i * (i + 3) // 2])
         else:
             nc = expand[e, 4]
             for r in range(size // (nc - 1)):
