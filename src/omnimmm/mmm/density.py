@@ -27,8 +27,8 @@ it does not know), and
 Notation in the kernel (``T`` weeks, ``C`` channels, ``O`` outcomes, ``L`` lags, ``n``
 free coordinates): ``z`` the unconstrained point, ``v`` its constrained values, ``gv`` the
 gradient with respect to ``v`` of the likelihood, ``h`` the saturated adstocked spend
-(``h[t, c, a]``: its last axis is the outcome with carryover per outcome, else only
-``a = 0`` is used).
+(``h[t, c, a]``: its last axis is the outcome with carryover per outcome, else of length
+one).
 """
 
 from __future__ import annotations
@@ -584,6 +584,13 @@ def _logp_grad_kernel(
     l_n = lags.shape[1]
     f_n = features.shape[1]
     p_n = pairs.shape[0]
+    # Carryover per outcome (the flag is the same for every channel): adstock column
+    # a(o) = o of h, w and their slopes; shared: one column, a(o) = 0.
+    n_a = o_n if c_n > 0 and channels[0, _C_PER_OUTCOME] else 1
+    oa = np.zeros(o_n, dtype=np.int64)
+    if n_a > 1:
+        for o in range(o_n):
+            oa[o] = o
     v = np.empty(n)
     dv = np.empty(n)
     gv = np.zeros(n)
@@ -696,15 +703,14 @@ def _logp_grad_kernel(
             grad[s0 + j] += nc * (p_last - p_j)
 
     # Adstock weights (normalised over each channel's lags) and their parameter slopes,
-    # per channel and adstock column ``a`` (0 with carryover shared across outcomes, the
-    # outcome otherwise: ``a(o) = o * channels[c, _C_PER_OUTCOME]``).
-    w = np.zeros((c_n, o_n, l_n))
-    du_a = np.zeros((c_n, o_n, l_n))
-    du_t = np.zeros((c_n, o_n, l_n))
-    u_sum = np.zeros((c_n, o_n))
+    # per channel and adstock column ``a`` (``oa`` above).
+    w = np.zeros((c_n, n_a, l_n))
+    du_a = np.zeros((c_n, n_a, l_n))
+    du_t = np.zeros((c_n, n_a, l_n))
+    u_sum = np.zeros((c_n, n_a))
     for c in range(c_n):
         lm = channels[c, _C_LMAX]
-        for a in range(o_n if channels[c, _C_PER_OUTCOME] else 1):
+        for a in range(n_a):
             al = v[channels[c, _C_ALPHA] + a]
             tot = 0.0
             if channels[c, _C_ADSTOCK] == 0:  # geometric: u_l = alpha ** l
@@ -749,15 +755,15 @@ def _logp_grad_kernel(
                 w[c, a, lag] /= tot
 
     # Adstock and saturation, with the saturation's slopes in x and its two parameters.
-    h = np.zeros((t_n, c_n, o_n))
-    dh_x = np.zeros((t_n, c_n, o_n))
-    dh_p1 = np.zeros((t_n, c_n, o_n))
-    dh_p2 = np.zeros((t_n, c_n, o_n))
+    h = np.zeros((t_n, c_n, n_a))
+    dh_x = np.zeros((t_n, c_n, n_a))
+    dh_p1 = np.zeros((t_n, c_n, n_a))
+    dh_p2 = np.zeros((t_n, c_n, n_a))
     for c in range(c_n):
         sk = channels[c, _C_SAT]
         p1 = v[channels[c, _C_SP1]]
         p2 = v[channels[c, _C_SP2]] if channels[c, _C_SP2] >= 0 else 0.0
-        for a in range(o_n if channels[c, _C_PER_OUTCOME] else 1):
+        for a in range(n_a):
             for t in range(t_n):
                 acc = 0.0
                 row = t * c_n + c
@@ -768,16 +774,16 @@ def _logp_grad_kernel(
                 )
 
     # Effect sizes: through ROI, beta = roi * share * ratio / S with S = sum_t h.
-    s_tot = np.zeros((c_n, o_n))
+    s_tot = np.zeros((c_n, n_a))
     for t in range(t_n):
         for c in range(c_n):
-            for a in range(o_n):
+            for a in range(n_a):
                 s_tot[c, a] += h[t, c, a]
     beta = np.zeros((c_n, o_n))
     for c in range(c_n):
         for o in range(o_n):
             if channels[c, _C_ROI] >= 0:
-                a = o * channels[c, _C_PER_OUTCOME]
+                a = oa[o]
                 beta[c, o] = v[channels[c, _C_ROI]] * share[c, o] * ratio[c, o] / s_tot[c, a]
             else:
                 beta[c, o] = v[channels[c, _C_COEF] + o] * channel_f[c, 1]
@@ -788,12 +794,12 @@ def _logp_grad_kernel(
         for o in range(o_n):
             acc = 0.0
             for c in range(c_n):
-                acc += beta[c, o] * h[t, c, o * channels[c, _C_PER_OUTCOME]]
+                acc += beta[c, o] * h[t, c, oa[o]]
             for p in range(p_n):
                 pa = pairs[p, 0]
                 pb = pairs[p, 1]
-                ha = h[t, pa, o * channels[pa, _C_PER_OUTCOME]]
-                hb = h[t, pb, o * channels[pb, _C_PER_OUTCOME]]
+                ha = h[t, pa, oa[o]]
+                hb = h[t, pb, oa[o]]
                 acc += v[gamma_ix[p, o]] * ha * hb
             for f in range(f_n):
                 acc += features[t, f] * v[base[f, o]]
@@ -879,7 +885,7 @@ def _logp_grad_kernel(
         m /= t_n
         for t in range(t_n):
             g[t, o] = r[t, o] - m
-    gh = np.zeros((t_n, c_n, o_n))
+    gh = np.zeros((t_n, c_n, n_a))
     g_beta = np.zeros((c_n, o_n))
     for t in range(t_n):
         for o in range(o_n):
@@ -887,33 +893,32 @@ def _logp_grad_kernel(
             for f in range(f_n):
                 gv[base[f, o]] += go * features[t, f]
             for c in range(c_n):
-                a = o * channels[c, _C_PER_OUTCOME]
+                a = oa[o]
                 g_beta[c, o] += go * h[t, c, a]
                 gh[t, c, a] += go * beta[c, o]
             for p in range(p_n):
                 pa = pairs[p, 0]
                 pb = pairs[p, 1]
-                aa = o * channels[pa, _C_PER_OUTCOME]
-                ab = o * channels[pb, _C_PER_OUTCOME]
+                aa = oa[o]
+                ab = oa[o]
                 gm = v[gamma_ix[p, o]]
                 gv[gamma_ix[p, o]] += go * h[t, pa, aa] * h[t, pb, ab]
                 gh[t, pa, aa] += go * gm * h[t, pb, ab]
                 gh[t, pb, ab] += go * gm * h[t, pa, aa]
     # Lift tests: incremental[k] ~ Normal(sum_o w[k, o] inc[k, o], se[k]) with inc the
     # change of the tested channel's main and synergy effects, summed from the test on.
-    gw = np.zeros((c_n, o_n, l_n))
-    diff = np.zeros((t_n, o_n))
-    dm_x = np.zeros((t_n, o_n))
-    dm_p1 = np.zeros((t_n, o_n))
-    dm_p2 = np.zeros((t_n, o_n))
+    gw = np.zeros((c_n, n_a, l_n))
+    diff = np.zeros((t_n, n_a))
+    dm_x = np.zeros((t_n, n_a))
+    dm_p1 = np.zeros((t_n, n_a))
+    dm_p2 = np.zeros((t_n, n_a))
     gd = np.zeros(o_n)
     for k in range(lift_c.shape[0]):
         c = lift_c[k]
-        per = channels[c, _C_PER_OUTCOME]
         sk = channels[c, _C_SAT]
         p1 = v[channels[c, _C_SP1]]
         p2 = v[channels[c, _C_SP2]] if channels[c, _C_SP2] >= 0 else 0.0
-        for a in range(o_n if per else 1):
+        for a in range(n_a):
             for t in range(t_n):
                 acc = 0.0
                 row = k * t_n + t
@@ -923,14 +928,14 @@ def _logp_grad_kernel(
                 diff[t, a] = (hm - h[t, c, a]) * lift_after[k, t]
         pred = 0.0
         for o in range(o_n):
-            a = o * per
+            a = oa[o]
             inc = 0.0
             for t in range(t_n):
                 inc += diff[t, a] * beta[c, o]
             for p in range(p_n):
                 if pairs[p, 0] == c or pairs[p, 1] == c:
                     oth = pairs[p, 1] if pairs[p, 0] == c else pairs[p, 0]
-                    ao = o * channels[oth, _C_PER_OUTCOME]
+                    ao = oa[o]
                     for t in range(t_n):
                         inc += diff[t, a] * h[t, oth, ao] * v[gamma_ix[p, o]]
             pred += lift_f[k, 2 + o] * inc
@@ -942,13 +947,13 @@ def _logp_grad_kernel(
             gi = rk * lift_f[k, 2 + o]
             if gi == 0.0:
                 continue
-            a = o * per
+            a = oa[o]
             for t in range(t_n):
                 g_beta[c, o] += gi * diff[t, a]
             for p in range(p_n):
                 if pairs[p, 0] == c or pairs[p, 1] == c:
                     oth = pairs[p, 1] if pairs[p, 0] == c else pairs[p, 0]
-                    ao = o * channels[oth, _C_PER_OUTCOME]
+                    ao = oa[o]
                     gm = v[gamma_ix[p, o]]
                     for t in range(t_n):
                         gv[gamma_ix[p, o]] += gi * diff[t, a] * h[t, oth, ao]
@@ -959,16 +964,16 @@ def _logp_grad_kernel(
             for a in range(o_n):
                 gd[a] = 0.0
             for o in range(o_n):
-                a = o * per
+                a = oa[o]
                 gi = rk * lift_f[k, 2 + o]
                 gd[a] += gi * beta[c, o]
                 for p in range(p_n):
                     if pairs[p, 0] == c or pairs[p, 1] == c:
                         oth = pairs[p, 1] if pairs[p, 0] == c else pairs[p, 0]
-                        ao = o * channels[oth, _C_PER_OUTCOME]
+                        ao = oa[o]
                         gd[a] += gi * v[gamma_ix[p, o]] * h[t, oth, ao]
             row = k * t_n + t
-            for a in range(o_n if per else 1):
+            for a in range(n_a):
                 ga = gd[a] * lift_after[k, t]
                 gh[t, c, a] -= ga
                 gv[channels[c, _C_SP1]] += ga * dm_p1[t, a]
@@ -980,17 +985,16 @@ def _logp_grad_kernel(
     g_share = np.zeros((c_n, o_n))
     g_s = np.zeros(o_n)
     for c in range(c_n):
-        per = channels[c, _C_PER_OUTCOME]
         if channels[c, _C_ROI] >= 0:
             roi = v[channels[c, _C_ROI]]
             for a in range(o_n):
                 g_s[a] = 0.0
             for o in range(o_n):
-                a = o * per
+                a = oa[o]
                 gv[channels[c, _C_ROI]] += g_beta[c, o] * beta[c, o] / roi
                 g_share[c, o] = g_beta[c, o] * roi * ratio[c, o] / s_tot[c, a]
                 g_s[a] -= g_beta[c, o] * beta[c, o] / s_tot[c, a]
-            for a in range(o_n if per else 1):
+            for a in range(n_a):
                 for t in range(t_n):
                     gh[t, c, a] += g_s[a]
         else:
@@ -1000,7 +1004,7 @@ def _logp_grad_kernel(
     # Back through saturation and adstock.
     for c in range(c_n):
         lm = channels[c, _C_LMAX]
-        for a in range(o_n if channels[c, _C_PER_OUTCOME] else 1):
+        for a in range(n_a):
             for t in range(t_n):
                 go = gh[t, c, a]
                 ga = go * dh_x[t, c, a]
