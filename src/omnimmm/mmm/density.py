@@ -89,15 +89,19 @@ class DensityTables:
         (Weibull: ``k``; geometric: -1), number of lags,
         saturation kind, coordinates of its first and second parameter (-1), coordinate
         of the ROI (-1 for a raw coefficient; its shares are in ``blocks``), first
-        coordinate of its coefficients (-1), and 1 if its carryover is per outcome (its
-        adstock coordinates are then the first of ``O`` consecutive ones), else 0.
+        coordinate of its coefficients (-1), and 1 if carryover is per outcome (the same
+        for every channel; its adstock coordinates are then the first of ``O``
+        consecutive ones), else 0.
     pairs (P, 2), gamma (P, O)
         Synergy channels and the coordinate of each synergy coefficient.
     base (F, O)
         Coordinate of each baseline coefficient (columns of ``features``).
     outcome (3, O)
-        Coordinates of ``level`` and ``sigma`` per outcome; row 2: the correlation's
-        coordinate (-1 without) in column 0.
+        Coordinates of ``level`` and ``sigma`` (-1 for three or more correlated
+        outcomes) per outcome; row 2: the two-outcome correlation's coordinate in column
+        0, the first coordinate of the packed Cholesky factor ``chol_cov`` (three or more
+        correlated outcomes; ``prior_a`` holds the LKJ ``eta``, ``prior_b`` the scales'
+        HalfNormal sigmas at its diagonal) in column 1, -1 without.
     lift_c (K,)
         The channel of each lift test.
     expand (E, 5)
@@ -793,14 +797,11 @@ def _logp_grad_kernel(
     for t in range(t_n):
         for o in range(o_n):
             acc = 0.0
+            a = oa[o]
             for c in range(c_n):
-                acc += beta[c, o] * h[t, c, oa[o]]
+                acc += beta[c, o] * h[t, c, a]
             for p in range(p_n):
-                pa = pairs[p, 0]
-                pb = pairs[p, 1]
-                ha = h[t, pa, oa[o]]
-                hb = h[t, pb, oa[o]]
-                acc += v[gamma_ix[p, o]] * ha * hb
+                acc += v[gamma_ix[p, o]] * h[t, pairs[p, 0], a] * h[t, pairs[p, 1], a]
             for f in range(f_n):
                 acc += features[t, f] * v[base[f, o]]
             rest[t, o] = acc
@@ -890,21 +891,19 @@ def _logp_grad_kernel(
     for t in range(t_n):
         for o in range(o_n):
             go = g[t, o]
+            a = oa[o]
             for f in range(f_n):
                 gv[base[f, o]] += go * features[t, f]
             for c in range(c_n):
-                a = oa[o]
                 g_beta[c, o] += go * h[t, c, a]
                 gh[t, c, a] += go * beta[c, o]
             for p in range(p_n):
                 pa = pairs[p, 0]
                 pb = pairs[p, 1]
-                aa = oa[o]
-                ab = oa[o]
                 gm = v[gamma_ix[p, o]]
-                gv[gamma_ix[p, o]] += go * h[t, pa, aa] * h[t, pb, ab]
-                gh[t, pa, aa] += go * gm * h[t, pb, ab]
-                gh[t, pb, ab] += go * gm * h[t, pa, aa]
+                gv[gamma_ix[p, o]] += go * h[t, pa, a] * h[t, pb, a]
+                gh[t, pa, a] += go * gm * h[t, pb, a]
+                gh[t, pb, a] += go * gm * h[t, pa, a]
     # Lift tests: incremental[k] ~ Normal(sum_o w[k, o] inc[k, o], se[k]) with inc the
     # change of the tested channel's main and synergy effects, summed from the test on.
     gw = np.zeros((c_n, n_a, l_n))
@@ -935,9 +934,8 @@ def _logp_grad_kernel(
             for p in range(p_n):
                 if pairs[p, 0] == c or pairs[p, 1] == c:
                     oth = pairs[p, 1] if pairs[p, 0] == c else pairs[p, 0]
-                    ao = oa[o]
                     for t in range(t_n):
-                        inc += diff[t, a] * h[t, oth, ao] * v[gamma_ix[p, o]]
+                        inc += diff[t, a] * h[t, oth, a] * v[gamma_ix[p, o]]
             pred += lift_f[k, 2 + o] * inc
         se = lift_f[k, 1]
         e = (lift_f[k, 0] - pred) / se
@@ -953,11 +951,10 @@ def _logp_grad_kernel(
             for p in range(p_n):
                 if pairs[p, 0] == c or pairs[p, 1] == c:
                     oth = pairs[p, 1] if pairs[p, 0] == c else pairs[p, 0]
-                    ao = oa[o]
                     gm = v[gamma_ix[p, o]]
                     for t in range(t_n):
-                        gv[gamma_ix[p, o]] += gi * diff[t, a] * h[t, oth, ao]
-                        gh[t, oth, ao] += gi * gm * diff[t, a]
+                        gv[gamma_ix[p, o]] += gi * diff[t, a] * h[t, oth, a]
+                        gh[t, oth, a] += gi * gm * diff[t, a]
         for t in range(t_n):
             if lift_after[k, t] == 0.0:
                 continue
@@ -970,8 +967,7 @@ def _logp_grad_kernel(
                 for p in range(p_n):
                     if pairs[p, 0] == c or pairs[p, 1] == c:
                         oth = pairs[p, 1] if pairs[p, 0] == c else pairs[p, 0]
-                        ao = oa[o]
-                        gd[a] += gi * v[gamma_ix[p, o]] * h[t, oth, ao]
+                        gd[a] += gi * v[gamma_ix[p, o]] * h[t, oth, a]
             row = k * t_n + t
             for a in range(n_a):
                 ga = gd[a] * lift_after[k, t]
@@ -1054,13 +1050,13 @@ def _expand_kernel(z, out, expand):  # pragma: no cover - compiled; tested via e
         s0 = expand[e, 1]
         size = expand[e, 2]
         d0 = expand[e, 3]
-        if kind == 0:
+        if kind == _X_LOG:
             for i in range(size):
                 out[d0 + i] = math.exp(z[s0 + i])
-        elif kind == 1:
+        elif kind == _X_LOGODDS:
             for i in range(size):
                 out[d0 + i] = _sigmoid(z[s0 + i])
-        elif kind == 3:  # packed Cholesky factor: exp on the diagonal
+        elif kind == _X_CHOL:  # packed Cholesky factor: exp on the diagonal
             for i in range(size):
                 out[d0 + i] = z[s0 + i]
             for i in range(expand[e, 4]):
