@@ -36,6 +36,7 @@ import time
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -202,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
                 ]
                 for p, r in parts.iterrows()
             ],
-        ),  # fmt: skip
+        ),
         "",
         f"Full fit: {fit_s:.0f} s wall ({model.timings_['compile']:.0f} s compile, "
         f"{model.timings_['sampling']:.0f} s sampling); max R-hat {diag.rhat_max:.3f}, min "
@@ -237,8 +238,6 @@ def _forecast_parts(model, panel, holdout: int) -> pd.DataFrame:
     and actual; columns ``year_before`` (the same weeks 52 weeks earlier, fitted) and
     ``holdout`` (forecast from actual spend and controls).
     """
-    import numpy as np
-
     n = panel.n_weeks - holdout
     if n < 52:
         raise SystemExit(f"--holdout {holdout} leaves fewer than 52 training weeks")
