@@ -4,8 +4,8 @@ A NUTS fit is a few hundred thousand gradient evaluations, so their cost sets th
 time once compile is out of the way. For each structure below the same PyMC model is
 compiled both ways by :func:`omnimmm.mmm.compile.compile_nutpie` (with the spec: the
 hand-written density of :mod:`omnimmm.mmm.density`; without: pytensor's graph through
-numba, as nutpie compiles it), and nutpie's own ``benchmark_logp`` times the gradient
-through the C callback the sampler calls, at the model's initial point. Reported per
+numba, as nutpie compiles it), and each gradient is timed through the C callback the
+sampler calls (from Python through ctypes), at the model's initial point. Reported per
 structure: compile seconds of each (by default with empty pytensor and numba caches, as on
 a machine's first fit: the hand-written density is then compiled once for all structures,
 the graph once per structure; ``--warm`` uses the machine's caches), the median
@@ -160,8 +160,8 @@ def main(argv: list[str] | None = None) -> int:
         "`benchmarks/bench_density.py`: the same PyMC model of `simulate_world()` compiled by "
         "`omnimmm.mmm.compile.compile_nutpie` with its spec (the hand-written density, "
         "`omnimmm.mmm.density`) and without (pytensor's graph through numba, as nutpie "
-        "compiles it); nutpie's `benchmark_logp` times the gradient through the callback "
-        f"the sampler calls, at the initial point, mean of {args.evals} evaluations, "
+        "compiles it); each gradient is timed through the C callback nutpie calls (from "
+        f"Python through ctypes, about 1 us of overhead), at the initial point, mean of {args.evals} evaluations, "
         f"median of {args.repeats} runs alternating between the two (ratio: median of the "
         "runs' ratios), one thread. Compile seconds "
         + (
