@@ -304,7 +304,7 @@ def _holdout(
 ) -> tuple[dict[str, Any], dict[str, pd.DataFrame], dict[str, Any] | None]:
     """Holdout forecast of the refitted model against the seasonal-naive and ETS baselines;
     also returns the refit's timings."""
-    from omnimmm.mmm.baselines import holdout_baselines, holdout_forecasts
+    from omnimmm.mmm.baselines import accuracy, holdout_baselines, holdout_forecasts
 
     weeks = int(prep.plan.model.holdout_weeks)
     if weeks == 0:
@@ -322,10 +322,9 @@ def _holdout(
         }
     )
     table = ho.table.copy()
-    from omnimmm.mmm.baselines import bias, rmse, smape
-
-    for col, fn in (("smape", smape), ("rmse", rmse), ("bias", bias)):
-        own[col] = [fn(g["actual"], g["mean"]) for _, g in table.groupby("outcome", sort=False)]
+    scored = [accuracy(g["actual"], g["mean"]) for _, g in table.groupby("outcome", sort=False)]
+    for col in ("smape", "rmse", "bias"):
+        own[col] = [s[col] for s in scored]
     all_scores = pd.concat([own, scores[own.columns]], ignore_index=True)
     mape_mean = float(np.mean(list(ho.mape.values())))
     base = scores.groupby("method", sort=False)["mape"].mean()

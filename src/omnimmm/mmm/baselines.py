@@ -34,6 +34,7 @@ from omnimmm.errors import DataError
 
 __all__ = [
     "BaselineForecast",
+    "accuracy",
     "bias",
     "ets_forecast",
     "holdout_baselines",
@@ -125,6 +126,16 @@ def bias(actual: object, forecast: object) -> float:
     if total == 0:
         return float("nan")
     return float(f.sum() / total - 1.0)
+
+
+def accuracy(actual: object, forecast: object) -> dict[str, float]:
+    """``mape``, ``smape``, ``rmse`` and ``bias`` of one forecast (see each function)."""
+    return {
+        "mape": mape(actual, forecast),
+        "smape": smape(actual, forecast),
+        "rmse": rmse(actual, forecast),
+        "bias": bias(actual, forecast),
+    }
 
 
 def _check_history(history: np.ndarray, horizon: int) -> None:
@@ -325,10 +336,7 @@ def holdout_baselines(
                 "method": method,
                 "outcome": outcome,
                 "variant": g["variant"].iloc[0],
-                "mape": mape(g["actual"], g["forecast"]),
-                "smape": smape(g["actual"], g["forecast"]),
-                "rmse": rmse(g["actual"], g["forecast"]),
-                "bias": bias(g["actual"], g["forecast"]),
+                **accuracy(g["actual"], g["forecast"]),
                 "train_weeks": len(outcomes) - holdout_weeks,
                 "holdout_weeks": holdout_weeks,
             }

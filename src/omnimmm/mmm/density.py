@@ -558,6 +558,23 @@ def _saturation(kind, x, p1, p2):  # type: ignore[no-untyped-def]  # pragma: no 
     return x / (p1 + x), p1 / den, -x / den, 0.0
 
 
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _saturation_params(channels, v, c):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """Channel ``c``'s saturation kind and its two parameters (0 for a missing second)."""
+    p2 = v[channels[c, _C_SP2]] if channels[c, _C_SP2] >= 0 else 0.0
+    return channels[c, _C_SAT], v[channels[c, _C_SP1]], p2
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _adstock_saturation(x, w, lm, kind, p1, p2):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """Saturation (with its slopes, see :func:`_saturation`) of the first ``lm`` lagged
+    spends ``x`` weighted by the adstock weights ``w``."""
+    acc = 0.0
+    for lag in range(lm):
+        acc += x[lag] * w[lag]
+    return _saturation(kind, acc, p1, p2)
+
+
 @numba.njit(cache=True, error_model="numpy")
 def _logp_grad_kernel(
     z,
@@ -764,17 +781,12 @@ def _logp_grad_kernel(
     dh_p1 = np.zeros((t_n, c_n, n_a))
     dh_p2 = np.zeros((t_n, c_n, n_a))
     for c in range(c_n):
-        sk = channels[c, _C_SAT]
-        p1 = v[channels[c, _C_SP1]]
-        p2 = v[channels[c, _C_SP2]] if channels[c, _C_SP2] >= 0 else 0.0
+        sk, p1, p2 = _saturation_params(channels, v, c)
+        lm = channels[c, _C_LMAX]
         for a in range(n_a):
             for t in range(t_n):
-                acc = 0.0
-                row = t * c_n + c
-                for lag in range(channels[c, _C_LMAX]):
-                    acc += lags[row, lag] * w[c, a, lag]
-                h[t, c, a], dh_x[t, c, a], dh_p1[t, c, a], dh_p2[t, c, a] = _saturation(
-                    sk, acc, p1, p2
+                h[t, c, a], dh_x[t, c, a], dh_p1[t, c, a], dh_p2[t, c, a] = _adstock_saturation(
+                    lags[t * c_n + c], w[c, a], lm, sk, p1, p2
                 )
 
     # Effect sizes: through ROI, beta = roi * share * ratio / S with S = sum_t h.
@@ -914,16 +926,13 @@ def _logp_grad_kernel(
     gd = np.zeros(o_n)
     for k in range(lift_c.shape[0]):
         c = lift_c[k]
-        sk = channels[c, _C_SAT]
-        p1 = v[channels[c, _C_SP1]]
-        p2 = v[channels[c, _C_SP2]] if channels[c, _C_SP2] >= 0 else 0.0
+        sk, p1, p2 = _saturation_params(channels, v, c)
+        lm = channels[c, _C_LMAX]
         for a in range(n_a):
             for t in range(t_n):
-                acc = 0.0
-                row = k * t_n + t
-                for lag in range(channels[c, _C_LMAX]):
-                    acc += lift_lags[row, lag] * w[c, a, lag]
-                hm, dm_x[t, a], dm_p1[t, a], dm_p2[t, a] = _saturation(sk, acc, p1, p2)
+                hm, dm_x[t, a], dm_p1[t, a], dm_p2[t, a] = _adstock_saturation(
+                    lift_lags[k * t_n + t], w[c, a], lm, sk, p1, p2
+                )
                 diff[t, a] = (hm - h[t, c, a]) * lift_after[k, t]
         pred = 0.0
         for o in range(o_n):
