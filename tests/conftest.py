@@ -89,7 +89,7 @@ def media_plan_files(tmp_path: Path) -> Callable[..., Path]:
 def fitted_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real ``omnimmm run`` of the tiny world in ``tests/pipeline_world.py`` (2 chains x
     100 draws, gate allowed to fail); returns the run directory, next to ``inputs/``."""
-    from omnimmm import pipeline
+    from omnimmm import run as pipeline
     from pipeline_world import write_world
 
     base = tmp_path_factory.mktemp("pipeline")

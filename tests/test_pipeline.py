@@ -14,9 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from omnimmm import pipeline
+from omnimmm import run as pipeline
 from omnimmm.errors import QualityGateError
 from omnimmm.report.sections import fmt_money, fmt_ratio
+from omnimmm.run import drivers
+from omnimmm.run.reuse import reusable
 from pipeline_world import EVIL, plan_text, write_world
 
 KEYS_CHANNEL = ["name", "kind", "current_spend", "recommended_spend", "roi", "roi_by_outcome",
@@ -172,11 +174,11 @@ def test_changed_data_is_not_reused(fitted_run: Path, tmp_path: Path) -> None:
     frame.loc[3, "tv_spend"] += 1.0
     write_world(tmp_path / "inputs", frame=frame)
     prep = pipeline.prepare(tmp_path / "inputs/plan.toml")
-    assert pipeline._can_reuse(fitted_run, prep) is False
+    assert reusable(fitted_run, prep.fit_key, prep.panel.data_hash).ok is False
     same = pipeline.prepare(fitted_run.parent / "inputs/plan.toml")
-    assert pipeline._can_reuse(fitted_run, same) is True
+    assert reusable(fitted_run, same.fit_key, same.panel.data_hash).ok is True
     other_seed = pipeline.prepare(fitted_run.parent / "inputs/plan.toml", seed=4)
-    assert pipeline._can_reuse(fitted_run, other_seed) is False
+    assert reusable(fitted_run, other_seed.fit_key, other_seed.panel.data_hash).ok is False
 
 
 def test_failed_gate_leaves_the_previous_run_untouched(fitted_run: Path, tmp_path: Path) -> None:
@@ -195,10 +197,11 @@ def test_failed_gate_leaves_the_previous_run_untouched(fitted_run: Path, tmp_pat
 def test_crash_mid_run_leaves_no_directory(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     plan = write_world(tmp_path / "inputs")
 
-    def boom(*args: object, **kwargs: object) -> None:
+    def fit_stage(*args: object, **kwargs: object) -> None:
         raise RuntimeError("simulated crash while fitting")
 
-    monkeypatch.setattr(pipeline, "_fit_stage", boom)
+    stages = tuple(fit_stage if s.__name__ == "fit_stage" else s for s in drivers.RUN_STAGES)
+    monkeypatch.setattr(drivers, "RUN_STAGES", stages)
     with pytest.raises(RuntimeError):
         pipeline.run(plan, tmp_path / "out")
     assert not (tmp_path / "out").exists()
@@ -211,10 +214,13 @@ def test_crash_while_optimizing_keeps_previous_run(
     run = _copy_run(fitted_run, tmp_path / "run")
     digest = _tree_digest(run)
 
-    def boom(*args: object, **kwargs: object) -> None:
+    def optimize_stage(*args: object, **kwargs: object) -> None:
         raise RuntimeError("simulated crash while optimizing")
 
-    monkeypatch.setattr(pipeline, "_optimize_stage", boom)
+    stages = tuple(
+        optimize_stage if s.__name__ == "optimize_stage" else s for s in drivers.RUN_STAGES
+    )
+    monkeypatch.setattr(drivers, "RUN_STAGES", stages)
     with pytest.raises(RuntimeError):
         pipeline.run(fitted_run.parent / "inputs/plan.toml", run)
     assert _tree_digest(run) == digest

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from omnimmm import pipeline
+from omnimmm import run as pipeline
 from pipeline_world import plan_text
 
 

@@ -183,7 +183,7 @@ def simulate(
         console.print(f"wrote {p}", highlight=False)
 
 
-# --- quarterly run: run / fit / optimize / report (thin wrappers over omnimmm.pipeline) ---
+# --- quarterly run: run / fit / optimize / report (thin wrappers over omnimmm.run) ---
 
 PlanArg = Annotated[Path, typer.Argument(help="Plan file (TOML).")]
 OutOpt = Annotated[Path, typer.Option("--out", help="Run directory to write (atomically).")]
@@ -220,10 +220,10 @@ def _summary(summary: object) -> None:
 @app.command()
 def run(plan: PlanArg, out: OutOpt, seed: SeedOpt = None, fast: FastOpt = False) -> None:
     """Fit (or reuse), gate, optimize and report: the quarterly run into --out DIR."""
-    from omnimmm import pipeline
+    from omnimmm.run import drivers
 
     try:
-        summary = pipeline.run(
+        summary = drivers.run(
             plan, out, seed=seed, fast=fast, progress=_say, progressbar=console.is_terminal
         )
     except OmniError as exc:
@@ -234,10 +234,10 @@ def run(plan: PlanArg, out: OutOpt, seed: SeedOpt = None, fast: FastOpt = False)
 @app.command()
 def fit(plan: PlanArg, out: OutOpt, seed: SeedOpt = None, fast: FastOpt = False) -> None:
     """Fit the MMM, check its quality gate and holdout, and save it into --out DIR."""
-    from omnimmm import pipeline
+    from omnimmm.run import drivers
 
     try:
-        summary = pipeline.fit(
+        summary = drivers.fit(
             plan, out, seed=seed, fast=fast, progress=_say, progressbar=console.is_terminal
         )
     except OmniError as exc:
@@ -248,10 +248,10 @@ def fit(plan: PlanArg, out: OutOpt, seed: SeedOpt = None, fast: FastOpt = False)
 @app.command()
 def optimize(directory: RunDirArg) -> None:
     """Recommend next quarter's budget from the fitted model in DIR and write the report."""
-    from omnimmm import pipeline
+    from omnimmm.run import drivers
 
     try:
-        summary = pipeline.optimize(directory, progress=_say)
+        summary = drivers.optimize(directory, progress=_say)
     except OmniError as exc:
         raise _fail(exc) from None
     _summary(summary)
@@ -260,10 +260,10 @@ def optimize(directory: RunDirArg) -> None:
 @app.command()
 def report(directory: RunDirArg) -> None:
     """Render report.html, report.xlsx and recommendation.json again from DIR's results."""
-    from omnimmm import pipeline
+    from omnimmm.run import drivers
 
     try:
-        summary = pipeline.report(directory, progress=_say)
+        summary = drivers.report(directory, progress=_say)
     except OmniError as exc:
         raise _fail(exc) from None
     _summary(summary)

@@ -12,6 +12,7 @@ Exit status
 3  invalid data (missing column, bad dates, negative spend, ...)
 4  infeasible budget or constraints
 5  the fitted model failed its quality gate
+75 the run directory is being written by another run (try again when it has finished)
 """
 
 from __future__ import annotations
@@ -45,6 +46,12 @@ class QualityGateError(OmniError):
     """A fitted model failed the convergence or accuracy checks."""
 
     exit_code = 5
+
+
+class RunDirBusyError(OmniError):
+    """Another run holds the lock of the run directory (``EX_TEMPFAIL``: try again later)."""
+
+    exit_code = 75
 
 
 class NotFittedError(OmniError, AttributeError):

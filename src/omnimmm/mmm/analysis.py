@@ -415,20 +415,19 @@ def holdout(m: Any, weeks: int | None = None) -> HoldoutResult:
 
     The refit uses the same spec, priors and sampler settings.
     """
-    from omnimmm.mmm.fit import OmniMMM
-
     n = int(weeks if weeks is not None else m.spec.holdout_weeks)
     panel = m.panel_
     if not 0 < n < panel.n_weeks:
         raise DataError(f"holdout needs 0 < weeks < {panel.n_weeks}, got {n}")
     head = _head(panel, panel.n_weeks - n)
-    refit = OmniMMM(m.plan, spec=m.spec, priors=m.priors, max_draws=m.max_draws).fit(head)
+    # The estimator's own class, so this module needs no import of it (fit imports analysis).
+    refit = type(m)(m.plan, spec=m.spec, priors=m.priors, max_draws=m.max_draws).fit(head)
     tail = slice(panel.n_weeks - n, None)
     fc = forecast(refit, panel.spend.iloc[tail], panel.controls.iloc[tail])
     actual = panel.outcomes.iloc[tail]
     fc["actual"] = np.concatenate([actual[o].to_numpy() for o in refit.response_.outcomes])
     mape = {
-        o: float(np.mean(np.abs(g["actual"] - g["mean"]) / np.abs(g["actual"])))
+        str(o): float(np.mean(np.abs(g["actual"] - g["mean"]) / np.abs(g["actual"])))
         for o, g in fc.groupby("outcome", sort=False)
     }
     table = fc[["date", "outcome", "actual", "mean", "low", "high"]]

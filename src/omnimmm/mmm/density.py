@@ -44,6 +44,8 @@ from omnimmm.mmm.compile import _as_pointer
 from omnimmm.mmm.design import ModelSpec
 from omnimmm.transforms import SATURATIONS
 
+KERNEL_VERSION = "1"  # interim: the density split (branch density) defines it for real
+
 __all__ = ["DensityTables", "callbacks", "density_tables", "expand", "logp_and_grad", "user_data"]
 
 # Prior kinds per unconstrained coordinate (parameters ``a``, ``b``).

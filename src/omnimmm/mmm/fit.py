@@ -20,8 +20,9 @@ import numpy as np
 import pandas as pd
 
 from omnimmm.errors import DataError, NotFittedError, PlanError
-from omnimmm.mmm import analysis, diagnostics
+from omnimmm.mmm import analysis, diagnostics, persistence
 from omnimmm.mmm.design import ModelSpec, SamplerSpec, Scaling, baseline_features, fit_scaling
+from omnimmm.mmm.persistence import FittedState
 from omnimmm.mmm.priors import BaselinePriors
 from omnimmm.mmm.response import ResponseModel
 
@@ -163,7 +164,7 @@ class OmniMMM:
             raise PlanError("OmniMMM needs a plan or a ModelSpec")
         self.plan = plan
         base = spec if spec is not None else ModelSpec.from_plan(plan)
-        overrides = {
+        overrides: dict[str, Any] = {
             k: v
             for k, v in {
                 "sampler": sampler,
@@ -389,18 +390,39 @@ class OmniMMM:
         self._check_fitted()
         return analysis.optimizer_arrays(self)
 
+    def fitted_state(self) -> FittedState:
+        """The fitted model as plain values (what :meth:`save` writes)."""
+        self._check_fitted()
+        return FittedState(
+            plan=self.plan,
+            spec=self.spec_,
+            priors=self.priors,
+            max_draws=self.max_draws,
+            panel=self.panel_,
+            scaling=self.scaling_,
+            idata=self.idata_,
+            timings=self.timings_,
+            diagnostics=self.diagnostics_.to_dict(),
+        )
+
+    @classmethod
+    def from_state(cls, state: FittedState) -> OmniMMM:
+        """A fitted model from a saved :class:`~omnimmm.mmm.persistence.FittedState`."""
+        model = cls(state.plan, spec=state.spec, priors=state.priors, max_draws=state.max_draws)
+        model._set_fitted(state.panel, state.scaling, state.idata, state.timings)
+        return model
+
     def save(self, directory: Any) -> Any:
         """Save to a directory (see :func:`omnimmm.mmm.persistence.save`)."""
-        from omnimmm.mmm.persistence import save
-
-        self._check_fitted()
-        return save(self, directory)
+        return persistence.save(self.fitted_state(), directory)
 
     def posterior(self, var_names: Sequence[str] | None = None) -> pd.DataFrame:
         """ArviZ summary of the posterior (scaled units) for the given variables."""
         self._check_fitted()
         names = list(var_names) if var_names is not None else None
-        return az.summary(self.idata_, var_names=names, hdi_prob=0.9)
+        summary = az.summary(self.idata_, var_names=names, hdi_prob=0.9)
+        assert isinstance(summary, pd.DataFrame)  # a Dataset only with fmt="xarray"
+        return summary
 
     def __repr__(self) -> str:
         state = "fitted" if hasattr(self, "idata_") else "not fitted"
@@ -413,3 +435,14 @@ class OmniMMM:
 
 def _as_float_array(values: Any) -> np.ndarray:
     return np.asarray(values, dtype=float)
+
+
+def load(directory: Any) -> OmniMMM:
+    """Load a model saved by :meth:`OmniMMM.save`; never refits and never unpickles.
+
+    Raises
+    ------
+    DataError
+        If a file is missing or the format version is unknown.
+    """
+    return OmniMMM.from_state(persistence.load_state(directory))

@@ -10,7 +10,8 @@ Directory layout (every file is an open format; nothing is pickled)::
     posterior.nc     posterior draws and sample stats (ArviZ NetCDF)
     panel.parquet    the training panel (spend per channel, outcomes, controls)
 
-:func:`load` rebuilds the :class:`~omnimmm.mmm.OmniMMM` from these files: the same
+:func:`load_state` reads them back into a :class:`FittedState`, from which
+``omnimmm.mmm.load`` rebuilds the :class:`~omnimmm.mmm.OmniMMM`: the same
 posterior, scaling and data give the same ROI, contributions and forecasts.
 """
 
@@ -29,8 +30,10 @@ import arviz as az
 import pandas as pd
 
 from omnimmm.errors import DataError
+from omnimmm.mmm.design import ModelSpec, Scaling
+from omnimmm.mmm.priors import BaselinePriors
 
-__all__ = ["FORMAT_VERSION", "load", "save"]
+__all__ = ["FORMAT_VERSION", "FittedState", "load_state", "save"]
 
 FORMAT_VERSION = 1
 _FILES = ("manifest.json", "config.json", "scaling.json", "posterior.nc", "panel.parquet")
@@ -75,32 +78,79 @@ def _panel_from_frame(frame: pd.DataFrame, kinds: dict[str, str], meta: dict[str
     )
 
 
-def save(model: Any, directory: str | Path) -> Path:
-    """Write a fitted :class:`~omnimmm.mmm.OmniMMM` to ``directory`` (created if needed).
+@dataclasses.dataclass(frozen=True)
+class FittedState:
+    """Everything a fitted MMM is made of, as plain values: what is saved and loaded.
+
+    :class:`omnimmm.mmm.OmniMMM` turns itself into one (``fitted_state()``) and is rebuilt
+    from one (``OmniMMM.from_state``), so this module never needs the estimator class.
+
+    Attributes
+    ----------
+    plan : Plan or None
+        The plan the model was built from (None for a model built from a spec alone).
+    spec : ModelSpec
+    priors : BaselinePriors
+    max_draws : int or None
+        Posterior draws the analysis uses.
+    panel : omnimmm.data.schema.Panel
+        The training panel.
+    scaling : Scaling
+    idata : arviz.InferenceData
+        Posterior draws and sample stats.
+    timings : dict
+        Compile and sampling seconds of the fit.
+    diagnostics : dict
+        Convergence summary (written to the manifest for reading without loading).
+    """
+
+    plan: Any
+    spec: ModelSpec
+    priors: BaselinePriors
+    max_draws: int | None
+    panel: Any
+    scaling: Scaling
+    idata: Any
+    timings: dict[str, Any]
+    diagnostics: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def save(state: Any, directory: str | Path) -> Path:
+    """Write a fitted model's state to ``directory`` (created if needed).
+
+    Parameters
+    ----------
+    state
+        A :class:`FittedState`, or a fitted model with a ``fitted_state()`` method
+        (``OmniMMM.save`` calls this).
+    directory
+        Where to write.
 
     Returns
     -------
     pathlib.Path
         The directory.
     """
+    if not isinstance(state, FittedState):
+        state = state.fitted_state()
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
-    spec = model.spec_
-    panel = model.panel_
-    if model.plan is not None:
+    spec = state.spec
+    panel = state.panel
+    if state.plan is not None:
         from omnimmm.config import dump_plan
 
-        dump_plan(model.plan, out / "plan.toml")
+        dump_plan(state.plan, out / "plan.toml")
     config = {
         "spec": spec.to_dict(),
-        "priors": dataclasses.asdict(model.priors),
-        "max_draws": model.max_draws,
+        "priors": dataclasses.asdict(state.priors),
+        "max_draws": state.max_draws,
         "channel_kinds": dict(panel.channel_kinds),
     }
     (out / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
-    scaling = json.dumps(model.scaling_.to_dict(), indent=2)
+    scaling = json.dumps(state.scaling.to_dict(), indent=2)
     (out / "scaling.json").write_text(scaling, encoding="utf-8")
-    model.idata_.to_netcdf(str(out / "posterior.nc"))
+    state.idata.to_netcdf(str(out / "posterior.nc"))
     _panel_frame(panel).to_parquet(out / "panel.parquet", index=False)
     manifest = {
         "format_version": FORMAT_VERSION,
@@ -115,34 +165,31 @@ def save(model: Any, directory: str | Path) -> Path:
         "seed": spec.sampler.seed,
         "sampler": dataclasses.asdict(spec.sampler),
         "weeks": [panel.dates[0].date().isoformat(), panel.dates[-1].date().isoformat()],
-        "timings": model.timings_,
-        "diagnostics": model.diagnostics_.to_dict(),
+        "timings": state.timings,
+        "diagnostics": state.diagnostics,
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     return out
 
 
-def _priors(saved: dict[str, Any]) -> Any:
+def _priors(saved: dict[str, Any]) -> BaselinePriors:
     """The saved baseline priors; those of older versions' fields that no longer exist
     (``intercept_mu``/``intercept_sd`` before the centred level) are dropped: the loaded
     posterior already holds every quantity the analysis reads."""
-    from omnimmm.mmm.priors import BaselinePriors
-
     known = {f.name for f in dataclasses.fields(BaselinePriors)}
     return BaselinePriors(**{k: v for k, v in saved.items() if k in known})
 
 
-def load(directory: str | Path) -> Any:
-    """Load a model saved by :func:`save`; never refits and never unpickles.
+def load_state(directory: str | Path) -> FittedState:
+    """Read the state saved by :func:`save`; never refits and never unpickles.
+
+    ``omnimmm.mmm.load`` turns it into a fitted :class:`~omnimmm.mmm.OmniMMM`.
 
     Raises
     ------
     DataError
         If a file is missing or the format version is unknown.
     """
-    from omnimmm.mmm.design import ModelSpec, Scaling
-    from omnimmm.mmm.fit import OmniMMM
-
     src = Path(directory)
     missing = [f for f in _FILES if not (src / f).is_file()]
     if missing:
@@ -167,11 +214,14 @@ def load(directory: str | Path) -> Any:
         idata[group].load()
     frame = pd.read_parquet(src / "panel.parquet")
     panel = _panel_from_frame(frame, config["channel_kinds"], manifest)
-    model = OmniMMM(
-        plan,
+    return FittedState(
+        plan=plan,
         spec=spec,
         priors=_priors(config["priors"]),
         max_draws=config["max_draws"],
+        panel=panel,
+        scaling=scaling,
+        idata=idata,
+        timings=manifest["timings"],
+        diagnostics=manifest.get("diagnostics", {}),
     )
-    model._set_fitted(panel, scaling, idata, manifest["timings"])
-    return model

@@ -1,11 +1,12 @@
-"""Stages of the quarterly run that read a fitted model: analysis tables and optimization.
+"""The optimize stage: the budget recommendation from a fitted model's posterior.
 
-Pure computation on a fitted :class:`omnimmm.mmm.OmniMMM` (through its public methods and
-``optimizer_arrays``) and the optimizer's public API; :mod:`omnimmm.pipeline` orchestrates.
+Pure computation on a fitted :class:`omnimmm.mmm.OmniMMM` (through its public
+``optimizer_arrays``) and the optimizer's public API.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -13,65 +14,9 @@ import pandas as pd
 
 from omnimmm.errors import DataError, PlanError
 from omnimmm.report.result import RunResult
+from omnimmm.run.context import Prepared, Progress, RunState
 
-__all__ = ["analysis_tables", "optimize_stage", "precheck_messages", "retention_segments"]
-
-Progress = Any
-
-
-def analysis_tables(model: Any, prep: Any) -> dict[str, pd.DataFrame]:
-    """ROI, mROI, synergy, decomposition, fit, posterior checks and pre-check tables."""
-    roi = model.roi().reset_index()
-    mroi = model.mroi().reset_index()
-    synergy = model.synergy()
-    decomposition = model.decomposition()
-    fitted = model.fitted()
-    actual = prep.panel.outcomes[list(fitted.columns)].set_axis(fitted.index)
-    fit = pd.concat(
-        [
-            pd.DataFrame(
-                {"date": fitted.index, "outcome": o, "actual": actual[o].to_numpy(),
-                 "fitted": fitted[o].to_numpy()}
-            )
-            for o in fitted.columns
-        ],
-        ignore_index=True,
-    )  # fmt: skip
-    ppc = model.ppc(seed=prep.seed).reset_index()
-    pc = prep.precheck
-    precheck = pd.DataFrame(
-        {
-            "channel": list(pc.vif.index),
-            "vif": pc.vif.to_numpy(dtype=float),
-            "zero_share": pc.zero_share.reindex(pc.vif.index).to_numpy(dtype=float),
-        }
-    )
-    return {
-        "roi": roi,
-        "mroi": mroi,
-        "synergy": synergy,
-        "decomposition": decomposition,
-        "fit": fit,
-        "ppc": ppc,
-        "precheck": precheck,
-    }
-
-
-def precheck_messages(pc: Any) -> list[str]:
-    out = []
-    for a, b, r in pc.collinear_pairs:
-        out.append(f"spend of {a} and {b} moves together (correlation {r:.2f})")
-    for c in pc.high_vif:
-        partners = ", ".join(pc.vif_partners.get(c, ()))
-        out.append(
-            f"{c} is close to a combination of other channels (VIF {float(pc.vif[c]):.1f}"
-            + (f"; mostly {partners})" if partners else ")")
-        )
-    for c in pc.sparse_channels:
-        out.append(f"{c} spends nothing in {100 * float(pc.zero_share[c]):.0f}% of weeks")
-    for c in pc.constant_channels:
-        out.append(f"{c} spends the same every week, so its effect cannot be estimated")
-    return out
+__all__ = ["optimize", "optimize_stage", "retention_segments"]
 
 
 # --------------------------------------------------------------------------- optimization
@@ -131,9 +76,41 @@ def retention_segments(result: RunResult | None) -> list[Any] | None:
     return segments_from_table(result.tables["retention_segments"])
 
 
-def optimize_stage(
-    model: Any, prep: Any, say: Progress, retention: list[Any] | None = None
+def optimize_stage(state: RunState) -> None:
+    """Recommend the budget from the fitted model and add it to the run's result.
+
+    Reads ``state.model`` and ``state.result`` (whose stored lifecycle tables, if any, give
+    the retention segments of a joint budget); replaces ``state.result`` with one that has
+    the horizon value, the optimizer's report and the allocation tables.
+    """
+    opt = optimize(state.model, state.prep, state.say, retention_segments(state.result))
+    state.result = replace(
+        state.result,
+        horizon_value=opt["horizon_value"],
+        optimizer=opt["optimizer"],
+        tables={**state.result.tables, **opt["tables"]},
+    )
+
+
+def optimize(
+    model: Any, prep: Prepared, say: Progress, retention: list[Any] | None = None
 ) -> dict[str, Any]:
+    """The budget recommendation of a fitted model for the prepared plan.
+
+    Returns
+    -------
+    dict
+        ``horizon_value`` (current, recommended, uplift intervals), ``optimizer`` (binding
+        constraints, solver and scenario) and ``tables`` (allocation, curves, weekly spend,
+        value by outcome).
+
+    Raises
+    ------
+    DataError
+        The model's last-quarter spend is not the data's (a model from other data).
+    PlanError
+        The model's structure is one the optimizer cannot plan with.
+    """
     from omnimmm.optimize import optimize_budget
 
     response = _response(model)

@@ -1,6 +1,6 @@
 """The lifecycle part of a quarterly run: scores, stages, risk, and retention segments.
 
-Used by :mod:`omnimmm.pipeline` when the plan has a ``[lifecycle]`` section. Only aggregates
+The run's lifecycle stage, when the plan has a ``[lifecycle]`` section. Only aggregates
 leave this module (stage counts, risk distributions, deciles, validation metrics, segment
 economics): no customer identifier, raw or hashed, is written into a run directory. The
 per-customer list is what ``omnimmm lifecycle score`` is for.
@@ -22,8 +22,9 @@ import numpy as np
 import pandas as pd
 
 from omnimmm.errors import DataError
+from omnimmm.run.context import RunState
 
-__all__ = ["LifecycleOutcome", "run_lifecycle"]
+__all__ = ["LifecycleOutcome", "lifecycle_stage", "run_lifecycle"]
 
 _BINS = np.linspace(0.0, 1.0, 11)
 
@@ -190,3 +191,10 @@ def _segment_economics(lc: Any, source: str, cols: Any, stages: dict[str, int]) 
             "control_rate": uplift["control_rate"].astype(float),
         }
     )
+
+
+def lifecycle_stage(state: RunState) -> None:
+    """Score the plan's customers into ``state.lifecycle`` (nothing without ``[lifecycle]``)."""
+    if state.prep.plan.lifecycle is None:
+        return
+    state.lifecycle = run_lifecycle(state.prep.plan, state.prep.seed, state.say)

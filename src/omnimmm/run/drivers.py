@@ -1,0 +1,341 @@
+"""The commands that write a run directory, each a list of stages over one
+:class:`~omnimmm.run.context.RunState`:
+
+* :func:`run` does everything (``omnimmm run PLAN --out DIR``): validate and pre-check, then
+  lifecycle, fit (or reuse), gate, holdout, analysis, optimize, report;
+* :func:`fit` stops before the optimizer (``omnimmm fit``);
+* :func:`optimize` adds the budget recommendation to a fitted run (``omnimmm optimize DIR``);
+* :func:`report` renders the exports again from the stored results (``omnimmm report DIR``).
+
+Run directory
+-------------
+::
+
+    DIR/recommendation.json   the DESIGN.md contract (stable keys)
+    DIR/report.html           self-contained report (inline SVG, no network)
+    DIR/report.xlsx           cover sheet and one sheet per table
+    DIR/manifest.json         package versions, plan, data and model hashes, seeds, stage timings
+    DIR/plan.toml             the plan as used (data path absolute, every default written out)
+    DIR/plan.original.toml    the plan file as given
+    DIR/model/                the fitted MMM (omnimmm.mmm.load: NetCDF posterior, tables)
+    DIR/result.json, DIR/tables/*.csv   the computed results the exports are rendered from
+
+One writer at a time and atomic writes (:mod:`omnimmm.run.rundir`): a run is built in a hidden
+sibling folder and swapped onto DIR only when everything succeeded, so a failed or killed run
+leaves no DIR, or the previous DIR byte for byte as it was. A DIR that exists but is not an
+omnimmm run directory is never replaced. Reuse of an earlier fit: :mod:`omnimmm.run.reuse`.
+
+A new command is a new list of stages (and perhaps a new stage module), not a new branch here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from omnimmm.config import dump_plan
+from omnimmm.errors import DataError, PlanError
+from omnimmm.report.result import RunResult, load_result
+from omnimmm.run.context import Prepared, Progress, RunState, Stage, quiet
+from omnimmm.run.reuse import code_versions, verify_model
+from omnimmm.run.rundir import (
+    check_out,
+    clean_stale,
+    is_run_dir,
+    lock,
+    read_manifest,
+    sha256,
+    staging,
+    versions,
+    write_json,
+)
+from omnimmm.run.stages.analysis import analysis_stage, run_meta
+from omnimmm.run.stages.export import export, export_stage
+from omnimmm.run.stages.fit import fit_stage
+from omnimmm.run.stages.gate import gate_stage
+from omnimmm.run.stages.holdout import holdout_stage
+from omnimmm.run.stages.lifecycle import lifecycle_stage
+from omnimmm.run.stages.optimize import optimize_stage
+from omnimmm.run.stages.validate import prepare
+
+__all__ = ["RunSummary", "fit", "optimize", "report", "run"]
+
+RUN_FORMAT = 1
+_VERSIONED = (
+    "omnimmm", "numpy", "pandas", "scipy", "pymc", "pytensor", "nutpie", "arviz",
+    "statsmodels", "lightgbm", "duckdb", "jinja2", "xlsxwriter",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a command did, for the closing summary.
+
+    Attributes
+    ----------
+    out : Path
+        The run directory written.
+    result : RunResult
+    reused : bool
+        Whether the model was reused rather than fitted.
+    seconds : float
+        Wall time of the command.
+    """
+
+    out: Path
+    result: RunResult
+    reused: bool
+    seconds: float
+
+    def lines(self) -> list[str]:
+        """A few plain lines: gate, holdout, uplift and the biggest moves."""
+        from omnimmm.report.sections import summary_lines
+
+        return summary_lines(self.result, self.out)
+
+
+def write_plan_stage(state: RunState) -> None:
+    """Write the plan as used and the plan file as given into the run."""
+    dump_plan(state.prep.plan, state.work / "plan.toml")
+    shutil.copyfile(state.prep.plan_path, state.work / "plan.original.toml")
+
+
+#: The stages of each command that fits, in order.
+RUN_STAGES: tuple[Stage, ...] = (
+    write_plan_stage, lifecycle_stage, fit_stage, gate_stage, holdout_stage, analysis_stage,
+    optimize_stage, export_stage,
+)  # fmt: skip
+FIT_STAGES: tuple[Stage, ...] = (
+    write_plan_stage, lifecycle_stage, fit_stage, gate_stage, holdout_stage, analysis_stage,
+    export_stage,
+)  # fmt: skip
+
+
+def _stage_name(stage: Stage) -> str:
+    return getattr(stage, "__name__", "stage").removesuffix("_stage")
+
+
+def _run_stages(state: RunState, stages: Sequence[Stage]) -> None:
+    for stage in stages:
+        t0 = time.perf_counter()
+        stage(state)
+        state.seconds[_stage_name(stage)] = round(time.perf_counter() - t0, 3)
+
+
+def _manifest(state: RunState, stages: dict[str, Any], gate: dict[str, Any]) -> dict[str, Any]:
+    prep = state.prep
+    return {
+        "kind": "omnimmm-run",
+        "format_version": RUN_FORMAT,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "versions": versions(_VERSIONED),
+        "code": code_versions(),
+        "python": platform.python_version(),
+        "plan": {"path": str(prep.plan_path.resolve()), "sha256": sha256(prep.plan_path)},
+        "data": {"path": str(prep.panel.source), "sha256": prep.panel.data_hash},
+        "fit_key": prep.fit_key,
+        "model_files": state.model_files,
+        "seeds": {"mmm": prep.seed, "holdout_refit": prep.seed, "optimizer": prep.seed},
+        "sampler": prep.sampler,
+        "fast": prep.fast,
+        "stages": stages,
+        "gate": gate,
+    }
+
+
+def _gate_brief(result: RunResult) -> dict[str, Any]:
+    g = result.gate
+    return {"passed": g["passed"], "allowed": g["allowed"], "failures": g["failures"]}
+
+
+def _fit_run(
+    command: str,
+    stages: Sequence[Stage],
+    plan_path: str | Path,
+    out: str | Path,
+    seed: int | None,
+    fast: bool,
+    progress: Progress | None,
+    progressbar: bool,
+) -> RunSummary:
+    say = progress or quiet
+    t0 = time.perf_counter()
+    out = Path(out)
+    with lock(out, command):
+        clean_stale(out)
+        say(f"checking the plan {plan_path} and its data")
+        t_check = time.perf_counter()
+        prep = prepare(plan_path, seed=seed, fast=fast, progressbar=progressbar)
+        previous = check_out(out)
+        if command == "run":
+            say(
+                f"data ok: {prep.panel.n_weeks} weeks, {len(prep.plan.channels)} channels, "
+                f"budget {prep.total:,.0f} over {prep.plan.budget.horizon_weeks} weeks (feasible)"
+            )
+        with staging(out) as work:
+            state = RunState(prep=prep, work=work, say=say, previous=previous)
+            state.seconds["validate"] = round(time.perf_counter() - t_check, 3)
+            _run_stages(state, stages)
+            stage_info = {
+                "seconds": state.seconds,
+                "fit_seconds": sum(state.seconds.get(k, 0.0) for k in ("fit", "gate", "holdout")),
+                "optimize_seconds": state.seconds.get("optimize"),
+                "reused": state.reused,
+                "fits": state.fits,
+            }
+            write_json(
+                work / "manifest.json", _manifest(state, stage_info, _gate_brief(state.result))
+            )
+    say(f"run directory: {out.absolute()}")
+    return RunSummary(out, state.result, state.reused, time.perf_counter() - t0)
+
+
+def run(
+    plan_path: str | Path,
+    out: str | Path,
+    *,
+    seed: int | None = None,
+    fast: bool = False,
+    progress: Progress | None = None,
+    progressbar: bool = False,
+) -> RunSummary:
+    """Run the whole quarterly pipeline into ``out`` (atomically); see the module docstring.
+
+    Parameters
+    ----------
+    plan_path
+        The plan file.
+    out
+        The run directory.
+    seed
+        Overrides the plan's seed (sampler, holdout refit, optimizer).
+    fast
+        Quick sampler settings; the gate is reported, not enforced.
+    progress
+        Called with each progress message.
+    progressbar
+        Draw the sampler's progress bar.
+
+    Returns
+    -------
+    RunSummary
+
+    Raises
+    ------
+    PlanError, DataError, InfeasibleError, QualityGateError, RunDirBusyError
+        User errors; ``out`` is then left exactly as it was.
+    """
+    return _fit_run("run", RUN_STAGES, plan_path, out, seed, fast, progress, progressbar)
+
+
+def fit(
+    plan_path: str | Path,
+    out: str | Path,
+    *,
+    seed: int | None = None,
+    fast: bool = False,
+    progress: Progress | None = None,
+    progressbar: bool = False,
+) -> RunSummary:
+    """Fit, gate and save the model with its analysis into ``out``; no optimization.
+
+    Parameters and errors as :func:`run`.
+    """
+    return _fit_run("fit", FIT_STAGES, plan_path, out, seed, fast, progress, progressbar)
+
+
+def _open_run(directory: Path) -> tuple[Prepared, dict[str, Any]]:
+    if not is_run_dir(directory):
+        raise PlanError(
+            f"{directory}: not an omnimmm run directory (no manifest.json written by "
+            "omnimmm run or omnimmm fit)"
+        )
+    manifest = read_manifest(directory)
+    problem = verify_model(directory, manifest)
+    if problem is not None:
+        raise DataError(
+            f"{problem}; the model in {directory} cannot be trusted. Refit it with "
+            f"omnimmm run (or fit) --out {directory}"
+        )
+    prep = prepare(
+        directory / "plan.toml", seed=manifest["seeds"]["mmm"], fast=bool(manifest["fast"])
+    )
+    if prep.panel.data_hash != manifest["data"]["sha256"]:
+        raise DataError(
+            f"{prep.panel.source}: the data changed since the model in {directory} was fitted "
+            "(its sha256 differs); refit with omnimmm run or omnimmm fit"
+        )
+    if prep.fit_key != manifest["fit_key"]:
+        raise PlanError(
+            f"{directory / 'plan.toml'}: its data, channels, model, calibration or festivals "
+            f"differ from those the model in {directory} was fitted with; only [budget] and "
+            "[gate] can change without refitting. Run omnimmm run (or fit) instead"
+        )
+    # The stored plan has absolute paths, the original plan file is kept for the manifest.
+    prep = replace(prep, plan_path=directory / "plan.original.toml")
+    return prep, manifest
+
+
+def optimize(directory: str | Path, *, progress: Progress | None = None) -> RunSummary:
+    """Recommend the budget for a fitted run directory and write the exports (atomically).
+
+    Raises
+    ------
+    PlanError, DataError, InfeasibleError, RunDirBusyError
+        Not a run directory, a model or data that changed, a budget no allocation meets.
+    """
+    from omnimmm.mmm import load
+
+    say = progress or quiet
+    t0 = time.perf_counter()
+    directory = Path(directory)
+    with lock(directory, "optimize"):
+        clean_stale(directory)
+        prep, manifest = _open_run(directory)
+        with staging(directory, seed_from=directory) as work:
+            state = RunState(prep=prep, work=work, say=say, previous=directory, reused=True)
+            state.model = load(work / "model")
+            state.model_files = manifest["model_files"]
+            result = load_result(work)
+            fresh = {k: v for k, v in run_meta(prep, state.model).items() if k != "plan_path"}
+            state.result = replace(result, meta={**result.meta, **fresh})
+            _run_stages(state, (optimize_stage, export_stage))
+            stages = {
+                **manifest["stages"],
+                "optimize_seconds": state.seconds["optimize"],
+                "seconds": {**manifest["stages"].get("seconds", {}), **state.seconds},
+            }
+            write_json(work / "manifest.json", _manifest(state, stages, manifest["gate"]))
+    return RunSummary(directory, state.result, True, time.perf_counter() - t0)
+
+
+def report(directory: str | Path, *, progress: Progress | None = None) -> RunSummary:
+    """Render report.html, report.xlsx and recommendation.json again from stored results.
+
+    Raises
+    ------
+    PlanError, RunDirBusyError
+        Not a run directory, or one without a recommendation yet.
+    """
+    say = progress or quiet
+    t0 = time.perf_counter()
+    directory = Path(directory)
+    with lock(directory, "report"):
+        clean_stale(directory)
+        if not is_run_dir(directory):
+            raise PlanError(f"{directory}: not an omnimmm run directory (no run manifest.json)")
+        result = load_result(directory)
+        if "allocation" not in result.tables:
+            raise PlanError(
+                f"{directory}: has a fitted model but no recommendation yet; run "
+                f"omnimmm optimize {directory} first"
+            )
+        with staging(directory, seed_from=directory) as work:
+            export(result, work, say)
+    return RunSummary(directory, result, True, time.perf_counter() - t0)

@@ -1,0 +1,55 @@
+"""The fit stage: fit the MMM, or reuse the one already in the run directory when nothing
+that determines it changed (:mod:`omnimmm.run.reuse`)."""
+
+from __future__ import annotations
+
+import shutil
+
+from omnimmm.report.result import load_result
+from omnimmm.run.context import RunState
+from omnimmm.run.reuse import model_hashes, reusable
+
+__all__ = ["fit_stage"]
+
+_FIT_TABLES = ("holdout", "baseline_forecasts", "holdout_scores")
+
+
+def fit_stage(state: RunState) -> None:
+    """Fill ``state.model`` (and, when reused, the previous holdout) and save the model.
+
+    A model is reused only when :func:`omnimmm.run.reuse.reusable` says so; otherwise the
+    run says why it refits (when there was a model to reuse) and samples afresh.
+    """
+    from omnimmm.mmm import OmniMMM, load
+
+    prep, work, say = state.prep, state.work, state.say
+    decision = reusable(state.previous, prep.fit_key, prep.panel.data_hash)
+    if decision.ok:
+        assert state.previous is not None
+        say(f"reusing the fitted model in {state.previous} (plan, data, code and model match)")
+        if not (work / "model").exists():
+            shutil.copytree(state.previous / "model", work / "model")
+        state.model = load(work / "model")
+        old = load_result(state.previous)
+        state.holdout = dict(old.holdout)
+        state.tables = {k: old.tables[k] for k in _FIT_TABLES if k in old.tables}
+        state.reused = True
+    else:
+        if decision.reason:
+            say(f"not reusing the model in {state.previous}: {decision.reason}; refitting")
+        s = prep.sampler
+        say(
+            f"fitting the MMM: {s['chains']} chains x {s['draws']} draws after {s['tune']} "
+            f"tuning steps, seed {s['seed']} (this is the slow part)"
+        )
+        shutil.rmtree(work / "model", ignore_errors=True)
+        state.model = OmniMMM(prep.plan, progressbar=prep.progressbar, **s).fit(prep.panel)
+        state.model.save(work / "model")
+        state.reused = False
+        state.fits["mmm"] = state.model.timings_
+    state.model_files = model_hashes(work / "model")
+    d = state.model.diagnostics_
+    say(
+        f"convergence: max R-hat {d.rhat_max:.3f}, min bulk ESS {d.ess_bulk_min:.0f}, "
+        f"{d.divergences} divergences"
+    )

@@ -1,0 +1,60 @@
+"""The gate stage: the fitted model's convergence checks, enforced unless the plan (or
+``--fast``) allows a failure, with numbered things to try."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+from omnimmm.run.context import FAST_SAMPLER, Prepared, RunState
+
+__all__ = ["gate_spec", "gate_stage"]
+
+
+def gate_spec(prep: Prepared) -> SimpleNamespace:
+    """The plan's gate thresholds; a ``--fast`` run reports the gate but does not enforce it."""
+    g = prep.plan.gate
+    return SimpleNamespace(
+        rhat_max=g.rhat_max,
+        ess_bulk_min=g.ess_bulk_min,
+        divergence_rate_max=g.divergence_rate_max,
+        allow_failure=bool(g.allow_failure or prep.fast),
+    )
+
+
+def _remedies(gate: Any, prep: Prepared) -> list[str]:
+    out = list(gate.remedies)
+    if prep.fast and not gate.passed:
+        s = prep.plan.model
+        out.insert(
+            0,
+            f"run without --fast: the plan's sampler settings ({s.chains} chains x {s.draws} "
+            f"draws after {s.tune} tuning steps) instead of the quick {FAST_SAMPLER['chains']} "
+            f"x {FAST_SAMPLER['draws']}",
+        )
+    return out
+
+
+def gate_stage(state: RunState) -> None:
+    """Check ``state.model`` against the gate and record the verdict in ``state.gate``.
+
+    Raises
+    ------
+    QualityGateError
+        The model failed and failure is not allowed; nothing of the run is kept.
+    """
+    spec = gate_spec(state.prep)
+    gate = state.model.quality_gate(spec)  # raises QualityGateError unless allowed
+    state.gate = {
+        "passed": bool(gate.passed),
+        "allowed": bool(spec.allow_failure),
+        "fast": state.prep.fast,
+        "failures": list(gate.failures),
+        "remedies": _remedies(gate, state.prep),
+        "message": gate.message,
+        "thresholds": {
+            "rhat_max": spec.rhat_max,
+            "ess_bulk_min": spec.ess_bulk_min,
+            "divergence_rate_max": spec.divergence_rate_max,
+        },
+    }

@@ -1,0 +1,82 @@
+"""The holdout stage: refit without the last weeks, forecast them from the actual spend and
+controls, and score the forecast next to seasonal-naive and ETS baselines of the same weeks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from omnimmm.run.context import Prepared, RunState
+
+__all__ = ["holdout", "holdout_stage"]
+
+
+def holdout(
+    model: Any, prep: Prepared
+) -> tuple[dict[str, Any], dict[str, pd.DataFrame], dict[str, Any] | None]:
+    """Holdout forecast of the refitted model against the seasonal-naive and ETS baselines.
+
+    Returns
+    -------
+    tuple
+        The scores (``weeks``, ``mape`` per outcome, ``mape_mean``, baselines' MAPE, the best
+        baseline and whether the model beats it), the tables (``holdout``,
+        ``baseline_forecasts``, ``holdout_scores``) and the refit's timings (None without a
+        holdout).
+    """
+    from omnimmm.mmm.baselines import accuracy, holdout_baselines, holdout_forecasts
+
+    weeks = int(prep.plan.model.holdout_weeks)
+    if weeks == 0:
+        return {"weeks": 0, "mape": {}, "mape_mean": None}, {}, None
+    ho = model.holdout(weeks)
+    outcomes = prep.panel.outcomes[list(prep.plan.data.outcomes)].set_axis(prep.panel.dates)
+    scores = holdout_baselines(outcomes, weeks)
+    forecasts = holdout_forecasts(outcomes, weeks)
+    own = pd.DataFrame(
+        {
+            "method": "omnimmm",
+            "outcome": list(ho.mape),
+            "variant": "refit on earlier weeks",
+            "mape": list(ho.mape.values()),
+        }
+    )
+    table = ho.table.copy()
+    scored = [accuracy(g["actual"], g["mean"]) for _, g in table.groupby("outcome", sort=False)]
+    for col in ("smape", "rmse", "bias"):
+        own[col] = [s[col] for s in scored]
+    all_scores = pd.concat([own, scores[own.columns]], ignore_index=True)
+    mape_mean = float(np.mean(list(ho.mape.values())))
+    base = scores.groupby("method", sort=False)["mape"].mean()
+    best = str(base.idxmin())
+    info = {
+        "weeks": weeks,
+        "mape": {k: float(v) for k, v in ho.mape.items()},
+        "mape_mean": mape_mean,
+        "baseline_mape_mean": {k: float(v) for k, v in base.items()},
+        "best_baseline": best,
+        "beats_baselines": bool(mape_mean < float(base.min())),
+        "first_week": str(pd.Timestamp(table["date"].min()).date()),
+    }
+    tables = {
+        "holdout": table,
+        "baseline_forecasts": forecasts[["date", "outcome", "method", "forecast"]],
+        "holdout_scores": all_scores,
+    }
+    return info, tables, ho.model.timings_
+
+
+def holdout_stage(state: RunState) -> None:
+    """Score the holdout forecast into ``state.holdout`` (kept as is for a reused model)."""
+    if state.reused and state.holdout:
+        return
+    weeks = state.prep.plan.model.holdout_weeks
+    if weeks:
+        state.say(f"holdout: refitting without the last {weeks} weeks, then forecasting them")
+    info, tables, refit = holdout(state.model, state.prep)
+    state.holdout = info
+    state.tables = {**state.tables, **tables}
+    if refit is not None:
+        state.fits["holdout_refit"] = refit
