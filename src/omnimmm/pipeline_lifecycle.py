@@ -38,11 +38,9 @@ class LifecycleOutcome:
 
 
 def _read(path: Path, fmt: str | None) -> pd.DataFrame:
-    kind = fmt or ("parquet" if path.suffix.lower() in {".parquet", ".pq"} else "csv")
-    try:
-        return pd.read_parquet(path) if kind == "parquet" else pd.read_csv(path)
-    except Exception as exc:  # a user's file: say which one and why
-        raise DataError(f"{path}: cannot read the {kind} file ({exc})") from None
+    from omnimmm.data.tables import read_frame
+
+    return read_frame(path, what="campaign file (lifecycle.campaigns in the plan)")
 
 
 def _check_metrics(report: dict[str, Any]) -> dict[str, Any]:

@@ -61,6 +61,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from omnimmm.data.tables import read_frame, register_duckdb
 from omnimmm.errors import DataError, numbered
 from omnimmm.lifecycle.campaigns import (
     RESPONSE_DAYS,
@@ -181,23 +182,13 @@ def _relation(
         con.register(view, source)
         sql, label = view, "the transactions frame"
     else:
-        path = Path(source)
-        if not path.exists():
-            raise DataError(f"transactions file {path} does not exist")
-        lit = "'" + str(path).replace("'", "''") + "'"
-        suffix = "".join(path.suffixes).lower()
-        label = str(path)
-        if ".parquet" in suffix or suffix.endswith(".pq"):
-            sql = f"read_parquet({lit})"
-        else:
-            sniffed = con.execute(f"DESCRIBE SELECT * FROM read_csv({lit}, auto_detect=true)")
-            present = {row[0] for row in sniffed.fetchall()}
-            # ids stay text (leading zeros); timestamps and amounts are read as text and cast
-            # with TRY_CAST so that a bad value anywhere is reported by row, not by the sniffer
-            text = (cols.customer_id, cols.order_id, cols.store_id, cols.ts, cols.amount)
-            ids = [c for c in text if c in present]
-            types = ", ".join("'" + c.replace("'", "''") + "': 'VARCHAR'" for c in ids)
-            sql = f"read_csv({lit}, auto_detect=true, types={{{types}}})"
+        # CSV (any common encoding/delimiter), Parquet file or folder, or .xlsx; text cells
+        # stay VARCHAR (ids keep leading zeros) and are cast with TRY_CAST so that a bad
+        # value anywhere is reported by row, not by a parser
+        view = f"omni_src_{uuid.uuid4().hex[:12]}"
+        register_duckdb(con, source, view, what="transactions file (--transactions)",
+                        as_text=True)  # fmt: skip
+        sql, label = view, str(source)
     try:
         described = con.execute(f"DESCRIBE SELECT * FROM {sql}").fetchall()
     except duckdb.Error as exc:
@@ -576,10 +567,8 @@ def build_features_pandas(
     if isinstance(source, pd.DataFrame):
         raw, label = source, "the transactions frame"
     else:
-        path = Path(source)
-        label = str(path)
-        parquet = ".parquet" in "".join(path.suffixes).lower()
-        raw = pd.read_parquet(path) if parquet else pd.read_csv(path)
+        label = str(source)
+        raw = read_frame(source, what="transactions file")
     role = _resolve(columns or ColumnMap(), dict.fromkeys(raw.columns, ""), label)
     optional = tuple(r for r in OPTIONAL if r in role)
     stop = cutoff_end(as_of)
