@@ -12,9 +12,17 @@ Exit status
 3  invalid data (missing column, bad dates, negative spend, ...)
 4  infeasible budget or constraints
 5  the fitted model failed its quality gate
+64 usage error: unknown option, missing argument, bad value for a flag (the command line,
+   not the plan; the BSD ``EX_USAGE`` status)
+
+Every message starts with ``error:`` and names the file, plan key or command-line flag.
 """
 
 from __future__ import annotations
+
+
+#: Exit status of a command-line usage error (Click's default 2 would read as "invalid plan").
+USAGE_EXIT = 64
 
 
 class OmniError(Exception):
@@ -51,6 +59,12 @@ class NotFittedError(OmniError, AttributeError):
     """A method that needs a fitted model was called before ``fit``."""
 
     exit_code = 1
+
+
+def in_file(exc: OmniError, path: object, key: str) -> OmniError:
+    """The same kind of error with the file and the plan key it comes from in front, e.g.
+    ``plan.toml: [budget] total: sum of channel maximums ...``."""
+    return type(exc)(f"{path}: {key}: {exc}")
 
 
 def numbered(remedies: list[str]) -> str:

@@ -51,7 +51,7 @@ import numpy as np
 import pandas as pd
 
 from omnimmm.config import Plan, dump_plan
-from omnimmm.errors import DataError, PlanError
+from omnimmm.errors import DataError, InfeasibleError, PlanError, in_file
 from omnimmm.pipeline_stages import analysis_tables as _analysis_tables
 from omnimmm.pipeline_stages import optimize_stage as _optimize_stage
 from omnimmm.pipeline_stages import precheck_messages as _precheck_messages
@@ -216,7 +216,11 @@ def prepare(
         )
     scenario, constraints = _scenario(plan, channels, total)
     kinds = [plan.channel(c).kind for c in channels]
-    check_feasible(channels, kinds, current.to_numpy(dtype=float), scenario, constraints)
+    try:
+        check_feasible(channels, kinds, current.to_numpy(dtype=float), scenario, constraints)
+    except InfeasibleError as exc:  # say which file and key, as validate does (same call)
+        key = "[budget] total" if plan.budget.total is not None else "[budget]"
+        raise in_file(exc, path, key) from None
     sampler = _sampler_settings(plan, fast)
     return Prepared(
         plan=plan,
