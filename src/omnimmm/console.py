@@ -123,7 +123,7 @@ def run_app(app: Any, args: list[str] | None = None) -> int:
     except click_exc.ClickException as exc:
         err.print(error_line(exc.format_message()))
         return int(exc.exit_code)
-    except click_exc.Abort:
+    except typer.Abort:
         err.print(error_line("aborted"))
         return 130
     except OmniError as exc:  # commands catch their own; this is a safety net

@@ -20,7 +20,6 @@ Every message starts with ``error:`` and names the file, plan key or command-lin
 
 from __future__ import annotations
 
-
 #: Exit status of a command-line usage error (Click's default 2 would read as "invalid plan").
 USAGE_EXIT = 64
 

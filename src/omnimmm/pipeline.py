@@ -148,6 +148,9 @@ def _sampler_settings(plan: Plan, fast: bool) -> dict[str, int]:
 def _fit_key(plan: Plan, sampler: dict[str, int]) -> str:
     doc = plan.resolved().to_toml_dict()
     keep = {k: doc.get(k) for k in ("data", "channels", "model", "calibration", "festivals")}
+    # chains/draws/tune enter through `sampler` (plan.toml holds the ones used, --fast's too)
+    keep["model"] = {k: v for k, v in (keep["model"] or {}).items()
+                     if k not in ("chains", "draws", "tune")}  # fmt: skip
     keep["sampler"] = sampler
     text = json.dumps(keep, sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -258,8 +261,16 @@ def _write_manifest(work: Path, prep: Prepared, stages: dict[str, Any], extra: d
     (work / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
 
 
+def _as_used(prep: Prepared) -> Plan:
+    """The plan as the run used it: every default written out (adstock, l_max, format) and
+    the sampler settings actually used (--fast's, not the plan's)."""
+    used = {k: prep.sampler[k] for k in ("chains", "draws", "tune")}
+    plan = prep.plan.resolved()
+    return plan.model_copy(update={"model": plan.model.model_copy(update=used)})
+
+
 def _write_plan(work: Path, prep: Prepared) -> None:
-    dump_plan(prep.plan, work / "plan.toml")
+    dump_plan(_as_used(prep), work / "plan.toml")
     shutil.copyfile(prep.plan_path, work / "plan.original.toml")
 
 
@@ -455,7 +466,9 @@ def _meta(prep: Prepared, model: Any) -> dict[str, Any]:
 # --------------------------------------------------------------------------- exports
 
 
-def _export(result: RunResult, work: Path, say: Progress) -> None:
+def _export(result: RunResult, work: Path, say: Progress, label: Path | None = None) -> None:
+    """Write the exports into ``work`` (the staging folder); messages name ``label``, the
+    run directory the user asked for, not the hidden staging folder."""
     from omnimmm.report import write_html, write_recommendation, write_xlsx
 
     save_result(result, work)
@@ -463,7 +476,7 @@ def _export(result: RunResult, work: Path, say: Progress) -> None:
         write_recommendation(result, work / "recommendation.json")
         write_html(result, work / "report.html")
         write_xlsx(result, work / "report.xlsx")
-        say(f"wrote recommendation.json, report.html and report.xlsx into {work.name}")
+        say(f"wrote recommendation.json, report.html and report.xlsx into {label or work}")
 
 
 @dataclass(frozen=True)
@@ -556,7 +569,7 @@ def run(
         opt = _optimize_stage(fitted.model, prep, say, _retention(result))
         result = _add_optimization(result, opt)
         t_opt = time.perf_counter() - t_opt
-        _export(result, work, say)
+        _export(result, work, say, out)
         stages = {
             "fit_seconds": fitted.seconds,
             "optimize_seconds": t_opt,
@@ -641,7 +654,7 @@ def optimize(directory: str | Path, *, progress: Progress | None = None) -> RunS
         t_opt = time.perf_counter()
         opt = _optimize_stage(model, prep, say, _retention(result))
         result = _add_optimization(result, opt)
-        _export(result, work, say)
+        _export(result, work, say, directory)
         stages = {**manifest["stages"], "optimize_seconds": time.perf_counter() - t_opt}
         _write_manifest(work, prep, stages, {"gate": manifest["gate"]})
     return RunSummary(directory, result, True, time.perf_counter() - t0)
@@ -661,5 +674,5 @@ def report(directory: str | Path, *, progress: Progress | None = None) -> RunSum
             f"omnimmm optimize {directory} first"
         )
     with _staging(directory, seed_from=directory) as work:
-        _export(result, work, say)
+        _export(result, work, say, directory)
     return RunSummary(directory, result, True, time.perf_counter() - t0)

@@ -102,10 +102,23 @@ class ColumnMap:
             name = getattr(self, role)
             if not isinstance(name, str) or not name:
                 raise DataError(f"column map: the '{role}' column needs a name, got {name!r}")
-        names = [n for n in (getattr(self, f.name) for f in fields(self)) if n is not None]
-        dup = sorted({n for n in names if names.count(n) > 1})
-        if dup:
-            raise DataError(f"column map: column(s) {dup} are mapped to more than one role")
+        roles: dict[str, list[str]] = {}
+        for f in fields(self):
+            if getattr(self, f.name) is not None:
+                roles.setdefault(getattr(self, f.name), []).append(f.name)
+        clashes = [
+            f"'{name}' is given to "
+            + " and ".join(f"{r} (--{r.replace('_', '-')}-col)" for r in rs)
+            for name, rs in roles.items()
+            if len(rs) > 1
+        ]
+        if clashes:
+            raise DataError(
+                "column map: each column can play one role only: "
+                + "; ".join(clashes)
+                + ". Give each role its own column (optional roles can be left out of the "
+                "plan's [lifecycle.columns])"
+            )
 
     @classmethod
     def from_mapping(cls, mapping: dict[str, str | None] | None) -> ColumnMap:

@@ -136,7 +136,9 @@ def check_history(
             + numbered(
                 [
                     f"use --horizon-days {max(longest, 1)} or less",
-                    "use fewer or closer training cutoffs",
+                    f"use fewer or closer training cutoffs (--n-cutoffs, now {n_cutoffs}; "
+                    f"--step-days, now {step_days}) or less history before the first "
+                    f"(--min-history-days, now {min_history_days})",
                     "load a longer transaction history",
                 ]
             )

@@ -494,7 +494,7 @@ def _diagnose(
                         f"lower the budget to at most {money(hi.sum())}",
                         "raise channel maximums ([budget.channels.NAME] max) or allow a "
                         "larger max_change under [budget]",
-                        "treat the total as a ceiling: objective = \"profit\" under [budget] "
+                        'treat the total as a ceiling: objective = "profit" under [budget] '
                         "in the plan (in Python, FixedBudget(objective='profit'))",
                     ]
                 )

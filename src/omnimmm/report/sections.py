@@ -222,6 +222,8 @@ def headline(result: RunResult) -> dict[str, Any]:
         "moves_up": [{"name": n, "amount": fmt_money(v)} for n, v in moves_up],
         "moves_down": [{"name": n, "amount": fmt_money(-v)} for n, v in moves_down],
         "gate_passed": bool(gate["passed"]),
+        # a failed model's numbers are shown greyed as "not for decisions", never headlined
+        "withheld": not bool(gate["passed"]),
         "gate_allowed": bool(gate["allowed"]),
         "fast": bool(result.meta.get("fast")),
         "failures": list(gate["failures"]),
@@ -283,7 +285,8 @@ def chart_roi(result: RunResult) -> Markup:
     series = [svg.Series("all outcomes", roi["mean"].tolist(), "#222",
                          roi["low"].tolist(), roi["high"].tolist())]  # fmt: skip
     colors = ("#0072B2", "#E69F00", "#009E73", "#CC79A7")
-    for k, o in enumerate(result.outcomes):
+    split = result.outcomes if len(result.outcomes) > 1 else []  # one outcome: no split
+    for k, o in enumerate(split):
         series.append(
             svg.Series(_outcome_label(o), roi[f"{o}_mean"].tolist(), colors[k % len(colors)],
                        roi[f"{o}_low"].tolist(), roi[f"{o}_high"].tolist())
@@ -487,6 +490,9 @@ def build_sections(result: RunResult) -> dict[str, Any]:
             "fit": chart_fit(result),
         },
         "lifecycle": lifecycle_section(result),
+        "font_stack": Markup(svg.FONT_STACK),
+        "has_cross": len(result.outcomes) > 1
+        and any(_is_cross(c["kind"], o) for c in result.channels for o in result.outcomes),
     }
 
 
@@ -509,6 +515,11 @@ def summary_lines(result: RunResult, out: Path) -> list[str]:
         )
     if result.horizon_value:
         hd = headline(result)
+        if hd["withheld"]:
+            lines.append(
+                "NOT FOR DECISIONS: the model failed its quality gate; the numbers below are "
+                "what the failed model computed (see the report for what to try)"
+            )
         lines.append(
             f"recommended: {hd['total']} over {hd['horizon_weeks']} weeks; expected uplift "
             f"{hd['uplift']} ({hd['uplift_pct']}), 90% interval [{hd['uplift_low']}, "
