@@ -431,3 +431,25 @@ def test_version_help_examples_and_usage_exit_code(cli) -> None:
     assert "Traceback" not in bad.stderr
     missing = cli("validate")
     assert missing.returncode == 64 and "error: missing argument" in missing.stderr.lower()
+
+
+# --------------------------------------------------------------------------- README
+
+
+def test_readme_bring_your_own_data_plan_validates(tmp_path: Path, cli) -> None:
+    """The README's worked example, on the real retailer file as published."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Bring your own data") :]
+    plan = section[
+        section.index("```toml\n") + 8 : section.index("```", section.index("```toml") + 7)
+    ]
+    data = ROOT / "../shared/data/real_retailer_weekly/data.csv"
+    if not data.exists():
+        pytest.skip("../shared/data is not available")
+    path = tmp_path / "retailer.toml"
+    path.write_text(plan.replace('"../shared/data/', f'"{(ROOT / "../shared/data").resolve()}/'))
+    proc = cli("validate", str(path))
+    _no_traceback(proc)
+    assert proc.returncode == 0, proc.stderr
+    assert "209 weeks, 2014-08-03 to 2018-07-29" in proc.stdout
+    assert "Channels: 6" in proc.stdout

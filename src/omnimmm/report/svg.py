@@ -41,9 +41,9 @@ FONT_STACK = (
     "'Source Han Sans SC','WenQuanYi Micro Hei',sans-serif"
 )
 FONT = f"font-family:{FONT_STACK}"
-#: Charts keep at least this width (CSS px) on a phone and scroll sideways inside their
-#: figure, so their 10-11 px labels stay readable instead of shrinking with the screen.
-MIN_WIDTH = 560
+#: Charts never shrink below this share of their drawn size: on a phone they scroll sideways
+#: inside their figure, so 9-11 px labels stay at 7.5 px or more instead of about 4 px.
+MIN_SCALE = 0.85
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ def nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
 def _svg(width: int, height: int, body: list[str], title: str) -> Markup:
     head = (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-        f'width="100%" style="min-width:{min(width, MIN_WIDTH)}px;{FONT}" role="img" '
+        f'width="100%" style="min-width:{math.ceil(MIN_SCALE * width)}px;{FONT}" role="img" '
         f'aria-label="{escape(title)}">'
     )
     return Markup(head + f"<title>{escape(title)}</title>" + "".join(body) + "</svg>")
