@@ -433,6 +433,27 @@ def test_version_help_examples_and_usage_exit_code(cli) -> None:
     assert missing.returncode == 64 and "error: missing argument" in missing.stderr.lower()
 
 
+def test_wrong_arguments_are_usage_errors_not_plan_errors(tmp_path: Path, cli) -> None:
+    taken = tmp_path / "taken.txt"
+    taken.write_text("x")
+    tx = tmp_path / "tx.csv"
+    tx.write_text("customer_id,ts,amount\n1,2024-01-01,5\n")
+    cases = {
+        ("optimize", str(tmp_path)): f"error: {tmp_path}: not an omnimmm run directory",
+        ("report", str(tmp_path)): f"error: {tmp_path}: not an omnimmm run directory",
+        ("run", str(DEMO / "plan.toml"), "--out", str(taken)): f"error: --out {taken}: exists",
+        ("simulate", "--weeks", "10", "--out", str(tmp_path / "s")): "'--weeks'",
+        ("lifecycle", "score", "--transactions", str(tx), "--as-of", "2024-01-01",
+         "--horizon-days", "0", "--out", str(tmp_path / "o")): "--horizon-days",
+    }  # fmt: skip
+    for args, words in cases.items():
+        proc = cli(*args)
+        _no_traceback(proc)
+        assert words in proc.stderr, (args, proc.stderr)
+        assert proc.returncode in (64, 3), (args, proc.returncode)
+        assert proc.returncode == (3 if args[0] == "lifecycle" else 64)
+
+
 # --------------------------------------------------------------------------- README
 
 

@@ -192,7 +192,9 @@ def validate(plan: Annotated[Path, typer.Argument(help="Plan file (TOML).")]) ->
 def simulate(
     out: Annotated[Path, typer.Option(help="Directory to write world.csv, plan.toml, truth.")],
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same bytes.")] = 0,
-    weeks: Annotated[int, typer.Option(help="Number of weeks (104 to 208).")] = 156,
+    weeks: Annotated[
+        int, typer.Option(min=104, max=208, help="Number of weeks (104 to 208).")
+    ] = 156,
     noise: Annotated[float, typer.Option(help="Noise sd relative to mean revenue.")] = 0.05,
     synergy: Annotated[bool, typer.Option(help="Include the TV x search synergy.")] = True,
     cross_effects: Annotated[bool, typer.Option(help="Online media lift stores and back.")] = True,

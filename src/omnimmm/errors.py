@@ -12,8 +12,9 @@ Exit status
 3  invalid data (missing column, bad dates, negative spend, ...)
 4  infeasible budget or constraints
 5  the fitted model failed its quality gate
-64 usage error: unknown option, missing argument, bad value for a flag (the command line,
-   not the plan; the BSD ``EX_USAGE`` status)
+64 usage error: unknown option, missing argument, bad value for a flag, ``--out`` naming a
+   file, a DIR that is not a run directory (the command line, not the plan; the BSD
+   ``EX_USAGE`` status)
 
 Every message starts with ``error:`` and names the file, plan key or command-line flag.
 """
@@ -34,6 +35,14 @@ class PlanError(OmniError):
     """The plan file is missing, malformed, or has a wrong or unknown key."""
 
     exit_code = 2
+
+
+class UsageError(PlanError):
+    """A command-line argument or flag is wrong (``--out`` a file, ``DIR`` not a run
+    directory, a negative ``--seed``): exit status 64, like the CLI's own usage errors.
+    A subclass of :class:`PlanError` so code that catches plan errors still catches it."""
+
+    exit_code = USAGE_EXIT
 
 
 class DataError(OmniError):

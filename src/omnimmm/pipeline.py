@@ -51,7 +51,7 @@ import numpy as np
 import pandas as pd
 
 from omnimmm.config import Plan, dump_plan
-from omnimmm.errors import DataError, InfeasibleError, PlanError, in_file
+from omnimmm.errors import DataError, InfeasibleError, PlanError, UsageError, in_file
 from omnimmm.pipeline_stages import analysis_tables as _analysis_tables
 from omnimmm.pipeline_stages import optimize_stage as _optimize_stage
 from omnimmm.pipeline_stages import precheck_messages as _precheck_messages
@@ -193,7 +193,7 @@ def prepare(
     plan = load_plan(path)
     if seed is not None:
         if seed < 0:
-            raise PlanError(f"--seed must be a non-negative integer, got {seed}")
+            raise UsageError(f"--seed must be a non-negative integer, got {seed}")
         plan = plan.model_copy(update={"seed": int(seed)})
     panel = load_panel(plan)
     horizon = plan.budget.horizon_weeks
@@ -614,7 +614,7 @@ def fit(
 
 def _open_run(directory: Path) -> tuple[Prepared, dict[str, Any]]:
     if not is_run_dir(directory):
-        raise PlanError(
+        raise UsageError(
             f"{directory}: not an omnimmm run directory (no manifest.json written by "
             "omnimmm run or omnimmm fit)"
         )
@@ -666,10 +666,10 @@ def report(directory: str | Path, *, progress: Progress | None = None) -> RunSum
     t0 = time.perf_counter()
     directory = Path(directory)
     if not is_run_dir(directory):
-        raise PlanError(f"{directory}: not an omnimmm run directory (no run manifest.json)")
+        raise UsageError(f"{directory}: not an omnimmm run directory (no run manifest.json)")
     result = load_result(directory)
     if "allocation" not in result.tables:
-        raise PlanError(
+        raise UsageError(
             f"{directory}: has a fitted model but no recommendation yet; run "
             f"omnimmm optimize {directory} first"
         )

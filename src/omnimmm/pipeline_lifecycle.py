@@ -164,8 +164,8 @@ def _segment_economics(lc: Any, source: str, cols: Any, stages: dict[str, int]) 
     for col in ("customer_id", "sent_at", "segment", "treated"):
         if col not in campaigns.columns:
             raise DataError(
-                f"{lc.campaigns}: campaign file has no column '{col}'; "
-                f"columns found: {list(campaigns.columns)}"
+                f"{lc.campaigns}: campaign file (lifecycle.campaigns in the plan) has no "
+                f"column '{col}'; columns found: {list(campaigns.columns)}"
             )
     # An order in [sent_at, sent_at + 30 days) converts; its amount is the revenue.
     outcomes = campaign_outcomes(campaigns, source, columns=cols)

@@ -65,8 +65,9 @@ def plan_cutoffs(
     """Training and validation cutoffs for scoring at ``as_of`` (see the module docstring)."""
     if horizon_days < 1 or n_cutoffs < 1 or step_days < 1:
         raise DataError(
-            f"horizon ({horizon_days}), number of cutoffs ({n_cutoffs}) and step "
-            f"({step_days}) must all be positive"
+            f"the horizon (--horizon-days {horizon_days}), the number of training cutoffs "
+            f"(--n-cutoffs {n_cutoffs}) and the days between them (--step-days {step_days}) "
+            "must all be positive"
         )
     day = cutoff_end(as_of) - pd.Timedelta(days=1)
     h = pd.Timedelta(days=horizon_days)
