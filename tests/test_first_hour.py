@@ -474,3 +474,28 @@ def test_readme_bring_your_own_data_plan_validates(tmp_path: Path, cli) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "209 weeks, 2014-08-03 to 2018-07-29" in proc.stdout
     assert "Channels: 6" in proc.stdout
+
+
+def test_run_summary_and_report_say_when_the_rfm_baseline_wins() -> None:
+    from omnimmm.report.sections import lifecycle_vs_baseline, summary_lines
+
+    base = _result()
+    metrics = pd.DataFrame(
+        {
+            "target": ["repurchase"] * 2 + ["churn"] * 2,
+            "metric": ["validation.roc_auc", "baseline_rfm_logistic.roc_auc"] * 2,
+            "value": [0.8152119589829849, 0.8202, 0.91, 0.70],
+        }
+    )
+    result = dataclasses.replace(base, tables={**base.tables, "lifecycle_metrics": metrics})
+    rows = lifecycle_vs_baseline(result)
+    assert rows == [
+        {"target": "repurchase", "auc": "0.815", "baseline": "0.820", "loses": True},
+        {"target": "churn", "auc": "0.910", "baseline": "0.700", "loses": False},
+    ]
+    lines = summary_lines(result, Path("out"))
+    assert (
+        "lifecycle repurchase: validation AUC 0.815, RFM baseline 0.820 -- the RFM baseline "
+        "scored higher" in lines
+    )
+    assert "lifecycle churn: validation AUC 0.910, RFM baseline 0.700" in lines

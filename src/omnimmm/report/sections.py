@@ -378,6 +378,29 @@ def chart_fit(result: RunResult) -> list[dict[str, Any]]:
     return out
 
 
+def lifecycle_vs_baseline(result: RunResult) -> list[dict[str, Any]]:
+    """Per propensity model: validation AUC next to the RFM-only baseline's, and whether
+    the baseline scored higher (the model then adds nothing over recency/frequency/value)."""
+    metrics = result.table("lifecycle_metrics")
+    if metrics.empty:
+        return []
+    rows = []
+    for target, g in metrics.groupby("target", sort=False):
+        value = dict(zip(g["metric"].astype(str), g["value"], strict=True))
+        auc, base = value.get("validation.roc_auc"), value.get("baseline_rfm_logistic.roc_auc")
+        if not (_finite(auc) and _finite(base)):
+            continue
+        rows.append(
+            {
+                "target": str(target),
+                "auc": f"{float(auc):.3f}",
+                "baseline": f"{float(base):.3f}",
+                "loses": float(base) > float(auc),
+            }
+        )
+    return rows
+
+
 def lifecycle_section(result: RunResult) -> dict[str, Any] | None:
     """Stages, churn-risk distribution, deciles, validation and the retention budget."""
     info = result.lifecycle
@@ -453,6 +476,7 @@ def lifecycle_section(result: RunResult) -> dict[str, Any] | None:
         "metrics": metric_rows,
         "drivers": driver_rows,
         "retention": retention,
+        "vs_baseline": lifecycle_vs_baseline(result),
     }
 
 
@@ -512,6 +536,11 @@ def summary_lines(result: RunResult, out: Path) -> list[str]:
             f"holdout MAPE {fmt_pct(h['mape_mean'])} over {h['weeks']} weeks; {verdict} the "
             f"best baseline ({h['best_baseline']}, "
             f"{fmt_pct(h['baseline_mape_mean'][h['best_baseline']])})"
+        )
+    for r in lifecycle_vs_baseline(result):
+        lines.append(
+            f"lifecycle {r['target']}: validation AUC {r['auc']}, RFM baseline {r['baseline']}"
+            + (" -- the RFM baseline scored higher" if r["loses"] else "")
         )
     if result.horizon_value:
         hd = headline(result)
