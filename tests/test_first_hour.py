@@ -275,10 +275,14 @@ def test_panel_as_excel_and_semicolon_csv_validates(tmp_path: Path, cli) -> None
     for name in ("world.xlsx", "world_semi.csv"):
         sub = tmp_path / name.replace(".", "_")
         sub.mkdir()
-        proc = cli("validate", str(demo_plan(sub, tmp_path / name)))
+        plan = demo_plan(sub, tmp_path / name)
+        proc = cli("validate", str(plan))
         _no_traceback(proc)
         assert proc.returncode == 0, proc.stderr
         assert "156 weeks" in proc.stdout
+        from omnimmm.config import load_plan
+
+        assert load_plan(plan).data.file_format == ("excel" if name.endswith("xlsx") else "csv")
 
 
 def test_long_geo_panel_says_why_and_what_to_do(tmp_path: Path, cli) -> None:
