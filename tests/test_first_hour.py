@@ -152,7 +152,8 @@ def test_lifecycle_xls_is_named_not_a_traceback(tmp_path: Path, cli) -> None:
                    "--horizon-days", "30", "--out", str(tmp_path / "o"))  # fmt: skip
     _no_traceback(proc)
     assert proc.returncode == 3
-    assert proc.stderr.startswith(f"error: {bad}: transactions file (--transactions): legacy")
+    assert proc.stderr.startswith(f"error: {bad}: transactions file (--transactions or ")
+    assert "lifecycle.transactions): legacy Excel" in proc.stderr
     assert "save it as .xlsx or as CSV (UTF-8)" in proc.stderr
 
 

@@ -22,8 +22,12 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    epilog=EXAMPLES["omnimmm"],
 )
-lifecycle_app = typer.Typer(help="Customer lifecycle: identity, features, propensity scores.")
+lifecycle_app = typer.Typer(
+    help="Customer lifecycle: identity, features, propensity scores.",
+    epilog=EXAMPLES["lifecycle"],
+)
 app.add_typer(lifecycle_app, name="lifecycle")
 
 console = make_console()

@@ -48,6 +48,11 @@ def version_text() -> str:
 
 # Examples shown at the end of each command's --help.
 EXAMPLES: dict[str, str] = {
+    "omnimmm": "Examples:\n\n  omnimmm validate data/demo/plan.toml\n"
+    "  omnimmm run data/demo/plan.toml --out runs/demo --fast\n"
+    "  omnimmm lifecycle score --help\n  omnimmm --version",
+    "lifecycle": "Examples:\n\n  omnimmm lifecycle score --transactions orders.csv "
+    "--as-of 2024-06-30 --horizon-days 90 --out scores",
     "validate": "Examples:\n\n  omnimmm validate data/demo/plan.toml\n"
     "  omnimmm validate examples/real_retailer/plan.toml",
     "run": "Examples:\n\n  omnimmm run data/demo/plan.toml --out runs/2025Q1\n"

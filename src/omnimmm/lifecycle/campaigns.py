@@ -121,7 +121,13 @@ def load_campaigns(
         sql, label, frame = view, "the campaigns frame", True
     else:
         view = f"omni_camp_src_{uuid.uuid4().hex[:12]}"
-        register_duckdb(con, source, view, what="campaign file (--campaigns)", as_text=True)
+        register_duckdb(
+            con,
+            source,
+            view,
+            what="campaign file (--campaigns or lifecycle.campaigns)",
+            as_text=True,
+        )
         sql, label, frame = view, str(source), False
     try:
         described = con.execute(f"DESCRIBE SELECT * FROM {sql}").fetchall()

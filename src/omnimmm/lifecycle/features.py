@@ -199,7 +199,7 @@ def _relation(
         # stay VARCHAR (ids keep leading zeros) and are cast with TRY_CAST so that a bad
         # value anywhere is reported by row, not by a parser
         view = f"omni_src_{uuid.uuid4().hex[:12]}"
-        register_duckdb(con, source, view, what="transactions file (--transactions)",
+        register_duckdb(con, source, view, what="transactions file (--transactions or lifecycle.transactions)",
                         as_text=True)  # fmt: skip
         sql, label = view, str(source)
     try:
