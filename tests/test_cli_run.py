@@ -98,7 +98,7 @@ def test_real_process_prints_no_traceback(tmp_path: Path) -> None:
 def test_optimize_and_report_refuse_a_non_run_directory(tmp_path: Path) -> None:
     for cmd in ("optimize", "report"):
         result = runner.invoke(app, [cmd, str(tmp_path)])
-        assert result.exit_code == 2
+        assert result.exit_code == 64  # a wrong DIR argument is a usage error, not a plan
         assert "not an omnimmm run directory" in " ".join(result.output.split())
 
 

@@ -143,8 +143,8 @@ def test_xlsx_is_readable_and_numbers_are_numbers(fitted_run: Path) -> None:
     assert wb.sheetnames[0] == "Cover"
     assert {"Recommendation", "ROI", "Holdout scores", "Response curves"} <= set(wb.sheetnames)
     doc = json.loads((fitted_run / "recommendation.json").read_text())
-    rows = list(wb["Recommendation"].iter_rows(min_row=3, values_only=True))
-    header, body = rows[0], rows[1:]
+    rows = list(wb["Recommendation"].iter_rows(min_row=1, values_only=True))
+    header, body = rows[0], rows[1:]  # tables start at A1
     by_name = {r[header.index("name")]: r for r in body}
     assert set(by_name) == {c["name"] for c in doc["channels"]}
     for c in doc["channels"]:
@@ -152,7 +152,7 @@ def test_xlsx_is_readable_and_numbers_are_numbers(fitted_run: Path) -> None:
         rec = row[header.index("recommended")]
         assert isinstance(rec, int | float) and not isinstance(rec, bool)
         assert rec == pytest.approx(c["recommended_spend"])
-    roi_rows = list(wb["ROI"].iter_rows(min_row=4, values_only=True))
+    roi_rows = list(wb["ROI"].iter_rows(min_row=2, values_only=True))
     assert all(isinstance(r[1], int | float) for r in roi_rows)
 
 

@@ -262,11 +262,11 @@ def test_xlsx_cover_and_numeric_sheets(tmp_path: Path) -> None:
     cover = {r[0]: r[1:] for r in wb["Cover"].iter_rows(values_only=True) if r[0]}
     assert cover["budget over the horizon"][0] == 500_000.0
     assert cover["uplift"][:3] == (90_000.0, 20_000.0, 150_000.0)
-    rows = list(wb["Recommendation"].iter_rows(min_row=3, values_only=True))
-    header = rows[0]
+    rows = list(wb["Recommendation"].iter_rows(min_row=1, values_only=True))
+    header = rows[0]  # tables start at A1: header in row 1
     assert rows[2][header.index("name")] == EVIL  # stored as text, not markup
     assert rows[1][header.index("recommended")] == 360_000.0
-    fit = list(wb["Fit"].iter_rows(min_row=4, max_row=4, values_only=True))[0]
+    fit = list(wb["Fit"].iter_rows(min_row=2, max_row=2, values_only=True))[0]
     assert fit[0].year == 2024 and isinstance(fit[2], int | float)
 
 

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
+from rich.markup import escape
 
+from omnimmm.console import EXAMPLES, error_line, lifecycle_score_lines, make_console, run_app
 from omnimmm.errors import OmniError
 
 app = typer.Typer(
@@ -21,17 +22,39 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    epilog=EXAMPLES["omnimmm"],
 )
-lifecycle_app = typer.Typer(help="Customer lifecycle: identity, features, propensity scores.")
+lifecycle_app = typer.Typer(
+    help="Customer lifecycle: identity, features, propensity scores.",
+    epilog=EXAMPLES["lifecycle"],
+)
 app.add_typer(lifecycle_app, name="lifecycle")
 
-console = Console()
-err_console = Console(stderr=True)
+console = make_console()
+err_console = make_console(stderr=True)
 
 
 def _fail(exc: OmniError) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
+    err_console.print(error_line(exc))
     return typer.Exit(code=exc.exit_code)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from omnimmm.console import version_text
+
+        console.print(version_text(), markup=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Omnichannel marketing mix modeling, customer lifecycle and budget planning."""
 
 
 _ROLE_HELP = {
@@ -62,7 +85,7 @@ def _camp_col(role: str) -> object:
     return typer.Option(flag, help=_CAMPAIGN_ROLE_HELP[role])
 
 
-@lifecycle_app.command("score")
+@lifecycle_app.command("score", epilog=EXAMPLES["lifecycle score"])
 def lifecycle_score(
     transactions: Annotated[Path, typer.Option(help="Transactions (CSV or Parquet).")],
     as_of: Annotated[str, typer.Option(help="Scoring date YYYY-MM-DD; later rows unused.")],
@@ -115,6 +138,15 @@ def lifecycle_score(
     min_rows_per_leaf: Annotated[
         int | None, typer.Option(help="LightGBM min_child_samples (default 100).")
     ] = None,
+    n_cutoffs: Annotated[
+        int, typer.Option(help="Training cutoffs (snapshots) per model; fewer need less history.")
+    ] = 4,
+    step_days: Annotated[
+        int, typer.Option(help="Days between training cutoffs; closer need less history.")
+    ] = 30,
+    min_history_days: Annotated[
+        int, typer.Option(help="History required before the first training cutoff, days.")
+    ] = 90,
 ) -> None:
     """Score churn and repurchase propensity of every customer as of a date."""
     from omnimmm.lifecycle.campaigns import CampaignColumns
@@ -138,33 +170,35 @@ def lifecycle_score(
                               n_jobs=n_jobs, campaigns=campaigns, response_days=response_days,
                               campaign_columns=camp_cols,
                               model_preset="fast" if fast else "default",
-                              model_params=model_params)  # fmt: skip
+                              model_params=model_params, n_cutoffs=n_cutoffs,
+                              step_days=step_days,
+                              min_history_days=min_history_days)  # fmt: skip
     except OmniError as exc:
         raise _fail(exc) from None
-    auc = res.metrics["repurchase"]["validation"]["roc_auc"]
-    console.print(f"scored {len(res.scores):,} customers (validation repurchase AUC {auc}); "
-                  f"wrote {out / 'scores.csv'} and {out / 'metrics.json'}", highlight=False)  # fmt: skip
+    for line in lifecycle_score_lines(res.metrics, len(res.scores), out):
+        console.print(line, markup=False)
 
 
-@app.command()
+@app.command(epilog=EXAMPLES["validate"])
 def validate(plan: Annotated[Path, typer.Argument(help="Plan file (TOML).")]) -> None:
-    """Validate a plan and its media panel, then print a summary."""
-    from omnimmm.config import load_plan
-    from omnimmm.data import load_panel, summarize_panel
+    """Validate a plan, its media panel and its budget exactly as run does, then summarize."""
+    from omnimmm.data import summarize_panel
+    from omnimmm.run.stages.validate import prepare
 
     try:
-        p = load_plan(plan)
-        panel = load_panel(p)
+        prep = prepare(plan)  # the checks run makes before fitting, same messages
     except OmniError as exc:
         raise _fail(exc) from None
-    console.print(summarize_panel(panel), highlight=False)
+    console.print(summarize_panel(prep.panel), markup=False)
 
 
-@app.command()
+@app.command(epilog=EXAMPLES["simulate"])
 def simulate(
     out: Annotated[Path, typer.Option(help="Directory to write world.csv, plan.toml, truth.")],
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same bytes.")] = 0,
-    weeks: Annotated[int, typer.Option(help="Number of weeks (104 to 208).")] = 156,
+    weeks: Annotated[
+        int, typer.Option(min=104, max=208, help="Number of weeks (104 to 208).")
+    ] = 156,
     noise: Annotated[float, typer.Option(help="Noise sd relative to mean revenue.")] = 0.05,
     synergy: Annotated[bool, typer.Option(help="Include the TV x search synergy.")] = True,
     cross_effects: Annotated[bool, typer.Option(help="Online media lift stores and back.")] = True,
@@ -201,7 +235,7 @@ RunDirArg = Annotated[Path, typer.Argument(help="A run directory written by run 
 
 
 def _say(message: str) -> None:
-    console.print(f"[dim]{_clock()}[/] {message}", highlight=False)
+    console.print(f"[dim]{_clock()}[/] {escape(message)}")
 
 
 def _clock() -> str:
@@ -217,7 +251,7 @@ def _summary(summary: object) -> None:
     console.print(f"done in {summary.seconds:.0f} s", highlight=False)  # type: ignore[attr-defined]
 
 
-@app.command()
+@app.command(epilog=EXAMPLES["run"])
 def run(plan: PlanArg, out: OutOpt, seed: SeedOpt = None, fast: FastOpt = False) -> None:
     """Fit (or reuse), gate, optimize and report: the quarterly run into --out DIR."""
     from omnimmm.run import drivers
@@ -231,7 +265,7 @@ def run(plan: PlanArg, out: OutOpt, seed: SeedOpt = None, fast: FastOpt = False)
     _summary(summary)
 
 
-@app.command()
+@app.command(epilog=EXAMPLES["fit"])
 def fit(plan: PlanArg, out: OutOpt, seed: SeedOpt = None, fast: FastOpt = False) -> None:
     """Fit the MMM, check its quality gate and holdout, and save it into --out DIR."""
     from omnimmm.run import drivers
@@ -245,7 +279,7 @@ def fit(plan: PlanArg, out: OutOpt, seed: SeedOpt = None, fast: FastOpt = False)
     _summary(summary)
 
 
-@app.command()
+@app.command(epilog=EXAMPLES["optimize"])
 def optimize(directory: RunDirArg) -> None:
     """Recommend next quarter's budget from the fitted model in DIR and write the report."""
     from omnimmm.run import drivers
@@ -257,7 +291,7 @@ def optimize(directory: RunDirArg) -> None:
     _summary(summary)
 
 
-@app.command()
+@app.command(epilog=EXAMPLES["report"])
 def report(directory: RunDirArg) -> None:
     """Render report.html, report.xlsx and recommendation.json again from DIR's results."""
     from omnimmm.run import drivers
@@ -270,12 +304,8 @@ def report(directory: RunDirArg) -> None:
 
 
 def main() -> None:
-    """Entry point of the ``omnimmm`` console script."""
-    try:
-        app()
-    except OmniError as exc:  # pragma: no cover - commands catch their own
-        err_console.print(f"error: {exc}")
-        sys.exit(exc.exit_code)
+    """Entry point of the ``omnimmm`` console script (usage errors exit 64, see errors)."""
+    sys.exit(run_app(app))
 
 
 if __name__ == "__main__":

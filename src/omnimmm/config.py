@@ -109,14 +109,19 @@ class DataSpec(_Frozen):
     outcomes: tuple[Name, ...] = Field(min_length=1)
     controls: tuple[Name, ...] = ()
     events: tuple[Name, ...] = ()
-    format: Literal["csv", "parquet"] | None = None
+    format: Literal["csv", "parquet", "excel"] | None = None
 
     @property
-    def file_format(self) -> Literal["csv", "parquet"]:
-        """The declared format, or the one implied by the file suffix (``.parquet``/``.pq``)."""
+    def file_format(self) -> Literal["csv", "parquet", "excel"]:
+        """The declared format, or the one implied by the file suffix (``.parquet``/``.pq``,
+        ``.xlsx``/``.xlsm``). The reader (:mod:`omnimmm.data.tables`) sniffs the file itself;
+        this is what ``plan.toml`` in a run records."""
         if self.format is not None:
             return self.format
-        return "parquet" if self.path.suffix.lower() in {".parquet", ".pq"} else "csv"
+        suffix = self.path.suffix.lower()
+        if suffix in {".xlsx", ".xlsm"}:
+            return "excel"
+        return "parquet" if suffix in {".parquet", ".pq"} else "csv"
 
 
 class ChannelSpec(_Frozen):
@@ -290,7 +295,7 @@ class LifecycleSpec(_Frozen):
     """
 
     transactions: Path
-    format: Literal["csv", "parquet"] | None = None
+    format: Literal["csv", "parquet", "excel"] | None = None
     as_of: Date | None = None
     horizon_days: StrictInt = Field(default=90, ge=7, le=730)
     churn_horizon_days: StrictInt | None = Field(default=None, ge=7, le=730)

@@ -12,10 +12,18 @@ Exit status
 3  invalid data (missing column, bad dates, negative spend, ...)
 4  infeasible budget or constraints
 5  the fitted model failed its quality gate
+64 usage error: unknown option, missing argument, bad value for a flag, ``--out`` naming a
+   file, a DIR that is not a run directory (the command line, not the plan; the BSD
+   ``EX_USAGE`` status)
 75 the run directory is being written by another run (try again when it has finished)
+
+Every message starts with ``error:`` and names the file, plan key or command-line flag.
 """
 
 from __future__ import annotations
+
+#: Exit status of a command-line usage error (Click's default 2 would read as "invalid plan").
+USAGE_EXIT = 64
 
 
 class OmniError(Exception):
@@ -28,6 +36,14 @@ class PlanError(OmniError):
     """The plan file is missing, malformed, or has a wrong or unknown key."""
 
     exit_code = 2
+
+
+class UsageError(PlanError):
+    """A command-line argument or flag is wrong (``--out`` a file, ``DIR`` not a run
+    directory, a negative ``--seed``): exit status 64, like the CLI's own usage errors.
+    A subclass of :class:`PlanError` so code that catches plan errors still catches it."""
+
+    exit_code = USAGE_EXIT
 
 
 class DataError(OmniError):
@@ -58,6 +74,12 @@ class NotFittedError(OmniError, AttributeError):
     """A method that needs a fitted model was called before ``fit``."""
 
     exit_code = 1
+
+
+def in_file(exc: OmniError, path: object, key: str) -> OmniError:
+    """The same kind of error with the file and the plan key it comes from in front, e.g.
+    ``plan.toml: [budget] total: sum of channel maximums ...``."""
+    return type(exc)(f"{path}: {key}: {exc}")
 
 
 def numbered(remedies: list[str]) -> str:

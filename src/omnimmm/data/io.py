@@ -1,22 +1,21 @@
-"""Reading a media panel from CSV or Parquet, and a plain-text summary of it.
+"""Reading a media panel from CSV, Parquet or Excel, and a plain-text summary of it.
 
-CSV files are read as UTF-8 (with or without the byte-order mark Excel writes) and, failing
-that, as GB18030, the encoding Chinese Excel uses for "CSV" by default. Every cell is read as
-text so that :class:`~omnimmm.data.schema.Panel` can point at the exact bad cell; duplicated
-headers are kept as they are so they can be reported.
+Files are read by :mod:`omnimmm.data.tables` (CSV in UTF-8, UTF-8-BOM or GB18030, any common
+delimiter; Parquet; .xlsx). Every CSV/Excel cell is read as text so that
+:class:`~omnimmm.data.schema.Panel` can point at the exact bad cell; duplicated headers are
+kept as they are so they can be reported.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from omnimmm.data.schema import Panel
-from omnimmm.errors import DataError
+from omnimmm.data.tables import read_frame, sniff_table
 
 if TYPE_CHECKING:
     from omnimmm.config import Plan
@@ -29,79 +28,34 @@ def file_sha256(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def read_table(path: str | Path, file_format: str = "csv") -> pd.DataFrame:
-    """Read a CSV or Parquet file into a frame, keeping header names as written.
+def read_table(path: str | Path, file_format: str | None = None) -> pd.DataFrame:
+    """Read the media panel (CSV, Parquet or .xlsx) into a frame, keeping header names.
+
+    A thin wrapper of :func:`omnimmm.data.tables.read_frame`: CSV in UTF-8, UTF-8-BOM or
+    GB18030 with any common delimiter, Parquet, or Excel (first sheet).
 
     Parameters
     ----------
     path
         The file.
     file_format
-        ``"csv"`` or ``"parquet"``.
+        Ignored (kept for callers that pass the plan's ``data.format``): the format is
+        sniffed from the file itself, so a mislabelled file still reads.
 
     Returns
     -------
     pandas.DataFrame
-        For CSV, every cell as text (empty cells as ``""``), header whitespace stripped,
-        empty trailing lines dropped. For Parquet, the stored column types.
+        For CSV and Excel, every cell as text (empty cells as ``""``), header whitespace
+        stripped, empty trailing lines dropped. For Parquet, the stored column types.
 
     Raises
     ------
     DataError
-        The file is missing, empty, not decodable, or not parseable as ``file_format``.
+        The file is missing, empty, in a format that is not read, or not parseable.
     """
-    src = Path(path)
-    if not src.is_file():
-        raise DataError(f"{src}: data file not found")
-    if file_format == "parquet":
-        return _read_parquet(src)
-    return _read_csv(src, src.read_bytes())
-
-
-def _read_csv(src: Path, raw: bytes) -> pd.DataFrame:
-    if not raw.strip():
-        raise DataError(f"{src}: the file is empty: expected a header row and one row per week")
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = raw.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise DataError(f"{src}: cannot decode the file as UTF-8 or GB18030 text")
-    try:
-        cells = pd.read_csv(
-            io.StringIO(text),
-            header=None,
-            dtype=str,
-            keep_default_na=False,
-            skip_blank_lines=False,
-        )
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{src}: the file is empty: expected a header row") from None
-    except pd.errors.ParserError as exc:
-        raise DataError(f"{src}: not a readable CSV file: {exc}") from None
-    header = [str(h).strip() for h in cells.iloc[0]]
-    body = cells.iloc[1:].reset_index(drop=True)
-    body.columns = pd.Index(header, dtype=object)
-    filled = body.apply(lambda col: col.fillna("").str.strip() != "").any(axis=1).to_numpy()
-    last = len(filled) - filled[::-1].argmax() if filled.any() else 0
-    return body.iloc[:last]
-
-
-def _read_parquet(src: Path) -> pd.DataFrame:
-    import pyarrow.parquet as pq
-
-    try:
-        table = pq.read_table(src)
-    except Exception as exc:  # pyarrow raises several types for bad files
-        raise DataError(f"{src}: not a readable Parquet file: {exc}") from None
-    names = list(table.column_names)
-    frame = table.rename_columns([f"c{i}" for i in range(len(names))]).to_pandas(
-        ignore_metadata=True
-    )
-    frame.columns = pd.Index(names, dtype=object)
-    return frame
+    what = "media panel (data.path in the plan)"
+    fmt = sniff_table(path, what=what)
+    return read_frame(path, what=what, as_text=fmt.kind in ("csv", "excel"))
 
 
 def load_panel(plan: Plan) -> Panel:

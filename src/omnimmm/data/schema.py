@@ -255,12 +255,7 @@ class _Checker:
         dates = pd.DatetimeIndex(parsed, name="date")
         dup = dates.duplicated(keep=False)
         if dup.any():
-            first = dates[dup][0]
-            rows = [_row(int(i)) for i in np.flatnonzero(dates == first)]
-            raise self.fail(
-                f'column "{col}": date {first.date()} appears {len(rows)} times '
-                f"(rows {', '.join(map(str, rows))}); expected one row per week"
-            )
+            raise self.fail(self._duplicate_dates(col, dates))
         steps = dates[1:] - dates[:-1]
         if (steps <= pd.Timedelta(0)).any():
             i = int(np.flatnonzero(steps <= pd.Timedelta(0))[0])
@@ -281,6 +276,34 @@ class _Checker:
                 "daily data to weeks)"
             )
         return dates
+
+    def _duplicate_dates(self, col: str, dates: pd.DatetimeIndex) -> str:
+        """Which date repeats, and, when most do, that this is a long (geo) panel and what
+        to do with it."""
+        dup = dates.duplicated(keep=False)
+        first = dates[dup][0]
+        at = np.flatnonzero(dates == first)
+        rows = ", ".join(str(_row(int(i))) for i in at[:8]) + (", ..." if len(at) > 8 else "")
+        text = (
+            f'column "{col}": date {first.date()} appears {len(at)} times (rows {rows}); '
+            "expected one row per week"
+        )
+        repeated = pd.Series(dates).value_counts()
+        if (repeated > 1).mean() < 0.5:
+            return text
+        block = self.frame.iloc[at]
+        keys = [
+            str(c)
+            for c in self.frame.columns
+            if str(c) not in self.uses and block[c].astype(str).nunique() == len(at)
+        ]
+        by = f' (one per value of "{keys[0]}")' if keys else ""
+        return (
+            f"{text}. Every date has {int(repeated.median())} rows{by}: this looks like a "
+            "long panel (one row per geo, region or store and week), and this plan models "
+            "one national series. Sum spend and outcomes per week into one row per date "
+            "(e.g. pandas: frame.groupby(date).sum()), or keep one geo's rows"
+        )
 
     def numbers(self, col: str, dates: pd.DatetimeIndex) -> np.ndarray:
         raw = self.frame[col]

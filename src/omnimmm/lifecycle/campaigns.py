@@ -49,6 +49,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from omnimmm.data.tables import register_duckdb
 from omnimmm.errors import DataError
 
 __all__ = [
@@ -119,13 +120,15 @@ def load_campaigns(
         con.register(view, source)
         sql, label, frame = view, "the campaigns frame", True
     else:
-        path = Path(source)
-        if not path.exists():
-            raise DataError(f"campaign file {path} does not exist")
-        lit = "'" + str(path).replace("'", "''") + "'"
-        parquet = ".parquet" in "".join(path.suffixes).lower() or path.suffix.lower() == ".pq"
-        sql = f"read_parquet({lit})" if parquet else f"read_csv({lit}, all_varchar=true)"
-        label, frame = str(path), False
+        view = f"omni_camp_src_{uuid.uuid4().hex[:12]}"
+        register_duckdb(
+            con,
+            source,
+            view,
+            what="campaign file (--campaigns or lifecycle.campaigns)",
+            as_text=True,
+        )
+        sql, label, frame = view, str(source), False
     try:
         described = con.execute(f"DESCRIBE SELECT * FROM {sql}").fetchall()
     except duckdb.Error as exc:

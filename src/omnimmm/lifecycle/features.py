@@ -61,6 +61,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from omnimmm.data.tables import read_frame, register_duckdb
 from omnimmm.errors import DataError, numbered
 from omnimmm.lifecycle.campaigns import (
     RESPONSE_DAYS,
@@ -101,10 +102,23 @@ class ColumnMap:
             name = getattr(self, role)
             if not isinstance(name, str) or not name:
                 raise DataError(f"column map: the '{role}' column needs a name, got {name!r}")
-        names = [n for n in (getattr(self, f.name) for f in fields(self)) if n is not None]
-        dup = sorted({n for n in names if names.count(n) > 1})
-        if dup:
-            raise DataError(f"column map: column(s) {dup} are mapped to more than one role")
+        roles: dict[str, list[str]] = {}
+        for f in fields(self):
+            if getattr(self, f.name) is not None:
+                roles.setdefault(getattr(self, f.name), []).append(f.name)
+        clashes = [
+            f"'{name}' is given to "
+            + " and ".join(f"{r} (--{r.replace('_', '-')}-col)" for r in rs)
+            for name, rs in roles.items()
+            if len(rs) > 1
+        ]
+        if clashes:
+            raise DataError(
+                "column map: each column can play one role only: "
+                + "; ".join(clashes)
+                + ". Give each role its own column (optional roles can be left out of the "
+                "plan's [lifecycle.columns])"
+            )
 
     @classmethod
     def from_mapping(cls, mapping: dict[str, str | None] | None) -> ColumnMap:
@@ -181,23 +195,13 @@ def _relation(
         con.register(view, source)
         sql, label = view, "the transactions frame"
     else:
-        path = Path(source)
-        if not path.exists():
-            raise DataError(f"transactions file {path} does not exist")
-        lit = "'" + str(path).replace("'", "''") + "'"
-        suffix = "".join(path.suffixes).lower()
-        label = str(path)
-        if ".parquet" in suffix or suffix.endswith(".pq"):
-            sql = f"read_parquet({lit})"
-        else:
-            sniffed = con.execute(f"DESCRIBE SELECT * FROM read_csv({lit}, auto_detect=true)")
-            present = {row[0] for row in sniffed.fetchall()}
-            # ids stay text (leading zeros); timestamps and amounts are read as text and cast
-            # with TRY_CAST so that a bad value anywhere is reported by row, not by the sniffer
-            text = (cols.customer_id, cols.order_id, cols.store_id, cols.ts, cols.amount)
-            ids = [c for c in text if c in present]
-            types = ", ".join("'" + c.replace("'", "''") + "': 'VARCHAR'" for c in ids)
-            sql = f"read_csv({lit}, auto_detect=true, types={{{types}}})"
+        # CSV (any common encoding/delimiter), Parquet file or folder, or .xlsx; text cells
+        # stay VARCHAR (ids keep leading zeros) and are cast with TRY_CAST so that a bad
+        # value anywhere is reported by row, not by a parser
+        view = f"omni_src_{uuid.uuid4().hex[:12]}"
+        register_duckdb(con, source, view, what="transactions file (--transactions or lifecycle.transactions)",
+                        as_text=True)  # fmt: skip
+        sql, label = view, str(source)
     try:
         described = con.execute(f"DESCRIBE SELECT * FROM {sql}").fetchall()
     except duckdb.Error as exc:
@@ -576,10 +580,8 @@ def build_features_pandas(
     if isinstance(source, pd.DataFrame):
         raw, label = source, "the transactions frame"
     else:
-        path = Path(source)
-        label = str(path)
-        parquet = ".parquet" in "".join(path.suffixes).lower()
-        raw = pd.read_parquet(path) if parquet else pd.read_csv(path)
+        label = str(source)
+        raw = read_frame(source, what="transactions file")
     role = _resolve(columns or ColumnMap(), dict.fromkeys(raw.columns, ""), label)
     optional = tuple(r for r in OPTIONAL if r in role)
     stop = cutoff_end(as_of)

@@ -65,8 +65,9 @@ def plan_cutoffs(
     """Training and validation cutoffs for scoring at ``as_of`` (see the module docstring)."""
     if horizon_days < 1 or n_cutoffs < 1 or step_days < 1:
         raise DataError(
-            f"horizon ({horizon_days}), number of cutoffs ({n_cutoffs}) and step "
-            f"({step_days}) must all be positive"
+            f"the horizon (--horizon-days {horizon_days}), the number of training cutoffs "
+            f"(--n-cutoffs {n_cutoffs}) and the days between them (--step-days {step_days}) "
+            "must all be positive"
         )
     day = cutoff_end(as_of) - pd.Timedelta(days=1)
     h = pd.Timedelta(days=horizon_days)
@@ -136,7 +137,9 @@ def check_history(
             + numbered(
                 [
                     f"use --horizon-days {max(longest, 1)} or less",
-                    "use fewer or closer training cutoffs",
+                    f"use fewer or closer training cutoffs (--n-cutoffs, now {n_cutoffs}; "
+                    f"--step-days, now {step_days}) or less history before the first "
+                    f"(--min-history-days, now {min_history_days})",
                     "load a longer transaction history",
                 ]
             )

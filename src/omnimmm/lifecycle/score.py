@@ -153,6 +153,15 @@ def _deciles(p: np.ndarray) -> np.ndarray:
     return 1 + (rank * 10) // max(len(p), 1)
 
 
+def _id_order(ids: pd.Series) -> np.ndarray:
+    """Row order of ``scores.csv``: numeric ids by value (2 before 10), others as text."""
+    text = ids.astype(str)
+    if text.str.fullmatch(r"\d+").all():
+        key = pd.DataFrame({"n": text.str.lstrip("0").str.len(), "s": text})  # no overflow
+        return np.lexsort((key["s"].to_numpy(), key["n"].to_numpy()))
+    return np.argsort(text.to_numpy(), kind="stable")
+
+
 def _write_atomic(out_dir: Path, scores: pd.DataFrame, metrics: dict[str, Any]) -> None:
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
@@ -306,5 +315,5 @@ def score_customers(
             "response_days": response_days,
         },
     }
-    _write_atomic(out, scores, metrics)
+    _write_atomic(out, scores.iloc[_id_order(scores["customer_id"])], metrics)
     return ScoreResult(scores=scores, metrics=metrics, out_dir=out)

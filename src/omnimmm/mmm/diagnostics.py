@@ -94,16 +94,53 @@ class Diagnostics:
         )
 
 
+_LABELS = {
+    "roi_total": "ROI",
+    "roi_share": "ROI share",
+    "coef_raw": "media effect",
+    "gamma": "synergy",
+    "level": "base level",
+    "trend": "trend",
+    "fourier": "seasonality",
+    "control_coef": "control effect",
+    "festival_coef": "festival effect",
+    "sigma": "noise",
+    "lift": "lift-test effect",
+}
+_TRANSFORMS = ("_log__", "_logodds__", "_interval__", "_simplex__", "_cholesky-cov-packed__")
+
+
+def _readable(var: str, ds: Any, flat_index: int) -> str:
+    """A user-facing name for one element of a posterior variable: the channel, outcome or
+    synergy it belongs to, not the sampler's internal name (``roi_total_log__``)."""
+    base = var
+    for suffix in _TRANSFORMS:
+        base = base.removesuffix(suffix)
+    da = ds[var]
+    # the transformed variable often lacks dims: take them from the constrained one
+    ref = ds[base] if base in ds.data_vars and ds[base].shape == da.shape else da
+    parts = []
+    if ref.ndim:
+        for dim, k in zip(ref.dims, np.unravel_index(flat_index, ref.shape), strict=True):
+            value = ref[dim].values[k] if dim in ref.coords else k
+            kind = "channel" if str(dim).startswith("channel") else str(dim).replace("_", " ")
+            parts.append(f"{kind} {value}")
+    label = _LABELS.get(base, base.replace("_", " "))
+    return label + (f" of {', '.join(parts)}" if parts else "")
+
+
 def _extreme(ds: Any, largest: bool) -> tuple[float, str]:
     best, name = float("nan"), ""
     for var, da in ds.data_vars.items():
         vals = np.asarray(da.values, dtype=float)
-        vals = vals[np.isfinite(vals)]
-        if vals.size == 0:
+        finite = np.isfinite(vals)
+        if not finite.any():
             continue
-        v = float(vals.max() if largest else vals.min())
+        masked = np.where(finite, vals, -np.inf if largest else np.inf)
+        i = int(np.argmax(masked) if largest else np.argmin(masked))
+        v = float(masked.flat[i])
         if np.isnan(best) or (v > best if largest else v < best):
-            best, name = v, str(var)
+            best, name = v, _readable(str(var), ds, i)
     return best, name
 
 
@@ -162,7 +199,7 @@ def _remedies(failed: set[str], diag: Diagnostics, spec: Any) -> list[str]:
         out.append("raise model.target_accept to 0.95 or 0.99 (smaller, safer steps)")
     if failed - {"approximate"}:
         worst = diag.worst_rhat if "rhat" in failed else diag.worst_ess
-        where = f" (worst variable: {worst})" if worst else ""
+        where = f" (worst: the {worst})" if worst else ""
         out += [
             "tighten priors: give channels an roi_prior from experiments or "
             f"benchmarks, especially the poorly identified ones{where}",
@@ -170,6 +207,10 @@ def _remedies(failed: set[str], diag: Diagnostics, spec: Any) -> list[str]:
             "(see the pre-fit variance-inflation check), or drop declared synergies",
             "use longer data (more weeks, or more variation in spend)",
         ]
+    out.append(
+        "to read a failed fit's numbers anyway, set allow_failure = true under [gate] in the "
+        "plan: the run then finishes and its report marks every figure as not for decisions"
+    )
     return out
 
 
@@ -203,13 +244,13 @@ def quality_gate(
         failed.add("approximate")
     elif not diag.rhat_max <= gate.rhat_max:
         failures.append(
-            f"max R-hat is {diag.rhat_max:.3f} (on {diag.worst_rhat or 'n/a'}), above "
+            f"max R-hat is {diag.rhat_max:.3f} (on the {diag.worst_rhat or 'n/a'}), above "
             f"{gate.rhat_max}"
         )
         failed.add("rhat")
     if diag.sampler not in _APPROXIMATE and not diag.ess_bulk_min >= gate.ess_bulk_min:
         failures.append(
-            f"min bulk ESS is {diag.ess_bulk_min:.0f} (on {diag.worst_ess or 'n/a'}), below "
+            f"min bulk ESS is {diag.ess_bulk_min:.0f} (on the {diag.worst_ess or 'n/a'}), below "
             f"{gate.ess_bulk_min:.0f}"
         )
         failed.add("ess")

@@ -478,8 +478,10 @@ def _diagnose(
                 + numbered(
                     [
                         f"raise the budget to at least {money(lo.sum())}",
-                        "unlock channels or lower their minimums",
-                        "allow a larger max_change (it sets minimums below current spend)",
+                        "unlock channels or lower their minimums ([budget.channels.NAME] "
+                        "locked / min)",
+                        "allow a larger max_change under [budget] (it sets minimums below "
+                        "current spend)",
                     ]
                 )
             )
@@ -490,8 +492,10 @@ def _diagnose(
                 + numbered(
                     [
                         f"lower the budget to at most {money(hi.sum())}",
-                        "raise channel maximums or allow a larger max_change",
-                        "use FixedBudget(objective='profit') to treat the total as a ceiling",
+                        "raise channel maximums ([budget.channels.NAME] max) or allow a "
+                        "larger max_change under [budget]",
+                        'treat the total as a ceiling: objective = "profit" under [budget] '
+                        "in the plan (in Python, FixedBudget(objective='profit'))",
                     ]
                 )
             )

@@ -222,6 +222,8 @@ def headline(result: RunResult) -> dict[str, Any]:
         "moves_up": [{"name": n, "amount": fmt_money(v)} for n, v in moves_up],
         "moves_down": [{"name": n, "amount": fmt_money(-v)} for n, v in moves_down],
         "gate_passed": bool(gate["passed"]),
+        # a failed model's numbers are shown greyed as "not for decisions", never headlined
+        "withheld": not bool(gate["passed"]),
         "gate_allowed": bool(gate["allowed"]),
         "fast": bool(result.meta.get("fast")),
         "failures": list(gate["failures"]),
@@ -283,7 +285,8 @@ def chart_roi(result: RunResult) -> Markup:
     series = [svg.Series("all outcomes", roi["mean"].tolist(), "#222",
                          roi["low"].tolist(), roi["high"].tolist())]  # fmt: skip
     colors = ("#0072B2", "#E69F00", "#009E73", "#CC79A7")
-    for k, o in enumerate(result.outcomes):
+    split = result.outcomes if len(result.outcomes) > 1 else []  # one outcome: no split
+    for k, o in enumerate(split):
         series.append(
             svg.Series(_outcome_label(o), roi[f"{o}_mean"].tolist(), colors[k % len(colors)],
                        roi[f"{o}_low"].tolist(), roi[f"{o}_high"].tolist())
@@ -375,6 +378,29 @@ def chart_fit(result: RunResult) -> list[dict[str, Any]]:
     return out
 
 
+def lifecycle_vs_baseline(result: RunResult) -> list[dict[str, Any]]:
+    """Per propensity model: validation AUC next to the RFM-only baseline's, and whether
+    the baseline scored higher (the model then adds nothing over recency/frequency/value)."""
+    metrics = result.table("lifecycle_metrics")
+    if metrics.empty:
+        return []
+    rows = []
+    for target, g in metrics.groupby("target", sort=False):
+        value = dict(zip(g["metric"].astype(str), g["value"], strict=True))
+        auc, base = value.get("validation.roc_auc"), value.get("baseline_rfm_logistic.roc_auc")
+        if not (_finite(auc) and _finite(base)):
+            continue
+        rows.append(
+            {
+                "target": str(target),
+                "auc": f"{float(auc):.3f}",
+                "baseline": f"{float(base):.3f}",
+                "loses": float(base) > float(auc),
+            }
+        )
+    return rows
+
+
 def lifecycle_section(result: RunResult) -> dict[str, Any] | None:
     """Stages, churn-risk distribution, deciles, validation and the retention budget."""
     info = result.lifecycle
@@ -450,6 +476,7 @@ def lifecycle_section(result: RunResult) -> dict[str, Any] | None:
         "metrics": metric_rows,
         "drivers": driver_rows,
         "retention": retention,
+        "vs_baseline": lifecycle_vs_baseline(result),
     }
 
 
@@ -487,6 +514,9 @@ def build_sections(result: RunResult) -> dict[str, Any]:
             "fit": chart_fit(result),
         },
         "lifecycle": lifecycle_section(result),
+        "font_stack": Markup(svg.FONT_STACK),
+        "has_cross": len(result.outcomes) > 1
+        and any(_is_cross(c["kind"], o) for c in result.channels for o in result.outcomes),
     }
 
 
@@ -507,8 +537,18 @@ def summary_lines(result: RunResult, out: Path) -> list[str]:
             f"best baseline ({h['best_baseline']}, "
             f"{fmt_pct(h['baseline_mape_mean'][h['best_baseline']])})"
         )
+    for r in lifecycle_vs_baseline(result):
+        lines.append(
+            f"lifecycle {r['target']}: validation AUC {r['auc']}, RFM baseline {r['baseline']}"
+            + (" -- the RFM baseline scored higher" if r["loses"] else "")
+        )
     if result.horizon_value:
         hd = headline(result)
+        if hd["withheld"]:
+            lines.append(
+                "NOT FOR DECISIONS: the model failed its quality gate; the numbers below are "
+                "what the failed model computed (see the report for what to try)"
+            )
         lines.append(
             f"recommended: {hd['total']} over {hd['horizon_weeks']} weeks; expected uplift "
             f"{hd['uplift']} ({hd['uplift_pct']}), 90% interval [{hd['uplift_low']}, "

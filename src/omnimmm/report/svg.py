@@ -33,7 +33,17 @@ PALETTE = (
 )  # fmt: skip
 GREY = "#9AA0A6"
 ACCENT = "#0B6E4F"
-FONT = "font-family:system-ui,-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif"
+#: Latin system fonts first, then the CJK fonts of macOS, Windows, Linux and Android, so
+#: Chinese channel and outcome names never fall back to empty boxes (the HTML uses it too).
+FONT_STACK = (
+    "system-ui,-apple-system,'Segoe UI',Roboto,Helvetica,Arial,'PingFang SC',"
+    "'Hiragino Sans GB','Microsoft YaHei','Noto Sans CJK SC','Noto Sans SC',"
+    "'Source Han Sans SC','WenQuanYi Micro Hei',sans-serif"
+)
+FONT = f"font-family:{FONT_STACK}"
+#: Charts never shrink below this share of their drawn size: on a phone they scroll sideways
+#: inside their figure, so 9-11 px labels stay at 7.5 px or more instead of about 4 px.
+MIN_SCALE = 0.85
 
 
 @dataclass(frozen=True)
@@ -86,7 +96,7 @@ def nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
 def _svg(width: int, height: int, body: list[str], title: str) -> Markup:
     head = (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-        f'width="100%" style="max-width:{width}px;{FONT}" role="img" '
+        f'width="100%" style="min-width:{math.ceil(MIN_SCALE * width)}px;{FONT}" role="img" '
         f'aria-label="{escape(title)}">'
     )
     return Markup(head + f"<title>{escape(title)}</title>" + "".join(body) + "</svg>")

@@ -1,4 +1,5 @@
-"""report.xlsx: a cover sheet, then one sheet per table, numbers stored as numbers."""
+"""report.xlsx: a cover sheet (titles, descriptions), then one sheet per table starting at
+A1, numbers stored as numbers with integer, percent or ratio formats."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import xlsxwriter
 from omnimmm.report.result import RunResult
 from omnimmm.report.sections import DEFINITIONS, headline
 
-__all__ = ["SHEETS", "write_xlsx"]
+__all__ = ["SHEETS", "column_format", "write_xlsx"]
 
 #: Sheet name -> (table, description). Sheet names are at most 31 characters.
 SHEETS: dict[str, tuple[str, str]] = {
@@ -41,7 +42,26 @@ SHEETS: dict[str, tuple[str, str]] = {
 }
 
 
-def _cell(ws: Any, row: int, col: int, value: Any, fmts: dict[str, Any]) -> None:
+_PERCENT = ("mape", "smape", "bias", "share", "rate", "p_repurchase", "p_churn", "coverage",
+            "max_change")  # fmt: skip
+_MONEY = ("spend", "revenue", "contribution", "current", "recommended", "lower", "upper",
+          "value", "customers", "n_", "contacts", "eligible", "cost")  # fmt: skip
+
+
+def column_format(name: str, values: pd.Series) -> str:
+    """Number format of a table column: ``0.00`` for ROI-like ratios, ``0.0%`` for shares
+    and errors, ``#,##0`` for amounts, counts and integers, else ``#,##0.00``."""
+    low = str(name).lower()
+    if "roi" in low:
+        return "ratio"
+    if any(k in low for k in _PERCENT):
+        return "pct"
+    if any(k in low for k in _MONEY) or pd.api.types.is_integer_dtype(values.dtype):
+        return "money"
+    return "num"
+
+
+def _cell(ws: Any, row: int, col: int, value: Any, fmts: dict[str, Any], fmt: str = "num") -> None:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         ws.write_blank(row, col, None)
     elif isinstance(value, bool | np.bool_):
@@ -49,7 +69,7 @@ def _cell(ws: Any, row: int, col: int, value: Any, fmts: dict[str, Any]) -> None
     elif isinstance(value, int | float | np.integer | np.floating):
         v = float(value)
         if math.isfinite(v):
-            ws.write_number(row, col, v, fmts["num"])
+            ws.write_number(row, col, v, fmts[fmt])
         else:
             ws.write_blank(row, col, None)
     elif isinstance(value, pd.Timestamp | dt.datetime | dt.date):
@@ -58,16 +78,20 @@ def _cell(ws: Any, row: int, col: int, value: Any, fmts: dict[str, Any]) -> None
         ws.write_string(row, col, str(value))
 
 
-def _table_sheet(wb: Any, name: str, desc: str, frame: pd.DataFrame, fmts: dict) -> None:
+def _table_sheet(wb: Any, name: str, frame: pd.DataFrame, fmts: dict) -> None:
+    """One table from A1: header row, then data (what pandas.read_excel and Power Query
+    expect); its description is on the cover sheet."""
     ws = wb.add_worksheet(name)
-    ws.write_string(0, 0, desc, fmts["bold"])
+    kinds = [column_format(str(c), frame.iloc[:, j]) for j, c in enumerate(frame.columns)]
     for j, col in enumerate(frame.columns):
-        ws.write_string(2, j, str(col), fmts["head"])
+        ws.write_string(0, j, str(col), fmts["head"])
         ws.set_column(j, j, max(12, min(len(str(col)) + 2, 28)))
-    for i, row in enumerate(frame.itertuples(index=False), start=3):
+    for i, row in enumerate(frame.itertuples(index=False), start=1):
         for j, value in enumerate(row):
-            _cell(ws, i, j, value, fmts)
-    ws.freeze_panes(3, 0)
+            _cell(ws, i, j, value, fmts, kinds[j])
+    ws.freeze_panes(1, 0)
+    if len(frame.columns):
+        ws.autofilter(0, 0, max(len(frame), 1), len(frame.columns) - 1)
 
 
 def write_xlsx(result: RunResult, path: str | Path) -> Path:
@@ -80,6 +104,8 @@ def write_xlsx(result: RunResult, path: str | Path) -> Path:
         "head": wb.add_format({"bold": True, "bg_color": "#F0F2F5", "bottom": 1}),
         "num": wb.add_format({"num_format": "#,##0.00"}),
         "money": wb.add_format({"num_format": "#,##0"}),
+        "ratio": wb.add_format({"num_format": "0.00"}),
+        "pct": wb.add_format({"num_format": "0.0%"}),
         "date": wb.add_format({"num_format": "yyyy-mm-dd"}),
         "wrap": wb.add_format({"text_wrap": True, "valign": "top"}),
     }
@@ -90,22 +116,26 @@ def write_xlsx(result: RunResult, path: str | Path) -> Path:
     hd = headline(result)
     hv = result.horizon_value
     m = result.meta
-    rows: list[tuple[str, Any]] = [
-        ("plan", m["plan_path"]),
-        ("data", f"{m['weeks']['first']} to {m['weeks']['last']} ({m['weeks']['n']} weeks)"),
-        ("horizon (weeks)", m["horizon_weeks"]),
-        ("budget over the horizon", m["total"]),
-        ("max change per channel", m["max_change"]),
-        ("quality gate", "passed" if hd["gate_passed"] else "FAILED"),
-        ("gate failures", "; ".join(hd["failures"]) or "none"),
-        ("fast mode", "yes" if m.get("fast") else "no"),
-        ("holdout MAPE (mean over outcomes)", result.diagnostics.get("holdout_mape")),
-        ("beats baselines on holdout", result.holdout.get("beats_baselines")),
-    ]
+    best = result.holdout.get("best_baseline")
+    base = (result.holdout.get("baseline_mape_mean") or {}).get(best) if best else None
+    rows: list[tuple[str, Any, str]] = [
+        ("plan", m["plan_path"], "num"),
+        ("data", f"{m['weeks']['first']} to {m['weeks']['last']} ({m['weeks']['n']} weeks)",
+         "num"),
+        ("horizon (weeks)", m["horizon_weeks"], "money"),
+        ("budget over the horizon", m["total"], "money"),
+        ("max change per channel", m["max_change"], "pct"),
+        ("quality gate", "passed" if hd["gate_passed"] else "FAILED: not for decisions", "num"),
+        ("gate failures", "; ".join(hd["failures"]) or "none", "num"),
+        ("fast mode", "yes" if m.get("fast") else "no", "num"),
+        ("holdout MAPE (mean over outcomes)", result.diagnostics.get("holdout_mape"), "pct"),
+        (f"best baseline MAPE ({best or 'none'})", base, "pct"),
+        ("beats baselines on holdout", result.holdout.get("beats_baselines"), "num"),
+    ]  # fmt: skip
     r = 2
-    for label, value in rows:
+    for label, value, kind in rows:
         cover.write_string(r, 0, label, fmts["bold"])
-        _cell(cover, r, 1, value, fmts)
+        _cell(cover, r, 1, value, fmts, kind)
         r += 1
     r += 1
     for j, h in enumerate(("horizon value", "mean", "low (5%)", "high (95%)")):
@@ -128,8 +158,8 @@ def write_xlsx(result: RunResult, path: str | Path) -> Path:
         r += 1
         cover.write_string(r, 0, term)
         cover.write_string(r, 1, text)
-    for name, (table, desc) in SHEETS.items():
+    for name, (table, _desc) in SHEETS.items():
         if table in result.tables:
-            _table_sheet(wb, name, desc, result.tables[table], fmts)
+            _table_sheet(wb, name, result.tables[table], fmts)
     wb.close()
     return out

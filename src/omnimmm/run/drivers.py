@@ -39,8 +39,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from omnimmm.config import dump_plan
-from omnimmm.errors import DataError, PlanError
+from omnimmm.config import Plan, dump_plan
+from omnimmm.errors import DataError, PlanError, UsageError
 from omnimmm.report.result import RunResult, load_result
 from omnimmm.run.context import Prepared, Progress, RunState, Stage, quiet
 from omnimmm.run.reuse import code_versions, verify_model
@@ -100,9 +100,17 @@ class RunSummary:
         return summary_lines(self.result, self.out)
 
 
+def plan_as_used(prep: Prepared) -> Plan:
+    """The plan as the run used it: every default written out (adstock, l_max, format) and
+    the sampler settings actually used (--fast's, not the plan's)."""
+    used = {k: prep.sampler[k] for k in ("chains", "draws", "tune")}
+    plan = prep.plan.resolved()
+    return plan.model_copy(update={"model": plan.model.model_copy(update=used)})
+
+
 def write_plan_stage(state: RunState) -> None:
     """Write the plan as used and the plan file as given into the run."""
-    dump_plan(state.prep.plan, state.work / "plan.toml")
+    dump_plan(plan_as_used(state.prep), state.work / "plan.toml")
     shutil.copyfile(state.prep.plan_path, state.work / "plan.original.toml")
 
 
@@ -252,7 +260,7 @@ def fit(
 
 def _open_run(directory: Path) -> tuple[Prepared, dict[str, Any]]:
     if not is_run_dir(directory):
-        raise PlanError(
+        raise UsageError(
             f"{directory}: not an omnimmm run directory (no manifest.json written by "
             "omnimmm run or omnimmm fit)"
         )
@@ -329,10 +337,10 @@ def report(directory: str | Path, *, progress: Progress | None = None) -> RunSum
     with lock(directory, "report"):
         clean_stale(directory)
         if not is_run_dir(directory):
-            raise PlanError(f"{directory}: not an omnimmm run directory (no run manifest.json)")
+            raise UsageError(f"{directory}: not an omnimmm run directory (no run manifest.json)")
         result = load_result(directory)
         if "allocation" not in result.tables:
-            raise PlanError(
+            raise UsageError(
                 f"{directory}: has a fitted model but no recommendation yet; run "
                 f"omnimmm optimize {directory} first"
             )

@@ -46,6 +46,10 @@ def fit_key(plan: Plan, sampler: dict[str, int]) -> str:
     """
     doc = plan.resolved().to_toml_dict()
     keep: dict[str, Any] = {k: doc.get(k) for k in _FIT_SECTIONS}
+    # chains/draws/tune enter through `sampler` (plan.toml holds the ones used, --fast's too)
+    keep["model"] = {
+        k: v for k, v in (keep["model"] or {}).items() if k not in ("chains", "draws", "tune")
+    }
     keep["sampler"] = sampler
     text = json.dumps(keep, sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

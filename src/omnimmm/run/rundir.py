@@ -35,7 +35,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from omnimmm.errors import PlanError, RunDirBusyError
+from omnimmm.errors import RunDirBusyError, UsageError
 
 __all__ = [
     "check_out",
@@ -64,12 +64,12 @@ def is_run_dir(path: str | Path) -> bool:
 def check_out(out: Path) -> Path | None:
     """The previous run in ``out`` (None if there is none); refuse to replace anything else."""
     if out.exists() and not out.is_dir():
-        raise PlanError(f"--out {out}: exists and is not a directory; choose another path")
+        raise UsageError(f"--out {out}: exists and is not a directory; choose another path")
     if out.is_dir():
         if is_run_dir(out):
             return out
         if any(out.iterdir()):
-            raise PlanError(
+            raise UsageError(
                 f"--out {out}: the directory exists, is not empty and is not an omnimmm run "
                 "directory; it is never overwritten. Choose a new or empty directory"
             )

@@ -39,11 +39,9 @@ class LifecycleOutcome:
 
 
 def _read(path: Path, fmt: str | None) -> pd.DataFrame:
-    kind = fmt or ("parquet" if path.suffix.lower() in {".parquet", ".pq"} else "csv")
-    try:
-        return pd.read_parquet(path) if kind == "parquet" else pd.read_csv(path)
-    except Exception as exc:  # a user's file: say which one and why
-        raise DataError(f"{path}: cannot read the {kind} file ({exc})") from None
+    from omnimmm.data.tables import read_frame
+
+    return read_frame(path, what="campaign file (lifecycle.campaigns in the plan)")
 
 
 def _check_metrics(report: dict[str, Any]) -> dict[str, Any]:
@@ -167,8 +165,8 @@ def _segment_economics(lc: Any, source: str, cols: Any, stages: dict[str, int]) 
     for col in ("customer_id", "sent_at", "segment", "treated"):
         if col not in campaigns.columns:
             raise DataError(
-                f"{lc.campaigns}: campaign file has no column '{col}'; "
-                f"columns found: {list(campaigns.columns)}"
+                f"{lc.campaigns}: campaign file (lifecycle.campaigns in the plan) has no "
+                f"column '{col}'; columns found: {list(campaigns.columns)}"
             )
     # An order in [sent_at, sent_at + 30 days) converts; its amount is the revenue.
     outcomes = campaign_outcomes(campaigns, source, columns=cols)

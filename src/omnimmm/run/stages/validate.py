@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from omnimmm.config import Plan
-from omnimmm.errors import DataError, PlanError
+from omnimmm.errors import DataError, InfeasibleError, UsageError, in_file
 from omnimmm.mmm.precheck import PrecheckResult, precheck_spend
 from omnimmm.run.context import FAST_SAMPLER, Prepared
 from omnimmm.run.reuse import fit_key
@@ -60,7 +60,7 @@ def prepare(
     plan = load_plan(path)
     if seed is not None:
         if seed < 0:
-            raise PlanError(f"--seed must be a non-negative integer, got {seed}")
+            raise UsageError(f"--seed must be a non-negative integer, got {seed}")
         plan = plan.model_copy(update={"seed": int(seed)})
     panel = load_panel(plan)
     horizon = plan.budget.horizon_weeks
@@ -83,7 +83,11 @@ def prepare(
         )
     fixed, constraints = scenario(plan, channels, total)
     kinds = [plan.channel(c).kind for c in channels]
-    check_feasible(channels, kinds, current.to_numpy(dtype=float), fixed, constraints)
+    try:
+        check_feasible(channels, kinds, current.to_numpy(dtype=float), fixed, constraints)
+    except InfeasibleError as exc:  # say which file and key, as validate does (same call)
+        key = "[budget] total" if plan.budget.total is not None else "[budget]"
+        raise in_file(exc, path, key) from None
     sampler = sampler_settings(plan, fast)
     return Prepared(
         plan=plan,
