@@ -122,6 +122,8 @@ class RunState:
         Progress messages for the user.
     previous : Path or None
         The run directory being replaced, whose model may be reused.
+    out : Path or None
+        The run directory the user asked for (what messages name).
     model : OmniMMM or None
         The fitted (or reused, or loaded) MMM.
     reused : bool
@@ -145,6 +147,7 @@ class RunState:
     work: Path
     say: Progress = quiet
     previous: Path | None = None
+    out: Path | None = None
     model: Any = None
     reused: bool = False
     gate: dict[str, Any] = field(default_factory=dict)

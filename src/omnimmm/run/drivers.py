@@ -187,7 +187,7 @@ def _fit_run(
                 f"budget {prep.total:,.0f} over {prep.plan.budget.horizon_weeks} weeks (feasible)"
             )
         with staging(out) as work:
-            state = RunState(prep=prep, work=work, say=say, previous=previous)
+            state = RunState(prep=prep, work=work, say=say, previous=previous, out=out.absolute())
             state.seconds["validate"] = round(time.perf_counter() - t_check, 3)
             _run_stages(state, stages)
             stage_info = {
@@ -200,7 +200,6 @@ def _fit_run(
             write_json(
                 work / "manifest.json", _manifest(state, stage_info, _gate_brief(state.result))
             )
-    say(f"run directory: {out.absolute()}")
     return RunSummary(out, state.result, state.reused, time.perf_counter() - t0)
 
 
@@ -307,7 +306,9 @@ def optimize(directory: str | Path, *, progress: Progress | None = None) -> RunS
         clean_stale(directory)
         prep, manifest = _open_run(directory)
         with staging(directory, seed_from=directory) as work:
-            state = RunState(prep=prep, work=work, say=say, previous=directory, reused=True)
+            state = RunState(
+                prep=prep, work=work, say=say, previous=directory, out=directory, reused=True
+            )
             state.model = load(work / "model")
             state.model_files = manifest["model_files"]
             result = load_result(work)
@@ -345,5 +346,5 @@ def report(directory: str | Path, *, progress: Progress | None = None) -> RunSum
                 f"omnimmm optimize {directory} first"
             )
         with staging(directory, seed_from=directory) as work:
-            export(result, work, say)
+            export(result, work, say, directory)
     return RunSummary(directory, result, True, time.perf_counter() - t0)
