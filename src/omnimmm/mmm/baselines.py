@@ -249,7 +249,7 @@ def _validate_outcomes(outcomes: pd.DataFrame, holdout_weeks: int) -> None:
         values = pd.to_numeric(outcomes[col], errors="coerce").to_numpy(dtype=float)
         bad = ~np.isfinite(values)
         if bad.any():
-            first = outcomes.index[np.argmax(bad)]
+            first = outcomes.index[int(np.argmax(bad))]
             raise DataError(
                 f"outcome column {col!r} has {int(bad.sum())} missing or non-numeric values "
                 f"(first in week {first.date()}); fill or drop them before forecasting"

@@ -345,7 +345,8 @@ class Scaling:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Scaling:
         """Rebuild from :meth:`to_dict` output."""
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+        fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        return cls(**fields)
 
 
 def fit_scaling(panel: Any, spec: ModelSpec) -> Scaling:

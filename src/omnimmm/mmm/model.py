@@ -302,7 +302,8 @@ def _correlated_normal(observed: Any, mu: Any, chol: Any, n_o: int) -> None:
     few outcomes of a plan it avoids triangular solves in the graph, which dominate the
     gradient's cost otherwise.
     """
-    z, cond = [], []
+    z: list[Any] = []
+    cond: list[Any] = []
     for k in range(n_o):
         shift = sum((chol[k, j] * z[j] for j in range(k)), start=pt.zeros(()))
         cond.append(mu[:, k] + shift)

@@ -93,7 +93,8 @@ def complete_posterior(
     if need_intercept and features is None:
         raise ValueError("complete_posterior needs the training features to recover intercept")
     if need_beta or need_intercept:
-        params = {k: flat(k) for k in post.data_vars if k.startswith(("adstock_", "saturation_"))}
+        var_names = [str(k) for k in post.data_vars]
+        params = {k: flat(k) for k in var_names if k.startswith(("adstock_", "saturation_"))}
         x = (np.asarray(spend, dtype=float) / np.asarray(scaling.spend_scale))[:, None, :, None]
         sums, pair_means = [], []
         for lo in range(0, n, chunk):

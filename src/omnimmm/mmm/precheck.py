@@ -182,9 +182,10 @@ def _partners(x: pd.DataFrame, channel: str, top: int = 3) -> tuple[str, ...]:
     z = (x - x.mean()) / x.std(ddof=0)
     others = [c for c in x.columns if c != channel]
     coef, *_ = np.linalg.lstsq(z[others].to_numpy(), z[channel].to_numpy(), rcond=None)
-    weight = pd.Series(np.abs(coef), index=others).sort_values(ascending=False)
-    keep = weight[weight >= 0.25 * weight.iloc[0]].index[:top]
-    return tuple(keep)
+    weight = pd.Series(np.abs(coef), index=others, dtype=float).sort_values(ascending=False)
+    largest = float(weight.to_numpy()[0])
+    keep = weight.index[weight.to_numpy() >= 0.25 * largest][:top]
+    return tuple(str(c) for c in keep)
 
 
 def precheck_spend(
@@ -227,7 +228,7 @@ def precheck_spend(
         if bad.any():
             raise DataError(
                 f"spend column {c!r} has {int(bad.sum())} missing or non-numeric values "
-                f"(first at row {spend.index[np.argmax(bad)]}); fill them with 0 for weeks "
+                f"(first at row {spend.index[int(np.argmax(bad))]}); fill them with 0 for weeks "
                 "without spend"
             )
     if len(x) < x.shape[1] + 2:

@@ -67,7 +67,7 @@ def _param(params: Mapping[str, Any], name: str) -> Any:
     return params[name] if name in params else FIXED_PARAMS[name]
 
 
-def _take(xp: ModuleType, a: Any, idx: Sequence[int], axis: int) -> Any:
+def _take(xp: ModuleType, a: Any, idx: Sequence[int] | np.ndarray, axis: int) -> Any:
     return xp.take(a, np.asarray(idx, dtype=np.int64), axis=axis)
 
 

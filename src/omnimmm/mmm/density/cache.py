@@ -13,7 +13,8 @@ new file times loads the cache).
 
 The stamp comes from a cache locator put in front of numba's own for this package's files
 only; where the cache lives is still numba's choice (``__pycache__`` next to the files, or
-``NUMBA_CACHE_DIR``). Import this module before any ``numba.njit(cache=True)`` here.
+``NUMBA_CACHE_DIR``). Each module here with cached numba functions calls
+:func:`use_kernel_stamp` before defining them.
 """
 
 from __future__ import annotations
@@ -26,21 +27,33 @@ from numba.core.caching import CacheImpl, _CacheLocator
 
 from omnimmm.mmm import nutpie_common
 
-__all__ = ["SOURCE_STAMP"]
+__all__ = ["SOURCE_STAMP", "source_stamp", "use_kernel_stamp"]
 
 _PACKAGE = Path(__file__).resolve().parent
 
 
-def _source_stamp() -> str:
-    """sha256 of the package's Python files and of ``nutpie_common``, by name and content."""
+def source_stamp(package: Path = _PACKAGE) -> str:
+    """sha256 of the Python files of ``package`` and of ``nutpie_common``, by name and
+    content.
+
+    Parameters
+    ----------
+    package : pathlib.Path
+        A folder of Python files (default: this package).
+
+    Returns
+    -------
+    str
+        The hex digest.
+    """
     digest = hashlib.sha256()
-    for path in [*sorted(_PACKAGE.glob("*.py")), Path(nutpie_common.__file__)]:
+    for path in [*sorted(package.glob("*.py")), Path(nutpie_common.__file__)]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
 
 #: The stamp numba's cache index of every kernel function holds.
-SOURCE_STAMP = _source_stamp()
+SOURCE_STAMP = source_stamp()
 
 
 class _KernelLocator(_CacheLocator):
@@ -73,5 +86,11 @@ class _KernelLocator(_CacheLocator):
         return None
 
 
-if not any(c.__module__ == __name__ for c in CacheImpl._locator_classes):
-    CacheImpl._locator_classes.insert(0, _KernelLocator)
+def use_kernel_stamp() -> None:
+    """Cache this package's numba functions under :data:`SOURCE_STAMP` (idempotent).
+
+    Call it in every module of this package that defines ``numba.njit(cache=True)``
+    functions, before their decorators run.
+    """
+    if _KernelLocator not in CacheImpl._locator_classes:
+        CacheImpl._locator_classes.insert(0, _KernelLocator)

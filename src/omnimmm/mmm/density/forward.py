@@ -21,7 +21,7 @@ import math
 import numba
 import numpy as np
 
-from omnimmm.mmm.density import cache  # noqa: F401  (fresh numba cache; before the decorators)
+from omnimmm.mmm.density.cache import use_kernel_stamp
 from omnimmm.mmm.density.tables import (
     _C_ADSTOCK,
     _C_ALPHA,
@@ -35,6 +35,8 @@ from omnimmm.mmm.density.tables import (
     _CHOL_DIAG,
     _CHOL_OFF,
 )
+
+use_kernel_stamp()  # before the numba.njit(cache=True) below
 
 _LOG2PI = math.log(2.0 * math.pi)
 

@@ -15,7 +15,7 @@ import math
 import numba
 import numpy as np
 
-from omnimmm.mmm.density import cache  # noqa: F401  (fresh numba cache; before the decorators)
+from omnimmm.mmm.density.cache import use_kernel_stamp
 from omnimmm.mmm.density.forward import _LOG2PI, _adstock_saturation, _saturation_params
 from omnimmm.mmm.density.tables import (
     _C_ALPHA,
@@ -26,6 +26,8 @@ from omnimmm.mmm.density.tables import (
     _C_SP2,
     _C_THETA,
 )
+
+use_kernel_stamp()  # before the numba.njit(cache=True) below
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from omnimmm.mmm.density import cache  # noqa: F401  (fresh numba cache; before the decorators)
+from omnimmm.mmm.density.cache import use_kernel_stamp
 from omnimmm.mmm.density.forward import (
     _adstock_weights,
     _dirichlet,
@@ -31,6 +31,8 @@ from omnimmm.mmm.density.gradient import (
 from omnimmm.mmm.density.tables import _C_PER_OUTCOME, DensityTables
 
 __all__ = ["logp_and_grad"]
+
+use_kernel_stamp()  # before the numba.njit(cache=True) below
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -57,6 +59,8 @@ def _logp_grad_kernel(
     lift_after,
     lift_f,
 ):  # pragma: no cover - compiled; tested through logp_and_grad
+    """Log density at ``z``, its gradient into ``grad`` (zeros on entry); the other
+    arguments are :meth:`DensityTables.arrays`, in order."""
     n = z.shape[0]
     t_n, o_n = y.shape
     c_n = channels.shape[0]

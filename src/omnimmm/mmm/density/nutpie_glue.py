@@ -24,7 +24,7 @@ import numba
 import numpy as np
 from nutpie.compile_pymc import CompiledPyMCModel
 
-from omnimmm.mmm.density import cache  # noqa: F401  (fresh numba cache; before the decorators)
+from omnimmm.mmm.density.cache import use_kernel_stamp
 from omnimmm.mmm.density.forward import _sigmoid, _simplex
 from omnimmm.mmm.density.kernel import _logp_grad_kernel
 from omnimmm.mmm.density.tables import (
@@ -37,6 +37,8 @@ from omnimmm.mmm.density.tables import (
 from omnimmm.mmm.nutpie_common import as_pointer, initial_point_fn
 
 __all__ = ["HandCompiledModel", "callbacks", "compile_model", "expand", "user_data"]
+
+use_kernel_stamp()  # before the numba.njit(cache=True) below
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -153,7 +155,7 @@ def _f2(ud, k):  # pragma: no cover - compiled
 
 
 def _logp_callback(dim, x_, out_, logp_, user_data_):
-    """nutpie's log-density callback (contract of :mod:`omnimmm.mmm.compile`); the
+    """nutpie's log-density callback (return codes: the module's docstring); the
     arrays in ``user_data`` in :data:`_ARRAY_FIELDS` order."""
     ud = numba.carray(as_pointer(user_data_), (3 * _N_ARRAYS,), np.uint64)
     n = ud[1]
