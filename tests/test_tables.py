@@ -225,3 +225,30 @@ def test_register_duckdb_other_formats(tmp_path, kind):
     else:
         assert frame["customer_id"].iloc[0] == "00123"
         assert frame["amount"].iloc[0] == "3860.00"
+
+
+def test_currency_signs_and_blank_rows_above_the_header(tmp_path):
+    path = tmp_path / "money.csv"
+    path.write_text('\n\ncustomer_id,amount\n001,"¥3,860.00"\n2,$12\n3,-€5.5\n4,1.5\n', "utf-8")
+    frame = read_frame(path)
+    assert list(frame.columns) == ["customer_id", "amount"]
+    assert frame["amount"].tolist() == [3860.0, 12.0, -5.5, 1.5]
+    assert read_frame(path, as_text=True)["amount"].tolist() == ["3860.00", "12", "-5.5", "1.5"]
+    flat = tmp_path / "flat.csv"
+    flat.write_text('customer_id,amount,note\n001,"¥3,860.00",$ sign\n2,$12,x\n', "utf-8")
+    con = duckdb.connect()
+    register_duckdb(con, flat, "tx", as_text=True)
+    rows = con.execute("SELECT customer_id, amount, note FROM tx").fetchall()
+    assert rows == [("001", "3860.00", "$ sign"), ("2", "12", "x")]  # text that is not money stays
+
+
+def test_panel_from_a_parquet_folder(tmp_path):
+    from omnimmm.data.io import file_sha256, read_table
+
+    folder = tmp_path / "panel"
+    folder.mkdir()
+    pd.DataFrame({"date": ["2024-01-01"], "tv": [1.0]}).to_parquet(folder / "a.parquet")
+    assert read_table(folder)["tv"].tolist() == [1.0]
+    before = file_sha256(folder)
+    pd.DataFrame({"date": ["2024-01-08"], "tv": [2.0]}).to_parquet(folder / "b.parquet")
+    assert file_sha256(folder) != before  # the run's data hash sees a new file

@@ -442,7 +442,7 @@ def load_plan(path: str | Path) -> Plan:
     except tomllib.TOMLDecodeError as exc:
         raise PlanError(f"{source}: not valid TOML: {exc}") from None
     plan = plan_from_dict(raw, source=source)
-    if not plan.data.path.is_file():
+    if not plan.data.path.exists():  # a file, or a folder of Parquet files
         raise PlanError(
             f"{source}: data.path: data file {plan.data.path} does not exist "
             "(relative paths are read from the plan file's folder)"
@@ -450,7 +450,7 @@ def load_plan(path: str | Path) -> Plan:
     if plan.lifecycle is not None:
         for key in ("transactions", "campaigns"):
             file = getattr(plan.lifecycle, key)
-            if file is not None and not file.is_file():
+            if file is not None and not file.exists():
                 raise PlanError(
                     f"{source}: lifecycle.{key}: file {file} does not exist "
                     "(relative paths are read from the plan file's folder)"

@@ -24,8 +24,15 @@ __all__ = ["file_sha256", "load_panel", "read_table", "summarize_panel"]
 
 
 def file_sha256(path: str | Path) -> str:
-    """sha256 hex digest of a file's bytes."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    """sha256 hex digest of a file's bytes; for a folder (of Parquet files), of every file's
+    relative name and bytes in name order."""
+    src = Path(path)
+    if not src.is_dir():
+        return hashlib.sha256(src.read_bytes()).hexdigest()
+    digest = hashlib.sha256()
+    for f in sorted(p for p in src.rglob("*") if p.is_file()):
+        digest.update(str(f.relative_to(src)).encode("utf-8") + b"\0" + f.read_bytes())
+    return digest.hexdigest()
 
 
 def read_table(path: str | Path, file_format: str | None = None) -> pd.DataFrame:

@@ -43,6 +43,13 @@ __all__ = ["TableFormat", "read_frame", "register_duckdb", "sniff_table"]
 _SAMPLE_BYTES = 1 << 16
 _DELIMITERS = (",", ";", "\t", "|")
 _THOUSANDS = re.compile(r"^\s*[+-]?\d{1,3}(,\d{3})+(\.\d*)?\s*$")
+_CURRENCY = "¥￥$€£"
+#: An amount written with a currency sign and/or thousands separators: "¥3,860.00", "$12".
+_AMOUNT = re.compile(
+    rf"^\s*[+-]?\s*[{_CURRENCY}]?\s*\d{{1,3}}(,\d{{3}})+(\.\d*)?\s*$"
+    rf"|^\s*[+-]?\s*[{_CURRENCY}]\s*\d+(\.\d*)?\s*$"
+)
+_STRIP = re.compile(rf"[{_CURRENCY},\s]")
 _DECIMAL_COMMA = re.compile(r"^\s*[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?\s*$")
 _DOTTED_THOUSANDS = re.compile(r"^\s*[+-]?\d{1,3}(\.\d{3})+(,\d+)?\s*$")
 _COMMA_FRACTION = re.compile(r"^\s*[+-]?\d+,\d+\s*$")
@@ -331,7 +338,7 @@ def _csv_cells(src: Path, what: str, fmt: TableFormat) -> pd.DataFrame:
         except UnicodeDecodeError as exc:
             raise _fail(src, what, f"not text in UTF-8 or GB18030 (byte {exc.start:,}); "
                         "save it as CSV (UTF-8) or .xlsx") from None  # fmt: skip
-    text = text.removeprefix("\ufeff")
+    text = re.sub(r"\A(?:[ \t]*\r?\n)+", "", text.removeprefix("\ufeff"))  # blank lines on top
     try:
         cells = pd.read_csv(
             io.StringIO(text),
@@ -358,6 +365,9 @@ def _show(delimiter: str | None) -> str:
 
 
 def _with_header(cells: pd.DataFrame) -> pd.DataFrame:
+    blank = cells.fillna("").astype(str).apply(lambda c: c.str.strip() == "").all(axis=1)
+    if not blank.all():
+        cells = cells.iloc[int(np.argmin(blank.to_numpy())) :]  # blank rows above the header
     header = [str(h).strip() if h is not None else "" for h in cells.iloc[0]]
     body = cells.iloc[1:].reset_index(drop=True).fillna("")
     body.columns = pd.Index(header, dtype=object)
@@ -404,8 +414,8 @@ def _clean_numbers(cells: pd.DataFrame, fmt: TableFormat) -> pd.DataFrame:
         col = out.iloc[:, j].astype(str)
         if fmt.decimal == ",":
             fixed = col.map(_from_decimal_comma)
-        elif col.str.contains(",", regex=False).any():
-            fixed = col.map(lambda s: s.replace(",", "") if _THOUSANDS.match(s) else s)
+        elif col.str.contains(rf"[,{_CURRENCY}]", regex=True).any():
+            fixed = col.map(lambda s: _STRIP.sub("", s) if _AMOUNT.match(s) else s)
         else:
             continue
         out.isetitem(j, cast(Any, fixed))
@@ -603,16 +613,12 @@ def _csv_sql(
     )
     if not as_text:
         return f"SELECT * FROM {base}"
-    if fmt.thousands != ",":
-        return f"SELECT * FROM {base}"
-    # all_varchar bypasses DuckDB's own thousands option: strip the commas of numeric cells
-    pattern = _lit(_THOUSANDS.pattern)
-    star = (
-        "COLUMNS(*) IS NOT NULL AND contains(COLUMNS(*), ',') AND "
-        f"regexp_full_match(COLUMNS(*), {pattern})"
-    )
+    # text cells: strip thousands separators and currency signs of amounts ("¥3,860.00")
+    pattern, strip = _lit(_AMOUNT.pattern), _lit(_STRIP.pattern)
+    star = f"COLUMNS(*) IS NOT NULL AND regexp_full_match(COLUMNS(*), {pattern})"
     return (
-        f"SELECT CASE WHEN {star} THEN replace(COLUMNS(*), ',', '') ELSE COLUMNS(*) END FROM {base}"
+        f"SELECT CASE WHEN {star} THEN regexp_replace(COLUMNS(*), {strip}, '', 'g') "
+        f"ELSE COLUMNS(*) END FROM {base}"
     )
 
 
