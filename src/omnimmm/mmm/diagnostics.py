@@ -145,7 +145,7 @@ def _extreme(ds: Any, largest: bool) -> tuple[float, str]:
 
 
 def convergence(idata: Any, sampler: str = "nutpie") -> Diagnostics:
-    """Compute R-hat, bulk/tail ESS and divergences over all posterior variables."""
+    """Compute R-hat, bulk/tail ESS and divergences over the posterior's varying quantities."""
     post = idata.posterior
     n_chains, n_draws = int(post.sizes["chain"]), int(post.sizes["draw"])
     div = 0
@@ -154,9 +154,15 @@ def convergence(idata: Any, sampler: str = "nutpie") -> Diagnostics:
     if n_chains < 2 or n_draws < 4:
         nan = float("nan")
         return Diagnostics(nan, nan, nan, div, n_draws, n_chains, sampler)
-    rhat_max, worst_rhat = _extreme(az.rhat(post), largest=True)
-    ess_bulk, worst_ess = _extreme(az.ess(post, method="bulk"), largest=False)
-    ess_tail, _ = _extreme(az.ess(post, method="tail"), largest=False)
+    # Quantities that never move (a channel's fixed-zero cross effect, say) are not sampled:
+    # they are left out, and numpy's 0/0 inside arviz for their elements is not a warning
+    # the user should see (their R-hat and ESS come out NaN and _extreme skips NaN).
+    varying = [v for v, da in post.data_vars.items() if float(da.std()) > 0]
+    post = post[varying]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rhat_max, worst_rhat = _extreme(az.rhat(post), largest=True)
+        ess_bulk, worst_ess = _extreme(az.ess(post, method="bulk"), largest=False)
+        ess_tail, _ = _extreme(az.ess(post, method="tail"), largest=False)
     return Diagnostics(
         rhat_max, ess_bulk, ess_tail, div, n_draws, n_chains, sampler, worst_rhat, worst_ess
     )

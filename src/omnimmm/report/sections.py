@@ -119,13 +119,18 @@ def _outcome_label(o: str) -> str:
     return o.replace("_", " ")
 
 
+def _float(x: Any) -> float:
+    """A table cell as a float (pandas' cell types are too wide for mypy to narrow)."""
+    return float(x)
+
+
 def allocation_rows(result: RunResult) -> list[dict[str, Any]]:
     """Current vs recommended spend per channel with horizon mROI at both points."""
     alloc = result.table("allocation").set_index("name")
     rows = []
     for c in result.channels:
         r = alloc.loc[c["name"]]
-        cur, rec = float(r["current"]), float(r["recommended"])
+        cur, rec = _float(r["current"]), _float(r["recommended"])
         rows.append(
             {
                 "name": c["name"],
@@ -338,9 +343,11 @@ def chart_decomposition(result: RunResult) -> Markup:
         v = total[(total["group"] == "channel") & (total["component"] == name)]
         layers.append((name, colors[name], v.set_index("date")["value"].reindex(dates).to_numpy()))
     syn = total[total["group"] == "synergy"]
-    for k, (name, g) in enumerate(syn.groupby("component", sort=False)):
+    for k, (component, g) in enumerate(syn.groupby("component", sort=False)):
         color = ("#444444", "#777777", "#AAAAAA")[k % 3]
-        layers.append((str(name), color, g.set_index("date")["value"].reindex(dates).to_numpy()))
+        layers.append(
+            (str(component), color, g.set_index("date")["value"].reindex(dates).to_numpy())
+        )
     layers = [(n, c, np.nan_to_num(v)) for n, c, v in layers]
     return svg.stacked_area(dates, layers, title="Revenue decomposition, all outcomes")
 
@@ -393,9 +400,9 @@ def lifecycle_vs_baseline(result: RunResult) -> list[dict[str, Any]]:
         rows.append(
             {
                 "target": str(target),
-                "auc": f"{float(auc):.3f}",
-                "baseline": f"{float(base):.3f}",
-                "loses": float(base) > float(auc),
+                "auc": f"{_float(auc):.3f}",
+                "baseline": f"{_float(base):.3f}",
+                "loses": _float(base) > _float(auc),
             }
         )
     return rows

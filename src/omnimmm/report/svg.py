@@ -10,10 +10,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
 from markupsafe import Markup, escape
+
+#: Week dates as a chart takes them: a list, an Index or a Series of dates.
+Dates: TypeAlias = "Sequence[Any] | pd.Index | pd.Series"
 
 __all__ = [
     "PALETTE",
@@ -212,15 +216,15 @@ def _date_ticks(dates: pd.DatetimeIndex) -> list[pd.Timestamp]:
 
 
 def line_chart(
-    dates: Sequence[object],
+    dates: Dates,
     series: Sequence[Series],
     title: str = "",
-    marker: object | None = None,
+    marker: Any = None,
     marker_label: str = "",
     height: int = 260,
 ) -> Markup:
     """Lines over weeks, with optional 90% bands and a vertical marker (e.g. holdout start)."""
-    idx = pd.DatetimeIndex(pd.to_datetime(list(dates)))
+    idx = pd.DatetimeIndex(pd.to_datetime(pd.Index(list(dates))))
     left, right, top, bottom = 64, 16, 30, 28
     width = 720
     vals = []
@@ -269,13 +273,13 @@ def line_chart(
 
 
 def stacked_area(
-    dates: Sequence[object],
-    layers: Sequence[tuple[str, str, Sequence[float]]],
+    dates: Dates,
+    layers: Sequence[tuple[str, str, Sequence[float] | np.ndarray]],
     title: str = "",
     height: int = 300,
 ) -> Markup:
     """Stacked areas over weeks: positive parts stack up from zero, negative parts down."""
-    idx = pd.DatetimeIndex(pd.to_datetime(list(dates)))
+    idx = pd.DatetimeIndex(pd.to_datetime(pd.Index(list(dates))))
     left, right, top, bottom = 64, 16, 30 + 16 * ((len(layers) - 1) // 6), 28
     width = 720
     values = np.array([np.asarray(v, dtype=float) for _, _, v in layers])
