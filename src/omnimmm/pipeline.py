@@ -337,13 +337,32 @@ def _holdout(
         "best_baseline": best,
         "beats_baselines": bool(mape_mean < float(base.min())),
         "first_week": str(pd.Timestamp(table["date"].min()).date()),
+        **_holdout_explained(ho.model, prep.panel, weeks),
     }
     tables = {
         "holdout": table,
         "baseline_forecasts": forecasts[["date", "outcome", "method", "forecast"]],
         "holdout_scores": all_scores,
+        "holdout_parts": _holdout_parts(ho.model, prep.panel),
     }
     return info, tables, ho.model.timings_
+
+
+def _holdout_explained(refit: Any, panel: Any, weeks: int) -> dict[str, Any]:
+    """The controls the holdout forecast reads outside their training range, as sentences."""
+    from omnimmm.mmm.explain import control_extrapolation, control_extrapolation_message
+
+    ext = control_extrapolation(refit, panel.controls.iloc[-weeks:])
+    return {"control_extrapolation": [control_extrapolation_message(r) for _, r in ext.iterrows()]}
+
+
+def _holdout_parts(refit: Any, panel: Any) -> pd.DataFrame:
+    """The holdout forecast by part next to the same weeks a year earlier (empty if short)."""
+    from omnimmm.mmm.explain import forecast_parts
+
+    if refit.panel_.n_weeks < 52:
+        return pd.DataFrame(columns=["outcome", "part", "year_before", "forecast", "change"])
+    return forecast_parts(refit, panel).reset_index()
 
 
 def _remedies(gate: Any, prep: Prepared) -> list[str]:
@@ -373,8 +392,8 @@ def _fit_stage(prep: Prepared, work: Path, previous: Path | None, say: Progress)
         model = load(work / "model")
         old = load_result(previous)
         holdout = old.holdout
-        tables = {k: old.tables[k] for k in ("holdout", "baseline_forecasts", "holdout_scores")
-                  if k in old.tables}  # fmt: skip
+        kept = ("holdout", "baseline_forecasts", "holdout_scores", "holdout_parts")
+        tables = {k: old.tables[k] for k in kept if k in old.tables}
         reused = True
     else:
         s = prep.sampler
@@ -401,6 +420,8 @@ def _fit_stage(prep: Prepared, work: Path, previous: Path | None, say: Progress)
         holdout, tables, refit = _holdout(model, prep)
         if refit is not None:
             timings["holdout_refit"] = refit
+        for line in holdout.get("control_extrapolation", []):
+            say(f"warning: holdout {line}")
     gate_info = {
         "passed": bool(gate.passed),
         "allowed": bool(gate_spec.allow_failure),
