@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from pipeline_world import plan_text, world_frame, write_world
 from typer.testing import CliRunner
 
 from omnimmm.cli import app
 from omnimmm.errors import PlanError
 from omnimmm.mmm.design import ModelSpec, baseline_features, fit_scaling
 from omnimmm.run.backtest import backtest_windows, score_backtest
+from pipeline_world import plan_text, world_frame, write_world
 
 
 def test_windows_are_consecutive_and_end_with_the_data() -> None:

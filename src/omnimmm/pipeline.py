@@ -350,9 +350,13 @@ def _holdout(
 
 def _holdout_explained(refit: Any, panel: Any, weeks: int) -> dict[str, Any]:
     """The controls the holdout forecast reads outside their training range, as sentences."""
-    from omnimmm.mmm.explain import control_extrapolation, control_extrapolation_message
+    from omnimmm.mmm.explain import (
+        control_extrapolation,
+        control_extrapolation_message,
+        notable_extrapolation,
+    )
 
-    ext = control_extrapolation(refit, panel.controls.iloc[-weeks:])
+    ext = notable_extrapolation(control_extrapolation(refit, panel.controls.iloc[-weeks:]))
     return {"control_extrapolation": [control_extrapolation_message(r) for _, r in ext.iterrows()]}
 
 

@@ -21,9 +21,20 @@ import pandas as pd
 
 from omnimmm.errors import DataError
 
-__all__ = ["control_extrapolation", "control_extrapolation_message", "forecast_parts"]
+__all__ = [
+    "NOTABLE_EFFECT_SHARE",
+    "NOTABLE_SD_OUTSIDE",
+    "control_extrapolation",
+    "control_extrapolation_message",
+    "forecast_parts",
+    "notable_extrapolation",
+]
 
 _WEEKS_PER_YEAR = 52
+#: A control outside its range is worth a warning from this many training SDs out...
+NOTABLE_SD_OUTSIDE = 0.5
+#: ... or when its linear extrapolation would move the forecast by this share.
+NOTABLE_EFFECT_SHARE = 0.005
 
 
 def forecast_parts(model: Any, panel: Any) -> pd.DataFrame:
@@ -139,6 +150,19 @@ def control_extrapolation(model: Any, future_controls: pd.DataFrame | None) -> p
                 "effect_share": effect / float(expected[k]),
             })  # fmt: skip
     return pd.DataFrame(rows, columns=cols)
+
+
+def notable_extrapolation(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of :func:`control_extrapolation` worth a warning.
+
+    A control at least :data:`NOTABLE_SD_OUTSIDE` training SDs outside its range, or one
+    whose linear extrapolation would move the forecast by :data:`NOTABLE_EFFECT_SHARE` or
+    more; a control that only grazes its range's edge is listed in the table alone.
+    """
+    keep = (table["max_sd_outside"] >= NOTABLE_SD_OUTSIDE) | (
+        table["effect_share"].abs() >= NOTABLE_EFFECT_SHARE
+    )
+    return table[keep]
 
 
 def control_extrapolation_message(row: Any) -> str:

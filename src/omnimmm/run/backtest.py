@@ -315,11 +315,11 @@ def _empty_controls() -> pd.DataFrame:
 
 
 def _control_warnings(controls: pd.DataFrame) -> list[str]:
-    from omnimmm.mmm.explain import control_extrapolation_message
+    from omnimmm.mmm.explain import control_extrapolation_message, notable_extrapolation
 
     return [
         f"origin {pd.Timestamp(r['origin']).date()}: {control_extrapolation_message(r)}"
-        for _, r in controls.iterrows()
+        for _, r in notable_extrapolation(controls).iterrows()
     ]
 
 
