@@ -41,8 +41,10 @@ from typing import Any
 
 import numba
 import numpy as np
-from numba.extending import intrinsic
 from nutpie.compile_pymc import CompiledPyMCModel
+
+from omnimmm.mmm.density import HandCompiledModel, compile_model, density_tables
+from omnimmm.mmm.nutpie_common import as_pointer, initial_point_fn
 
 __all__ = ["compile_nutpie", "graph_keys", "loaded_from_cache", "log_density_of"]
 
@@ -86,17 +88,6 @@ def omnimmm_expand_callback(dim, expanded, x_, out_, user_data_):
         return -2
     return 0
 """
-
-
-@intrinsic
-def _as_pointer(typingctx: Any, address: Any) -> Any:
-    """The integer ``address`` as a void pointer (for :func:`numba.carray`)."""
-    from numba.core import cgutils, types
-
-    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
-        return builder.inttoptr(args[0], cgutils.voidptr_t)
-
-    return types.voidptr(address), codegen
 
 
 @dataclass(frozen=True)
@@ -168,16 +159,20 @@ class _CompiledModel(CompiledPyMCModel):
             new.flags.writeable = False
             shared[name] = new
         assert self.layout is not None
-        return dataclasses.replace(
-            self, shared_data=shared, user_data=self.layout.user_data(shared)
-        )
+        # nutpie's fields, which mypy does not see (nutpie has no type hints).
+        changes: dict[str, Any] = {
+            "shared_data": shared,
+            "user_data": self.layout.user_data(shared),
+        }
+        return dataclasses.replace(self, **changes)
 
 
 def _graph_key(fn: Any) -> str | None:
     """pytensor's numba cache key of the compiled function ``fn`` (None if uncacheable)."""
     from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS
 
-    return CACHED_SRC_FUNCTIONS.get(getattr(fn.vm.jit_fn, "py_func", None))
+    py_func = getattr(fn.vm.jit_fn, "py_func", None)
+    return None if py_func is None else CACHED_SRC_FUNCTIONS.get(py_func)
 
 
 def _unwrapped(wrapper: Any) -> Any:
@@ -236,7 +231,7 @@ def _callback(
             "__name__": __name__,
             "np": np,
             "carray": numba.carray,
-            "as_pointer": _as_pointer,
+            "as_pointer": as_pointer,
             "inner": inner,
             **env,
         },
@@ -254,7 +249,7 @@ def _pytensor_functions(model: Any) -> tuple[Any, ...]:
         mode="NUMBA",
         compute_grad=True,
         join_expanded=True,
-        pymc_initial_point_fn=_initial_point_fn(model),
+        pymc_initial_point_fn=initial_point_fn(model),
     )
 
 
@@ -267,68 +262,6 @@ def graph_keys(model: Any) -> tuple[str | None, str | None]:
     """
     _, _, logp_pt, expand_pt, _, _ = _pytensor_functions(model)
     return _graph_key(logp_pt), _graph_key(expand_pt)
-
-
-@dataclass(frozen=True)
-class _HandCompiledModel(CompiledPyMCModel):
-    """nutpie's compiled model on the hand-written density (:mod:`omnimmm.mmm.density`)."""
-
-    tables: Any = None
-    #: Whether this compile compiled the callbacks (the first fit on a machine).
-    compiled_callbacks: bool = False
-
-    def with_data(self, **updates: Any) -> Any:
-        raise NotImplementedError(
-            "the hand-written density reads its data from its tables: build the model on "
-            "the new data and compile it again (it compiles nothing new)"
-        )
-
-
-def _initial_point_fn(model: Any) -> Any:
-    """nutpie's initial point function: PyMC's support point, jittered, transformed."""
-    from nutpie import compile_pymc as npc
-    from pymc.initial_point import make_initial_point_fn
-
-    return npc._wrap_with_lock(
-        make_initial_point_fn(
-            model=model,
-            default_strategy="support_point",
-            jitter_rvs=set(model.free_RVs),
-            return_transformed=True,
-        )
-    )
-
-
-def _compile_hand(model: Any, tables: Any) -> _HandCompiledModel:
-    from nutpie import compile_pymc as npc
-
-    from omnimmm.mmm import density
-
-    logp_c, expand_c, compiled_now = density.callbacks()
-    names, slices, shapes = tables.shape_info
-    n_dim = len(tables.kinds)
-    n_free = len(model.free_RVs)
-    init_fn = npc._rv_dict_to_flat_array_wrapper(
-        _initial_point_fn(model), names=names[:n_free], shapes=shapes[:n_free]
-    )
-    dims, coords = npc._prepare_dims_and_coords(model, tables.shape_info)
-    return _HandCompiledModel(
-        _n_dim=n_dim,
-        dims=dims,
-        _coords=coords,
-        _shapes={name: tuple(shape) for name, shape in zip(names, shapes, strict=True)},
-        compiled_logp_func=logp_c,
-        compiled_expand_func=expand_c,
-        initial_point_func=init_fn,
-        shared_data={},
-        user_data=density.user_data(tables),
-        n_expanded=tables.n_expanded,
-        shape_info=tables.shape_info,
-        logp_func=None,
-        expand_func=None,
-        tables=tables,
-        compiled_callbacks=compiled_now,
-    )
 
 
 def compile_nutpie(model: Any, spec: Any = None) -> Any:
@@ -351,11 +284,9 @@ def compile_nutpie(model: Any, spec: Any = None) -> Any:
     from nutpie import compile_pymc as npc
 
     if spec is not None:
-        from omnimmm.mmm.density import density_tables
-
         tables = density_tables(model, spec)
         if not isinstance(tables, str):
-            return _compile_hand(model, tables)
+            return compile_model(model, tables)
         why_not = tables
     else:
         why_not = None
@@ -418,7 +349,7 @@ def compile_nutpie(model: Any, spec: Any = None) -> Any:
 def log_density_of(compiled: Any) -> str:
     """Which log density ``compiled`` samples: ``"hand-written"``, or ``"pytensor"`` with
     the reason the hand-written one does not cover the model (when a spec was given)."""
-    if isinstance(compiled, _HandCompiledModel):
+    if isinstance(compiled, HandCompiledModel):
         return "hand-written"
     why = getattr(compiled, "hand_written_not_used", None)
     return f"pytensor ({why})" if why else "pytensor"
@@ -427,7 +358,7 @@ def log_density_of(compiled: Any) -> str:
 def loaded_from_cache(compiled: Any) -> bool:
     """Whether both callbacks of ``compiled`` came from the disk cache (no LLVM work);
     for the hand-written density, whether this compile compiled nothing."""
-    if isinstance(compiled, _HandCompiledModel):
+    if isinstance(compiled, HandCompiledModel):
         return not compiled.compiled_callbacks
     return all(
         getattr(f, "_cache_hits", 0) > 0

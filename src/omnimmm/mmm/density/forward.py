@@ -1,0 +1,468 @@
+"""The density's forward pass: from nutpie's unconstrained point to the log density.
+
+The priors on the unconstrained coordinates (with their transforms' Jacobians), the ROI
+shares' Dirichlet and the residuals' LKJ priors, adstock, saturation, effect sizes, the
+mean and the outcomes' likelihood. Each step keeps the slopes the backward pass
+(:mod:`omnimmm.mmm.density.gradient`) needs: the constrained values' slopes ``dv``, the
+adstock weights' and the saturation's slopes, and the likelihood's slope ``r`` in the mean.
+Steps whose gradient is local (the priors, the likelihood's scales) add it at once.
+
+Notation (``T`` weeks, ``C`` channels, ``O`` outcomes, ``L`` lags, ``n`` free coordinates):
+``z`` the unconstrained point, ``v`` its constrained values, ``gv`` the gradient with
+respect to ``v`` of the likelihood, ``h`` the saturated adstocked spend (``h[t, c, a]``: its
+last axis is the outcome with carryover per outcome, else of length one; ``oa[o]`` is the
+column of outcome ``o``). The tables' layout is :class:`omnimmm.mmm.density.DensityTables`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from omnimmm.mmm.density import cache  # noqa: F401  (fresh numba cache; before the decorators)
+from omnimmm.mmm.density.tables import (
+    _C_ADSTOCK,
+    _C_ALPHA,
+    _C_COEF,
+    _C_LMAX,
+    _C_ROI,
+    _C_SAT,
+    _C_SP1,
+    _C_SP2,
+    _C_THETA,
+    _CHOL_DIAG,
+    _CHOL_OFF,
+)
+
+_LOG2PI = math.log(2.0 * math.pi)
+
+# ``error_model="numpy"``: a division by zero gives inf or nan, which the callback reports
+# to nutpie as a non-finite log density (the point is rejected, as with PyMC's graph),
+# instead of a Python exception, which a C callback cannot raise.
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _log1pexp(x: float) -> float:
+    """``log(1 + exp(x))`` without overflow."""
+    if x > 0:
+        return x + math.log1p(math.exp(-x))
+    return math.log1p(math.exp(x))
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _sigmoid(x: float) -> float:
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _simplex(z, s0, nc, out, o0):  # pragma: no cover
+    """PyMC's simplex transform backwards: ``out[o0:o0 + nc] = softmax([u, -sum u])`` for
+    ``u = z[s0:s0 + nc - 1]``; returns ``sum u``."""
+    tot = 0.0
+    for j in range(nc - 1):
+        tot += z[s0 + j]
+    mx = -tot
+    for j in range(nc - 1):
+        mx = max(mx, z[s0 + j])
+    norm = math.exp(-tot - mx)
+    for j in range(nc - 1):
+        norm += math.exp(z[s0 + j] - mx)
+    for j in range(nc):
+        f = z[s0 + j] if j < nc - 1 else -tot
+        out[o0 + j] = math.exp(f - mx) / norm
+    return tot
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _lkj_norm(eta, n):  # pragma: no cover - compiled
+    """The LKJ density's log normalising constant, as PyMC writes it."""
+    if eta == 1.0:
+        res = 0.0
+        for k in range(1, (n - 1) // 2 + 1):
+            res += math.lgamma(2.0 * k)
+        if n % 2 == 1:
+            res += (
+                0.25 * (n * n - 1) * math.log(math.pi)
+                - 0.25 * (n - 1) ** 2 * math.log(2.0)
+                - (n - 1) * math.lgamma((n + 1) // 2)
+            )
+        else:
+            res += (
+                0.25 * n * (n - 2) * math.log(math.pi)
+                + 0.25 * (3 * n * n - 4 * n) * math.log(2.0)
+                + n * math.lgamma(n / 2.0)
+                - (n - 1) * math.lgamma(n)
+            )
+        return res
+    res = -(n - 1) * math.lgamma(eta + 0.5 * (n - 1))
+    for k in range(1, n):
+        res += 0.5 * k * math.log(math.pi) + math.lgamma(eta + 0.5 * (n - 1 - k))
+    return res
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _saturation(kind, x, p1, p2):  # pragma: no cover
+    """Saturation of ``x`` >= 0 and its slopes in ``x``, ``p1`` and ``p2``: Hill (K, s),
+    logistic (lam), Michaelis-Menten (k); 0 with zero slopes at ``x = 0`` for Hill."""
+    if kind == 0:
+        if x <= 0:
+            return 0.0, 0.0, 0.0, 0.0
+        lr = math.log(x / p1)
+        rs = math.exp(p2 * lr)
+        q = 1.0 / ((1.0 + rs) * (1.0 + rs))
+        return rs / (1.0 + rs), q * p2 * rs / x, -q * p2 * rs / p1, q * rs * lr
+    if kind == 1:
+        hv = math.tanh(0.5 * p1 * x)
+        d = 0.5 * (1.0 - hv * hv)
+        return hv, d * p1, d * x, 0.0
+    den = (p1 + x) * (p1 + x)
+    return x / (p1 + x), p1 / den, -x / den, 0.0
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _saturation_params(channels, v, c):  # pragma: no cover
+    """Channel ``c``'s saturation kind and its two parameters (0 for a missing second)."""
+    p2 = v[channels[c, _C_SP2]] if channels[c, _C_SP2] >= 0 else 0.0
+    return channels[c, _C_SAT], v[channels[c, _C_SP1]], p2
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _adstock_saturation(x, w, lm, kind, p1, p2):  # pragma: no cover
+    """Saturation (with its slopes, see :func:`_saturation`) of the first ``lm`` lagged
+    spends ``x`` weighted by the adstock weights ``w``."""
+    acc = 0.0
+    for lag in range(lm):
+        acc += x[lag] * w[lag]
+    return _saturation(kind, acc, p1, p2)
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _priors(z, grad, kinds, prior_a, prior_b, v, dv):  # pragma: no cover - compiled
+    """The priors' log density at ``z``, with their transforms' Jacobians; fills the
+    constrained values ``v``, their slopes ``dv`` in ``z`` and the priors' gradient ``grad``
+    (simplex and LKJ coordinates: see :func:`_dirichlet` and :func:`_lkj_prior`)."""
+    n = z.shape[0]
+    lp = 0.0
+    for i in range(n):
+        k = kinds[i]
+        x = z[i]
+        a = prior_a[i]
+        b = prior_b[i]
+        if k == 0 or k == 1:  # Normal; LogNormal through log (the Jacobian cancels log x)
+            d = (x - a) / b
+            lp += -0.5 * _LOG2PI - math.log(b) - 0.5 * d * d
+            grad[i] = -d / b
+            if k == 0:
+                v[i] = x
+                dv[i] = 1.0
+            else:
+                v[i] = math.exp(x)
+                dv[i] = v[i]
+        elif k == 2:  # HalfNormal through log
+            e = math.exp(x)
+            d = (e - a) / b
+            lp += 0.5 * math.log(2.0 / math.pi) - math.log(b) - 0.5 * d * d + x
+            grad[i] = -d / b * e + 1.0
+            v[i] = e
+            dv[i] = e
+        elif k == 3:  # Gamma(shape a, rate b) through log
+            e = math.exp(x)
+            lp += a * math.log(b) - math.lgamma(a) + a * x - b * e
+            grad[i] = a - b * e
+            v[i] = e
+            dv[i] = e
+        elif k == 4:  # Beta(a, b) through log-odds
+            s = _sigmoid(x)
+            log_s = -_log1pexp(-x)
+            log_1s = -_log1pexp(x)
+            lp += math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * log_s + b * log_1s
+            grad[i] = a * (1.0 - s) - b * s
+            v[i] = s
+            dv[i] = s * (1.0 - s)
+        elif k == _CHOL_DIAG:  # the LKJ prior is below; here the log transform's Jacobian
+            v[i] = math.exp(x)
+            dv[i] = v[i]
+            lp += x
+            grad[i] = 1.0
+        elif k == _CHOL_OFF:
+            v[i] = x
+            dv[i] = 1.0
+            grad[i] = 0.0
+        else:  # simplex coordinates: below
+            v[i] = 0.0
+            dv[i] = 0.0
+            grad[i] = 0.0
+    return lp
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _lkj_prior(v, gv, ch0, prior_a, prior_b, o_n, lp):  # pragma: no cover - compiled
+    """``lp`` plus the LKJCholeskyCov prior of the factor at ``ch0`` (none if -1); its
+    slopes in ``v`` into ``gv``."""
+    # LKJCholeskyCov (three or more correlated outcomes): the packed lower Cholesky factor
+    # L of the residual covariance, row i at i (i + 1) / 2. With sd_i = |L[i, :]| and
+    # cd_i = L[i, i] / sd_i: log p = norm + sum_i (2 eta - 2 + n - i) log cd_i
+    # - i log sd_i + log HalfNormal(sd_i; sigma_i).
+    if ch0 >= 0:
+        eta = prior_a[ch0]
+        for i in range(o_n):
+            r0 = ch0 + i * (i + 1) // 2
+            ss = 0.0
+            for j in range(i + 1):
+                ss += v[r0 + j] * v[r0 + j]
+            sdi = math.sqrt(ss)
+            sig = prior_b[r0 + i]
+            cf = 2.0 * eta - 2.0 + o_n - i
+            lp += cf * (math.log(v[r0 + i]) - math.log(sdi)) - i * math.log(sdi)
+            lp += 0.5 * math.log(2.0 / math.pi) - math.log(sig) - 0.5 * (sdi / sig) ** 2
+            d_sd = -(cf + i) / sdi - sdi / (sig * sig)
+            for j in range(i + 1):
+                gv[r0 + j] += d_sd * v[r0 + j] / sdi
+            gv[r0 + i] += cf / v[r0 + i]
+        lp += _lkj_norm(eta, o_n)
+    return lp
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _dirichlet(z, grad, blocks, alpha, share, lp):  # pragma: no cover - compiled
+    """``lp`` plus the ROI shares' Dirichlet priors with the simplex Jacobians; fills
+    ``share`` (channel by outcome) and adds their slopes in ``z`` to ``grad``."""
+    # Dirichlet blocks through PyMC's simplex transform: u (N - 1), full = [u, -sum u],
+    # share = softmax(full); log|J| = log N + N sum(u) - N logsumexp([u + sum(u), 0]).
+    for bk in range(blocks.shape[0]):
+        s0 = blocks[bk, 0]
+        nc = blocks[bk, 1]
+        c = blocks[bk, 2]
+        tot = _simplex(z, s0, nc, share[c], 0)
+        a_sum = 0.0
+        lp_dir = 0.0
+        for j in range(nc):
+            a_sum += alpha[bk, j]
+            lp_dir += (alpha[bk, j] - 1.0) * math.log(share[c, j]) - math.lgamma(alpha[bk, j])
+        lp += lp_dir + math.lgamma(a_sum)
+        # Dirichlet term: d/dfull_j = (alpha_j - 1) - share_j (sum alpha - N).
+        d_last = (alpha[bk, nc - 1] - 1.0) - share[c, nc - 1] * (a_sum - nc)
+        for j in range(nc - 1):
+            grad[s0 + j] += (alpha[bk, j] - 1.0) - share[c, j] * (a_sum - nc) - d_last
+        # Jacobian: softmax p over [u_j + sum(u)] and 0; d/du_i = N (p_last - p_i).
+        m2 = 0.0
+        for j in range(nc - 1):
+            m2 = max(m2, z[s0 + j] + tot)
+        se = math.exp(-m2)
+        for j in range(nc - 1):
+            se += math.exp(z[s0 + j] + tot - m2)
+        lse = m2 + math.log(se)
+        lp += math.log(nc) + nc * tot - nc * lse
+        p_last = math.exp(-m2) / se
+        for j in range(nc - 1):
+            p_j = math.exp(z[s0 + j] + tot - m2) / se
+            grad[s0 + j] += nc * (p_last - p_j)
+    return lp
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _adstock_weights(v, channels, channel_f, n_a, l_n):  # pragma: no cover - compiled
+    """Each channel's adstock weights ``w`` (per adstock column), the slopes ``du_a`` and
+    ``du_t`` of the unnormalised weights in the two adstock parameters, and their sums."""
+    c_n = channels.shape[0]
+    # Adstock weights (normalised over each channel's lags) and their parameter slopes,
+    # per channel and adstock column ``a`` (``oa`` above).
+    w = np.zeros((c_n, n_a, l_n))
+    du_a = np.zeros((c_n, n_a, l_n))
+    du_t = np.zeros((c_n, n_a, l_n))
+    u_sum = np.zeros((c_n, n_a))
+    for c in range(c_n):
+        lm = channels[c, _C_LMAX]
+        for a in range(n_a):
+            al = v[channels[c, _C_ALPHA] + a]
+            tot = 0.0
+            if channels[c, _C_ADSTOCK] == 0:  # geometric: u_l = alpha ** l
+                for lag in range(lm):
+                    u = al**lag
+                    w[c, a, lag] = u
+                    du_a[c, a, lag] = lag * al ** (lag - 1) if lag > 0 else 0.0
+                    tot += u
+            elif channels[c, _C_ADSTOCK] == 2:
+                # Weibull pdf: u_l = S(l) - S(l + 1), S(0) = 1, S(x) = exp(-(x / lam) ** k);
+                # ``du_a`` and ``du_t`` hold the slopes in lam and k.
+                lam = al
+                kk = v[channels[c, _C_THETA] + a]
+                s_prev = 1.0
+                ds_lam = 0.0
+                ds_k = 0.0
+                for lag in range(lm):
+                    lr = math.log((lag + 1.0) / lam)
+                    rk = math.exp(kk * lr)
+                    sv = math.exp(-rk)
+                    d_lam = sv * kk * rk / lam
+                    d_k = -sv * rk * lr
+                    w[c, a, lag] = s_prev - sv
+                    du_a[c, a, lag] = ds_lam - d_lam
+                    du_t[c, a, lag] = ds_k - d_k
+                    tot += s_prev - sv
+                    s_prev = sv
+                    ds_lam = d_lam
+                    ds_k = d_k
+            else:  # delayed: u_l = alpha ** ((l - theta) ** 2)
+                th = v[channels[c, _C_THETA] + a] * channel_f[c, 0]
+                la = math.log(al)
+                for lag in range(lm):
+                    q = (lag - th) * (lag - th)
+                    u = math.exp(q * la)
+                    w[c, a, lag] = u
+                    du_a[c, a, lag] = q * u / al
+                    du_t[c, a, lag] = -2.0 * (lag - th) * la * u
+                    tot += u
+            u_sum[c, a] = tot
+            for lag in range(lm):
+                w[c, a, lag] /= tot
+    return w, du_a, du_t, u_sum
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _saturated(v, channels, lags, w, t_n, n_a):  # pragma: no cover - compiled
+    """The saturated adstocked spend ``h[t, c, a]`` and its slopes in the adstocked spend
+    and the saturation's two parameters."""
+    c_n = channels.shape[0]
+    # Adstock and saturation, with the saturation's slopes in x and its two parameters.
+    h = np.zeros((t_n, c_n, n_a))
+    dh_x = np.zeros((t_n, c_n, n_a))
+    dh_p1 = np.zeros((t_n, c_n, n_a))
+    dh_p2 = np.zeros((t_n, c_n, n_a))
+    for c in range(c_n):
+        sk, p1, p2 = _saturation_params(channels, v, c)
+        lm = channels[c, _C_LMAX]
+        for a in range(n_a):
+            for t in range(t_n):
+                h[t, c, a], dh_x[t, c, a], dh_p1[t, c, a], dh_p2[t, c, a] = _adstock_saturation(
+                    lags[t * c_n + c], w[c, a], lm, sk, p1, p2
+                )
+    return h, dh_x, dh_p1, dh_p2
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _effects(v, channels, channel_f, share, ratio, h, oa):  # pragma: no cover - compiled
+    """Each channel's total saturated spend ``s_tot`` (per adstock column) and its effect
+    size ``beta`` per outcome."""
+    t_n, c_n, n_a = h.shape
+    o_n = oa.shape[0]
+    # Effect sizes: through ROI, beta = roi * share * ratio / S with S = sum_t h.
+    s_tot = np.zeros((c_n, n_a))
+    for t in range(t_n):
+        for c in range(c_n):
+            for a in range(n_a):
+                s_tot[c, a] += h[t, c, a]
+    beta = np.zeros((c_n, o_n))
+    for c in range(c_n):
+        for o in range(o_n):
+            if channels[c, _C_ROI] >= 0:
+                a = oa[o]
+                beta[c, o] = v[channels[c, _C_ROI]] * share[c, o] * ratio[c, o] / s_tot[c, a]
+            else:
+                beta[c, o] = v[channels[c, _C_COEF] + o] * channel_f[c, 1]
+    return s_tot, beta
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _mean(v, beta, h, pairs, gamma_ix, features, base, outcome, oa):  # pragma: no cover - compiled
+    """The mean ``mu[t, o]`` of each outcome: level, media, synergies and baseline features."""
+    t_n, c_n, _ = h.shape
+    o_n = oa.shape[0]
+    p_n = pairs.shape[0]
+    f_n = features.shape[1]
+    # Mean, centred: mu = level + rest - mean_t(rest).
+    rest = np.zeros((t_n, o_n))
+    for t in range(t_n):
+        for o in range(o_n):
+            acc = 0.0
+            a = oa[o]
+            for c in range(c_n):
+                acc += beta[c, o] * h[t, c, a]
+            for p in range(p_n):
+                acc += v[gamma_ix[p, o]] * h[t, pairs[p, 0], a] * h[t, pairs[p, 1], a]
+            for f in range(f_n):
+                acc += features[t, f] * v[base[f, o]]
+            rest[t, o] = acc
+    mu = np.empty((t_n, o_n))
+    for o in range(o_n):
+        m = 0.0
+        for t in range(t_n):
+            m += rest[t, o]
+        m /= t_n
+        for t in range(t_n):
+            mu[t, o] = v[outcome[0, o]] + rest[t, o] - m
+    return mu
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _likelihood(v, gv, y, mu, outcome, ch0, lp):  # pragma: no cover - compiled
+    """``lp`` plus the outcomes' log likelihood, and its slope ``r`` in ``mu``; the slopes in
+    the residual scales (and correlation, Cholesky factor) into ``gv``."""
+    t_n, o_n = y.shape
+    # Likelihood and its slope r = dlogp/dmu.
+    r = np.zeros((t_n, o_n))
+    rho_at = outcome[2, 0]
+    if ch0 >= 0:
+        # Chained normals (model._correlated_normal): z = L^-1 (y - mu) by forward
+        # substitution, log p = sum_k -log L[k, k] - z_k^2 / 2; back through it row by
+        # row from the last (``zb`` the slope in z, then in the residual).
+        zz = np.zeros(o_n)
+        zb = np.zeros(o_n)
+        for t in range(t_n):
+            for kk in range(o_n):
+                r0 = ch0 + kk * (kk + 1) // 2
+                acc = y[t, kk] - mu[t, kk]
+                for j in range(kk):
+                    acc -= v[r0 + j] * zz[j]
+                zz[kk] = acc / v[r0 + kk]
+                lp += -0.5 * _LOG2PI - math.log(v[r0 + kk]) - 0.5 * zz[kk] * zz[kk]
+                zb[kk] = -zz[kk]
+            for kk in range(o_n - 1, -1, -1):
+                r0 = ch0 + kk * (kk + 1) // 2
+                lkk = v[r0 + kk]
+                eb = zb[kk] / lkk
+                r[t, kk] = -eb
+                gv[r0 + kk] += (-zb[kk] * zz[kk] - 1.0) / lkk
+                for j in range(kk):
+                    gv[r0 + j] -= eb * zz[j]
+                    zb[j] -= eb * v[r0 + j]
+    elif rho_at < 0:
+        for o in range(o_n):
+            sd = v[outcome[1, o]]
+            g_sd = 0.0
+            for t in range(t_n):
+                e = (y[t, o] - mu[t, o]) / sd
+                lp += -0.5 * _LOG2PI - math.log(sd) - 0.5 * e * e
+                r[t, o] = e / sd
+                g_sd += (e * e - 1.0) / sd
+            gv[outcome[1, o]] += g_sd
+    else:
+        # y0 ~ N(mu0, s0); y1 ~ N(mu1 + s1 rho z0, s1 sqrt(1 - rho^2)), z0 = (y0 - mu0) / s0.
+        s0 = v[outcome[1, 0]]
+        s1 = v[outcome[1, 1]]
+        rho = 2.0 * v[rho_at] - 1.0
+        c1 = math.sqrt(1.0 - rho * rho)
+        sc = s1 * c1
+        g0 = 0.0
+        g1 = 0.0
+        g_rho = 0.0
+        for t in range(t_n):
+            z0 = (y[t, 0] - mu[t, 0]) / s0
+            e1 = y[t, 1] - mu[t, 1] - s1 * rho * z0
+            q = e1 / (sc * sc)
+            lp += -_LOG2PI - math.log(s0) - math.log(sc) - 0.5 * z0 * z0 - 0.5 * e1 * q
+            r[t, 1] = q
+            r[t, 0] = z0 / s0 - q * s1 * rho / s0
+            dsc = -1.0 / sc + e1 * q / sc
+            g0 += (z0 * z0 - 1.0) / s0 - q * s1 * rho * z0 / s0
+            g1 += dsc * c1 + q * rho * z0
+            g_rho += dsc * s1 * (-rho / c1) + q * s1 * z0
+        gv[outcome[1, 0]] += g0
+        gv[outcome[1, 1]] += g1
+        gv[rho_at] += 2.0 * g_rho
+    return lp, r

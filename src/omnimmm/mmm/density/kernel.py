@@ -1,0 +1,133 @@
+"""The log density and its gradient at a point: the forward pass, then the backward pass.
+
+:func:`_logp_grad_kernel` is the one numba function nutpie's callback calls
+(:mod:`omnimmm.mmm.density.nutpie_glue`); :func:`logp_and_grad` calls it from Python (the
+gradient check against PyMC, ``tests/test_mmm_density.py``).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from omnimmm.mmm.density import cache  # noqa: F401  (fresh numba cache; before the decorators)
+from omnimmm.mmm.density.forward import (
+    _adstock_weights,
+    _dirichlet,
+    _effects,
+    _likelihood,
+    _lkj_prior,
+    _mean,
+    _priors,
+    _saturated,
+)
+from omnimmm.mmm.density.gradient import (
+    _adstock_back,
+    _effects_back,
+    _lift_tests,
+    _mean_back,
+    _shares_back,
+)
+from omnimmm.mmm.density.tables import _C_PER_OUTCOME, DensityTables
+
+__all__ = ["logp_and_grad"]
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _logp_grad_kernel(
+    z,
+    grad,
+    kinds,
+    blocks,
+    channels,
+    pairs,
+    gamma_ix,
+    base,
+    outcome,
+    lift_c,
+    prior_a,
+    prior_b,
+    alpha,
+    channel_f,
+    lags,
+    features,
+    y,
+    ratio,
+    lift_lags,
+    lift_after,
+    lift_f,
+):  # pragma: no cover - compiled; tested through logp_and_grad
+    n = z.shape[0]
+    t_n, o_n = y.shape
+    c_n = channels.shape[0]
+    l_n = lags.shape[1]
+    # Carryover per outcome (the flag is the same for every channel): adstock column
+    # a(o) = o of h, w and their slopes; shared: one column, a(o) = 0.
+    n_a = o_n if c_n > 0 and channels[0, _C_PER_OUTCOME] else 1
+    oa = np.zeros(o_n, dtype=np.int64)
+    if n_a > 1:
+        for o in range(o_n):
+            oa[o] = o
+    v = np.empty(n)
+    dv = np.empty(n)
+    gv = np.zeros(n)
+
+    lp = _priors(z, grad, kinds, prior_a, prior_b, v, dv)
+    ch0 = outcome[2, 1] if o_n > 1 else -1
+    lp = _lkj_prior(v, gv, ch0, prior_a, prior_b, o_n, lp)
+    share = np.ones((c_n, o_n))
+    lp = _dirichlet(z, grad, blocks, alpha, share, lp)
+    w, du_a, du_t, u_sum = _adstock_weights(v, channels, channel_f, n_a, l_n)
+    h, dh_x, dh_p1, dh_p2 = _saturated(v, channels, lags, w, t_n, n_a)
+    s_tot, beta = _effects(v, channels, channel_f, share, ratio, h, oa)
+    mu = _mean(v, beta, h, pairs, gamma_ix, features, base, outcome, oa)
+    lp, r = _likelihood(v, gv, y, mu, outcome, ch0, lp)
+
+    gh, g_beta = _mean_back(v, gv, r, h, beta, pairs, gamma_ix, features, base, outcome, oa)
+    gw = np.zeros((c_n, n_a, l_n))
+    lp = _lift_tests(
+        v,
+        gv,
+        gh,
+        g_beta,
+        gw,
+        channels,
+        pairs,
+        gamma_ix,
+        lift_c,
+        lift_lags,
+        lift_after,
+        lift_f,
+        w,
+        h,
+        beta,
+        oa,
+        lp,
+    )
+    g_share = _effects_back(v, gv, gh, g_beta, channels, channel_f, ratio, s_tot, beta, oa)
+    _adstock_back(gv, gh, gw, channels, channel_f, lags, w, du_a, du_t, u_sum, dh_x, dh_p1, dh_p2)
+    _shares_back(grad, blocks, share, g_share)
+    for i in range(n):
+        grad[i] += gv[i] * dv[i]
+    return lp
+
+
+def logp_and_grad(tables: DensityTables, z: np.ndarray) -> tuple[float, np.ndarray]:
+    """Log density and its gradient at the unconstrained point ``z``.
+
+    Parameters
+    ----------
+    tables : DensityTables
+        The model's tables (:func:`omnimmm.mmm.density.density_tables`).
+    z : numpy.ndarray
+        A point in nutpie's layout of the model's unconstrained value variables.
+
+    Returns
+    -------
+    tuple of float and numpy.ndarray
+        The log density (PyMC's, up to a constant) and its gradient in ``z``.
+    """
+    z = np.ascontiguousarray(z, dtype=float)
+    grad = np.zeros_like(z)
+    lp = _logp_grad_kernel(z, grad, *tables.arrays())
+    return float(lp), grad
