@@ -36,7 +36,6 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -230,30 +229,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _forecast_parts(model, panel, holdout: int) -> pd.DataFrame:
-    """Mean weekly value of each part of the refit's mean, holdout vs the year before it.
+    """The refit's forecast by part (:func:`omnimmm.mmm.explain.forecast_parts`), one outcome.
 
-    Rows: the baseline parts (intercept, trend, seasonality, controls, ...), media, total
-    and actual; columns ``year_before`` (the same weeks 52 weeks earlier, fitted) and
-    ``holdout`` (forecast from actual spend and controls).
+    Columns ``year_before`` (the same weeks 52 weeks earlier, fitted) and ``holdout``.
     """
-    n = panel.n_weeks - holdout
-    if n < 52:
+    from omnimmm.mmm.explain import forecast_parts
+
+    if panel.n_weeks - holdout < 52:
         raise SystemExit(f"--holdout {holdout} leaves fewer than 52 training weeks")
-    controls = panel.controls.set_axis(panel.dates, axis=0)
-    resp = model.response_
-    parts = {
-        k: v.mean(axis=1)[:, 0]
-        for k, v in resp.baseline(model.features(panel.dates, controls)).items()
-    }
-    parts["media"] = resp.media_total(panel.spend.to_numpy(dtype=float)).mean(axis=1)[:, 0]
-    parts["total"] = np.sum(list(parts.values()), axis=0)
-    parts["actual"] = panel.outcomes.iloc[:, 0].to_numpy(dtype=float)
-    before, after = slice(n - 52, n - 52 + holdout), slice(n, None)
-    return pd.DataFrame(
-        {"year_before": [v[before].mean() for v in parts.values()],
-         "holdout": [v[after].mean() for v in parts.values()]},
-        index=pd.Index(list(parts), name="part"),
-    )  # fmt: skip
+    parts = forecast_parts(model, panel).xs(model.spec.outcomes[0], level="outcome")
+    return parts.rename(columns={"forecast": "holdout"})[["year_before", "holdout"]]
 
 
 if __name__ == "__main__":

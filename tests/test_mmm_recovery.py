@@ -77,8 +77,8 @@ def test_identified_world_meets_the_recovery_target(seed):
 
     Four channels with 1% noise: the oracle's expected ROI error is 8-11%; the model also
     has to learn the adstock and saturation shapes. Measured (4x500+500, sampler seed 1,
-    hand-written density, 2026-11-29): MAPE 8.1% and 9.8%, 8/8 pairs covered on both
-    world seeds.
+    hand-written density, six yearly harmonics, 2026-12-06): MAPE 9.1% and 11.3%, 7/8
+    pairs covered on both world seeds (8.1% and 9.8%, 8/8, with three harmonics).
     """
     from omnimmm.mmm.calibration import oracle_roi_se
 

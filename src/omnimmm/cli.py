@@ -303,6 +303,26 @@ def report(directory: RunDirArg) -> None:
     _summary(summary)
 
 
+@app.command()
+def backtest(
+    plan: PlanArg,
+    out: OutOpt,
+    origins: Annotated[int, typer.Option(help="Rolling origins (refits).")] = 4,
+    horizon: Annotated[int, typer.Option(help="Weeks forecast from each origin.")] = 13,
+    seed: SeedOpt = None,
+    fast: FastOpt = False,
+) -> None:
+    """Refit at K rolling origins, forecast H weeks from each, score against baselines."""
+    from omnimmm.run.backtest import backtest as run_backtest
+
+    try:
+        summary = run_backtest(plan, out, origins=origins, horizon=horizon, seed=seed,
+                               fast=fast, progress=_say, progressbar=console.is_terminal)  # fmt: skip
+    except OmniError as exc:
+        raise _fail(exc) from None
+    _summary(summary)
+
+
 def main() -> None:
     """Entry point of the ``omnimmm`` console script (usage errors exit 64, see errors)."""
     sys.exit(run_app(app))

@@ -202,7 +202,7 @@ class ModelSpec(_Frozen):
 
     synergies: tuple[tuple[Name, Name], ...] = ()
     trend: StrictBool = True
-    yearly_fourier: StrictInt = Field(default=3, ge=0, le=10)
+    yearly_fourier: StrictInt = Field(default=6, ge=0, le=10)
     share_carryover: StrictBool = True
     outcome_correlation: StrictBool = True
     sampler: Literal["nutpie", "pymc", "advi", "pathfinder"] = "nutpie"

@@ -35,6 +35,7 @@ __all__ = [
     "decomposition",
     "fitted",
     "forecast",
+    "head_panel",
     "holdout",
     "mroi",
     "optimizer_arrays",
@@ -399,7 +400,8 @@ class HoldoutResult:
     model: Any
 
 
-def _head(panel: Any, n: int) -> Any:
+def head_panel(panel: Any, n: int) -> Any:
+    """The first ``n`` weeks of ``panel`` (a refit's training panel)."""
     return dataclasses.replace(
         panel,
         dates=panel.dates[:n],
@@ -419,7 +421,7 @@ def holdout(m: Any, weeks: int | None = None) -> HoldoutResult:
     panel = m.panel_
     if not 0 < n < panel.n_weeks:
         raise DataError(f"holdout needs 0 < weeks < {panel.n_weeks}, got {n}")
-    head = _head(panel, panel.n_weeks - n)
+    head = head_panel(panel, panel.n_weeks - n)
     # The estimator's own class, so this module needs no import of it (fit imports analysis).
     refit = type(m)(m.plan, spec=m.spec, priors=m.priors, max_draws=m.max_draws).fit(head)
     tail = slice(panel.n_weeks - n, None)

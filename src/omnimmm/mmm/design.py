@@ -327,6 +327,10 @@ class Scaling:
         duplicate a control).
     spend_total : tuple of float
         Per channel, total spend over the training weeks.
+    control_min, control_max : tuple of float
+        Per control, its range over the training weeks. Forecast weeks hold a control at
+        this range's edge instead of extrapolating its linear effect (empty for models
+        saved before the range was recorded: they extrapolate).
     """
 
     spend_scale: tuple[float, ...]
@@ -337,6 +341,8 @@ class Scaling:
     t_span_days: float
     festivals: tuple[str, ...]
     spend_total: tuple[float, ...]
+    control_min: tuple[float, ...] = ()
+    control_max: tuple[float, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary."""
@@ -401,6 +407,8 @@ def fit_scaling(panel: Any, spec: ModelSpec) -> Scaling:
         t_span_days=span,
         festivals=tuple(keep),
         spend_total=tuple(float(v) for v in spend.sum(axis=0)),
+        control_min=tuple(float(v) for v in (ctrl.min(axis=0) if len(spec.controls) else [])),
+        control_max=tuple(float(v) for v in (ctrl.max(axis=0) if len(spec.controls) else [])),
     )
 
 
@@ -418,7 +426,8 @@ def baseline_features(
         Week start dates (training weeks or future weeks).
     controls : pandas.DataFrame or None
         Control and event columns of ``spec.controls`` for those weeks; may be None only
-        when the spec has no controls.
+        when the spec has no controls. Values outside the training range are held at its
+        edge.
     spec : ModelSpec
     scaling : Scaling
 
@@ -444,6 +453,10 @@ def baseline_features(
         z = controls[list(spec.controls)].to_numpy(dtype=float)
         if np.isnan(z).any():
             raise DataError("control values are missing (NaN) for some of these weeks")
+        if len(scaling.control_min) == z.shape[1]:
+            # Held at the training range's edge: a linear effect is not extrapolated
+            # (omnimmm.mmm.explain.control_extrapolation reports what it would add).
+            z = np.clip(z, scaling.control_min, scaling.control_max)
         z = (z - np.asarray(scaling.control_mean)) / np.asarray(scaling.control_sd)
     else:
         z = np.zeros((len(dates), 0))

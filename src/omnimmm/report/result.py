@@ -31,6 +31,7 @@ TABLES: tuple[str, ...] = (
     "holdout",
     "baseline_forecasts",
     "holdout_scores",
+    "holdout_parts",
     "weekly_spend",
     "value_by_outcome",
     "precheck",

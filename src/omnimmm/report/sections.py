@@ -272,6 +272,21 @@ def holdout_rows(result: RunResult) -> list[dict[str, Any]]:
     ]
 
 
+def holdout_part_rows(result: RunResult) -> list[dict[str, Any]]:
+    """The holdout forecast by part against the same weeks a year earlier."""
+    parts = result.table("holdout_parts")
+    return [
+        {
+            "outcome": str(r["outcome"]),
+            "part": str(r["part"]),
+            "year_before": fmt_money(r["year_before"]),
+            "forecast": fmt_money(r["forecast"]),
+            "change": ("+" if r["change"] >= 0 else "-") + fmt_money(abs(r["change"])),
+        }
+        for _, r in parts.iterrows()
+    ]
+
+
 # --------------------------------------------------------------------------- charts
 
 
@@ -501,6 +516,7 @@ def build_sections(result: RunResult) -> dict[str, Any]:
         "synergy": synergy_rows(result),
         "diagnostics": diagnostics_rows(result),
         "holdout": holdout_rows(result),
+        "holdout_parts": holdout_part_rows(result),
         "holdout_info": result.holdout,
         "gate": result.gate,
         "precheck": result.precheck_messages,

@@ -11,7 +11,7 @@ from omnimmm.run.reuse import model_hashes, reusable
 
 __all__ = ["fit_stage"]
 
-_FIT_TABLES = ("holdout", "baseline_forecasts", "holdout_scores")
+_FIT_TABLES = ("holdout", "baseline_forecasts", "holdout_scores", "holdout_parts")
 
 
 def fit_stage(state: RunState) -> None:

@@ -59,13 +59,36 @@ def holdout(
         "best_baseline": best,
         "beats_baselines": bool(mape_mean < float(base.min())),
         "first_week": str(pd.Timestamp(table["date"].min()).date()),
+        **_explained(ho.model, prep.panel, weeks),
     }
     tables = {
         "holdout": table,
         "baseline_forecasts": forecasts[["date", "outcome", "method", "forecast"]],
         "holdout_scores": all_scores,
+        "holdout_parts": _parts(ho.model, prep.panel),
     }
     return info, tables, ho.model.timings_
+
+
+def _explained(refit: Any, panel: Any, weeks: int) -> dict[str, Any]:
+    """The controls the holdout forecast reads outside their training range, as sentences."""
+    from omnimmm.mmm.explain import (
+        control_extrapolation,
+        control_extrapolation_message,
+        notable_extrapolation,
+    )
+
+    ext = notable_extrapolation(control_extrapolation(refit, panel.controls.iloc[-weeks:]))
+    return {"control_extrapolation": [control_extrapolation_message(r) for _, r in ext.iterrows()]}
+
+
+def _parts(refit: Any, panel: Any) -> pd.DataFrame:
+    """The holdout forecast by part next to the same weeks a year earlier (empty if short)."""
+    from omnimmm.mmm.explain import forecast_parts
+
+    if refit.panel_.n_weeks < 52:
+        return pd.DataFrame(columns=["outcome", "part", "year_before", "forecast", "change"])
+    return forecast_parts(refit, panel).reset_index()
 
 
 def holdout_stage(state: RunState) -> None:
@@ -80,3 +103,5 @@ def holdout_stage(state: RunState) -> None:
     state.tables = {**state.tables, **tables}
     if refit is not None:
         state.fits["holdout_refit"] = refit
+    for line in info.get("control_extrapolation", []):
+        state.say(f"warning: holdout {line}")
