@@ -269,6 +269,42 @@ def report(directory: RunDirArg) -> None:
     _summary(summary)
 
 
+@app.command()
+def portfolio(
+    plans: Annotated[list[Path], typer.Argument(help="One plan file (TOML) per market.")],
+    out: Annotated[Path, typer.Option("--out", help="Portfolio directory (written atomically).")],
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="Address of a running Dask scheduler (tcp://host:8786); default: "
+            "a local cluster on this machine."
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Local cluster worker processes (default: one per core).")
+    ] = None,
+    seed: SeedOpt = None,
+    fast: FastOpt = False,
+) -> None:
+    """Run many markets' quarterly runs on Dask into --out DIR (DIR/markets/<name>/)."""
+    from omnimmm.errors import PORTFOLIO_FAILED_EXIT
+    from omnimmm.run.portfolio import portfolio as run_portfolio
+
+    try:
+        summary = run_portfolio(plans, out, scheduler=scheduler, workers=workers, seed=seed,
+                                fast=fast, progress=_say)  # fmt: skip
+    except OmniError as exc:
+        raise _fail(exc) from None
+    console.print()
+    for line in summary.lines():
+        console.print(line, highlight=False, markup=False)
+    if summary.failed:
+        names = ", ".join(r["name"] for r in summary.failed)
+        err_console.print(f"error: {len(summary.failed)} market(s) failed: {names} "
+                          f"(see {out / 'portfolio.json'})", highlight=False, markup=False)  # fmt: skip
+        raise typer.Exit(code=PORTFOLIO_FAILED_EXIT)
+
+
 def main() -> None:
     """Entry point of the ``omnimmm`` console script."""
     try:

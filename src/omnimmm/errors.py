@@ -12,10 +12,14 @@ Exit status
 3  invalid data (missing column, bad dates, negative spend, ...)
 4  infeasible budget or constraints
 5  the fitted model failed its quality gate
+6  omnimmm portfolio: one or more markets failed (portfolio.json says which and why)
 75 the run directory is being written by another run (try again when it has finished)
 """
 
 from __future__ import annotations
+
+#: Exit status of ``omnimmm portfolio`` when one or more of its markets failed.
+PORTFOLIO_FAILED_EXIT = 6
 
 
 class OmniError(Exception):
