@@ -305,6 +305,46 @@ def portfolio(
         raise typer.Exit(code=PORTFOLIO_FAILED_EXIT)
 
 
+def _names(text: str | None) -> tuple[str, ...]:
+    return tuple(t.strip() for t in (text or "").split(",") if t.strip())
+
+
+@app.command("import")
+def import_(
+    fmt: Annotated[
+        str,
+        typer.Argument(
+            metavar="robyn|meridian|pymc-marketing", help="The peer whose file layout FILE has."
+        ),
+    ],
+    file: Annotated[Path, typer.Argument(help="The peer's input file (CSV or Parquet).")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for world.csv and plan.toml.")],
+    date: Annotated[str | None, typer.Option(help="Date column (default: the peer's).")] = None,
+    outcome: Annotated[
+        str | None, typer.Option(help="Outcome column (Robyn dep_var, Meridian kpi, target).")
+    ] = None,
+    spend: Annotated[str | None, typer.Option(help="Spend columns, comma-separated.")] = None,
+    controls: Annotated[str | None, typer.Option(help="Control columns, comma-separated.")] = None,
+    offline: Annotated[str | None, typer.Option(help="Channels to declare offline.")] = None,
+    online: Annotated[str | None, typer.Option(help="Channels to declare online.")] = None,
+) -> None:
+    """Write a panel and plan for omnimmm run from a Robyn, Meridian or PyMC-Marketing file."""
+    from omnimmm.data.importers import Roles, import_file, write_imported
+
+    roles = Roles(date=date, outcome=outcome, spends=_names(spend),
+                  controls=_names(controls) if controls is not None else None,
+                  offline=_names(offline), online=_names(online))  # fmt: skip
+    try:
+        imported = import_file(fmt, file, roles)
+        paths = write_imported(imported, out)
+    except OmniError as exc:
+        raise _fail(exc) from None
+    for note in imported.notes:
+        console.print(f"- {note}", highlight=False, markup=False)
+    for p in paths:
+        console.print(f"wrote {p}", highlight=False, markup=False)
+
+
 def main() -> None:
     """Entry point of the ``omnimmm`` console script."""
     try:
