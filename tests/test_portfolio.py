@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -130,7 +131,15 @@ def test_portfolio_on_dask_matches_each_markets_own_run(dask_cluster: str, tmp_p
     plans, broken = _write_markets(tmp_path / "in")
     out = tmp_path / "portfolio"
     args = ["portfolio", *map(str, plans.values()), str(broken), "--out", str(out)]
-    result = runner.invoke(app, [*args, "--scheduler", dask_cluster])
+    current = sum(
+        world_frame(weeks=60, seed=seed)[["tv_spend", "search_spend", "social_spend"]]
+        .tail(8)
+        .to_numpy()
+        .sum()
+        for seed in GOOD.values()
+    )  # each market's spend over the last horizon (8 weeks)
+    total = round(1.1 * current, 2)
+    result = runner.invoke(app, [*args, "--scheduler", dask_cluster, "--total", str(total)])
 
     # Non-zero, naming the broken market and why.
     assert result.exit_code == PORTFOLIO_FAILED_EXIT, result.output
@@ -147,6 +156,14 @@ def test_portfolio_on_dask_matches_each_markets_own_run(dask_cluster: str, tmp_p
     assert rows["broken"]["current_total"] is None
     assert not (out / "markets" / "broken").exists()
     assert len({r["pid"] for r in rows.values()}) == 2  # both workers ran markets
+
+    # The portfolio budget split across the good markets, each channel within its plan's +-50%.
+    assert "total_error" not in doc
+    assert sum(rows[n]["portfolio_total"] for n in GOOD) == pytest.approx(total, rel=1e-6)
+    alloc = pd.read_csv(out / "portfolio_allocation.csv")
+    assert set(alloc["market"]) == set(GOOD)
+    assert (alloc["recommended"] <= alloc["current"] * 1.5 + 1e-6).all()
+    assert (alloc["recommended"] >= alloc["current"] * 0.5 - 1e-6).all()
 
     html = (out / "report.html").read_text(encoding="utf-8")
     assert BAD_COLUMN not in html and "tv&lt;b&gt;spend" in html

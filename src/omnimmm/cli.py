@@ -285,6 +285,13 @@ def portfolio(
     ] = None,
     seed: SeedOpt = None,
     fast: FastOpt = False,
+    total: Annotated[
+        float | None,
+        typer.Option(
+            help="Portfolio budget over the horizon, split across markets by their "
+            "fitted response (written to portfolio.json and portfolio_allocation.csv)."
+        ),
+    ] = None,
 ) -> None:
     """Run many markets' quarterly runs on Dask into --out DIR (DIR/markets/<name>/)."""
     from omnimmm.errors import PORTFOLIO_FAILED_EXIT
@@ -292,7 +299,7 @@ def portfolio(
 
     try:
         summary = run_portfolio(plans, out, scheduler=scheduler, workers=workers, seed=seed,
-                                fast=fast, progress=_say)  # fmt: skip
+                                fast=fast, total=total, progress=_say)  # fmt: skip
     except OmniError as exc:
         raise _fail(exc) from None
     console.print()
@@ -302,6 +309,10 @@ def portfolio(
         names = ", ".join(r["name"] for r in summary.failed)
         err_console.print(f"error: {len(summary.failed)} market(s) failed: {names} "
                           f"(see {out / 'portfolio.json'})", highlight=False, markup=False)  # fmt: skip
+        raise typer.Exit(code=PORTFOLIO_FAILED_EXIT)
+    if summary.total_error:
+        err_console.print(f"error: --total not split: {summary.total_error}", highlight=False,
+                          markup=False)  # fmt: skip
         raise typer.Exit(code=PORTFOLIO_FAILED_EXIT)
 
 

@@ -45,7 +45,7 @@ def _uplift(row: Mapping[str, Any]) -> str:
     return f"{rec - cur:+,.0f}{pct}"
 
 
-def _row(row: Mapping[str, Any]) -> str:
+def _row(row: Mapping[str, Any], split: bool = False) -> str:
     status = str(row.get("status", "error"))
     css = "ok" if status == "ok" else "bad"
     name = escape(str(row.get("name", "")))
@@ -57,6 +57,7 @@ def _row(row: Mapping[str, Any]) -> str:
         f'<td class="num">{_money(row.get("current_total"))}</td>',
         f'<td class="num">{_money(row.get("recommended_total"))}</td>',
         f'<td class="num">{escape(_uplift(row))}</td>',
+        *([f'<td class="num">{_money(row.get("portfolio_total"))}</td>'] if split else []),
         f'<div class="msg">{escape(str(row.get("message") or ""))}</div>',
     ]
     tds = [c if c.startswith("<td") else f"<td>{c}</td>" for c in cells]
@@ -91,7 +92,12 @@ def portfolio_html(doc: Mapping[str, Any]) -> str:
         if budget is not None
         else "Each market's budget is its own plan's."
     )
-    body = "\n".join(_row(r) for r in rows)
+    split = budget is not None
+    body = "\n".join(_row(r, split) for r in rows)
+    split_th = "<th>portfolio split</th>" if split else ""
+    error = doc.get("total_error")
+    if error:
+        budget_line += f" It was not split: {error}"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -104,7 +110,7 @@ recommended {_money(rec)} (markets that finished). Scheduler:
 <code>{escape(str(doc.get("scheduler", "")))}</code>; written {escape(str(doc.get("created", "")))}.</p>
 <table>
 <thead><tr><th>market</th><th>status</th><th>current spend</th><th>recommended spend</th>
-<th>horizon value uplift (mean)</th><th>message</th></tr></thead>
+<th>horizon value uplift (mean)</th>{split_th}<th>message</th></tr></thead>
 <tbody>
 {body}
 </tbody></table>

@@ -246,6 +246,12 @@ class PortfolioSummary:
     seconds: float
 
     @property
+    def total_error(self) -> str | None:
+        """Why ``--total`` could not be split (None when it was, or was not asked for)."""
+        error = self.doc.get("total_error")
+        return None if error is None else str(error)
+
+    @property
     def failed(self) -> list[dict[str, Any]]:
         """The rows of the markets that did not finish ``ok``."""
         return [r for r in self.doc["markets"] if r["status"] != "ok"]
@@ -367,6 +373,36 @@ def _progress_line(k: int, n: int, row: dict[str, Any]) -> str:
     return f"{head}: {first[0] if first else ''}"
 
 
+def _split(doc: dict[str, Any], root: Path, work: Path, total: float, seed: int | None,
+           say: Progress) -> None:  # fmt: skip
+    """Add the ``--total`` split to ``doc`` and write ``portfolio_allocation.csv``."""
+    import csv
+
+    from omnimmm.errors import OmniError
+    from omnimmm.run.portfolio_budget import split_total
+
+    say(f"splitting the portfolio budget {total:,.0f} across the finished markets")
+    try:
+        table, value, notes = split_total(root, doc["markets"], total, seed=seed or 0)
+    except OmniError as exc:
+        doc["total_error"] = str(exc)
+        say(f"the portfolio budget was not split: {exc}")
+        return
+    doc["portfolio_horizon_value"] = value
+    doc["notes"] = notes
+    for row in doc["markets"]:
+        mine = [t for t in table if t["market"] == row["name"]]
+        if mine:
+            row["portfolio_total"] = float(sum(t["recommended"] for t in mine))
+            row["portfolio_channels"] = {t["channel"]: t["recommended"] for t in mine}
+    with (work / "portfolio_allocation.csv").open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(
+            fh, ["market", "channel", "current", "recommended", "lower", "upper"]
+        )
+        writer.writeheader()
+        writer.writerows(table)
+
+
 def portfolio(
     plans: Sequence[str | Path],
     out: str | Path,
@@ -375,6 +411,7 @@ def portfolio(
     workers: int | None = None,
     seed: int | None = None,
     fast: bool = False,
+    total: float | None = None,
     progress: Progress | None = None,
 ) -> PortfolioSummary:
     """Run every market's quarterly run on Dask into ``out`` (atomically); see the module.
@@ -393,6 +430,9 @@ def portfolio(
         Overrides every plan's seed, as ``omnimmm run --seed`` does.
     fast
         Quick sampler settings for every market, as ``omnimmm run --fast``.
+    total
+        A portfolio budget to split across the finished markets by their fitted response
+        (:mod:`omnimmm.run.portfolio_budget`); each market's run keeps its own plan's budget.
     progress
         Called with a line as each market finishes.
 
@@ -464,10 +504,12 @@ def portfolio(
                 "workers": n_workers,
                 "seed": seed,
                 "fast": fast,
-                "total": None,
+                "total": total,
                 "seconds": round(time.perf_counter() - t0, 3),
                 "markets": [rows[m.name] for m in markets],
             }
+            if total is not None:
+                _split(doc, root, work, total, seed, say)
             write_json(work / "portfolio.json", doc)
             (work / "report.html").write_text(portfolio_html(doc), encoding="utf-8")
     say(f"portfolio directory: {out.absolute()}")
