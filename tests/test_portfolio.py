@@ -8,11 +8,13 @@ and the command exits non-zero naming it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -73,13 +75,12 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(timeout=10)
 
 
-@pytest.fixture(scope="module")
-def dask_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@contextlib.contextmanager
+def _cluster(base: Path) -> Iterator[tuple[str, list[subprocess.Popen[bytes]]]]:
     """A ``dask scheduler`` and two ``dask worker`` processes on 127.0.0.1; yields the
-    scheduler's address and always stops all three."""
+    scheduler's address and the processes (scheduler first), and always stops all three."""
     from distributed import Client
 
-    base = tmp_path_factory.mktemp("dask")
     dask = str(Path(sys.executable).parent / "dask")
     sched_file = base / "scheduler.json"
     logs = []
@@ -108,12 +109,19 @@ def dask_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                    f"w{k}"], f"worker{k}.log")  # fmt: skip
         with Client(address, timeout=30) as client:
             client.wait_for_workers(2, timeout=60)
-        yield address
+        yield address, procs
     finally:
         for proc in reversed(procs):
             _stop(proc)
         for fh in logs:
             fh.close()
+
+
+@pytest.fixture(scope="module")
+def dask_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A scheduler and two workers for the module (see :func:`_cluster`)."""
+    with _cluster(tmp_path_factory.mktemp("dask")) as (address, _):
+        yield address
 
 
 def _spends(run_dir: Path) -> dict[str, float]:
@@ -230,3 +238,36 @@ def test_portfolio_report_escapes_every_string() -> None:
     html = portfolio_html(doc)
     assert evil not in html
     assert html.count("&lt;script&gt;") == 4
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_market_has_its_market_run_again(tmp_path: Path) -> None:
+    from omnimmm.run.portfolio import portfolio
+
+    plans, _ = _write_markets(tmp_path / "in")
+    out = tmp_path / "portfolio"
+    with _cluster(tmp_path) as (address, procs):
+        done: dict[str, object] = {}
+        thread = threading.Thread(
+            target=lambda: done.update(s=portfolio(list(plans.values()), out, scheduler=address))
+        )
+        thread.start()
+        # Wait until markets are being written, then SIGKILL the first worker (its nanny too).
+        deadline = time.monotonic() + 120
+        markets = out.parent
+        while time.monotonic() < deadline and not any(
+            p.name.startswith(".") and "partial" in p.name
+            for q in markets.glob(".portfolio.partial-*/markets")
+            for p in q.iterdir()
+        ):
+            time.sleep(0.2)
+        time.sleep(2.0)
+        os.killpg(procs[1].pid, signal.SIGKILL)
+        thread.join(timeout=600)
+        assert not thread.is_alive()
+    summary = done["s"]
+    rows = {r["name"]: r for r in summary.doc["markets"]}  # type: ignore[attr-defined]
+    assert all(r["status"] == "ok" for r in rows.values()), rows
+    assert len({r["pid"] for r in rows.values()}) >= 1
+    for name in GOOD:
+        assert (out / "markets" / name / "recommendation.json").is_file()
