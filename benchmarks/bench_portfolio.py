@@ -139,21 +139,31 @@ def main() -> None:
             f"density kernel was compiled by {len(compiled)} of {len({d['pid'] for d in dens})}"
             f" worker processes ({took}); the "
             f"others loaded it from the cache after waiting on the lock (longest wait "
-            f"{waits[-1]:.1f} s); without the lock each worker would compile it itself.\n"
+            f"{waits[-1]:.1f} s); without the lock each worker that finds the cache cold compiles it itself (not measured here).\n"
         )
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    paired = statistics.median(p[0] / q[0] for p, q in zip(par, seq, strict=True))
     body = f"""## Portfolio: {n} markets on a local Dask cluster vs one after another
 
 `benchmarks/bench_portfolio.py`: {n} tiny markets (tests/pipeline_world.py at 60 weeks, 3
 channels, 2 outcomes, 2 chains x 40 draws, no holdout refit), each way through the CLI in
 fresh processes, alternating, {args.repeats} run(s) each. **This machine has 2 cores shared
-with other engineers' jobs** (load average at the end {load}): the ratio is what to read,
-and on 2 cores no more than 2x is possible.
+with other engineers' jobs** (load average at the end {load}): read the ratios, not the seconds.
+Running two markets at once gains at most 2x on 2 cores; the portfolio also starts 2 worker
+processes instead of 8 `omnimmm run` processes, which is why a ratio below 0.5x can occur. The virtual environment's sources are
+byte-compiled (this machine sets `PYTHONDONTWRITEBYTECODE=1`; without `.pyc` files every
+fresh process spends tens of seconds compiling pymc, arviz and friends, which would count
+against both ways, but more against one after another, which starts 8 processes instead of 2).
 
 {header}
 {table}
 
-Ratio portfolio / one after another (median wall): **{par_wall / seq_wall:.2f}x**.
+Ratio portfolio / one after another: **{paired:.2f}x** (median of the {args.repeats} paired
+runs' ratios: {", ".join(f"{p[0] / q[0]:.2f}" for p, q in zip(par, seq, strict=True))}); of the
+median walls: {par_wall / seq_wall:.2f}x. The load of the other jobs changed during the runs,
+so single runs vary by up to 4x; the overhead per market of the portfolio counts worker time
+starved by those jobs too (in the quietest run it was
+{min((w * args.workers - i) / n for w, i in par):.1f} s).
 {cold}"""
     update_section("bench_portfolio", body)
     print(body)
