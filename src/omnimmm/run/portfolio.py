@@ -99,7 +99,7 @@ def markets_of(plans: Sequence[str | Path]) -> list[Market]:
             raise PlanError(f"{path}: plan file not found")
         path = path.resolve()
         name = path.parent.name if path.stem == "plan" else path.stem
-        if not name or name.startswith(".") or name in ("markets",):
+        if not name or name.startswith("."):
             raise PlanError(f"{path}: gives the market name {name!r}, which cannot be a folder")
         if name in seen:
             raise PlanError(
@@ -320,8 +320,6 @@ def _cluster(scheduler: str | None, workers: int | None, n_markets: int) -> Iter
             client.close()
         return
     n = workers or max(1, min(n_markets, os.cpu_count() or 1))
-    if n < 1:
-        raise PlanError(f"--workers {workers}: give at least 1 worker")
     cluster = LocalCluster(
         n_workers=n,
         threads_per_worker=1,
@@ -458,6 +456,8 @@ def portfolio(
     markets = markets_of(plans)
     if scheduler and workers:
         raise PlanError("give either --scheduler (an existing cluster) or --workers, not both")
+    if workers is not None and workers < 1:
+        raise PlanError(f"--workers {workers}: give at least 1 worker")
     out = Path(out)
     with lock(out, "portfolio"):
         clean_stale(out)
