@@ -303,7 +303,7 @@ def report(directory: RunDirArg) -> None:
     _summary(summary)
 
 
-@app.command()
+@app.command(epilog=EXAMPLES["backtest"])
 def backtest(
     plan: PlanArg,
     out: OutOpt,
@@ -321,6 +321,93 @@ def backtest(
     except OmniError as exc:
         raise _fail(exc) from None
     _summary(summary)
+
+
+@app.command(epilog=EXAMPLES["portfolio"])
+def portfolio(
+    plans: Annotated[list[Path], typer.Argument(help="One plan file (TOML) per market.")],
+    out: Annotated[Path, typer.Option("--out", help="Portfolio directory (written atomically).")],
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="Address of a running Dask scheduler (tcp://host:8786); default: "
+            "a local cluster on this machine."
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Local cluster worker processes (default: one per core).")
+    ] = None,
+    seed: SeedOpt = None,
+    fast: FastOpt = False,
+    total: Annotated[
+        float | None,
+        typer.Option(
+            help="Portfolio budget over the horizon, split across markets by their "
+            "fitted response (written to portfolio.json and portfolio_allocation.csv)."
+        ),
+    ] = None,
+) -> None:
+    """Run many markets' quarterly runs on Dask into --out DIR (DIR/markets/<name>/)."""
+    from omnimmm.errors import PORTFOLIO_FAILED_EXIT
+    from omnimmm.run.portfolio import portfolio as run_portfolio
+
+    try:
+        summary = run_portfolio(plans, out, scheduler=scheduler, workers=workers, seed=seed,
+                                fast=fast, total=total, progress=_say)  # fmt: skip
+    except OmniError as exc:
+        raise _fail(exc) from None
+    console.print()
+    for line in summary.lines():
+        console.print(line, highlight=False, markup=False)
+    if summary.failed:
+        names = ", ".join(r["name"] for r in summary.failed)
+        err_console.print(f"error: {len(summary.failed)} market(s) failed: {names} "
+                          f"(see {out / 'portfolio.json'})", highlight=False, markup=False)  # fmt: skip
+        raise typer.Exit(code=PORTFOLIO_FAILED_EXIT)
+    if summary.total_error:
+        err_console.print(f"error: --total not split: {summary.total_error}", highlight=False,
+                          markup=False)  # fmt: skip
+        raise typer.Exit(code=PORTFOLIO_FAILED_EXIT)
+
+
+def _names(text: str | None) -> tuple[str, ...]:
+    return tuple(t.strip() for t in (text or "").split(",") if t.strip())
+
+
+@app.command("import", epilog=EXAMPLES["import"])
+def import_(
+    fmt: Annotated[
+        str,
+        typer.Argument(
+            metavar="robyn|meridian|pymc-marketing", help="The peer whose file layout FILE has."
+        ),
+    ],
+    file: Annotated[Path, typer.Argument(help="The peer's input file (CSV or Parquet).")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for world.csv and plan.toml.")],
+    date: Annotated[str | None, typer.Option(help="Date column (default: the peer's).")] = None,
+    outcome: Annotated[
+        str | None, typer.Option(help="Outcome column (Robyn dep_var, Meridian kpi, target).")
+    ] = None,
+    spend: Annotated[str | None, typer.Option(help="Spend columns, comma-separated.")] = None,
+    controls: Annotated[str | None, typer.Option(help="Control columns, comma-separated.")] = None,
+    offline: Annotated[str | None, typer.Option(help="Channels to declare offline.")] = None,
+    online: Annotated[str | None, typer.Option(help="Channels to declare online.")] = None,
+) -> None:
+    """Write a panel and plan for omnimmm run from a Robyn, Meridian or PyMC-Marketing file."""
+    from omnimmm.data.importers import Roles, import_file, write_imported
+
+    roles = Roles(date=date, outcome=outcome, spends=_names(spend),
+                  controls=_names(controls) if controls is not None else None,
+                  offline=_names(offline), online=_names(online))  # fmt: skip
+    try:
+        imported = import_file(fmt, file, roles)
+        paths = write_imported(imported, out)
+    except OmniError as exc:
+        raise _fail(exc) from None
+    for note in imported.notes:
+        console.print(f"- {note}", highlight=False, markup=False)
+    for p in paths:
+        console.print(f"wrote {p}", highlight=False, markup=False)
 
 
 def main() -> None:

@@ -70,6 +70,14 @@ EXAMPLES: dict[str, str] = {
     "  omnimmm lifecycle score --transactions orders.xlsx --as-of 2024-06-30 \\\n"
     "      --horizon-days 60 --out scores --customer-id-col member_no \\\n"
     "      --ts-col order_time --amount-col paid --fast",
+    "backtest": "Examples:\n\n  omnimmm backtest data/demo/plan.toml --out runs/backtest\n"
+    "  omnimmm backtest plan.toml --out runs/bt --origins 4 --horizon 13",
+    "portfolio": "Examples:\n\n  omnimmm portfolio markets/*/plan.toml --out runs/portfolio\n"
+    "  omnimmm portfolio east.toml west.toml --out runs/p --workers 2 --total 30000000\n"
+    "  omnimmm portfolio markets/*/plan.toml --out runs/p --scheduler tcp://10.0.0.5:8786",
+    "import": "Examples:\n\n  omnimmm import robyn dt_simulated_weekly.csv --out imported/robyn\n"
+    "  omnimmm import meridian national_all_channels.csv --out imported/meridian\n"
+    "  omnimmm validate imported/robyn/plan.toml",
 }
 
 

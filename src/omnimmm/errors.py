@@ -12,6 +12,7 @@ Exit status
 3  invalid data (missing column, bad dates, negative spend, ...)
 4  infeasible budget or constraints
 5  the fitted model failed its quality gate
+6  omnimmm portfolio: one or more markets failed (portfolio.json says which and why)
 64 usage error: unknown option, missing argument, bad value for a flag, ``--out`` naming a
    file, a DIR that is not a run directory (the command line, not the plan; the BSD
    ``EX_USAGE`` status)
@@ -24,6 +25,9 @@ from __future__ import annotations
 
 #: Exit status of a command-line usage error (Click's default 2 would read as "invalid plan").
 USAGE_EXIT = 64
+
+#: Exit status of ``omnimmm portfolio`` when one or more of its markets failed.
+PORTFOLIO_FAILED_EXIT = 6
 
 
 class OmniError(Exception):
