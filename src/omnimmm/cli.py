@@ -35,9 +35,9 @@ def _fail(exc: OmniError) -> typer.Exit:
 
 
 _ROLE_HELP = {
-    "customer_id": "Customer key column.",
-    "ts": "Timestamp column (ISO date or date-time).",
-    "amount": "Order or receipt value column.",
+    "customer_id": "Customer key column (inferred when absent: customer_id, member_id, ...).",
+    "ts": "Timestamp column (inferred when absent: ts, timestamp, date, order_date, ...).",
+    "amount": "Order or receipt value column (inferred when absent: amount, sales, ...).",
     "order_id": "Optional order id column; rows sharing one are one order.",
     "channel": "Optional channel column (online/offline).",
     "store_id": "Optional store column.",
@@ -71,13 +71,13 @@ def lifecycle_score(
     churn_horizon_days: Annotated[
         int | None, typer.Option(help="Churn window if not --horizon-days.")
     ] = None,
-    customer_id_col: Annotated[str, _col("customer_id")] = "customer_id",
-    ts_col: Annotated[str, _col("ts")] = "ts",
-    amount_col: Annotated[str, _col("amount")] = "amount",
-    order_id_col: Annotated[str, _col("order_id")] = "order_id",
-    channel_col: Annotated[str, _col("channel")] = "channel",
-    store_id_col: Annotated[str, _col("store_id")] = "store_id",
-    coupon_used_col: Annotated[str, _col("coupon_used")] = "coupon_used",
+    customer_id_col: Annotated[str | None, _col("customer_id")] = None,
+    ts_col: Annotated[str | None, _col("ts")] = None,
+    amount_col: Annotated[str | None, _col("amount")] = None,
+    order_id_col: Annotated[str | None, _col("order_id")] = None,
+    channel_col: Annotated[str | None, _col("channel")] = None,
+    store_id_col: Annotated[str | None, _col("store_id")] = None,
+    coupon_used_col: Annotated[str | None, _col("coupon_used")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     n_jobs: Annotated[int, typer.Option(help="LightGBM threads.")] = 1,
     campaigns: Annotated[
@@ -118,7 +118,6 @@ def lifecycle_score(
 ) -> None:
     """Score churn and repurchase propensity of every customer as of a date."""
     from omnimmm.lifecycle.campaigns import CampaignColumns
-    from omnimmm.lifecycle.features import ColumnMap
     from omnimmm.lifecycle.score import score_customers
 
     model_params = {
@@ -128,9 +127,11 @@ def lifecycle_score(
         "min_child_samples": min_rows_per_leaf,
     }
 
+    named = {"customer_id": customer_id_col, "ts": ts_col, "amount": amount_col,
+             "order_id": order_id_col, "channel": channel_col, "store_id": store_id_col,
+             "coupon_used": coupon_used_col}  # fmt: skip
     try:
-        cols = ColumnMap(customer_id_col, ts_col, amount_col, order_id_col, channel_col,
-                         store_id_col, coupon_used_col)  # fmt: skip
+        cols = {role: name for role, name in named.items() if name is not None}
         camp_cols = CampaignColumns(campaign_customer_id_col, campaign_sent_at_col,
                                     campaign_redeemed_at_col, campaign_treated_col)  # fmt: skip
         res = score_customers(transactions, as_of, horizon_days, out, columns=cols,
@@ -141,6 +142,13 @@ def lifecycle_score(
                               model_params=model_params)  # fmt: skip
     except OmniError as exc:
         raise _fail(exc) from None
+    used = res.metrics["columns"]
+    console.print("columns used: " + ", ".join(f"{r}={c}" for r, c in used["columns"].items())
+                  + ("" if used["how"] == "given" else
+                     f" ({', '.join(r for r, h in used['how'].items() if h != 'given') or 'none'}"
+                     " inferred; pass --<role>-col to change)"), highlight=False, markup=False)  # fmt: skip
+    for note in used.get("notes", []):
+        console.print(note, highlight=False, markup=False)
     auc = res.metrics["repurchase"]["validation"]["roc_auc"]
     console.print(f"scored {len(res.scores):,} customers (validation repurchase AUC {auc}); "
                   f"wrote {out / 'scores.csv'} and {out / 'metrics.json'}", highlight=False)  # fmt: skip
