@@ -131,7 +131,7 @@ def lifecycle_score(
              "order_id": order_id_col, "channel": channel_col, "store_id": store_id_col,
              "coupon_used": coupon_used_col}  # fmt: skip
     try:
-        cols = {role: name for role, name in named.items() if name is not None}
+        cols: dict[str, str | None] = {r: c for r, c in named.items() if c is not None}
         camp_cols = CampaignColumns(campaign_customer_id_col, campaign_sent_at_col,
                                     campaign_redeemed_at_col, campaign_treated_col)  # fmt: skip
         res = score_customers(transactions, as_of, horizon_days, out, columns=cols,

@@ -117,7 +117,20 @@ class ColumnMap:
             raise DataError(
                 f"column map: unknown role(s) {unknown}; accepted roles are {sorted(roles)}"
             )
-        return cls(**mapping)
+
+        def name(role: str) -> str | None:
+            return mapping.get(role, getattr(cls, role))
+
+        required = {r: name(r) for r in REQUIRED}
+        for role, value in required.items():
+            if not isinstance(value, str) or not value:
+                raise DataError(f"column map: the '{role}' column needs a name, got {value!r}")
+        return cls(
+            str(required["customer_id"]),
+            str(required["ts"]),
+            str(required["amount"]),
+            *(name(r) for r in OPTIONAL),
+        )
 
 
 @dataclass(frozen=True)
@@ -672,8 +685,9 @@ def build_features_pandas(
     ).reset_index(drop=True)
     cid = o["customer_id"]
     same = cid.eq(cid.shift()).to_numpy()
-    age = (stop - o["ts"]) / pd.Timedelta(days=1)
-    gap = (o["ts"].diff() / pd.Timedelta(days=1)).where(same)
+    one_day = np.timedelta64(1, "D")
+    age = pd.Series((stop - o["ts"]).to_numpy() / one_day, index=o.index)
+    gap = pd.Series(o["ts"].diff().to_numpy() / one_day, index=o.index).where(same)
 
     def by(values: pd.Series, how: str) -> pd.Series:
         return getattr(values.groupby(cid, sort=True), how)()

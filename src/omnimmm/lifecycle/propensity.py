@@ -293,7 +293,7 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
             self.linear_ = linear_model(self.random_state).fit(X[train], target[train])
         self.calibrator_ = None
         if len(cal_rows) and len(np.unique(target[cal_rows])) == 2:
-            margin = self._margin(X[cal_rows])
+            margin = self._margin(np.asarray(X)[cal_rows])
             if self.calibration == "isotonic":
                 iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
                 self.calibrator_ = iso.fit(margin, target[cal_rows])
@@ -327,7 +327,7 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
         """Calibrated class probabilities, shape (n, 2)."""
         self._check()
         X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan", dtype=np.float64)
-        margin = self._margin(X)
+        margin = self._margin(np.asarray(X))
         if self.calibrator_ is None:
             p = 1.0 / (1.0 + np.exp(-margin))
         elif isinstance(self.calibrator_, IsotonicRegression):

@@ -54,6 +54,7 @@ from omnimmm.lifecycle.privacy import hash_identifier
 from omnimmm.lifecycle.propensity import (
     RFM_COLUMNS,
     PropensityModel,
+    Target,
     evaluate,
     model_settings,
     rfm_baseline,
@@ -99,7 +100,7 @@ def _hash_ids(ids: pd.Series, salt: str) -> pd.Series:
 def _fit_target(
     t: TransactionTable,
     plan: CutoffPlan,
-    target: str,
+    target: Target,
     cache: dict,
     model_kw: dict[str, Any],
     seed: int = 0,
