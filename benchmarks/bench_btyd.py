@@ -36,7 +36,7 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _results import machine_header, markdown_table, update_section  # noqa: E402
+from _results import machine_header, markdown_table, update_section
 
 REPO = Path(__file__).resolve().parents[1]
 CJ = REPO.parent / "shared" / "data" / "completejourney" / "transactions_sample.csv"
