@@ -154,6 +154,45 @@ def lifecycle_score(
                   f"wrote {out / 'scores.csv'} and {out / 'metrics.json'}", highlight=False)  # fmt: skip
 
 
+@lifecycle_app.command("campaigns")
+def lifecycle_campaigns(
+    transactions: Annotated[Path, typer.Option(help="Transactions (CSV, Parquet or folder).")],
+    campaigns: Annotated[
+        Path, typer.Option(help="Campaign rows: campaign_id, customer key, optional treated.")
+    ],
+    out: Annotated[Path, typer.Option(help="Directory for campaigns.json and the CSV tables.")],
+    descriptions: Annotated[
+        Path | None,
+        typer.Option(help="Per campaign: campaign_id, campaign_type, start_date, end_date."),
+    ] = None,
+    redemptions: Annotated[
+        Path | None, typer.Option(help="Redemption rows: customer key, campaign_id.")
+    ] = None,
+    contact_cost: Annotated[float | None, typer.Option(help="Cost per contact.")] = None,
+    face_value: Annotated[float | None, typer.Option(help="Cost per redemption.")] = None,
+    folds: Annotated[int, typer.Option(help="Cross-fitting folds of the AIPW models.")] = 5,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Incremental spend and visits per campaign and campaign type (AIPW or holdout)."""
+    from omnimmm.lifecycle.campaign_effects import campaign_effects
+
+    try:
+        doc = campaign_effects(transactions, campaigns, out, descriptions=descriptions,
+                               redemptions=redemptions, contact_cost=contact_cost,
+                               face_value=face_value, folds=folds, seed=seed)  # fmt: skip
+    except OmniError as exc:
+        raise _fail(exc) from None
+    for row in doc["types"]:
+        e, p = row["incremental_spend"], row["placebo_spend"]
+        placebo = (
+            "" if p is None else f"; placebo {p['mean']:.2f} [{p['low']:.2f}, {p['high']:.2f}]"
+        )
+        console.print(f"{row['type']}: {row['campaigns']} campaign(s), incremental spend per "
+                      f"treated {e['mean']:.2f} [{e['low']:.2f}, {e['high']:.2f}]{placebo}",
+                      highlight=False, markup=False)  # fmt: skip
+    console.print(f"wrote {out / 'campaigns.json'}", highlight=False, markup=False)
+
+
 @app.command()
 def validate(plan: Annotated[Path, typer.Argument(help="Plan file (TOML).")]) -> None:
     """Validate a plan and its media panel, then print a summary."""
