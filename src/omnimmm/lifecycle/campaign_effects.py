@@ -186,8 +186,8 @@ def campaign_effects(
         red, r_label = frame(redemptions, "redemptions file (--redemptions)")
         rc = _need(red, _CAMPAIGN_ID, "campaign id", r_label)
         rk = _need(red, ALIASES["customer_id"], "customer key", r_label)
-        for cid, grp in red.groupby(red[rc].astype(str).str.strip()):
-            redeemers[str(cid)] = set(grp[rk].astype(str))
+        for rid, grp in red.groupby(red[rc].astype(str).str.strip()):
+            redeemers[str(rid)] = set(grp[rk].astype(str))
     estimates: list[tuple[CampaignEstimate, dict]] = []
     skipped: list[dict] = []
     for cid, grp in rows.groupby("campaign_id", sort=True):
@@ -228,7 +228,8 @@ def campaign_effects(
             "naive_spend_difference": pool([e.naive_spend for e, _ in items]).to_dict(),
             "placebo_spend": pool(placebos).to_dict() if placebos else None,
         })  # fmt: skip
-    doc = {
+    campaigns_out = [e.to_dict() | econ for e, econ in estimates]
+    doc: dict[str, Any] = {
         "definitions": {
             "incremental_spend": "spend per treated customer in the campaign window caused by "
             "the campaign (effect on the treated), 90% interval",
@@ -236,11 +237,11 @@ def campaign_effects(
             "should cover 0",
         },
         "columns": None if t.roles is None else t.roles.to_dict(),
-        "campaigns": [e.to_dict() | econ for e, econ in estimates],
+        "campaigns": campaigns_out,
         "types": types,
         "skipped": skipped,
     }
-    flat = pd.DataFrame([_flat(d) for d in doc["campaigns"]])
+    flat = pd.DataFrame([_flat(d) for d in campaigns_out])
     flat_types = pd.DataFrame([_flat(d) for d in types])
     _write_atomic(
         Path(out_dir),

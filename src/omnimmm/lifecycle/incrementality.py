@@ -34,6 +34,7 @@ it started, so its interval should cover 0.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import lightgbm as lgb
 import numpy as np
@@ -90,7 +91,7 @@ def difference_in_means(y: np.ndarray, treated: np.ndarray) -> Effect:
 
 
 def _lgbm(kind: str, seed: int) -> lgb.LGBMModel:
-    kw = {
+    kw: dict[str, Any] = {
         "n_estimators": 400,
         "learning_rate": 0.03,
         "num_leaves": 15,
