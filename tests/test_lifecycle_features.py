@@ -101,13 +101,17 @@ def test_stage_rules_in_order():
 
 def test_missing_column_is_named_with_the_flag_to_map_it(tx, tmp_path):
     path = tmp_path / "tx.csv"
-    tx.rename(columns={"ts": "when"}).to_csv(path, index=False)
+    tx.assign(when=tx["ts"].astype(str) + "x").drop(columns="ts").to_csv(path, index=False)
     with pytest.raises(DataError) as err:
         build_features(path, AS_OF)
     msg = str(err.value)
-    assert str(path) in msg and "'ts'" in msg and "when" in msg and "--ts-col" in msg
-    # mapped, it works
-    assert len(build_features(path, AS_OF, columns=ColumnMap(ts="when"))) > 0
+    assert str(path) in msg and "timestamp" in msg and "when" in msg and "--ts-col" in msg
+    # a column whose values are dates is found by them, whatever its name
+    tx.rename(columns={"ts": "when"}).to_csv(path, index=False)
+    assert len(build_features(path, AS_OF)) > 0
+    # an explicitly mapped name that is not there is named with its flag
+    with pytest.raises(DataError, match="--ts-col"):
+        build_features(path, AS_OF, columns=ColumnMap(ts="stamp"))
 
 
 def test_unparsable_timestamp_names_file_column_and_row(tmp_path):

@@ -58,9 +58,9 @@ def _root(
 
 
 _ROLE_HELP = {
-    "customer_id": "Customer key column.",
-    "ts": "Timestamp column (ISO date or date-time).",
-    "amount": "Order or receipt value column.",
+    "customer_id": "Customer key column (inferred when absent: customer_id, member_id, ...).",
+    "ts": "Timestamp column (inferred when absent: ts, timestamp, date, order_date, ...).",
+    "amount": "Order or receipt value column (inferred when absent: amount, sales, ...).",
     "order_id": "Optional order id column; rows sharing one are one order.",
     "channel": "Optional channel column (online/offline).",
     "store_id": "Optional store column.",
@@ -94,13 +94,13 @@ def lifecycle_score(
     churn_horizon_days: Annotated[
         int | None, typer.Option(help="Churn window if not --horizon-days.")
     ] = None,
-    customer_id_col: Annotated[str, _col("customer_id")] = "customer_id",
-    ts_col: Annotated[str, _col("ts")] = "ts",
-    amount_col: Annotated[str, _col("amount")] = "amount",
-    order_id_col: Annotated[str, _col("order_id")] = "order_id",
-    channel_col: Annotated[str, _col("channel")] = "channel",
-    store_id_col: Annotated[str, _col("store_id")] = "store_id",
-    coupon_used_col: Annotated[str, _col("coupon_used")] = "coupon_used",
+    customer_id_col: Annotated[str | None, _col("customer_id")] = None,
+    ts_col: Annotated[str | None, _col("ts")] = None,
+    amount_col: Annotated[str | None, _col("amount")] = None,
+    order_id_col: Annotated[str | None, _col("order_id")] = None,
+    channel_col: Annotated[str | None, _col("channel")] = None,
+    store_id_col: Annotated[str | None, _col("store_id")] = None,
+    coupon_used_col: Annotated[str | None, _col("coupon_used")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     n_jobs: Annotated[int, typer.Option(help="LightGBM threads.")] = 1,
     campaigns: Annotated[
@@ -150,7 +150,6 @@ def lifecycle_score(
 ) -> None:
     """Score churn and repurchase propensity of every customer as of a date."""
     from omnimmm.lifecycle.campaigns import CampaignColumns
-    from omnimmm.lifecycle.features import ColumnMap
     from omnimmm.lifecycle.score import score_customers
 
     model_params = {
@@ -160,9 +159,11 @@ def lifecycle_score(
         "min_child_samples": min_rows_per_leaf,
     }
 
+    named = {"customer_id": customer_id_col, "ts": ts_col, "amount": amount_col,
+             "order_id": order_id_col, "channel": channel_col, "store_id": store_id_col,
+             "coupon_used": coupon_used_col}  # fmt: skip
     try:
-        cols = ColumnMap(customer_id_col, ts_col, amount_col, order_id_col, channel_col,
-                         store_id_col, coupon_used_col)  # fmt: skip
+        cols: dict[str, str | None] = {r: c for r, c in named.items() if c is not None}
         camp_cols = CampaignColumns(campaign_customer_id_col, campaign_sent_at_col,
                                     campaign_redeemed_at_col, campaign_treated_col)  # fmt: skip
         res = score_customers(transactions, as_of, horizon_days, out, columns=cols,
@@ -175,8 +176,54 @@ def lifecycle_score(
                               min_history_days=min_history_days)  # fmt: skip
     except OmniError as exc:
         raise _fail(exc) from None
+    used = res.metrics["columns"]
+    console.print("columns used: " + ", ".join(f"{r}={c}" for r, c in used["columns"].items())
+                  + ("" if used["how"] == "given" else
+                     f" ({', '.join(r for r, h in used['how'].items() if h != 'given') or 'none'}"
+                     " inferred; pass --<role>-col to change)"), highlight=False, markup=False)  # fmt: skip
+    for note in used.get("notes", []):
+        console.print(note, highlight=False, markup=False)
     for line in lifecycle_score_lines(res.metrics, len(res.scores), out):
         console.print(line, markup=False)
+
+
+@lifecycle_app.command("campaigns", epilog=EXAMPLES["lifecycle campaigns"])
+def lifecycle_campaigns(
+    transactions: Annotated[Path, typer.Option(help="Transactions (CSV, Parquet or folder).")],
+    campaigns: Annotated[
+        Path, typer.Option(help="Campaign rows: campaign_id, customer key, optional treated.")
+    ],
+    out: Annotated[Path, typer.Option(help="Directory for campaigns.json and the CSV tables.")],
+    descriptions: Annotated[
+        Path | None,
+        typer.Option(help="Per campaign: campaign_id, campaign_type, start_date, end_date."),
+    ] = None,
+    redemptions: Annotated[
+        Path | None, typer.Option(help="Redemption rows: customer key, campaign_id.")
+    ] = None,
+    contact_cost: Annotated[float | None, typer.Option(help="Cost per contact.")] = None,
+    face_value: Annotated[float | None, typer.Option(help="Cost per redemption.")] = None,
+    folds: Annotated[int, typer.Option(help="Cross-fitting folds of the AIPW models.")] = 5,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Incremental spend and visits per campaign and campaign type (AIPW or holdout)."""
+    from omnimmm.lifecycle.campaign_effects import campaign_effects
+
+    try:
+        doc = campaign_effects(transactions, campaigns, out, descriptions=descriptions,
+                               redemptions=redemptions, contact_cost=contact_cost,
+                               face_value=face_value, folds=folds, seed=seed)  # fmt: skip
+    except OmniError as exc:
+        raise _fail(exc) from None
+    for row in doc["types"]:
+        e, p = row["incremental_spend"], row["placebo_spend"]
+        placebo = (
+            "" if p is None else f"; placebo {p['mean']:.2f} [{p['low']:.2f}, {p['high']:.2f}]"
+        )
+        console.print(f"{row['type']}: {row['campaigns']} campaign(s), incremental spend per "
+                      f"treated {e['mean']:.2f} [{e['low']:.2f}, {e['high']:.2f}]{placebo}",
+                      highlight=False, markup=False)  # fmt: skip
+    console.print(f"wrote {out / 'campaigns.json'}", highlight=False, markup=False)
 
 
 @app.command(epilog=EXAMPLES["validate"])

@@ -271,7 +271,10 @@ class FestivalSpec(_Frozen):
 class LifecycleColumns(_Frozen):
     """Which transaction column plays which role (the roles of ``lifecycle.ColumnMap``).
 
-    Optional roles left at their default name are used when the file has that column.
+    Roles the plan sets are used as given. Roles it leaves out use the default name when the
+    file has that column, else are inferred from the file's header and values (an alias such
+    as ``timestamp``/``order_date``/``household_id``/``sales_value``); two candidates for a
+    required role stop the run with the candidates listed (see ``omnimmm.lifecycle.roles``).
     """
 
     customer_id: Name = "customer_id"

@@ -70,6 +70,11 @@ EXAMPLES: dict[str, str] = {
     "  omnimmm lifecycle score --transactions orders.xlsx --as-of 2024-06-30 \\\n"
     "      --horizon-days 60 --out scores --customer-id-col member_no \\\n"
     "      --ts-col order_time --amount-col paid --fast",
+    "lifecycle campaigns": "Examples:\n\n"
+    "  omnimmm lifecycle campaigns --transactions orders.parquet --campaigns contacts.csv \\\n"
+    "      --descriptions campaign_list.csv --redemptions redemptions.csv --out campaigns\n"
+    "  omnimmm lifecycle campaigns --transactions orders.csv --campaigns ab_test.csv \\\n"
+    "      --contact-cost 0.5 --face-value 10 --out campaigns",
     "backtest": "Examples:\n\n  omnimmm backtest data/demo/plan.toml --out runs/backtest\n"
     "  omnimmm backtest plan.toml --out runs/bt --origins 4 --horizon 13",
     "portfolio": "Examples:\n\n  omnimmm portfolio markets/*/plan.toml --out runs/portfolio\n"

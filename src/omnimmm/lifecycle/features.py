@@ -70,6 +70,7 @@ from omnimmm.lifecycle.campaigns import (
     add_campaign_features,
     load_campaigns,
 )
+from omnimmm.lifecycle.roles import RoleMapping, infer_roles, ts_format
 
 DEFAULT_WINDOWS: tuple[int, ...] = (30, 90, 180, 365)
 REQUIRED: tuple[str, ...] = ("customer_id", "ts", "amount")
@@ -130,7 +131,20 @@ class ColumnMap:
             raise DataError(
                 f"column map: unknown role(s) {unknown}; accepted roles are {sorted(roles)}"
             )
-        return cls(**mapping)
+
+        def name(role: str) -> str | None:
+            return mapping.get(role, getattr(cls, role))
+
+        required = {r: name(r) for r in REQUIRED}
+        for role, value in required.items():
+            if not isinstance(value, str) or not value:
+                raise DataError(f"column map: the '{role}' column needs a name, got {value!r}")
+        return cls(
+            str(required["customer_id"]),
+            str(required["ts"]),
+            str(required["amount"]),
+            *(name(r) for r in OPTIONAL),
+        )
 
 
 @dataclass(frozen=True)
@@ -138,7 +152,8 @@ class TransactionTable:
     """Validated transactions loaded into a DuckDB temp table with canonical column names.
 
     ``end`` is the exclusive end of the history the table covers: the day after the last
-    transaction, or the load's ``until`` if that is earlier.
+    transaction, or the load's ``until`` if that is earlier. ``columns`` is the mapping used;
+    ``roles`` says how it was found when it was inferred.
     """
 
     con: duckdb.DuckDBPyConnection
@@ -148,6 +163,8 @@ class TransactionTable:
     n_rows: int
     start: pd.Timestamp
     end: pd.Timestamp
+    roles: RoleMapping | None = None
+    columns: ColumnMap | None = None
 
     def frame(self) -> pd.DataFrame:
         """The canonical rows as a DataFrame (for small data, tests and the pandas oracle)."""
@@ -186,6 +203,28 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _sample_roles(
+    con: duckdb.DuckDBPyConnection,
+    source: str | Path | pd.DataFrame,
+    given: dict[str, str | None],
+) -> RoleMapping:
+    """Infer the role columns from the header and the first rows (see omnimmm.lifecycle.roles)."""
+    if isinstance(source, pd.DataFrame):
+        return infer_roles(source.head(2000), given, label="the transactions frame")
+    path = Path(source)
+    sql = f"omni_sample_{uuid.uuid4().hex[:12]}"
+    register_duckdb(
+        con, path, sql, what="transactions file (--transactions or lifecycle.transactions)"
+    )
+    try:
+        sample = con.execute(f"SELECT * FROM {sql} LIMIT 2000").df()
+        described = con.execute(f"DESCRIBE SELECT * FROM {sql}").fetchall()
+    except duckdb.Error as exc:
+        raise DataError(f"cannot read transactions from {path}: {exc}") from exc
+    types = {str(row[0]): str(row[1]).upper() for row in described}
+    return infer_roles(sample, given, types=types, label=str(path))
+
+
 def _relation(
     con: duckdb.DuckDBPyConnection, source: str | Path | pd.DataFrame, cols: ColumnMap
 ) -> tuple[str, str, dict[str, str]]:
@@ -207,6 +246,22 @@ def _relation(
     except duckdb.Error as exc:
         raise DataError(f"cannot read transactions from {label}: {exc}") from exc
     return sql, label, {row[0]: str(row[1]).upper() for row in described}
+
+
+def _ts_expr(con: duckdb.DuckDBPyConnection, sql: str, column: str, source_type: str) -> str:
+    """SQL turning the timestamp column into TIMESTAMP: ISO text by cast, other layouts
+    (``20170101``, ``12/1/2010 8:26``, ``2024年6月18日``) by the format their sample shows."""
+    col = _quote(column)
+    if source_type.startswith("TIMESTAMP") or source_type == "DATE":
+        return f"CAST({col} AS TIMESTAMP)"
+    rows = con.execute(
+        f"SELECT DISTINCT CAST({col} AS VARCHAR) FROM (SELECT {col} FROM {sql} LIMIT 5000) "
+        f"WHERE {col} IS NOT NULL LIMIT 500"
+    ).fetchall()
+    fmt = ts_format([str(r[0]) for r in rows])
+    if fmt is None or fmt == "iso":
+        return _try_cast(col, source_type, "TIMESTAMP")
+    return f"try_strptime(trim(CAST({col} AS VARCHAR)), '{fmt}')"
 
 
 def _resolve(cols: ColumnMap, types: dict[str, str], label: str) -> dict[str, str]:
@@ -237,7 +292,7 @@ def _resolve(cols: ColumnMap, types: dict[str, str], label: str) -> dict[str, st
 def load_transactions(
     source: str | Path | pd.DataFrame | TransactionTable,
     *,
-    columns: ColumnMap | None = None,
+    columns: ColumnMap | dict[str, str | None] | None = None,
     until: DateLike | None = None,
     con: duckdb.DuckDBPyConnection | None = None,
 ) -> TransactionTable:
@@ -246,10 +301,13 @@ def load_transactions(
     Parameters
     ----------
     source
-        CSV or Parquet path (read by DuckDB directly), a DataFrame, or an already loaded table
-        (returned unchanged).
+        CSV or Parquet file or a folder of Parquet files (read by DuckDB directly), a
+        DataFrame, or an already loaded table (returned unchanged).
     columns
-        Where each canonical column lives in the source.
+        Where each canonical column lives in the source. A :class:`ColumnMap` is used as it
+        is. ``None`` or a dict of the roles the user named (``{"ts": "timestamp"}``) infers
+        the others from the header and the first rows (:func:`omnimmm.lifecycle.roles.infer_roles`);
+        the mapping used is in the returned table's ``roles``.
     until
         If given, only rows with ``ts`` before this exclusive timestamp are loaded (the filter
         runs in SQL while reading). Pass :func:`cutoff_end` of an as-of date.
@@ -264,17 +322,19 @@ def load_transactions(
     """
     if isinstance(source, TransactionTable):
         return source
-    cols = columns or ColumnMap()
     con = con if con is not None else duckdb.connect()
+    roles = None
+    if isinstance(columns, ColumnMap):
+        cols = columns
+    else:
+        roles = _sample_roles(con, source, dict(columns or {}))
+        got = roles.columns
+        cols = ColumnMap(got["customer_id"], got["ts"], got["amount"], got.get("order_id"),
+                         got.get("channel"), got.get("store_id"), got.get("coupon_used"))  # fmt: skip
     sql, label, types = _relation(con, source, cols)
     role = _resolve(cols, types, label)
 
-    ts_type = types[role["ts"]]
-    ts_src = _quote(role["ts"])
-    if ts_type.startswith("TIMESTAMP") or ts_type == "DATE":
-        ts_expr = f"CAST({ts_src} AS TIMESTAMP)"
-    else:
-        ts_expr = _try_cast(ts_src, ts_type, "TIMESTAMP")
+    ts_expr = _ts_expr(con, sql, role["ts"], types[role["ts"]])
     select = [
         f"CAST({_quote(role['customer_id'])} AS VARCHAR) AS customer_id",
         f"{ts_expr} AS ts",
@@ -299,7 +359,7 @@ def load_transactions(
     except duckdb.Error as exc:
         raise DataError(f"cannot read transactions from {label}: {exc}") from exc
     optional = tuple(r for r in OPTIONAL if r in role)
-    _validate(con, table, sql, label, role, optional, types)
+    _validate(con, table, sql, label, role, optional, types, ts_expr)
 
     # fetchall, not fetchone: DuckDB 2 keeps a half-read result open and refuses further work
     (n, lo, hi) = con.execute(f"SELECT count(*), min(ts), max(ts) FROM {table}").fetchall()[0]
@@ -308,7 +368,7 @@ def load_transactions(
     end = pd.Timestamp(hi).normalize() + pd.Timedelta(days=1)
     if until is not None:
         end = min(end, pd.Timestamp(until))
-    return TransactionTable(con, table, label, optional, int(n), pd.Timestamp(lo), end)
+    return TransactionTable(con, table, label, optional, int(n), pd.Timestamp(lo), end, roles, cols)
 
 
 def _validate(
@@ -319,6 +379,7 @@ def _validate(
     role: dict[str, str],
     optional: tuple[str, ...],
     types: dict[str, str],
+    ts_expr: str,
 ) -> None:
     checks = [
         "count(*) FILTER (WHERE customer_id IS NULL) AS no_id",
@@ -364,7 +425,7 @@ def _validate(
             "identities first)"
         )
     if counts["bad_ts"]:
-        bad = example(ts_col, _try_cast(ts_col, types[role["ts"]], "TIMESTAMP") + " IS NULL")
+        bad = example(ts_col, f"{ts_expr} IS NULL")
         raise DataError(
             f"{label}: {counts['bad_ts']} row(s) in column '{role['ts']}' are missing or not a "
             f"timestamp, e.g. {bad}; expected ISO dates like 2024-06-18 or 2024-06-18 20:15:00"
@@ -612,8 +673,9 @@ def build_features_pandas(
     ).reset_index(drop=True)
     cid = o["customer_id"]
     same = cid.eq(cid.shift()).to_numpy()
-    age = (stop - o["ts"]) / pd.Timedelta(days=1)
-    gap = (o["ts"].diff() / pd.Timedelta(days=1)).where(same)
+    one_day = np.timedelta64(1, "D")
+    age = pd.Series((stop - o["ts"]).to_numpy() / one_day, index=o.index)
+    gap = pd.Series(o["ts"].diff().to_numpy() / one_day, index=o.index).where(same)
 
     def by(values: pd.Series, how: str) -> pd.Series:
         return getattr(values.groupby(cid, sort=True), how)()

@@ -37,6 +37,12 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from omnimmm.errors import DataError
+from omnimmm.lifecycle.normalize import (
+    KNOWN_EMAIL_DOMAINS,
+    is_missing,
+    normalize_email,
+    normalize_phone,
+)
 from omnimmm.lifecycle.privacy import CONTACT_COLUMNS, hash_identifier
 
 __all__ = [
@@ -52,98 +58,11 @@ __all__ = [
 
 DEFAULT_KEYS: tuple[str, ...] = ("account_id", "member_id", "phone", "email", "device_id")
 RECORD_KEYS: tuple[str, ...] = ("account_id", "member_id")
-#: Domains that ``fuzzy_email`` corrects one-edit typos towards.
-KNOWN_EMAIL_DOMAINS: tuple[str, ...] = (
-    "qq.com", "163.com", "126.com", "yeah.net", "139.com", "sina.com", "sina.cn", "sohu.com",
-    "foxmail.com", "aliyun.com", "gmail.com", "hotmail.com", "outlook.com", "live.com",
-    "icloud.com", "me.com", "yahoo.com",
-)  # fmt: skip
-_NON_DIGIT = re.compile(r"\D")
-_SPACE = re.compile(r"\s+")
 _PLACEHOLDER_DEVICE = re.compile(r"^[0\-]+$")
 
 
-def normalize_phone(value: object) -> str | None:
-    """Normalise a phone number to digits; Chinese mobiles to their 11 digits.
-
-    Full-width digits are folded, everything but digits dropped (spaces, dashes,
-    parentheses, ``+``). A 13-digit ``86...`` or 15-digit ``0086...`` number whose rest is
-    a mobile (11 digits starting with 1) loses the country code. Anything else keeps its
-    digits as they are (landlines, foreign numbers).
-
-    Returns
-    -------
-    str or None
-        None when there are no digits (or the value is missing).
-
-    Examples
-    --------
-    >>> normalize_phone("+86 138-0013-8000"), normalize_phone("0086 13800138000")
-    ('13800138000', '13800138000')
-    """
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return None
-    digits = _NON_DIGIT.sub("", unicodedata.normalize("NFKC", str(value)))
-    if not digits:
-        return None
-    for prefix in ("0086", "86"):
-        rest = digits[len(prefix) :]
-        if digits.startswith(prefix) and len(rest) == 11 and rest[0] == "1":
-            return rest
-    return digits
-
-
-def normalize_email(value: object, fix_typos: bool = False) -> str | None:
-    """Normalise an email: fold full-width characters, lower-case, remove all whitespace.
-
-    Parameters
-    ----------
-    value : object
-    fix_typos : bool, default False
-        Replace a domain that is one edit (insertion, deletion, substitution or
-        transposition) away from exactly one of :data:`KNOWN_EMAIL_DOMAINS` by that domain
-        (``gmial.com`` -> ``gmail.com``, ``qq.con`` -> ``qq.com``).
-
-    Returns
-    -------
-    str or None
-        None unless the result is ``local@domain`` with a dot in the domain.
-    """
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return None
-    text = _SPACE.sub("", unicodedata.normalize("NFKC", str(value)).lower())
-    local, at, domain = text.partition("@")
-    if not at or not local or "@" in domain or "." not in domain.strip("."):
-        return None
-    if fix_typos:
-        domain = _closest_domain(domain)
-    return f"{local}@{domain}"
-
-
-def _closest_domain(domain: str) -> str:
-    if domain in KNOWN_EMAIL_DOMAINS:
-        return domain
-    near = [d for d in KNOWN_EMAIL_DOMAINS if _one_edit(domain, d)]
-    return near[0] if len(near) == 1 else domain
-
-
-def _one_edit(a: str, b: str) -> bool:
-    """True when ``a`` and ``b`` differ by one insertion, deletion, substitution or swap."""
-    if abs(len(a) - len(b)) > 1 or a == b:
-        return False
-    if len(a) == len(b):
-        diff = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
-        if len(diff) == 1:
-            return True
-        i, j = diff[0], diff[-1]
-        return len(diff) == 2 and j == i + 1 and a[i] == b[j] and a[j] == b[i]
-    short, long_ = (a, b) if len(a) < len(b) else (b, a)
-    i = next((k for k in range(len(short)) if short[k] != long_[k]), len(short))
-    return short[i:] == long_[i + 1 :]
-
-
 def _normalize_id(value: object) -> str | None:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
+    if is_missing(value):
         return None
     text = unicodedata.normalize("NFKC", str(value)).strip()
     return text or None
@@ -362,9 +281,9 @@ def assign_customer_ids(
         shown = np.asarray(_display(key, np.array([norm(v) for v in uniques], dtype=object),
                                     salt), dtype=object)  # fmt: skip
         found = lookup.reindex(shown).to_numpy(dtype=object) if len(shown) else shown
-        per_row = np.where(codes >= 0, found[np.maximum(codes, 0)], None) if len(found) else None
-        if per_row is None:
+        if not len(found):
             continue
+        per_row = np.where(codes >= 0, found[np.maximum(codes, 0)], np.array(None, dtype=object))
         fill = out.isna().to_numpy() & pd.notna(per_row)
         out[fill] = per_row[fill]
     return out

@@ -19,6 +19,8 @@ from collections.abc import Iterable
 
 import pandas as pd
 
+from omnimmm.lifecycle.normalize import is_missing, normalize_email, normalize_phone
+
 __all__ = [
     "CONTACT_COLUMNS",
     "find_raw_contacts",
@@ -51,7 +53,7 @@ def hash_identifier(value: object, salt: str, length: int = 16) -> str | None:
     -------
     str or None
     """
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
+    if is_missing(value):
         return None
     digest = hashlib.sha256(f"{salt}\x1f{value}".encode()).hexdigest()
     return digest[:length]
@@ -63,7 +65,7 @@ def mask_phone(value: str | None) -> str | None:
     Formatting characters are dropped first; numbers with fewer than eight digits are
     masked entirely (``"****"``).
     """
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
+    if is_missing(value):
         return None
     digits = re.sub(r"\D", "", str(value))
     if not digits:
@@ -75,7 +77,7 @@ def mask_phone(value: str | None) -> str | None:
 
 def mask_email(value: str | None) -> str | None:
     """Keep the first character of the local part and the domain: ``"a***@x.com"``."""
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
+    if is_missing(value):
         return None
     text = str(value).strip()
     local, at, domain = text.rpartition("@")
@@ -108,8 +110,6 @@ def scrub_frame(
     pandas.DataFrame
         A copy with ``<column>_hash`` in place of each contact column.
     """
-    from omnimmm.lifecycle.identity import normalize_email, normalize_phone
-
     normalizers = {"phone": normalize_phone, "email": normalize_email}
     out = df.copy()
     for col in columns:

@@ -19,13 +19,14 @@ import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import NotFittedError as SklearnNotFittedError
+from sklearn.impute import SimpleImputer
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
@@ -51,6 +52,7 @@ from omnimmm.lifecycle.features import (
     load_transactions,
 )
 from omnimmm.lifecycle.labels import make_labels
+from omnimmm.lifecycle.rhythm import add_rhythm_features
 
 Target = Literal["repurchase", "churn"]
 RFM_COLUMNS: tuple[str, ...] = ("recency_days", "n_orders", "revenue")
@@ -142,6 +144,15 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
     calibration
         ``"sigmoid"`` (Platt scaling of the margin; keeps the ranking), ``"isotonic"`` or
         ``"none"``.
+    linear_weight
+        Weight of an L2-regularised logistic regression (``C = 0.05`` on signed-log,
+        standardised features, missing values imputed by the median with indicators) in the
+        margin, ``(1 - w) * trees + w * linear``, fitted on the same earlier rows as the trees.
+        On small real logs a tree model alone overfits the many correlated recency and
+        frequency columns; the linear part holds the smooth monotone signal. On the Complete
+        Journey and CDNOW logs (90 days) 0.5 gave validation AUC 0.836 and 0.841 against
+        0.828 and 0.839 for the trees alone and 0.838 and 0.841 for the linear model alone
+        (``benchmarks/bench_btyd.py``). 0 switches it off.
     n_jobs, random_state
         Threads and seed.
     """
@@ -160,6 +171,7 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
         early_stopping_min_delta: float = 2e-4,
         validation_fraction: float = 0.2,
         calibration: Literal["sigmoid", "isotonic", "none"] = "sigmoid",
+        linear_weight: float = 0.5,
         n_jobs: int | None = None,
         random_state: int = 0,
     ) -> None:
@@ -175,6 +187,7 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
         self.early_stopping_min_delta = early_stopping_min_delta
         self.validation_fraction = validation_fraction
         self.calibration = calibration
+        self.linear_weight = linear_weight
         self.n_jobs = n_jobs
         self.random_state = random_state
 
@@ -273,9 +286,14 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
         model.fit(frame, target[train], **fit_kw)
         self.model_ = model
         self.n_iter_ = int(model.best_iteration_ or model.n_estimators_)
+        self.linear_ = None
+        if not 0.0 <= self.linear_weight <= 1.0:
+            raise ValueError(f"linear_weight must be in [0, 1], not {self.linear_weight!r}")
+        if self.linear_weight > 0:
+            self.linear_ = linear_model(self.random_state).fit(X[train], target[train])
         self.calibrator_ = None
         if len(cal_rows) and len(np.unique(target[cal_rows])) == 2:
-            margin = self._margin(X[cal_rows])
+            margin = self._margin(np.asarray(X)[cal_rows])
             if self.calibration == "isotonic":
                 iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
                 self.calibrator_ = iso.fit(margin, target[cal_rows])
@@ -297,15 +315,19 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
 
     def _margin(self, X: np.ndarray) -> np.ndarray:
         frame = pd.DataFrame(X, columns=self.feature_names_)
-        return np.asarray(
+        trees = np.asarray(
             self.model_.predict(frame, raw_score=True, num_iteration=self.n_iter_), dtype=float
         )
+        if self.linear_ is None:
+            return trees
+        w = self.linear_weight
+        return (1.0 - w) * trees + w * np.asarray(self.linear_.decision_function(X), dtype=float)
 
     def predict_proba(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         """Calibrated class probabilities, shape (n, 2)."""
         self._check()
         X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan", dtype=np.float64)
-        margin = self._margin(X)
+        margin = self._margin(np.asarray(X))
         if self.calibrator_ is None:
             p = 1.0 / (1.0 + np.exp(-margin))
         elif isinstance(self.calibrator_, IsotonicRegression):
@@ -320,7 +342,10 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
         return self.classes_[(proba[:, 1] >= 0.5).astype(int)]
 
     def drivers(self, X: pd.DataFrame | np.ndarray, *, top_k: int = 3) -> Drivers:
-        """What pushes each prediction: LightGBM's own SHAP values (``pred_contrib=True``).
+        """What pushes each prediction: LightGBM's own SHAP values (``pred_contrib=True``),
+        plus, with ``linear_weight > 0``, the linear part's coefficient x standardised value
+        (a feature's missing-value indicator counts for that feature), both weighted as in
+        the margin.
 
         Contributions are on the uncalibrated log-odds scale; they add up, with the base
         value, to the margin before calibration.
@@ -332,6 +357,18 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
             self.model_.booster_.predict(frame, pred_contrib=True, num_iteration=self.n_iter_)
         )
         shap, base = contrib[:, :-1], contrib[:, -1]
+        if self.linear_ is not None:
+            w = self.linear_weight
+            z = np.asarray(self.linear_[:-1].transform(X), dtype=float)
+            coef = self.linear_[-1].coef_[0]
+            n = shap.shape[1]
+            lin = z[:, :n] * coef[:n]
+            flagged = self.linear_[1].indicator_
+            if flagged is not None:
+                for k, j in enumerate(flagged.features_):
+                    lin[:, j] += z[:, n + k] * coef[n + k]
+            shap = (1.0 - w) * shap + w * lin
+            base = (1.0 - w) * base + w * float(self.linear_[-1].intercept_[0])
         names = np.array(self.feature_names_)
         importance = (
             pd.DataFrame(
@@ -393,10 +430,11 @@ def rolling_training_set(
     target: Target = "repurchase",
     windows: tuple[int, ...] = DEFAULT_WINDOWS,
     columns: ColumnMap | None = None,
-    cache: dict[pd.Timestamp, pd.DataFrame] | None = None,
+    cache: dict[Any, pd.DataFrame] | None = None,
     campaigns: str | Path | pd.DataFrame | CampaignTable | None = None,
     campaign_columns: CampaignColumns | None = None,
     response_days: int = RESPONSE_DAYS,
+    rhythm: bool = True,
 ) -> TrainingSet:
     """Features at each cutoff joined to the labels of the following ``horizon_days``.
 
@@ -417,6 +455,11 @@ def rolling_training_set(
                 t, c, windows=windows, campaigns=campaigns, response_days=response_days
             )
         feats = cache[key]
+        if rhythm:
+            rkey = (key, "rhythm", horizon_days)
+            if rkey not in cache:
+                cache[rkey] = add_rhythm_features(feats, t, c, horizon_days)
+            feats = cache[rkey]
         labels = make_labels(t, c, horizon_days, features=feats)
         joined = feats.merge(
             labels[["customer_id", target, "future_revenue"]], on="customer_id", how="inner"
@@ -433,6 +476,21 @@ def rolling_training_set(
         customer_id=data["customer_id"].to_numpy(dtype=str),
         future_revenue=data["future_revenue"].to_numpy(dtype=float),
         stage=data["stage"].to_numpy(dtype=str),
+    )
+
+
+def _signed_log(a: np.ndarray) -> np.ndarray:
+    return np.sign(a) * np.log1p(np.abs(a))
+
+
+def linear_model(random_state: int = 0):
+    """The L2 logistic regression blended into :class:`PropensityModel` (``linear_weight``):
+    signed log, median imputation with missing-value indicators, standardisation, ``C=0.05``."""
+    return make_pipeline(
+        FunctionTransformer(_signed_log),
+        SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
+        StandardScaler(),
+        LogisticRegression(C=0.05, max_iter=3000, random_state=random_state),
     )
 
 

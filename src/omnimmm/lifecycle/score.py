@@ -18,7 +18,9 @@ Outputs (written to a temporary directory, then moved into place):
     is defined for customers not yet lapsed). If the customer key is a phone or e-mail column
     its values are replaced by their hashes.
 ``metrics.json``
-    validation metrics per target, the baseline, the cutoffs, rows used, as-of and horizons.
+    validation metrics per target, the baselines (an RFM-only logistic trained on the same
+    rows; BG/NBD fitted on the history before the validation cutoff, its probability of a
+    purchase within the horizon), the cutoffs, rows used, as-of, horizons and the columns used.
 """
 
 from __future__ import annotations
@@ -52,11 +54,13 @@ from omnimmm.lifecycle.privacy import hash_identifier
 from omnimmm.lifecycle.propensity import (
     RFM_COLUMNS,
     PropensityModel,
+    Target,
     evaluate,
     model_settings,
     rfm_baseline,
     rolling_training_set,
 )
+from omnimmm.lifecycle.rhythm import add_rhythm_features
 from omnimmm.lifecycle.value import SpendModel, expected_revenue
 
 SCORE_COLUMNS: tuple[str, ...] = (
@@ -96,7 +100,7 @@ def _hash_ids(ids: pd.Series, salt: str) -> pd.Series:
 def _fit_target(
     t: TransactionTable,
     plan: CutoffPlan,
-    target: str,
+    target: Target,
     cache: dict,
     model_kw: dict[str, Any],
     seed: int = 0,
@@ -113,6 +117,12 @@ def _fit_target(
     rfm = list(RFM_COLUMNS)
     base = rfm_baseline().fit(train.X[rfm], train.y)
     base_metrics = evaluate(val.y, base.predict_proba(val.X[rfm])[:, 1])
+    bgnbd = None
+    if "bgnbd_p_any" in val.X and val.X["bgnbd_p_any"].notna().all():
+        # BG/NBD fitted at the validation cutoff on the history before it (see rhythm.py)
+        p_any = val.X["bgnbd_p_any"].to_numpy(dtype=float)
+        bg = evaluate(val.y, 1.0 - p_any if target == "churn" else p_any)
+        bgnbd = {k: bg[k] for k in ("roc_auc", "pr_auc", "brier", "ece")}
     prod_plan = plan.shifted()
     prod_set = rolling_training_set(t, prod_plan.train, h, target=target, cache=cache, **extra)
     prod = PropensityModel(**model_kw).fit(prod_set.X, prod_set.y, cutoff=prod_set.cutoff)
@@ -122,6 +132,7 @@ def _fit_target(
         "baseline_rfm_logistic": {
             k: base_metrics[k] for k in ("roc_auc", "pr_auc", "brier", "ece")
         },
+        "baseline_bgnbd": bgnbd,
         "check_cutoffs": [str(c.date()) for c in plan.train],
         "validation_cutoff": str(plan.validation.date()),
         "production_cutoffs": [str(c.date()) for c in prod_plan.train],
@@ -184,7 +195,7 @@ def score_customers(
     horizon_days: int,
     out_dir: str | Path,
     *,
-    columns: ColumnMap | None = None,
+    columns: ColumnMap | dict[str, str | None] | None = None,
     churn_horizon_days: int | None = None,
     n_cutoffs: int = 4,
     step_days: int = 30,
@@ -213,7 +224,10 @@ def score_customers(
     out_dir
         Output directory (created; existing score files in it are replaced).
     columns
-        Column mapping (CLI flags or the plan's ``[lifecycle.columns]``).
+        Column mapping: a :class:`ColumnMap` used as it is, or the roles the user named (CLI
+        flags or the plan's ``[lifecycle.columns]``) with the rest inferred from the file
+        (:mod:`omnimmm.lifecycle.roles`); ``None`` infers all. ``metrics.json["columns"]``
+        records the mapping used.
     n_cutoffs, step_days, min_history_days
         Rolling training cutoffs: how many, how far apart, and the history the first needs.
     calibration
@@ -242,9 +256,9 @@ def score_customers(
         longest supported horizon).
     """
     out = Path(out_dir)
-    cols = columns or ColumnMap()
     stop = cutoff_end(as_of)
-    t = load_transactions(transactions, columns=cols, until=stop)
+    t = load_transactions(transactions, columns=columns, until=stop)
+    cols = t.columns or ColumnMap()
     churn_h = churn_horizon_days or horizon_days
     plans = {
         target: check_history(
@@ -268,7 +282,12 @@ def score_customers(
         t, plans["churn"], "churn", cache, model_kw, seed, camp, response_days
     )
 
-    feats = build_features(t, as_of, campaigns=camp, response_days=response_days)
+    feats = add_rhythm_features(
+        build_features(t, as_of, campaigns=camp, response_days=response_days),
+        t,
+        as_of,
+        horizon_days,
+    )
     X = feats[feature_columns(feats)][list(rep.feature_names_)]
     p_rep = rep.predict_proba(X)[:, 1]
     eligible = feats["stage"].isin(CHURN_STAGES).to_numpy()
@@ -299,6 +318,12 @@ def score_customers(
         "rows_used": t.n_rows,
         "customers_scored": int(len(scores)),
         "customer_id_hashed": hashed,
+        "columns": t.roles.to_dict()
+        if t.roles is not None
+        else {
+            "columns": {r: getattr(cols, r) for r in ("customer_id", "ts", "amount", *t.optional)},
+            "how": "given",
+        },
         "decile_of": "p_repurchase (1 = highest)",
         "stages": {
             s: int((feats["stage"] == s).sum()) for s in ("new", "active", "at_risk", "lapsed")

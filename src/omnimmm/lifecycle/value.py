@@ -89,7 +89,8 @@ class SpendModel(RegressorMixin, BaseEstimator):
     def fit(self, X: pd.DataFrame | np.ndarray, y: Sequence | np.ndarray) -> SpendModel:
         """Fit on features ``X`` and positive horizon revenue ``y``."""
         X, y = validate_data(self, X, y, ensure_all_finite="allow-nan", dtype=np.float64)
-        if (y <= 0).any():
+        y = np.asarray(y, dtype=np.float64)
+        if np.any(y <= 0):
             raise ValueError("SpendModel needs positive revenue; fit it on buyers only")
         self.model_ = lgb.LGBMRegressor(
             objective="gamma",

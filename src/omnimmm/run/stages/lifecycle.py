@@ -67,13 +67,16 @@ def run_lifecycle(plan: Any, seed: int, say: Any) -> LifecycleOutcome:
     DataError
         Bad transaction or campaign files, or a history too short for the horizon.
     """
-    from omnimmm.lifecycle.features import ColumnMap, load_transactions
+    from omnimmm.lifecycle.features import load_transactions
     from omnimmm.lifecycle.score import score_customers
 
     lc = plan.lifecycle
-    cols = ColumnMap.from_mapping(lc.columns.model_dump())
     source = str(lc.transactions)
-    table = load_transactions(source, columns=cols)
+    # columns the plan names are used as given, the others inferred from the file
+    table = load_transactions(source, columns=lc.columns.model_dump(exclude_unset=True))
+    cols = table.columns
+    if table.roles is not None:
+        say("lifecycle: columns " + "; ".join(table.roles.describe().splitlines()))
     as_of = lc.as_of or (table.end - pd.Timedelta(days=1)).date()
     say(f"lifecycle: scoring customers as of {as_of} ({table.n_rows:,} transaction rows)")
     with tempfile.TemporaryDirectory() as tmp:

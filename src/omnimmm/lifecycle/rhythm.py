@@ -1,0 +1,135 @@
+"""Purchase-rhythm features at a cutoff: time-decayed activity, inter-purchase times and the
+BG/NBD model's view of each customer, all point in time.
+
+They are added to :func:`omnimmm.lifecycle.features.build_features` by
+:func:`add_rhythm_features` for the propensity models. As there, only orders with
+``ts < T`` (``T`` = the end of the as-of day) are read, and the cutoff filter is the first
+thing the SQL does; the BG/NBD model is fitted at each cutoff on that history alone, so its
+parameters never see a later row (``tests/test_lifecycle_btyd.py`` rewrites every later row and
+checks these columns do not move).
+
+Columns
+-------
+decay_orders_{14,45,120}d
+    orders weighted by ``exp(-age / tau)`` (age in days before ``T``): recent activity with no
+    hard window edge.
+decay_revenue_45d
+    revenue weighted the same way with ``tau = 45``.
+n_days, gap_median, last_gap, recent_gap_mean, gap_cv, recency_gap_ratio, days_to_next
+    distinct purchase days; the median gap between consecutive purchase days, the last gap,
+    the mean of the last two, the gaps' coefficient of variation, recency over the median
+    gap and the median gap minus recency (negative when overdue).
+bgnbd_p_alive, bgnbd_p_any, bgnbd_expected
+    BG/NBD (:class:`omnimmm.lifecycle.btyd.BGNBD`, fitted on purchase *days* of every
+    customer at this cutoff, in weeks): the probability the customer is still active, of at
+    least one purchase within ``horizon_days``, and the expected number of purchase days in it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from omnimmm.lifecycle.btyd import BGNBD
+from omnimmm.lifecycle.features import (
+    DateLike,
+    TransactionTable,
+    _orders_sql,
+    _sql_ts,
+    cutoff_end,
+)
+
+DECAY_DAYS: tuple[int, ...] = (14, 45, 120)
+#: Fewer customers than this at a cutoff leave the BG/NBD columns empty (no stable fit).
+MIN_BGNBD_CUSTOMERS = 30
+RHYTHM_COLUMNS: tuple[str, ...] = (
+    *(f"decay_orders_{d}d" for d in DECAY_DAYS),
+    "decay_revenue_45d",
+    "n_days",
+    "gap_median",
+    "last_gap",
+    "recent_gap_mean",
+    "gap_cv",
+    "recency_gap_ratio",
+    "days_to_next",
+    "bgnbd_p_alive",
+    "bgnbd_p_any",
+    "bgnbd_expected",
+)
+
+
+def rhythm_features(t: TransactionTable, as_of: DateLike, horizon_days: int) -> pd.DataFrame:
+    """The columns of the module docstring, one row per customer with an order before ``T``.
+
+    Parameters
+    ----------
+    t
+        Loaded transactions (:func:`omnimmm.lifecycle.features.load_transactions`).
+    as_of
+        Cutoff date; only orders before the end of that day are read.
+    horizon_days
+        Window of ``bgnbd_p_any`` and ``bgnbd_expected``.
+    """
+    stop = cutoff_end(as_of)
+    ep, day = f"epoch_us({_sql_ts(stop)})", "86400000000.0"
+    decay = [f"sum(exp(-age / {d}.0)) AS decay_orders_{d}d" for d in DECAY_DAYS]
+    query = f"""
+        WITH o AS ({_orders_sql(t, stop)}),
+        a AS (SELECT customer_id, amount, ({ep} - epoch_us(ts)) / {day} AS age FROM o),
+        dd AS (SELECT DISTINCT customer_id, CAST(ts AS DATE) AS d FROM o),
+        g AS (SELECT customer_id, d,
+                     CAST(d - lag(d) OVER w AS DOUBLE) AS gap,
+                     row_number() OVER (PARTITION BY customer_id ORDER BY d DESC) AS k
+              FROM dd WINDOW w AS (PARTITION BY customer_id ORDER BY d)),
+        gs AS (SELECT customer_id, count(*) AS n_days,
+                      CAST(max(d) - min(d) AS DOUBLE) AS t_x_days,
+                      ({ep} - epoch_us(CAST(min(d) AS TIMESTAMP))) / {day} AS t_days,
+                      ({ep} - epoch_us(CAST(max(d) AS TIMESTAMP))) / {day} AS recency_day,
+                      median(gap) AS gap_median,
+                      max(gap) FILTER (WHERE k = 1) AS last_gap,
+                      avg(gap) FILTER (WHERE k <= 2) AS recent_gap_mean,
+                      stddev_samp(gap) / nullif(avg(gap), 0) AS gap_cv
+               FROM g GROUP BY customer_id),
+        ag AS (SELECT customer_id, {", ".join(decay)},
+                      sum(amount * exp(-age / 45.0)) AS decay_revenue_45d
+               FROM a GROUP BY customer_id)
+        SELECT * FROM ag JOIN gs USING (customer_id) ORDER BY customer_id
+    """
+    raw = t.con.execute(query).df()
+    raw["customer_id"] = raw["customer_id"].astype(str)
+    f = raw.copy()
+    for col in f.columns.drop("customer_id"):
+        f[col] = pd.to_numeric(f[col]).astype("float64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f["recency_gap_ratio"] = (f["recency_day"] / f["gap_median"]).where(f["gap_median"] > 0)
+        f["days_to_next"] = f["gap_median"] - f["recency_day"]
+    f = _bgnbd_columns(f, horizon_days)
+    f = f.drop(columns=["t_x_days", "t_days", "recency_day"])
+    return f[["customer_id", *RHYTHM_COLUMNS]].reset_index(drop=True)
+
+
+def _bgnbd_columns(f: pd.DataFrame, horizon_days: int) -> pd.DataFrame:
+    """BG/NBD fitted at this cutoff on purchase days (weeks), and its three predictions."""
+    x = f["n_days"].to_numpy() - 1.0
+    t_x = f["t_x_days"].to_numpy() / 7.0
+    T = np.maximum(f["t_days"].to_numpy() / 7.0, t_x)
+    for col in ("bgnbd_p_alive", "bgnbd_p_any", "bgnbd_expected"):
+        f[col] = np.nan
+    if len(f) < MIN_BGNBD_CUSTOMERS or not (x > 0).any():
+        return f
+    model = BGNBD(penalty=1e-3).fit(x, t_x, T)
+    h = horizon_days / 7.0
+    f["bgnbd_p_alive"] = model.p_alive(x, t_x, T)
+    f["bgnbd_p_any"] = model.p_any(h, x, t_x, T)
+    f["bgnbd_expected"] = model.expected_purchases(h, x, t_x, T)
+    return f
+
+
+def add_rhythm_features(
+    features: pd.DataFrame, t: TransactionTable, as_of: DateLike, horizon_days: int
+) -> pd.DataFrame:
+    """``features`` (from ``build_features`` at the same cutoff) with the rhythm columns
+    joined on ``customer_id``; the row order and the existing columns are kept."""
+    extra = rhythm_features(t, as_of, horizon_days)
+    out = features.merge(extra, on="customer_id", how="left", validate="one_to_one")
+    return out

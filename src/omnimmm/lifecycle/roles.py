@@ -1,0 +1,469 @@
+"""Which transaction column plays which role, when the user has not said.
+
+A purchase log arrives with its own names: ``household_id``, ``Customer ID``, ``会员ID``;
+``timestamp``, ``InvoiceDate``, ``下单时间``; ``sales_value``, ``dollar_value``, ``实付金额``.
+:func:`infer_roles` maps them onto the canonical roles of
+:class:`~omnimmm.lifecycle.features.ColumnMap` from the header and a sample of values:
+
+1. a column the user named (CLI flag or the plan's ``[lifecycle.columns]``) is used as given;
+2. otherwise the canonical name (``customer_id``, ``ts``, ``amount``, ...) if the file has it;
+3. otherwise a column whose name is a known alias of the role (case, spaces and
+   underscores ignored) and whose values fit it (a timestamp parses, an amount is numeric);
+4. otherwise, for the three required roles, a column whose name merely contains a hint
+   (``date``, ``time``, ``customer``, ``member``, ``sales``, ``金额`` ...) and whose values
+   fit; for the timestamp also any column whose values all parse as dates.
+
+Two columns at the same step for a required role is a refusal: the :class:`DataError` lists
+the candidates and the flag that picks one. For an optional role (order, channel, store,
+coupon) two candidates leave the role unused and say so. Nothing is guessed from values
+alone except the timestamp, where the values are unambiguous.
+
+:func:`ts_format` finds the ``strptime`` format of non-ISO timestamps (``20170101``,
+``12/1/2010 8:26``, ``2024年6月18日``) so that the loader can parse them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import pandas as pd
+
+from omnimmm.errors import DataError, numbered
+
+ROLES: tuple[str, ...] = (
+    "customer_id",
+    "ts",
+    "amount",
+    "order_id",
+    "channel",
+    "store_id",
+    "coupon_used",
+)
+REQUIRED_ROLES: tuple[str, ...] = ("customer_id", "ts", "amount")
+ROLE_LABEL = {
+    "customer_id": "customer key",
+    "ts": "timestamp",
+    "amount": "amount",
+    "order_id": "order id",
+    "channel": "channel",
+    "store_id": "store",
+    "coupon_used": "coupon flag",
+}
+
+ALIASES: dict[str, tuple[str, ...]] = {
+    "customer_id": (
+        "customer_id",
+        "customer",
+        "cust_id",
+        "cust",
+        "customer_key",
+        "customer_no",
+        "customer_number",
+        "customer_code",
+        "client_id",
+        "client",
+        "user_id",
+        "user",
+        "member_id",
+        "member",
+        "member_no",
+        "member_code",
+        "household_id",
+        "household_key",
+        "household",
+        "buyer_id",
+        "shopper_id",
+        "account_id",
+        "consumer_id",
+        "vip_id",
+        "card_no",
+        "loyalty_id",
+        "会员id",
+        "会员号",
+        "会员编号",
+        "会员卡号",
+        "客户id",
+        "客户编号",
+        "客户号",
+        "用户id",
+        "顾客id",
+        "买家id",
+    ),
+    "ts": (
+        "ts",
+        "timestamp",
+        "datetime",
+        "date",
+        "time",
+        "order_date",
+        "order_time",
+        "order_datetime",
+        "order_ts",
+        "invoice_date",
+        "transaction_date",
+        "transaction_time",
+        "transaction_timestamp",
+        "transaction_datetime",
+        "purchase_date",
+        "purchase_time",
+        "created_at",
+        "create_time",
+        "created_time",
+        "paid_at",
+        "pay_time",
+        "payment_time",
+        "payment_date",
+        "sale_date",
+        "sales_date",
+        "receipt_date",
+        "receipt_time",
+        "event_time",
+        "下单时间",
+        "订单时间",
+        "支付时间",
+        "付款时间",
+        "交易时间",
+        "购买时间",
+        "创建时间",
+        "日期",
+        "时间",
+        "交易日期",
+        "订单日期",
+        "销售日期",
+    ),
+    "amount": (
+        "amount",
+        "sales_value",
+        "sales",
+        "revenue",
+        "value",
+        "order_value",
+        "order_amount",
+        "order_total",
+        "total",
+        "total_amount",
+        "total_price",
+        "total_sales",
+        "gmv",
+        "spend",
+        "net_sales",
+        "net_amount",
+        "sales_amount",
+        "payment",
+        "pay_amount",
+        "paid_amount",
+        "payment_amount",
+        "dollar_value",
+        "basket_value",
+        "receipt_value",
+        "金额",
+        "实付金额",
+        "支付金额",
+        "付款金额",
+        "订单金额",
+        "销售额",
+        "销售金额",
+        "消费金额",
+        "交易金额",
+        "实收金额",
+    ),
+    "order_id": (
+        "order_id",
+        "order_no",
+        "order_number",
+        "basket_id",
+        "basket",
+        "invoice",
+        "invoice_no",
+        "invoice_id",
+        "invoice_number",
+        "receipt_id",
+        "receipt_no",
+        "transaction_id",
+        "ticket_id",
+        "订单号",
+        "订单id",
+        "订单编号",
+        "小票号",
+        "流水号",
+    ),
+    "channel": ("channel", "sales_channel", "order_channel", "渠道", "销售渠道"),
+    "store_id": (
+        "store_id",
+        "store",
+        "store_code",
+        "store_no",
+        "shop_id",
+        "shop",
+        "shop_code",
+        "门店",
+        "门店id",
+        "门店编号",
+        "店铺id",
+    ),
+    "coupon_used": ("coupon_used", "used_coupon", "coupon_flag", "has_coupon", "用券"),
+}
+_HINTS: dict[str, re.Pattern[str]] = {
+    "customer_id": re.compile(
+        r"customer|cust|member|household|client|user|buyer|shopper|会员|客户|用户|顾客"
+    ),
+    "ts": re.compile(r"date|time|_ts$|^ts_|日期|时间"),
+    "amount": re.compile(r"amount|sales|revenue|value|spend|gmv|金额|销售额"),
+}
+_ISO = re.compile(
+    r"^\d{4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?([+-]\d{2}:?\d{2}|Z)?$"
+)
+#: Non-ISO timestamp formats tried in this order (month-first before day-first: the first that
+#: parses every sampled value wins, and an unambiguous sample settles it).
+_FORMATS: tuple[str, ...] = (
+    "%Y%m%d",
+    "%Y%m%d %H:%M:%S",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M",
+    "%Y/%m/%d",
+    "%Y.%m.%d",
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y %H:%M",
+    "%m/%d/%Y",
+    "%d/%m/%Y %H:%M:%S",
+    "%d/%m/%Y %H:%M",
+    "%d/%m/%Y",
+    "%d.%m.%Y %H:%M:%S",
+    "%d.%m.%Y",
+    "%Y年%m月%d日 %H:%M:%S",
+    "%Y年%m月%d日 %H:%M",
+    "%Y年%m月%d日",
+)
+_SAMPLE = 2000
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[\s_\-./]+", "", str(name).strip().lower())
+
+
+_ALIAS_NORM = {role: {_norm(a) for a in names} for role, names in ALIASES.items()}
+
+
+def flag(role: str) -> str:
+    """The CLI flag that names the column of ``role``."""
+    return f"--{role.replace('_', '-')}-col"
+
+
+def _text(values: pd.Series) -> list[str]:
+    s = values.dropna().astype(str).str.strip()
+    return [v for v in s.head(_SAMPLE).tolist() if v]
+
+
+def ts_format(values: Sequence[str]) -> str | None:
+    """``"iso"`` if every value is an ISO date or date-time, else the first ``strptime``
+    format of :data:`_FORMATS` that parses them all, else ``None``."""
+    vals = [v.strip() for v in values if v and v.strip()]
+    if not vals:
+        return None
+    if all(_ISO.match(v) for v in vals):
+        return "iso"
+    for fmt in _FORMATS:
+        try:
+            for v in vals:
+                datetime.strptime(v, fmt)
+        except ValueError:
+            continue
+        if fmt.startswith("%Y%m%d") and not all(1900 <= int(v[:4]) <= 2100 for v in vals):
+            continue
+        return fmt
+    return None
+
+
+def _fits(role: str, values: pd.Series, dtype: str) -> bool:
+    """Whether a column's sampled values can fill ``role``."""
+    vals = _text(values)
+    if not vals:
+        return False
+    dtype = dtype.upper()
+    if role == "ts":
+        if dtype.startswith("TIMESTAMP") or dtype == "DATE":
+            return True
+        if dtype.startswith(("DOUBLE", "FLOAT", "DECIMAL")):
+            return False
+        return ts_format(vals) is not None
+    if role == "amount":
+        if dtype.startswith(("TIMESTAMP", "DATE", "BOOL")):
+            return False
+        num = pd.to_numeric(pd.Series(vals).str.replace(",", "", regex=False), errors="coerce")
+        return bool(num.notna().mean() >= 0.99) and ts_format(vals) is None
+    if role in ("customer_id", "order_id", "store_id"):
+        if dtype.startswith(("TIMESTAMP", "DATE", "BOOL")):
+            return False
+        num = pd.to_numeric(pd.Series(vals), errors="coerce")
+        fractional = bool(((num % 1).fillna(0) != 0).any())
+        return not fractional and len(set(vals)) > 1
+    if role == "channel":
+        return {v.lower() for v in vals} <= {"online", "offline"}
+    if role == "coupon_used":
+        return {v.lower() for v in vals} <= {"true", "false", "0", "1", "t", "f", "yes", "no"}
+    return False
+
+
+@dataclass(frozen=True)
+class RoleMapping:
+    """The column of each role and how it was found.
+
+    ``columns`` maps role -> column for the roles in use; ``how`` says ``"given"``,
+    ``"canonical name"``, ``"alias"`` or ``"name hint"`` (``"values"`` for a timestamp found
+    by its values) per role in use; ``notes`` lists optional roles left unused because two
+    columns could fill them.
+    """
+
+    columns: dict[str, str]
+    how: dict[str, str]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def inferred(self) -> tuple[str, ...]:
+        """Roles whose column was not given by the user."""
+        return tuple(r for r in self.columns if self.how[r] != "given")
+
+    def describe(self) -> str:
+        """One line per role, e.g. ``timestamp <- transaction_timestamp (alias)``."""
+        lines = [
+            f"{ROLE_LABEL[r]} <- {c} ({self.how[r]}; change with {flag(r)})"
+            for r, c in self.columns.items()
+        ]
+        return "\n".join(lines + list(self.notes))
+
+    def to_dict(self) -> dict:
+        """JSON-ready ``{"columns", "how", "notes"}`` for metrics.json."""
+        return {"columns": dict(self.columns), "how": dict(self.how), "notes": list(self.notes)}
+
+
+def infer_roles(
+    sample: pd.DataFrame,
+    given: Mapping[str, str | None] | None = None,
+    *,
+    types: Mapping[str, str] | None = None,
+    label: str = "the transactions",
+) -> RoleMapping:
+    """Map roles to columns of ``sample`` (the first rows of the file; see the module docs).
+
+    Parameters
+    ----------
+    sample
+        Header and first rows of the transactions (text or typed values).
+    given
+        Columns the user named, by role; ``None`` as a value switches an optional role off.
+    types
+        DuckDB type name of each column (``VARCHAR`` when read as text); from ``sample``'s
+        dtypes when omitted.
+    label
+        How messages name the file.
+
+    Raises
+    ------
+    DataError
+        A named column that does not exist, or a required role that no column or more than one
+        column could fill (the message lists candidates and the flag to choose).
+    """
+    given = dict(given or {})
+    unknown = sorted(set(given) - set(ROLES))
+    if unknown:
+        raise DataError(f"column map: unknown role(s) {unknown}; accepted roles are {list(ROLES)}")
+    names = [str(c) for c in sample.columns]
+    types = dict(types or {c: _dtype_name(sample[c]) for c in names})
+    columns: dict[str, str] = {}
+    how: dict[str, str] = {}
+    notes: list[str] = []
+    for role, name in given.items():
+        if name is None:
+            continue
+        if name not in names:
+            raise DataError(
+                f"{label} has no column '{name}' (the {ROLE_LABEL[role]} column, {flag(role)}). "
+                f"Columns found: {names}.\n"
+                + numbered(
+                    [
+                        f"pass {flag(role)} with one of those columns (or set it in the plan's "
+                        "[lifecycle.columns])",
+                        "check the file's header row and delimiter",
+                    ]
+                )
+            )
+        columns[role], how[role] = name, "given"
+    for role in ROLES:
+        if role in columns or (role in given and given[role] is None):
+            continue
+        free = [c for c in names if c not in columns.values()]
+        if role in free:
+            columns[role], how[role] = role, "canonical name"
+            continue
+        found, step = _candidates(role, free, sample, types)
+        if len(found) == 1:
+            columns[role], how[role] = found[0], step
+        elif len(found) > 1 and role in REQUIRED_ROLES:
+            raise _ambiguous(role, found, label)
+        elif len(found) > 1:
+            notes.append(
+                f"{ROLE_LABEL[role]}: not used, {found} could each be it; choose with {flag(role)}"
+            )
+        elif role in REQUIRED_ROLES:
+            raise _missing(role, names, label)
+    ordered = {r: columns[r] for r in ROLES if r in columns}
+    return RoleMapping(ordered, {r: how[r] for r in ordered}, tuple(notes))
+
+
+def _dtype_name(s: pd.Series) -> str:
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return "TIMESTAMP"
+    if pd.api.types.is_bool_dtype(s):
+        return "BOOLEAN"
+    if pd.api.types.is_float_dtype(s):
+        return "DOUBLE"
+    if pd.api.types.is_integer_dtype(s):
+        return "BIGINT"
+    return "VARCHAR"
+
+
+def _candidates(
+    role: str, free: list[str], sample: pd.DataFrame, types: Mapping[str, str]
+) -> tuple[list[str], str]:
+    """Columns that could fill ``role`` at the first step that finds any, and that step."""
+    alias = [c for c in free if _norm(c) in _ALIAS_NORM[role]]
+    fit = [c for c in alias if _fits(role, sample[c], types.get(c, "VARCHAR"))]
+    if fit or role not in _HINTS:
+        return fit, "alias"
+    hinted = [c for c in free if _HINTS[role].search(str(c).lower())]
+    fit = [c for c in hinted if _fits(role, sample[c], types.get(c, "VARCHAR"))]
+    if fit or role != "ts":
+        return fit, "name hint"
+    by_value = [c for c in free if _fits("ts", sample[c], types.get(c, "VARCHAR"))]
+    return [
+        c for c in by_value if not str(types.get(c, "")).upper().startswith(("BIGINT", "INT"))
+    ], "values"
+
+
+def _ambiguous(role: str, found: list[str], label: str) -> DataError:
+    return DataError(
+        f"{label}: {len(found)} columns could be the {ROLE_LABEL[role]}: {found}. omnimmm does "
+        f"not guess between them; say which one with {flag(role)} COLUMN (or "
+        f'{role} = "COLUMN" in the plan\'s [lifecycle.columns]), e.g. {flag(role)} {found[0]}'
+    )
+
+
+def _missing(role: str, names: list[str], label: str) -> DataError:
+    what = {
+        "customer_id": "a customer key (customer_id, member_id, household_id, user_id, 会员ID ...)",
+        "ts": "a timestamp (ts, timestamp, date, order_date, created_at, 下单时间 ...) whose "
+        "values parse as dates",
+        "amount": "an amount (amount, sales, revenue, order_value, 实付金额 ...) with numeric values",
+    }[role]
+    tip = (
+        "if the file has a quantity and a unit price, add an amount column = quantity x price"
+        if role == "amount"
+        else "rename the column, or check the header row and delimiter"
+    )
+    return DataError(
+        f"{label}: no column looks like {what}. Columns found: {names}.\n"
+        + numbered([f"pass {flag(role)} COLUMN naming it", tip])
+    )

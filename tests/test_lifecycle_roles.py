@@ -1,0 +1,144 @@
+"""Role inference of transaction columns (files as they come) and the readers behind it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from omnimmm.errors import DataError
+from omnimmm.lifecycle.features import ColumnMap, build_features, load_transactions
+from omnimmm.lifecycle.roles import infer_roles, ts_format
+
+
+def _log(n: int = 60, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    days = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 200, n), unit="D")
+    return pd.DataFrame(
+        {
+            "cust": [f"c{i % 12}" for i in range(n)],
+            "when": days.strftime("%Y-%m-%d %H:%M:%S"),
+            "value": rng.gamma(2.0, 20.0, n).round(2),
+        }
+    )
+
+
+def test_complete_journey_header_is_mapped_without_flags():
+    d = _log()
+    cj = pd.DataFrame(
+        {
+            "household_id": np.arange(60) % 9 + 1,
+            "store_id": np.arange(60) % 4 + 300,
+            "basket_id": np.arange(60) + 31_000_000_000,
+            "product_id": np.arange(60) + 900_000,
+            "quantity": 1.0,
+            "sales_value": d["value"],
+            "retail_disc": 0.5,
+            "week": np.arange(60) % 52 + 1,
+            "transaction_timestamp": d["when"],
+        }
+    )
+    m = infer_roles(cj)
+    assert m.columns == {
+        "customer_id": "household_id",
+        "ts": "transaction_timestamp",
+        "amount": "sales_value",
+        "order_id": "basket_id",
+        "store_id": "store_id",
+    }
+    assert m.how["store_id"] == "canonical name" and m.how["ts"] == "alias"
+    assert "transaction_timestamp" in m.describe() and "--ts-col" in m.describe()
+
+
+def test_chinese_and_spaced_names_are_mapped():
+    d = _log()
+    zh = pd.DataFrame({"会员ID": d["cust"], "下单时间": d["when"], "实付金额": d["value"]})
+    assert infer_roles(zh).columns == {
+        "customer_id": "会员ID",
+        "ts": "下单时间",
+        "amount": "实付金额",
+    }
+    en = pd.DataFrame({"Customer ID": d["cust"], "timestamp": d["when"], "Order Value": d["value"]})
+    assert infer_roles(en).columns == {
+        "customer_id": "Customer ID",
+        "ts": "timestamp",
+        "amount": "Order Value",
+    }
+
+
+def test_two_candidates_for_a_required_role_are_refused_with_the_flag():
+    d = _log()
+    two = d.rename(columns={"cust": "customer_id", "value": "amount", "when": "order_date"})
+    two["date"] = two["order_date"]
+    with pytest.raises(DataError) as err:
+        infer_roles(two, label="tx.csv")
+    msg = str(err.value)
+    assert "tx.csv" in msg and "order_date" in msg and "'date'" in msg and "--ts-col" in msg
+    # naming one settles it; an optional role with two candidates is left unused and said so
+    two["order_id"], two["invoice_no"] = "a", "b"
+    two["basket_id"] = np.arange(len(two))
+    two["receipt_id"] = np.arange(len(two))
+    m = infer_roles(two.drop(columns="order_id"), {"ts": "date"})
+    assert m.columns["ts"] == "date" and m.how["ts"] == "given"
+    assert "order_id" not in m.columns and any("--order-id-col" in n for n in m.notes)
+
+
+def test_values_decide_between_names_and_a_missing_amount_is_explained():
+    d = _log()
+    # 'date' holds no dates here, 'stamp' does: the timestamp is found by its values
+    f = pd.DataFrame(
+        {"member_id": d["cust"], "date": "n/a", "stamp": d["when"], "sales": d["value"]}
+    )
+    assert infer_roles(f).columns["ts"] == "stamp"
+    retail = pd.DataFrame(
+        {"Customer ID": d["cust"], "InvoiceDate": "12/1/2010 8:26", "Quantity": 2, "Price": 1.5}
+    )
+    with pytest.raises(DataError, match="quantity x price"):
+        infer_roles(retail)
+    with pytest.raises(DataError, match="no column 'kunde'.*--customer-id-col"):
+        infer_roles(retail, {"customer_id": "kunde"})
+
+
+@pytest.mark.parametrize(
+    ("values", "fmt"),
+    [
+        (["2024-06-18", "2024-06-18 20:15:00"], "iso"),
+        (["19970101", "19971231"], "%Y%m%d"),
+        (["12/1/2010 8:26", "12/13/2010 18:02"], "%m/%d/%Y %H:%M"),
+        (["13/01/2024", "01/02/2024"], "%d/%m/%Y"),
+        (["2024年6月18日"], "%Y年%m月%d日"),
+        (["hello", "2024-01-01"], None),
+        (["12345678"], None),
+    ],
+)
+def test_timestamp_layouts(values, fmt):
+    assert ts_format(values) == fmt
+
+
+def test_non_iso_timestamps_and_a_parquet_folder_load(tmp_path):
+    d = _log()
+    raw = pd.DataFrame(
+        {
+            "customer_id": d["cust"],
+            "date": pd.to_datetime(d["when"]).dt.strftime("%Y%m%d").astype(int),
+            "dollar_value": d["value"],
+        }
+    )
+    path = tmp_path / "cdnow.csv"
+    raw.to_csv(path, index=False)
+    t = load_transactions(path)
+    assert t.roles is not None and t.roles.columns["ts"] == "date" and t.n_rows == len(raw)
+    assert t.start == pd.to_datetime(d["when"]).dt.normalize().min()
+    folder = tmp_path / "tx"
+    for month, part in d.assign(m=pd.to_datetime(d["when"]).dt.month).groupby("m"):
+        (folder / f"month={month}").mkdir(parents=True)
+        part.drop(columns="m").to_parquet(folder / f"month={month}" / "part-0.parquet")
+    feats = build_features(folder, "2024-12-31")
+    direct = build_features(
+        d, "2024-12-31", columns=ColumnMap(customer_id="cust", ts="when", amount="value")
+    )
+    pd.testing.assert_frame_equal(feats, direct)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(DataError, match="no .parquet files"):
+        load_transactions(empty)
