@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from omnimmm.journeys.inputs import JourneyData
 
@@ -219,7 +220,7 @@ def fit_causal(
     n_bootstrap: int = 100,
     seed: int = 0,
     max_customers: int = 200_000,
-    max_rows: int = 600_000,
+    max_rows: int = 250_000,
     ridge: float = 1.0,
 ) -> CausalResult:
     """Fit the purchase-hazard model and remove each channel in turn.
@@ -241,6 +242,14 @@ def fit_causal(
     -------
     CausalResult
     """
+    with threadpool_limits(limits=1):  # one BLAS thread: 3x faster than two on a busy box
+        return _fit(data, n_bootstrap, seed, max_customers, max_rows, ridge)
+
+
+def _fit(
+    data: JourneyData, n_bootstrap: int, seed: int, max_customers: int, max_rows: int,
+    ridge: float,
+) -> CausalResult:  # fmt: skip
     rng = np.random.default_rng(seed)
     n_ch = len(data.channels)
     rows, info = _build_rows(data, max_customers, max_rows, rng)

@@ -181,9 +181,7 @@ def load_journeys(
     tcols, ccols = _columns(con, "t_raw"), _columns(con, "c_raw")
     notes: list[str] = []
     tview, cview, tcust, ccust = "t_raw", "c_raw", cols.customer_id, cols.conversion_customer_id
-    if tcust not in tcols and ccust not in ccols and any(
-        k in tcols for k in IDENTITY_KEYS
-    ):
+    if tcust not in tcols and ccust not in ccols and any(k in tcols for k in IDENTITY_KEYS):
         tview, cview, notes = _resolve_customers(con, tcols, ccols, cols)
         tcust = ccust = "__cust"
     else:
@@ -250,7 +248,7 @@ def _materialise(
                 f"{_ts_sql(cols.conversion_ts)} as ts, "
                 f"try_cast({_q(cols.value)} as double) as value, {place} as place "
                 f"from {cview} {keep}")  # fmt: skip
-    con.execute("create temp table cust as select cust, (row_number() over (order by cust) - 1)"
+    con.execute("create temp table customer_keys as select cust, (row_number() over (order by cust) - 1)"
                 "::integer as cid from (select cust from t0 union select cust from c0)")  # fmt: skip
     channels = [str(r[0]) for r in
                 con.execute("select distinct channel from t0 order by channel").fetchall()]  # fmt: skip
@@ -263,14 +261,14 @@ def _materialise(
     n_days = int((pd.Timestamp(span[1]) - start).days) + 1
     day = f"date_diff('day', DATE '{start.date()}', ts::date)::integer"
     con.execute(f"create table touches as select cid, ts, {day} as day, ch::smallint as ch, "
-                "channel, cost, campaign from t0 join cust using (cust) "
+                "channel, cost, campaign from t0 join customer_keys using (cust) "
                 "join chan_map using (channel)")  # fmt: skip
     con.execute(f"create table conversions as select cid, ts, {day} as day, value, place "
-                "from c0 join cust using (cust)")  # fmt: skip
-    counts = con.execute("select (select count(*) from cust), (select count(*) from touches), "
+                "from c0 join customer_keys using (cust)")  # fmt: skip
+    counts = con.execute("select (select count(*) from customer_keys), (select count(*) from touches), "
                          "(select count(*) from conversions)").fetchone()  # fmt: skip
     assert counts is not None
-    con.execute("drop table t0; drop table c0; drop table cust")
+    con.execute("drop table t0; drop table c0")
     return JourneyData(con, channels, int(counts[0]), start, n_days, has_cost, has_place,
                        has_campaign, int(counts[1]), int(counts[2]), notes)  # fmt: skip
 
