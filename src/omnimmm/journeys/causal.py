@@ -49,6 +49,7 @@ FAST_HALF_LIFE = 1.5
 SLOW_HALF_LIFE = 7.0
 RECENT_DAYS = 7
 PRIOR_DAYS = 14.0
+GUARD_DAYS = 7
 
 
 @dataclass(frozen=True, eq=False)
@@ -106,7 +107,8 @@ def _build_rows(
     logged = np.full(n, n_days - 1)
     if truncated:
         logged[c_loc] = np.asarray(cvs["last"])[keep_c]
-    imputed = _expected_touches(t_loc, t_ch, t_n, logged, n_ch)
+    buys = np.bincount(c_loc, minlength=n)
+    imputed = _expected_touches(t_loc, t_day, t_ch, t_n, logged, n_days, n_ch, buys)
     end = np.full(n, n_days - 1)
     risk_days = float(n * n_days)
     events = float(c_loc.size)
@@ -162,19 +164,31 @@ def _build_rows(
 
 
 def _expected_touches(
-    t_loc: np.ndarray, t_ch: np.ndarray, t_n: np.ndarray, logged: np.ndarray, n_ch: int
-) -> np.ndarray:
-    """Each customer's touches per day and channel over their logged days.
+    t_loc: np.ndarray, t_day: np.ndarray, t_ch: np.ndarray, t_n: np.ndarray,
+    logged: np.ndarray, n_days: int, n_ch: int, buys: np.ndarray,
+) -> np.ndarray:  # fmt: skip
+    """Each customer's touches per day and channel, to draw the touches of unlogged days.
 
-    Shrunk towards the population's rate with the weight of ``PRIOR_DAYS`` days, so a
-    buyer whose log ends on day 2 gets about the average rate.
+    A log that ends at the last purchase ends just after the touches that led to it, so
+    the ``GUARD_DAYS`` before its end are left out of the rate (they would inflate the
+    effective channels' rates, then the model would see high exposure on the days without
+    purchase after it). Shrunk towards the population's rate with the weight of
+    ``PRIOR_DAYS`` days, so a buyer whose log ends on day 2 gets about the average rate
+    of the buyers with as many purchase days (1, 2, 3, 4 or more): buying often goes with
+    intent, and intent with being targeted.
     """
     n = logged.size
+    cut = np.where(logged < n_days - 1, logged - GUARD_DAYS, logged)
+    ok = t_day <= cut[t_loc]
     counts = np.zeros((n, n_ch))
-    np.add.at(counts, (t_loc, t_ch), t_n)
-    days = (logged + 1).astype(float)
-    population = counts.sum(0) / days.sum()
-    return (counts + PRIOR_DAYS * population) / (days + PRIOR_DAYS)[:, None]
+    np.add.at(counts, (t_loc[ok], t_ch[ok]), t_n[ok])
+    days = np.maximum(cut + 1, 0).astype(float)
+    group = np.minimum(buys, 4)
+    prior = np.zeros((5, n_ch))
+    for g in range(5):
+        mine = group == g
+        prior[g] = counts[mine].sum(0) / max(days[mine].sum(), 1.0)
+    return (counts + PRIOR_DAYS * prior[group]) / (days + PRIOR_DAYS)[:, None]
 
 
 def _design(rows: _Rows, n_ch: int, drop: tuple[int, ...] = ()) -> np.ndarray:
