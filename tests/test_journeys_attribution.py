@@ -78,6 +78,11 @@ def test_default_beats_path_methods_and_negative_control(small: tuple) -> None:
     shares = pd.Series({c["name"]: c["share"] for c in doc["channels"]})
     top = list(truth.sort_values("share", ascending=False).name[:2])
     assert set(shares.sort_values(ascending=False).index[:2]) == set(top)
+    # 8,000 customers leave the small channels' shares noisy (measured: 8.7 points mean
+    # error, display -14% against 7%), but the intervals say so: they hold the truth
+    true = truth.set_index("name")["share"]
+    inside = [c["low"] <= true[c["name"]] <= c["high"] for c in doc["channels"]]
+    assert sum(inside) >= 4
 
 
 def test_report_escapes_channel_names(tmp_path: Path) -> None:
@@ -144,6 +149,7 @@ def test_journeys_never_import_pymc() -> None:
 
 @pytest.mark.slow
 def test_recovery_on_a_bigger_world(tmp_path: Path) -> None:
+    """The issue's target: within 3 points on average, right ranking, classic methods 8+ off."""
     world = simulate_journeys(n_customers=60_000, days=120, seed=21)
     attribute(world.touches, world.conversions, tmp_path / "o",
               settings=AttributionSettings(n_bootstrap=50))  # fmt: skip
@@ -152,5 +158,8 @@ def test_recovery_on_a_bigger_world(tmp_path: Path) -> None:
     email = next(c for c in doc["channels"] if c["name"] == "email")
     assert email["low"] <= 0.0 <= email["high"]
     assert err["last_touch"] >= 0.08 and err["markov_1"] >= 0.08
-    assert err["hazard_removal"] <= err["last_touch"] / 2
+    assert err["hazard_removal"] <= 0.03
+    shares = pd.Series({c["name"]: c["share"] for c in doc["channels"]})
+    ranked = list(shares.sort_values(ascending=False).index)
+    assert ranked == list(world.truth.sort_values("share", ascending=False).name)
     assert np.isfinite(err["hazard_removal"])

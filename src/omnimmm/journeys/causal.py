@@ -20,7 +20,12 @@ The weighted logistic likelihood with a small ridge penalty is maximised by Newt
 method.
 
 When no customer has a touch after their last purchase, the touch log is taken to end
-at each buyer's last purchase (as path exports do) and buyers' days at risk end there.
+at each buyer's last purchase (as path exports do). Buyers stay at risk to the end (their
+purchases are all known), and their unlogged days draw Poisson touches at their own
+logged rate (see :func:`_expected_touches`). Ending buyers' days at risk at their last
+purchase instead keeps only the non-purchase days that a purchase follows, which credits
+frequent channels with conversions they did not cause (display 32% against a true 7% on
+the default world).
 
 Incrementality. Channel ``c``'s incremental conversions are the sum over the days at risk
 of ``p(buy) - p(buy | c's touches removed)`` (its exposures and its interactions set to
