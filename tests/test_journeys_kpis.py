@@ -127,3 +127,33 @@ def test_rules_flag_low_handoff_and_usage(fixture: tuple) -> None:
     assert (flags.kpi == "benefit_usage").sum() == (usage.value < 0.20).sum()
     none = flag_rules(k, Rules(handoff_min=0.0, usage_min=0.0))
     assert none.empty
+
+
+def test_cli_kpis_writes_the_board(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from omnimmm.cli import app
+    from omnimmm.data.simulate_journeys import simulate_journeys
+
+    world = simulate_journeys(n_customers=600, days=70, seed=9, truth=False)
+    touches = world.touches.assign(campaign=np.where(world.touches.channel == "direct_mail",
+                                                     "dm1", None))  # fmt: skip
+    touches.to_csv(tmp_path / "t.csv", index=False)
+    world.conversions.to_csv(tmp_path / "c.csv", index=False)
+    got = touches[touches.campaign == "dm1"].drop_duplicates("customer_id").head(40)
+    pd.DataFrame({"customer_id": got.customer_id, "ts": got.ts, "campaign": "dm1"}).to_csv(
+        tmp_path / "r.csv", index=False
+    )
+    (tmp_path / "plan.toml").write_text("[journeys.rules]\nhandoff_min = 0.5\n")
+    res = CliRunner().invoke(app, [
+        "journeys", "kpis", "--touches", str(tmp_path / "t.csv"), "--conversions",
+        str(tmp_path / "c.csv"), "--redemptions", str(tmp_path / "r.csv"), "--out",
+        str(tmp_path / "o"), "--plan", str(tmp_path / "plan.toml"),
+        "--offline-channels", "direct_mail"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    k = pd.read_csv(tmp_path / "o" / "kpis.csv")
+    usage = k[k.kpi == "benefit_usage"]
+    assert usage.numerator.sum() == 40
+    flags = pd.read_csv(tmp_path / "o" / "flags.csv")
+    assert (flags[flags.kpi == "handoff"].threshold == 0.5).all()
+    assert set(pd.ExcelFile(tmp_path / "o" / "kpis.xlsx").sheet_names) >= {"flags", "handoff"}
