@@ -12,6 +12,7 @@ fresh process each; the median and the seconds per million touches are reported 
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import subprocess
 import sys
@@ -41,21 +42,26 @@ def main() -> None:
         n_t, n_c = len(w.touches), len(w.conversions)
         del w
         gen = time.perf_counter() - t0
-        times = []
+        times, cpus = [], []
         for k in range(args.repeats):
             t1 = time.perf_counter()
+            c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
             subprocess.run([sys.executable, "-m", "omnimmm.cli", "journeys", "attribute",
                             "--touches", str(d / "touches.parquet"), "--conversions",
                             str(d / "conversions.parquet"), "--out", str(d / f"o{k}"),
                             "--bootstrap", str(args.bootstrap)],
                            check=True, capture_output=True)  # fmt: skip
             times.append(time.perf_counter() - t1)
+            c2 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpus.append(c2.ru_utime + c2.ru_stime - c1.ru_utime - c1.ru_stime)
     med = statistics.median(times)
+    cpu = statistics.median(cpus)
     rows = [[f"{args.customers:,}", f"{n_t:,}", f"{n_c:,}", str(args.bootstrap),
              ", ".join(f"{x:.1f}" for x in times), f"{med:.1f}",
-             f"{med / (n_t / 1e6):.2f}", f"{med / 180:.2f}"]]  # fmt: skip
+             f"{med / (n_t / 1e6):.2f}", f"{cpu:.0f}", f"{med / 180:.2f}"]]  # fmt: skip
     table = markdown_table(["customers", "touches", "conversions", "bootstrap", "runs (s)",
-                            "median (s)", "s per M touches", "median / 180 s target"], rows)  # fmt: skip
+                            "median (s)", "s per M touches", "CPU s (median)",
+                            "median / 180 s target"], rows)  # fmt: skip
     body = (
         machine_header(("numpy", "pandas", "duckdb")) + "\n" + table + "\n\n"
         f"World generation and Parquet writing (not timed above): {gen:.0f} s.\n"

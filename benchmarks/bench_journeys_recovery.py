@@ -42,6 +42,7 @@ def main() -> None:
             res = attribute(w.touches, w.conversions, Path(tmp) / "o",
                             settings=AttributionSettings(n_bootstrap=args.bootstrap, seed=seed))  # fmt: skip
         truth = w.truth.set_index("name")["share"]
+        truth = truth.reindex(res.causal.table["name"])
         shares = res.all_methods()
         for m in METHODS:
             s = shares[shares.method == m].set_index("channel")["share"]
