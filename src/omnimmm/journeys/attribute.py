@@ -81,8 +81,16 @@ class AttributionResult:
                 "incremental_conversions_high": _num(r.incremental_conversions_high),
                 "cost": _num(r.cost),
             })  # fmt: skip
+        notes = list(self.data.get("notes", []))
+        total = float(self.causal.table["incremental_conversions"].sum())
+        if not total > 0:
+            notes.append(
+                f"the channels' summed incremental conversions are {total:,.0f} (not positive): "
+                "no channel shows a measurable positive effect, so shares are undefined (null)"
+            )
         return {
             "method": METHOD,
+            "notes": notes,
             "channels": rows,
             "baseline_conversions": _num(self.causal.baseline_conversions),
             "data": self.data,

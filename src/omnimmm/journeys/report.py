@@ -93,7 +93,7 @@ def attribution_html(result: AttributionResult) -> str:
         "conversion among the touches before it, including conversions that would have "
         "happened anyway."
     )
-    notes = [_p(n) for n in d.get("notes", [])]
+    notes = [_p(n) for n in result.to_json()["notes"]]
     if diag.get("log_ends_at_last_purchase"):
         notes.append(_p("No touch follows a buyer's last purchase: the log is taken to end "
                         "there, and those buyers' later days use touches drawn at their own "
