@@ -8,9 +8,13 @@ of buying is linear in
 * every pair of channels' slow exposures multiplied (one channel priming another);
 * the customer's own history: ``log(1 + purchases so far)``, a purchase in the last 7
   days, ``log(1 + days since the last purchase)`` and "never bought yet";
-* the customer's mean slow exposure per channel over their days at risk (Mundlak's device:
-  customers who are targeted more because they would buy anyway are compared with
-  themselves on days with and without exposure, not with other customers);
+* the customer's mean over their days at risk of every exposure term of the model, the
+  channels' slow exposures and their pairwise products (Mundlak's device: customers who
+  are targeted more because they would buy anyway are compared with themselves on days
+  with and without exposure, not with other customers; without the products' means the
+  between-customer part of a frequent channel's products with the others stayed in the
+  interactions and display's share came out at -10% against a true 7% on 60,000
+  customers, now 1.7%, mean error 7.3 -> 3.0 points);
 * two-week calendar blocks (seasonality, campaigns common to everyone).
 
 Rows are every day with a purchase and a seeded sample of the days without one, weighted
@@ -71,7 +75,7 @@ class _Rows:
     fast: np.ndarray  # (R, C) log1p fast exposure
     slow: np.ndarray  # (R, C) log1p slow exposure
     hist: np.ndarray  # (R, 4)
-    means: np.ndarray  # (R, C) customer's mean slow exposure
+    means: np.ndarray  # (R, C + pairs) customer's mean slow exposures and their products
     block: np.ndarray  # (R,) calendar block
     y: np.ndarray  # (R,) 0/1
     w: np.ndarray  # (R,) inverse sampling weight
@@ -123,7 +127,8 @@ def _build_rows(
     d_fast, d_slow = 0.5 ** (1 / FAST_HALF_LIFE), 0.5 ** (1 / SLOW_HALF_LIFE)
     e_fast, e_slow = np.zeros((n, n_ch)), np.zeros((n, n_ch))
     n_past, last = np.zeros(n), np.full(n, -(10**6))
-    sum_slow, n_risk = np.zeros((n, n_ch)), np.zeros(n)
+    pairs = [(a, b) for a in range(n_ch) for b in range(a + 1, n_ch)]
+    sum_slow, n_risk = np.zeros((n, n_ch + len(pairs))), np.zeros(n)
     parts: list[tuple[np.ndarray, ...]] = []
     for t in range(n_days):
         e_fast *= d_fast
@@ -141,7 +146,9 @@ def _build_rows(
         bought[c_loc[cs]] = True
         at_risk = end >= t
         ls = np.log1p(e_slow)
-        sum_slow += ls * at_risk[:, None]
+        sum_slow[:, :n_ch] += ls * at_risk[:, None]
+        for k, (a, b) in enumerate(pairs):
+            sum_slow[:, n_ch + k] += ls[:, a] * ls[:, b] * at_risk
         n_risk += at_risk
         pick = at_risk & (bought | (rng.random(n) < q))
         idx = np.flatnonzero(pick)
