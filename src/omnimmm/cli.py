@@ -29,6 +29,11 @@ lifecycle_app = typer.Typer(
     epilog=EXAMPLES["lifecycle"],
 )
 app.add_typer(lifecycle_app, name="lifecycle")
+journeys_app = typer.Typer(
+    help="Customer journeys: incremental attribution and the KPI board.",
+    epilog=EXAMPLES["journeys"],
+)
+app.add_typer(journeys_app, name="journeys")
 
 console = make_console()
 err_console = make_console(stderr=True)
@@ -224,6 +229,134 @@ def lifecycle_campaigns(
                       f"treated {e['mean']:.2f} [{e['low']:.2f}, {e['high']:.2f}]{placebo}",
                       highlight=False, markup=False)  # fmt: skip
     console.print(f"wrote {out / 'campaigns.json'}", highlight=False, markup=False)
+
+
+# --- journeys: thin wrappers over omnimmm.journeys ---
+
+_JOURNEY_COLS = {
+    "touch_customer_col": ("customer_id", "Customer column of --touches."),
+    "touch_ts_col": ("ts", "Timestamp column of --touches."),
+    "touch_channel_col": ("channel", "Channel column of --touches."),
+    "touch_cost_col": ("cost", "Optional cost column of --touches."),
+    "touch_campaign_col": ("campaign", "Optional campaign/benefit column of --touches."),
+    "conversion_customer_col": ("customer_id", "Customer column of --conversions."),
+    "conversion_ts_col": ("ts", "Timestamp column of --conversions."),
+    "value_col": ("value", "Value column of --conversions."),
+    "conversion_channel_col": ("channel", "Optional online/store column of --conversions."),
+}
+
+
+def _jcol(key: str) -> object:
+    return typer.Option(f"--{key.replace('_', '-')}", help=_JOURNEY_COLS[key][1])
+
+
+def _journey_columns(**cols: str) -> object:
+    from omnimmm.journeys.inputs import JourneyColumns
+
+    return JourneyColumns(cols["touch_customer_col"], cols["touch_ts_col"],
+                          cols["touch_channel_col"], cols["touch_cost_col"],
+                          cols["touch_campaign_col"], cols["conversion_customer_col"],
+                          cols["conversion_ts_col"], cols["value_col"],
+                          cols["conversion_channel_col"])  # fmt: skip
+
+
+TouchesOpt = Annotated[Path, typer.Option(help="Touches (CSV, Parquet or Excel).")]
+ConversionsOpt = Annotated[Path, typer.Option(help="Conversions/transactions (CSV, Parquet).")]
+OfflineOpt = Annotated[
+    str, typer.Option(help="Comma-separated touch channels that are offline (for crossings).")
+]
+
+
+@journeys_app.command("attribute", epilog=EXAMPLES["journeys attribute"])
+def journeys_attribute(
+    touches: TouchesOpt,
+    conversions: ConversionsOpt,
+    out: Annotated[Path, typer.Option(help="Folder for attribution.json/.csv, report.html.")],
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap refits for 90% intervals.")] = 100,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    lookback_days: Annotated[int, typer.Option(help="Path lookback before a conversion.")] = 30,
+    offline_channels: OfflineOpt = "",
+    touch_customer_col: Annotated[str, _jcol("touch_customer_col")] = "customer_id",
+    touch_ts_col: Annotated[str, _jcol("touch_ts_col")] = "ts",
+    touch_channel_col: Annotated[str, _jcol("touch_channel_col")] = "channel",
+    touch_cost_col: Annotated[str, _jcol("touch_cost_col")] = "cost",
+    touch_campaign_col: Annotated[str, _jcol("touch_campaign_col")] = "campaign",
+    conversion_customer_col: Annotated[str, _jcol("conversion_customer_col")] = "customer_id",
+    conversion_ts_col: Annotated[str, _jcol("conversion_ts_col")] = "ts",
+    value_col: Annotated[str, _jcol("value_col")] = "value",
+    conversion_channel_col: Annotated[str, _jcol("conversion_channel_col")] = "channel",
+) -> None:
+    """Incremental multi-touch attribution (hazard model) next to the classic methods."""
+    from omnimmm.journeys.attribute import AttributionSettings, attribute
+
+    cols = _journey_columns(**{k: v for k, v in locals().items() if k in _JOURNEY_COLS})
+    offline = tuple(c.strip() for c in offline_channels.split(",") if c.strip())
+    settings = AttributionSettings(n_bootstrap=bootstrap, seed=seed, lookback_days=lookback_days,
+                                   offline_channels=offline)  # fmt: skip
+    try:
+        res = attribute(touches, conversions, out, columns=cols, settings=settings)  # type: ignore[arg-type]
+    except OmniError as exc:
+        raise _fail(exc) from None
+    for r in res.causal.table.itertuples(index=False):
+        console.print(f"{r.name:>16}  share {r.share:6.1%}  [{r.low:6.1%}, {r.high:6.1%}]",
+                      highlight=False, markup=False)  # fmt: skip
+    console.print(f"wrote {out / 'attribution.json'}, attribution.csv, report.html",
+                  highlight=False)  # fmt: skip
+
+
+@journeys_app.command("kpis", epilog=EXAMPLES["journeys kpis"])
+def journeys_kpis(
+    touches: TouchesOpt,
+    conversions: ConversionsOpt,
+    out: Annotated[Path, typer.Option(help="Folder for kpis.csv/.xlsx, flags.csv, board.html.")],
+    redemptions: Annotated[
+        Path | None,
+        typer.Option(help="Optional coupon/benefit redemptions (customer, ts, campaign)."),
+    ] = None,
+    plan: Annotated[
+        Path | None, typer.Option(help="Plan whose [journeys] / [journeys.rules] set the rules.")
+    ] = None,
+    window_days: Annotated[int, typer.Option(help="Cross-conversion and hand-off window.")] = 7,
+    repurchase_days: Annotated[int, typer.Option(help="Repurchase window, days.")] = 30,
+    handoff_min: Annotated[float | None, typer.Option(help="Flag hand-off below (0.15).")] = None,
+    usage_min: Annotated[
+        float | None, typer.Option(help="Flag benefit usage below (0.20).")
+    ] = None,
+    offline_channels: OfflineOpt = "",
+    redemption_customer_col: Annotated[str, typer.Option(help="Customer column.")] = "customer_id",
+    redemption_ts_col: Annotated[str, typer.Option(help="Redemption date column.")] = "ts",
+    redemption_campaign_col: Annotated[str, typer.Option(help="Campaign column.")] = "campaign",
+    touch_customer_col: Annotated[str, _jcol("touch_customer_col")] = "customer_id",
+    touch_ts_col: Annotated[str, _jcol("touch_ts_col")] = "ts",
+    touch_channel_col: Annotated[str, _jcol("touch_channel_col")] = "channel",
+    touch_cost_col: Annotated[str, _jcol("touch_cost_col")] = "cost",
+    touch_campaign_col: Annotated[str, _jcol("touch_campaign_col")] = "campaign",
+    conversion_customer_col: Annotated[str, _jcol("conversion_customer_col")] = "customer_id",
+    conversion_ts_col: Annotated[str, _jcol("conversion_ts_col")] = "ts",
+    value_col: Annotated[str, _jcol("value_col")] = "value",
+    conversion_channel_col: Annotated[str, _jcol("conversion_channel_col")] = "channel",
+) -> None:
+    """The monthly omnichannel KPI board (CSV, XLSX, HTML) with review flags."""
+    from omnimmm.journeys.board import Rules, kpi_board
+    from omnimmm.journeys.kpis import KpiSettings
+    from omnimmm.journeys.stage import rules_from_plan
+
+    cols = _journey_columns(**{k: v for k, v in locals().items() if k in _JOURNEY_COLS})
+    offline = tuple(c.strip() for c in offline_channels.split(",") if c.strip())
+    try:
+        base = rules_from_plan(plan) if plan is not None else Rules()
+        rules = Rules(
+            handoff_min if handoff_min is not None else base.handoff_min,
+            usage_min if usage_min is not None else base.usage_min,
+        )
+        res = kpi_board(touches, conversions, out, redemptions=redemptions, columns=cols,  # type: ignore[arg-type]
+                        settings=KpiSettings(window_days, repurchase_days, offline), rules=rules,
+                        redemption_columns=(redemption_customer_col, redemption_ts_col,
+                                            redemption_campaign_col))  # fmt: skip
+    except OmniError as exc:
+        raise _fail(exc) from None
+    console.print(f"{len(res.kpis):,} KPI rows, {len(res.flags):,} flags; wrote {out}",
+                  highlight=False)  # fmt: skip
 
 
 @app.command(epilog=EXAMPLES["validate"])

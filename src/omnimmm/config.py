@@ -48,6 +48,8 @@ __all__ = [
     "DataSpec",
     "FestivalSpec",
     "GateSpec",
+    "JourneyRules",
+    "JourneysSpec",
     "LifecycleColumns",
     "LifecycleSpec",
     "ModelSpec",
@@ -308,6 +310,31 @@ class LifecycleSpec(_Frozen):
     joint_budget: StrictBool = True
 
 
+class JourneyRules(_Frozen):
+    """Review thresholds of the KPI board (``[journeys.rules]``)."""
+
+    handoff_min: Float = Field(default=0.15, ge=0, le=1)
+    usage_min: Float = Field(default=0.20, ge=0, le=1)
+
+
+class JourneysSpec(_Frozen):
+    """Customer-journey inputs of a run (``[journeys]``): attribution and the KPI board.
+
+    ``touches``, ``conversions`` and ``redemptions`` are resolved against the plan file's
+    folder; columns are the defaults of ``omnimmm journeys attribute``.
+    """
+
+    touches: Path
+    conversions: Path
+    redemptions: Path | None = None
+    offline_channels: tuple[Name, ...] = ()
+    window_days: StrictInt = Field(default=7, ge=1, le=90)
+    repurchase_days: StrictInt = Field(default=30, ge=1, le=365)
+    lookback_days: StrictInt = Field(default=30, ge=1, le=365)
+    bootstrap: StrictInt = Field(default=100, ge=0, le=2000)
+    rules: JourneyRules = JourneyRules()
+
+
 class Plan(_Frozen):
     """A validated plan. Build it with :func:`load_plan` or :func:`plan_from_dict`."""
 
@@ -320,6 +347,7 @@ class Plan(_Frozen):
     gate: GateSpec = GateSpec()
     festivals: FestivalSpec = FestivalSpec()
     lifecycle: LifecycleSpec | None = None
+    journeys: JourneysSpec | None = None
 
     @model_validator(mode="after")
     def _cross_references(self) -> Plan:
@@ -458,6 +486,14 @@ def load_plan(path: str | Path) -> Plan:
                     f"{source}: lifecycle.{key}: file {file} does not exist "
                     "(relative paths are read from the plan file's folder)"
                 )
+    if plan.journeys is not None:
+        for key in ("touches", "conversions", "redemptions"):
+            file = getattr(plan.journeys, key)
+            if file is not None and not file.exists():
+                raise PlanError(
+                    f"{source}: journeys.{key}: file {file} does not exist "
+                    "(relative paths are read from the plan file's folder)"
+                )
     return plan
 
 
@@ -491,7 +527,9 @@ def plan_from_dict(
         raise PlanError(f"{label}: " + _explain(exc, raw)) from None
 
 
-_LIFECYCLE_PATHS = (("lifecycle", "transactions"), ("lifecycle", "campaigns"))
+_LIFECYCLE_PATHS = (("lifecycle", "transactions"), ("lifecycle", "campaigns"),
+                    ("journeys", "touches"), ("journeys", "conversions"),
+                    ("journeys", "redemptions"))  # fmt: skip
 
 
 def _resolve_paths(

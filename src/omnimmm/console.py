@@ -75,6 +75,17 @@ EXAMPLES: dict[str, str] = {
     "      --descriptions campaign_list.csv --redemptions redemptions.csv --out campaigns\n"
     "  omnimmm lifecycle campaigns --transactions orders.csv --campaigns ab_test.csv \\\n"
     "      --contact-cost 0.5 --face-value 10 --out campaigns",
+    "journeys": "Examples:\n\n"
+    "  omnimmm journeys attribute --touches touches.csv --conversions orders.csv --out attribution\n"
+    "  omnimmm journeys kpis --touches touches.csv --conversions orders.csv --out board",
+    "journeys attribute": "Examples:\n\n"
+    "  omnimmm journeys attribute --touches touches.csv --conversions orders.csv --out attribution\n"
+    "  omnimmm journeys attribute --touches app_events.parquet --conversions receipts.xlsx \\\n"
+    "      --touch-customer-col member_no --conversion-customer-col member_no --out attribution",
+    "journeys kpis": "Examples:\n\n"
+    "  omnimmm journeys kpis --touches touches.csv --conversions orders.csv --out board\n"
+    "  omnimmm journeys kpis --touches touches.csv --conversions orders.csv \\\n"
+    "      --redemptions coupons.csv --plan plan.toml --window-days 14 --out board",
     "backtest": "Examples:\n\n  omnimmm backtest data/demo/plan.toml --out runs/backtest\n"
     "  omnimmm backtest plan.toml --out runs/bt --origins 4 --horizon 13",
     "portfolio": "Examples:\n\n  omnimmm portfolio markets/*/plan.toml --out runs/portfolio\n"

@@ -1,0 +1,75 @@
+"""Speed of ``omnimmm journeys attribute`` at scale (target: 1M customers / 20M touches in
+<= 3 min on 2 cores).
+
+A simulated world (no truth replays) is written to Parquet, then the attribution (hazard
+model with bootstrap, path methods in DuckDB, outputs) is timed ``--repeats`` times in a
+fresh process each; the median and the seconds per million touches are reported and the
+``journeys`` section of RESULTS.md is rewritten. Usage::
+
+    nice -n 10 .venv/bin/python benchmarks/bench_journeys.py --customers 1000000 --days 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _results import machine_header, markdown_table, update_section
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--customers", type=int, default=1_000_000)
+    ap.add_argument("--days", type=int, default=60)
+    ap.add_argument("--bootstrap", type=int, default=100)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--no-write", action="store_true")
+    args = ap.parse_args()
+    from omnimmm.data.simulate_journeys import simulate_journeys
+
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        t0 = time.perf_counter()
+        w = simulate_journeys(n_customers=args.customers, days=args.days, seed=0, truth=False)
+        w.touches.to_parquet(d / "touches.parquet")
+        w.conversions.to_parquet(d / "conversions.parquet")
+        n_t, n_c = len(w.touches), len(w.conversions)
+        del w
+        gen = time.perf_counter() - t0
+        times, cpus = [], []
+        for k in range(args.repeats):
+            t1 = time.perf_counter()
+            c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            subprocess.run([sys.executable, "-m", "omnimmm.cli", "journeys", "attribute",
+                            "--touches", str(d / "touches.parquet"), "--conversions",
+                            str(d / "conversions.parquet"), "--out", str(d / f"o{k}"),
+                            "--bootstrap", str(args.bootstrap)],
+                           check=True, capture_output=True)  # fmt: skip
+            times.append(time.perf_counter() - t1)
+            c2 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpus.append(c2.ru_utime + c2.ru_stime - c1.ru_utime - c1.ru_stime)
+    med = statistics.median(times)
+    cpu = statistics.median(cpus)
+    rows = [[f"{args.customers:,}", f"{n_t:,}", f"{n_c:,}", str(args.bootstrap),
+             ", ".join(f"{x:.1f}" for x in times), f"{med:.1f}",
+             f"{med / (n_t / 1e6):.2f}", f"{cpu:.0f}", f"{med / 180:.2f}"]]  # fmt: skip
+    table = markdown_table(["customers", "touches", "conversions", "bootstrap", "runs (s)",
+                            "median (s)", "s per M touches", "CPU s (median)",
+                            "median / 180 s target"], rows)  # fmt: skip
+    body = (
+        machine_header(("numpy", "pandas", "duckdb")) + "\n" + table + "\n\n"
+        f"World generation and Parquet writing (not timed above): {gen:.0f} s.\n"
+    )
+    print(body)
+    if not args.no_write:
+        update_section("journeys", body)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,286 @@
+"""Touches and conversions into one DuckDB connection, checked, with one customer key.
+
+Inputs (CSV, Parquet, a folder of Parquet files or Excel, read by
+:mod:`omnimmm.data.tables`; or pandas frames):
+
+* touches: ``customer_id, ts, channel``, optionally ``cost`` and ``campaign``;
+* conversions (orders, receipts): ``customer_id, ts, value``, optionally ``channel``
+  (``online`` or ``store``; ``offline`` means ``store``).
+
+Column names are mapped with :class:`JourneyColumns`. When the customer column is absent
+but identity keys are present (``account_id, member_id, phone, email, device_id``), the
+rows of both tables are joined into customers by :func:`omnimmm.lifecycle.identity.
+resolve_identities`, so app, mini-program and store-card touches of one person form one
+journey. Raw phone numbers and e-mails never leave this module: customers are numbered
+(``cid``) and only aggregates are written by the journey outputs.
+
+The connection holds two tables (``touches``: ``cid, ts, day, ch, channel, cost, campaign``;
+``conversions``: ``cid, ts, day, value, place``) with ``day`` counted from the first day
+seen in either table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from omnimmm.errors import DataError
+
+__all__ = ["JourneyColumns", "JourneyData", "load_journeys"]
+
+IDENTITY_KEYS: tuple[str, ...] = ("account_id", "member_id", "phone", "email", "device_id")
+Source = str | Path | pd.DataFrame
+
+
+@dataclass(frozen=True)
+class JourneyColumns:
+    """Column names of the touches and conversions tables."""
+
+    customer_id: str = "customer_id"
+    ts: str = "ts"
+    channel: str = "channel"
+    cost: str = "cost"
+    campaign: str = "campaign"
+    conversion_customer_id: str = "customer_id"
+    conversion_ts: str = "ts"
+    value: str = "value"
+    conversion_channel: str = "channel"
+
+
+@dataclass(eq=False)
+class JourneyData:
+    """Checked journey tables in DuckDB and what is known about them."""
+
+    con: duckdb.DuckDBPyConnection
+    channels: list[str]
+    n_customers: int
+    start: pd.Timestamp
+    n_days: int
+    has_cost: bool
+    has_place: bool
+    has_campaign: bool
+    n_touches: int
+    n_conversions: int
+    notes: list[str] = field(default_factory=list)
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _register(con: duckdb.DuckDBPyConnection, src: Source, view: str, what: str) -> None:
+    if isinstance(src, pd.DataFrame):
+        con.register(view, src)
+        return
+    from omnimmm.data.tables import register_duckdb
+
+    register_duckdb(con, src, view, what=what)
+
+
+def _columns(con: duckdb.DuckDBPyConnection, view: str) -> list[str]:
+    return [str(r[0]) for r in con.execute(f"describe {view}").fetchall()]
+
+
+def _need(cols: list[str], name: str, what: str, flag: str) -> None:
+    if name not in cols:
+        raise DataError(
+            f"{what}: no column {name!r} (name yours with {flag}); its columns are {cols}"
+        )
+
+
+def _first_bad(con: duckdb.DuckDBPyConnection, view: str, cond: str, col: str) -> str:
+    row = con.execute(
+        f"select n, v from (select row_number() over () as n, {_q(col)}::varchar as v, * "
+        f"from {view}) where {cond} limit 1"
+    ).fetchone()
+    return f"data row {row[0]} has {row[1]!r}" if row else "a row"
+
+
+def _check(con: duckdb.DuckDBPyConnection, view: str, cond: str, col: str, what: str,
+           expected: str) -> None:  # fmt: skip
+    n = con.execute(f"select count(*) from {view} where {cond}").fetchone()
+    if n and n[0]:
+        where = _first_bad(con, view, cond, col)
+        raise DataError(
+            f"{what}: column {col!r} must hold {expected}; {n[0]:,} row(s) do not "
+            f"({where}). Fix or drop those rows."
+        )
+
+
+def _ts_sql(col: str) -> str:
+    c = _q(col)
+    return f"coalesce(try_cast({c} as timestamp), try_cast(try_cast({c} as date) as timestamp))"
+
+
+def _resolve_customers(
+    con: duckdb.DuckDBPyConnection, tcols: list[str], ccols: list[str], cols: JourneyColumns
+) -> tuple[str, str, list[str]]:
+    """Views ``t_keyed`` and ``c_keyed`` with a resolved ``__cust`` column."""
+    from omnimmm.lifecycle.identity import resolve_identities
+
+    keys = [k for k in IDENTITY_KEYS if k in tcols or k in ccols]
+    t = con.execute(f"select {', '.join(_q(k) for k in keys if k in tcols)}, "
+                    f"{_ts_sql(cols.ts)} as ts from t_raw").df()  # fmt: skip
+    c = con.execute(f"select {', '.join(_q(k) for k in keys if k in ccols)}, "
+                    f"{_ts_sql(cols.conversion_ts)} as ts from c_raw").df()  # fmt: skip
+    both = pd.concat([t.assign(source="touches"), c.assign(source="conversions")],
+                     ignore_index=True)  # fmt: skip
+    res = resolve_identities(both, keys=keys, source="source", time="ts")
+    ids = res.customer_id.to_numpy()
+    con.register("t_ids", pd.DataFrame({"__n": range(len(t)), "__cust": ids[: len(t)]}))
+    con.register("c_ids", pd.DataFrame({"__n": range(len(c)), "__cust": ids[len(t) :]}))
+    con.execute("create or replace view t_keyed as select * from "
+                "(select row_number() over () - 1 as __n, * from t_raw) join t_ids using (__n)")  # fmt: skip
+    con.execute("create or replace view c_keyed as select * from "
+                "(select row_number() over () - 1 as __n, * from c_raw) join c_ids using (__n)")  # fmt: skip
+    note = (f"customers joined across {keys} by identity resolution: "
+            f"{res.n_customers:,} customers, {res.summary['n_unresolved_rows']:,} rows "
+            "without a usable key dropped")  # fmt: skip
+    return "t_keyed", "c_keyed", [note]
+
+
+def load_journeys(
+    touches: Source,
+    conversions: Source,
+    columns: JourneyColumns | None = None,
+    what_touches: str = "touches file (--touches)",
+    what_conversions: str = "conversions file (--conversions)",
+) -> JourneyData:
+    """Read, check and key touches and conversions.
+
+    Parameters
+    ----------
+    touches, conversions : path or pandas.DataFrame
+    columns : JourneyColumns, optional
+        Column names (defaults as in the DESIGN contract).
+    what_touches, what_conversions : str
+        How errors name the two inputs.
+
+    Returns
+    -------
+    JourneyData
+
+    Raises
+    ------
+    DataError
+        A missing column, an unparseable timestamp or value, a missing customer or
+        channel, a conversion channel other than online/store, or an empty table.
+    """
+    cols = columns or JourneyColumns()
+    con = duckdb.connect()
+    con.execute("set threads to 2")
+    wt = f"{what_touches}" if isinstance(touches, pd.DataFrame) else f"{touches}: {what_touches}"
+    wc = (f"{what_conversions}" if isinstance(conversions, pd.DataFrame)
+          else f"{conversions}: {what_conversions}")  # fmt: skip
+    _register(con, touches, "t_raw", what_touches)
+    _register(con, conversions, "c_raw", what_conversions)
+    tcols, ccols = _columns(con, "t_raw"), _columns(con, "c_raw")
+    notes: list[str] = []
+    tview, cview, tcust, ccust = "t_raw", "c_raw", cols.customer_id, cols.conversion_customer_id
+    if tcust not in tcols and ccust not in ccols and any(k in tcols for k in IDENTITY_KEYS):
+        tview, cview, notes = _resolve_customers(con, tcols, ccols, cols)
+        tcust = ccust = "__cust"
+    else:
+        _need(tcols, tcust, wt, "--touch-customer-col")
+        _need(ccols, ccust, wc, "--conversion-customer-col")
+    _need(tcols, cols.ts, wt, "--touch-ts-col")
+    _need(tcols, cols.channel, wt, "--touch-channel-col")
+    _need(ccols, cols.conversion_ts, wc, "--conversion-ts-col")
+    _need(ccols, cols.value, wc, "--value-col")
+    has_cost = cols.cost in tcols
+    has_campaign = cols.campaign in tcols
+    has_place = cols.conversion_channel in ccols
+    for view, what, n in ((tview, wt, "touches"), (cview, wc, "conversions")):
+        count = con.execute(f"select count(*) from {view}").fetchone()
+        if not count or not count[0]:
+            raise DataError(f"{what}: the {n} table has no rows")
+    _check(con, tview, f"{_ts_sql(cols.ts)} is null", cols.ts, wt,
+           "timestamps (YYYY-MM-DD or YYYY-MM-DD HH:MM:SS)")  # fmt: skip
+    _check(con, cview, f"{_ts_sql(cols.conversion_ts)} is null", cols.conversion_ts, wc,
+           "timestamps (YYYY-MM-DD or YYYY-MM-DD HH:MM:SS)")  # fmt: skip
+    _check(con, tview, f"nullif(trim({_q(cols.channel)}::varchar), '') is null", cols.channel,
+           wt, "a channel name in every row")  # fmt: skip
+    cust_bad = "nullif(trim({}::varchar), '') is null"
+    if tcust != "__cust":
+        _check(con, tview, cust_bad.format(_q(tcust)), tcust, wt, "a customer id in every row")
+        _check(con, cview, cust_bad.format(_q(ccust)), ccust, wc, "a customer id in every row")
+    value = _q(cols.value)
+    _check(con, cview, f"try_cast({value} as double) is null or try_cast({value} as double) < 0",
+           cols.value, wc, "non-negative numbers")  # fmt: skip
+    if has_cost:
+        cost = _q(cols.cost)
+        _check(con, tview, f"{cost} is not null and (try_cast({cost} as double) is null or "
+               f"try_cast({cost} as double) < 0)", cols.cost, wt,
+               "non-negative numbers (or empty)")  # fmt: skip
+    if has_place:
+        place = f"lower(trim({_q(cols.conversion_channel)}::varchar))"
+        _check(con, cview, f"{place} not in ('online', 'store', 'offline')",
+               cols.conversion_channel, wc, "'online' or 'store' ('offline' counts as store)")  # fmt: skip
+    return _materialise(con, tview, cview, tcust, ccust, cols, has_cost, has_campaign,
+                        has_place, notes)  # fmt: skip
+
+
+def _materialise(
+    con: duckdb.DuckDBPyConnection,
+    tview: str,
+    cview: str,
+    tcust: str,
+    ccust: str,
+    cols: JourneyColumns,
+    has_cost: bool,
+    has_campaign: bool,
+    has_place: bool,
+    notes: list[str],
+) -> JourneyData:
+    keep = "where __cust is not null" if tcust == "__cust" else ""
+    cost = f"try_cast({_q(cols.cost)} as double)" if has_cost else "null::double"
+    camp = f"{_q(cols.campaign)}::varchar" if has_campaign else "null::varchar"
+    place = (f"case lower(trim({_q(cols.conversion_channel)}::varchar)) when 'online' "
+             "then 'online' else 'store' end" if has_place else "null::varchar")  # fmt: skip
+    con.execute(f"create temp table t0 as select trim({_q(tcust)}::varchar) as cust, "
+                f"{_ts_sql(cols.ts)} as ts, trim({_q(cols.channel)}::varchar) as channel, "
+                f"coalesce({cost}, 0) as cost, {camp} as campaign from {tview} {keep}")  # fmt: skip
+    con.execute(f"create temp table c0 as select trim({_q(ccust)}::varchar) as cust, "
+                f"{_ts_sql(cols.conversion_ts)} as ts, "
+                f"try_cast({_q(cols.value)} as double) as value, {place} as place "
+                f"from {cview} {keep}")  # fmt: skip
+    con.execute("create temp table customer_keys as select cust, (row_number() over (order by cust) - 1)"
+                "::integer as cid from (select cust from t0 union select cust from c0)")  # fmt: skip
+    channels = [str(r[0]) for r in
+                con.execute("select distinct channel from t0 order by channel").fetchall()]  # fmt: skip
+    con.register("chan_map", pd.DataFrame({"channel": channels,
+                                           "ch": list(range(len(channels)))}))  # fmt: skip
+    span = con.execute("select min(d), max(d) from (select ts::date as d from t0 "
+                       "union all select ts::date from c0)").fetchone()  # fmt: skip
+    assert span is not None
+    start = pd.Timestamp(span[0])
+    n_days = int((pd.Timestamp(span[1]) - start).days) + 1
+    day = f"date_diff('day', DATE '{start.date()}', ts::date)::integer"
+    con.execute(f"create table touches as select cid, ts, {day} as day, ch::smallint as ch, "
+                "channel, cost, campaign from t0 join customer_keys using (cust) "
+                "join chan_map using (channel)")  # fmt: skip
+    con.execute(f"create table conversions as select cid, ts, {day} as day, value, place "
+                "from c0 join customer_keys using (cust)")  # fmt: skip
+    counts = con.execute("select (select count(*) from customer_keys), (select count(*) from touches), "
+                         "(select count(*) from conversions)").fetchone()  # fmt: skip
+    assert counts is not None
+    con.execute("drop table t0; drop table c0")
+    return JourneyData(con, channels, int(counts[0]), start, n_days, has_cost, has_place,
+                       has_campaign, int(counts[1]), int(counts[2]), notes)  # fmt: skip
+
+
+def describe(data: JourneyData) -> dict[str, Any]:
+    """Sizes and span of the loaded tables, for the JSON output."""
+    return {
+        "customers": data.n_customers,
+        "touches": data.n_touches,
+        "conversions": data.n_conversions,
+        "channels": data.channels,
+        "first_day": str(data.start.date()),
+        "days": data.n_days,
+        "notes": data.notes,
+    }

@@ -1,0 +1,181 @@
+"""Journey attribution: recovery of incremental shares against the simulator's causal truth.
+
+The default method (hazard model + counterfactual removal) is compared with the truth the
+simulator computes by removing each channel's touches with the same random numbers, and
+with last touch and Markov, which hand conversions that would have happened anyway to
+whatever touched the customer. Negative control: ``email`` has no effect; its interval must
+cover 0. The fast world is small, so its tolerances are wider than the slow world's.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from omnimmm.cli import app
+from omnimmm.data.simulate_journeys import simulate_journeys
+from omnimmm.journeys.attribute import AttributionSettings, attribute
+
+
+def _errors(out: Path, truth: pd.DataFrame) -> dict[str, float]:
+    doc = json.loads((out / "attribution.json").read_text())
+    causal = pd.Series({c["name"]: c["share"] for c in doc["channels"]})
+    methods = pd.read_csv(out / "attribution.csv")
+    true = truth.set_index("name")["share"]
+    err = {"hazard_removal": float((causal - true).abs().mean())}
+    for m in ("last_touch", "markov_1", "markov_2", "markov_3", "shapley"):
+        s = methods[methods.method == m].set_index("channel")["share"]
+        err[m] = float((s - true).abs().mean())
+    return err
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame]:
+    world = simulate_journeys(n_customers=8000, days=90, seed=11)
+    out = tmp_path_factory.mktemp("attr") / "out"
+    attribute(world.touches, world.conversions, out,
+              settings=AttributionSettings(n_bootstrap=20, max_rows=80_000,
+                                           offline_channels=("direct_mail",)))  # fmt: skip
+    return out, world.truth
+
+
+def test_contract_and_shares_sum_to_one(small: tuple[Path, pd.DataFrame]) -> None:
+    out, truth = small
+    doc = json.loads((out / "attribution.json").read_text())
+    assert doc["method"] == "hazard_removal"
+    keys = {"name", "share", "low", "high", "incremental_conversions", "incremental_revenue",
+            "cost_per_incremental_conversion"}  # fmt: skip
+    assert all(keys <= set(c) for c in doc["channels"])
+    assert sum(c["share"] for c in doc["channels"]) == pytest.approx(1.0)
+    assert doc["baseline_conversions"] > 0
+    for name in ("attribution.csv", "top_paths.csv", "crossings.csv", "report.html"):
+        assert (out / name).stat().st_size > 0
+    methods = pd.read_csv(out / "attribution.csv")
+    assert set(methods.method) >= {"last_touch", "first_touch", "linear", "time_decay",
+                                   "position_based", "markov_1", "markov_2", "markov_3",
+                                   "shapley", "hazard_removal"}  # fmt: skip
+    for _, g in methods.groupby("method"):
+        assert g.share.sum() == pytest.approx(1.0)
+
+
+def test_default_beats_path_methods_and_negative_control(small: tuple) -> None:
+    out, truth = small
+    err = _errors(out, truth)
+    doc = json.loads((out / "attribution.json").read_text())
+    email = next(c for c in doc["channels"] if c["name"] == "email")
+    assert email["low"] <= 0.0 <= email["high"]
+    assert err["last_touch"] >= 0.08 and err["markov_1"] >= 0.08
+    assert err["hazard_removal"] <= err["last_touch"] / 2
+    assert err["hazard_removal"] <= err["markov_1"] - 0.04
+    # the two strongest channels come first, as in the truth
+    shares = pd.Series({c["name"]: c["share"] for c in doc["channels"]})
+    top = list(truth.sort_values("share", ascending=False).name[:2])
+    assert set(shares.sort_values(ascending=False).index[:2]) == set(top)
+    # 8,000 customers leave the small channels' shares noisy, but the intervals say so:
+    # they hold the truth
+    true = truth.set_index("name")["share"]
+    inside = [c["low"] <= true[c["name"]] <= c["high"] for c in doc["channels"]]
+    assert sum(inside) >= 4
+
+
+def test_report_escapes_channel_names(tmp_path: Path) -> None:
+    world = simulate_journeys(n_customers=1500, days=60, seed=2, truth=False)
+    touches = world.touches.copy()
+    touches["channel"] = touches["channel"].replace("email", "<script>alert(1)</script>")
+    attribute(touches, world.conversions, tmp_path / "o",
+              settings=AttributionSettings(n_bootstrap=2, max_rows=20_000))  # fmt: skip
+    html = (tmp_path / "o" / "report.html").read_text()
+    assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+def test_cli_attribute_and_named_errors(tmp_path: Path) -> None:
+    world = simulate_journeys(n_customers=1500, days=60, seed=3, truth=False)
+    world.touches.rename(columns={"channel": "src"}).to_csv(tmp_path / "t.csv", index=False)
+    world.conversions.to_csv(tmp_path / "c.csv", index=False)
+    runner = CliRunner()
+    args = ["journeys", "attribute", "--touches", str(tmp_path / "t.csv"), "--conversions",
+            str(tmp_path / "c.csv"), "--out", str(tmp_path / "o"), "--bootstrap", "2"]  # fmt: skip
+    bad = runner.invoke(app, args)
+    assert bad.exit_code == 3
+    assert "no column 'channel'" in bad.output and "--touch-channel-col" in bad.output
+    assert "Traceback" not in bad.output
+    ok = runner.invoke(app, [*args, "--touch-channel-col", "src"])
+    assert ok.exit_code == 0, ok.output
+    assert (tmp_path / "o" / "attribution.json").is_file()
+    conv = world.conversions.copy()
+    conv["ts"] = conv["ts"].astype(str)
+    conv.loc[5, "ts"] = "yesterday"
+    conv.to_csv(tmp_path / "c2.csv", index=False)
+    args[5] = str(tmp_path / "c2.csv")
+    bad_ts = runner.invoke(app, [*args, "--touch-channel-col", "src"])
+    assert bad_ts.exit_code == 3 and "'yesterday'" in bad_ts.output
+
+
+def test_identity_keys_join_touches_of_one_person(tmp_path: Path) -> None:
+    world = simulate_journeys(n_customers=800, days=60, seed=4, truth=False)
+    t = world.touches.copy()
+    # app touches carry the account id, store flyers only the phone; the phone links them
+    phone = {cid: f"+86 138{int(cid[1:]):08d}" for cid in t.customer_id.unique()}
+    t["account_id"] = t.customer_id.where(t.channel != "direct_mail")
+    t["phone"] = t.customer_id.map(phone)
+    t = t.drop(columns="customer_id")
+    c = world.conversions.assign(account_id=world.conversions.customer_id,
+                                 phone=world.conversions.customer_id.map(phone))  # fmt: skip
+    c = c.drop(columns="customer_id")
+    from omnimmm.journeys.inputs import load_journeys
+
+    data = load_journeys(t, c)
+    people = set(world.touches.customer_id) | set(world.conversions.customer_id)
+    assert data.n_customers == len(people)
+    keys = data.con.execute("select cust from customer_keys").df()["cust"]
+    assert keys.str.fullmatch(r"C\d{8}").all()  # resolved ids, never the phone
+
+
+def test_journeys_never_import_pymc() -> None:
+    code = ("import sys, omnimmm.journeys.attribute, omnimmm.journeys.board, "
+            "omnimmm.journeys.stage\n"
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('pymc', 'pytensor', 'nutpie') or m.startswith('omnimmm.mmm'))\n"
+            "assert not bad, bad")  # fmt: skip
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.fixture(scope="module")
+def bigger(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame]:
+    world = simulate_journeys(n_customers=60_000, days=120, seed=21)
+    out = tmp_path_factory.mktemp("bigger") / "o"
+    attribute(world.touches, world.conversions, out,
+              settings=AttributionSettings(n_bootstrap=50))  # fmt: skip
+    return out, world.truth
+
+
+@pytest.mark.slow
+def test_recovery_on_a_bigger_world(bigger: tuple[Path, pd.DataFrame]) -> None:
+    """What holds on 60,000 customers (measured: default 3.0 points, last touch 22, Markov 16)."""
+    out, truth = bigger
+    err = _errors(out, truth)
+    doc = json.loads((out / "attribution.json").read_text())
+    email = next(c for c in doc["channels"] if c["name"] == "email")
+    assert email["low"] <= 0.0 <= email["high"]
+    assert err["last_touch"] >= 0.08 and err["markov_1"] >= 0.08
+    assert err["hazard_removal"] <= err["last_touch"] / 2
+    assert err["hazard_removal"] <= err["markov_1"] - 0.05
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="issue 20's target is met on the error (3.0 points on "
+                   "this world) but not on the ranking: display 1.7% against email 2.0% (true "
+                   "7% and 0%)")  # fmt: skip
+def test_three_point_target_on_a_bigger_world(bigger: tuple[Path, pd.DataFrame]) -> None:
+    out, truth = bigger
+    assert _errors(out, truth)["hazard_removal"] <= 0.03
+    doc = json.loads((out / "attribution.json").read_text())
+    shares = pd.Series({c["name"]: c["share"] for c in doc["channels"]})
+    ranked = list(shares.sort_values(ascending=False).index)
+    assert ranked == list(truth.sort_values("share", ascending=False).name)
