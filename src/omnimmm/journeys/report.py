@@ -16,7 +16,7 @@ from markupsafe import Markup, escape
 from omnimmm.report.svg import PALETTE, Series, dot_intervals
 
 if TYPE_CHECKING:
-    from omnimmm.journeys.attribute import AttributionResult
+    from omnimmm.journeys.result import AttributionResult
 
 __all__ = ["attribution_html", "page", "table_html"]
 
