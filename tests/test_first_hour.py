@@ -324,7 +324,7 @@ def test_plan_key_in_brackets_survives_printing(tmp_path: Path) -> None:
                                  str(tmp_path / "o")])  # fmt: skip
     assert result.exit_code == 3
     text = " ".join(result.output.split())
-    assert "(--customer-id-col or the plan's [lifecycle.columns])" in text
+    assert "(--customer-id-col or the plan's [lifecycle.columns] customer_id" in text
 
 
 def test_role_clash_names_the_flags() -> None:

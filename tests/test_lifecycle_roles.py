@@ -140,5 +140,5 @@ def test_non_iso_timestamps_and_a_parquet_folder_load(tmp_path):
     pd.testing.assert_frame_equal(feats, direct)
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(DataError, match="no .parquet files"):
+    with pytest.raises(DataError, match="a folder without .parquet files"):
         load_transactions(empty)

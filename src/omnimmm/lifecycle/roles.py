@@ -465,5 +465,11 @@ def _missing(role: str, names: list[str], label: str) -> DataError:
     )
     return DataError(
         f"{label}: no column looks like {what}. Columns found: {names}.\n"
-        + numbered([f"pass {flag(role)} COLUMN naming it", tip])
+        + numbered(
+            [
+                f"name it: {flag(role)} COLUMN ({flag(role)} or the plan's "
+                f'[lifecycle.columns] {role} = "COLUMN")',
+                tip,
+            ]
+        )
     )
