@@ -42,6 +42,8 @@ TABLES: tuple[str, ...] = (
     "lifecycle_metrics",
     "lifecycle_drivers",
     "retention_segments",
+    "journeys_triangulation",
+    "journeys_flags",
 )
 #: Columns holding dates, parsed back when a result is loaded.
 _DATE_COLUMNS = ("date",)

@@ -537,9 +537,37 @@ def build_sections(result: RunResult) -> dict[str, Any]:
             "fit": chart_fit(result),
         },
         "lifecycle": lifecycle_section(result),
+        "journeys": journeys_section(result),
         "font_stack": Markup(svg.FONT_STACK),
         "has_cross": len(result.outcomes) > 1
         and any(_is_cross(c["kind"], o) for c in result.channels for o in result.outcomes),
+    }
+
+
+def journeys_section(result: RunResult) -> dict[str, Any] | None:
+    """The run's journeys part: links to its pages, the triangulation and the review flags."""
+    info = result.meta.get("journeys")
+    if not info:
+        return None
+    tri = result.tables.get("journeys_triangulation", pd.DataFrame())
+    rows = [
+        {
+            "channel": str(r["channel"]),
+            "mmm": f"{fmt_ratio(r['mmm_online_roi'])} [{fmt_ratio(r['mmm_low'])}, "
+            f"{fmt_ratio(r['mmm_high'])}]",
+            "journey": fmt_ratio(r["journey_roi"]),
+            "cpic": fmt_money(r["cost_per_incremental_conversion"]),
+            "verdict": str(r["verdict"]),
+        }
+        for _, r in tri.iterrows()
+    ]
+    flags = result.tables.get("journeys_flags", pd.DataFrame())
+    return {
+        "method": info.get("method"),
+        "pages": list(info.get("pages", [])),
+        "triangulation": rows,
+        "flags": [{k: str(v) for k, v in r.items()} for r in flags.to_dict("records")],
+        "flag_columns": [str(c) for c in flags.columns],
     }
 
 

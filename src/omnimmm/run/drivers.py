@@ -60,6 +60,7 @@ from omnimmm.run.stages.export import export, export_stage
 from omnimmm.run.stages.fit import fit_stage
 from omnimmm.run.stages.gate import gate_stage
 from omnimmm.run.stages.holdout import holdout_stage
+from omnimmm.run.stages.journeys import journeys_stage
 from omnimmm.run.stages.lifecycle import lifecycle_stage
 from omnimmm.run.stages.optimize import optimize_stage
 from omnimmm.run.stages.validate import prepare
@@ -117,7 +118,7 @@ def write_plan_stage(state: RunState) -> None:
 #: The stages of each command that fits, in order.
 RUN_STAGES: tuple[Stage, ...] = (
     write_plan_stage, lifecycle_stage, fit_stage, gate_stage, holdout_stage, analysis_stage,
-    optimize_stage, export_stage,
+    optimize_stage, journeys_stage, export_stage,
 )  # fmt: skip
 FIT_STAGES: tuple[Stage, ...] = (
     write_plan_stage, lifecycle_stage, fit_stage, gate_stage, holdout_stage, analysis_stage,
