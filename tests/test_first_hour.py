@@ -238,6 +238,21 @@ def test_single_outcome_report_has_no_cross_effects_or_duplicate_roi() -> None:
     assert "ROI on online_revenue" in two and "Bold: cross effects" in two
 
 
+def test_single_outcome_xlsx_has_no_duplicate_roi_columns(tmp_path: Path) -> None:
+    import openpyxl
+
+    from omnimmm.report import write_xlsx
+
+    one = _result()
+    one = dataclasses.replace(one, meta={**one.meta, "outcomes": ["online_revenue"]})
+    for result, name in ((one, "one.xlsx"), (_result(), "two.xlsx")):
+        write_xlsx(result, tmp_path / name)
+    header = [c.value for c in openpyxl.load_workbook(tmp_path / "one.xlsx")["ROI"][1]]
+    assert "mean" in header and not any(str(h).startswith("online_revenue_") for h in header)
+    header = [c.value for c in openpyxl.load_workbook(tmp_path / "two.xlsx")["ROI"][1]]
+    assert "online_revenue_mean" in header  # two outcomes: the split is information
+
+
 def test_report_font_stack_and_chart_width() -> None:
     from omnimmm.report import render_html
 

@@ -78,6 +78,17 @@ def _cell(ws: Any, row: int, col: int, value: Any, fmts: dict[str, Any], fmt: st
         ws.write_string(row, col, str(value))
 
 
+def _single_outcome(frame: pd.DataFrame, outcomes: list[str]) -> pd.DataFrame:
+    """With one outcome, its ``<outcome>_mean/_low/_high`` columns repeat the totals: drop them
+    (as the HTML report does)."""
+    if len(outcomes) != 1:
+        return frame
+    repeated = [f"{outcomes[0]}_{k}" for k in ("mean", "low", "high")]
+    if not all(c in frame.columns for c in repeated) or "mean" not in frame.columns:
+        return frame
+    return frame.drop(columns=repeated)
+
+
 def _table_sheet(wb: Any, name: str, frame: pd.DataFrame, fmts: dict) -> None:
     """One table from A1: header row, then data (what pandas.read_excel and Power Query
     expect); its description is on the cover sheet."""
@@ -160,6 +171,6 @@ def write_xlsx(result: RunResult, path: str | Path) -> Path:
         cover.write_string(r, 1, text)
     for name, (table, _desc) in SHEETS.items():
         if table in result.tables:
-            _table_sheet(wb, name, result.tables[table], fmts)
+            _table_sheet(wb, name, _single_outcome(result.tables[table], result.outcomes), fmts)
     wb.close()
     return out
