@@ -34,18 +34,13 @@ import numpy as np
 import pandas as pd
 
 from omnimmm.errors import DataError, PlanError
+from omnimmm.run.context import Progress, quiet
 
 __all__ = ["BacktestSummary", "backtest", "backtest_windows", "score_backtest"]
 
 #: Weeks of history a refit needs at the earliest origin: a full season for the seasonal
 #: naive forecast plus half a year for the model's own yearly terms.
 MIN_TRAIN_WEEKS = 78
-
-Progress = Callable[[str], None]
-
-
-def _quiet(_: str) -> None:
-    return None
 
 
 def backtest_windows(n_weeks: int, origins: int, horizon: int) -> list[int]:
@@ -194,7 +189,7 @@ def backtest(
     """
     from omnimmm.run.rundir import clean_stale, lock
 
-    say = progress or _quiet
+    say = progress or quiet
     t0 = time.perf_counter()
     out = Path(out)
     with lock(out, "backtest"):

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from omnimmm.config import Plan, dump_plan
+from omnimmm.data.io import file_sha256
 from omnimmm.errors import DataError, PlanError, UsageError
 from omnimmm.report.result import RunResult, load_result
 from omnimmm.run.context import Prepared, Progress, RunState, Stage, quiet
@@ -50,7 +51,6 @@ from omnimmm.run.rundir import (
     is_run_dir,
     lock,
     read_manifest,
-    sha256,
     staging,
     versions,
     write_json,
@@ -146,7 +146,7 @@ def _manifest(state: RunState, stages: dict[str, Any], gate: dict[str, Any]) -> 
         "versions": versions(_VERSIONED),
         "code": code_versions(),
         "python": platform.python_version(),
-        "plan": {"path": str(prep.plan_path.resolve()), "sha256": sha256(prep.plan_path)},
+        "plan": {"path": str(prep.plan_path.resolve()), "sha256": file_sha256(prep.plan_path)},
         "data": {"path": str(prep.panel.source), "sha256": prep.panel.data_hash},
         "fit_key": prep.fit_key,
         "model_files": state.model_files,

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from omnimmm.config import Plan
-from omnimmm.run.rundir import read_manifest, sha256
+from omnimmm.data.io import file_sha256
+from omnimmm.run.rundir import read_manifest
 
 __all__ = ["Reuse", "code_versions", "fit_key", "model_hashes", "reusable", "verify_model"]
 
@@ -69,7 +70,7 @@ def code_versions() -> dict[str, str]:
 def model_hashes(model_dir: Path) -> dict[str, str]:
     """sha256 of every file under ``model_dir``, keyed by its path relative to it."""
     return {
-        p.relative_to(model_dir).as_posix(): sha256(p)
+        p.relative_to(model_dir).as_posix(): file_sha256(p)
         for p in sorted(model_dir.rglob("*"))
         if p.is_file()
     }

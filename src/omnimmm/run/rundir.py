@@ -23,7 +23,6 @@ import ctypes
 import ctypes.util
 import datetime as dt
 import errno
-import hashlib
 import json
 import os
 import shutil
@@ -43,7 +42,6 @@ __all__ = [
     "is_run_dir",
     "lock",
     "read_manifest",
-    "sha256",
     "staging",
     "versions",
     "write_json",
@@ -250,15 +248,6 @@ def versions(packages: tuple[str, ...]) -> dict[str, str | None]:
         except metadata.PackageNotFoundError:
             out[pkg] = None
     return out
-
-
-def sha256(path: Path) -> str:
-    """sha256 hex digest of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_manifest(directory: Path) -> dict[str, Any]:
