@@ -50,6 +50,7 @@ from omnimmm.data.simulate_customer_ids import (
     draw_identities,
     link_groups,
 )
+from omnimmm.data.simulate_points import PointsParams, PointsTruth, simulate_points
 from omnimmm.errors import DataError, PlanError
 
 __all__ = [
@@ -62,7 +63,7 @@ __all__ = [
 
 #: Retention segments, by recency at send time.
 SEGMENTS: tuple[str, str, str] = ("active", "at_risk", "lapsed")
-_STREAM = {"people": 1, "behaviour": 2, "campaign": 3, "orders": 4, "identities": 5}
+_STREAM = {"people": 1, "behaviour": 2, "campaign": 3, "orders": 4, "identities": 5, "points": 6}
 _FAST, _SLOW = np.exp(-1 / 8), np.exp(-1 / 26)
 _TREND_EPS = 0.05
 _POISSON_KMAX = 15
@@ -101,6 +102,7 @@ class CustomerParams:
     hazard_multiplier: tuple[float, float, float] = (0.8, 0.4, 0.6)
     n_stores: int = 40
     identity: IdentityDraws = field(default_factory=IdentityDraws)
+    points: PointsParams | None = None
 
     def hazard(
         self,
@@ -154,6 +156,8 @@ class CustomerTruth:
         The churn hazard coefficients (see :meth:`CustomerParams.hazard`).
     params : CustomerParams
         Every parameter of the world.
+    points : PointsTruth or None
+        The points ledger when ``params.points`` is set (see :mod:`omnimmm.data.simulate_points`).
     """
 
     persons: pd.DataFrame
@@ -165,6 +169,7 @@ class CustomerTruth:
     churned_at: pd.Series
     hazard_params: dict[str, float]
     params: CustomerParams
+    points: PointsTruth | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -177,7 +182,8 @@ class CustomerWorld:
         One row per order or store receipt, sorted by ``ts``: ``order_id``, ``ts``,
         ``amount`` (CNY), ``channel`` (online/offline), ``store_id`` (NaN online),
         ``coupon_used``, ``source`` (app/store), ``account_id``, ``member_id``, ``phone``,
-        ``email``, ``device_id`` (raw, messy, possibly NaN).
+        ``email``, ``device_id`` (raw, messy, possibly NaN); ``points_earned`` and
+        ``points_redeemed`` when ``params.points`` is set.
     campaigns : pandas.DataFrame
         One row per targeted identity per campaign: ``campaign_id``, ``sent_at``,
         ``treated``, ``coupon_value`` (CNY; 0 for the control group), ``segment``,
@@ -288,6 +294,12 @@ def simulate_customers(
     row_person = pd.Series(person_ids[orders["person"]], index=tx.index, name="person_id")
     groups = pd.Series(link_groups(tokens), index=tx.index, name="link_group")
     campaigns, outcomes = _campaign_frames(sent, ids, person_ids, weeks, people, p)
+    points = None
+    if p.points is not None:
+        stop = pd.Timestamp(end).normalize() + pd.Timedelta(days=1)
+        earned, redeemed, points = simulate_points(orders, person_ids, p.points, stop,
+                                                   rng["points"])  # fmt: skip
+        tx["points_earned"], tx["points_redeemed"] = earned, redeemed
     truth = CustomerTruth(
         persons=persons,
         transactions_person=row_person,
@@ -304,6 +316,7 @@ def simulate_customers(
             "tenure_per_year": p.hazard_tenure,
         },
         params=p,
+        points=points,
     )
     return CustomerWorld(transactions=tx, campaigns=campaigns, truth=truth, weeks=weeks)
 

@@ -43,6 +43,9 @@ ROLES: tuple[str, ...] = (
     "coupon_used",
 )
 REQUIRED_ROLES: tuple[str, ...] = ("customer_id", "ts", "amount")
+#: Optional roles of a points programme, inferred only by readers that ask for them
+#: (``infer_roles(..., roles=ROLES + POINTS_ROLES)``, see :mod:`omnimmm.lifecycle.points`).
+POINTS_ROLES: tuple[str, ...] = ("points_earned", "points_redeemed")
 ROLE_LABEL = {
     "customer_id": "customer key",
     "ts": "timestamp",
@@ -51,6 +54,8 @@ ROLE_LABEL = {
     "channel": "channel",
     "store_id": "store",
     "coupon_used": "coupon flag",
+    "points_earned": "points earned",
+    "points_redeemed": "points redeemed",
 }
 
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -205,6 +210,30 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "店铺id",
     ),
     "coupon_used": ("coupon_used", "used_coupon", "coupon_flag", "has_coupon", "用券"),
+    "points_earned": (
+        "points_earned",
+        "earned_points",
+        "points_awarded",
+        "points_issued",
+        "loyalty_points_earned",
+        "获得积分",
+        "赠送积分",
+        "积分获得",
+        "新增积分",
+    ),
+    "points_redeemed": (
+        "points_redeemed",
+        "redeemed_points",
+        "points_used",
+        "used_points",
+        "points_burned",
+        "loyalty_points_redeemed",
+        "使用积分",
+        "抵扣积分",
+        "兑换积分",
+        "积分抵扣",
+        "消耗积分",
+    ),
 }
 _HINTS: dict[str, re.Pattern[str]] = {
     "customer_id": re.compile(
@@ -304,6 +333,11 @@ def _fits(role: str, values: pd.Series, dtype: str) -> bool:
         return {v.lower() for v in vals} <= {"online", "offline"}
     if role == "coupon_used":
         return {v.lower() for v in vals} <= {"true", "false", "0", "1", "t", "f", "yes", "no"}
+    if role in POINTS_ROLES:
+        if dtype.startswith(("TIMESTAMP", "DATE", "BOOL")):
+            return False
+        num = pd.to_numeric(pd.Series(vals).str.replace(",", "", regex=False), errors="coerce")
+        return bool(num.notna().all() and (num >= 0).all())
     return False
 
 
@@ -345,6 +379,7 @@ def infer_roles(
     *,
     types: Mapping[str, str] | None = None,
     label: str = "the transactions",
+    roles: Sequence[str] = ROLES,
 ) -> RoleMapping:
     """Map roles to columns of ``sample`` (the first rows of the file; see the module docs).
 
@@ -359,6 +394,9 @@ def infer_roles(
         dtypes when omitted.
     label
         How messages name the file.
+    roles
+        The roles to fill, in order (default :data:`ROLES`; add :data:`POINTS_ROLES` for a
+        points ledger). The three required roles must be among them.
 
     Raises
     ------
@@ -367,9 +405,9 @@ def infer_roles(
         column could fill (the message lists candidates and the flag to choose).
     """
     given = dict(given or {})
-    unknown = sorted(set(given) - set(ROLES))
+    unknown = sorted(set(given) - set(roles))
     if unknown:
-        raise DataError(f"column map: unknown role(s) {unknown}; accepted roles are {list(ROLES)}")
+        raise DataError(f"column map: unknown role(s) {unknown}; accepted roles are {list(roles)}")
     names = [str(c) for c in sample.columns]
     types = dict(types or {c: _dtype_name(sample[c]) for c in names})
     columns: dict[str, str] = {}
@@ -391,7 +429,7 @@ def infer_roles(
                 )
             )
         columns[role], how[role] = name, "given"
-    for role in ROLES:
+    for role in roles:
         if role in columns or (role in given and given[role] is None):
             continue
         free = [c for c in names if c not in columns.values()]
@@ -409,7 +447,7 @@ def infer_roles(
             )
         elif role in REQUIRED_ROLES:
             raise _missing(role, names, label)
-    ordered = {r: columns[r] for r in ROLES if r in columns}
+    ordered = {r: columns[r] for r in roles if r in columns}
     return RoleMapping(ordered, {r: how[r] for r in ordered}, tuple(notes))
 
 

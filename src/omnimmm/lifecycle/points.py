@@ -1,0 +1,420 @@
+"""What a points programme owes and what it will cost: balance, breakage, redemptions.
+
+Input: transactions with two optional columns, points earned and points redeemed on each
+order (found by role like the other columns: ``points_earned``, ``获得积分``,
+``points_redeemed``, ``使用积分`` ...; see :mod:`omnimmm.lifecycle.roles`).
+
+The ledger
+----------
+Each order with earned points opens a *lot*. Redemptions take the customer's oldest open
+points first (FIFO, the accounting convention of programme liabilities); with
+``expiry_days`` a lot's unredeemed points expire that many days after it was earned.
+Redemptions beyond what the log shows the customer earned (points from before the log
+starts) are counted as *unattributed* and left out of the cohort figures.
+
+Breakage from cohort history
+----------------------------
+Lots are followed by age in weeks. For week of age ``k`` the redemption hazard is the points
+redeemed at that age over the points still open at its start, pooled over every lot
+observed through that whole week (a product-limit estimate, so recent lots count for the
+ages they have reached). The share of a new point still unredeemed at expiry,
+``S(E) = prod_k (1 - h_k)``, is the projected breakage; without expiry it is the share not
+redeemed within the longest age observed, and says so. The realised breakage of cohorts
+that have fully expired is reported beside it.
+
+Next quarter
+------------
+The open balance at the cutoff runs off along the same curve: a lot of age ``a`` with
+``r`` open points is expected to redeem ``r * (1 - S(a + q) / S(a))`` within the next
+``q`` days (``S`` held flat at expiry). Points earned in the quarter are taken at the rate
+of the last ``q`` days, spread evenly, and redeemed along the curve. Cost = points x
+``value_per_point``. 90% intervals resample customers (Poisson bootstrap).
+
+Cross-channel use
+-----------------
+With a channel column, redeemed points are tabulated by the channel where they were earned
+and where they were redeemed: do points earned online pay for store purchases, and vice
+versa.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from omnimmm.data.tables import read_frame
+from omnimmm.errors import DataError, numbered
+from omnimmm.lifecycle.roles import POINTS_ROLES, ROLES, flag, infer_roles, ts_format
+
+__all__ = ["PointsLedger", "points_ledger", "points_summary", "read_points"]
+
+_WEEK = 7
+_DAY = 86400
+
+
+@dataclass(frozen=True, eq=False)
+class PointsLedger:
+    """Lots and FIFO redemptions replayed from a log of earned and redeemed points.
+
+    Times are seconds since the epoch. ``lot_*`` arrays have one entry per earning order,
+    ``alloc_*`` one per (redeeming order, lot) piece.
+    """
+
+    customers: np.ndarray
+    lot_customer: np.ndarray
+    lot_ts: np.ndarray
+    lot_online: np.ndarray
+    lot_points: np.ndarray
+    lot_left: np.ndarray
+    lot_expired: np.ndarray
+    alloc_lot: np.ndarray
+    alloc_ts: np.ndarray
+    alloc_online: np.ndarray
+    alloc_points: np.ndarray
+    unattributed: np.ndarray
+    cutoff: int
+    expiry_days: int | None
+    has_channel: bool
+
+
+def read_points(
+    source: str | Path | pd.DataFrame, given: dict[str, str | None] | None = None
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Read transactions with points into ``customer_id, ts, channel?, points_earned,
+    points_redeemed`` (missing points as 0) and return the role mapping used.
+
+    Raises
+    ------
+    DataError
+        No points column, unparsable timestamps, negative or non-numeric points (the message
+        names the column and the first bad row).
+    """
+    label = "the transactions frame" if isinstance(source, pd.DataFrame) else str(source)
+    raw = source if isinstance(source, pd.DataFrame) else read_frame(source, what="transactions")
+    mapping = infer_roles(raw.head(2000), given, label=label, roles=ROLES + POINTS_ROLES)
+    cols = mapping.columns
+    if not any(r in cols for r in POINTS_ROLES):
+        raise DataError(
+            f"{label}: no points columns found (columns: {[str(c) for c in raw.columns]}).\n"
+            + numbered(
+                [
+                    f"name them: {flag('points_earned')} COLUMN and {flag('points_redeemed')} "
+                    "COLUMN",
+                    "rename them points_earned and points_redeemed",
+                ]
+            )
+        )
+    out = pd.DataFrame({"customer_id": raw[cols["customer_id"]].astype(str).str.strip()})
+    ts_raw = raw[cols["ts"]]
+    if pd.api.types.is_datetime64_any_dtype(ts_raw):
+        ts = pd.to_datetime(ts_raw)
+    else:
+        text = ts_raw.astype(str).str.strip()
+        fmt = ts_format(text.head(2000).tolist())
+        ts = pd.to_datetime(text, format=None if fmt in (None, "iso") else fmt, errors="coerce")
+    bad = ts.isna().to_numpy()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataError(
+            f"{label}: column '{cols['ts']}' row {row + 2}: {ts_raw.iloc[row]!r} is not a date"
+        )
+    out["ts"] = ts.dt.tz_localize(None) if ts.dt.tz is not None else ts
+    if "channel" in cols:
+        out["channel"] = raw[cols["channel"]].astype(str).str.strip().str.lower()
+    for role in POINTS_ROLES:
+        if role not in cols:
+            out[role] = 0.0
+            continue
+        num = pd.to_numeric(
+            raw[cols[role]].astype(str).str.replace(",", "", regex=False).replace("", np.nan),
+            errors="coerce",
+        )
+        num = num.where(raw[cols[role]].notna(), 0.0)
+        bad = (num.isna() | (num < 0)).to_numpy()
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise DataError(
+                f"{label}: column '{cols[role]}' ({role}) row {row + 2}: "
+                f"{raw[cols[role]].iloc[row]!r} is not a non-negative number of points"
+            )
+        out[role] = num.to_numpy(dtype=float)
+    return out, dict(cols)
+
+
+def points_ledger(
+    frame: pd.DataFrame, cutoff: pd.Timestamp, expiry_days: int | None = None
+) -> PointsLedger:
+    """Replay earned and redeemed points up to ``cutoff`` (exclusive) with FIFO and expiry.
+
+    ``frame`` has ``customer_id, ts, points_earned, points_redeemed`` and optionally
+    ``channel`` (online/offline). On one order, the redemption happens before the earning.
+    """
+    if expiry_days is not None and expiry_days < 1:
+        raise DataError(f"points: expiry_days must be at least 1 day, got {expiry_days}")
+    f = frame[frame["ts"] < cutoff]
+    has_channel = "channel" in f.columns
+    codes, customers = pd.factorize(f["customer_id"], sort=True)
+    ts = f["ts"].to_numpy().astype("datetime64[s]").astype(np.int64)
+    earned = np.round(f["points_earned"].to_numpy(dtype=float)).astype(np.int64)
+    redeemed = np.round(f["points_redeemed"].to_numpy(dtype=float)).astype(np.int64)
+    online = (f["channel"] == "online").to_numpy() if has_channel else np.zeros(len(f), bool)
+    order = np.lexsort((np.arange(len(f)), ts, codes))
+    life = None if expiry_days is None else expiry_days * _DAY
+    left = earned.copy()
+    expired = np.zeros(len(f), np.int64)
+    unattributed = np.zeros(len(customers), np.int64)
+    pieces: list[tuple[int, int, int]] = []
+    queue: deque[int] = deque()
+    who = -1
+    for i in order:
+        if codes[i] != who:
+            queue.clear()
+            who = codes[i]
+        if life is not None:
+            while queue and ts[queue[0]] + life <= ts[i]:
+                lot = queue.popleft()
+                expired[lot], left[lot] = left[lot], 0
+        need = int(redeemed[i])
+        while need > 0 and queue:
+            lot = queue[0]
+            take = int(min(need, left[lot]))
+            pieces.append((int(lot), int(i), take))
+            left[lot] -= take
+            need -= take
+            if left[lot] == 0:
+                queue.popleft()
+        unattributed[codes[i]] += need
+        if earned[i] > 0:
+            queue.append(int(i))
+    cut = int(np.datetime64(cutoff.to_datetime64(), "s").astype(np.int64))
+    if life is not None:
+        gone = (ts + life <= cut) & (left > 0)
+        expired[gone], left[gone] = left[gone], 0
+    a = np.asarray(pieces, dtype=np.int64).reshape(-1, 3)
+    lots = np.flatnonzero(earned > 0)
+    index_of = np.full(len(f), -1, np.int64)
+    index_of[lots] = np.arange(lots.size)
+    return PointsLedger(
+        customers=np.asarray(customers, dtype=object),
+        lot_customer=codes[lots],
+        lot_ts=ts[lots],
+        lot_online=online[lots],
+        lot_points=earned[lots],
+        lot_left=left[lots],
+        lot_expired=expired[lots],
+        alloc_lot=index_of[a[:, 0]],
+        alloc_ts=ts[a[:, 1]],
+        alloc_online=online[a[:, 1]],
+        alloc_points=a[:, 2],
+        unattributed=unattributed,
+        cutoff=cut,
+        expiry_days=expiry_days,
+        has_channel=has_channel,
+    )
+
+
+def _buckets(led: PointsLedger) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """Number of weekly age buckets, each bucket's length in days, each lot's number of
+    fully observed buckets and each redemption piece's bucket."""
+    age_obs = (led.cutoff - led.lot_ts) / _DAY
+    if led.expiry_days is not None:
+        n = int(np.ceil(led.expiry_days / _WEEK))
+        length = np.minimum(_WEEK, led.expiry_days - _WEEK * np.arange(n)).astype(float)
+    else:
+        n = max(int(age_obs.max() // _WEEK) if age_obs.size else 0, 1)
+        length = np.full(n, float(_WEEK))
+    ends = np.cumsum(length)
+    observed = np.searchsorted(ends, age_obs, side="right")
+    age_red = (led.alloc_ts - led.lot_ts[led.alloc_lot]) / _DAY
+    bucket = np.minimum((age_red // _WEEK).astype(np.int64), n - 1)
+    return n, length, observed, bucket
+
+
+def _hazard(
+    led: PointsLedger, w_lot: np.ndarray, w_alloc: np.ndarray, b: tuple
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weekly redemption hazard and points at risk, from lots observed through each week."""
+    n, _, observed, bucket = b
+    m = observed
+    pts = np.bincount(m, weights=led.lot_points * w_lot, minlength=n + 1)
+    a = np.zeros((n, n + 1))
+    np.add.at(a, (bucket, m[led.alloc_lot]), led.alloc_points * w_alloc)
+    # lots with m > k are observed through bucket k
+    pts_beyond = pts[::-1].cumsum()[::-1]  # sum over m >= j
+    seen = np.r_[pts_beyond[1:], 0.0][:n]  # m > k
+    a_beyond = a[:, ::-1].cumsum(axis=1)[:, ::-1]  # sum over m >= j, by bucket
+    red = np.array([a_beyond[k, k + 1] for k in range(n)])
+    before = np.zeros(n)
+    for k in range(1, n):
+        before[k] = a_beyond[:k, k + 1].sum()
+    at_risk = seen - before
+    with np.errstate(invalid="ignore", divide="ignore"):
+        h = np.where(at_risk > 0, red / np.where(at_risk > 0, at_risk, 1.0), np.nan)
+    return h, at_risk
+
+
+def _cumhaz(h: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cumulative hazard at each bucket end (and the day grid), unseen weeks as 0."""
+    lam = -np.log1p(-np.clip(np.nan_to_num(h, nan=0.0), 0.0, 1 - 1e-12))
+    return np.r_[0.0, np.cumsum(lam)], np.r_[0.0, np.cumsum(length)]
+
+
+def _surv(days: np.ndarray, cum: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    return np.exp(-np.interp(days, grid, cum))
+
+
+def _estimate(
+    led: PointsLedger, w_cust: np.ndarray, b: tuple, quarter_days: int
+) -> dict[str, float]:
+    """Breakage, balance and next-quarter redemptions for customer weights ``w_cust``."""
+    w_lot = w_cust[led.lot_customer]
+    w_alloc = w_lot[led.alloc_lot]
+    _, length, _, _ = b
+    h, _ = _hazard(led, w_lot, w_alloc, b)
+    cum, grid = _cumhaz(h, length)
+    horizon = grid[-1]
+    open_ = led.lot_left > 0
+    age = (led.cutoff - led.lot_ts[open_]) / _DAY
+    s_now = _surv(np.minimum(age, horizon), cum, grid)
+    s_next = _surv(np.minimum(age + quarter_days, horizon), cum, grid)
+    runoff = float((led.lot_left[open_] * w_lot[open_] * (1 - s_next / s_now)).sum())
+    recent = led.lot_ts >= led.cutoff - quarter_days * _DAY
+    rate = float((led.lot_points * w_lot)[recent].sum()) / quarter_days
+    days = np.arange(quarter_days) + 0.5
+    new = rate * float((1 - _surv(np.minimum(days, horizon), cum, grid)).sum())
+    mature = led.lot_left == 0
+    if led.expiry_days is not None:
+        mature &= led.lot_ts + led.expiry_days * _DAY <= led.cutoff
+    m_pts = float((led.lot_points * w_lot)[mature].sum())
+    realised = float((led.lot_expired * w_lot)[mature].sum()) / m_pts if m_pts > 0 else np.nan
+    if led.expiry_days is None:
+        realised = np.nan
+    return {
+        "breakage": float(np.exp(-cum[-1])),
+        "realised_breakage": realised,
+        "balance": float((led.lot_left * w_lot).sum()),
+        "runoff": runoff,
+        "new": new,
+        "total": runoff + new,
+    }
+
+
+def points_summary(
+    led: PointsLedger,
+    *,
+    quarter_days: int = 90,
+    value_per_point: float | None = None,
+    n_boot: int = 200,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Outstanding balance, breakage, next-quarter redemptions and cross-channel use.
+
+    Returns a JSON-ready dict; figures in points, and in money where ``value_per_point`` is
+    given. Intervals are 90% customer bootstrap intervals.
+    """
+    if led.lot_points.size == 0:
+        raise DataError("points: no order before the cutoff earned any points")
+    if value_per_point is not None and not value_per_point > 0:
+        raise DataError(f"points: value_per_point must be positive, got {value_per_point}")
+    b = _buckets(led)
+    n_cust = led.customers.size
+    point = _estimate(led, np.ones(n_cust), b, quarter_days)
+    rng = np.random.default_rng(seed)
+    draws = [_estimate(led, rng.poisson(1.0, n_cust).astype(float), b, quarter_days)
+             for _ in range(n_boot)]  # fmt: skip
+
+    def interval(key: str, scale: float = 1.0) -> dict[str, float | None]:
+        vals = np.array([d[key] for d in draws], dtype=float) * scale
+        vals = vals[np.isfinite(vals)]
+        mean = point[key] * scale
+        if not np.isfinite(mean) or vals.size == 0:
+            return {"mean": None, "low": None, "high": None}
+        lo, hi = np.quantile(vals, [0.05, 0.95])
+        return {"mean": float(mean), "low": float(lo), "high": float(hi)}
+
+    h, at_risk = _hazard(led, np.ones(led.lot_points.size), np.ones(led.alloc_points.size), b)
+    value = value_per_point or 0.0
+    doc: dict[str, Any] = {
+        "cutoff": str(pd.Timestamp(led.cutoff, unit="s")),
+        "expiry_days": led.expiry_days,
+        "customers_with_balance": int(
+            np.unique(led.lot_customer[led.lot_left > 0]).size
+        ),
+        "points_earned": float(led.lot_points.sum()),
+        "points_redeemed": float(led.alloc_points.sum()),
+        "points_expired": float(led.lot_expired.sum()),
+        "points_unattributed": float(led.unattributed.sum()),
+        "balance_points": interval("balance"),
+        "breakage": interval("breakage"),
+        "breakage_basis": (
+            f"share of a point not redeemed before it expires ({led.expiry_days} days)"
+            if led.expiry_days is not None
+            else f"share of a point not redeemed within {int(b[1].sum())} days (the longest "
+            "age observed; points do not expire, so later redemptions are not counted)"
+        ),
+        "realised_breakage": interval("realised_breakage"),
+        "redemption_next_quarter_points": {
+            "quarter_days": quarter_days,
+            "from_balance": interval("runoff"),
+            "from_new_points": interval("new"),
+            "total": interval("total"),
+        },
+        "value_per_point": value_per_point,
+        "balance_value": interval("balance", value) if value_per_point else None,
+        "redemption_cost_next_quarter": (
+            {"from_balance": interval("runoff", value), "total": interval("total", value)}
+            if value_per_point
+            else None
+        ),
+        "expected_breakage_of_balance_points": float(
+            _balance_breakage(led, h, b[1])
+        ),
+        "curve": [
+            {"week": k, "hazard": None if not np.isfinite(h[k]) else float(h[k]),
+             "points_at_risk": float(at_risk[k])}
+            for k in range(h.size)
+        ],  # fmt: skip
+        "cross_channel": _cross_channel(led),
+    }
+    return doc
+
+
+def _balance_breakage(led: PointsLedger, h: np.ndarray, length: np.ndarray) -> float:
+    """Open points expected never to be redeemed: each open lot's ``S(E) / S(age)``."""
+    cum, grid = _cumhaz(h, length)
+    open_ = led.lot_left > 0
+    age = np.minimum((led.cutoff - led.lot_ts[open_]) / _DAY, grid[-1])
+    return float((led.lot_left[open_] * np.exp(-cum[-1]) / _surv(age, cum, grid)).sum())
+
+
+def _cross_channel(led: PointsLedger) -> dict[str, Any] | None:
+    """Redeemed points by earning and redeeming channel (shares of each earning channel)."""
+    if not led.has_channel or led.alloc_points.size == 0:
+        return None
+    earned_online = led.lot_online[led.alloc_lot]
+    out: dict[str, Any] = {}
+    for name, mask in (("earned_online", earned_online), ("earned_offline", ~earned_online)):
+        total = float(led.alloc_points[mask].sum())
+        in_store = float(led.alloc_points[mask & ~led.alloc_online].sum())
+        out[name] = {
+            "points_redeemed": total,
+            "share_redeemed_online": None if total == 0 else 1 - in_store / total,
+            "share_redeemed_offline": None if total == 0 else in_store / total,
+        }
+    return out
+
+
+def cohort_table(led: PointsLedger) -> pd.DataFrame:
+    """Per earning month: points earned, redeemed, expired, still open, realised breakage."""
+    month = pd.to_datetime(led.lot_ts, unit="s").to_period("M").astype(str)
+    used = np.bincount(led.alloc_lot, weights=led.alloc_points, minlength=led.lot_points.size)
+    t = pd.DataFrame({"month": month, "earned": led.lot_points, "redeemed": used,
+                      "expired": led.lot_expired, "open": led.lot_left})  # fmt: skip
+    g = t.groupby("month", sort=True).sum()
+    g["breakage"] = np.where(g["open"] == 0, g["expired"] / g["earned"], np.nan)
+    return g.reset_index()
