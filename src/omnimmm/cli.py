@@ -231,6 +231,72 @@ def lifecycle_campaigns(
     console.print(f"wrote {out / 'campaigns.json'}", highlight=False, markup=False)
 
 
+@lifecycle_app.command(
+    "points",
+    epilog="Examples:\n\n"
+    "  omnimmm lifecycle points --transactions orders.parquet --expiry-days 365 \\\n"
+    "      --value-per-point 0.01 --out points\n"
+    "  omnimmm lifecycle points --transactions orders.csv --as-of 2025-06-30 \\\n"
+    "      --points-earned-col 获得积分 --points-redeemed-col 使用积分 --out points",
+)
+def lifecycle_points(
+    transactions: Annotated[Path, typer.Option(help="Transactions with points per order.")],
+    out: Annotated[Path, typer.Option(help="Directory for points.json and the CSV tables.")],
+    as_of: Annotated[
+        str | None, typer.Option(help="Cutoff date YYYY-MM-DD (default: last day in the file).")
+    ] = None,
+    expiry_days: Annotated[
+        int | None, typer.Option(help="Days after earning that points expire (default: never).")
+    ] = None,
+    value_per_point: Annotated[
+        float | None, typer.Option(help="Cost of one redeemed point (money figures need it).")
+    ] = None,
+    quarter_days: Annotated[int, typer.Option(help="Days of the redemption forecast.")] = 90,
+    customer_id_col: Annotated[str | None, _col("customer_id")] = None,
+    ts_col: Annotated[str | None, _col("ts")] = None,
+    channel_col: Annotated[str | None, _col("channel")] = None,
+    points_earned_col: Annotated[
+        str | None, typer.Option(help="Points earned per order (inferred if absent).")
+    ] = None,
+    points_redeemed_col: Annotated[
+        str | None, typer.Option(help="Points redeemed per order (inferred if absent).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
+) -> None:
+    """Points balance, breakage, next-quarter redemptions and online/store use."""
+    from omnimmm.lifecycle.points_report import points_report
+
+    named = {"customer_id": customer_id_col, "ts": ts_col, "channel": channel_col,
+             "points_earned": points_earned_col, "points_redeemed": points_redeemed_col}  # fmt: skip
+    try:
+        doc = points_report(transactions, out, as_of=as_of, expiry_days=expiry_days,
+                            value_per_point=value_per_point, quarter_days=quarter_days,
+                            columns={r: c for r, c in named.items() if c is not None},
+                            seed=seed)  # fmt: skip
+    except OmniError as exc:
+        raise _fail(exc) from None
+
+    def fmt(d: dict) -> str:
+        return (
+            "n/a" if d["mean"] is None else f"{d['mean']:,.0f} [{d['low']:,.0f}, {d['high']:,.0f}]"
+        )
+
+    b, q = doc["breakage"], doc["redemption_next_quarter_points"]
+    lines = [
+        "columns used: " + ", ".join(f"{r}={c}" for r, c in doc["columns"].items()),
+        f"outstanding balance (points): {fmt(doc['balance_points'])}",
+        f"breakage: {b['mean']:.1%} [{b['low']:.1%}, {b['high']:.1%}] ({doc['breakage_basis']})",
+        f"redeemed in the next {q['quarter_days']} days (points): from the balance "
+        f"{fmt(q['from_balance'])}, total {fmt(q['total'])}",
+    ]
+    if doc["redemption_cost_next_quarter"] is not None:
+        lines.append(
+            f"redemption cost next quarter: {fmt(doc['redemption_cost_next_quarter']['total'])}"
+        )
+    for line in lines + [f"wrote {out / 'points.json'}"]:
+        console.print(line, highlight=False, markup=False)
+
+
 # --- journeys: thin wrappers over omnimmm.journeys ---
 
 _JOURNEY_COLS = {

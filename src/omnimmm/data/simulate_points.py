@@ -45,7 +45,9 @@ class PointsParams:
         if self.expiry_days < 1 or self.redeem_block < 1 or self.min_redeem < 0:
             raise PlanError("points: expiry_days and redeem_block must be >= 1, min_redeem >= 0")
         if not 0.0 < self.max_order_share <= 1.0:
-            raise PlanError(f"points: max_order_share must be in (0, 1], got {self.max_order_share}")
+            raise PlanError(
+                f"points: max_order_share must be in (0, 1], got {self.max_order_share}"
+            )
 
 
 @dataclass(frozen=True, eq=False)
@@ -134,7 +136,6 @@ def simulate_points(
     person = orders["person"].to_numpy()
     ts = orders["ts"].to_numpy().astype("datetime64[s]").astype(np.int64)
     amount = orders["amount"].to_numpy(dtype=float)
-    online = orders["online"].to_numpy(dtype=bool)
     earned = np.floor(amount * p.earn_per_unit + 1e-9).astype(np.int64)
     redeemed = np.zeros(len(orders), np.int64)
     life = p.expiry_days * 86400
@@ -170,7 +171,7 @@ def simulate_points(
         if earned[i] > 0:
             open_lots.append(int(i))
             balance += int(earned[i])
-    end_s = int(np.datetime64(pd.Timestamp(end).to_datetime64(), "s").astype(np.int64))
+    end_s = int(pd.Timestamp(end).value // 10**9)
     gone = (ts + life <= end_s) & (lot_left > 0)
     expired[gone] += lot_left[gone]
     truth = _truth(orders, person_ids, earned, expired, alloc, q, p, pd.Timestamp(end))
@@ -210,5 +211,7 @@ def _truth(
         "channel": channel[a[:, 1]],
         "points": a[:, 2],
     })  # fmt: skip
-    propensity = pd.Series(q, index=pd.Index(person_ids, name="person_id"), name="redeem_propensity")
+    propensity = pd.Series(
+        q, index=pd.Index(person_ids, name="person_id"), name="redeem_propensity"
+    )
     return PointsTruth(lots, redemptions, propensity, p, end)

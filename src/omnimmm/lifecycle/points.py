@@ -55,6 +55,9 @@ __all__ = ["PointsLedger", "points_ledger", "points_summary", "read_points"]
 
 _WEEK = 7
 _DAY = 86400
+#: Lots are followed in strata by the customer's orders before the earning one (0-1, 2-4,
+#: 5+): new customers redeem and churn differently, and their share changes as a base ages.
+_STRATA = np.array([0, 2, 5])
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,6 +75,7 @@ class PointsLedger:
     lot_points: np.ndarray
     lot_left: np.ndarray
     lot_expired: np.ndarray
+    lot_stratum: np.ndarray
     alloc_lot: np.ndarray
     alloc_ts: np.ndarray
     alloc_online: np.ndarray
@@ -130,10 +134,8 @@ def read_points(
         if role not in cols:
             out[role] = 0.0
             continue
-        num = pd.to_numeric(
-            raw[cols[role]].astype(str).str.replace(",", "", regex=False).replace("", np.nan),
-            errors="coerce",
-        )
+        text = pd.Series(raw[cols[role]].astype(str).str.replace(",", "", regex=False))
+        num = pd.Series(pd.to_numeric(text, errors="coerce"), index=raw.index)
         num = num.where(raw[cols[role]].notna(), 0.0)
         bad = (num.isna() | (num < 0)).to_numpy()
         if bad.any():
@@ -164,6 +166,11 @@ def points_ledger(
     redeemed = np.round(f["points_redeemed"].to_numpy(dtype=float)).astype(np.int64)
     online = (f["channel"] == "online").to_numpy() if has_channel else np.zeros(len(f), bool)
     order = np.lexsort((np.arange(len(f)), ts, codes))
+    # the customer's orders before this one, in the log: the stratum of the lot's curve
+    first = np.r_[True, codes[order][1:] != codes[order][:-1]]
+    start = np.maximum.accumulate(np.where(first, np.arange(order.size), 0))
+    prior = np.empty(len(f), np.int64)
+    prior[order] = np.arange(order.size) - start
     life = None if expiry_days is None else expiry_days * _DAY
     left = earned.copy()
     expired = np.zeros(len(f), np.int64)
@@ -191,7 +198,7 @@ def points_ledger(
         unattributed[codes[i]] += need
         if earned[i] > 0:
             queue.append(int(i))
-    cut = int(np.datetime64(cutoff.to_datetime64(), "s").astype(np.int64))
+    cut = int(pd.Timestamp(cutoff).value // 10**9)
     if life is not None:
         gone = (ts + life <= cut) & (left > 0)
         expired[gone], left[gone] = left[gone], 0
@@ -207,6 +214,7 @@ def points_ledger(
         lot_points=earned[lots],
         lot_left=left[lots],
         lot_expired=expired[lots],
+        lot_stratum=np.searchsorted(_STRATA, prior[lots], side="right") - 1,
         alloc_lot=index_of[a[:, 0]],
         alloc_ts=ts[a[:, 1]],
         alloc_online=online[a[:, 1]],
@@ -268,25 +276,44 @@ def _surv(days: np.ndarray, cum: np.ndarray, grid: np.ndarray) -> np.ndarray:
     return np.exp(-np.interp(days, grid, cum))
 
 
+def _curves(led: PointsLedger, w_lot: np.ndarray, b: tuple) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Cumulative hazard and day grid of each stratum; weeks a stratum has not reached
+    borrow the pooled hazard."""
+    length = b[1]
+    w_alloc = w_lot[led.alloc_lot]
+    pooled, _ = _hazard(led, w_lot, w_alloc, b)
+    out = []
+    for g in range(_STRATA.size):
+        keep = (led.lot_stratum == g).astype(float)
+        h, _ = _hazard(led, w_lot * keep, w_alloc * keep[led.alloc_lot], b)
+        out.append(_cumhaz(np.where(np.isfinite(h), h, pooled), length))
+    return out
+
+
 def _estimate(
     led: PointsLedger, w_cust: np.ndarray, b: tuple, quarter_days: int
 ) -> dict[str, float]:
     """Breakage, balance and next-quarter redemptions for customer weights ``w_cust``."""
     w_lot = w_cust[led.lot_customer]
-    w_alloc = w_lot[led.alloc_lot]
-    _, length, _, _ = b
-    h, _ = _hazard(led, w_lot, w_alloc, b)
-    cum, grid = _cumhaz(h, length)
-    horizon = grid[-1]
-    open_ = led.lot_left > 0
-    age = (led.cutoff - led.lot_ts[open_]) / _DAY
-    s_now = _surv(np.minimum(age, horizon), cum, grid)
-    s_next = _surv(np.minimum(age + quarter_days, horizon), cum, grid)
-    runoff = float((led.lot_left[open_] * w_lot[open_] * (1 - s_next / s_now)).sum())
+    curves = _curves(led, w_lot, b)
+    window = led.expiry_days if led.expiry_days is not None else 365
+    recent_year = led.lot_ts >= led.cutoff - window * _DAY
     recent = led.lot_ts >= led.cutoff - quarter_days * _DAY
-    rate = float((led.lot_points * w_lot)[recent].sum()) / quarter_days
     days = np.arange(quarter_days) + 0.5
-    new = rate * float((1 - _surv(np.minimum(days, horizon), cum, grid)).sum())
+    growth = _seasonal_ratio(led, w_lot, quarter_days)
+    runoff = new = year_pts = year_broken = 0.0
+    for g, (cum, grid) in enumerate(curves):
+        lots = led.lot_stratum == g
+        open_ = lots & (led.lot_left > 0)
+        age = np.minimum((led.cutoff - led.lot_ts[open_]) / _DAY, grid[-1])
+        s_now = _surv(age, cum, grid)
+        s_next = _surv(np.minimum(age + quarter_days, grid[-1]), cum, grid)
+        runoff += float((led.lot_left[open_] * w_lot[open_] * (1 - s_next / s_now)).sum())
+        rate = growth * float((led.lot_points * w_lot)[lots & recent].sum()) / quarter_days
+        new += rate * float((1 - _surv(np.minimum(days, grid[-1]), cum, grid)).sum())
+        pts = float((led.lot_points * w_lot)[lots & recent_year].sum())
+        year_pts += pts
+        year_broken += pts * float(np.exp(-cum[-1]))
     mature = led.lot_left == 0
     if led.expiry_days is not None:
         mature &= led.lot_ts + led.expiry_days * _DAY <= led.cutoff
@@ -295,13 +322,28 @@ def _estimate(
     if led.expiry_days is None:
         realised = np.nan
     return {
-        "breakage": float(np.exp(-cum[-1])),
+        "breakage": year_broken / year_pts if year_pts > 0 else np.nan,
         "realised_breakage": realised,
         "balance": float((led.lot_left * w_lot).sum()),
         "runoff": runoff,
         "new": new,
         "total": runoff + new,
+        "earning_ratio": growth,
     }
+
+
+def _seasonal_ratio(led: PointsLedger, w_lot: np.ndarray, q: int) -> float:
+    """Points earned in the quarter a year before the coming one over those of the quarter
+    before it (same-season growth, e.g. Spring Festival after Double 11); 1 when the log is
+    shorter than a year and a quarter."""
+    year, day = 365 * _DAY, _DAY
+    start = led.cutoff - year
+    if led.lot_ts.min() > start - q * day:
+        return 1.0
+    pts = led.lot_points * w_lot
+    ahead = float(pts[(led.lot_ts >= start) & (led.lot_ts < start + q * day)].sum())
+    before = float(pts[(led.lot_ts >= start - q * day) & (led.lot_ts < start)].sum())
+    return ahead / before if before > 0 and ahead > 0 else 1.0
 
 
 def points_summary(
@@ -342,9 +384,7 @@ def points_summary(
     doc: dict[str, Any] = {
         "cutoff": str(pd.Timestamp(led.cutoff, unit="s")),
         "expiry_days": led.expiry_days,
-        "customers_with_balance": int(
-            np.unique(led.lot_customer[led.lot_left > 0]).size
-        ),
+        "customers_with_balance": int(np.unique(led.lot_customer[led.lot_left > 0]).size),
         "points_earned": float(led.lot_points.sum()),
         "points_redeemed": float(led.alloc_points.sum()),
         "points_expired": float(led.lot_expired.sum()),
@@ -371,12 +411,13 @@ def points_summary(
             if value_per_point
             else None
         ),
-        "expected_breakage_of_balance_points": float(
-            _balance_breakage(led, h, b[1])
-        ),
+        "expected_breakage_of_balance_points": float(_balance_breakage(led, h, b[1])),
         "curve": [
-            {"week": k, "hazard": None if not np.isfinite(h[k]) else float(h[k]),
-             "points_at_risk": float(at_risk[k])}
+            {
+                "week": k,
+                "hazard": None if not np.isfinite(h[k]) else float(h[k]),
+                "points_at_risk": float(at_risk[k]),
+            }
             for k in range(h.size)
         ],  # fmt: skip
         "cross_channel": _cross_channel(led),
