@@ -101,6 +101,7 @@ def read_points(
     label = "the transactions frame" if isinstance(source, pd.DataFrame) else str(source)
     raw = source if isinstance(source, pd.DataFrame) else read_frame(source, what="transactions")
     mapping = infer_roles(raw.head(2000), given, label=label, roles=ROLES + POINTS_ROLES)
+    base = 1 if isinstance(source, pd.DataFrame) else 2  # files count the header line
     cols = mapping.columns
     if not any(r in cols for r in POINTS_ROLES):
         raise DataError(
@@ -125,7 +126,7 @@ def read_points(
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise DataError(
-            f"{label}: column '{cols['ts']}' row {row + 2}: {ts_raw.iloc[row]!r} is not a date"
+            f"{label}: column '{cols['ts']}' row {row + base}: {ts_raw.iloc[row]!r} is not a date"
         )
     out["ts"] = ts.dt.tz_localize(None) if ts.dt.tz is not None else ts
     if "channel" in cols:
@@ -141,7 +142,7 @@ def read_points(
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
             raise DataError(
-                f"{label}: column '{cols[role]}' ({role}) row {row + 2}: "
+                f"{label}: column '{cols[role]}' ({role}) row {row + base}: "
                 f"{raw[cols[role]].iloc[row]!r} is not a non-negative number of points"
             )
         out[role] = num.to_numpy(dtype=float)
@@ -298,10 +299,12 @@ def _estimate(
     curves = _curves(led, w_lot, b)
     window = led.expiry_days if led.expiry_days is not None else 365
     recent_year = led.lot_ts >= led.cutoff - window * _DAY
+    if not (led.lot_points * w_lot)[recent_year].sum() > 0:
+        recent_year = np.ones(led.lot_ts.size, bool)  # nothing earned lately: all lots' mix
     recent = led.lot_ts >= led.cutoff - quarter_days * _DAY
     days = np.arange(quarter_days) + 0.5
     growth = _seasonal_ratio(led, w_lot, quarter_days)
-    runoff = new = year_pts = year_broken = 0.0
+    runoff = new = year_pts = year_broken = balance_broken = 0.0
     for g, (cum, grid) in enumerate(curves):
         lots = led.lot_stratum == g
         open_ = lots & (led.lot_left > 0)
@@ -309,11 +312,13 @@ def _estimate(
         s_now = _surv(age, cum, grid)
         s_next = _surv(np.minimum(age + quarter_days, grid[-1]), cum, grid)
         runoff += float((led.lot_left[open_] * w_lot[open_] * (1 - s_next / s_now)).sum())
+        s_end = float(np.exp(-cum[-1]))
+        balance_broken += float((led.lot_left[open_] * w_lot[open_] * s_end / s_now).sum())
         rate = growth * float((led.lot_points * w_lot)[lots & recent].sum()) / quarter_days
         new += rate * float((1 - _surv(np.minimum(days, grid[-1]), cum, grid)).sum())
         pts = float((led.lot_points * w_lot)[lots & recent_year].sum())
         year_pts += pts
-        year_broken += pts * float(np.exp(-cum[-1]))
+        year_broken += pts * s_end
     mature = led.lot_left == 0
     if led.expiry_days is not None:
         mature &= led.lot_ts + led.expiry_days * _DAY <= led.cutoff
@@ -325,6 +330,7 @@ def _estimate(
         "breakage": year_broken / year_pts if year_pts > 0 else np.nan,
         "realised_breakage": realised,
         "balance": float((led.lot_left * w_lot).sum()),
+        "balance_breakage": balance_broken,
         "runoff": runoff,
         "new": new,
         "total": runoff + new,
@@ -411,7 +417,7 @@ def points_summary(
             if value_per_point
             else None
         ),
-        "expected_breakage_of_balance_points": float(_balance_breakage(led, h, b[1])),
+        "balance_never_redeemed_points": interval("balance_breakage"),
         "curve": [
             {
                 "week": k,
@@ -423,14 +429,6 @@ def points_summary(
         "cross_channel": _cross_channel(led),
     }
     return doc
-
-
-def _balance_breakage(led: PointsLedger, h: np.ndarray, length: np.ndarray) -> float:
-    """Open points expected never to be redeemed: each open lot's ``S(E) / S(age)``."""
-    cum, grid = _cumhaz(h, length)
-    open_ = led.lot_left > 0
-    age = np.minimum((led.cutoff - led.lot_ts[open_]) / _DAY, grid[-1])
-    return float((led.lot_left[open_] * np.exp(-cum[-1]) / _surv(age, cum, grid)).sum())
 
 
 def _cross_channel(led: PointsLedger) -> dict[str, Any] | None:

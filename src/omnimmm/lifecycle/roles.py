@@ -337,7 +337,7 @@ def _fits(role: str, values: pd.Series, dtype: str) -> bool:
         if dtype.startswith(("TIMESTAMP", "DATE", "BOOL")):
             return False
         num = pd.to_numeric(pd.Series(vals).str.replace(",", "", regex=False), errors="coerce")
-        return bool(num.notna().all() and (num >= 0).all())
+        return bool(num.notna().all())  # a negative value is reported by the reader
     return False
 
 
