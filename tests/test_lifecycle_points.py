@@ -170,3 +170,28 @@ def test_points_recovery_over_seeds_with_interval_coverage():
     assert max(errors) < 0.10
     assert np.mean(errors) < 0.05
     assert hits["breakage"] >= 4 and hits["runoff"] >= 4
+
+
+def test_run_stage_reports_points_when_the_transactions_carry_them(tmp_path, world):
+    from types import SimpleNamespace
+
+    from omnimmm.report.benefits import points_rows
+    from omnimmm.report.result import RunResult
+    from omnimmm.run.stages.lifecycle import _points
+
+    tx, _ = world
+    src = tmp_path / "tx.csv"
+    tx[tx["customer_id"].isin(tx["customer_id"].unique()[:400])].to_csv(src, index=False)
+    lc = SimpleNamespace(points_expiry_days=365, point_value=0.01)
+    said: list[str] = []
+    info, table = _points(lc, str(src), {}, "2024-12-28", 0, said.append)
+    assert info["expiry_days"] == 365 and "365 days" in info["breakage_basis"]
+    assert "redemption cost next quarter" in set(table["figure"])
+    assert said and "breakage" in said[0]
+    result = RunResult({}, {}, {}, {}, {}, {}, tables={"lifecycle_points": table})
+    rows = {r["figure"]: r for r in points_rows(result)}
+    assert rows["breakage (share of a point never redeemed)"]["mean"].endswith("%")
+    assert rows["outstanding balance (points)"]["interval"].startswith("[")
+    plain = tmp_path / "plain.csv"
+    tx.drop(columns=["points_earned", "points_redeemed"]).head(500).to_csv(plain, index=False)
+    assert _points(lc, str(plain), {}, "2024-12-28", 0, said.append) is None

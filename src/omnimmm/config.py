@@ -286,6 +286,8 @@ class LifecycleColumns(_Frozen):
     channel: Name = "channel"
     store_id: Name = "store_id"
     coupon_used: Name = "coupon_used"
+    points_earned: Name = "points_earned"
+    points_redeemed: Name = "points_redeemed"
 
 
 class LifecycleSpec(_Frozen):
@@ -296,7 +298,10 @@ class LifecycleSpec(_Frozen):
     retention contacts with a random control group (columns ``customer_id``, ``sent_at``,
     ``segment``, ``treated``) from which the incremental value per segment is estimated;
     ``contact_cost`` is the cost of contacting one customer (coupon, SMS), in the plan's
-    currency.
+    currency. When the transactions carry points earned and redeemed, the run reports the
+    points balance, breakage and next-quarter redemptions (``points_expiry_days``: the
+    programme's expiry rule, none if points never expire; ``point_value``: cost of one
+    redeemed point).
     """
 
     transactions: Path
@@ -308,6 +313,8 @@ class LifecycleSpec(_Frozen):
     campaigns: Path | None = None
     contact_cost: Float = Field(default=2.0, gt=0)
     joint_budget: StrictBool = True
+    points_expiry_days: StrictInt | None = Field(default=None, ge=1)
+    point_value: Float | None = Field(default=None, gt=0)
 
 
 class JourneyRules(_Frozen):

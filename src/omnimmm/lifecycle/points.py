@@ -42,7 +42,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 import pandas as pd
@@ -86,11 +86,29 @@ class PointsLedger:
     has_channel: bool
 
 
+@overload
 def read_points(
-    source: str | Path | pd.DataFrame, given: dict[str, str | None] | None = None
-) -> tuple[pd.DataFrame, dict[str, str]]:
+    source: str | Path | pd.DataFrame,
+    given: dict[str, str | None] | None = ...,
+    *,
+    required: Literal[True] = ...,
+) -> tuple[pd.DataFrame, dict[str, str]]: ...
+@overload
+def read_points(
+    source: str | Path | pd.DataFrame,
+    given: dict[str, str | None] | None = ...,
+    *,
+    required: bool,
+) -> tuple[pd.DataFrame, dict[str, str]] | None: ...
+def read_points(
+    source: str | Path | pd.DataFrame,
+    given: dict[str, str | None] | None = None,
+    *,
+    required: bool = True,
+) -> tuple[pd.DataFrame, dict[str, str]] | None:
     """Read transactions with points into ``customer_id, ts, channel?, points_earned,
-    points_redeemed`` (missing points as 0) and return the role mapping used.
+    points_redeemed`` (missing points as 0) and return the role mapping used; ``None`` when
+    the file has no points column and ``required`` is false.
 
     Raises
     ------
@@ -104,6 +122,8 @@ def read_points(
     base = 1 if isinstance(source, pd.DataFrame) else 2  # files count the header line
     cols = mapping.columns
     if not any(r in cols for r in POINTS_ROLES):
+        if not required:
+            return None
         raise DataError(
             f"{label}: no points columns found (columns: {[str(c) for c in raw.columns]}).\n"
             + numbered(

@@ -42,6 +42,7 @@ TABLES: tuple[str, ...] = (
     "lifecycle_metrics",
     "lifecycle_drivers",
     "retention_segments",
+    "lifecycle_points",
     "journeys_triangulation",
     "journeys_flags",
 )
@@ -65,6 +66,7 @@ _TEXT_COLUMNS = (
     "target",
     "metric",
     "feature",
+    "figure",
 )
 
 

@@ -73,7 +73,9 @@ def run_lifecycle(plan: Any, seed: int, say: Any) -> LifecycleOutcome:
     lc = plan.lifecycle
     source = str(lc.transactions)
     # columns the plan names are used as given, the others inferred from the file
-    table = load_transactions(source, columns=lc.columns.model_dump(exclude_unset=True))
+    named = lc.columns.model_dump(exclude_unset=True)
+    points_cols = {r: named.pop(r) for r in ("points_earned", "points_redeemed") if r in named}
+    table = load_transactions(source, columns=named)
     cols = table.columns
     if table.roles is not None:
         say("lifecycle: columns " + "; ".join(table.roles.describe().splitlines()))
@@ -149,6 +151,9 @@ def run_lifecycle(plan: Any, seed: int, say: Any) -> LifecycleOutcome:
         "lifecycle_metrics": metrics,
         "lifecycle_drivers": drivers,
     }
+    points = _points(lc, source, {**named, **points_cols}, str(as_of), seed, say)
+    if points is not None:
+        info["points"], tables["lifecycle_points"] = points
     segments: list[Any] = []
     if lc.campaigns is not None and lc.joint_budget:
         seg_table = _segment_economics(lc, source, cols, info["stages"])
@@ -158,6 +163,48 @@ def run_lifecycle(plan: Any, seed: int, say: Any) -> LifecycleOutcome:
         segments = segments_from_table(seg_table)
         info["joint_budget"] = True
     return LifecycleOutcome(info=info, tables=tables, segments=segments)
+
+
+def _points(
+    lc: Any, source: str, named: dict[str, Any], as_of: str, seed: int, say: Any
+) -> tuple[dict[str, Any], pd.DataFrame] | None:
+    """Points balance, breakage and next-quarter redemptions when the file carries points."""
+    from omnimmm.lifecycle.points import points_ledger, points_summary, read_points
+
+    frame = read_points(source, named, required=False)
+    if frame is None:
+        return None
+    cutoff = pd.Timestamp(as_of) + pd.Timedelta(days=1)
+    doc = points_summary(
+        points_ledger(frame[0], cutoff, lc.points_expiry_days),
+        value_per_point=lc.point_value,
+        seed=seed,
+    )
+    q = doc["redemption_next_quarter_points"]
+    rows = [
+        ("outstanding balance (points)", doc["balance_points"]),
+        ("breakage (share of a point never redeemed)", doc["breakage"]),
+        ("realised breakage of expired cohorts", doc["realised_breakage"]),
+        ("balance points expected never to be redeemed", doc["balance_never_redeemed_points"]),
+        ("points redeemed next quarter, from the balance", q["from_balance"]),
+        ("points redeemed next quarter, total", q["total"]),
+    ]
+    if doc["redemption_cost_next_quarter"] is not None:
+        rows.append(("redemption cost next quarter", doc["redemption_cost_next_quarter"]["total"]))
+    for side, label in (("earned_online", "online"), ("earned_offline", "in store")):
+        cross = (doc["cross_channel"] or {}).get(side)
+        if cross is not None:
+            other = "share_redeemed_offline" if side == "earned_online" else "share_redeemed_online"
+            where = "in store" if side == "earned_online" else "online"
+            rows.append((f"points earned {label} redeemed {where} (share)",
+                         {"mean": cross[other], "low": None, "high": None}))  # fmt: skip
+    table = pd.DataFrame(
+        [{"figure": k, "mean": v["mean"], "low": v["low"], "high": v["high"]} for k, v in rows]
+    )
+    say(f"lifecycle: points balance {doc['balance_points']['mean']:,.0f}, breakage "
+        f"{doc['breakage']['mean']:.1%}")  # fmt: skip
+    keep = ("expiry_days", "value_per_point", "breakage_basis", "points_unattributed")
+    return {k: doc[k] for k in keep}, table
 
 
 def _segment_economics(lc: Any, source: str, cols: Any, stages: dict[str, int]) -> pd.DataFrame:
