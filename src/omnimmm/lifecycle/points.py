@@ -49,7 +49,7 @@ import pandas as pd
 
 from omnimmm.data.tables import read_frame
 from omnimmm.errors import DataError, numbered
-from omnimmm.lifecycle.roles import POINTS_ROLES, ROLES, flag, infer_roles, ts_format
+from omnimmm.lifecycle.roles import POINTS_ROLES, flag, infer_roles, ts_format
 
 __all__ = ["PointsLedger", "points_ledger", "points_summary", "read_points"]
 
@@ -118,7 +118,9 @@ def read_points(
     """
     label = "the transactions frame" if isinstance(source, pd.DataFrame) else str(source)
     raw = source if isinstance(source, pd.DataFrame) else read_frame(source, what="transactions")
-    mapping = infer_roles(raw.head(2000), given, label=label, roles=ROLES + POINTS_ROLES)
+    roles = ("customer_id", "ts", "channel", *POINTS_ROLES)
+    given = {k: v for k, v in (given or {}).items() if k in roles}
+    mapping = infer_roles(raw.head(2000), given, label=label, roles=roles)
     base = 1 if isinstance(source, pd.DataFrame) else 2  # files count the header line
     cols = mapping.columns
     if not any(r in cols for r in POINTS_ROLES):
