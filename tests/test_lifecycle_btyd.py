@@ -115,6 +115,7 @@ def test_rhythm_features_do_not_see_rows_after_the_cutoff(tx):
     pd.testing.assert_frame_equal(before, after)
     assert list(before.columns) == ["customer_id", *RHYTHM_COLUMNS]
     assert before["bgnbd_p_any"].between(0, 1).all() and before["bgnbd_p_alive"].notna().all()
+    assert before["pnbd_p_any"].between(0, 1).all() and before["pnbd_p_alive"].between(0, 1).all()
     # the decayed count agrees with a direct computation for one customer
     c = before["customer_id"].iloc[0]
     rows = pd.to_datetime(tx.loc[tx["customer_id"] == c, "ts"])

@@ -23,6 +23,9 @@ bgnbd_p_alive, bgnbd_p_any, bgnbd_expected
     BG/NBD (:class:`omnimmm.lifecycle.btyd.BGNBD`, fitted on purchase *days* of every
     customer at this cutoff, in weeks): the probability the customer is still active, of at
     least one purchase within ``horizon_days``, and the expected number of purchase days in it.
+pnbd_p_alive, pnbd_p_any, pnbd_expected
+    the same three from Pareto/NBD (:class:`omnimmm.lifecycle.pareto_nbd.ParetoNBD`), whose
+    customers can drop out between purchases, fitted on the same rows.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from omnimmm.lifecycle.features import (
     _sql_ts,
     cutoff_end,
 )
+from omnimmm.lifecycle.pareto_nbd import ParetoNBD
 
 DECAY_DAYS: tuple[int, ...] = (14, 45, 120)
 #: Fewer customers than this at a cutoff leave the BG/NBD columns empty (no stable fit).
@@ -55,6 +59,9 @@ RHYTHM_COLUMNS: tuple[str, ...] = (
     "bgnbd_p_alive",
     "bgnbd_p_any",
     "bgnbd_expected",
+    "pnbd_p_alive",
+    "pnbd_p_any",
+    "pnbd_expected",
 )
 
 
@@ -113,15 +120,21 @@ def _bgnbd_columns(f: pd.DataFrame, horizon_days: int) -> pd.DataFrame:
     x = f["n_days"].to_numpy() - 1.0
     t_x = f["t_x_days"].to_numpy() / 7.0
     T = np.maximum(f["t_days"].to_numpy() / 7.0, t_x)
-    for col in ("bgnbd_p_alive", "bgnbd_p_any", "bgnbd_expected"):
-        f[col] = np.nan
+    for model_name in ("bgnbd", "pnbd"):
+        for col in ("p_alive", "p_any", "expected"):
+            f[f"{model_name}_{col}"] = np.nan
     if len(f) < MIN_BGNBD_CUSTOMERS or not (x > 0).any():
         return f
-    model = BGNBD(penalty=1e-3).fit(x, t_x, T)
     h = horizon_days / 7.0
-    f["bgnbd_p_alive"] = model.p_alive(x, t_x, T)
-    f["bgnbd_p_any"] = model.p_any(h, x, t_x, T)
-    f["bgnbd_expected"] = model.expected_purchases(h, x, t_x, T)
+    models: dict[str, BGNBD | ParetoNBD] = {
+        "bgnbd": BGNBD(penalty=1e-3),
+        "pnbd": ParetoNBD(penalty=1e-3),
+    }
+    for name, model in models.items():
+        model.fit(x, t_x, T)
+        f[f"{name}_p_alive"] = model.p_alive(x, t_x, T)
+        f[f"{name}_p_any"] = model.p_any(h, x, t_x, T)
+        f[f"{name}_expected"] = model.expected_purchases(h, x, t_x, T)
     return f
 
 

@@ -123,6 +123,11 @@ def _fit_target(
         p_any = val.X["bgnbd_p_any"].to_numpy(dtype=float)
         bg = evaluate(val.y, 1.0 - p_any if target == "churn" else p_any)
         bgnbd = {k: bg[k] for k in ("roc_auc", "pr_auc", "brier", "ece")}
+    pnbd = None
+    if "pnbd_p_any" in val.X and val.X["pnbd_p_any"].notna().all():
+        p_any = val.X["pnbd_p_any"].to_numpy(dtype=float)
+        pn = evaluate(val.y, 1.0 - p_any if target == "churn" else p_any)
+        pnbd = {k: pn[k] for k in ("roc_auc", "pr_auc", "brier", "ece")}
     prod_plan = plan.shifted()
     prod_set = rolling_training_set(t, prod_plan.train, h, target=target, cache=cache, **extra)
     prod = PropensityModel(**model_kw).fit(prod_set.X, prod_set.y, cutoff=prod_set.cutoff)
@@ -133,6 +138,7 @@ def _fit_target(
             k: base_metrics[k] for k in ("roc_auc", "pr_auc", "brier", "ece")
         },
         "baseline_bgnbd": bgnbd,
+        "baseline_pareto_nbd": pnbd,
         "check_cutoffs": [str(c.date()) for c in plan.train],
         "validation_cutoff": str(plan.validation.date()),
         "production_cutoffs": [str(c.date()) for c in prod_plan.train],
