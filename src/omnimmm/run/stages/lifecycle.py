@@ -5,10 +5,11 @@ leave this module (stage counts, risk distributions, deciles, validation metrics
 economics): no customer identifier, raw or hashed, is written into a run directory. The
 per-customer list is what ``omnimmm lifecycle score`` is for.
 
-With ``lifecycle.campaigns`` (a randomised retention campaign history) and
-``joint_budget = true``, the incremental revenue per contact of each segment is estimated
-from treated vs control customers and the segments enter the budget optimizer, so media
-and retention compete for the same money.
+With ``lifecycle.campaigns`` (a retention campaign history) and ``joint_budget = true``, the
+incremental revenue per contact of each segment is estimated from treated vs control
+customers when the history has a randomised control group, else by the campaign
+incrementality estimator (AIPW), and the segments enter the budget optimizer, so media and
+retention compete for the same money.
 """
 
 from __future__ import annotations
@@ -156,7 +157,7 @@ def run_lifecycle(plan: Any, seed: int, say: Any) -> LifecycleOutcome:
         info["points"], tables["lifecycle_points"] = points
     segments: list[Any] = []
     if lc.campaigns is not None and lc.joint_budget:
-        seg_table = _segment_economics(lc, source, cols, info["stages"])
+        seg_table = _segment_economics(lc, source, cols, info["stages"], table, seed)
         tables["retention_segments"] = seg_table
         from omnimmm.optimize import segments_from_table
 
@@ -207,11 +208,41 @@ def _points(
     return {k: doc[k] for k in keep}, table
 
 
-def _segment_economics(lc: Any, source: str, cols: Any, stages: dict[str, int]) -> pd.DataFrame:
-    """Per campaign segment: customers now eligible, value per contact (mean, sd), cost."""
+def _segment_economics(
+    lc: Any, source: str, cols: Any, stages: dict[str, int], table: Any, seed: int
+) -> pd.DataFrame:
+    """Per campaign segment: customers now eligible, value per contact (mean, sd), cost.
+
+    With a randomised control group in the history: treated minus control. Without one:
+    the campaign incrementality estimates (AIPW, :mod:`omnimmm.lifecycle.segment_effects`).
+    """
+    from omnimmm.lifecycle.segment_effects import has_control_group, segment_values_aipw
     from omnimmm.lifecycle.value import campaign_outcomes, estimate_uplift
 
     campaigns = _read(Path(lc.campaigns), None)
+    if not has_control_group(campaigns):
+        label = f"{lc.campaigns}: campaign file (lifecycle.campaigns in the plan)"
+        values = segment_values_aipw(table, campaigns, seed=seed, label=label)
+        sizes = pd.Series(stages, dtype=float)
+        values = values[values["segment"].isin(sizes.index)]
+        if values.empty:
+            raise DataError(
+                f"{label}: none of its segments {sorted(campaigns['segment'].astype(str).unique())}"
+                f" is a lifecycle stage now ({sorted(stages)}), so no retention segment can be "
+                "budgeted"
+            )
+        return pd.DataFrame(
+            {
+                "segment": values["segment"].astype(str),
+                "n_eligible": values["segment"].map(sizes).astype(float),
+                "value_per_contact_mean": values["value_per_contact_mean"].astype(float),
+                "value_per_contact_sd": values["value_per_contact_sd"].clip(lower=1e-9),
+                "cost_per_contact": float(lc.contact_cost),
+                "treated_rate": float("nan"),
+                "control_rate": float("nan"),
+                "method": values["method"],
+            }
+        ).reset_index(drop=True)
     for col in ("customer_id", "sent_at", "segment", "treated"):
         if col not in campaigns.columns:
             raise DataError(
@@ -237,6 +268,7 @@ def _segment_economics(lc: Any, source: str, cols: Any, stages: dict[str, int]) 
             "cost_per_contact": float(lc.contact_cost),
             "treated_rate": uplift["treated_rate"].astype(float),
             "control_rate": uplift["control_rate"].astype(float),
+            "method": "difference in means (randomised control)",
         }
     )
 
