@@ -63,3 +63,25 @@ def test_a_history_without_send_times_is_refused(world):
     bad = camp[camp["treated"]].drop(columns=["treated"]).assign(sent_at="soon")
     with pytest.raises(Exception, match="sent_at row 2"):
         segment_values_aipw(t, bad)
+
+
+def test_run_report_has_the_campaign_table_by_type(world, tmp_path):
+    from types import SimpleNamespace
+
+    from omnimmm.report.benefits import campaign_rows
+    from omnimmm.report.result import RunResult
+    from omnimmm.run.stages.lifecycle import _campaign_types
+
+    t, camp = world
+    path = tmp_path / "campaigns.csv"
+    camp[["customer_id", "sent_at", "segment", "treated"]].to_csv(path, index=False)
+    said: list[str] = []
+    table = _campaign_types(SimpleNamespace(campaigns=path), t, 0, said.append)
+    assert set(table["type"]) <= {"active", "at_risk", "lapsed"} and len(table) >= 2
+    assert table["method"].str.contains("randomised holdout").all()
+    assert (table["spend_low"] <= table["spend_mean"]).all()
+    assert table["placebo_mean"].notna().any()
+    rows = campaign_rows(RunResult({}, {}, {}, {}, {}, {}, tables={"lifecycle_campaigns": table}))
+    assert [r["type"] for r in rows] == list(table["type"])
+    assert all(r["placebo_covers_zero"] in ("yes", "no", "") for r in rows)
+    assert rows[0]["spend"].count("[") == 1

@@ -2,7 +2,9 @@
 
 Each segment has ``N`` eligible customers ranked by expected uplift, a cost per contact
 and an average incremental value per contacted customer ``v`` (mean and standard
-deviation, from :mod:`omnimmm.lifecycle.value`). Going down the ranked list the value of
+deviation: treated minus randomised control, :mod:`omnimmm.lifecycle.value`, or, for a
+history without a control group, the AIPW estimates of
+:mod:`omnimmm.lifecycle.segment_effects`; the run's retention table says which). Going down the ranked list the value of
 the next contact decays exponentially; with ``n`` customers contacted (spend ``n * cost``)
 the segment returns
 

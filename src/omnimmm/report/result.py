@@ -43,6 +43,7 @@ TABLES: tuple[str, ...] = (
     "lifecycle_drivers",
     "retention_segments",
     "lifecycle_points",
+    "lifecycle_campaigns",
     "journeys_triangulation",
     "journeys_flags",
 )
@@ -67,6 +68,8 @@ _TEXT_COLUMNS = (
     "metric",
     "feature",
     "figure",
+    "type",
+    "method",
 )
 
 

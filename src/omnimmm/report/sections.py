@@ -15,7 +15,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from omnimmm.report import svg
-from omnimmm.report.benefits import points_rows
+from omnimmm.report.benefits import campaign_rows, points_rows
 from omnimmm.report.result import RunResult
 
 __all__ = [
@@ -501,6 +501,7 @@ def lifecycle_section(result: RunResult) -> dict[str, Any] | None:
         "retention": retention,
         "vs_baseline": lifecycle_vs_baseline(result),
         "points": points_rows(result),
+        "campaigns": campaign_rows(result),
         "points_info": info.get("points"),
     }
 

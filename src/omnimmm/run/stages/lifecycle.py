@@ -155,6 +155,8 @@ def run_lifecycle(plan: Any, seed: int, say: Any) -> LifecycleOutcome:
     points = _points(lc, source, {**named, **points_cols}, str(as_of), seed, say)
     if points is not None:
         info["points"], tables["lifecycle_points"] = points
+    if lc.campaigns is not None:
+        tables["lifecycle_campaigns"] = _campaign_types(lc, table, seed, say)
     segments: list[Any] = []
     if lc.campaigns is not None and lc.joint_budget:
         seg_table = _segment_economics(lc, source, cols, info["stages"], table, seed)
@@ -206,6 +208,58 @@ def _points(
         f"{doc['breakage']['mean']:.1%}")  # fmt: skip
     keep = ("expiry_days", "value_per_point", "breakage_basis", "points_unattributed")
     return {k: doc[k] for k in keep}, table
+
+
+def _campaign_types(lc: Any, table: Any, seed: int, say: Any) -> pd.DataFrame:
+    """Incremental spend per treated customer by campaign type (``omnimmm lifecycle
+    campaigns``' estimator: holdout difference or AIPW, with the placebo). A retention
+    history (``sent_at``, ``segment``, no dates) counts each send and segment as a campaign
+    of type = segment over the 30 days after the send."""
+    from omnimmm.lifecycle.campaign_effects import campaign_effects
+
+    camp = _read(Path(lc.campaigns), None)
+    names = {str(c).strip().lower() for c in camp.columns}
+    if not names & {"start_date", "start"} and {"sent_at", "segment"} <= names:
+        day = pd.to_datetime(camp["sent_at"], errors="coerce").dt.normalize()
+        if day.isna().any():
+            raise DataError(f"{lc.campaigns}: sent_at has values that are not dates")
+        send = (
+            camp["campaign_id"].astype(str)
+            if "campaign_id" in camp.columns
+            else day.dt.strftime("%Y-%m-%d")
+        )
+        rows = pd.DataFrame({
+            "campaign_id": send + ":" + camp["segment"].astype(str),
+            "customer_id": camp["customer_id"].astype(str),
+            "campaign_type": camp["segment"].astype(str),
+            "start_date": day,
+            "end_date": day + pd.Timedelta(days=29),
+        })  # fmt: skip
+        if "treated" in camp.columns:
+            rows["treated"] = camp["treated"].to_numpy()
+        camp = rows
+    say("lifecycle: campaign incrementality by type")
+    with tempfile.TemporaryDirectory() as tmp:
+        doc = campaign_effects(table, camp, Path(tmp) / "campaigns", seed=seed, folds=2)
+    methods: dict[str, set[str]] = {}
+    for c in doc["campaigns"]:
+        methods.setdefault(str(c["type"]), set()).add(str(c["method"]))
+    out = []
+    for row in doc["types"]:
+        spend, visits, naive = (row[k] for k in ("incremental_spend", "incremental_visits",
+                                                 "naive_spend_difference"))  # fmt: skip
+        placebo = row["placebo_spend"] or {}
+        out.append({
+            "type": str(row["type"]), "campaigns": int(row["campaigns"]),
+            "treated": int(spend["n_treated"]),
+            "method": "; ".join(sorted(methods.get(str(row["type"]), set()))),
+            "spend_mean": spend["mean"], "spend_low": spend["low"], "spend_high": spend["high"],
+            "visits_mean": visits["mean"], "visits_low": visits["low"],
+            "visits_high": visits["high"], "naive_mean": naive["mean"],
+            "placebo_mean": placebo.get("mean"), "placebo_low": placebo.get("low"),
+            "placebo_high": placebo.get("high"),
+        })  # fmt: skip
+    return pd.DataFrame(out)
 
 
 def _segment_economics(
