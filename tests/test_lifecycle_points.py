@@ -197,3 +197,17 @@ def test_run_stage_reports_points_when_the_transactions_carry_them(tmp_path, wor
     plain = tmp_path / "plain.csv"
     tx.drop(columns=["points_earned", "points_redeemed"]).head(500).to_csv(plain, index=False)
     assert _points(lc, str(plain), {}, "2024-12-28", 0, said.append) is None
+
+
+def test_guest_orders_are_left_out_and_odd_channels_named():
+    frame = pd.DataFrame({
+        "member_id": ["m1", None, "m2"],
+        "ts": ["2024-01-02", "2024-01-03", "2024-02-01"],
+        "channel": ["online", "offline", "offline"],
+        "points_earned": [100, 50, 80],
+        "points_redeemed": [0, 0, 100],
+    })  # fmt: skip
+    out, _ = read_points(frame)
+    assert len(out) == 2 and set(out["customer_id"]) == {"m1", "m2"}
+    with pytest.raises(DataError, match=r"'channel'.*row 2.*online or offline"):
+        read_points(frame.assign(channel=["online", "app", "offline"]), {"channel": "channel"})

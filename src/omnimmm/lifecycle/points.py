@@ -153,6 +153,13 @@ def read_points(
     out["ts"] = ts.dt.tz_localize(None) if ts.dt.tz is not None else ts
     if "channel" in cols:
         out["channel"] = raw[cols["channel"]].astype(str).str.strip().str.lower()
+        odd = ~out["channel"].isin(("online", "offline"))
+        if odd.any():
+            row = int(np.flatnonzero(odd.to_numpy())[0])
+            raise DataError(
+                f"{label}: column '{cols['channel']}' (channel) row {row + base}: "
+                f"{raw[cols['channel']].iloc[row]!r}; expected online or offline"
+            )
     for role in POINTS_ROLES:
         if role not in cols:
             out[role] = 0.0
@@ -168,6 +175,10 @@ def read_points(
                 f"{raw[cols[role]].iloc[row]!r} is not a non-negative number of points"
             )
         out[role] = num.to_numpy(dtype=float)
+    keyless = raw[cols["customer_id"]].isna().to_numpy()
+    if keyless.any():
+        # guest orders carry no member account, so no points balance: left out
+        out = out[~keyless].reset_index(drop=True)
     return out, dict(cols)
 
 
