@@ -48,7 +48,7 @@ def test_log_likelihood_matches_integration_over_lambda_and_mu(x, t_x, T, params
         return float(like * stats.gamma.pdf(lam, r, scale=1 / alpha)
                      * stats.gamma.pdf(mu, s, scale=1 / beta))  # fmt: skip
 
-    value, _ = integrate.dblquad(integrand, 0, np.inf, 0, np.inf, epsabs=1e-13, epsrel=1e-9)
+    value, _ = integrate.dblquad(integrand, 0, np.inf, 0, np.inf, epsabs=1e-12, epsrel=1e-7)
     ll = pareto_nbd_log_likelihood(params, np.array([x]), np.array([t_x]), np.array([T]))
     assert ll[0] == pytest.approx(np.log(value), abs=1e-5)
 
