@@ -70,6 +70,9 @@ def test_lifecycle_adds_stages_and_a_joint_budget(lifecycle_run: tuple) -> None:
     assert stages["customers"].sum() == summary.result.lifecycle["customers"]
     html = (run / "report.html").read_text(encoding="utf-8")
     assert "Customer lifecycle" in html and "Retention budget" in html
+    campaigns = summary.result.table("lifecycle_campaigns")
+    assert len(campaigns) >= 1  # the plan's campaign history is estimated and reported
+    assert "Campaign incrementality" in html
     doc = json.loads((run / "recommendation.json").read_text())
     assert [c["name"] for c in doc["channels"]] == list(media["name"])  # contract: media only
 
