@@ -1,0 +1,739 @@
+"""``omnimmm lifecycle score --scheduler ADDRESS``: the scoring of :mod:`.score` on Dask.
+
+The transactions are a Parquet file or a folder of them (any layout DuckDB reads); no process
+loads them whole. The work runs as Dask tasks on the cluster's workers, which must see the
+input files and the scratch folder (a shared file system, or a local cluster):
+
+1. **Partition.** One task per input file loads it with
+   :func:`~omnimmm.lifecycle.features.load_transactions` (the same parsing, the same checks and
+   error messages, the as-of filter in SQL) and writes its rows, already typed, to
+   ``n_partitions`` buckets by a hash of the customer key: every customer's whole history
+   lands in one bucket.
+2. **BG/NBD.** The rhythm features hold a BG/NBD model fitted at each cutoff on *every*
+   customer. Each bucket returns its customers' ``(x, t_x, T)`` (the inputs
+   :mod:`.rhythm` fits on); the client fits one model per cutoff and hands it back, so the
+   BG/NBD columns are the single-process ones, not a per-bucket estimate.
+3. **Features and labels.** One task per bucket runs the single-process feature code
+   (:func:`~omnimmm.lifecycle.features.build_features`,
+   :func:`~omnimmm.lifecycle.rhythm.add_rhythm_features`,
+   :func:`~omnimmm.lifecycle.labels.make_labels`) at every cutoff on its customers alone,
+   which is exact because every feature is a per-customer aggregate, and writes them to
+   Parquet in the scratch folder.
+4. **Models.** The recipe of :class:`~omnimmm.lifecycle.propensity.PropensityModel` with the
+   trees trained by ``lightgbm.dask`` on the earlier cutoffs: the latest training cutoff is the
+   later fold, split at random into an early-stopping half and a calibration half. Dask
+   LightGBM has no early stopping, so every round is trained and the model keeps the trees up
+   to the round the single-process rule (no gain above the minimum delta for
+   ``early_stopping_rounds`` rounds) would have stopped at, read off the evaluation curve.
+   The linear part and the RFM baseline are fitted on at most :data:`SAMPLE_ROWS` rows drawn
+   at random (all rows on small data); Platt or isotonic calibration on the calibration
+   half's margins. The spend model is a ``lightgbm.dask`` gamma regressor.
+5. **Scores.** Each bucket's customers are scored where their features are; the client
+   gathers the score columns only, ranks deciles and writes ``scores.csv`` and
+   ``metrics.json`` exactly as :func:`~omnimmm.lifecycle.score.score_customers` does.
+
+Campaign features are not available here (pass no campaign history with ``--scheduler``).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+import omnimmm
+from omnimmm.errors import DataError
+from omnimmm.lifecycle.btyd import BGNBD
+from omnimmm.lifecycle.features import (
+    OPTIONAL,
+    ColumnMap,
+    DateLike,
+    TransactionTable,
+    _orders_sql,
+    _sample_roles,
+    _sql_ts,
+    build_features,
+    cutoff_end,
+    feature_columns,
+    load_transactions,
+)
+from omnimmm.lifecycle.labels import CHURN_STAGES, CutoffPlan, check_history, make_labels
+from omnimmm.lifecycle.propensity import (
+    RFM_COLUMNS,
+    PropensityModel,
+    Target,
+    evaluate,
+    linear_model,
+    model_settings,
+    rfm_baseline,
+)
+from omnimmm.lifecycle.rhythm import MIN_BGNBD_CUSTOMERS, add_rhythm_features
+from omnimmm.lifecycle.score import (
+    _SHAP_ROWS,
+    SCORE_COLUMNS,
+    ScoreResult,
+    _deciles,
+    _hash_ids,
+    _id_order,
+    _is_pii_key,
+    _write_atomic,
+)
+from omnimmm.lifecycle.value import SpendModel, expected_revenue
+
+#: Rows (at most) the linear part of the propensity margin and the RFM baseline are fitted on.
+SAMPLE_ROWS = 1_000_000
+#: Boosting rounds of the first Dask training; doubled until early stopping would stop.
+FIRST_ROUNDS = 128
+#: DuckDB memory per task (it spills to the scratch folder beyond this).
+DUCKDB_MEMORY = "1GB"
+_BGNBD = ("bgnbd_p_alive", "bgnbd_p_any", "bgnbd_expected")
+_LABELS = ("repurchase", "churn", "future_revenue")
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What every bucket task needs: where things are and the cutoffs to compute."""
+
+    scratch: str
+    n_partitions: int
+    optional: tuple[str, ...]
+    #: (cutoff, horizon, labelled) for every feature table to build
+    tables: tuple[tuple[pd.Timestamp, int, bool], ...]
+    seed: int
+
+
+def input_files(transactions: str | Path) -> list[Path]:
+    """The Parquet files behind ``transactions`` (a file, or a folder searched recursively)."""
+    path = Path(transactions)
+    if path.is_file():
+        if path.suffix.lower() not in (".parquet", ".pq"):
+            raise DataError(
+                f"{path}: --scheduler reads Parquet (a file or a folder of them), not "
+                f"{path.suffix or 'this file'}; convert it (e.g. DuckDB COPY ... TO 'x.parquet') "
+                "or score it without --scheduler"
+            )
+        return [path]
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in (".parquet", ".pq"))
+        if files:
+            return files
+        raise DataError(f"{path}: the folder holds no .parquet files")
+    raise DataError(f"{path}: no such transactions file or folder")
+
+
+def _connect(scratch: str) -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(
+        config={"threads": 1, "memory_limit": DUCKDB_MEMORY, "temp_directory": scratch}
+    )
+
+
+def _partition_file(path: str, index: int, cols: ColumnMap, stop: pd.Timestamp,
+                    scratch: str, n_partitions: int) -> dict[str, Any] | None:  # fmt: skip
+    """Load one input file as ``lifecycle score`` would, write its rows to the buckets."""
+    con = _connect(scratch)
+    try:
+        try:
+            t = load_transactions(path, columns=cols, until=stop, con=con)
+        except DataError as exc:
+            if "has no transactions" in str(exc):
+                return None  # every row of this file is after the as-of date
+            raise
+        con.execute(
+            f"CREATE TEMP TABLE bucketed AS SELECT *, "
+            f"CAST(hash(customer_id) % {n_partitions} AS INTEGER) AS _bucket FROM {t.table}"
+        )
+        for b in range(n_partitions):
+            target = Path(scratch) / "rows" / f"b{b:05d}"
+            target.mkdir(parents=True, exist_ok=True)
+            con.execute(
+                f"COPY (SELECT * EXCLUDE (_bucket) FROM bucketed WHERE _bucket = {b}) "
+                f"TO '{target / f'f{index:06d}.parquet'}' (FORMAT PARQUET)"
+            )
+        return {"n": t.n_rows, "start": t.start, "end": t.end, "optional": t.optional}
+    finally:
+        con.close()
+
+
+def _bucket_table(job: _Job, b: int, con: duckdb.DuckDBPyConnection) -> TransactionTable | None:
+    folder = Path(job.scratch) / "rows" / f"b{b:05d}"
+    if not folder.exists() or not any(folder.iterdir()):
+        return None
+    canonical = ColumnMap(**{r: (r if r in job.optional else None) for r in OPTIONAL})
+    return load_transactions(folder, columns=canonical, con=con)
+
+
+def _summary(t: TransactionTable, cutoff: pd.Timestamp) -> pd.DataFrame:
+    """Per customer ``x, t_x, T`` (weeks) at ``cutoff``, defined as in :mod:`.rhythm`."""
+    stop = cutoff_end(cutoff)
+    ep, day = f"epoch_us({_sql_ts(stop)})", "86400000000.0"
+    raw = t.con.execute(
+        f"""WITH o AS ({_orders_sql(t, stop)}),
+        dd AS (SELECT DISTINCT customer_id, CAST(ts AS DATE) AS d FROM o)
+        SELECT customer_id, count(*) AS n_days, CAST(max(d) - min(d) AS DOUBLE) AS t_x_days,
+               ({ep} - epoch_us(CAST(min(d) AS TIMESTAMP))) / {day} AS t_days
+        FROM dd GROUP BY customer_id"""
+    ).df()
+    t_x = raw["t_x_days"].to_numpy(dtype=float) / 7.0
+    return pd.DataFrame(
+        {
+            "customer_id": raw["customer_id"].astype(str),
+            "x": raw["n_days"].to_numpy(dtype=float) - 1.0,
+            "t_x": t_x,
+            "T": np.maximum(raw["t_days"].to_numpy(dtype=float) / 7.0, t_x),
+        }
+    )
+
+
+def _bucket_summaries(job: _Job, b: int) -> dict[pd.Timestamp, np.ndarray]:
+    """Phase 2: the BG/NBD inputs of bucket ``b`` at every cutoff."""
+    con = _connect(job.scratch)
+    try:
+        t = _bucket_table(job, b, con)
+        if t is None:
+            return {}
+        cutoffs = sorted({c for c, _, _ in job.tables})
+        return {c: _summary(t, c)[["x", "t_x", "T"]].to_numpy() for c in cutoffs}
+    finally:
+        con.close()
+
+
+def _fit_bgnbd(parts: list[dict[pd.Timestamp, np.ndarray]]) -> dict[pd.Timestamp, BGNBD | None]:
+    """One BG/NBD per cutoff on every customer, as :func:`.rhythm._bgnbd_columns` fits it."""
+    models: dict[pd.Timestamp, BGNBD | None] = {}
+    for c in sorted({c for p in parts for c in p}):
+        rows = np.concatenate([p[c] for p in parts if c in p])
+        x, t_x, T = rows[:, 0], rows[:, 1], rows[:, 2]
+        ok = len(rows) >= MIN_BGNBD_CUSTOMERS and bool((x > 0).any())
+        models[c] = BGNBD(penalty=1e-3).fit(x, t_x, T) if ok else None
+    return models
+
+
+def _table_path(scratch: str, cutoff: pd.Timestamp, h: int, b: int) -> Path:
+    return Path(scratch) / "features" / f"{cutoff:%Y%m%d}_h{h}" / f"b{b:05d}.parquet"
+
+
+def _bucket_features(job: _Job, b: int, models: dict[pd.Timestamp, BGNBD | None]) -> int:
+    """Phase 3: features (and labels where the window is observed) of bucket ``b``."""
+    con = _connect(job.scratch)
+    try:
+        t = _bucket_table(job, b, con)
+        if t is None:
+            return 0
+        rows = 0
+        for k, (c, h, labelled) in enumerate(job.tables):
+            f = add_rhythm_features(build_features(t, c), t, c, h)
+            model = models.get(c)
+            s = _summary(t, c).set_index("customer_id").loc[f["customer_id"]]
+            x, t_x, T = (s[v].to_numpy() for v in ("x", "t_x", "T"))
+            w = h / 7.0
+            for col, value in zip(_BGNBD, (
+                model.p_alive(x, t_x, T) if model else np.nan,
+                model.p_any(w, x, t_x, T) if model else np.nan,
+                model.expected_purchases(w, x, t_x, T) if model else np.nan,
+            ), strict=True):  # fmt: skip
+                f[col] = value
+            if labelled:
+                lab = make_labels(t, c, h, features=f)
+                f = f.merge(lab[["customer_id", *_LABELS]], on="customer_id", how="left")
+            rng = np.random.default_rng([job.seed, b, k])
+            f["_u"] = rng.random(len(f))  # early-stopping / calibration halves, sampling
+            path = _table_path(job.scratch, c, h, b)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            f.to_parquet(path, index=False)
+            rows += len(f)
+        return rows
+    finally:
+        con.close()
+
+
+def _load(job: _Job, cutoffs: Sequence[pd.Timestamp], h: int, target: str | None, b: int,
+          rows: str = "all") -> pd.DataFrame:  # fmt: skip
+    """Bucket ``b``'s feature rows at ``cutoffs`` with a ``target`` label; ``rows`` keeps
+    ``all``, the early-stopping half (``stop``, ``_u < 0.5``) or the calibration half (``cal``)."""
+    parts = [
+        pd.read_parquet(p) for c in cutoffs if (p := _table_path(job.scratch, c, h, b)).exists()
+    ]
+    if not parts:
+        return pd.DataFrame()
+    f = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    if target is not None:
+        f = f[f[target].notna()]
+    if rows == "stop":
+        f = f[f["_u"] < 0.5]
+    elif rows == "cal":
+        f = f[f["_u"] >= 0.5]
+    elif rows.startswith("share="):
+        f = f[f["_u"] < float(rows[6:])]
+    return f.reset_index(drop=True)
+
+
+def _matrix(job: _Job, cutoffs: Sequence[pd.Timestamp], h: int, target: str, b: int, rows: str,
+            names: list[str], positive: bool = False) -> np.ndarray:  # fmt: skip
+    """Features then the label as one float array (the label is the last column)."""
+    f = _load(job, cutoffs, h, target, b, rows)
+    if f.empty:
+        return np.zeros((0, len(names) + 1))
+    if positive:
+        f = f[f[target] > 0]
+    return np.column_stack([f[names].to_numpy(dtype=np.float64), f[target].to_numpy(float)])
+
+
+def _dask_matrix(client: Any, job: _Job, cutoffs: Sequence[pd.Timestamp], h: int, target: str,
+                 rows: str, names: list[str], positive: bool = False) -> tuple[Any, Any, int]:  # fmt: skip
+    """``X, y`` as dask arrays made of one block per bucket (kept on the workers), and rows."""
+    import dask
+    import dask.array as da
+
+    futures = client.map(_matrix, [job] * job.n_partitions, [list(cutoffs)] * job.n_partitions,
+                         [h] * job.n_partitions, [target] * job.n_partitions,
+                         range(job.n_partitions), [rows] * job.n_partitions,
+                         [names] * job.n_partitions, [positive] * job.n_partitions,
+                         pure=False)  # fmt: skip
+    shapes = client.gather(client.map(np.shape, futures, pure=False))
+    blocks = [
+        da.from_delayed(dask.delayed(f), shape=shape, dtype=np.float64)
+        for f, shape in zip(futures, shapes, strict=True)
+        if shape[0] > 0
+    ]
+    n = sum(shape[0] for shape in shapes)
+    if not blocks:
+        return None, None, 0
+    a = da.concatenate(blocks, axis=0)
+    return a[:, :-1], a[:, -1], n
+
+
+def _gather(client: Any, fn: Any, job: _Job, *args: Any) -> pd.DataFrame:
+    """``fn(job, *args, b)`` on every bucket, concatenated on the client."""
+    n = job.n_partitions
+    futures = client.map(fn, [job] * n, *[[a] * n for a in args], range(n), pure=False)
+    parts = [p for p in client.gather(futures) if len(p)]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def _columns(job: _Job, cutoffs: list[pd.Timestamp], h: int, target: str | None, rows: str,
+             columns: list[str], b: int) -> pd.DataFrame:  # fmt: skip
+    f = _load(job, cutoffs, h, target, b, rows)
+    return f[columns] if len(f) else pd.DataFrame(columns=columns)
+
+
+def _predicted(job: _Job, cutoffs: list[pd.Timestamp], h: int, target: str, rows: str,
+               model: PropensityModel, columns: list[str], margin: bool, b: int) -> pd.DataFrame:  # fmt: skip
+    """``columns`` and ``p`` (or the uncalibrated ``margin``) of the bucket's rows."""
+    f = _load(job, cutoffs, h, target, b, rows)
+    if f.empty:
+        return pd.DataFrame()
+    X = f[model.feature_names_]
+    out = f[columns].copy()
+    if margin:
+        out["margin"] = model._margin(X.to_numpy(dtype=np.float64))
+    else:
+        out["p"] = model.predict_proba(X)[:, 1]
+    return out
+
+
+def _stop_round(curve: Sequence[float], rounds: int, min_delta: float) -> tuple[int, bool]:
+    """Trees kept by LightGBM's ``early_stopping(rounds, min_delta)`` on this loss curve, and
+    whether the rule stopped within it."""
+    best, best_i = np.inf, 0
+    for i, loss in enumerate(curve):
+        if loss < best - min_delta or i == 0:
+            best, best_i = loss, i
+        elif i - best_i >= rounds:
+            return best_i + 1, True
+    return best_i + 1, False
+
+
+def _losses(job: _Job, cutoffs: list[pd.Timestamp], h: int, target: str, rows: str,
+            trees: Any, names: list[str], b: int) -> np.ndarray:  # fmt: skip
+    """Summed log loss of the bucket's rows after each boosting round (the early-stopping
+    curve on every row of the half, not only on one worker's share)."""
+    f = _load(job, cutoffs, h, target, b, rows)
+    n = trees.booster_.current_iteration()
+    if f.empty:
+        return np.zeros(n + 1)
+    X = f[names].to_numpy(dtype=np.float64)
+    y = f[target].to_numpy(dtype=float)
+    z = np.zeros(len(f))
+    out = np.zeros(n + 1)
+    for i in range(n):
+        z += trees.booster_.predict(X, start_iteration=i, num_iteration=1, raw_score=True)
+        out[i] = float(np.sum(np.logaddexp(0.0, z) - y * z))
+    out[n] = len(f)
+    return out
+
+
+def _names(job: _Job, cutoff: pd.Timestamp, h: int) -> list[str]:
+    for b in range(job.n_partitions):
+        path = _table_path(job.scratch, cutoff, h, b)
+        if path.exists():
+            import pyarrow.parquet as pq
+
+            cols = pq.read_schema(path).names
+            return feature_columns(
+                pd.DataFrame(columns=[c for c in cols if c not in (*_LABELS, "_u")])
+            )
+    raise DataError(f"no customers have history before {cutoff.date()}")
+
+
+def _fit_model(client: Any, job: _Job, plan: CutoffPlan, target: Target,
+               model_kw: dict[str, Any]) -> tuple[PropensityModel, pd.DataFrame]:  # fmt: skip
+    """:class:`PropensityModel`'s recipe on the training cutoffs of ``plan``, trees on Dask."""
+    from lightgbm.dask import DaskLGBMClassifier
+    from sklearn.isotonic import IsotonicRegression
+    from sklearn.linear_model import LogisticRegression
+
+    h, later = plan.horizon_days, max(plan.train)
+    earlier = [c for c in plan.train if c != later]
+    names = _names(job, later, h)
+    m = PropensityModel(**model_kw)
+    calibrate = m.calibration != "none"
+    X, y, n_early = _dask_matrix(client, job, earlier, h, target, "all", names)
+    if n_early == 0:
+        raise DataError(
+            f"no customers before the latest training cutoff {later.date()}: the Dask path "
+            "needs at least two training cutoffs with customers (--n-cutoffs)"
+        )
+    stop_rows = "stop" if calibrate else "all"
+    stop_y = _gather(client, _columns, job, [later], h, target, stop_rows, [target])
+    n_stop = len(stop_y)
+    early_stop = n_stop > 0 and stop_y[target].nunique() == 2
+    # Dask LightGBM cannot stop early: train a round budget, read the curve, double it
+    # until the single-process rule stops (the first rounds are the same trees each time)
+    budget = min(m.n_estimators, FIRST_ROUNDS) if early_stop else m.n_estimators
+    while True:
+        trees = DaskLGBMClassifier(
+            client=client, n_estimators=budget, learning_rate=m.learning_rate,
+            num_leaves=m.num_leaves, min_child_samples=m.min_child_samples,
+            subsample=m.subsample, subsample_freq=1 if m.subsample < 1 else 0,
+            colsample_bytree=m.colsample_bytree, reg_lambda=m.reg_lambda, max_bin=m.max_bin,
+            random_state=m.random_state, verbose=-1,
+        )  # fmt: skip
+        trees.fit(X, y)
+        local = trees.to_local()
+        if not early_stop:
+            n_iter = budget
+            break
+        parts = client.gather(client.map(
+            _losses, [job] * job.n_partitions, [[later]] * job.n_partitions,
+            [h] * job.n_partitions, [target] * job.n_partitions,
+            [stop_rows] * job.n_partitions, [local] * job.n_partitions,
+            [names] * job.n_partitions, range(job.n_partitions), pure=False,
+        ))  # fmt: skip
+        total = np.sum(parts, axis=0)
+        n_iter, stopped = _stop_round(
+            total[:-1] / total[-1], m.early_stopping_rounds, m.early_stopping_min_delta
+        )
+        if stopped or budget >= m.n_estimators:
+            break
+        budget = min(m.n_estimators, 2 * budget)
+    m.classes_ = np.array([0, 1])
+    m.n_features_in_ = len(names)
+    m.feature_names_in_ = np.asarray(names, dtype=object)
+    m.feature_names_ = list(names)
+    m.model_ = local
+    m.n_iter_ = int(n_iter)
+    share = min(1.0, SAMPLE_ROWS / n_early)
+    sample = _gather(client, _columns, job, earlier, h, target,
+                     "all" if share >= 1.0 else f"share={share}", [*names, target])  # fmt: skip
+    m.linear_ = None
+    if m.linear_weight > 0:
+        m.linear_ = linear_model(m.random_state).fit(
+            sample[names].to_numpy(dtype=float), sample[target].to_numpy(dtype=np.int64)
+        )
+    m.calibrator_ = None
+    n_cal = 0
+    if calibrate:
+        got = _gather(client, _predicted, job, [later], h, target, "cal", m, [target], True)
+        n_cal = len(got)
+        if n_cal and got[target].nunique() == 2:
+            z, yc = got["margin"].to_numpy(), got[target].to_numpy(dtype=np.int64)
+            if m.calibration == "isotonic":
+                iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
+                m.calibrator_ = iso.fit(z, yc)
+            else:
+                m.calibrator_ = LogisticRegression(C=1e6).fit(z.reshape(-1, 1), yc)
+    m.n_train_, m.n_early_stop_, m.n_calibration_ = n_early, n_stop, n_cal
+    return m, sample
+
+
+def _report(client: Any, job: _Job, plan: CutoffPlan, target: Target, model_kw: dict[str, Any],
+            seed: int) -> tuple[PropensityModel, dict[str, Any]]:  # fmt: skip
+    """The check model's metrics on the validation cutoff, then the production model."""
+    h = plan.horizon_days
+    check, sample = _fit_model(client, job, plan, target, model_kw)
+    names = check.feature_names_
+    rfm = list(RFM_COLUMNS)
+    base = rfm_baseline().fit(sample[rfm], sample[target].to_numpy(dtype=np.int64))
+    got = _gather(client, _predicted, job, [plan.validation], h, target, "all", check,
+                  [target, *rfm, "bgnbd_p_any"], False)  # fmt: skip
+    y = got[target].to_numpy(dtype=np.int64)
+    metrics = evaluate(y, got["p"].to_numpy())
+    base_metrics = evaluate(y, base.predict_proba(got[rfm])[:, 1])
+    bgnbd = None
+    if got["bgnbd_p_any"].notna().all():
+        p_any = got["bgnbd_p_any"].to_numpy(dtype=float)
+        bg = evaluate(y, 1.0 - p_any if target == "churn" else p_any)
+        bgnbd = {k: bg[k] for k in ("roc_auc", "pr_auc", "brier", "ece")}
+    share = min(1.0, 2 * _SHAP_ROWS / max(len(got), 1))
+    shap = _gather(client, _columns, job, [plan.validation], h, target,
+                   "all" if share >= 1.0 else f"share={share}", names)  # fmt: skip
+    if len(shap) > _SHAP_ROWS:
+        shap = shap.sample(n=_SHAP_ROWS, random_state=seed)
+    prod_plan = plan.shifted()
+    prod, _ = _fit_model(client, job, prod_plan, target, model_kw)
+    report = {
+        "horizon_days": h,
+        "validation": metrics,
+        "baseline_rfm_logistic": {
+            k: base_metrics[k] for k in ("roc_auc", "pr_auc", "brier", "ece")
+        },
+        "baseline_bgnbd": bgnbd,
+        "check_cutoffs": [str(c.date()) for c in plan.train],
+        "validation_cutoff": str(plan.validation.date()),
+        "production_cutoffs": [str(c.date()) for c in prod_plan.train],
+        "n_train_rows": int(check.n_train_ + check.n_early_stop_ + check.n_calibration_),
+        "n_validation_rows": int(len(got)),
+        "n_trees": check.n_iter_,
+        "features": list(names),
+        "top_drivers": check.drivers(shap).importance.head(10).to_dict(orient="records"),
+    }
+    return prod, report
+
+
+def _fit_spend(client: Any, job: _Job, plan: CutoffPlan, rep: PropensityModel,
+               seed: int) -> SpendModel:  # fmt: skip
+    """:class:`SpendModel` on the buyers of the production training set, trees on Dask."""
+    from lightgbm.dask import DaskLGBMRegressor
+
+    names = rep.feature_names_
+    X, y, n = _dask_matrix(client, job, plan.shifted().train, plan.horizon_days,
+                           "future_revenue", "all", names, positive=True)  # fmt: skip
+    if n == 0:
+        raise DataError("no customer bought in any production training window")
+    spend = SpendModel.matching(rep.get_params(), random_state=seed, n_jobs=1)
+    reg = DaskLGBMRegressor(
+        client=client, objective="gamma", n_estimators=spend.n_estimators,
+        learning_rate=spend.learning_rate, num_leaves=spend.num_leaves,
+        min_child_samples=spend.min_child_samples, subsample=spend.subsample,
+        subsample_freq=1 if spend.subsample < 1 else 0, max_bin=spend.max_bin,
+        random_state=seed, verbose=-1,
+    ).fit(X, y)  # fmt: skip
+    spend.model_ = reg.to_local()
+    spend.n_features_in_ = len(names)
+    spend.feature_names_in_ = np.asarray(names, dtype=object)
+    return spend
+
+
+def _score_bucket(job: _Job, cutoff: pd.Timestamp, h: int, rep: PropensityModel,
+                  churn: PropensityModel, spend: SpendModel, b: int) -> pd.DataFrame:  # fmt: skip
+    """Scores of bucket ``b``'s customers at the as-of date."""
+    part = _load(job, [cutoff], h, None, b)
+    if part.empty:
+        return part
+    X = part[rep.feature_names_]
+    p_rep = rep.predict_proba(X)[:, 1]
+    eligible = part["stage"].isin(CHURN_STAGES).to_numpy()
+    p_churn = np.full(len(part), np.nan)
+    if eligible.any():
+        p_churn[eligible] = churn.predict_proba(X[eligible])[:, 1]
+    return pd.DataFrame(
+        {"customer_id": part["customer_id"].to_numpy(), "p_repurchase": p_rep,
+         "p_churn": p_churn, "stage": part["stage"].to_numpy(),
+         "expected_revenue": expected_revenue(p_rep, spend.predict(X))}
+    )  # fmt: skip
+
+
+def _inputs(transactions: str | Path, columns: ColumnMap | dict[str, str | None] | None,
+            scratch: str) -> tuple[list[Path], ColumnMap, Any]:  # fmt: skip
+    files = input_files(transactions)
+    if isinstance(columns, ColumnMap):
+        return files, columns, None
+    con = _connect(scratch)
+    try:
+        roles = _sample_roles(con, files[0], dict(columns or {}))
+    finally:
+        con.close()
+    got = roles.columns
+    cols = ColumnMap(got["customer_id"], got["ts"], got["amount"], got.get("order_id"),
+                     got.get("channel"), got.get("store_id"), got.get("coupon_used"))  # fmt: skip
+    return files, cols, roles
+
+
+def score_customers_dask(
+    transactions: str | Path,
+    as_of: DateLike,
+    horizon_days: int,
+    out_dir: str | Path,
+    *,
+    client: Any,
+    columns: ColumnMap | dict[str, str | None] | None = None,
+    churn_horizon_days: int | None = None,
+    n_cutoffs: int = 4,
+    step_days: int = 30,
+    min_history_days: int = 90,
+    calibration: str = "sigmoid",
+    seed: int = 0,
+    salt: str = "omnimmm",
+    model_preset: str = "default",
+    model_params: dict[str, Any] | None = None,
+    n_partitions: int | None = None,
+    scratch_dir: str | Path | None = None,
+) -> ScoreResult:
+    """Score every customer at ``as_of`` on a Dask cluster; the outputs of ``score_customers``.
+
+    Parameters
+    ----------
+    transactions
+        A Parquet file or a folder of Parquet files (searched recursively).
+    as_of, horizon_days, out_dir, columns, churn_horizon_days, n_cutoffs, step_days,
+    min_history_days, calibration, seed, salt, model_preset, model_params
+        As in :func:`omnimmm.lifecycle.score.score_customers`.
+    client
+        A ``distributed.Client``; its workers must see ``transactions`` and ``scratch_dir``.
+    n_partitions
+        Customer buckets (default: about 400,000 rows each, at least two per worker).
+    scratch_dir
+        Folder for the bucketed rows and feature tables (a temporary folder next to
+        ``out_dir`` by default; removed at the end).
+
+    Returns
+    -------
+    ScoreResult
+        ``metrics.json`` also records ``engine`` (scheduler, workers, partitions).
+
+    Raises
+    ------
+    DataError
+        As ``score_customers`` (the checks run on the workers, per input file), or an input
+        that is not Parquet.
+    """
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(scratch_dir) if scratch_dir else out.parent
+    scratch.mkdir(parents=True, exist_ok=True)
+    work = tempfile.mkdtemp(prefix=f".{out.name}-dask-{uuid.uuid4().hex[:6]}-", dir=scratch)
+    try:
+        return _score(client, transactions, as_of, horizon_days, out, work, columns,
+                      churn_horizon_days, n_cutoffs, step_days, min_history_days,
+                      calibration, seed, salt, model_preset, model_params, n_partitions)  # fmt: skip
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _score(client: Any, transactions: str | Path, as_of: DateLike, horizon_days: int, out: Path,
+           work: str, columns: Any, churn_horizon_days: int | None, n_cutoffs: int,
+           step_days: int, min_history_days: int, calibration: str, seed: int, salt: str,
+           model_preset: str, model_params: dict[str, Any] | None,
+           n_partitions: int | None) -> ScoreResult:  # fmt: skip
+    stop = cutoff_end(as_of)
+    files, cols, roles = _inputs(transactions, columns, work)
+    n_workers = max(1, len(client.scheduler_info()["workers"]))
+    if n_partitions is None:
+        n_bytes = sum(p.stat().st_size for p in files)
+        n_partitions = max(2 * n_workers, int(n_bytes // 8_000_000))  # ~400k rows of Parquet
+    parts = client.gather(
+        client.map(
+            _partition_file,
+            [str(p) for p in files],
+            range(len(files)),
+            cols=cols,
+            stop=stop,
+            scratch=work,
+            n_partitions=n_partitions,
+            pure=False,
+        )  # fmt: skip
+    )
+    stats = [p for p in parts if p is not None]
+    label = str(transactions)
+    if not stats:
+        raise DataError(f"{label} has no transactions before {stop.date()}")
+    optional = stats[0]["optional"]
+    whole = TransactionTable(
+        con=duckdb.connect(), table="(distributed)", source=label, optional=optional,
+        n_rows=sum(s["n"] for s in stats), start=min(s["start"] for s in stats),
+        end=min(max(s["end"] for s in stats), stop), roles=roles, columns=cols,
+    )  # fmt: skip
+    churn_h = churn_horizon_days or horizon_days
+    plans = {
+        target: check_history(
+            whole,
+            as_of,
+            h,
+            n_cutoffs=n_cutoffs,
+            step_days=step_days,
+            min_history_days=min_history_days,
+        )  # fmt: skip
+        for target, h in (("repurchase", horizon_days), ("churn", churn_h))
+    }
+    wanted: dict[tuple[pd.Timestamp, int], bool] = {}
+    for plan in plans.values():
+        for c in (*plan.train, plan.validation, *plan.shifted().train):
+            wanted[(c, plan.horizon_days)] = True
+    as_of_day = stop - pd.Timedelta(days=1)
+    wanted.setdefault((as_of_day, horizon_days), False)
+    job = _Job(work, n_partitions, optional,
+               tuple((c, h, lab) for (c, h), lab in sorted(wanted.items())), seed)  # fmt: skip
+    buckets = list(range(n_partitions))
+    summaries = client.gather(client.map(_bucket_summaries, [job] * len(buckets), buckets,
+                                         pure=False))  # fmt: skip
+    models = _fit_bgnbd(summaries)
+    model_future = client.scatter(models, broadcast=True)
+    client.gather(client.map(_bucket_features, [job] * len(buckets), buckets,
+                             models=model_future, pure=False))  # fmt: skip
+
+    settings = model_settings(model_preset, **(model_params or {}))
+    model_kw = {"calibration": calibration, "random_state": seed, "n_jobs": 1} | settings
+    rep, rep_report = _report(client, job, plans["repurchase"], "repurchase", model_kw, seed)
+    churn, churn_report = _report(client, job, plans["churn"], "churn", model_kw, seed)
+    spend = _fit_spend(client, job, plans["repurchase"], rep, seed)
+    got = _gather(client, _score_bucket, job, as_of_day, horizon_days, rep, churn, spend)
+    ids = got["customer_id"].astype(str)
+    hashed = _is_pii_key(cols.customer_id, ids.head(1000))
+    p_rep = got["p_repurchase"].to_numpy()
+    scores = pd.DataFrame(
+        {"customer_id": _hash_ids(ids, salt) if hashed else ids, "p_repurchase": p_rep,
+         "p_churn": got["p_churn"].to_numpy(), "stage": got["stage"].to_numpy(),
+         "decile": _deciles(p_rep), "expected_revenue": got["expected_revenue"].to_numpy()}
+    )[list(SCORE_COLUMNS)]  # fmt: skip
+    metrics = {
+        "omnimmm_version": getattr(omnimmm, "__version__", None),
+        "source": label,
+        "as_of": str(as_of_day.date()),
+        "history_start": str(whole.start.date()),
+        "rows_used": whole.n_rows,
+        "customers_scored": int(len(scores)),
+        "customer_id_hashed": hashed,
+        "columns": roles.to_dict()
+        if roles is not None
+        else {
+            "columns": {r: getattr(cols, r) for r in ("customer_id", "ts", "amount", *optional)},
+            "how": "given",
+        },  # fmt: skip
+        "decile_of": "p_repurchase (1 = highest)",
+        "stages": {
+            s: int((scores["stage"] == s).sum()) for s in ("new", "active", "at_risk", "lapsed")
+        },  # fmt: skip
+        "repurchase": rep_report,
+        "churn": churn_report,
+        "expected_revenue_total": float(scores["expected_revenue"].sum()),
+        "model": {"preset": model_preset, "settings": settings},
+        "campaigns": None,
+        "engine": {
+            "name": "dask",
+            "scheduler": str(client.scheduler.address),
+            "workers": n_workers,
+            "partitions": n_partitions,
+            "input_files": len(files),
+            "sample_rows_linear_and_rfm": SAMPLE_ROWS,
+        },
+    }
+    _write_atomic(out, scores.iloc[_id_order(scores["customer_id"])], metrics)
+    return ScoreResult(scores=scores, metrics=metrics, out_dir=out)
