@@ -37,10 +37,13 @@ Campaign features are not available here (pass no campaign history with ``--sche
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -166,7 +169,8 @@ def _bucket_table(job: _Job, b: int, con: duckdb.DuckDBPyConnection) -> Transact
     folder = Path(job.scratch) / "rows" / f"b{b:05d}"
     if not folder.exists() or not any(folder.iterdir()):
         return None
-    canonical = ColumnMap(**{r: (r if r in job.optional else None) for r in OPTIONAL})
+    canonical = ColumnMap("customer_id", "ts", "amount",
+                          *(r if r in job.optional else None for r in OPTIONAL))  # fmt: skip
     return load_transactions(folder, columns=canonical, con=con)
 
 
@@ -567,6 +571,80 @@ def _inputs(transactions: str | Path, columns: ColumnMap | dict[str, str | None]
     return files, cols, roles
 
 
+#: Seconds to wait for a scheduler to answer and for its first worker to join.
+CONNECT_SECONDS = 30.0
+
+
+@contextlib.contextmanager
+def cluster_client(scheduler: str | None, workers: int | None) -> Iterator[Any]:
+    """A Dask client on ``scheduler``, or on a new LocalCluster of ``workers`` single-threaded
+    processes (default: one per core) that is closed afterwards."""
+    from distributed import Client, LocalCluster
+
+    if scheduler and workers:
+        raise DataError("give either --scheduler (an existing cluster) or --workers, not both")
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout=CONNECT_SECONDS, set_as_default=False)
+        except (OSError, TimeoutError) as exc:
+            raise DataError(
+                f"--scheduler {scheduler}: no Dask scheduler answered within "
+                f"{CONNECT_SECONDS:.0f} s ({exc}). Start one with 'dask scheduler' and workers "
+                "with 'dask worker ADDRESS', or use --workers N for a local cluster"
+            ) from None
+        try:
+            try:
+                client.wait_for_workers(1, timeout=CONNECT_SECONDS)
+            except TimeoutError:
+                raise DataError(
+                    f"--scheduler {scheduler}: the scheduler has no workers; start some with "
+                    f"'dask worker {scheduler}'"
+                ) from None
+            yield client
+        finally:
+            client.close()
+        return
+    cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
+                           processes=True, host="127.0.0.1", dashboard_address=None,
+                           silence_logs=logging.ERROR)  # fmt: skip
+    try:
+        client = Client(cluster, set_as_default=False)
+        try:
+            yield client
+        finally:
+            client.close()
+    finally:
+        cluster.close()
+
+
+def score_on_cluster(
+    transactions: str | Path,
+    as_of: DateLike,
+    horizon_days: int,
+    out_dir: str | Path,
+    *,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    campaigns: Any = None,
+    **kw: Any,
+) -> ScoreResult:
+    """:func:`score_customers_dask` on ``scheduler`` or a local cluster of ``workers``
+    (``omnimmm lifecycle score --scheduler/--workers``); ``kw`` as there."""
+    if scheduler and workers:
+        raise DataError("give either --scheduler (an existing cluster) or --workers, not both")
+    if campaigns is not None:
+        raise DataError(
+            "--campaigns is not supported with --scheduler/--workers yet: score without a "
+            "cluster to add campaign features, or leave --campaigns out"
+        )
+    if workers is not None and workers < 1:
+        raise DataError(f"--workers must be at least 1, got {workers}")
+    input_files(transactions)  # a bad path fails before a cluster starts
+    with cluster_client(scheduler, workers) as client:
+        return score_customers_dask(transactions, as_of, horizon_days, out_dir, client=client,
+                                    **kw)  # fmt: skip
+
+
 def score_customers_dask(
     transactions: str | Path,
     as_of: DateLike,
@@ -621,9 +699,11 @@ def score_customers_dask(
     scratch.mkdir(parents=True, exist_ok=True)
     work = tempfile.mkdtemp(prefix=f".{out.name}-dask-{uuid.uuid4().hex[:6]}-", dir=scratch)
     try:
-        return _score(client, transactions, as_of, horizon_days, out, work, columns,
-                      churn_horizon_days, n_cutoffs, step_days, min_history_days,
-                      calibration, seed, salt, model_preset, model_params, n_partitions)  # fmt: skip
+        with client.as_current():  # dask.array and lightgbm.dask look for the current client
+            return _score(client, transactions, as_of, horizon_days, out, work, columns,
+                          churn_horizon_days, n_cutoffs, step_days, min_history_days,
+                          calibration, seed, salt, model_preset, model_params,
+                          n_partitions)  # fmt: skip
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
