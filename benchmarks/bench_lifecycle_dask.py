@@ -173,6 +173,7 @@ def main() -> None:
     ap.add_argument("--cap-gb", type=float, default=8.0)
     ap.add_argument("--preset", default="fast")
     ap.add_argument("--skip", choices=["single", "dask"], default=None)
+    ap.add_argument("--note", default="", help="A remark printed under this size's table.")
     ap.add_argument("--tmp", default=None, help="Folder for the generated data (temporary).")
     ap.add_argument("--child", choices=["single", "dask"], help=argparse.SUPPRESS)
     ap.add_argument("--data", help=argparse.SUPPRESS)
@@ -206,7 +207,7 @@ def main() -> None:
     state[f"{args.rows}/{args.customers}"] = {
         "rows": rows, "customers": args.customers, "generate_s": gen_s, "runs": runs,
         "workers": args.workers, "worker_gb": args.worker_gb, "cap_gb": args.cap_gb,
-        "preset": args.preset, "header": machine_header(PACKAGES),
+        "preset": args.preset, "header": machine_header(PACKAGES), "note": args.note,
     }  # fmt: skip
     STATE.write_text(json.dumps(state, indent=1))
     update_section("bench_lifecycle_dask", render(state))
@@ -232,7 +233,7 @@ def render(state: dict) -> str:
                 continue
             ok = [r for r in runs if r["rc"] == 0]
             errors = sorted({r.get("error", "") for r in runs if r["rc"] != 0})
-            children = [max(r["peak_children_gb"], default=0.0) for r in ok]
+            children = [max(r["peak_children_gb"]) for r in ok if r["peak_children_gb"]]
             rows.append([
                 kind, f"{len(ok)}/{len(runs)}", _fmt(_median(runs, "wall")),
                 _fmt(_median(runs, "seconds")), _fmt(_median(runs, "peak_client_gb"), ".2f"),
@@ -247,6 +248,8 @@ def render(state: dict) -> str:
         if single and dask:
             out.append(f"Dask / single wall-time ratio: {dask / single:.2f}.")
             out.append("")
+        if s.get("note"):
+            out += [s["note"], ""]
     return "\n".join(out)
 
 
