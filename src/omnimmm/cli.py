@@ -152,6 +152,13 @@ def lifecycle_score(
     min_history_days: Annotated[
         int, typer.Option(help="History required before the first training cutoff, days.")
     ] = 90,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="Score on this Dask cluster (tcp://host:8786); Parquet input."),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Score on a local Dask cluster of N worker processes.")
+    ] = None,
 ) -> None:
     """Score churn and repurchase propensity of every customer as of a date."""
     from omnimmm.lifecycle.campaigns import CampaignColumns
@@ -171,14 +178,25 @@ def lifecycle_score(
         cols: dict[str, str | None] = {r: c for r, c in named.items() if c is not None}
         camp_cols = CampaignColumns(campaign_customer_id_col, campaign_sent_at_col,
                                     campaign_redeemed_at_col, campaign_treated_col)  # fmt: skip
-        res = score_customers(transactions, as_of, horizon_days, out, columns=cols,
-                              churn_horizon_days=churn_horizon_days, seed=seed,
-                              n_jobs=n_jobs, campaigns=campaigns, response_days=response_days,
-                              campaign_columns=camp_cols,
-                              model_preset="fast" if fast else "default",
-                              model_params=model_params, n_cutoffs=n_cutoffs,
-                              step_days=step_days,
-                              min_history_days=min_history_days)  # fmt: skip
+        if scheduler or workers:
+            from omnimmm.lifecycle.distributed import score_on_cluster
+
+            res = score_on_cluster(transactions, as_of, horizon_days, out, scheduler=scheduler,
+                                   workers=workers, columns=cols, campaigns=campaigns,
+                                   churn_horizon_days=churn_horizon_days, seed=seed,
+                                   model_preset="fast" if fast else "default",
+                                   model_params=model_params, n_cutoffs=n_cutoffs,
+                                   step_days=step_days,
+                                   min_history_days=min_history_days)  # fmt: skip
+        else:
+            res = score_customers(transactions, as_of, horizon_days, out, columns=cols,
+                                  churn_horizon_days=churn_horizon_days, seed=seed,
+                                  n_jobs=n_jobs, campaigns=campaigns,
+                                  response_days=response_days, campaign_columns=camp_cols,
+                                  model_preset="fast" if fast else "default",
+                                  model_params=model_params, n_cutoffs=n_cutoffs,
+                                  step_days=step_days,
+                                  min_history_days=min_history_days)  # fmt: skip
     except OmniError as exc:
         raise _fail(exc) from None
     used = res.metrics["columns"]

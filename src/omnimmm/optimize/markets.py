@@ -6,6 +6,10 @@ the markets' values, and its gradient is theirs side by side. Channels are named
 ``"<market>/<channel>"``. Draw ``d`` of the portfolio pairs draw ``d`` of every market (the
 markets' posteriors are independent fits, so any pairing is a draw of the joint posterior);
 markets with more draws are cut to the smallest count.
+
+``weights`` scale each market's value (and gradient): with every market's ``budget.margin``
+they turn revenue into gross profit, so that ``objective = "profit"`` weighs a market's
+revenue by its own margin when the optimizer trades it against spend.
 """
 
 from __future__ import annotations
@@ -37,9 +41,12 @@ class MarketsResponse:
     ----------
     markets : mapping of str -> ResponseModel
         One response model per market, all over the same horizon.
+    weights : mapping of str -> float, optional
+        A positive factor per market on its value (e.g. its profit margin); 1 if omitted.
     """
 
     markets: Mapping[str, Any]
+    weights: Mapping[str, float] | None = None
     _slices: dict[str, slice] = field(init=False, repr=False)
     _draws: int = field(init=False, repr=False)
 
@@ -59,6 +66,10 @@ class MarketsResponse:
                 raise PlanError(f"market name {name!r} must not contain {SEP!r}")
             slices[name] = slice(start, start + len(m.channels))
             start += len(m.channels)
+        for name, w in (self.weights or {}).items():
+            if name not in self.markets or not (np.isfinite(w) and w > 0):
+                raise PlanError(f"market weight {name!r}: {w!r} must be a positive number "
+                                "for one of the markets")  # fmt: skip
         object.__setattr__(self, "_slices", slices)
         object.__setattr__(self, "_draws", min(int(m.n_draws) for m in self.markets.values()))
 
@@ -96,24 +107,26 @@ class MarketsResponse:
         """Each market's columns in an allocation."""
         return dict(self._slices)
 
-    def _parts(self, allocation: np.ndarray) -> list[tuple[Any, np.ndarray]]:
+    def _parts(self, allocation: np.ndarray) -> list[tuple[Any, np.ndarray, float]]:
         a = np.asarray(allocation, dtype=float)
         if a.shape[-1] != len(self.channels):
             raise ValueError(f"allocation needs {len(self.channels)} columns, got {a.shape}")
-        return [(m, a[..., self._slices[k]]) for k, m in self.markets.items()]
+        w = self.weights or {}
+        return [(m, a[..., self._slices[k]], float(w.get(k, 1.0))) for k, m in self.markets.items()]
 
     def horizon_value(self, allocation: np.ndarray) -> np.ndarray:
         """Portfolio horizon value per draw: (n_draws,), or (n, n_draws) for (n, C)."""
         return np.sum(
-            [m.horizon_value(a)[..., : self._draws] for m, a in self._parts(allocation)], axis=0
+            [w * m.horizon_value(a)[..., : self._draws] for m, a, w in self._parts(allocation)],
+            axis=0,
         )
 
     def horizon_value_by_outcome(self, allocation: np.ndarray) -> np.ndarray:
         """Value per draw and market outcome: (n_draws, O), or (n, n_draws, O)."""
         return np.concatenate(
             [
-                m.horizon_value_by_outcome(a)[..., : self._draws, :]
-                for m, a in self._parts(allocation)
+                w * m.horizon_value_by_outcome(a)[..., : self._draws, :]
+                for m, a, w in self._parts(allocation)
             ],
             axis=-1,
         )
@@ -121,22 +134,22 @@ class MarketsResponse:
     def horizon_value_and_grad(self, allocation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Portfolio value per draw (n_draws,) and its gradient (n_draws, C)."""
         values, grads = [], []
-        for m, a in self._parts(allocation):
+        for m, a, w in self._parts(allocation):
             v, g = m.horizon_value_and_grad(a)
-            values.append(v[: self._draws])
-            grads.append(g[: self._draws])
+            values.append(w * v[: self._draws])
+            grads.append(w * g[: self._draws])
         return np.sum(values, axis=0), np.concatenate(grads, axis=1)
 
     def weekly_spend(self, allocation: np.ndarray) -> np.ndarray:
         """Weekly spend (horizon_weeks, C) of an allocation."""
-        return np.concatenate([m.weekly_spend(a) for m, a in self._parts(allocation)], axis=1)
+        return np.concatenate([m.weekly_spend(a) for m, a, _ in self._parts(allocation)], axis=1)
 
     def subset(self, draws: np.ndarray) -> MarketsResponse:
         """The same markets on a subset of the shared draws (used by the solver's screening)."""
         idx = np.asarray(draws, dtype=int)
         if not all(hasattr(m, "subset") for m in self.markets.values()):
             raise AttributeError("subset")
-        return MarketsResponse({k: m.subset(idx) for k, m in self.markets.items()})
+        return MarketsResponse({k: m.subset(idx) for k, m in self.markets.items()}, self.weights)
 
 
 def split_by_market(

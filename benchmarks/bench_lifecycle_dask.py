@@ -1,0 +1,257 @@
+"""Lifecycle scoring on Dask (``lifecycle score --scheduler/--workers``) against one process.
+
+Generates ``--rows`` synthetic transactions of ``--customers`` customers as Parquet files of
+``--chunk`` customers each in a temporary folder, one file at a time (never the whole log in
+memory; the generator is :func:`bench_lifecycle.synthetic_transactions`, run per chunk of
+customers with its own seed), then times, each as a separate process:
+
+* ``single``: :func:`omnimmm.lifecycle.score.score_customers` on the folder, under a memory
+  cap (``--cap-gb``, an address-space limit set with ``prlimit``; a run that hits it is
+  reported as not fitting);
+* ``dask``: :func:`omnimmm.lifecycle.distributed.score_customers_dask` on a LocalCluster of
+  ``--workers`` single-threaded worker processes (each with a Dask memory limit of
+  ``--worker-gb``).
+
+Wall time, and the peak resident memory of every process (the client and each worker
+process, sampled every 0.2 s with psutil over the whole process tree), medians over
+``--repeats`` runs, and the validation AUCs of both paths. Both use the same LightGBM settings
+(``--preset``, default ``fast``).
+
+Run::
+
+    nice -n 10 .venv/bin/python benchmarks/bench_lifecycle_dask.py --rows 5000000 \\
+        --customers 500000 --repeats 3
+    nice -n 10 .venv/bin/python benchmarks/bench_lifecycle_dask.py --rows 50000000 \\
+        --customers 5000000 --repeats 1
+
+Each size rewrites its own part of the ``bench_lifecycle_dask`` section of
+``benchmarks/RESULTS.md`` (results are kept per size in ``benchmarks/.bench_lifecycle_dask.json``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import machine_header, markdown_table, update_section
+
+REPO = Path(__file__).resolve().parents[1]
+STATE = Path(__file__).resolve().parent / ".bench_lifecycle_dask.json"
+PACKAGES = ("omnimmm", "dask", "distributed", "lightgbm", "duckdb", "pandas")
+AS_OF = "2024-11-30"
+HORIZON = 60
+
+
+def generate(folder: Path, n_rows: int, n_customers: int, chunk: int, seed: int) -> int:
+    """Write the log as Parquet files of ``chunk`` customers; returns the rows written."""
+    from bench_lifecycle import synthetic_transactions
+
+    folder.mkdir(parents=True, exist_ok=True)
+    written = 0
+    n_chunks = -(-n_customers // chunk)
+    for k in range(n_chunks):
+        n_c = min(chunk, n_customers - k * chunk)
+        n_r = round(n_rows * n_c / n_customers)
+        tx = synthetic_transactions(n_r, n_c, seed=seed * 100_003 + k)
+        tx["customer_id"] = f"K{k:04d}" + tx["customer_id"]
+        tx["order_id"] = f"K{k:04d}-" + tx["order_id"]
+        tx.to_parquet(folder / f"tx_{k:05d}.parquet", index=False, row_group_size=200_000)
+        written += len(tx)
+        del tx
+    return written
+
+
+def _child(args: argparse.Namespace) -> None:
+    """One timed scoring run (in its own process); prints a JSON line."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    out = Path(args.out)
+    kw = {"seed": 0, "model_preset": args.preset}
+    t0 = time.perf_counter()
+    if args.child == "single":
+        from omnimmm.lifecycle.score import score_customers
+
+        res = score_customers(args.data, AS_OF, HORIZON, out, n_jobs=1, **kw)
+    else:
+        import logging
+
+        from distributed import Client, LocalCluster
+
+        from omnimmm.lifecycle.distributed import score_customers_dask
+
+        with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
+                          host="127.0.0.1", dashboard_address=None,
+                          memory_limit=f"{args.worker_gb}GB",
+                          silence_logs=logging.ERROR) as cluster, Client(cluster) as client:  # fmt: skip
+            t0 = time.perf_counter()
+            res = score_customers_dask(args.data, AS_OF, HORIZON, out, client=client, **kw)
+    seconds = time.perf_counter() - t0
+    m = res.metrics
+    print(json.dumps({
+        "seconds": seconds, "customers": m["customers_scored"], "rows": m["rows_used"],
+        "auc_repurchase": m["repurchase"]["validation"]["roc_auc"],
+        "auc_churn": m["churn"]["validation"]["roc_auc"],
+        "train_rows": m["repurchase"]["n_train_rows"],
+    }))  # fmt: skip
+
+
+def _measure(cmd: list[str], cap_gb: float | None) -> dict:
+    """Run ``cmd``; wall time, exit code, peak RSS of the client and of each child process."""
+    import psutil
+
+    def limit() -> None:
+        if cap_gb:
+            cap = int(cap_gb * 2**30)
+            resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+    env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=limit, env=env)  # fmt: skip
+    peaks: dict[int, tuple[str, int]] = {}
+    done = threading.Event()
+
+    def sample() -> None:
+        root = psutil.Process(proc.pid)
+        while not done.is_set():
+            try:
+                procs = [root, *root.children(recursive=True)]
+            except psutil.Error:
+                break
+            for p in procs:
+                try:
+                    rss = p.memory_info().rss
+                    name = "client" if p.pid == proc.pid else " ".join(p.cmdline()[-3:])[-60:]
+                except psutil.Error:
+                    continue
+                if rss > peaks.get(p.pid, ("", 0))[1]:
+                    peaks[p.pid] = (name, rss)
+            time.sleep(0.2)
+
+    th = threading.Thread(target=sample, daemon=True)
+    th.start()
+    stdout, stderr = proc.communicate()
+    done.set()
+    th.join()
+    wall = time.perf_counter() - t0
+    result = {"rc": proc.returncode, "wall": wall, "peaks_gb": {}}
+    client = [rss for pid, (name, rss) in peaks.items() if pid == proc.pid]
+    others = sorted((rss for pid, (_, rss) in peaks.items() if pid != proc.pid), reverse=True)
+    result["peak_client_gb"] = (client[0] if client else 0) / 2**30
+    result["peak_children_gb"] = [r / 2**30 for r in others]
+    lines = [line for line in stdout.splitlines() if line.startswith("{")]
+    if proc.returncode == 0 and lines:
+        result |= json.loads(lines[-1])
+    else:
+        result["error"] = (stderr.strip().splitlines() or ["?"])[-1][:300]
+    return result
+
+
+def _median(runs: list[dict], key: str) -> float | None:
+    vals = [r[key] for r in runs if r.get(key) is not None and r["rc"] == 0]
+    return statistics.median(vals) if vals else None
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=5_000_000)
+    ap.add_argument("--customers", type=int, default=500_000)
+    ap.add_argument("--chunk", type=int, default=100_000)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--worker-gb", type=float, default=4.0)
+    ap.add_argument("--cap-gb", type=float, default=8.0)
+    ap.add_argument("--preset", default="fast")
+    ap.add_argument("--skip", choices=["single", "dask"], default=None)
+    ap.add_argument("--note", default="", help="A remark printed under this size's table.")
+    ap.add_argument("--tmp", default=None, help="Folder for the generated data (temporary).")
+    ap.add_argument("--child", choices=["single", "dask"], help=argparse.SUPPRESS)
+    ap.add_argument("--data", help=argparse.SUPPRESS)
+    ap.add_argument("--out", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        _child(args)
+        return
+
+    root = Path(tempfile.mkdtemp(prefix="bench_lc_dask_", dir=args.tmp))
+    try:
+        t0 = time.perf_counter()
+        rows = generate(root / "tx", args.rows, args.customers, args.chunk, seed=0)
+        gen_s = time.perf_counter() - t0
+        print(f"generated {rows:,} rows in {gen_s:.0f} s", flush=True)
+        runs: dict[str, list[dict]] = {"single": [], "dask": []}
+        for _ in range(args.repeats):
+            for kind in ("dask", "single"):
+                if kind == args.skip:
+                    continue
+                cmd = [sys.executable, __file__, "--child", kind, "--data", str(root / "tx"),
+                       "--out", str(root / f"out_{kind}"), "--preset", args.preset,
+                       "--workers", str(args.workers), "--worker-gb", str(args.worker_gb)]  # fmt: skip
+                r = _measure(cmd, args.cap_gb if kind == "single" else None)
+                print(kind, json.dumps(r), flush=True)
+                runs[kind].append(r)
+                shutil.rmtree(root / f"out_{kind}", ignore_errors=True)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    state = json.loads(STATE.read_text()) if STATE.is_file() else {}
+    state[f"{args.rows}/{args.customers}"] = {
+        "rows": rows, "customers": args.customers, "generate_s": gen_s, "runs": runs,
+        "workers": args.workers, "worker_gb": args.worker_gb, "cap_gb": args.cap_gb,
+        "preset": args.preset, "header": machine_header(PACKAGES), "note": args.note,
+    }  # fmt: skip
+    STATE.write_text(json.dumps(state, indent=1))
+    update_section("bench_lifecycle_dask", render(state))
+
+
+def _fmt(x: float | None, spec: str = ".0f") -> str:
+    return "-" if x is None else format(x, spec)
+
+
+def render(state: dict) -> str:
+    """The RESULTS.md section from every size measured so far."""
+    out = ["## Lifecycle scoring on Dask (bench_lifecycle_dask)", ""]
+    for _key, s in sorted(state.items(), key=lambda kv: kv[1]["rows"]):
+        out += [f"### {s['rows']:,} transactions / {s['customers']:,} customers", "",
+                s["header"].strip(), f"- LightGBM preset `{s['preset']}`, as-of {AS_OF}, horizon "
+                f"{HORIZON} days; Dask: LocalCluster of {s['workers']} single-threaded workers "
+                f"(memory limit {s['worker_gb']} GB each); single process capped at "
+                f"{s['cap_gb']} GB of address space; data generated in {s['generate_s']:.0f} s",
+                ""]  # fmt: skip
+        rows = []
+        for kind, runs in s["runs"].items():
+            if not runs:
+                continue
+            ok = [r for r in runs if r["rc"] == 0]
+            errors = sorted({r.get("error", "") for r in runs if r["rc"] != 0})
+            children = [max(r["peak_children_gb"]) for r in ok if r["peak_children_gb"]]
+            rows.append([
+                kind, f"{len(ok)}/{len(runs)}", _fmt(_median(runs, "wall")),
+                _fmt(_median(runs, "seconds")), _fmt(_median(runs, "peak_client_gb"), ".2f"),
+                _fmt(statistics.median(children) if children else None, ".2f"),
+                _fmt(_median(runs, "auc_repurchase"), ".4f"), _fmt(_median(runs, "auc_churn"), ".4f"),
+                "; ".join(e for e in errors if e) or "",
+            ])  # fmt: skip
+        out += [markdown_table(["path", "ok runs", "wall s (median)", "scoring s", "peak RSS "
+                                "client GB", "peak RSS per worker GB (max)", "AUC repurchase",
+                                "AUC churn", "failure"], rows), ""]  # fmt: skip
+        single, dask = _median(s["runs"]["single"], "wall"), _median(s["runs"]["dask"], "wall")
+        if single and dask:
+            out.append(f"Dask / single wall-time ratio: {dask / single:.2f}.")
+            out.append("")
+        if s.get("note"):
+            out += [s["note"], ""]
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    main()

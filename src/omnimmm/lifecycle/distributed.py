@@ -1,0 +1,516 @@
+"""``omnimmm lifecycle score --scheduler ADDRESS``: the scoring of :mod:`.score` on Dask.
+
+The transactions are a Parquet file or a folder of them (any layout DuckDB reads); no process
+loads them whole. The work runs as Dask tasks on the cluster's workers, which must see the
+input files and the scratch folder (a shared file system, or a local cluster):
+
+1. **Partition.** One task per input file loads it with
+   :func:`~omnimmm.lifecycle.features.load_transactions` (the same parsing, the same checks and
+   error messages, the as-of filter in SQL) and writes its rows, already typed, to
+   ``n_partitions`` buckets by a hash of the customer key: every customer's whole history
+   lands in one bucket.
+2. **BG/NBD.** The rhythm features hold a BG/NBD model fitted at each cutoff on *every*
+   customer. Each bucket returns its customers' ``(x, t_x, T)`` (the inputs
+   :mod:`.rhythm` fits on); the client fits one model per cutoff and hands it back, so the
+   BG/NBD columns are the single-process ones, not a per-bucket estimate.
+3. **Features and labels.** One task per bucket runs the single-process feature code
+   (:func:`~omnimmm.lifecycle.features.build_features`,
+   :func:`~omnimmm.lifecycle.rhythm.add_rhythm_features`,
+   :func:`~omnimmm.lifecycle.labels.make_labels`) at every cutoff on its customers alone,
+   which is exact because every feature is a per-customer aggregate, and writes them to
+   Parquet in the scratch folder.
+4. **Models.** The recipe of :class:`~omnimmm.lifecycle.propensity.PropensityModel` with the
+   trees trained by ``lightgbm.dask`` (see :mod:`.distributed_train`); the spend model is a
+   ``lightgbm.dask`` gamma regressor.
+5. **Scores.** Each bucket's customers are scored where their features are; the client
+   gathers the score columns only, ranks deciles and writes ``scores.csv`` and
+   ``metrics.json`` exactly as :func:`~omnimmm.lifecycle.score.score_customers` does.
+
+Campaign features are not available here (pass no campaign history with ``--scheduler``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+import omnimmm
+from omnimmm.errors import DataError
+from omnimmm.lifecycle.btyd import BGNBD
+from omnimmm.lifecycle.distributed_train import (
+    _LABELS,
+    SAMPLE_ROWS,
+    Job,
+    fit_spend,
+    gather,
+    load_rows,
+    report,
+    table_path,
+)
+from omnimmm.lifecycle.features import (
+    OPTIONAL,
+    ColumnMap,
+    DateLike,
+    TransactionTable,
+    _orders_sql,
+    _sample_roles,
+    _sql_ts,
+    build_features,
+    cutoff_end,
+    load_transactions,
+)
+from omnimmm.lifecycle.labels import CHURN_STAGES, check_history, make_labels
+from omnimmm.lifecycle.propensity import (
+    PropensityModel,
+    model_settings,
+)
+from omnimmm.lifecycle.rhythm import MIN_BGNBD_CUSTOMERS, add_rhythm_features
+from omnimmm.lifecycle.score import (
+    SCORE_COLUMNS,
+    ScoreResult,
+    _deciles,
+    _hash_ids,
+    _id_order,
+    _is_pii_key,
+    _write_atomic,
+)
+from omnimmm.lifecycle.value import SpendModel, expected_revenue
+
+#: DuckDB memory per task (it spills to the scratch folder beyond this).
+DUCKDB_MEMORY = "1GB"
+_BGNBD = ("bgnbd_p_alive", "bgnbd_p_any", "bgnbd_expected")
+
+
+def input_files(transactions: str | Path) -> list[Path]:
+    """The Parquet files behind ``transactions`` (a file, or a folder searched recursively)."""
+    path = Path(transactions)
+    if path.is_file():
+        if path.suffix.lower() not in (".parquet", ".pq"):
+            raise DataError(
+                f"{path}: --scheduler reads Parquet (a file or a folder of them), not "
+                f"{path.suffix or 'this file'}; convert it (e.g. DuckDB COPY ... TO 'x.parquet') "
+                "or score it without --scheduler"
+            )
+        return [path]
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in (".parquet", ".pq"))
+        if files:
+            return files
+        raise DataError(f"{path}: the folder holds no .parquet files")
+    raise DataError(f"{path}: no such transactions file or folder")
+
+
+def _connect(scratch: str) -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(
+        config={"threads": 1, "memory_limit": DUCKDB_MEMORY, "temp_directory": scratch}
+    )
+
+
+def _partition_file(path: str, index: int, cols: ColumnMap, stop: pd.Timestamp,
+                    scratch: str, n_partitions: int) -> dict[str, Any] | None:  # fmt: skip
+    """Load one input file as ``lifecycle score`` would, write its rows to the buckets."""
+    con = _connect(scratch)
+    try:
+        try:
+            t = load_transactions(path, columns=cols, until=stop, con=con)
+        except DataError as exc:
+            if "has no transactions" in str(exc):
+                return None  # every row of this file is after the as-of date
+            raise
+        con.execute(
+            f"CREATE TEMP TABLE bucketed AS SELECT *, "
+            f"CAST(hash(customer_id) % {n_partitions} AS INTEGER) AS _bucket FROM {t.table}"
+        )
+        for b in range(n_partitions):
+            target = Path(scratch) / "rows" / f"b{b:05d}"
+            target.mkdir(parents=True, exist_ok=True)
+            con.execute(
+                f"COPY (SELECT * EXCLUDE (_bucket) FROM bucketed WHERE _bucket = {b}) "
+                f"TO '{target / f'f{index:06d}.parquet'}' (FORMAT PARQUET)"
+            )
+        return {"n": t.n_rows, "start": t.start, "end": t.end, "optional": t.optional}
+    finally:
+        con.close()
+
+
+def _bucket_table(job: Job, b: int, con: duckdb.DuckDBPyConnection) -> TransactionTable | None:
+    folder = Path(job.scratch) / "rows" / f"b{b:05d}"
+    if not folder.exists() or not any(folder.iterdir()):
+        return None
+    canonical = ColumnMap("customer_id", "ts", "amount",
+                          *(r if r in job.optional else None for r in OPTIONAL))  # fmt: skip
+    return load_transactions(folder, columns=canonical, con=con)
+
+
+def _summary(t: TransactionTable, cutoff: pd.Timestamp) -> pd.DataFrame:
+    """Per customer ``x, t_x, T`` (weeks) at ``cutoff``, defined as in :mod:`.rhythm`."""
+    stop = cutoff_end(cutoff)
+    ep, day = f"epoch_us({_sql_ts(stop)})", "86400000000.0"
+    raw = t.con.execute(
+        f"""WITH o AS ({_orders_sql(t, stop)}),
+        dd AS (SELECT DISTINCT customer_id, CAST(ts AS DATE) AS d FROM o)
+        SELECT customer_id, count(*) AS n_days, CAST(max(d) - min(d) AS DOUBLE) AS t_x_days,
+               ({ep} - epoch_us(CAST(min(d) AS TIMESTAMP))) / {day} AS t_days
+        FROM dd GROUP BY customer_id"""
+    ).df()
+    t_x = raw["t_x_days"].to_numpy(dtype=float) / 7.0
+    return pd.DataFrame(
+        {
+            "customer_id": raw["customer_id"].astype(str),
+            "x": raw["n_days"].to_numpy(dtype=float) - 1.0,
+            "t_x": t_x,
+            "T": np.maximum(raw["t_days"].to_numpy(dtype=float) / 7.0, t_x),
+        }
+    )
+
+
+def _bucket_summaries(job: Job, b: int) -> dict[pd.Timestamp, np.ndarray]:
+    """Phase 2: the BG/NBD inputs of bucket ``b`` at every cutoff."""
+    con = _connect(job.scratch)
+    try:
+        t = _bucket_table(job, b, con)
+        if t is None:
+            return {}
+        cutoffs = sorted({c for c, _, _ in job.tables})
+        return {c: _summary(t, c)[["x", "t_x", "T"]].to_numpy() for c in cutoffs}
+    finally:
+        con.close()
+
+
+def _fit_bgnbd(parts: list[dict[pd.Timestamp, np.ndarray]]) -> dict[pd.Timestamp, BGNBD | None]:
+    """One BG/NBD per cutoff on every customer, as :func:`.rhythm._bgnbd_columns` fits it."""
+    models: dict[pd.Timestamp, BGNBD | None] = {}
+    for c in sorted({c for p in parts for c in p}):
+        rows = np.concatenate([p[c] for p in parts if c in p])
+        x, t_x, T = rows[:, 0], rows[:, 1], rows[:, 2]
+        ok = len(rows) >= MIN_BGNBD_CUSTOMERS and bool((x > 0).any())
+        models[c] = BGNBD(penalty=1e-3).fit(x, t_x, T) if ok else None
+    return models
+
+
+def _bucket_features(job: Job, b: int, models: dict[pd.Timestamp, BGNBD | None]) -> int:
+    """Phase 3: features (and labels where the window is observed) of bucket ``b``."""
+    con = _connect(job.scratch)
+    try:
+        t = _bucket_table(job, b, con)
+        if t is None:
+            return 0
+        rows = 0
+        for k, (c, h, labelled) in enumerate(job.tables):
+            f = add_rhythm_features(build_features(t, c), t, c, h)
+            model = models.get(c)
+            s = _summary(t, c).set_index("customer_id").loc[f["customer_id"]]
+            x, t_x, T = (s[v].to_numpy() for v in ("x", "t_x", "T"))
+            w = h / 7.0
+            for col, value in zip(_BGNBD, (
+                model.p_alive(x, t_x, T) if model else np.nan,
+                model.p_any(w, x, t_x, T) if model else np.nan,
+                model.expected_purchases(w, x, t_x, T) if model else np.nan,
+            ), strict=True):  # fmt: skip
+                f[col] = value
+            if labelled:
+                lab = make_labels(t, c, h, features=f)
+                f = f.merge(lab[["customer_id", *_LABELS]], on="customer_id", how="left")
+            rng = np.random.default_rng([job.seed, b, k])
+            f["_u"] = rng.random(len(f))  # early-stopping / calibration halves, sampling
+            path = table_path(job.scratch, c, h, b)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            f.to_parquet(path, index=False)
+            rows += len(f)
+        return rows
+    finally:
+        con.close()
+
+
+def _score_bucket(job: Job, cutoff: pd.Timestamp, h: int, rep: PropensityModel,
+                  churn: PropensityModel, spend: SpendModel, b: int) -> pd.DataFrame:  # fmt: skip
+    """Scores of bucket ``b``'s customers at the as-of date."""
+    part = load_rows(job, [cutoff], h, None, b)
+    if part.empty:
+        return part
+    X = part[rep.feature_names_]
+    p_rep = rep.predict_proba(X)[:, 1]
+    eligible = part["stage"].isin(CHURN_STAGES).to_numpy()
+    p_churn = np.full(len(part), np.nan)
+    if eligible.any():
+        p_churn[eligible] = churn.predict_proba(X[eligible])[:, 1]
+    return pd.DataFrame(
+        {"customer_id": part["customer_id"].to_numpy(), "p_repurchase": p_rep,
+         "p_churn": p_churn, "stage": part["stage"].to_numpy(),
+         "expected_revenue": expected_revenue(p_rep, spend.predict(X))}
+    )  # fmt: skip
+
+
+def _inputs(transactions: str | Path, columns: ColumnMap | dict[str, str | None] | None,
+            scratch: str) -> tuple[list[Path], ColumnMap, Any]:  # fmt: skip
+    files = input_files(transactions)
+    if isinstance(columns, ColumnMap):
+        return files, columns, None
+    con = _connect(scratch)
+    try:
+        roles = _sample_roles(con, files[0], dict(columns or {}))
+    finally:
+        con.close()
+    got = roles.columns
+    cols = ColumnMap(got["customer_id"], got["ts"], got["amount"], got.get("order_id"),
+                     got.get("channel"), got.get("store_id"), got.get("coupon_used"))  # fmt: skip
+    return files, cols, roles
+
+
+#: Seconds to wait for a scheduler to answer and for its first worker to join.
+CONNECT_SECONDS = 30.0
+
+
+@contextlib.contextmanager
+def cluster_client(scheduler: str | None, workers: int | None) -> Iterator[Any]:
+    """A Dask client on ``scheduler``, or on a new LocalCluster of ``workers`` single-threaded
+    processes (default: one per core) that is closed afterwards."""
+    from distributed import Client, LocalCluster
+
+    if scheduler and workers:
+        raise DataError("give either --scheduler (an existing cluster) or --workers, not both")
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout=CONNECT_SECONDS, set_as_default=False)
+        except (OSError, TimeoutError) as exc:
+            raise DataError(
+                f"--scheduler {scheduler}: no Dask scheduler answered within "
+                f"{CONNECT_SECONDS:.0f} s ({exc}). Start one with 'dask scheduler' and workers "
+                "with 'dask worker ADDRESS', or use --workers N for a local cluster"
+            ) from None
+        try:
+            try:
+                client.wait_for_workers(1, timeout=CONNECT_SECONDS)
+            except TimeoutError:
+                raise DataError(
+                    f"--scheduler {scheduler}: the scheduler has no workers; start some with "
+                    f"'dask worker {scheduler}'"
+                ) from None
+            yield client
+        finally:
+            client.close()
+        return
+    cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
+                           processes=True, host="127.0.0.1", dashboard_address=None,
+                           silence_logs=logging.ERROR)  # fmt: skip
+    try:
+        client = Client(cluster, set_as_default=False)
+        try:
+            yield client
+        finally:
+            client.close()
+    finally:
+        cluster.close()
+
+
+def score_on_cluster(
+    transactions: str | Path,
+    as_of: DateLike,
+    horizon_days: int,
+    out_dir: str | Path,
+    *,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    campaigns: Any = None,
+    **kw: Any,
+) -> ScoreResult:
+    """:func:`score_customers_dask` on ``scheduler`` or a local cluster of ``workers``
+    (``omnimmm lifecycle score --scheduler/--workers``); ``kw`` as there."""
+    if scheduler and workers:
+        raise DataError("give either --scheduler (an existing cluster) or --workers, not both")
+    if campaigns is not None:
+        raise DataError(
+            "--campaigns is not supported with --scheduler/--workers yet: score without a "
+            "cluster to add campaign features, or leave --campaigns out"
+        )
+    if workers is not None and workers < 1:
+        raise DataError(f"--workers must be at least 1, got {workers}")
+    input_files(transactions)  # a bad path fails before a cluster starts
+    with cluster_client(scheduler, workers) as client:
+        return score_customers_dask(transactions, as_of, horizon_days, out_dir, client=client,
+                                    **kw)  # fmt: skip
+
+
+def score_customers_dask(
+    transactions: str | Path,
+    as_of: DateLike,
+    horizon_days: int,
+    out_dir: str | Path,
+    *,
+    client: Any,
+    columns: ColumnMap | dict[str, str | None] | None = None,
+    churn_horizon_days: int | None = None,
+    n_cutoffs: int = 4,
+    step_days: int = 30,
+    min_history_days: int = 90,
+    calibration: str = "sigmoid",
+    seed: int = 0,
+    salt: str = "omnimmm",
+    model_preset: str = "default",
+    model_params: dict[str, Any] | None = None,
+    n_partitions: int | None = None,
+    scratch_dir: str | Path | None = None,
+) -> ScoreResult:
+    """Score every customer at ``as_of`` on a Dask cluster; the outputs of ``score_customers``.
+
+    Parameters
+    ----------
+    transactions
+        A Parquet file or a folder of Parquet files (searched recursively).
+    as_of, horizon_days, out_dir, columns, churn_horizon_days, n_cutoffs, step_days,
+    min_history_days, calibration, seed, salt, model_preset, model_params
+        As in :func:`omnimmm.lifecycle.score.score_customers`.
+    client
+        A ``distributed.Client``; its workers must see ``transactions`` and ``scratch_dir``.
+    n_partitions
+        Customer buckets (default: about 400,000 rows each, at least two per worker).
+    scratch_dir
+        Folder for the bucketed rows and feature tables (a temporary folder next to
+        ``out_dir`` by default; removed at the end).
+
+    Returns
+    -------
+    ScoreResult
+        ``metrics.json`` also records ``engine`` (scheduler, workers, partitions).
+
+    Raises
+    ------
+    DataError
+        As ``score_customers`` (the checks run on the workers, per input file), or an input
+        that is not Parquet.
+    """
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(scratch_dir) if scratch_dir else out.parent
+    scratch.mkdir(parents=True, exist_ok=True)
+    work = tempfile.mkdtemp(prefix=f".{out.name}-dask-{uuid.uuid4().hex[:6]}-", dir=scratch)
+    try:
+        with client.as_current():  # dask.array and lightgbm.dask look for the current client
+            return _score(client, transactions, as_of, horizon_days, out, work, columns,
+                          churn_horizon_days, n_cutoffs, step_days, min_history_days,
+                          calibration, seed, salt, model_preset, model_params,
+                          n_partitions)  # fmt: skip
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _score(client: Any, transactions: str | Path, as_of: DateLike, horizon_days: int, out: Path,
+           work: str, columns: Any, churn_horizon_days: int | None, n_cutoffs: int,
+           step_days: int, min_history_days: int, calibration: str, seed: int, salt: str,
+           model_preset: str, model_params: dict[str, Any] | None,
+           n_partitions: int | None) -> ScoreResult:  # fmt: skip
+    stop = cutoff_end(as_of)
+    files, cols, roles = _inputs(transactions, columns, work)
+    n_workers = max(1, len(client.scheduler_info()["workers"]))
+    if n_partitions is None:
+        n_bytes = sum(p.stat().st_size for p in files)
+        n_partitions = max(2 * n_workers, int(n_bytes // 8_000_000))  # ~400k rows of Parquet
+    parts = client.gather(
+        client.map(
+            _partition_file,
+            [str(p) for p in files],
+            range(len(files)),
+            cols=cols,
+            stop=stop,
+            scratch=work,
+            n_partitions=n_partitions,
+            pure=False,
+        )  # fmt: skip
+    )
+    stats = [p for p in parts if p is not None]
+    label = str(transactions)
+    if not stats:
+        raise DataError(f"{label} has no transactions before {stop.date()}")
+    optional = stats[0]["optional"]
+    whole = TransactionTable(
+        con=duckdb.connect(), table="(distributed)", source=label, optional=optional,
+        n_rows=sum(s["n"] for s in stats), start=min(s["start"] for s in stats),
+        end=min(max(s["end"] for s in stats), stop), roles=roles, columns=cols,
+    )  # fmt: skip
+    churn_h = churn_horizon_days or horizon_days
+    plans = {
+        target: check_history(
+            whole,
+            as_of,
+            h,
+            n_cutoffs=n_cutoffs,
+            step_days=step_days,
+            min_history_days=min_history_days,
+        )  # fmt: skip
+        for target, h in (("repurchase", horizon_days), ("churn", churn_h))
+    }
+    wanted: dict[tuple[pd.Timestamp, int], bool] = {}
+    for plan in plans.values():
+        for c in (*plan.train, plan.validation, *plan.shifted().train):
+            wanted[(c, plan.horizon_days)] = True
+    as_of_day = stop - pd.Timedelta(days=1)
+    wanted.setdefault((as_of_day, horizon_days), False)
+    job = Job(work, n_partitions, optional,
+               tuple((c, h, lab) for (c, h), lab in sorted(wanted.items())), seed)  # fmt: skip
+    buckets = list(range(n_partitions))
+    summaries = client.gather(client.map(_bucket_summaries, [job] * len(buckets), buckets,
+                                         pure=False))  # fmt: skip
+    models = _fit_bgnbd(summaries)
+    model_future = client.scatter(models, broadcast=True)
+    client.gather(client.map(_bucket_features, [job] * len(buckets), buckets,
+                             models=model_future, pure=False))  # fmt: skip
+
+    settings = model_settings(model_preset, **(model_params or {}))
+    model_kw = {"calibration": calibration, "random_state": seed, "n_jobs": 1} | settings
+    rep, rep_report = report(client, job, plans["repurchase"], "repurchase", model_kw, seed)
+    churn, churn_report = report(client, job, plans["churn"], "churn", model_kw, seed)
+    spend = fit_spend(client, job, plans["repurchase"], rep, seed)
+    got = gather(client, _score_bucket, job, as_of_day, horizon_days, rep, churn, spend)
+    ids = got["customer_id"].astype(str)
+    hashed = _is_pii_key(cols.customer_id, ids.head(1000))
+    p_rep = got["p_repurchase"].to_numpy()
+    scores = pd.DataFrame(
+        {"customer_id": _hash_ids(ids, salt) if hashed else ids, "p_repurchase": p_rep,
+         "p_churn": got["p_churn"].to_numpy(), "stage": got["stage"].to_numpy(),
+         "decile": _deciles(p_rep), "expected_revenue": got["expected_revenue"].to_numpy()}
+    )[list(SCORE_COLUMNS)]  # fmt: skip
+    metrics = {
+        "omnimmm_version": getattr(omnimmm, "__version__", None),
+        "source": label,
+        "as_of": str(as_of_day.date()),
+        "history_start": str(whole.start.date()),
+        "rows_used": whole.n_rows,
+        "customers_scored": int(len(scores)),
+        "customer_id_hashed": hashed,
+        "columns": roles.to_dict()
+        if roles is not None
+        else {
+            "columns": {r: getattr(cols, r) for r in ("customer_id", "ts", "amount", *optional)},
+            "how": "given",
+        },  # fmt: skip
+        "decile_of": "p_repurchase (1 = highest)",
+        "stages": {
+            s: int((scores["stage"] == s).sum()) for s in ("new", "active", "at_risk", "lapsed")
+        },  # fmt: skip
+        "repurchase": rep_report,
+        "churn": churn_report,
+        "expected_revenue_total": float(scores["expected_revenue"].sum()),
+        "model": {"preset": model_preset, "settings": settings},
+        "campaigns": None,
+        "engine": {
+            "name": "dask",
+            "scheduler": str(client.scheduler.address),
+            "workers": n_workers,
+            "partitions": n_partitions,
+            "input_files": len(files),
+            "sample_rows_linear_and_rfm": SAMPLE_ROWS,
+        },
+    }
+    _write_atomic(out, scores.iloc[_id_order(scores["customer_id"])], metrics)
+    return ScoreResult(scores=scores, metrics=metrics, out_dir=out)
