@@ -55,8 +55,8 @@ def main() -> None:
             src = args.data
         import duckdb
 
-        n_t = duckdb.sql(f"select count(*) from '{src / 'touches.parquet'}'").fetchone()[0]  # type: ignore[index]
-        n_c = duckdb.sql(f"select count(*) from '{src / 'conversions.parquet'}'").fetchone()[0]  # type: ignore[index]
+        n_t = duckdb.sql(f"select count(*) from '{src / 'touches.parquet'}'").fetchall()[0][0]
+        n_c = duckdb.sql(f"select count(*) from '{src / 'conversions.parquet'}'").fetchall()[0][0]
         gen = time.perf_counter() - t0
         times, cpus, loads = [], [], []
         for k in range(args.repeats):
