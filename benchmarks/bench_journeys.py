@@ -6,12 +6,18 @@ model with bootstrap, path methods in DuckDB, outputs) is timed ``--repeats`` ti
 fresh process each; the median and the seconds per million touches are reported and the
 ``journeys`` section of RESULTS.md is rewritten. Usage::
 
-    nice -n 10 .venv/bin/python benchmarks/bench_journeys.py --customers 1000000 --days 60
+    nice -n 10 .venv/bin/python benchmarks/bench_journeys.py --customers 1000000 --days 69
+
+69 days give about 20M touches (19.97M at seed 0). ``--data DIR`` reuses a world already
+written there (``touches.parquet``, ``conversions.parquet``). On a shared machine wall
+time depends on the neighbours: the CPU seconds of each run and the load average before
+and after it are reported beside it.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import statistics
 import subprocess
@@ -26,7 +32,9 @@ from _results import machine_header, markdown_table, update_section
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--customers", type=int, default=1_000_000)
-    ap.add_argument("--days", type=int, default=60)
+    ap.add_argument("--days", type=int, default=69)
+    ap.add_argument("--data", type=Path, default=None)
+    ap.add_argument("--note", default="")
     ap.add_argument("--bootstrap", type=int, default=100)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--no-write", action="store_true")
@@ -36,35 +44,49 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         t0 = time.perf_counter()
-        w = simulate_journeys(n_customers=args.customers, days=args.days, seed=0, truth=False)
-        w.touches.to_parquet(d / "touches.parquet")
-        w.conversions.to_parquet(d / "conversions.parquet")
-        n_t, n_c = len(w.touches), len(w.conversions)
-        del w
+        if args.data is None:
+            w = simulate_journeys(n_customers=args.customers, days=args.days, seed=0,
+                                  truth=False)  # fmt: skip
+            w.touches.to_parquet(d / "touches.parquet")
+            w.conversions.to_parquet(d / "conversions.parquet")
+            del w
+            src = d
+        else:
+            src = args.data
+        import duckdb
+
+        n_t = duckdb.sql(f"select count(*) from '{src / 'touches.parquet'}'").fetchall()[0][0]
+        n_c = duckdb.sql(f"select count(*) from '{src / 'conversions.parquet'}'").fetchall()[0][0]
         gen = time.perf_counter() - t0
-        times, cpus = [], []
+        times, cpus, loads = [], [], []
         for k in range(args.repeats):
             t1 = time.perf_counter()
             c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            l1 = os.getloadavg()[0]
             subprocess.run([sys.executable, "-m", "omnimmm.cli", "journeys", "attribute",
-                            "--touches", str(d / "touches.parquet"), "--conversions",
-                            str(d / "conversions.parquet"), "--out", str(d / f"o{k}"),
+                            "--touches", str(src / "touches.parquet"), "--conversions",
+                            str(src / "conversions.parquet"), "--out", str(d / f"o{k}"),
                             "--bootstrap", str(args.bootstrap)],
                            check=True, capture_output=True)  # fmt: skip
             times.append(time.perf_counter() - t1)
             c2 = resource.getrusage(resource.RUSAGE_CHILDREN)
             cpus.append(c2.ru_utime + c2.ru_stime - c1.ru_utime - c1.ru_stime)
+            loads.append(f"{l1:.0f}-{os.getloadavg()[0]:.0f}")
+            print(f"run {k}: {times[-1]:.1f} s wall, {cpus[-1]:.1f} s CPU, load {loads[-1]}",
+                  flush=True)  # fmt: skip
     med = statistics.median(times)
     cpu = statistics.median(cpus)
     rows = [[f"{args.customers:,}", f"{n_t:,}", f"{n_c:,}", str(args.bootstrap),
              ", ".join(f"{x:.1f}" for x in times), f"{med:.1f}",
-             f"{med / (n_t / 1e6):.2f}", f"{cpu:.0f}", f"{med / 180:.2f}"]]  # fmt: skip
+             ", ".join(f"{x:.0f}" for x in cpus), f"{cpu:.0f}", ", ".join(loads),
+             f"{cpu / 180:.2f}"]]  # fmt: skip
     table = markdown_table(["customers", "touches", "conversions", "bootstrap", "runs (s)",
-                            "median (s)", "s per M touches", "CPU s (median)",
-                            "median / 180 s target"], rows)  # fmt: skip
+                            "median (s)", "CPU s per run", "CPU s (median)",
+                            "load (start-end)", "CPU s / 180 s"], rows)  # fmt: skip
     body = (
         machine_header(("numpy", "pandas", "duckdb")) + "\n" + table + "\n\n"
         f"World generation and Parquet writing (not timed above): {gen:.0f} s.\n"
+        + (f"\n{args.note}\n" if args.note else "")
     )
     print(body)
     if not args.no_write:

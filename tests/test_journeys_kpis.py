@@ -157,3 +157,40 @@ def test_cli_kpis_writes_the_board(tmp_path) -> None:  # type: ignore[no-untyped
     flags = pd.read_csv(tmp_path / "o" / "flags.csv")
     assert (flags[flags.kpi == "handoff"].threshold == 0.5).all()
     assert set(pd.ExcelFile(tmp_path / "o" / "kpis.xlsx").sheet_names) >= {"flags", "handoff"}
+
+
+def test_redemptions_join_customers_through_identity_resolution(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A coupon sent to the app and redeemed with the store card is one customer's usage."""
+    from omnimmm.journeys.board import kpi_board
+
+    ts = pd.Timestamp("2026-03-02 10:00")
+    people = range(6)
+    phone = [f"+86 1391234{p:04d}" for p in people]
+    # app touches carry the app id and the phone; mini-program touches the openid only
+    touches = pd.DataFrame({
+        "app_id": [f"A{p}" for p in people] + [None] * 6,
+        "openid": [None] * 6 + [f"o{p}" for p in people],
+        "phone": phone + [None] * 6,
+        "ts": [ts] * 12,
+        "channel": ["app"] * 6 + ["mini_program"] * 6,
+        "campaign": ["spring"] * 6 + [None] * 6,
+    })  # fmt: skip
+    # store receipts carry the store card and the phone; mini-program orders the openid and
+    # the store card: so app, mini-program and card ids of one person join
+    conversions = pd.DataFrame({
+        "store_card_id": [f"S{p}" for p in people] * 2,
+        "phone": phone + [None] * 6,
+        "openid": [None] * 6 + [f"o{p}" for p in people],
+        "ts": [ts + pd.Timedelta(days=1)] * 12,
+        "value": 50.0,
+        "channel": ["store"] * 6 + ["online"] * 6,
+    })  # fmt: skip
+    # three customers redeem at the till with their store card only
+    redemptions = pd.DataFrame({"store_card_id": ["S0", "S2", "S4"],
+                                "ts": [ts + pd.Timedelta(days=2)] * 3,
+                                "campaign": "spring"})  # fmt: skip
+    res = kpi_board(touches, conversions, tmp_path / "o", redemptions=redemptions)
+    usage = res.kpis[res.kpis.kpi == "benefit_usage"]
+    assert list(usage[["numerator", "denominator"]].iloc[0]) == [3, 6]
+    touch = res.kpis[(res.kpis.kpi == "touch_rate") & (res.kpis.month == "2026-03")]
+    assert set(touch.value) == {1.0}  # six people, each seen in the app and mini-program

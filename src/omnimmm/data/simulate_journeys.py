@@ -44,7 +44,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["JourneyChannel", "JourneyWorld", "default_channels", "simulate_journeys"]
+__all__ = [
+    "JourneyChannel",
+    "JourneyWorld",
+    "WORLDS",
+    "default_channels",
+    "simulate_journeys",
+    "world_settings",
+]
 
 _START = pd.Timestamp("2026-01-01")
 _TOUCH_PART = 0.6  # touches in [0, 0.6) of a day, purchases in [0.6, 1)
@@ -73,6 +80,42 @@ def default_channels() -> tuple[JourneyChannel, ...]:
         JourneyChannel("email", "online", 0.08, 0.0, 3.0, cost=0.005),
         JourneyChannel("direct_mail", "offline", 0.015, 0.7, 7.0, intent_power=0.2, cost=1.5),
     )
+
+
+def _other_channels() -> tuple[JourneyChannel, ...]:
+    return (
+        JourneyChannel("search", "online", 0.04, 0.8, 1.0, intent_power=1.0, cost=0.6),
+        JourneyChannel("video", "online", 0.06, 0.35, 10.0, intent_power=0.4, cost=0.3),
+        JourneyChannel("display", "online", 0.2, 0.06, 2.0, intent_power=0.6, cost=0.02),
+        JourneyChannel("email", "online", 0.1, 0.0, 3.0, intent_power=0.8, cost=0.005),
+        JourneyChannel("sms", "online", 0.05, 0.25, 1.0, cost=0.05),
+        JourneyChannel("flyer", "offline", 0.02, 0.6, 5.0, cost=1.0),
+    )
+
+
+WORLDS = ("default", "other", "full_log", "weak_intent")
+
+
+def world_settings(name: str) -> dict[str, Any]:
+    """Keyword arguments of :func:`simulate_journeys` for a named world, to check that a
+    method generalises beyond the default world.
+
+    ``default``: the module's world. ``other``: six channels with other rates, half-lives
+    (1 to 10 days) and effects, ``video`` priming ``search``, and a no-effect ``email``
+    aimed at high-intent customers (a confounded negative control). ``full_log``: the
+    default world with every touch logged. ``weak_intent``: intent spread 0.4 instead of
+    0.8, a higher base rate and no priming.
+    """
+    if name == "default":
+        return {}
+    if name == "other":
+        return {"channels": _other_channels(), "priming": {("video", "search"): 0.6},
+                "base_rate": 0.003, "intent_sd": 1.0, "store_lift": 1.0}  # fmt: skip
+    if name == "full_log":
+        return {"log_until_last_purchase": False}
+    if name == "weak_intent":
+        return {"intent_sd": 0.4, "base_rate": 0.006, "priming": {}}
+    raise ValueError(f"unknown journey world {name!r}; known: {', '.join(WORLDS)}")
 
 
 @dataclass(frozen=True, eq=False)

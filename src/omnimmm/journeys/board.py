@@ -17,7 +17,7 @@ from markupsafe import Markup, escape
 
 from omnimmm.journeys.attribute import write_atomic
 from omnimmm.journeys.inputs import JourneyColumns, JourneyData, Source, load_journeys
-from omnimmm.journeys.kpis import KpiSettings, compute_kpis
+from omnimmm.journeys.kpis import KpiSettings, kpis_in_duckdb
 from omnimmm.journeys.report import page, table_html
 from omnimmm.report.svg import PALETTE, Series, line_chart
 
@@ -55,36 +55,24 @@ def flag_rules(kpis: pd.DataFrame, rules: Rules) -> pd.DataFrame:
 
 
 def load_redemptions(
-    con_data: JourneyData, source: Source, customer: str = "customer_id", ts: str = "ts",
+    data: JourneyData, source: Source, customer: str = "customer_id", ts: str = "ts",
     campaign: str = "campaign", what: str = "redemptions file (--redemptions)",
 ) -> pd.DataFrame:  # fmt: skip
-    """Redemptions keyed like the journeys: ``cid, ts, campaign`` (unknown customers dropped)."""
+    """Redemptions keyed like the journeys: ``cid, ts, campaign`` (unknown customers dropped).
+
+    Adds the table ``redemptions`` to ``data``'s connection. Journeys joined by identity
+    resolution must be loaded with their redemptions instead (``load_journeys(...,
+    redemptions=...)``), so the redemptions' ids join the same customers.
+    """
     from omnimmm.errors import DataError
+    from omnimmm.journeys.inputs import add_redemptions
 
-    con = con_data.con
-    if isinstance(source, pd.DataFrame):
-        con.register("r_raw", source)
-    else:
-        from omnimmm.data.tables import register_duckdb
-
-        register_duckdb(con, source, "r_raw", what=what)
-    cols = [str(r[0]) for r in con.execute("describe r_raw").fetchall()]
-    for name, flag in ((customer, "--redemption-customer-col"), (ts, "--redemption-ts-col"),
-                       (campaign, "--redemption-campaign-col")):  # fmt: skip
-        if name not in cols:
-            raise DataError(f"{what}: no column {name!r} (name yours with {flag}); "
-                            f"its columns are {cols}")  # fmt: skip
-    frame = con.execute(
-        f'select trim("{customer}"::varchar) as cust, '
-        f'coalesce(try_cast("{ts}" as timestamp), try_cast(try_cast("{ts}" as date) as '
-        f'timestamp)) as ts, "{campaign}"::varchar as campaign from r_raw'
-    ).df()
-    bad = frame["ts"].isna()
-    if bad.any():
-        raise DataError(f"{what}: column {ts!r} must hold dates; data row "
-                        f"{int(bad.to_numpy().argmax()) + 1} does not")  # fmt: skip
-    keys = con.execute("select distinct cust, cid from customer_keys").df()
-    return frame.merge(keys, on="cust", how="inner")[["cid", "ts", "campaign"]]
+    if data.resolved:
+        raise DataError(f"{what}: the journeys were joined by identity resolution; load the "
+                        "redemptions with them (load_journeys(..., redemptions=...))")  # fmt: skip
+    if not data.has_redemptions:
+        add_redemptions(data, source, (customer, ts, campaign), what)
+    return data.con.execute("select cid, ts, campaign from redemptions").df()
 
 
 def _charts(kpis: pd.DataFrame) -> Markup:
@@ -164,16 +152,14 @@ def kpi_board(
     """
     settings = settings or KpiSettings()
     rules = rules or Rules()
-    data = data or load_journeys(touches, conversions, columns)
-    t = data.con.execute("select cid, ts, channel, campaign from touches").df()
-    c = data.con.execute("select cid, ts, place from conversions").df()
-    if not data.has_place:
-        c = c.drop(columns="place")
-    if not data.has_campaign:
-        t = t.drop(columns="campaign")
-    red = (load_redemptions(data, redemptions, *redemption_columns) if redemptions is not None
-           else None)  # fmt: skip
-    kpis = compute_kpis(t, c, red, settings)
+    if data is None or (redemptions is not None and data.resolved and not data.has_redemptions):
+        data = load_journeys(touches, conversions, columns, redemptions=redemptions,
+                             redemption_columns=redemption_columns)  # fmt: skip
+    elif redemptions is not None and not data.has_redemptions:
+        load_redemptions(data, redemptions, *redemption_columns)
+    red = "redemptions" if redemptions is not None and data.has_redemptions else None
+    kpis = kpis_in_duckdb(data.con, "touches", "conversions", red, settings,
+                          has_place=data.has_place, has_campaign=data.has_campaign)  # fmt: skip
     result = BoardResult(kpis, flag_rules(kpis, rules))
     write_atomic(Path(out), {
         "kpis.csv": kpis.to_csv(index=False, float_format="%.6g"),

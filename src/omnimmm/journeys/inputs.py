@@ -30,9 +30,13 @@ import pandas as pd
 
 from omnimmm.errors import DataError
 
-__all__ = ["JourneyColumns", "JourneyData", "load_journeys"]
+__all__ = ["JourneyColumns", "JourneyData", "add_redemptions", "load_journeys"]
 
-IDENTITY_KEYS: tuple[str, ...] = ("account_id", "member_id", "phone", "email", "device_id")
+IDENTITY_KEYS: tuple[str, ...] = ("account_id", "member_id", "app_id", "mini_program_id",
+                                  "openid", "unionid", "store_card_id", "phone", "email",
+                                  "device_id")  # fmt: skip
+RECORD_KEYS: tuple[str, ...] = ("account_id", "member_id", "app_id", "mini_program_id",
+                                "store_card_id")  # fmt: skip
 Source = str | Path | pd.DataFrame
 
 
@@ -66,6 +70,8 @@ class JourneyData:
     n_touches: int
     n_conversions: int
     notes: list[str] = field(default_factory=list)
+    has_redemptions: bool = False  # a table ``redemptions`` (cid, ts, campaign)
+    resolved: bool = False  # customers joined by identity resolution
 
 
 def _q(name: str) -> str:
@@ -117,26 +123,45 @@ def _ts_sql(col: str) -> str:
 
 
 def _resolve_customers(
-    con: duckdb.DuckDBPyConnection, tcols: list[str], ccols: list[str], cols: JourneyColumns
-) -> tuple[str, str, list[str]]:
-    """Views ``t_keyed`` and ``c_keyed`` with a resolved ``__cust`` column."""
+    con: duckdb.DuckDBPyConnection, tcols: list[str], ccols: list[str], cols: JourneyColumns,
+    red: tuple[list[str], str] | None,
+) -> tuple[str, str, list[str]]:  # fmt: skip
+    """Views ``t_keyed``, ``c_keyed`` (and ``r_keyed``) with a resolved ``__cust`` column.
+
+    Touches, conversions and redemptions (``red``: its columns and timestamp column) are
+    resolved together, so a coupon sent to the app account and redeemed with the store
+    card counts for one customer when some row links the two (a phone, a member id).
+    """
     from omnimmm.lifecycle.identity import resolve_identities
 
-    keys = [k for k in IDENTITY_KEYS if k in tcols or k in ccols]
-    t = con.execute(f"select {', '.join(_q(k) for k in keys if k in tcols)}, "
-                    f"{_ts_sql(cols.ts)} as ts from t_raw").df()  # fmt: skip
-    c = con.execute(f"select {', '.join(_q(k) for k in keys if k in ccols)}, "
-                    f"{_ts_sql(cols.conversion_ts)} as ts from c_raw").df()  # fmt: skip
-    both = pd.concat([t.assign(source="touches"), c.assign(source="conversions")],
-                     ignore_index=True)  # fmt: skip
-    res = resolve_identities(both, keys=keys, source="source", time="ts")
+    rcols = red[0] if red else []
+    keys = [k for k in IDENTITY_KEYS if k in tcols or k in ccols or k in rcols]
+    parts = {"touches": ("t_raw", tcols, cols.ts), "conversions": ("c_raw", ccols,
+                                                                   cols.conversion_ts)}  # fmt: skip
+    if red:
+        parts["redemptions"] = ("r_raw", rcols, red[1])
+    frames = []
+    for source, (view, have, ts) in parts.items():
+        mine = [k for k in keys if k in have]
+        if not mine:
+            frames.append(con.execute(f"select {_ts_sql(ts)} as ts from {view}").df()
+                          .assign(source=source))  # fmt: skip
+            continue
+        frames.append(con.execute(f"select {', '.join(_q(k) for k in mine)}, {_ts_sql(ts)} "
+                                  f"as ts from {view}").df().assign(source=source))  # fmt: skip
+    res = resolve_identities(pd.concat(frames, ignore_index=True), keys=keys,
+                             record_keys=RECORD_KEYS, source="source", time="ts")  # fmt: skip
     ids = res.customer_id.to_numpy()
-    con.register("t_ids", pd.DataFrame({"__n": range(len(t)), "__cust": ids[: len(t)]}))
-    con.register("c_ids", pd.DataFrame({"__n": range(len(c)), "__cust": ids[len(t) :]}))
-    con.execute("create or replace view t_keyed as select * from "
-                "(select row_number() over () - 1 as __n, * from t_raw) join t_ids using (__n)")  # fmt: skip
-    con.execute("create or replace view c_keyed as select * from "
-                "(select row_number() over () - 1 as __n, * from c_raw) join c_ids using (__n)")  # fmt: skip
+    at = 0
+    for source, (view, _, _) in parts.items():
+        n = len(frames[list(parts).index(source)])
+        short = view[0]
+        part = ids[at : at + n]
+        con.register(f"{short}_ids", pd.DataFrame({"__n": range(n), "__cust": part}))
+        con.execute(f"create or replace view {short}_keyed as select * from (select "
+                    f"row_number() over () - 1 as __n, * from {view}) join {short}_ids "
+                    "using (__n)")  # fmt: skip
+        at += n
     note = (f"customers joined across {keys} by identity resolution: "
             f"{res.n_customers:,} customers, {res.summary['n_unresolved_rows']:,} rows "
             "without a usable key dropped")  # fmt: skip
@@ -149,16 +174,26 @@ def load_journeys(
     columns: JourneyColumns | None = None,
     what_touches: str = "touches file (--touches)",
     what_conversions: str = "conversions file (--conversions)",
+    redemptions: Source | None = None,
+    redemption_columns: tuple[str, str, str] = ("customer_id", "ts", "campaign"),
+    what_redemptions: str = "redemptions file (--redemptions)",
 ) -> JourneyData:
-    """Read, check and key touches and conversions.
+    """Read, check and key touches and conversions (and coupon/benefit redemptions).
 
     Parameters
     ----------
     touches, conversions : path or pandas.DataFrame
     columns : JourneyColumns, optional
         Column names (defaults as in the DESIGN contract).
-    what_touches, what_conversions : str
-        How errors name the two inputs.
+    what_touches, what_conversions, what_redemptions : str
+        How errors name the inputs.
+    redemptions : path or pandas.DataFrame, optional
+        Redemptions, keyed like the journeys into a table ``redemptions`` (``cid, ts,
+        campaign``): by the customer column, or, when the journeys are joined by identity
+        resolution, resolved together with them (so a redemption made with a store card
+        counts for the customer whose app received the coupon). Redemptions of customers
+        without a touch or conversion are dropped (and noted).
+    redemption_columns : (customer, ts, campaign)
 
     Returns
     -------
@@ -179,10 +214,25 @@ def load_journeys(
     _register(con, touches, "t_raw", what_touches)
     _register(con, conversions, "c_raw", what_conversions)
     tcols, ccols = _columns(con, "t_raw"), _columns(con, "c_raw")
+    rcols: list[str] = []
+    wr = what_redemptions
+    if redemptions is not None:
+        _register(con, redemptions, "r_raw", what_redemptions)
+        rcols = _columns(con, "r_raw")
+        wr = wr if isinstance(redemptions, pd.DataFrame) else f"{redemptions}: {wr}"
     notes: list[str] = []
     tview, cview, tcust, ccust = "t_raw", "c_raw", cols.customer_id, cols.conversion_customer_id
-    if tcust not in tcols and ccust not in ccols and any(k in tcols for k in IDENTITY_KEYS):
-        tview, cview, notes = _resolve_customers(con, tcols, ccols, cols)
+    resolved = (tcust not in tcols and ccust not in ccols
+                and any(k in tcols for k in IDENTITY_KEYS))  # fmt: skip
+    if resolved:
+        red = (rcols, redemption_columns[1]) if redemptions is not None else None
+        if red:
+            _need(rcols, redemption_columns[1], wr, "--redemption-ts-col")
+            if not any(k in rcols for k in IDENTITY_KEYS):
+                raise DataError(f"{wr}: no identity key column (one of {list(IDENTITY_KEYS)})"
+                                "; the touches and conversions are joined by identity "
+                                "resolution, so redemptions need one too")  # fmt: skip
+        tview, cview, notes = _resolve_customers(con, tcols, ccols, cols, red)
         tcust = ccust = "__cust"
     else:
         _need(tcols, tcust, wt, "--touch-customer-col")
@@ -220,8 +270,52 @@ def load_journeys(
         place = f"lower(trim({_q(cols.conversion_channel)}::varchar))"
         _check(con, cview, f"{place} not in ('online', 'store', 'offline')",
                cols.conversion_channel, wc, "'online' or 'store' ('offline' counts as store)")  # fmt: skip
-    return _materialise(con, tview, cview, tcust, ccust, cols, has_cost, has_campaign,
+    data = _materialise(con, tview, cview, tcust, ccust, cols, has_cost, has_campaign,
                         has_place, notes)  # fmt: skip
+    data.resolved = resolved
+    if redemptions is not None:
+        _redemptions(data, "r_keyed" if resolved else "r_raw",
+                     "__cust" if resolved else redemption_columns[0], rcols,
+                     redemption_columns, wr)  # fmt: skip
+    return data
+
+
+def add_redemptions(
+    data: JourneyData, source: Source, names: tuple[str, str, str] = ("customer_id", "ts",
+                                                                      "campaign"),
+    what: str = "redemptions file (--redemptions)",
+) -> None:  # fmt: skip
+    """Add the table ``redemptions`` (cid, ts, campaign) to journeys keyed by a customer
+    column (journeys joined by identity resolution: pass ``redemptions`` to
+    :func:`load_journeys` instead)."""
+    _register(data.con, source, "r_raw", what)
+    what = what if isinstance(source, pd.DataFrame) else f"{source}: {what}"
+    _redemptions(data, "r_raw", names[0], _columns(data.con, "r_raw"), names, what)
+
+
+def _redemptions(
+    data: JourneyData, view: str, cust: str, rcols: list[str],
+    names: tuple[str, str, str], what: str,
+) -> None:  # fmt: skip
+    """The table ``redemptions`` (cid, ts, campaign) keyed like the journeys."""
+    con = data.con
+    flags = ("--redemption-customer-col", "--redemption-ts-col", "--redemption-campaign-col")
+    for name, flag in zip(names, flags, strict=True):
+        if name == names[0] and cust == "__cust":
+            continue
+        _need(rcols, name, what, flag)
+    _check(con, view, f"{_ts_sql(names[1])} is null", names[1], what,
+           "timestamps (YYYY-MM-DD or YYYY-MM-DD HH:MM:SS)")  # fmt: skip
+    con.execute(f"create table redemptions as select k.cid, {_ts_sql(names[1])} as ts, "
+                f"{_q(names[2])}::varchar as campaign from {view} r join customer_keys k "
+                f"on k.cust = trim(r.{_q(cust)}::varchar)")  # fmt: skip
+    row = con.execute(f"select (select count(*) from {view}), "
+                      "(select count(*) from redemptions)").fetchone()  # fmt: skip
+    assert row is not None
+    if row[1] < row[0]:
+        data.notes.append(f"{row[0] - row[1]:,} of {row[0]:,} redemptions belong to no "
+                          "customer with a touch or conversion and are left out")  # fmt: skip
+    data.has_redemptions = True
 
 
 def _materialise(

@@ -19,8 +19,9 @@ Definitions (month = calendar month of the event that opens the window; ``W`` =
     ``repurchase_days`` (default 30) after one of those conversions / customers converting.
 ``benefit_usage`` (campaign)
     customers who received the campaign (a touch carrying it) in the month and redeemed
-    it at or after their first receipt / customers who received it. Needs a redemptions
-    table and a touches ``campaign`` column.
+    it at or after the day of their first receipt / customers who received it; ``other``
+    is the channel of the month's earliest receipt. Needs a redemptions table and a
+    touches ``campaign`` column.
 ``synergy`` (channel x other channel)
     conversion rate in the month of customers touched by both / (rate of those touched by
     the first only x rate of those by the second only / rate of known customers touched by
@@ -29,20 +30,29 @@ Definitions (month = calendar month of the event that opens the window; ``W`` =
 
 ``complete`` is false when the window of a month's last day reaches past the data's end
 (the month's windowed KPIs are then understated).
+
+Everything that touches event rows runs in DuckDB (windowed counts over each customer's
+timeline, then ``count(distinct ...)`` per month), so the board scales with the
+attribution's tables; pandas only assembles the few aggregated rows.
+:func:`compute_kpis` takes pandas frames (a fresh in-memory DuckDB);
+:func:`kpis_in_duckdb` works on tables already in a connection.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
+import duckdb
 import numpy as np
 import pandas as pd
 
-__all__ = ["KPI_COLUMNS", "KpiSettings", "compute_kpis"]
+__all__ = ["KPI_COLUMNS", "KpiSettings", "compute_kpis", "kpis_in_duckdb"]
 
 KPI_COLUMNS = ["kpi", "month", "channel", "other", "value", "numerator", "denominator",
                "low", "high", "complete"]  # fmt: skip
 Z90 = 1.6448536269514722
+_MONTH = "strftime(ts, '%Y-%m')"
 
 
 @dataclass(frozen=True)
@@ -54,10 +64,6 @@ class KpiSettings:
     offline_channels: tuple[str, ...] = ()
 
 
-def _month(ts: pd.Series) -> pd.Series:
-    return ts.dt.to_period("M").astype(str)
-
-
 def _row(kpi: str, month: str, channel: str, other: str, num: float, den: float,
          complete: bool, low: float = np.nan, high: float = np.nan,
          value: float | None = None) -> dict:  # fmt: skip
@@ -65,23 +71,6 @@ def _row(kpi: str, month: str, channel: str, other: str, num: float, den: float,
     return {"kpi": kpi, "month": month, "channel": channel, "other": other, "value": v,
             "numerator": num, "denominator": den, "low": low, "high": high,
             "complete": complete}  # fmt: skip
-
-
-def _followed(
-    first: pd.DataFrame, then: pd.DataFrame, days: int, strictly_after: bool
-) -> pd.Series:
-    """Per row of ``first`` (cid, ts): does ``then`` hold a row of its customer in the window."""
-    if first.empty:
-        return pd.Series(dtype=bool)
-    if then.empty:
-        return pd.Series(False, index=first.index)
-    a = first[["cid", "ts"]].reset_index().sort_values("ts")
-    b = then[["cid", "ts"]].rename(columns={"ts": "ts_next"}).sort_values("ts_next")
-    b["_t"] = b["ts_next"]
-    m = pd.merge_asof(a, b, left_on="ts", right_on="_t", by="cid", direction="forward",
-                      allow_exact_matches=not strictly_after)  # fmt: skip
-    ok = m["ts_next"].notna() & (m["ts_next"] - m["ts"] <= pd.Timedelta(days=days))
-    return pd.Series(ok.to_numpy(), index=m["index"].to_numpy()).reindex(first.index)
 
 
 def compute_kpis(
@@ -106,134 +95,275 @@ def compute_kpis(
     -------
     pandas.DataFrame
     """
+    con = duckdb.connect()
+    con.execute("set threads to 2")
+    con.register("kpi_t_in", touches)
+    con.register("kpi_c_in", conversions)
+    camp = "campaign::varchar" if "campaign" in touches.columns else "null::varchar"
+    place = "place::varchar" if "place" in conversions.columns else "null::varchar"
+    con.execute("create temp view kpi_t_src as select cid, ts::timestamp as ts, "
+                f"channel::varchar as channel, {camp} as campaign from kpi_t_in")  # fmt: skip
+    con.execute("create temp view kpi_c_src as select cid, ts::timestamp as ts, "
+                f"{place} as place from kpi_c_in")  # fmt: skip
+    red = None
+    if redemptions is not None:
+        con.register("kpi_r_in", redemptions)
+        con.execute("create temp view kpi_r_src as select cid, ts::timestamp as ts, "
+                    "campaign::varchar as campaign from kpi_r_in")  # fmt: skip
+        red = "kpi_r_src"
+    try:
+        return kpis_in_duckdb(con, "kpi_t_src", "kpi_c_src", red, settings,
+                              has_place="place" in conversions.columns,
+                              has_campaign="campaign" in touches.columns)  # fmt: skip
+    finally:
+        con.close()
+
+
+def kpis_in_duckdb(
+    con: duckdb.DuckDBPyConnection,
+    touches: str,
+    conversions: str,
+    redemptions: str | None = None,
+    settings: KpiSettings | None = None,
+    has_place: bool = True,
+    has_campaign: bool = True,
+) -> pd.DataFrame:
+    """The board from tables in a DuckDB connection (see :func:`compute_kpis`).
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+    touches, conversions, redemptions : str
+        Table or view names: ``cid, ts, channel, campaign``; ``cid, ts, place``;
+        ``cid, ts, campaign`` (``ts`` a timestamp).
+    settings : KpiSettings, optional
+    has_place, has_campaign : bool
+        Whether conversions carry a place and touches a campaign.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
     s = settings or KpiSettings()
-    t = touches.copy()
-    c = conversions.copy()
-    t["month"], c["month"] = _month(t["ts"]), _month(c["ts"])
-    end = max(t["ts"].max(), c["ts"].max())
-    months = sorted(set(t["month"]) | set(c["month"]))
+    channels = [str(r[0]) for r in
+                con.execute(f"select distinct channel from {touches} order by 1").fetchall()]  # fmt: skip
+    con.register("kpi_chan", pd.DataFrame({"channel": channels,
+                                           "ch": np.arange(len(channels), dtype=np.int32)}))  # fmt: skip
+    con.execute(f"create or replace temp table kpi_t as select t.cid, t.ts, {_MONTH} as month, "
+                f"k.ch, t.campaign from {touches} t join kpi_chan k using (channel)")  # fmt: skip
+    con.execute(f"create or replace temp table kpi_c as select cid, ts, {_MONTH} as month, "
+                f"place from {conversions}")  # fmt: skip
+    try:
+        return _board(con, channels, redemptions, s, has_place, has_campaign)
+    finally:
+        con.execute("drop table if exists kpi_t; drop table if exists kpi_c; "
+                    "drop table if exists kpi_flags")  # fmt: skip
+        con.unregister("kpi_chan")
+
+
+def _board(
+    con: duckdb.DuckDBPyConnection, channels: list[str], redemptions: str | None,
+    s: KpiSettings, has_place: bool, has_campaign: bool,
+) -> pd.DataFrame:  # fmt: skip
+    months = [str(r[0]) for r in con.execute(
+        "select month from kpi_t union select month from kpi_c order by 1").fetchall()]  # fmt: skip
+    end_row = con.execute("select max(ts) from (select ts from kpi_t union all "
+                          "select ts from kpi_c)").fetchone()  # fmt: skip
+    end = pd.Timestamp(end_row[0]) if end_row else pd.Timestamp("1970-01-01")
     month_end = {m: pd.Period(m, "M").end_time for m in months}
 
     def complete(m: str, days: int) -> bool:
         return bool(month_end[m] + pd.Timedelta(days=days) <= end + pd.Timedelta(days=1))
 
-    first_seen = pd.concat([t[["cid", "ts"]], c[["cid", "ts"]]]).groupby("cid")["ts"].min()
-    seen_month = _month(first_seen)
-    known = {m: int((seen_month <= m).sum()) for m in months}
-    channels = sorted(t["channel"].unique())
+    first = dict(con.execute(
+        "select month, count(*) from (select cid, strftime(min(ts), '%Y-%m') as month from "
+        "(select cid, ts from kpi_t union all select cid, ts from kpi_c) group by cid) "
+        "group by month").fetchall())  # fmt: skip
+    known = dict(zip(months, np.cumsum([first.get(m, 0) for m in months]).tolist(),
+                     strict=True))  # fmt: skip
+    reach = {(int(ch), str(m)): int(n) for ch, m, n in con.execute(
+        "select ch, month, count(distinct cid) from kpi_t group by all").fetchall()}  # fmt: skip
     rows: list[dict] = []
-    touched = {ch: t[t["channel"] == ch] for ch in channels}
-    who = {(ch, m): set(g["cid"]) for ch in channels for m, g in touched[ch].groupby("month")}
-    for ch in channels:
+    for k, ch in enumerate(channels):
         for m in months:
-            rows.append(_row("touch_rate", m, ch, "", len(who.get((ch, m), ())), known[m],
-                             True))  # fmt: skip
-    rows += _cross(t, c, touched, channels, months, s, complete)
-    rows += _handoff(touched, channels, months, s, complete)
-    rows += _repurchase(c, months, s, complete)
-    if redemptions is not None and "campaign" in t.columns:
-        rows += _usage(t, redemptions, months)
-    rows += _synergy(c, who, channels, months, seen_month)
+            rows.append(_row("touch_rate", m, ch, "", reach.get((k, m), 0), known[m], True))
+    _flags(con, len(channels), s)
+    rows += _cross(con, channels, months, s, complete, has_place)
+    rows += _handoff(con, channels, months, s, complete)
+    rows += _repurchase(con, months, s, complete, has_place)
+    if redemptions is not None and has_campaign:
+        rows += _usage(con, redemptions)
+    rows += _synergy(con, channels, months, known)
     return pd.DataFrame(rows, columns=KPI_COLUMNS)
 
 
-def _cross(t, c, touched, channels, months, s, complete) -> list[dict]:
+def _flags(con: duckdb.DuckDBPyConnection, n_ch: int, s: KpiSettings) -> None:
+    """``kpi_flags``: per touch, converts online / in store within W days, and is followed
+    (strictly later) by each channel within W days: windowed counts over each customer's
+    merged timeline of touches and conversions."""
+    w = int(s.window_days)
+    hand = ", ".join(f"count(*) filter (where ch = {k}) over later > 0 as h{k}"
+                     for k in range(n_ch))  # fmt: skip
+    con.execute(f"""
+        create or replace temp table kpi_flags as
+        select cid, month, ch, to_online, to_store{", " if n_ch else ""}
+               {", ".join(f"h{k}" for k in range(n_ch))}
+        from (
+            select cid, month, ch, is_touch,
+                   count(*) filter (where place = 'online') over here > 0 as to_online,
+                   count(*) filter (where place = 'store') over here > 0 as to_store
+                   {", " + hand if n_ch else ""}
+            from (select cid, ts, month, ch, null::varchar as place, true as is_touch
+                  from kpi_t
+                  union all
+                  select cid, ts, month, null, place, false from kpi_c)
+            window here as (partition by cid order by ts range between current row
+                            and interval {w} day following),
+                   later as (partition by cid order by ts range between
+                             interval 1 microsecond following and interval {w} day following)
+        ) where is_touch
+    """)  # fmt: skip
+
+
+def _counts(con: duckdb.DuckDBPyConnection, group: str, flag: str, where: str = "true"
+            ) -> dict[tuple[str, str], tuple[int, int]]:  # fmt: skip
+    got = con.execute(
+        f"select {group}, month, count(distinct cid) filter (where {flag}), "
+        f"count(distinct cid) from kpi_flags where {where} group by all"
+    ).fetchall()
+    return {(str(g), str(m)): (int(k), int(n)) for g, m, k, n in got}
+
+
+def _cross(
+    con: duckdb.DuckDBPyConnection, channels: list[str], months: list[str], s: KpiSettings,
+    complete: Callable[[str, int], bool], has_place: bool,
+) -> list[dict]:  # fmt: skip
     rows: list[dict] = []
-    if "place" not in c.columns:
+    if not has_place:
         return rows
-    off = set(s.offline_channels)
-    groups: dict[str, pd.DataFrame] = dict(touched)
-    if off:
-        groups["online touches"] = t[~t["channel"].isin(off)]
-        groups["offline touches"] = t[t["channel"].isin(off)]
-    for name, g in groups.items():
-        places = ["online", "store"]
-        if name == "online touches":
-            places = ["store"]
-        elif name == "offline touches":
-            places = ["online"]
-        for place in places:
-            hit = _followed(g, c[c["place"] == place], s.window_days, strictly_after=False)
-            per = pd.DataFrame({"cid": g["cid"], "month": g["month"], "hit": hit})
-            agg = per.groupby("month").agg(n=("cid", "nunique"))
-            agg["k"] = per[per["hit"]].groupby("month")["cid"].nunique()
+    off = [k for k, ch in enumerate(channels) if ch in set(s.offline_channels)]
+    is_off = f"ch in ({', '.join(map(str, off))})" if off else "false"
+    groups: list[tuple[str, str, list[str]]] = [(ch, f"ch = {k}", ["online", "store"])
+                                               for k, ch in enumerate(channels)]  # fmt: skip
+    if s.offline_channels:
+        groups += [("online touches", f"not ({is_off})", ["store"]),
+                   ("offline touches", is_off, ["online"])]  # fmt: skip
+    for place in ("online", "store"):
+        per_ch = _counts(con, "ch", f"to_{place}")
+        kinds = _counts(con, f"{is_off}", f"to_{place}")
+        for k, (name, _, places) in enumerate(groups):
+            if place not in places:
+                continue
             for m in months:
-                n = int(agg["n"].get(m, 0))
-                k = agg["k"].get(m, 0)
-                rows.append(_row("cross_conversion", m, name, place,
-                                 0 if pd.isna(k) else int(k), n,
+                if k < len(channels):
+                    hit, n = per_ch.get((str(k), m), (0, 0))
+                else:
+                    hit, n = kinds.get((str(name == "offline touches"), m), (0, 0))
+                rows.append(_row("cross_conversion", m, name, place, hit, n,
                                  complete(m, s.window_days)))  # fmt: skip
+    order = {(g[0], p): i for i, g in enumerate(groups) for p in ("online", "store")}
+    rows.sort(key=lambda r: order[(r["channel"], r["other"])])
     return rows
 
 
-def _handoff(touched, channels, months, s, complete) -> list[dict]:
+def _handoff(
+    con: duckdb.DuckDBPyConnection, channels: list[str], months: list[str], s: KpiSettings,
+    complete: Callable[[str, int], bool],
+) -> list[dict]:  # fmt: skip
     rows: list[dict] = []
-    for a in channels:
-        ga = touched[a]
-        for b in channels:
+    for b in range(len(channels)):
+        got = _counts(con, "ch", f"h{b}", where=f"ch <> {b}")
+        for a in range(len(channels)):
             if a == b:
                 continue
-            hit = _followed(ga, touched[b], s.window_days, strictly_after=True)
-            per = pd.DataFrame({"cid": ga["cid"], "month": ga["month"], "hit": hit})
-            n = per.groupby("month")["cid"].nunique()
-            k = per[per["hit"]].groupby("month")["cid"].nunique()
             for m in months:
-                rows.append(_row("handoff", m, a, b, int(k.get(m, 0)), int(n.get(m, 0)),
+                hit, n = got.get((str(a), m), (0, 0))
+                rows.append(_row("handoff", m, channels[a], channels[b], hit, n,
                                  complete(m, s.window_days)))  # fmt: skip
+    order = {ch: i for i, ch in enumerate(channels)}
+    rows.sort(key=lambda r: (order[r["channel"]], order[r["other"]]))
     return rows
 
 
-def _repurchase(c, months, s, complete) -> list[dict]:
+def _repurchase(
+    con: duckdb.DuckDBPyConnection, months: list[str], s: KpiSettings,
+    complete: Callable[[str, int], bool], has_place: bool,
+) -> list[dict]:  # fmt: skip
+    got = con.execute(f"""
+        with f as (
+            select cid, month, place,
+                   count(*) over (partition by cid order by ts range between
+                                  interval 1 microsecond following and
+                                  interval {int(s.repurchase_days)} day following) > 0 as again
+            from kpi_c
+        )
+        select coalesce(place, 'all') as place, month,
+               count(distinct cid) filter (where again), count(distinct cid)
+        from f group by grouping sets ((month), (place, month))
+    """).fetchall()  # fmt: skip
+    per = {(str(p), str(m)): (int(k), int(n)) for p, m, k, n in got}
     rows: list[dict] = []
-    again = _followed(c, c, s.repurchase_days, strictly_after=True)
-    per = pd.DataFrame({"cid": c["cid"], "month": c["month"], "hit": again,
-                        "place": c["place"] if "place" in c.columns else "all"})  # fmt: skip
-    places = ["all"] + (["online", "store"] if "place" in c.columns else [])
-    for place in places:
-        sub = per if place == "all" else per[per["place"] == place]
-        n = sub.groupby("month")["cid"].nunique()
-        k = sub[sub["hit"]].groupby("month")["cid"].nunique()
+    for place in ["all"] + (["online", "store"] if has_place else []):
         for m in months:
-            rows.append(_row("repurchase", m, place, "", int(k.get(m, 0)), int(n.get(m, 0)),
+            hit, n = per.get((place, m), (0, 0))
+            rows.append(_row("repurchase", m, place, "", hit, n,
                              complete(m, s.repurchase_days)))  # fmt: skip
     return rows
 
 
-def _usage(t: pd.DataFrame, red: pd.DataFrame, months: list[str]) -> list[dict]:
-    rows: list[dict] = []
-    got = t[t["campaign"].notna()]
-    first = got.groupby(["campaign", "cid"], as_index=False).agg(ts=("ts", "min"),
-                                                                  channel=("channel", "first"))  # fmt: skip
-    first["month"] = _month(first["ts"])
-    r = red.groupby(["campaign", "cid"], as_index=False).agg(last_redeemed=("ts", "max"))
-    j = first.merge(r, on=["campaign", "cid"], how="left")
-    j["used"] = j["last_redeemed"].notna() & (j["last_redeemed"] >= j["ts"].dt.normalize())
-    for (camp, m), g in j.groupby(["campaign", "month"], sort=True):
-        rows.append(_row("benefit_usage", str(m), str(camp), str(g["channel"].iloc[0]),
-                         int(g["used"].sum()), len(g), True))  # fmt: skip
-    return rows
+def _usage(con: duckdb.DuckDBPyConnection, redemptions: str) -> list[dict]:
+    got = con.execute(f"""
+        with f as (
+            select campaign, cid, min(ts) as ts, arg_min(ch, ts) as ch from kpi_t
+            where campaign is not null group by all
+        ), r as (
+            select campaign::varchar as campaign, cid, max(ts) as last from {redemptions}
+            group by all
+        )
+        select f.campaign, strftime(f.ts, '%Y-%m') as month, arg_min(f.ch, f.ts),
+               count(*) filter (where r.last >= f.ts::date::timestamp), count(*)
+        from f left join r using (campaign, cid) group by all order by 1, 2
+    """).fetchall()  # fmt: skip
+    names = dict(con.execute("select ch, channel from kpi_chan").fetchall())
+    return [_row("benefit_usage", str(m), str(camp), str(names[ch]), int(k), int(n), True)
+            for camp, m, ch, k, n in got]  # fmt: skip
 
 
-def _synergy(c, who, channels, months, seen_month) -> list[dict]:
+def _synergy(
+    con: duckdb.DuckDBPyConnection, channels: list[str], months: list[str],
+    known: dict[str, int],
+) -> list[dict]:  # fmt: skip
+    con.execute("create or replace temp table kpi_tm as select distinct month, cid, ch "
+                "from kpi_t")  # fmt: skip
+    con.execute("create or replace temp table kpi_bm as select distinct month, cid, true as b "
+                "from kpi_c")  # fmt: skip
+    one = {(str(m), int(ch)): (int(n), int(k)) for m, ch, n, k in con.execute(
+        "select month, ch, count(*), count(b) from kpi_tm left join kpi_bm using (month, cid) "
+        "group by all").fetchall()}  # fmt: skip
+    two = {(str(m), int(a), int(b)): (int(n), int(k)) for m, a, b, n, k in con.execute(
+        "select x.month, x.ch, y.ch, count(*), count(b) from kpi_tm x join kpi_tm y "
+        "on x.month = y.month and x.cid = y.cid and x.ch < y.ch "
+        "left join kpi_bm z on z.month = x.month and z.cid = x.cid group by all").fetchall()}  # fmt: skip
+    buyers = dict(con.execute("select month, count(*) from kpi_bm group by all").fetchall())
+    con.execute("drop table kpi_tm; drop table kpi_bm")
     rows: list[dict] = []
-    bought = {m: set(g["cid"]) for m, g in c.groupby("month")}
     for m in months:
-        base = set(seen_month.index[seen_month <= m])
-        buy = bought.get(m, set())
-        for i, a in enumerate(channels):
-            for b in channels[i + 1 :]:
-                sa, sb = who.get((a, m), set()), who.get((b, m), set())
-                groups = [sa & sb, sa - sb, sb - sa, base - sa - sb]
-                n = [len(g) for g in groups]
-                k = [len(g & buy) for g in groups]
-                if min(n) == 0 or min(k) == 0:
-                    rows.append(_row("synergy", m, a, b, np.nan, np.nan, True, value=np.nan))
-                    continue
-                r = [kk / nn for kk, nn in zip(k, n, strict=True)]
-                si = r[0] * r[3] / (r[1] * r[2])
-                se = float(np.sqrt(sum((1 - rr) / (nn * rr) for rr, nn in zip(r, n,
-                                                                            strict=True))))  # fmt: skip
-                rows.append(_row("synergy", m, a, b, k[0], n[0], True,
-                                 low=si * np.exp(-Z90 * se), high=si * np.exp(Z90 * se),
-                                 value=si))  # fmt: skip
+        for a in range(len(channels)):
+            for b in range(a + 1, len(channels)):
+                n_a, k_a = one.get((m, a), (0, 0))
+                n_b, k_b = one.get((m, b), (0, 0))
+                n_ab, k_ab = two.get((m, a, b), (0, 0))
+                n = [n_ab, n_a - n_ab, n_b - n_ab, known[m] - n_a - n_b + n_ab]
+                k = [k_ab, k_a - k_ab, k_b - k_ab, int(buyers.get(m, 0)) - k_a - k_b + k_ab]
+                rows.append(_synergy_row(m, channels[a], channels[b], n, k))
     return rows
+
+
+def _synergy_row(m: str, a: str, b: str, n: list[int], k: list[int]) -> dict:
+    if min(n) == 0 or min(k) == 0:
+        return _row("synergy", m, a, b, np.nan, np.nan, True, value=np.nan)
+    r = [kk / nn for kk, nn in zip(k, n, strict=True)]
+    si = r[0] * r[3] / (r[1] * r[2])
+    se = float(np.sqrt(sum((1 - rr) / (nn * rr) for rr, nn in zip(r, n, strict=True))))
+    return _row("synergy", m, a, b, k[0], n[0], True, low=si * np.exp(-Z90 * se),
+                high=si * np.exp(Z90 * se), value=si)  # fmt: skip

@@ -89,7 +89,9 @@ def attribution_html(result: AttributionResult) -> str:
         "the customer's own history, then removes each channel's touches: a channel's share "
         "is its part of the summed incremental conversions. Baseline conversions (no "
         f"channel): {result.causal.baseline_conversions:,.0f}. Intervals: bootstrap over "
-        f"customers ({diag.get('bootstrap', 0)} refits). The other methods divide every "
+        f"customers ({diag.get('bootstrap', 0)} refits over {diag.get('row_sets', 1)} draws of "
+        "the sampled days, each refit reselecting the channel pairs). The other methods "
+        "divide every "
         "conversion among the touches before it, including conversions that would have "
         "happened anyway."
     )
@@ -97,7 +99,8 @@ def attribution_html(result: AttributionResult) -> str:
     if diag.get("log_ends_at_last_purchase"):
         notes.append(_p("No touch follows a buyer's last purchase: the log is taken to end "
                         "there, and those buyers' later days use touches drawn at their own "
-                        "rate."))  # fmt: skip
+                        "rate. On simulated worlds this is the method's main remaining bias: "
+                        "a channel with no effect gets a few percent of the credit."))  # fmt: skip
     causal_cols = ["name", "share", "low", "high", "incremental_conversions",
                    "incremental_revenue", "cost_per_incremental_conversion"]  # fmt: skip
     sections = [

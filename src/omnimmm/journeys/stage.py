@@ -122,7 +122,7 @@ def journeys_stage(
         raise PlanError("the plan has no [journeys] section")
     base = Path(out_dir) / "journeys"
     say(f"journeys: reading {spec.touches.name} and {spec.conversions.name}")
-    data = load_journeys(spec.touches, spec.conversions)
+    data = load_journeys(spec.touches, spec.conversions, redemptions=spec.redemptions)
     settings = AttributionSettings(n_bootstrap=spec.bootstrap,
                                    seed=plan.seed if seed is None else seed,
                                    lookback_days=spec.lookback_days,
