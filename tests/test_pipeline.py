@@ -185,9 +185,11 @@ def test_failed_gate_leaves_the_previous_run_untouched(fitted_run: Path, tmp_pat
     run = _copy_run(fitted_run, tmp_path / "run")
     digest = _tree_digest(run)
     inputs = tmp_path / "inputs"
-    plan = write_world(inputs, plan=plan_text(allow_failure=False))
+    # remedies = 0: the automatic remedies (more draws) would make the tiny world pass
+    no_remedies = {"allow_failure = false": "allow_failure = false\nremedies = 0"}
+    plan = write_world(inputs, plan=plan_text(allow_failure=False, **no_remedies))
     with pytest.raises(QualityGateError) as err:
-        pipeline.run(plan, run)  # reuses the model (same fit key), then the gate says no
+        pipeline.run(plan, run)  # refits (the data path differs), then the gate says no
     message = str(err.value)
     assert "bulk ESS" in message and "\n  1. " in message
     assert _tree_digest(run) == digest

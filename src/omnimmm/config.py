@@ -244,6 +244,9 @@ class GateSpec(_Frozen):
     ess_bulk_min: Float = Field(default=400.0, ge=0)
     divergence_rate_max: Float = Field(default=0.001, ge=0, le=1)
     allow_failure: StrictBool = False
+    #: Refits with safer sampler settings before a failed gate stops the run (only when the
+    #: gate is enforced: not with allow_failure or --fast); 0: none. omnimmm.run.remedies.
+    remedies: StrictInt = Field(default=2, ge=0, le=5)
 
 
 def _month_day(value: Any) -> Any:

@@ -40,7 +40,7 @@ import math
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -185,6 +185,32 @@ def simulate_world(
         On a knob outside its range, naming the knob and what is accepted.
     """
     specs, dates = _check_knobs(seed, weeks, channels, noise, synergy, cross_effects, start)
+    return _assemble(seed, specs, dates, noise, synergy, cross_effects)
+
+
+#: Rewrites the (T, C) spend matrix of the named channels before the media parameters are
+#: drawn (seeded by the world's seed): :mod:`omnimmm.data.simulate_hard` uses it.
+SpendHook = Callable[[np.ndarray, tuple[str, ...], int], np.ndarray]
+#: An extra (T, O) baseline part (the world's seed and dates in) and its parameters.
+LevelHook = Callable[[int, pd.DatetimeIndex, np.ndarray], tuple[np.ndarray, dict[str, Any]]]
+
+
+def _assemble(
+    seed: int,
+    specs: list[ChannelSpec],
+    dates: pd.DatetimeIndex,
+    noise: float,
+    synergy: bool,
+    cross_effects: bool,
+    spend_hook: SpendHook | None = None,
+    level_hook: LevelHook | None = None,
+) -> World:
+    """Draw the world from validated knobs; the hooks change spend or add a level part.
+
+    Noise is scaled by the mean of the outcome without the hook's level part, so a world
+    with a level hook has exactly the noise of the same world without it.
+    """
+    weeks = len(dates)
     events = festival_weeks(dates, "china")
     years = np.asarray((dates - dates[0]).days, float) / 365.25
     base_params, baseline, demand = _draw_baseline(_rng(seed, "baseline"), dates, events, years)
@@ -198,12 +224,18 @@ def simulate_world(
         spend_cols.append(np.round(_flight(spec, rng, dates, events, demand)))
         channel_draws.append(rng)
     spend = np.column_stack(spend_cols)
+    if spend_hook is not None:
+        spend = np.round(spend_hook(spend, tuple(spec.name for spec in specs), seed))
     media, channel_params = _draw_media(
         specs, spend, channel_draws, _rng(seed, "synergy"), synergy, cross_effects
     )
 
     expected = baseline + media.media(spend)
     sd = noise * expected.mean(axis=0)
+    level_params: dict[str, Any] = {}
+    if level_hook is not None:
+        level, level_params = level_hook(seed, dates, expected)
+        expected = expected + level
     corr = np.array([[1.0, NOISE_CORRELATION], [NOISE_CORRELATION, 1.0]])
     eps = _rng(seed, "noise").standard_normal((len(dates), 2)) @ np.linalg.cholesky(corr).T * sd
     observed = np.round(expected + eps, 2)
@@ -241,6 +273,7 @@ def simulate_world(
             "correlation": NOISE_CORRELATION,
         },
         "formula": _FORMULA,
+        **level_params,
     }
     expected_df = pd.DataFrame(expected, index=pd.Index(dates, name="date"), columns=OUTCOMES)
     truth = Truth.build(params, media, spend, dates, expected_df)

@@ -14,7 +14,11 @@ DIR holds (DESIGN.md, "Forecast tables"):
 - ``tables/backtest_baselines.csv``: ``origin, date, outcome, method, forecast``;
 - ``tables/control_extrapolation.csv``: controls outside their training range per origin;
 - ``backtest.json``: MAPE, sMAPE, bias and coverage per origin and overall, next to the
-  baselines' MAPE, sMAPE and bias on the same weeks, and each refit's convergence;
+  baselines' MAPE, sMAPE and bias on the same weeks, and each refit's convergence (a refit
+  that fails the quality gate is refitted with safer sampler settings up to ``[gate]
+  remedies`` times, :mod:`omnimmm.run.remedies`; ``fits[].remedies`` lists those tries and
+  ``fits[].gate_passed`` the verdict of the kept one: a backtest reports the gate, it does
+  not stop on it);
 - ``report.html``: one chart per origin and outcome, actual against the forecast band and
   the baselines.
 
@@ -212,7 +216,9 @@ def _backtest(
     from omnimmm.mmm.analysis import forecast
     from omnimmm.mmm.baselines import holdout_forecasts
     from omnimmm.mmm.explain import control_extrapolation
+    from omnimmm.run.remedies import fit_with_remedies
     from omnimmm.run.rundir import staging
+    from omnimmm.run.stages.gate import gate_spec
     from omnimmm.run.stages.validate import prepare
 
     _check_out(out)
@@ -221,6 +227,7 @@ def _backtest(
     starts = backtest_windows(panel.n_weeks, origins, horizon)
     outcomes = panel.outcomes[list(prep.plan.data.outcomes)].set_axis(panel.dates)
     s = prep.sampler
+    gate = gate_spec(prep)
     say(f"backtest: {origins} origins x {horizon} weeks, each a refit of {s['chains']} chains "
         f"x {s['draws']} draws after {s['tune']} tuning steps, seed {s['seed']}")  # fmt: skip
     frames, base_frames, ctrl_frames, fits = [], [], [], []
@@ -231,7 +238,17 @@ def _backtest(
             say(f"origin {k + 1}/{origins}: refit on {start} weeks to {panel.dates[start - 1].date()}, "
                 f"forecast {origin.date()} on")  # fmt: skip
             head = _head(panel, start)
-            model = OmniMMM(prep.plan, **s).fit(head)
+
+            def refit(settings: dict[str, Any], head: Any = head) -> Any:
+                return OmniMMM(prep.plan, **settings).fit(head)
+
+            model, attempts = fit_with_remedies(
+                refit,
+                {**s, "target_accept": prep.plan.model.target_accept},
+                gate,
+                0 if gate.allow_failure else prep.plan.gate.remedies,
+                say,
+            )
             window = slice(start, start + horizon)
             fc = forecast(model, panel.spend.iloc[window], panel.controls.iloc[window])
             fc["actual"] = np.concatenate(
@@ -255,6 +272,8 @@ def _backtest(
                 "divergences": int(d.divergences),
                 "seconds": float(model.timings_.get("total", np.nan)),
                 "compile_seconds": float(model.timings_.get("compile", np.nan)),
+                "gate_passed": bool(attempts[-1]["passed"]),
+                "remedies": attempts[1:],
             })  # fmt: skip
             if bar is not None:
                 bar.advance(bar.task_ids[0])

@@ -141,6 +141,9 @@ class RunState:
         What the exports are rendered from.
     seconds : dict
         Wall seconds of each stage, in order (the manifest's stage-timing table).
+    attempts : list of dict
+        Each fit of the MMM this run made when the gate failed and remedies were tried
+        (:mod:`omnimmm.run.remedies`); empty for a reused model.
     """
 
     prep: Prepared
@@ -158,6 +161,7 @@ class RunState:
     lifecycle: Any = None
     result: Any = None
     seconds: dict[str, float] = field(default_factory=dict)
+    attempts: list[dict[str, Any]] = field(default_factory=list)
 
 
 Stage = Callable[[RunState], None]

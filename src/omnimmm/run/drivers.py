@@ -155,6 +155,8 @@ def _manifest(state: RunState, stages: dict[str, Any], gate: dict[str, Any]) -> 
         "fast": prep.fast,
         "stages": stages,
         "gate": gate,
+        # each fit when the gate failed and remedies were tried (omnimmm.run.remedies)
+        "remedies": {"limit": prep.plan.gate.remedies, "attempts": state.attempts},
     }
 
 
@@ -312,6 +314,7 @@ def optimize(directory: str | Path, *, progress: Progress | None = None) -> RunS
             )
             state.model = load(work / "model")
             state.model_files = manifest["model_files"]
+            state.attempts = manifest.get("remedies", {}).get("attempts", [])
             result = load_result(work)
             fresh = {k: v for k, v in run_meta(prep, state.model).items() if k != "plan_path"}
             state.result = replace(result, meta={**result.meta, **fresh})

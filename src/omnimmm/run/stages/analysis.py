@@ -81,7 +81,12 @@ def run_meta(prep: Prepared, model: Any) -> dict[str, Any]:
         "online_share": list(b.online_share) if b.online_share is not None else None,
         "seed": prep.seed,
         "fast": prep.fast,
-        "sampler": {**prep.sampler, "sampler": model.spec.sampler.sampler},
+        # the settings the kept model was sampled with (an automatic remedy's, if one ran)
+        "sampler": {
+            **prep.sampler,
+            **{k: getattr(model.spec.sampler, k) for k in ("chains", "draws", "tune")},
+            "sampler": model.spec.sampler.sampler,
+        },
         "n_draws_analysis": int(model.response_.n_draws),
         "created": dt.datetime.now(dt.UTC).date().isoformat(),
     }

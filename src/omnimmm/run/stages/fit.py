@@ -1,5 +1,7 @@
 """The fit stage: fit the MMM, or reuse the one already in the run directory when nothing
-that determines it changed (:mod:`omnimmm.run.reuse`)."""
+that determines it changed (:mod:`omnimmm.run.reuse`). A fit that fails the quality gate is
+refitted with safer sampler settings, at most ``[gate] remedies`` times
+(:mod:`omnimmm.run.remedies`), before the gate stage gives up."""
 
 from __future__ import annotations
 
@@ -7,7 +9,9 @@ import shutil
 
 from omnimmm.report.result import load_result
 from omnimmm.run.context import RunState
+from omnimmm.run.remedies import fit_with_remedies
 from omnimmm.run.reuse import model_hashes, reusable
+from omnimmm.run.stages.gate import gate_spec
 
 __all__ = ["fit_stage"]
 
@@ -43,7 +47,16 @@ def fit_stage(state: RunState) -> None:
             f"tuning steps, seed {s['seed']} (this is the slow part)"
         )
         shutil.rmtree(work / "model", ignore_errors=True)
-        state.model = OmniMMM(prep.plan, progressbar=prep.progressbar, **s).fit(prep.panel)
+        gate = gate_spec(prep)  # remedies only where the gate is enforced (not --fast)
+        state.model, state.attempts = fit_with_remedies(
+            lambda settings: OmniMMM(prep.plan, progressbar=prep.progressbar, **settings).fit(
+                prep.panel
+            ),
+            {**s, "target_accept": prep.plan.model.target_accept},
+            gate,
+            0 if gate.allow_failure else prep.plan.gate.remedies,
+            say,
+        )
         state.model.save(work / "model")
         state.reused = False
         state.fits["mmm"] = state.model.timings_

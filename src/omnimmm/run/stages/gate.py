@@ -1,12 +1,15 @@
 """The gate stage: the fitted model's convergence checks, enforced unless the plan (or
-``--fast``) allows a failure, with numbered things to try."""
+``--fast``) allows a failure, with numbered things to try and the automatic remedies the fit
+stage already tried (:mod:`omnimmm.run.remedies`)."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 from typing import Any
 
+from omnimmm.errors import QualityGateError, numbered
 from omnimmm.run.context import FAST_SAMPLER, Prepared, RunState
+from omnimmm.run.remedies import attempt_lines
 
 __all__ = ["gate_spec", "gate_stage"]
 
@@ -44,7 +47,16 @@ def gate_stage(state: RunState) -> None:
         The model failed and failure is not allowed; nothing of the run is kept.
     """
     spec = gate_spec(state.prep)
-    gate = state.model.quality_gate(spec)  # raises QualityGateError unless allowed
+    tried = attempt_lines(state.attempts)
+    try:
+        gate = state.model.quality_gate(spec)  # raises QualityGateError unless allowed
+    except QualityGateError as exc:
+        if not tried:
+            raise
+        raise QualityGateError(
+            f"{exc}\nAlready tried automatically before giving up ([gate] remedies = "
+            f"{state.prep.plan.gate.remedies}):\n" + numbered(tried)
+        ) from None
     state.gate = {
         "passed": bool(gate.passed),
         "allowed": bool(spec.allow_failure),
@@ -52,6 +64,7 @@ def gate_stage(state: RunState) -> None:
         "failures": list(gate.failures),
         "remedies": _remedies(gate, state.prep),
         "message": gate.message,
+        "automatic_remedies": tried,
         "thresholds": {
             "rhat_max": spec.rhat_max,
             "ess_bulk_min": spec.ess_bulk_min,
