@@ -71,7 +71,9 @@ def test_arrays_in_any_row_order(tmp_path: Path) -> None:
     b = geo_arrays(frame.sample(frac=1.0, random_state=3), _plan(tmp_path), "geo.csv")
     assert a["geos"] == GEOS and a["scopes"] == ("national", "local", "local")
     assert a["spend"].shape == (WEEKS, 3, 3) and a["y"].shape == (WEEKS, 3, 2)
-    assert a["controls"].shape == (WEEKS, 3, 1) and a["events"].shape == (WEEKS, 1)
+    assert a["controls"].shape == (WEEKS, 3, 1)
+    assert a["event_names"] == ("cny", "spring_festival", "event_618", "double_11")
+    assert a["events"].shape == (WEEKS, 4)
     np.testing.assert_allclose(a["population"], [21e6, 24e6, 9e6])
     first = frame[(frame.region == "shanghai")].iloc[7]
     assert a["spend"][7, 1, 1] == pytest.approx(first["search"])

@@ -382,15 +382,27 @@ def simulate(
     noise: Annotated[float, typer.Option(help="Noise sd relative to mean revenue.")] = 0.05,
     synergy: Annotated[bool, typer.Option(help="Include the TV x search synergy.")] = True,
     cross_effects: Annotated[bool, typer.Option(help="Online media lift stores and back.")] = True,
+    geos: Annotated[
+        int, typer.Option(min=0, max=500, help="Regions of a geo world (0: one national series).")
+    ] = 0,
+    same_effects: Annotated[
+        bool, typer.Option(help="Geo world: every region has the national effects.")
+    ] = False,
 ) -> None:
-    """Write a simulated omnichannel world with its ground truth."""
+    """Write a simulated omnichannel world with its ground truth (a geo world with --geos N:
+    long panel geo_panel.csv, plan.toml, truth.json; --noise/--synergy do not apply)."""
     from omnimmm.data.simulate import simulate_world, write_world
 
     try:
-        world = simulate_world(
-            seed=seed, weeks=weeks, noise=noise, synergy=synergy, cross_effects=cross_effects
-        )
-        paths = write_world(world, out)
+        if geos:
+            from omnimmm.data.geo_world_io import simulate_geo_files
+
+            paths = simulate_geo_files(out, geos, weeks, seed, same_effects)
+        else:
+            world = simulate_world(
+                seed=seed, weeks=weeks, noise=noise, synergy=synergy, cross_effects=cross_effects
+            )
+            paths = write_world(world, out)
     except OmniError as exc:
         raise _fail(exc) from None
     for p in paths:

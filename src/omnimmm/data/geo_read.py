@@ -20,7 +20,7 @@ row (header = row 1), and what was expected:
   :data:`POPULATION_DRIFT` between its smallest and largest value); a steady population is
   averaged per region;
 * an event column that is not 0/1 or differs between regions in a week (festivals are
-  national);
+  national; the plan's ``[festivals]`` calendar weeks are added to the panel's events);
 * too few weeks for the channels, a channel that never spends, a ``[budget.geos.NAME]``
   naming a region the data do not have.
 """
@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from omnimmm.data.calendar import festival_weeks
 from omnimmm.data.io import file_sha256
 from omnimmm.data.schema import MISSING_TOKENS, min_weeks
 from omnimmm.data.tables import read_frame
@@ -168,7 +169,7 @@ class _Reader:
         self._regions_have_data(y, geos)
         self._national_shares(spend, weeks, geos)
         controls = np.stack([cube(c) for c in d.controls], axis=-1) if d.controls else None
-        events = self._events({c: cube(c) for c in d.events}, weeks, geos)
+        events, event_names = self._events({c: cube(c) for c in d.events}, weeks, geos)
         population = self._population(cube(d.population), weeks, geos) if d.population else None
         self._enough_weeks(n_t)
         self._budget_geos(geos)
@@ -185,7 +186,7 @@ class _Reader:
             "control_names": tuple(d.controls),
             "population": population if population is not None else np.ones(n_g),
             "events": events,
-            "event_names": tuple(d.events),
+            "event_names": event_names,
         }
 
     # ------------------------------------------------------------------ columns and keys
@@ -377,9 +378,8 @@ class _Reader:
 
     def _events(
         self, cols: dict[str, np.ndarray], weeks: pd.DatetimeIndex, geos: list[str]
-    ) -> np.ndarray | None:
-        if not cols:
-            return None
+    ) -> tuple[np.ndarray | None, tuple[str, ...]]:
+        """The plan's event columns (national 0/1), then the festival calendar's weeks."""
         for name, v in cols.items():
             bad = (v != 0) & (v != 1)
             if bad.any():
@@ -394,7 +394,15 @@ class _Reader:
                     f"region {geos[0]} in the same week; events (festivals) are national, the "
                     "same in every region (put regional events among data.controls)"
                 )
-        return np.stack([v[:, 0] for v in cols.values()], axis=-1)
+        out = {name: v[:, 0] for name, v in cols.items()}
+        fest = festival_weeks(weeks, self.plan.festivals.calendar)
+        taken = {n.lower() for n in (*out, *self.plan.data.controls)}
+        for name in fest.columns:
+            if name.lower() not in taken and fest[name].std() > 0:
+                out[name] = fest[name].to_numpy(dtype=float)
+        if not out:
+            return None, ()
+        return np.stack(list(out.values()), axis=-1), tuple(out)
 
     def _population(self, pop: np.ndarray, weeks: pd.DatetimeIndex, geos: list[str]) -> np.ndarray:
         col = self.plan.data.population
