@@ -35,6 +35,7 @@ from omnimmm.errors import PlanError
 from omnimmm.optimize.scenarios import ChannelBounds, ChannelGroup, Constraints
 
 __all__ = [
+    "GeoLayout",
     "GeoLimits",
     "GeoResponse",
     "geo_constraints",
@@ -73,49 +74,64 @@ def national_shares(history: np.ndarray, horizon_weeks: int) -> np.ndarray:
 
 
 @dataclass(frozen=True, eq=False)
-class GeoResponse:
-    """Per-region responses composed into one response over regions (module docstring).
+class GeoLayout:
+    """The decision variables over regions (module docstring), without any response.
 
-    Parameters
+    Built from the data alone (:meth:`from_spend`), so the budget's constraints can be checked
+    before a model is fitted; :class:`GeoResponse` builds the same layout from its regions.
+
+    Attributes
     ----------
-    regions : mapping of str -> ResponseModel
-        One response per region, all over the same channels (in the same order), outcomes,
-        horizon and posterior draws.
-    scopes : sequence of {"local", "national"}
-        Per channel.
-    shares : array (G, C), optional
-        Regions' shares of each national channel (columns of national channels must sum
-        to 1); default: the regions' shares of the current allocation
-        (:func:`national_shares` of the responses' ``history_spend`` when they have one).
+    geos, base_channels, kinds, scopes : tuple of str
+        Regions; channels with their kinds and scopes.
+    shares : array (G, C)
+        Regions' shares of each channel (used for national channels).
+    region_current : array (G, C)
+        Each region's current spend per channel.
     """
 
-    regions: Mapping[str, Any]
-    scopes: Sequence[str]
-    shares: np.ndarray | None = None
+    geos: tuple[str, ...]
+    base_channels: tuple[str, ...]
+    kinds_by_channel: tuple[str, ...]
+    scopes: tuple[str, ...]
+    shares: np.ndarray
+    region_current: np.ndarray
     _map: np.ndarray = field(init=False, repr=False)
     _names: tuple[str, ...] = field(init=False, repr=False)
     _var_channel: tuple[int, ...] = field(init=False, repr=False)
     _var_geo: tuple[int, ...] = field(init=False, repr=False)
 
+    @classmethod
+    def from_spend(
+        cls,
+        spend: np.ndarray,
+        geos: Sequence[str],
+        channels: Sequence[str],
+        kinds: Sequence[str],
+        scopes: Sequence[str],
+        horizon_weeks: int,
+    ) -> GeoLayout:
+        """The layout of a panel's weekly spend (T, G, C): current = the last horizon."""
+        h = np.asarray(spend, dtype=float)
+        return cls(
+            tuple(geos), tuple(channels), tuple(kinds), tuple(scopes),
+            national_shares(h, horizon_weeks), h[-horizon_weeks:].sum(axis=0),
+        )  # fmt: skip
+
     def __post_init__(self) -> None:
-        if not self.regions:
-            raise PlanError("a geo budget needs at least one region with a fitted response")
-        first = next(iter(self.regions.values()))
-        chans, outs, weeks = tuple(first.channels), tuple(first.outcomes), first.horizon_weeks
-        for name, r in self.regions.items():
+        geos, chans, scopes = self.geos, self.base_channels, tuple(self.scopes)
+        n_g, n_c = len(geos), len(chans)
+        if len(scopes) != n_c or not set(scopes) <= set(_SCOPES):
+            raise ValueError(f"scopes must give 'local' or 'national' per channel {chans}")
+        for name in geos:
             if SEP in name:
                 raise PlanError(f"region name {name!r} must not contain {SEP!r}")
-            if tuple(r.channels) != chans or tuple(r.outcomes) != outs:
-                raise ValueError(f"region {name!r} has other channels or outcomes than the first")
-            if r.horizon_weeks != weeks or r.n_draws != first.n_draws:
-                raise ValueError(f"region {name!r} has another horizon or number of draws")
-        scopes = tuple(self.scopes)
-        if len(scopes) != len(chans) or not set(scopes) <= set(_SCOPES):
-            raise ValueError(f"scopes must give 'local' or 'national' per channel {chans}")
-        object.__setattr__(self, "scopes", scopes)
-        geos = tuple(self.regions)
-        n_g, n_c = len(geos), len(chans)
-        shares = self._shares(geos, chans, weeks)
+        shares = np.asarray(self.shares, dtype=float)
+        nat = [c for c, sc in enumerate(scopes) if sc == "national"]
+        if shares.shape != (n_g, n_c) or np.any(shares < 0):
+            raise ValueError(f"shares must be non-negative with shape {(n_g, n_c)}")
+        if nat and not np.allclose(shares[:, nat].sum(axis=0), 1.0, atol=1e-9):
+            raise ValueError("shares of each national channel must sum to 1 over regions")
         names, var_c, var_g, rows = [], [], [], []
         for c, ch in enumerate(chans):
             if scopes[c] == "national":
@@ -134,39 +150,12 @@ class GeoResponse:
                     row = np.zeros((n_g, n_c))
                     row[g, c] = 1.0
                     rows.append(row)
+        object.__setattr__(self, "scopes", scopes)
         object.__setattr__(self, "shares", shares)
         object.__setattr__(self, "_map", np.stack(rows))  # (V, G, C)
         object.__setattr__(self, "_names", tuple(names))
         object.__setattr__(self, "_var_channel", tuple(var_c))
         object.__setattr__(self, "_var_geo", tuple(var_g))
-
-    def _shares(self, geos: tuple[str, ...], chans: tuple[str, ...], weeks: int) -> np.ndarray:
-        if self.shares is not None:
-            s = np.asarray(self.shares, dtype=float)
-            if s.shape != (len(geos), len(chans)) or np.any(s < 0):
-                raise ValueError(f"shares must be non-negative, shape {(len(geos), len(chans))}")
-            nat = [c for c, sc in enumerate(self.scopes) if sc == "national"]
-            if nat and not np.allclose(s[:, nat].sum(axis=0), 1.0, atol=1e-9):
-                raise ValueError("shares of each national channel must sum to 1 over regions")
-            return s
-        regions = list(self.regions.values())
-        if all(hasattr(r, "history_spend") for r in regions):
-            hist = np.stack([np.asarray(r.history_spend, dtype=float) for r in regions], axis=1)
-            return national_shares(hist, weeks)
-        cur = np.stack([np.asarray(r.current_allocation, dtype=float) for r in regions])
-        return national_shares(cur[None], 1)
-
-    # ------------------------------------------------------------------ protocol
-
-    @property
-    def geos(self) -> tuple[str, ...]:
-        """Region names, in order."""
-        return tuple(self.regions)
-
-    @property
-    def base_channels(self) -> tuple[str, ...]:
-        """The channels every region has (the national plan's channels)."""
-        return tuple(next(iter(self.regions.values())).channels)
 
     @property
     def channels(self) -> tuple[str, ...]:
@@ -176,28 +165,12 @@ class GeoResponse:
     @property
     def kinds(self) -> tuple[str, ...]:
         """Online/offline kind of each variable."""
-        kinds = next(iter(self.regions.values())).kinds
-        return tuple(kinds[c] for c in self._var_channel)
-
-    @property
-    def outcomes(self) -> tuple[str, ...]:
-        """Outcome names (values are summed over regions)."""
-        return tuple(next(iter(self.regions.values())).outcomes)
-
-    @property
-    def n_draws(self) -> int:
-        """Posterior draws (shared by every region)."""
-        return int(next(iter(self.regions.values())).n_draws)
-
-    @property
-    def horizon_weeks(self) -> int:
-        """The planned horizon in weeks."""
-        return int(next(iter(self.regions.values())).horizon_weeks)
+        return tuple(self.kinds_by_channel[c] for c in self._var_channel)
 
     @property
     def current_allocation(self) -> np.ndarray:
         """Current spend per variable: national totals and each region's local spend."""
-        cur = np.stack([np.asarray(r.current_allocation, float) for r in self.regions.values()])
+        cur = self.region_current
         return np.array(
             [
                 cur[:, c].sum() if g < 0 else cur[g, c]
@@ -217,6 +190,120 @@ class GeoResponse:
         if a.shape[-1] != len(self._names):
             raise ValueError(f"allocation needs {len(self._names)} columns, got {a.shape}")
         return np.einsum("...v,vgc->...gc", a, self._map)
+
+    def to_variables(self, weekly: np.ndarray) -> np.ndarray:
+        """(..., G, C) per region and channel -> (..., V): national channels summed."""
+        w = np.asarray(weekly, dtype=float)
+        return np.stack(
+            [
+                w[..., :, c].sum(axis=-1) if g < 0 else w[..., g, c]
+                for c, g in zip(self._var_channel, self._var_geo, strict=True)
+            ],
+            axis=-1,
+        )
+
+    def chain(self, grad_regions: np.ndarray) -> np.ndarray:
+        """Gradient per region and channel (D, G, C) -> per variable (D, V)."""
+        return np.einsum("dgc,vgc->dv", grad_regions, self._map)
+
+
+@dataclass(frozen=True, eq=False)
+class GeoResponse:
+    """Per-region responses composed into one response over regions (module docstring).
+
+    Parameters
+    ----------
+    regions : mapping of str -> ResponseModel
+        One response per region, all over the same channels (in the same order), outcomes,
+        horizon and posterior draws.
+    scopes : sequence of {"local", "national"}
+        Per channel.
+    shares : array (G, C), optional
+        Regions' shares of each national channel (columns of national channels must sum
+        to 1); default: :func:`national_shares` of the responses' ``history_spend`` (their
+        current allocations when they have none).
+    """
+
+    regions: Mapping[str, Any]
+    scopes: Sequence[str]
+    shares: np.ndarray | None = None
+    layout: GeoLayout = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.regions:
+            raise PlanError("a geo budget needs at least one region with a fitted response")
+        first = next(iter(self.regions.values()))
+        chans, outs, weeks = tuple(first.channels), tuple(first.outcomes), first.horizon_weeks
+        for name, r in self.regions.items():
+            if tuple(r.channels) != chans or tuple(r.outcomes) != outs:
+                raise ValueError(f"region {name!r} has other channels or outcomes than the first")
+            if r.horizon_weeks != weeks or r.n_draws != first.n_draws:
+                raise ValueError(f"region {name!r} has another horizon or number of draws")
+        regions = list(self.regions.values())
+        current = np.stack([np.asarray(r.current_allocation, dtype=float) for r in regions])
+        if self.shares is not None:
+            shares = np.asarray(self.shares, dtype=float)
+        elif all(hasattr(r, "history_spend") for r in regions):
+            hist = np.stack([np.asarray(r.history_spend, dtype=float) for r in regions], axis=1)
+            shares = national_shares(hist, weeks)
+        else:
+            shares = national_shares(current[None], 1)
+        layout = GeoLayout(
+            tuple(self.regions), chans, tuple(first.kinds), tuple(self.scopes), shares, current
+        )
+        object.__setattr__(self, "scopes", layout.scopes)
+        object.__setattr__(self, "shares", layout.shares)
+        object.__setattr__(self, "layout", layout)
+
+    # ------------------------------------------------------------------ protocol
+
+    @property
+    def geos(self) -> tuple[str, ...]:
+        """Region names, in order."""
+        return self.layout.geos
+
+    @property
+    def base_channels(self) -> tuple[str, ...]:
+        """The channels every region has (the national plan's channels)."""
+        return self.layout.base_channels
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """Variable names: national channels, then ``"<region>/<channel>"`` region by region."""
+        return self.layout.channels
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """Online/offline kind of each variable."""
+        return self.layout.kinds
+
+    @property
+    def outcomes(self) -> tuple[str, ...]:
+        """Outcome names (values are summed over regions)."""
+        return tuple(next(iter(self.regions.values())).outcomes)
+
+    @property
+    def n_draws(self) -> int:
+        """Posterior draws (shared by every region)."""
+        return int(next(iter(self.regions.values())).n_draws)
+
+    @property
+    def horizon_weeks(self) -> int:
+        """The planned horizon in weeks."""
+        return int(next(iter(self.regions.values())).horizon_weeks)
+
+    @property
+    def current_allocation(self) -> np.ndarray:
+        """Current spend per variable: national totals and each region's local spend."""
+        return self.layout.current_allocation
+
+    def variable(self, name: str) -> tuple[str | None, str]:
+        """``(region or None for a national total, channel)`` of a variable name."""
+        return self.layout.variable(name)
+
+    def by_region(self, allocation: np.ndarray) -> np.ndarray:
+        """Each region's spend per channel: (G, C), or (n, G, C) for (n, V)."""
+        return self.layout.by_region(allocation)
 
     def horizon_value_by_region(self, allocation: np.ndarray) -> np.ndarray:
         """Value per region and draw, all outcomes: (G, n_draws) for (V,)."""
@@ -250,7 +337,7 @@ class GeoResponse:
             v, gr = r.horizon_value_and_grad(parts[g])
             value += v
             grad_a[:, g, :] = gr
-        return value, np.einsum("dgc,vgc->dv", grad_a, self._map)
+        return value, self.layout.chain(grad_a)
 
     def weekly_spend(self, allocation: np.ndarray) -> np.ndarray:
         """Weekly spend (horizon_weeks, V): national totals summed over regions."""
@@ -258,13 +345,7 @@ class GeoResponse:
         weekly = np.stack(
             [r.weekly_spend(parts[g]) for g, r in enumerate(self.regions.values())], axis=1
         )  # (H, G, C)
-        return np.stack(
-            [
-                weekly[:, :, c].sum(axis=1) if g < 0 else weekly[:, g, c]
-                for c, g in zip(self._var_channel, self._var_geo, strict=True)
-            ],
-            axis=1,
-        )
+        return self.layout.to_variables(weekly)
 
     def subset(self, draws: np.ndarray) -> GeoResponse:
         """The same regions on a subset of the shared draws (the solver's screening)."""
@@ -302,7 +383,7 @@ class GeoLimits:
 
 
 def geo_constraints(
-    response: GeoResponse,
+    response: GeoResponse | GeoLayout,
     *,
     max_change: float | None,
     channels: Mapping[str, tuple[float | None, float | None, bool]] | None = None,
@@ -313,7 +394,7 @@ def geo_constraints(
 
     Parameters
     ----------
-    response : GeoResponse
+    response : GeoResponse or GeoLayout
     max_change : float, optional
         Plan-wide: every variable (a national total, a region's local channel) within
         ``current * (1 +- max_change)``, unless its region sets its own.
