@@ -363,9 +363,14 @@ def journeys_kpis(
 def validate(plan: Annotated[Path, typer.Argument(help="Plan file (TOML).")]) -> None:
     """Validate a plan, its media panel and its budget exactly as run does, then summarize."""
     from omnimmm.data import summarize_panel
+    from omnimmm.run.geo_driver import is_geo_plan
+    from omnimmm.run.stages.geo import prepare_geo, summarize_geo
     from omnimmm.run.stages.validate import prepare
 
     try:
+        if is_geo_plan(plan):  # [data] geo: the long panel and the budget by region
+            console.print(summarize_geo(prepare_geo(plan)), markup=False)
+            return
         prep = prepare(plan)  # the checks run makes before fitting, same messages
     except OmniError as exc:
         raise _fail(exc) from None
@@ -447,9 +452,11 @@ def _summary(summary: object) -> None:
 def run(plan: PlanArg, out: OutOpt, seed: SeedOpt = None, fast: FastOpt = False) -> None:
     """Fit (or reuse), gate, optimize and report: the quarterly run into --out DIR."""
     from omnimmm.run import drivers
+    from omnimmm.run.geo_driver import is_geo_plan, run_geo
 
     try:
-        summary = drivers.run(
+        runner = run_geo if is_geo_plan(plan) else drivers.run  # [data] geo: the geo run
+        summary = runner(
             plan, out, seed=seed, fast=fast, progress=_say, progressbar=console.is_terminal
         )
     except OmniError as exc:

@@ -65,6 +65,7 @@ _TEXT_COLUMNS = (
     "target",
     "metric",
     "feature",
+    "geo",
 )
 
 

@@ -533,7 +533,9 @@ def build_sections(result: RunResult) -> dict[str, Any]:
             "roi": chart_roi(result),
             "mroi": chart_mroi(result),
             "curves": chart_curves(result) if has_curves else None,
-            "decomposition": chart_decomposition(result),
+            "decomposition": (
+                None if result.table("decomposition").empty else chart_decomposition(result)
+            ),
             "fit": chart_fit(result),
         },
         "lifecycle": lifecycle_section(result),
