@@ -36,7 +36,7 @@ def _frame(seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _plan(tmp_path: Path, **budget: object):  # noqa: ANN202
+def _plan(tmp_path: Path, **budget: object):
     return plan_from_dict(
         {
             "data": {
