@@ -180,3 +180,26 @@ def test_optimum_matches_brute_force_on_a_tiny_case() -> None:
     x = res.allocation["recommended"].reindex(geo.channels).to_numpy()
     g_best = np.array(grid[int(values.argmax())])
     np.testing.assert_allclose(x, g_best, atol=total * 0.02)
+
+
+class _Opaque:
+    """A region response the composer cannot stack (any ResponseModel): forces its loop."""
+
+    def __init__(self, inner: AdstockSaturationResponse) -> None:
+        self._r = inner
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._r, name)
+
+
+def test_stacked_regions_match_the_loop_over_regions(geo: GeoResponse) -> None:
+    loop = GeoResponse({k: _Opaque(r) for k, r in geo.regions.items()}, SCOPES)
+    assert geo._stacked is not None and loop._stacked is None
+    x = geo.current_allocation * np.linspace(0.6, 1.4, len(geo.channels))
+    batch = np.stack([x, geo.current_allocation])
+    np.testing.assert_allclose(geo.horizon_value(batch), loop.horizon_value(batch), rtol=1e-12)
+    np.testing.assert_allclose(
+        geo.horizon_value_by_outcome(x), loop.horizon_value_by_outcome(x), rtol=1e-12
+    )
+    for a, b in zip(geo.horizon_value_and_grad(x), loop.horizon_value_and_grad(x), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12)

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from omnimmm.errors import PlanError
+from omnimmm.optimize.response import AdstockSaturationResponse
 from omnimmm.optimize.scenarios import ChannelBounds, ChannelGroup, Constraints
 
 __all__ = [
@@ -123,9 +124,6 @@ class GeoLayout:
         n_g, n_c = len(geos), len(chans)
         if len(scopes) != n_c or not set(scopes) <= set(_SCOPES):
             raise ValueError(f"scopes must give 'local' or 'national' per channel {chans}")
-        for name in geos:
-            if SEP in name:
-                raise PlanError(f"region name {name!r} must not contain {SEP!r}")
         shares = np.asarray(self.shares, dtype=float)
         nat = [c for c, sc in enumerate(scopes) if sc == "national"]
         if shares.shape != (n_g, n_c) or np.any(shares < 0):
@@ -150,6 +148,12 @@ class GeoLayout:
                     row = np.zeros((n_g, n_c))
                     row[g, c] = 1.0
                     rows.append(row)
+        if len(set(names)) != len(names):
+            dup = next(n for n in names if names.count(n) > 1)
+            raise PlanError(
+                f"budget line {dup!r} is both a national channel and a region/channel pair, or "
+                "two regions and channels spell it alike; rename the region or the channel"
+            )
         object.__setattr__(self, "scopes", scopes)
         object.__setattr__(self, "shares", shares)
         object.__setattr__(self, "_map", np.stack(rows))  # (V, G, C)
@@ -228,6 +232,7 @@ class GeoResponse:
     scopes: Sequence[str]
     shares: np.ndarray | None = None
     layout: GeoLayout = field(init=False, repr=False)
+    _stacked: Any = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.regions:
@@ -254,6 +259,7 @@ class GeoResponse:
         object.__setattr__(self, "scopes", layout.scopes)
         object.__setattr__(self, "shares", layout.shares)
         object.__setattr__(self, "layout", layout)
+        object.__setattr__(self, "_stacked", _stack(regions))
 
     # ------------------------------------------------------------------ protocol
 
@@ -313,12 +319,20 @@ class GeoResponse:
             axis=-2,
         )
 
+    def _flat(self, allocation: np.ndarray) -> np.ndarray:
+        parts = self.by_region(allocation)
+        return parts.reshape(*parts.shape[:-2], -1)
+
     def horizon_value(self, allocation: np.ndarray) -> np.ndarray:
         """Horizon value per draw: (n_draws,), or (n, n_draws) for (n, V)."""
+        if self._stacked is not None:
+            return self._stacked.horizon_value(self._flat(allocation))
         return self.horizon_value_by_region(allocation).sum(axis=-2)
 
     def horizon_value_by_outcome(self, allocation: np.ndarray) -> np.ndarray:
         """Value per draw and outcome: (n_draws, O), or (n, n_draws, O) for (n, V)."""
+        if self._stacked is not None:
+            return self._stacked.horizon_value_by_outcome(self._flat(allocation))
         parts = self.by_region(allocation)
         return np.sum(
             [
@@ -330,6 +344,9 @@ class GeoResponse:
 
     def horizon_value_and_grad(self, allocation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Value per draw (n_draws,) and its gradient (n_draws, V) by the chain rule."""
+        if self._stacked is not None:
+            value, grad = self._stacked.horizon_value_and_grad(self._flat(allocation))
+            return value, self.layout.chain(grad.reshape(grad.shape[0], len(self.geos), -1))
         parts = self.by_region(allocation)
         value = np.zeros(self.n_draws)
         grad_a = np.zeros((self.n_draws, *parts.shape))  # (D, G, C)
@@ -355,6 +372,47 @@ class GeoResponse:
         return GeoResponse(
             {k: r.subset(idx) for k, r in self.regions.items()}, self.scopes, self.shares
         )
+
+
+def _stack(regions: Sequence[Any]) -> AdstockSaturationResponse | None:
+    """All regions as one response whose channels are (region, channel) pairs, so that a
+    value and its gradient are one vectorised evaluation instead of a loop over regions.
+
+    Regions do not interact, so the stacked response's value is the sum of the regions'.
+    Returns None unless every region is an :class:`AdstockSaturationResponse` with the same
+    saturation family, lags and horizon (then :class:`GeoResponse` loops over regions).
+    """
+    if not regions or not all(isinstance(r, AdstockSaturationResponse) for r in regions):
+        return None
+    first = regions[0]
+    if any(
+        r.saturation != first.saturation
+        or r.adstock_weights.shape != first.adstock_weights.shape
+        or r.history_spend.shape != first.history_spend.shape
+        or r.synergy_pairs != first.synergy_pairs
+        for r in regions
+    ):
+        return None
+    n_c = len(first.channels)
+    pairs = tuple((a + g * n_c, b + g * n_c) for g in range(len(regions))
+                  for a, b in first.synergy_pairs)  # fmt: skip
+    return AdstockSaturationResponse(
+        channels=tuple(f"{g}:{c}" for g in range(len(regions)) for c in first.channels),
+        kinds=tuple(k for _ in regions for k in first.kinds),
+        outcomes=first.outcomes,
+        history_spend=np.concatenate([r.history_spend for r in regions], axis=1),
+        adstock_weights=np.concatenate([r.adstock_weights for r in regions], axis=1),
+        spend_scale=np.concatenate([r.spend_scale for r in regions]),
+        saturation=first.saturation,
+        saturation_params=tuple(
+            np.concatenate([r.saturation_params[k] for r in regions], axis=1)
+            for k in range(len(first.saturation_params))
+        ),
+        beta=np.concatenate([r.beta for r in regions], axis=1),
+        synergy_pairs=pairs,
+        synergy_gamma=np.concatenate([r.synergy_gamma for r in regions], axis=1),
+        horizon_weeks=first.horizon_weeks,
+    )
 
 
 # --------------------------------------------------------------------------- constraints
