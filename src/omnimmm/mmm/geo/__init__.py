@@ -1,0 +1,1 @@
+"""The geo (region) hierarchical MMM: one model over many regions (issue 19)."""
