@@ -50,24 +50,19 @@ class TruthGeoFit:
         ]
         return pd.DataFrame(rows)
 
-    def fitted(self) -> pd.DataFrame:
-        p, prm = self.world.panel, self.world.params
+    def fitted(self) -> dict[str, np.ndarray]:
+        prm = self.world.params
         mean = prm["baseline"] + self.world.contributions.sum(axis=2)  # (T, G, O)
         sd = np.broadcast_to(prm["noise_sd"][None], mean.shape)
-        t, g, o = np.meshgrid(range(p.n_weeks), range(p.n_geos), range(len(p.outcomes)),
-                              indexing="ij")  # fmt: skip
-        return pd.DataFrame(
-            {"date": p.dates[t.ravel()], "geo": np.asarray(self.geos)[g.ravel()],
-             "outcome": np.asarray(p.outcomes)[o.ravel()], "mean": mean.ravel(),
-             "low": (mean - 1.645 * sd).ravel(), "high": (mean + 1.645 * sd).ravel()}
-        )  # fmt: skip
+        return {"mean": mean, "low": mean - 1.645 * sd, "high": mean + 1.645 * sd}
 
-    def contributions(self) -> np.ndarray:
-        return self.world.contributions
+    def contributions(self) -> dict[str, np.ndarray]:
+        c = self.world.contributions
+        return {"mean": c, "low": c, "high": c}
 
     def diagnostics(self) -> dict[str, Any]:
         return {"max_rhat": 1.0, "min_ess_bulk": 1000.0, "divergences": 0,
-                "divergence_rate": 0.0, "n_draws": 1000, "n_chains": 4}  # fmt: skip
+                "divergence_rate": 0.0, "draws": 1000, "chains": 4}  # fmt: skip
 
     def responses(self, horizon_weeks: int) -> dict[str, AdstockSaturationResponse]:
         kw = self.world.response_kwargs(horizon_weeks)

@@ -237,8 +237,8 @@ def _diagnostics(fit: Any) -> Any:
 
     d = fit.diagnostics()
     nan = float("nan")
-    n_chains = int(d.get("n_chains") or 1)
-    n_draws = int(d.get("n_draws") or 0)
+    n_chains = int(d.get("n_chains") or d.get("chains") or 1)
+    n_draws = int(d.get("n_draws") or d.get("draws") or 0)
     if not n_draws and d.get("divergence_rate"):
         n_draws = int(round(int(d.get("divergences") or 0) / float(d["divergence_rate"])))
     return Diagnostics(
@@ -313,26 +313,39 @@ def _roi_tables(fit: Any, prep: GeoPrepared) -> dict[str, pd.DataFrame]:
     return {"roi": roi, "geo_roi": geo_roi}
 
 
-def _fit_tables(fit: Any, prep: GeoPrepared) -> dict[str, pd.DataFrame]:
-    p = prep.panel.panel
-    fitted = fit.fitted().copy()
-    fitted["date"] = pd.to_datetime(fitted["date"])
-    actual = pd.DataFrame(
+def _long(p: Any, arrays: dict[str, np.ndarray]) -> pd.DataFrame:
+    """(T, G, O) arrays as a long frame ``date, geo, outcome, <name>...``."""
+    t_n, g_n, o_n = p.n_weeks, p.n_geos, len(p.outcomes)
+    out = pd.DataFrame(
         {
-            "date": np.repeat(p.dates.values, p.n_geos * len(p.outcomes)),
-            "geo": np.tile(np.repeat(np.asarray(p.geos, dtype=object), len(p.outcomes)), p.n_weeks),
-            "outcome": np.tile(np.asarray(p.outcomes, dtype=object), p.n_weeks * p.n_geos),
-            "actual": p.y.reshape(-1),
+            "date": np.repeat(p.dates.values, g_n * o_n),
+            "geo": np.tile(np.repeat(np.asarray(p.geos, dtype=object), o_n), t_n),
+            "outcome": np.tile(np.asarray(p.outcomes, dtype=object), t_n * g_n),
         }
     )
-    geo_fit = actual.merge(fitted, on=["date", "geo", "outcome"], how="left")
+    for name, a in arrays.items():
+        out[name] = np.asarray(a, dtype=float).reshape(-1)
+    return out
+
+
+def _fit_tables(fit: Any, prep: GeoPrepared) -> dict[str, pd.DataFrame]:
+    """Regional and national fit (actual vs posterior mean, 90% band) and, when the fit
+    offers its contributions, the national decomposition into baseline and channels."""
+    p = prep.panel.panel
+    fitted = fit.fitted()
+    if isinstance(fitted, pd.DataFrame):  # a long frame date, geo, outcome, mean, low, high
+        fitted = fitted.assign(date=pd.to_datetime(fitted["date"]))
+        geo_fit = _long(p, {"actual": p.y}).merge(fitted, on=["date", "geo", "outcome"])
+    else:  # arrays (T, G, O): mean, low, high
+        geo_fit = _long(p, {"actual": p.y, **{k: fitted[k] for k in ("mean", "low", "high")}})
     national = geo_fit.groupby(["outcome", "date"], sort=False)[["actual", "mean"]].sum()
     fit_table = national.rename(columns={"mean": "fitted"}).reset_index()
     tables = {"geo_fit": geo_fit, "fit": fit_table[["date", "outcome", "actual", "fitted"]]}
     contrib = getattr(fit, "contributions", None)
     if callable(contrib):
-        c = np.asarray(contrib())
-        mean = c.mean(axis=0) if c.ndim == 5 else c  # (T, G, C, O)
+        c = contrib()
+        mean = np.asarray(c["mean"] if isinstance(c, dict) else c)
+        mean = mean.mean(axis=0) if mean.ndim == 5 else mean  # (T, G, C, O)
         media = mean.sum(axis=(1, 3))  # (T, C)
         fitted_all = national.groupby("date", sort=False)["mean"].sum().reindex(p.dates)
         rows = [
@@ -346,6 +359,11 @@ def _fit_tables(fit: Any, prep: GeoPrepared) -> dict[str, pd.DataFrame]:
             )  # fmt: skip
         tables["decomposition"] = pd.concat(rows, ignore_index=True)
     return tables
+
+
+def _n_draws(fit: Any) -> int:
+    draws = getattr(fit, "draws", None)
+    return int(getattr(draws, "n_draws", None) or getattr(fit, "n_draws", 0) or 0)
 
 
 def geo_meta(prep: GeoPrepared, fit: Any) -> dict[str, Any]:
@@ -375,7 +393,7 @@ def geo_meta(prep: GeoPrepared, fit: Any) -> dict[str, Any]:
         "seed": prep.seed,
         "fast": prep.fast,
         "sampler": {**prep.sampler, "sampler": "nutpie"},
-        "n_draws_analysis": int(getattr(fit, "n_draws", 0) or 0),
+        "n_draws_analysis": _n_draws(fit),
         "created": dt.datetime.now(dt.UTC).date().isoformat(),
     }  # fmt: skip
 
