@@ -19,7 +19,7 @@ import pandas as pd
 from omnimmm.report import svg
 from omnimmm.report.result import RunResult
 
-__all__ = ["GEO_SHEETS", "geo_recommendation", "geo_section", "is_geo"]
+__all__ = ["GEO_SHEETS", "geo_recommendation", "geo_section", "geo_summary_lines", "is_geo"]
 
 #: Workbook sheet name -> (table, description), appended to the national sheets.
 GEO_SHEETS: dict[str, tuple[str, str]] = {
@@ -181,3 +181,23 @@ def geo_section(result: RunResult) -> dict[str, Any] | None:
         "moves": _moves(result),
         "fit": _fit_charts(result),
     }
+
+
+def geo_summary_lines(result: RunResult, n: int = 3) -> list[str]:
+    """The console's closing lines of a geo run: the regions that gain and lose most."""
+    alloc = result.table("geo_allocation")
+    if alloc.empty:
+        return []
+    alloc = alloc.sort_values("change", ascending=False, kind="stable")
+    up = [r for _, r in alloc.iterrows() if float(r["change"]) > 0][:n]
+    down = [r for _, r in alloc[::-1].iterrows() if float(r["change"]) < 0][:n]
+
+    def part(rows: list[Any]) -> str:
+        return ", ".join(
+            f"{r['geo']} {_money(r['change'])} ({_pct(r['change_pct'])})" for r in rows
+        )
+
+    lines = [f"regions ({len(alloc)}): spend moves {'into ' + part(up) if up else 'nowhere'}"]
+    if down:
+        lines.append(f"  out of {part(down)}")
+    return lines

@@ -15,6 +15,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from omnimmm.report import svg
+from omnimmm.report.geo import geo_summary_lines
 from omnimmm.report.result import RunResult
 
 __all__ = [
@@ -612,5 +613,6 @@ def summary_lines(result: RunResult, out: Path) -> list[str]:
                 f"  {r['name']:<16} {r['current']:>14} -> {r['recommended']:>14}  "
                 f"{r['change_pct']:>7}"
             )
+        lines += geo_summary_lines(result)  # a geo run: regions that gain and lose
         lines.append(f"report: {(out / 'report.html').absolute()}")
     return lines
