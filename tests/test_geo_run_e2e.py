@@ -181,6 +181,10 @@ def test_geo_plan_errors_exit_with_a_paragraph(geo_world: tuple[Path, Any], tmp_
     assert not (tmp_path / "r").exists()
     res = CliRunner().invoke(app, ["fit", str(sim / "plan.toml"), "--out", str(tmp_path / "f")])
     assert res.exit_code == 64 and "geo plan" in res.output
+    plan = (sim / "plan.toml").read_text()
+    (sim / "plan.toml").write_text(plan + '\n[model]\nsynergies = [["tv", "search"]]\n')
+    res = CliRunner().invoke(app, ["run", str(sim / "plan.toml"), "--out", str(tmp_path / "r")])
+    assert res.exit_code == 2 and "remove model.synergies" in res.output
 
 
 @pytest.mark.slow

@@ -24,8 +24,8 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from omnimmm.config import Plan
-from omnimmm.errors import DataError, InfeasibleError, UsageError, in_file
+from omnimmm.config import ModelSpec, Plan
+from omnimmm.errors import DataError, InfeasibleError, PlanError, UsageError, in_file
 from omnimmm.report.result import RunResult
 from omnimmm.run.context import Progress, RunState
 
@@ -105,6 +105,24 @@ def budget_constraints(plan: Plan, layout: Any) -> Any:
     )
 
 
+def _unsupported(plan: Plan, path: Path) -> None:
+    """Plan keys the geo model does not honour (yet) stop the run instead of being ignored."""
+    found = [k for k, on in (("[lifecycle]", plan.lifecycle), ("[journeys]", plan.journeys),
+                             ("[[calibration]]", plan.calibration),
+                             ("model.synergies", plan.model.synergies)) if on]  # fmt: skip
+    for i, c in enumerate(plan.channels, 1):
+        if c.adstock not in (None, "geometric"):
+            found.append(f'channels[{i}].adstock = "{c.adstock}"')
+        if c.saturation != "hill":
+            found.append(f'channels[{i}].saturation = "{c.saturation}"')
+    if found:
+        raise PlanError(
+            f"{path}: a geo plan ([data] geo) fits geometric adstock and Hill saturation per "
+            f"channel, without lift tests, synergies, lifecycle or journeys so far; remove "
+            f"{', '.join(found)} (or run them on a national plan)"
+        )
+
+
 def prepare_geo(
     plan_path: str | Path, *, seed: int | None = None, fast: bool = False, progressbar: bool = False
 ) -> GeoPrepared:
@@ -128,6 +146,7 @@ def prepare_geo(
         if seed < 0:
             raise UsageError(f"--seed must be a non-negative integer, got {seed}")
         plan = plan.model_copy(update={"seed": int(seed)})
+    _unsupported(plan, path)
     data = load_geo_panel(plan)
     p = data.panel
     horizon = plan.budget.horizon_weeks
@@ -209,9 +228,21 @@ def fit_model(prep: GeoPrepared, say: Progress) -> Any:
         f"fitting the geo model: {prep.panel.panel.n_geos} regions x {prep.panel.n_weeks} "
         f"weeks, {s['chains']} chains x {s['draws']} draws"
     )
+    # A plan value other than the national default overrides the geo model's own default
+    # (by value, not by whether the key was written, so the run's plan.toml reruns the same).
+    lags = [c.l_max for c in prep.plan.channels if c.l_max is not None]
+    m, national = prep.plan.model, ModelSpec()
+    extra: dict[str, Any] = {"l_max": max(lags)} if lags else {}
+    if m.yearly_fourier != national.yearly_fourier:
+        extra["fourier_order"] = m.yearly_fourier
+    sampler: dict[str, Any] = {}
+    if m.target_accept != national.target_accept:
+        sampler["target_accept"] = m.target_accept
+    spec = GeoModelSpec(roi_priors=priors or None, trend=m.trend, **extra)
     return fit_geo(
         prep.panel.panel,
-        GeoModelSpec(roi_priors=priors or None),
+        spec,
+        **sampler,
         chains=s["chains"], draws=s["draws"], tune=s["tune"], seed=s["seed"],
         progress=prep.progressbar,
     )  # fmt: skip
