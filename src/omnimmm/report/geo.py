@@ -24,6 +24,7 @@ __all__ = ["GEO_SHEETS", "geo_recommendation", "geo_section", "geo_summary_lines
 #: Workbook sheet name -> (table, description), appended to the national sheets.
 GEO_SHEETS: dict[str, tuple[str, str]] = {
     "Regions": ("geo_allocation", "Which regions gain and lose: spend and horizon value"),
+    # a geo run's "mROI history" sheet holds next quarter's mROI at current spend
     "Region x channel plan": (
         "geo_channel_allocation",
         "Current vs recommended spend and ROI per region and channel",
