@@ -147,6 +147,10 @@ def test_run_on_a_geo_plan(
         cells = [next(x for x in g["channels"] if x["name"] == ch["name"]) for g in rec["geos"]]
         assert sum(x["current_spend"] for x in cells) == pytest.approx(ch["current_spend"])
         assert sum(x["recommended_spend"] for x in cells) == pytest.approx(ch["recommended_spend"])
+    assert sum(g["recommended_spend"] for g in rec["geos"]) == pytest.approx(spend.sum())
+    assert sum(g["horizon_value_added"]["mean"] for g in rec["geos"]) == pytest.approx(
+        hv["recommended"]["mean"] - hv["current"]["mean"], rel=1e-6
+    )
     cell = rec["geos"][2]["channels"][2]
     assert cell["roi"]["mean"] == pytest.approx(world.roi_geo[("region_03", cell["name"])])
     # the evil region may move at most 10% per local channel

@@ -58,8 +58,12 @@ def geo_recommendation(result: RunResult) -> list[dict[str, Any]]:
     """``geos: [{"name", "channels": [{"name", "roi": {"mean", "low", "high"},
     "current_spend", "recommended_spend"}]}]`` (DESIGN.md), regions and channels in data order.
 
-    A national channel's spend in a region is its share of the national buy.
+    A national channel's spend in a region is its share of the national buy. Each region also
+    gets its totals, ``current_spend`` and ``recommended_spend``, and ``horizon_value_added``
+    ``{"mean", "low", "high"}`` (its horizon value at the recommended minus the current
+    allocation): which regions gain and lose.
     """
+    totals = {str(r["geo"]): r for _, r in result.table("geo_allocation").iterrows()}
     cells = result.table("geo_channel_allocation")
     if cells.empty:
         cells = result.table("geo_roi").assign(current_spend=math.nan, recommended_spend=math.nan)
@@ -80,7 +84,15 @@ def geo_recommendation(result: RunResult) -> list[dict[str, Any]]:
                     "recommended_spend": _num(r.get("recommended_spend")),
                 }
             )
-        out.append({"name": g, "channels": rows})
+        entry: dict[str, Any] = {"name": g, "channels": rows}
+        t = totals.get(g)
+        if t is not None:
+            entry["current_spend"] = _num(t["current_spend"])
+            entry["recommended_spend"] = _num(t["recommended_spend"])
+            entry["horizon_value_added"] = {
+                k: _num(t[f"uplift_{k}"]) for k in ("mean", "low", "high")
+            }
+        out.append(entry)
     return out
 
 
