@@ -30,11 +30,11 @@ _LOW, _HIGH = 0.05, 0.95
 
 
 def _param_names(layout: GeoLayout, panel: GeoPanel, features: tuple[str, ...]) -> list[str]:
-    """Readable names of the point's coordinates, e.g. ``roi_z[region_01, tv]``."""
+    """Readable names of the point's coordinates, e.g. ``roi_geo_log[region_01, tv]``."""
     axes = {
         "log_roi": (panel.channels,),
         "roi_spread": (panel.channels,),
-        "roi_z": (panel.geos, panel.channels),
+        "roi_geo_log": (panel.geos, panel.channels),
         "adstock_alpha": (panel.channels,),
         "half_sat": (panel.channels,),
         "hill_slope": (panel.channels,),
@@ -311,6 +311,7 @@ def fit_geo(
     progress: bool = False,
     target_accept: float = 0.8,
     cores: int | None = None,
+    low_rank: bool = True,
 ) -> GeoFit:
     """Fit the hierarchical geo MMM to ``panel`` with nutpie on the hand-written density.
 
@@ -327,6 +328,8 @@ def fit_geo(
     target_accept : float
     cores : int, optional
         Threads for the chains (nutpie's default: all).
+    low_rank : bool, default True
+        nutpie's low-rank modified mass matrix (see :func:`omnimmm.mmm.geo.sampler.run_nutpie`).
 
     Returns
     -------
@@ -351,6 +354,7 @@ def fit_geo(
         target_accept=target_accept,
         progress=progress,
         cores=cores,
+        low_rank=low_rank,
     )
     post = idata.posterior
     names = [b for b in BLOCKS if layout.size(b)]

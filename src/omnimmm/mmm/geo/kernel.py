@@ -10,7 +10,7 @@ Forward, for region ``g``, week ``t``, channel ``c`` and outcome ``o`` (scaled d
 
     a[t, g, c]  = sum_l w[c, l] xs[t - l, g, c]        w: geometric, normalised
     h[t, g, c]  = hill(a; K[c], s[c]);  S[g, c] = sum_t h[t, g, c]
-    roi[g, c]   = exp(log_roi[c] + spread[c] z[g, c])
+    roi[g, c]   = exp(roi_geo_log[g, c]),  roi_geo_log ~ Normal(log_roi[c], spread[c])
     beta[g,c,o] = roi[g, c] share[c, o] ratio[g, c, o] / S[g, c]
     rest        = sum_c beta h + sum_j coef[g, j, o] feat[t, g, j]
     mu          = level[g, o] + rest - mean_t rest;   ys ~ Normal(mu, noise[g, o])
@@ -60,6 +60,19 @@ def geo_logp_grad(z, grad, kinds, prior_a, prior_b, ix, xs, ys, feat, ratio):  #
     o_lr, o_sp, o_z, o_al = ix[_LR], ix[_SPREAD], ix[_Z], ix[_ALPHA]
     o_k, o_s, o_sh, o_lev = ix[_K], ix[_S], ix[_SHARE], ix[_LEVEL]
     o_bm, o_bs, o_b, o_no = ix[_BM], ix[_BS], ix[_B], ix[_NOISE]
+
+    # Regional log ROI, centred around the national one.
+    for g in range(g_n):
+        for c in range(c_n):
+            i = o_z + g * c_n + c
+            v[i] = z[i]
+            dv[i] = 1.0
+            s = v[o_sp + c]
+            d = (z[i] - v[o_lr + c]) / s
+            lp += -0.5 * _LOG2PI - math.log(s) - 0.5 * d * d
+            gv[i] -= d / s
+            gv[o_lr + c] += d / s
+            gv[o_sp + c] += (d * d - 1.0) / s
 
     # Regional baseline coefficients, centred around the national ones.
     jo = j_n * o_n
@@ -115,7 +128,7 @@ def geo_logp_grad(z, grad, kinds, prior_a, prior_b, ix, xs, ys, feat, ratio):  #
     roi = np.empty((g_n, c_n))
     for g in range(g_n):
         for c in range(c_n):
-            roi[g, c] = math.exp(v[o_lr + c] + v[o_sp + c] * v[o_z + g * c_n + c])
+            roi[g, c] = math.exp(v[o_z + g * c_n + c])
     share = np.ones((c_n, o_n))
     if o_n == 2:
         for c in range(c_n):
@@ -191,10 +204,7 @@ def geo_logp_grad(z, grad, kinds, prior_a, prior_b, ix, xs, ys, feat, ratio):  #
                 if o_n == 2:
                     gq = q_sum[g, c, o] * roi[g, c] * ratio[g, c, o] / s_tot[g, c]
                     gv[o_sh + c] += gq if o == 0 else -gq
-            d_lr = d_roi * roi[g, c]
-            gv[o_lr + c] += d_lr
-            gv[o_sp + c] += d_lr * v[o_z + g * c_n + c]
-            gv[o_z + g * c_n + c] += d_lr * v[o_sp + c]
+            gv[o_z + g * c_n + c] += d_roi * roi[g, c]
             g_k = 0.0
             g_s = 0.0
             for t in range(t_n):

@@ -3,19 +3,24 @@
 One table serves the PyMC reference graph (:mod:`omnimmm.mmm.geo.model`), the hand-written
 density (:mod:`omnimmm.mmm.geo.kernel`) and the fit: each block is a named parameter with
 its shape, its prior family and parameters, and the transform to the unconstrained point
-nutpie samples (PyMC's: log for positive, log-odds for (0, 1) values). Blocks, in order
+nutpie samples (PyMC's: log for positive, log-odds for (0, 1) values).
+
+The regional ROI and baseline coefficients are centred around the national ones (the data
+identify a region's well, where a non-centred form would tie every region to the national
+value in a narrow ridge), and their spreads have Gamma(2) priors, which keep them off zero,
+where a centred form would make a funnel. Blocks, in order
 (``G`` regions, ``C`` channels, ``O`` outcomes, ``J`` baseline features)::
 
     log_roi       (C,)      Normal(mu_c, sigma_c)       national ROI location, log scale
-    roi_spread    (C,)      HalfNormal                  regional spread of log ROI
-    roi_z         (G, C)    Normal(0, 1)                roi[g, c] = exp(log_roi + spread z)
+    roi_spread    (C,)      Gamma(2, 2 / mean)          regional spread of log ROI
+    roi_geo_log   (G, C)    Normal(log_roi, spread)     roi[g, c] = exp(roi_geo_log[g, c])
     adstock_alpha (C,)      Beta(2, 3)                  geometric carryover, shared
     half_sat      (C,)      LogNormal(0, 0.7)           Hill K in per-capita units, shared
     hill_slope    (C,)      LogNormal(log 1.5, 0.4)     Hill slope, shared
     share_first   (C,)      Beta(1, 1)                  share of ROI in outcome 0 (O = 2)
     level         (G, O)    Normal(1, 0.3)              each region's mean week (scaled)
     coef_mean     (J, O)    Normal(0, coef_sd)          national baseline coefficients
-    coef_spread   (J, O)    HalfNormal                  their spread across regions
+    coef_spread   (J, O)    Gamma(2, 2 / mean)          their spread across regions
     coef          (G, J, O) Normal(coef_mean, spread)   regional baseline coefficients
     noise         (G, O)    HalfNormal                  residual sd per region
 """
@@ -33,13 +38,20 @@ __all__ = ["BLOCKS", "GeoLayout", "geo_layout"]
 
 #: Prior kinds (the national density's codes, :func:`omnimmm.mmm.density.forward._priors`)
 #: and the centred hierarchical coefficients', which the geo kernel handles itself.
-NORMAL, LOGNORMAL, HALFNORMAL, BETA, HIER = 0, 1, 2, 4, 9
-_TRANSFORM = {NORMAL: None, LOGNORMAL: "log", HALFNORMAL: "log", BETA: "logodds", HIER: None}
+NORMAL, LOGNORMAL, HALFNORMAL, GAMMA, BETA, HIER = 0, 1, 2, 3, 4, 9
+_TRANSFORM = {
+    NORMAL: None,
+    LOGNORMAL: "log",
+    HALFNORMAL: "log",
+    GAMMA: "log",
+    BETA: "logodds",
+    HIER: None,
+}
 
 BLOCKS = (
     "log_roi",
     "roi_spread",
-    "roi_z",
+    "roi_geo_log",
     "adstock_alpha",
     "half_sat",
     "hill_slope",
@@ -131,15 +143,15 @@ def geo_layout(
     roi = np.array([spec.roi_prior(c, k) for c, k in zip(channels, kinds, strict=True)])
     blocks: list[tuple[str, tuple[int, ...], int, np.ndarray | float, np.ndarray | float]] = [
         ("log_roi", (c_n,), NORMAL, roi[:, 0], roi[:, 1]),
-        ("roi_spread", (c_n,), HALFNORMAL, 0.0, spec.roi_spread_sd),
-        ("roi_z", (g_n, c_n), NORMAL, 0.0, 1.0),
+        ("roi_spread", (c_n,), GAMMA, 2.0, 2.0 / spec.roi_spread_sd),
+        ("roi_geo_log", (g_n, c_n), HIER, 0.0, 1.0),
         ("adstock_alpha", (c_n,), BETA, 2.0, 3.0),
         ("half_sat", (c_n,), LOGNORMAL, 0.0, 0.7),
         ("hill_slope", (c_n,), LOGNORMAL, math.log(1.5), 0.4),
         ("share_first", (c_n if o_n == 2 else 0,), BETA, 1.0, 1.0),
         ("level", (g_n, o_n), NORMAL, 1.0, 0.3),
         ("coef_mean", (j_n, o_n), NORMAL, 0.0, spec.coef_sd),
-        ("coef_spread", (j_n, o_n), HALFNORMAL, 0.0, spec.baseline_spread_sd),
+        ("coef_spread", (j_n, o_n), GAMMA, 2.0, 2.0 / spec.baseline_spread_sd),
         ("coef", (g_n, j_n, o_n), HIER, 0.0, 1.0),
         ("noise", (g_n, o_n), HALFNORMAL, 0.0, spec.noise_sd),
     ]

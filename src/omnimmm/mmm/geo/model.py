@@ -14,7 +14,7 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
-from omnimmm.mmm.geo.layout import BETA, HALFNORMAL, HIER, LOGNORMAL, NORMAL, GeoLayout
+from omnimmm.mmm.geo.layout import BETA, GAMMA, HALFNORMAL, HIER, LOGNORMAL, NORMAL, GeoLayout
 from omnimmm.mmm.geo.spec import GeoData
 
 __all__ = ["build_geo_model", "lagged_spend"]
@@ -42,6 +42,8 @@ def _rv(name: str, layout: GeoLayout, extra: Any = None) -> Any:
         return pm.LogNormal(name, mu=a, sigma=b, shape=shape)
     if kind == HALFNORMAL:
         return pm.HalfNormal(name, sigma=b, shape=shape)
+    if kind == GAMMA:
+        return pm.Gamma(name, alpha=a, beta=b, shape=shape)
     if kind == BETA:
         return pm.Beta(name, alpha=a, beta=b, shape=shape)
     if kind == HIER:
@@ -72,7 +74,7 @@ def build_geo_model(data: GeoData, layout: GeoLayout) -> pm.Model:
     with pm.Model() as model:
         log_roi = _rv("log_roi", layout)
         spread = _rv("roi_spread", layout)
-        roi_z = _rv("roi_z", layout)
+        roi_geo_log = _rv("roi_geo_log", layout, (log_roi, spread))
         alpha = _rv("adstock_alpha", layout)
         half_sat = _rv("half_sat", layout)
         slope = _rv("hill_slope", layout)
@@ -94,7 +96,7 @@ def build_geo_model(data: GeoData, layout: GeoLayout) -> pm.Model:
         rs = (pt.switch(positive, adstocked, 1.0) / half_sat) ** slope
         h = pt.switch(positive, rs / (1.0 + rs), 0.0)
         s_tot = h.sum(axis=0)  # (G, C)
-        roi = pt.exp(log_roi[None, :] + spread[None, :] * roi_z)
+        roi = pt.exp(roi_geo_log)
         safe = pt.switch(has_spend > 0, s_tot, 1.0)
         beta = (roi * has_spend / safe)[:, :, None] * share[None, :, :] * data.ratio
         media = (h[:, :, :, None] * beta[None]).sum(axis=2)  # (T, G, O)

@@ -83,7 +83,7 @@ def geo_draws(points: np.ndarray, layout: GeoLayout, o_n: int) -> GeoDraws:
     z = np.asarray(points, dtype=float)
     lr = layout.constrained(z, "log_roi")
     spread = layout.constrained(z, "roi_spread")
-    roi_z = layout.constrained(z, "roi_z")
+    roi_geo_log = layout.constrained(z, "roi_geo_log")
     if o_n == 2:
         first = layout.constrained(z, "share_first")
         share = np.stack([first, 1.0 - first], axis=2)
@@ -92,7 +92,7 @@ def geo_draws(points: np.ndarray, layout: GeoLayout, o_n: int) -> GeoDraws:
     return GeoDraws(
         log_roi=lr,
         roi_spread=spread,
-        roi=np.exp(lr[:, None, :] + spread[:, None, :] * roi_z),
+        roi=np.exp(roi_geo_log),
         alpha=layout.constrained(z, "adstock_alpha"),
         half_sat=layout.constrained(z, "half_sat"),
         slope=layout.constrained(z, "hill_slope"),

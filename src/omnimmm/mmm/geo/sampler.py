@@ -117,7 +117,7 @@ def initial_points(layout: GeoLayout, seed: int) -> np.ndarray:
     rng = np.random.default_rng([seed, 1919])
     z = np.zeros(layout.n)
     centre = {
-        "roi_spread": np.log(0.1),
+        "roi_spread": np.log(0.2),
         "adstock_alpha": np.log(0.4 / 0.6),
         "hill_slope": np.log(1.5),
         "level": 1.0,
@@ -126,7 +126,10 @@ def initial_points(layout: GeoLayout, seed: int) -> np.ndarray:
     }
     for name in BLOCKS:
         o, s = layout.offsets[name], layout.size(name)
-        base = layout.prior_a[o : o + s] if name == "log_roi" else centre.get(name, 0.0)
+        base: Any = centre.get(name, 0.0)
+        if name in ("log_roi", "roi_geo_log"):  # the national ROI prior's centre
+            lr = layout.offsets["log_roi"]
+            base = np.resize(layout.prior_a[lr : lr + layout.size("log_roi")], s)
         jitter = 0.05 if name in ("level", "coef", "coef_mean") else 0.3
         z[o : o + s] = base + rng.uniform(-jitter, jitter, s)
     return z
@@ -143,6 +146,7 @@ def run_nutpie(
     target_accept: float,
     progress: bool,
     cores: int | None = None,
+    low_rank: bool = True,
 ) -> tuple[Any, dict[str, float]]:
     """Sample the geo density with nutpie.
 
@@ -155,6 +159,9 @@ def run_nutpie(
     progress : bool
     cores : int, optional
         Threads nutpie runs chains on (default: nutpie's).
+    low_rank : bool, default True
+        nutpie's low-rank modified mass matrix: it adapts to the correlation between a
+        channel's national ROI and its regional deviations, which a diagonal one cannot.
 
     Returns
     -------
@@ -209,6 +216,7 @@ def run_nutpie(
         target_accept=target_accept,
         progress_bar=progress,
         save_warmup=False,
+        low_rank_modified_mass_matrix=low_rank,
         **kwargs,
     )
     del arrays  # held by the model's user_data until here

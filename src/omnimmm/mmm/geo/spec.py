@@ -45,11 +45,12 @@ class GeoModelSpec:
         Prior on a channel's national ROI (log-normal); others use their kind's default
         (online 1.5 +- 1.0, offline 1.0 +- 1.0, as the national model).
     roi_spread_sd : float
-        Scale of the half-normal prior on each channel's spread of regional ROI around the
+        Mean of the Gamma(2) prior on each channel's spread of regional ROI around the
         national one (log scale): 0.3 lets regions differ by about +-30%.
     baseline_spread_sd : float
-        Scale of the half-normal prior on the spread of each baseline coefficient across
-        regions.
+        Mean of the Gamma(2) prior on the spread of each baseline coefficient across
+        regions (scaled outcome). A Gamma keeps the spread off zero, where the regional
+        coefficients (centred: the data identify each region's well) would form a funnel.
     coef_sd : float
         Prior sd of the national baseline coefficients (on the scaled outcome).
     noise_sd : float
@@ -61,7 +62,7 @@ class GeoModelSpec:
     trend: bool = True
     roi_priors: dict[str, tuple[float, float]] | None = None
     roi_spread_sd: float = 0.3
-    baseline_spread_sd: float = 0.1
+    baseline_spread_sd: float = 0.05
     coef_sd: float = 0.5
     noise_sd: float = 0.2
 
