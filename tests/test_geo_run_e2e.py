@@ -193,7 +193,7 @@ def test_geo_plan_errors_exit_with_a_paragraph(geo_world: tuple[Path, Any], tmp_
 
 @pytest.mark.slow
 def test_geo_run_fit_fast(geo_world: tuple[Path, Any], tmp_path: Path) -> None:
-    """The real hierarchical fit at --fast (164 s on the shared 2 cores at load ~25: slow)."""
+    """The real hierarchical fit at --fast (164-396 s on the shared 2 cores at load 25-36: slow)."""
     sim, world = geo_world
     out = tmp_path / "run"
     res = CliRunner().invoke(app, ["run", str(sim / "plan.toml"), "--out", str(out), "--fast"])
