@@ -447,9 +447,14 @@ def journeys_kpis(
 def validate(plan: Annotated[Path, typer.Argument(help="Plan file (TOML).")]) -> None:
     """Validate a plan, its media panel and its budget exactly as run does, then summarize."""
     from omnimmm.data import summarize_panel
+    from omnimmm.run.geo_driver import is_geo_plan
+    from omnimmm.run.stages.geo import prepare_geo, summarize_geo
     from omnimmm.run.stages.validate import prepare
 
     try:
+        if is_geo_plan(plan):  # [data] geo: the long panel and the budget by region
+            console.print(summarize_geo(prepare_geo(plan)), markup=False)
+            return
         prep = prepare(plan)  # the checks run makes before fitting, same messages
     except OmniError as exc:
         raise _fail(exc) from None
@@ -466,15 +471,27 @@ def simulate(
     noise: Annotated[float, typer.Option(help="Noise sd relative to mean revenue.")] = 0.05,
     synergy: Annotated[bool, typer.Option(help="Include the TV x search synergy.")] = True,
     cross_effects: Annotated[bool, typer.Option(help="Online media lift stores and back.")] = True,
+    geos: Annotated[
+        int, typer.Option(min=0, max=500, help="Regions of a geo world (0: one national series).")
+    ] = 0,
+    same_effects: Annotated[
+        bool, typer.Option(help="Geo world: every region has the national effects.")
+    ] = False,
 ) -> None:
-    """Write a simulated omnichannel world with its ground truth."""
+    """Write a simulated omnichannel world with its ground truth (a geo world with --geos N:
+    long panel geo_panel.csv, plan.toml, truth.json; --noise/--synergy do not apply)."""
     from omnimmm.data.simulate import simulate_world, write_world
 
     try:
-        world = simulate_world(
-            seed=seed, weeks=weeks, noise=noise, synergy=synergy, cross_effects=cross_effects
-        )
-        paths = write_world(world, out)
+        if geos:
+            from omnimmm.data.geo_world_io import simulate_geo_files
+
+            paths = simulate_geo_files(out, geos, weeks, seed, same_effects)
+        else:
+            world = simulate_world(
+                seed=seed, weeks=weeks, noise=noise, synergy=synergy, cross_effects=cross_effects
+            )
+            paths = write_world(world, out)
     except OmniError as exc:
         raise _fail(exc) from None
     for p in paths:
@@ -519,9 +536,11 @@ def _summary(summary: object) -> None:
 def run(plan: PlanArg, out: OutOpt, seed: SeedOpt = None, fast: FastOpt = False) -> None:
     """Fit (or reuse), gate, optimize and report: the quarterly run into --out DIR."""
     from omnimmm.run import drivers
+    from omnimmm.run.geo_driver import is_geo_plan, run_geo
 
     try:
-        summary = drivers.run(
+        runner = run_geo if is_geo_plan(plan) else drivers.run  # [data] geo: the geo run
+        summary = runner(
             plan, out, seed=seed, fast=fast, progress=_say, progressbar=console.is_terminal
         )
     except OmniError as exc:

@@ -48,6 +48,7 @@ __all__ = [
     "DataSpec",
     "FestivalSpec",
     "GateSpec",
+    "GeoBounds",
     "JourneyRules",
     "JourneysSpec",
     "LifecycleColumns",
@@ -112,6 +113,8 @@ class DataSpec(_Frozen):
     controls: tuple[Name, ...] = ()
     events: tuple[Name, ...] = ()
     format: Literal["csv", "parquet", "excel"] | None = None
+    geo: Name | None = None  # a long panel: one row per week and region (this column)
+    population: Name | None = None  # region size (constant per region, else averaged)
 
     @property
     def file_format(self) -> Literal["csv", "parquet", "excel"]:
@@ -137,6 +140,8 @@ class ChannelSpec(_Frozen):
     saturation: Literal["hill", "logistic", "michaelis_menten"] = "hill"
     roi_prior: RoiPrior | None = None
     coef_prior_sd: Float | None = Field(default=None, gt=0)
+    # None = local (left out so national plans dump as before); national: a region's share
+    scope: Literal["local", "national"] | None = None
 
     @model_validator(mode="after")
     def _one_prior(self) -> ChannelSpec:
@@ -174,6 +179,22 @@ class ChannelBounds(_Frozen):
         return self
 
 
+class GeoBounds(_Frozen):
+    """One region's budget limits (``[budget.geos.NAME]``): its total (local channels plus
+    its share of national buys), its own ``max_change`` and bounds per local channel."""
+
+    min: Float | None = Field(default=None, ge=0)
+    max: Float | None = Field(default=None, ge=0)
+    max_change: Float | None = Field(default=None, ge=0, le=10)
+    channels: dict[str, ChannelBounds] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> GeoBounds:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min:g}) is larger than max ({self.max:g})")
+        return self
+
+
 class BudgetSpec(_Frozen):
     """The next-quarter budget question: horizon, total, constraints, objective and risk."""
 
@@ -186,6 +207,7 @@ class BudgetSpec(_Frozen):
     risk_level: Float = Field(default=0.1, gt=0, lt=1)
     online_share: tuple[Float, Float] | None = None
     channels: dict[str, ChannelBounds] = Field(default_factory=dict)
+    geos: dict[str, GeoBounds] | None = None  # per-region limits of a geo plan
 
     @model_validator(mode="after")
     def _share_range(self) -> BudgetSpec:
@@ -396,6 +418,8 @@ def _column_clashes(plan: Plan) -> list[str]:
     uses: dict[str, str] = {}
     problems = []
     pairs = [("data.date", plan.data.date)]
+    pairs += [(f"data.{k}", getattr(plan.data, k)) for k in ("geo", "population")
+              if getattr(plan.data, k) is not None]  # fmt: skip
     for key in ("outcomes", "controls", "events"):
         pairs += [(f"data.{key}[{i}]", c) for i, c in enumerate(getattr(plan.data, key), 1)]
     pairs += [(f"channels[{i}].column", c.column) for i, c in enumerate(plan.channels, 1)]
@@ -442,6 +466,18 @@ def _unknown_references(plan: Plan) -> list[str]:
             check(cal.outcome, f"calibration[{i}].outcome", plan.data.outcomes, "outcome")
     for name in plan.budget.channels:
         check(name, f"budget.channels.{_key(name)}", names, "channel")
+    local = tuple(c.name for c in plan.channels if c.scope != "national")
+    for geo, bounds in (plan.budget.geos or {}).items():
+        for name in bounds.channels:
+            check(name, f"budget.geos.{_key(geo)}.channels.{_key(name)}", local, "local channel")
+    if plan.data.geo is None:
+        for key, given in (("data.population", plan.data.population),
+                           ("budget.geos", plan.budget.geos)):  # fmt: skip
+            if given is not None:
+                problems.append(f'{key} needs a long panel: set data.geo = "<region column>"')
+        national = [c.name for c in plan.channels if c.scope == "national"]
+        if national:
+            problems.append(f'channel(s) {", ".join(national)}: scope = "national" needs data.geo')
     return problems
 
 

@@ -63,7 +63,8 @@ EXAMPLES: dict[str, str] = {
     "  # edit [budget] in runs/2025Q1/plan.toml, then:\n  omnimmm optimize runs/2025Q1",
     "report": "Examples:\n\n  omnimmm report runs/2025Q1",
     "simulate": "Examples:\n\n  omnimmm simulate --out sim --seed 1\n"
-    "  omnimmm run sim/plan.toml --out sim/run --fast",
+    "  omnimmm run sim/plan.toml --out sim/run --fast\n"
+    "  omnimmm simulate --out geo --geos 16 --weeks 130",
     "lifecycle score": "Examples:\n\n"
     "  omnimmm lifecycle score --transactions orders.csv --as-of 2024-06-30 \\\n"
     "      --horizon-days 90 --out scores\n"

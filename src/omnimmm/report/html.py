@@ -24,7 +24,10 @@ def _env() -> Environment:
 
 def render_html(result: RunResult) -> str:
     """The report as one self-contained HTML string (inline CSS and SVG, no scripts)."""
-    return _env().get_template("report.html.j2").render(**build_sections(result))
+    from omnimmm.report.geo import geo_section
+
+    sections = build_sections(result)
+    return _env().get_template("report.html.j2").render(**sections, geo=geo_section(result))
 
 
 def write_html(result: RunResult, path: str | Path) -> Path:

@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from omnimmm.report.geo import geo_recommendation, is_geo
 from omnimmm.report.result import RunResult
 
 __all__ = ["build_recommendation", "write_recommendation"]
@@ -49,7 +50,7 @@ def build_recommendation(result: RunResult) -> dict[str, Any]:
         )
     hv = result.horizon_value
     d = result.diagnostics
-    return {
+    doc = {
         "channels": channels,
         "horizon_value": {
             "current": {k: _num(hv["current"][k]) for k in ("mean", "low", "high")},
@@ -67,6 +68,9 @@ def build_recommendation(result: RunResult) -> dict[str, Any]:
             "max_change": _num(result.meta["max_change"]),
         },
     }
+    if is_geo(result):  # a geo run: the regions (DESIGN.md "Geo panels")
+        doc["geos"] = geo_recommendation(result)
+    return doc
 
 
 def write_recommendation(result: RunResult, path: str | Path) -> Path:

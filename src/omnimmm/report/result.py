@@ -70,6 +70,7 @@ _TEXT_COLUMNS = (
     "figure",
     "type",
     "method",
+    "geo",
 )
 
 

@@ -16,6 +16,7 @@ from markupsafe import Markup
 
 from omnimmm.report import svg
 from omnimmm.report.benefits import campaign_rows, points_rows
+from omnimmm.report.geo import geo_summary_lines
 from omnimmm.report.result import RunResult
 
 __all__ = [
@@ -537,7 +538,9 @@ def build_sections(result: RunResult) -> dict[str, Any]:
             "roi": chart_roi(result),
             "mroi": chart_mroi(result),
             "curves": chart_curves(result) if has_curves else None,
-            "decomposition": chart_decomposition(result),
+            "decomposition": (
+                None if result.table("decomposition").empty else chart_decomposition(result)
+            ),
             "fit": chart_fit(result),
         },
         "lifecycle": lifecycle_section(result),
@@ -614,5 +617,6 @@ def summary_lines(result: RunResult, out: Path) -> list[str]:
                 f"  {r['name']:<16} {r['current']:>14} -> {r['recommended']:>14}  "
                 f"{r['change_pct']:>7}"
             )
+        lines += geo_summary_lines(result)  # a geo run: regions that gain and lose
         lines.append(f"report: {(out / 'report.html').absolute()}")
     return lines

@@ -222,11 +222,11 @@ def line_chart(
     marker: Any = None,
     marker_label: str = "",
     height: int = 260,
+    width: int = 720,
 ) -> Markup:
     """Lines over weeks, with optional 90% bands and a vertical marker (e.g. holdout start)."""
     idx = pd.DatetimeIndex(pd.to_datetime(pd.Index(list(dates))))
     left, right, top, bottom = 64, 16, 30, 28
-    width = 720
     vals = []
     for s in series:
         for arr in (s.values, s.low, s.high):

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import xlsxwriter
 
+from omnimmm.report.geo import GEO_SHEETS
 from omnimmm.report.result import RunResult
 from omnimmm.report.sections import DEFINITIONS, headline
 
@@ -39,6 +40,7 @@ SHEETS: dict[str, tuple[str, str]] = {
     "Lifecycle metrics": ("lifecycle_metrics", "Validation metrics of the propensity models"),
     "Lifecycle drivers": ("lifecycle_drivers", "Strongest features per model (mean |SHAP|)"),
     "Retention segments": ("retention_segments", "Segment economics used in the joint budget"),
+    **GEO_SHEETS,  # a geo run's regions (report/geo.py)
 }
 
 

@@ -58,6 +58,12 @@ def prepare(
 
     path = Path(plan_path)
     plan = load_plan(path)
+    if plan.data.geo is not None:
+        raise UsageError(
+            f"{path}: a geo plan ([data] geo = {plan.data.geo!r}) runs with omnimmm run and "
+            "omnimmm validate (omnimmm.run.geo_driver.run_geo in Python); this command "
+            "handles national plans only so far"
+        )
     if seed is not None:
         if seed < 0:
             raise UsageError(f"--seed must be a non-negative integer, got {seed}")

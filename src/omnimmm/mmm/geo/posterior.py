@@ -1,0 +1,105 @@
+"""From the geo model's posterior points to parameters, ROI, contributions and fits.
+
+Numpy, per posterior draw, the forward pass of :mod:`omnimmm.mmm.geo.kernel` (the tests
+check one against the other); everything is in currency units of the panel unless named
+``scaled``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from omnimmm.mmm.geo.layout import GeoLayout
+from omnimmm.mmm.geo.spec import GeoData
+
+__all__ = ["GeoDraws", "geo_draws", "saturated", "weights"]
+
+
+def weights(alpha: np.ndarray, l_max: int) -> np.ndarray:
+    """Normalised geometric adstock weights, shape ``alpha.shape + (l_max,)``."""
+    u = alpha[..., None] ** np.arange(l_max, dtype=float)
+    return u / u.sum(axis=-1, keepdims=True)
+
+
+def saturated(xs: np.ndarray, w: np.ndarray, half_sat: np.ndarray, slope: np.ndarray) -> np.ndarray:
+    """Hill of the adstocked scaled spend of one draw: ``xs`` (T, G, C), ``w`` (C, L),
+    ``half_sat`` and ``slope`` (C,); returns ``h`` (T, G, C)."""
+    t_n = xs.shape[0]
+    a = np.zeros_like(xs)
+    for lag in range(min(w.shape[1], t_n)):
+        a[lag:] += w[None, None, :, lag] * xs[: t_n - lag]
+    out = np.zeros_like(a)
+    pos = a > 0
+    rs = (np.where(pos, a, 1.0) / half_sat) ** slope
+    np.divide(rs, 1.0 + rs, out=out, where=pos)
+    return out
+
+
+@dataclass(frozen=True)
+class GeoDraws:
+    """Constrained parameters of ``D`` posterior draws (chains stacked).
+
+    Attributes
+    ----------
+    log_roi, roi_spread : arrays (D, C)
+    roi : array (D, G, C)
+        Regional ROI (revenue of both outcomes per unit of spend).
+    alpha, half_sat, slope : arrays (D, C)
+    share : array (D, C, O)
+    level, noise : arrays (D, G, O)
+    coef : array (D, G, J, O)
+    coef_mean, coef_spread : arrays (D, J, O)
+    """
+
+    log_roi: np.ndarray
+    roi_spread: np.ndarray
+    roi: np.ndarray
+    alpha: np.ndarray
+    half_sat: np.ndarray
+    slope: np.ndarray
+    share: np.ndarray
+    level: np.ndarray
+    noise: np.ndarray
+    coef: np.ndarray
+    coef_mean: np.ndarray
+    coef_spread: np.ndarray
+
+    @property
+    def n_draws(self) -> int:
+        """Number of draws ``D``."""
+        return int(self.roi.shape[0])
+
+    def beta(self, data: GeoData, d: int, s_tot: np.ndarray) -> np.ndarray:
+        """Effect sizes (G, C, O) of draw ``d`` on the scaled outcome, given ``S`` (G, C)."""
+        ok = (data.spend_total > 0) & (s_tot > 0)
+        per = np.where(ok, self.roi[d] / np.where(ok, s_tot, 1.0), 0.0)
+        return per[:, :, None] * self.share[d][None] * data.ratio
+
+
+def geo_draws(points: np.ndarray, layout: GeoLayout, o_n: int) -> GeoDraws:
+    """The constrained parameters of unconstrained ``points`` (D, n)."""
+    z = np.asarray(points, dtype=float)
+    lr = layout.constrained(z, "log_roi")
+    spread = layout.constrained(z, "roi_spread")
+    roi_geo_log = layout.constrained(z, "roi_geo_log")
+    if o_n == 2:
+        first = layout.constrained(z, "share_first")
+        share = np.stack([first, 1.0 - first], axis=2)
+    else:
+        share = np.ones((z.shape[0], lr.shape[1], 1))
+    return GeoDraws(
+        log_roi=lr,
+        roi_spread=spread,
+        roi=np.exp(roi_geo_log),
+        alpha=layout.constrained(z, "adstock_alpha"),
+        half_sat=layout.constrained(z, "half_sat"),
+        slope=layout.constrained(z, "hill_slope"),
+        share=share,
+        level=layout.constrained(z, "level"),
+        noise=layout.constrained(z, "noise"),
+        coef=layout.constrained(z, "coef"),
+        coef_mean=layout.constrained(z, "coef_mean"),
+        coef_spread=layout.constrained(z, "coef_spread"),
+    )

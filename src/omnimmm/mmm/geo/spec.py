@@ -1,0 +1,191 @@
+"""The geo model's settings and its data on the model's scale.
+
+Scaling (every array the density reads, from a :class:`~omnimmm.data.geo_panel.GeoPanel`):
+
+- outcomes: ``ys[t, g, o] = y[t, g, o] / y_scale[g, o]``, ``y_scale`` the region's mean
+  week, so every region's baseline level is about 1 whatever its size;
+- spend: ``xs[t, g, c] = spend[t, g, c] / (population[g] * unit[c])``, spend per capita in
+  units of the channel's mean per-capita spend over the region-weeks it ran, so one
+  saturation curve per channel serves every region and its scale follows region size;
+- baseline features ``feat[t, g, j]``: a linear trend, Fourier modes of the year, the
+  national events and the controls (standardised over all region-weeks);
+- ``ratio[g, c, o] = spend_total[g, c] / y_scale[g, o]`` turns an ROI into an effect size
+  (0 where the region never spent on the channel: there is nothing to identify).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from omnimmm.data.geo_panel import GeoPanel
+from omnimmm.errors import DataError
+from omnimmm.mmm.priors import lognormal_params
+
+__all__ = ["GeoData", "GeoModelSpec", "geo_data"]
+
+#: ROI prior (mean, sd) by channel kind when the spec gives none: the national model's.
+_ROI_DEFAULT = {"online": (1.5, 1.0), "offline": (1.0, 1.0)}
+
+
+@dataclass(frozen=True)
+class GeoModelSpec:
+    """Settings of the geo model (frozen; every field has a default).
+
+    Attributes
+    ----------
+    l_max : int
+        Adstock lags (geometric adstock, lag 0 included).
+    fourier_order : int
+        Yearly Fourier modes of the baseline (sine and cosine each).
+    trend : bool
+        A linear trend in each region's baseline.
+    roi_priors : dict of channel to (mean, sd), optional
+        Prior on a channel's national ROI (log-normal); others use their kind's default
+        (online 1.5 +- 1.0, offline 1.0 +- 1.0, as the national model).
+    roi_spread_sd : float
+        Mean of the Gamma(2) prior on each channel's spread of regional ROI around the
+        national one (log scale): 0.3 lets regions differ by about +-30%.
+    baseline_spread_sd : float
+        Mean of the Gamma(2) prior on the spread of each baseline coefficient across
+        regions (scaled outcome). A Gamma keeps the spread off zero, where the regional
+        coefficients (centred: the data identify each region's well) would form a funnel.
+    coef_sd : float
+        Prior sd of the national baseline coefficients (on the scaled outcome).
+    noise_sd : float
+        Scale of the half-normal prior on each region's residual sd (scaled outcome).
+    """
+
+    l_max: int = 8
+    fourier_order: int = 2
+    trend: bool = True
+    roi_priors: dict[str, tuple[float, float]] | None = None
+    roi_spread_sd: float = 0.3
+    baseline_spread_sd: float = 0.05
+    coef_sd: float = 0.5
+    noise_sd: float = 0.2
+
+    def __post_init__(self) -> None:
+        if self.l_max < 1 or self.fourier_order < 0:
+            raise ValueError(f"l_max must be >= 1 and fourier_order >= 0, got {self}")
+        for name in ("roi_spread_sd", "baseline_spread_sd", "coef_sd", "noise_sd"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"GeoModelSpec.{name} must be > 0")
+
+    def roi_prior(self, channel: str, kind: str) -> tuple[float, float]:
+        """``(mu, sigma)`` of the log-normal prior on ``channel``'s national ROI."""
+        mean, sd = (self.roi_priors or {}).get(channel, _ROI_DEFAULT[kind])
+        return lognormal_params(mean, sd)
+
+
+@dataclass(frozen=True)
+class GeoData:
+    """The panel on the model's scale (see the module docstring).
+
+    Attributes
+    ----------
+    xs : array (T, G, C)
+    ys : array (T, G, O)
+    feat : array (T, G, J)
+    ratio : array (G, C, O)
+    y_scale : array (G, O)
+    unit : array (C,)
+    spend_total : array (G, C)
+    feature_names : tuple of str
+    """
+
+    xs: np.ndarray
+    ys: np.ndarray
+    feat: np.ndarray
+    ratio: np.ndarray
+    y_scale: np.ndarray
+    unit: np.ndarray
+    spend_total: np.ndarray
+    feature_names: tuple[str, ...]
+
+    @property
+    def shape(self) -> tuple[int, int, int, int, int]:
+        """``(T, G, C, O, J)``."""
+        t_n, g_n, c_n = self.xs.shape
+        return t_n, g_n, c_n, self.ys.shape[2], self.feat.shape[2]
+
+
+def _fourier(dates: np.ndarray, order: int) -> tuple[np.ndarray, list[str]]:
+    day = (dates - np.datetime64("2000-01-03", "D")).astype("timedelta64[D]").astype(float)
+    phase = 2.0 * np.pi * day / 365.25
+    cols, names = [], []
+    for k in range(1, order + 1):
+        cols += [np.sin(k * phase), np.cos(k * phase)]
+        names += [f"sin_{k}", f"cos_{k}"]
+    return np.stack(cols, axis=1) if cols else np.zeros((len(dates), 0)), names
+
+
+def geo_data(panel: GeoPanel, spec: GeoModelSpec) -> GeoData:
+    """Scale ``panel`` for the model (see the module docstring).
+
+    Parameters
+    ----------
+    panel : GeoPanel
+    spec : GeoModelSpec
+
+    Returns
+    -------
+    GeoData
+
+    Raises
+    ------
+    DataError
+        If a channel never spends, or a region's outcome has a mean week <= 0.
+    """
+    t_n, g_n = panel.n_weeks, panel.n_geos
+    per_capita = panel.spend / panel.population[None, :, None]
+    unit = np.empty(len(panel.channels))
+    for c, name in enumerate(panel.channels):
+        on = per_capita[:, :, c] > 0
+        if not on.any():
+            raise DataError(
+                f"geo panel: channel {name!r} has no spend in any region and week; drop it "
+                "from the plan or check its column"
+            )
+        unit[c] = per_capita[:, :, c][on].mean()
+    y_scale = panel.y.mean(axis=0)
+    if np.any(y_scale <= 0):
+        g, o = (int(i) for i in np.argwhere(y_scale <= 0)[0])
+        raise DataError(
+            f"geo panel: outcome {panel.outcomes[o]!r} of region {panel.geos[g]!r} has a mean "
+            "week <= 0; the model needs positive outcomes in every region"
+        )
+    cols: list[np.ndarray] = []
+    names: list[str] = []
+    if spec.trend:
+        tt = np.linspace(-0.5, 0.5, t_n)
+        cols.append(np.broadcast_to(tt[:, None], (t_n, g_n)))
+        names.append("trend")
+    four, four_names = _fourier(panel.dates.values.astype("datetime64[D]"), spec.fourier_order)
+    for j, name in enumerate(four_names):
+        cols.append(np.broadcast_to(four[:, j, None], (t_n, g_n)))
+        names.append(name)
+    events = panel.event_matrix()
+    for e, name in enumerate(panel.event_names):
+        if np.ptp(events[:, e]) > 0:
+            cols.append(np.broadcast_to(events[:, e, None], (t_n, g_n)))
+            names.append(name)
+    for k, name in enumerate(panel.control_names):
+        x = panel.controls[:, :, k]
+        sd = x.std()
+        if sd > 0:
+            cols.append((x - x.mean()) / sd)
+            names.append(name)
+    feat = np.stack(cols, axis=2) if cols else np.zeros((t_n, g_n, 0))
+    spend_total = panel.spend.sum(axis=0)
+    return GeoData(
+        xs=np.ascontiguousarray(per_capita / unit[None, None, :]),
+        ys=np.ascontiguousarray(panel.y / y_scale[None]),
+        feat=np.ascontiguousarray(feat, dtype=np.float64),
+        ratio=np.ascontiguousarray(spend_total[:, :, None] / y_scale[:, None, :]),
+        y_scale=y_scale,
+        unit=unit,
+        spend_total=spend_total,
+        feature_names=tuple(names),
+    )

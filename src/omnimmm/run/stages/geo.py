@@ -1,0 +1,571 @@
+"""The quarterly run of a geo plan (``[data] geo``): validate the long panel and the budget
+by region, fit the hierarchical geo model (:mod:`omnimmm.mmm.geo`), gate it, analyse it and
+optimize the budget across regions (:mod:`omnimmm.optimize.geo`), as stages over one
+:class:`~omnimmm.run.context.RunState` (the driver is :func:`omnimmm.run.geo_driver.run_geo`).
+
+The result is an ordinary :class:`~omnimmm.report.result.RunResult`: its national tables
+(``allocation``, ``roi``, ``mroi``, ``fit``, ``decomposition``) have the national run's shape,
+so the national report, workbook and ``recommendation.json`` render them unchanged, and the
+``geo_*`` tables add the regions (``recommendation.json``'s ``geos`` key, the report's region
+x channel ROI table and small multiples of regional fit, one workbook sheet each).
+
+National figures: a channel's ROI is the sum over regions of its contributions over the sum
+of its spend (the model's ``roi_national``); its current and recommended spend are summed
+over regions; its mROI is the horizon value of the next 1% of its spend in every region.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+import pandas as pd
+
+from omnimmm.config import ModelSpec, Plan
+from omnimmm.errors import DataError, InfeasibleError, PlanError, UsageError, in_file
+from omnimmm.report.result import RunResult
+from omnimmm.run.context import Progress, RunState
+
+__all__ = [
+    "GeoPrepared",
+    "budget_constraints",
+    "geo_analysis_stage",
+    "geo_fit_stage",
+    "geo_gate_stage",
+    "geo_optimize_stage",
+    "prepare_geo",
+    "summarize_geo",
+]
+
+#: Weeks of history a geo plan needs beyond the budget horizon (a year and a half-year).
+_MIN_EXTRA_WEEKS = 26
+
+
+@dataclass(frozen=True)
+class GeoPrepared:
+    """A validated geo plan and panel (the geo run's :class:`~omnimmm.run.context.Prepared`).
+
+    Attributes
+    ----------
+    plan, plan_path, sampler, fast, fit_key, progressbar
+        As :class:`~omnimmm.run.context.Prepared`.
+    panel : omnimmm.data.geo_read.GeoData
+        The panel with its source and hash.
+    layout : omnimmm.optimize.geo.GeoLayout
+        The budget's variables (national totals, region x local channel) and shares.
+    current : pandas.Series
+        Current spend per budget variable.
+    total : float
+        The budget over the horizon (the plan's, or the current total).
+    """
+
+    plan: Plan
+    plan_path: Path
+    panel: Any
+    sampler: dict[str, int]
+    fast: bool
+    layout: Any
+    current: pd.Series
+    total: float
+    fit_key: str
+    progressbar: bool = False
+    precheck: Any = None
+
+    @property
+    def seed(self) -> int:
+        """The run's seed (sampler and optimizer starts)."""
+        return int(self.plan.seed)
+
+
+def budget_constraints(plan: Plan, layout: Any) -> Any:
+    """The plan's ``[budget]`` as :class:`~omnimmm.optimize.Constraints` over the regions."""
+    from omnimmm.optimize.geo import GeoLimits, geo_constraints
+
+    b = plan.budget
+
+    def triple(cb: Any) -> tuple[float | None, float | None, bool]:
+        return cb.min, cb.max, bool(cb.locked)
+
+    geos = {
+        name: GeoLimits(
+            min=g.min, max=g.max, max_change=g.max_change,
+            channels={c: triple(cb) for c, cb in g.channels.items()},
+        )
+        for name, g in (b.geos or {}).items()
+    }  # fmt: skip
+    return geo_constraints(
+        layout,
+        max_change=b.max_change,
+        channels={c: triple(cb) for c, cb in b.channels.items()},
+        geos=geos,
+        online_share=b.online_share,
+    )
+
+
+def _unsupported(plan: Plan, path: Path) -> None:
+    """Plan keys the geo model does not honour (yet) stop the run instead of being ignored."""
+    found = [k for k, on in (("[lifecycle]", plan.lifecycle), ("[journeys]", plan.journeys),
+                             ("[[calibration]]", plan.calibration),
+                             ("model.synergies", plan.model.synergies)) if on]  # fmt: skip
+    for i, c in enumerate(plan.channels, 1):
+        if c.adstock not in (None, "geometric"):
+            found.append(f'channels[{i}].adstock = "{c.adstock}"')
+        if c.saturation != "hill":
+            found.append(f'channels[{i}].saturation = "{c.saturation}"')
+    if found:
+        raise PlanError(
+            f"{path}: a geo plan ([data] geo) fits geometric adstock and Hill saturation per "
+            f"channel, without lift tests, synergies, lifecycle or journeys so far; remove "
+            f"{', '.join(found)} (or run them on a national plan)"
+        )
+
+
+def prepare_geo(
+    plan_path: str | Path, *, seed: int | None = None, fast: bool = False, progressbar: bool = False
+) -> GeoPrepared:
+    """Read and check a geo plan, its long panel and its budget by region, before any fit.
+
+    Raises
+    ------
+    PlanError, DataError, InfeasibleError
+        Naming the file, key, region, week or constraint at fault.
+    """
+    from omnimmm.config import load_plan
+    from omnimmm.data.geo_read import load_geo_panel
+    from omnimmm.optimize import FixedBudget, check_feasible
+    from omnimmm.optimize.geo import GeoLayout
+    from omnimmm.run.reuse import fit_key
+    from omnimmm.run.stages.validate import sampler_settings
+
+    path = Path(plan_path)
+    plan = load_plan(path)
+    if seed is not None:
+        if seed < 0:
+            raise UsageError(f"--seed must be a non-negative integer, got {seed}")
+        plan = plan.model_copy(update={"seed": int(seed)})
+    _unsupported(plan, path)
+    data = load_geo_panel(plan)
+    p = data.panel
+    horizon = plan.budget.horizon_weeks
+    if p.n_weeks < horizon + _MIN_EXTRA_WEEKS:
+        raise DataError(
+            f"{data.source}: {p.n_weeks} weeks are too few for a {horizon}-week budget horizon "
+            f"(at least {horizon + _MIN_EXTRA_WEEKS}); use longer data or lower "
+            "budget.horizon_weeks"
+        )
+    layout = GeoLayout.from_spend(p.spend, p.geos, p.channels, p.kinds, p.scopes, horizon)
+    current = pd.Series(layout.current_allocation, index=list(layout.channels))
+    total = float(plan.budget.total) if plan.budget.total is not None else float(current.sum())
+    if total <= 0:
+        raise DataError(
+            f"{data.source}: no region spent anything in the last {horizon} weeks, so there is "
+            "no current allocation to start from; set budget.total in the plan"
+        )
+    b = plan.budget
+    try:
+        constraints = budget_constraints(plan, layout)
+        fixed = FixedBudget(total=total, objective=b.objective, margin=b.margin)
+        check_feasible(layout.channels, layout.kinds, current.to_numpy(), fixed, constraints)
+    except InfeasibleError as exc:
+        raise in_file(exc, path, "[budget]") from None
+    sampler = sampler_settings(plan, fast)
+    return GeoPrepared(
+        plan=plan, plan_path=path, panel=data, sampler=sampler, fast=fast, layout=layout,
+        current=current, total=total, fit_key=fit_key(plan, sampler), progressbar=progressbar,
+    )  # fmt: skip
+
+
+def summarize_geo(prep: GeoPrepared) -> str:
+    """Plain-text summary of a checked geo plan: regions, weeks, spend by channel and scope."""
+    p = prep.panel.panel
+    spend = p.spend.sum(axis=(0, 1))
+    total = float(spend.sum())
+    pop = ", ".join(f"{g} {v:,.0f}" for g, v in zip(p.geos[:8], p.population[:8], strict=False))
+    lines = [
+        f"Geo panel {prep.panel.source}",
+        f"  sha256 {prep.panel.data_hash[:16]}",
+        f"  {p.n_geos} regions x {p.n_weeks} weeks, {p.dates[0].date()} to {p.dates[-1].date()}"
+        f" ({prep.panel.rows} rows)",
+        f"  population: {pop}" + (" ..." if p.n_geos > 8 else ""),
+        "",
+        f"Channels: {len(p.channels)}, total spend {total:,.0f}",
+    ]
+    width = max(len(c) for c in p.channels)
+    for c, k, s, v in zip(p.channels, p.kinds, p.scopes, spend, strict=True):
+        lines.append(f"  {c:<{width}}  {k:<7} {s:<8} {v:>16,.0f}  {100 * v / total:5.1f}%")
+    lines += [
+        "",
+        f"Outcomes: {', '.join(p.outcomes)}; controls: {', '.join(p.control_names) or 'none'}; "
+        f"events: {', '.join(p.event_names) or 'none'}",
+        f"Budget: {prep.total:,.0f} over {prep.plan.budget.horizon_weeks} weeks in "
+        f"{len(prep.layout.channels)} budget lines (feasible)",
+    ]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- fit and gate
+
+
+def _geo(state: RunState) -> GeoPrepared:
+    """The geo run's prepared plan (a RunState is typed for the national one)."""
+    return cast(GeoPrepared, state.prep)
+
+
+def fit_model(prep: GeoPrepared, say: Progress) -> Any:
+    """Fit the hierarchical geo model with the plan's ROI priors and the run's sampler."""
+    from omnimmm.mmm.geo import GeoModelSpec, fit_geo
+
+    priors = {
+        c.name: (c.roi_prior.mean, c.roi_prior.sd)
+        for c in prep.plan.channels
+        if c.roi_prior is not None
+    }
+    s = prep.sampler
+    say(
+        f"fitting the geo model: {prep.panel.panel.n_geos} regions x {prep.panel.n_weeks} "
+        f"weeks, {s['chains']} chains x {s['draws']} draws"
+    )
+    # A plan value other than the national default overrides the geo model's own default
+    # (by value, not by whether the key was written, so the run's plan.toml reruns the same).
+    lags = [c.l_max for c in prep.plan.channels if c.l_max is not None]
+    m, national = prep.plan.model, ModelSpec()
+    extra: dict[str, Any] = {"l_max": max(lags)} if lags else {}
+    if m.yearly_fourier != national.yearly_fourier:
+        extra["fourier_order"] = m.yearly_fourier
+    sampler: dict[str, Any] = {}
+    if m.target_accept != national.target_accept:
+        sampler["target_accept"] = m.target_accept
+    spec = GeoModelSpec(roi_priors=priors or None, trend=m.trend, **extra)
+    return fit_geo(
+        prep.panel.panel,
+        spec,
+        **sampler,
+        chains=s["chains"], draws=s["draws"], tune=s["tune"], seed=s["seed"],
+        progress=prep.progressbar,
+    )  # fmt: skip
+
+
+def geo_fit_stage(state: RunState) -> None:
+    """Fit the geo model and save it under ``model/`` (sha256 of its files in the manifest)."""
+    from omnimmm.data.io import file_sha256
+
+    fit = fit_model(_geo(state), state.say)
+    model_dir = state.work / "model"
+    fit.save(model_dir)
+    state.model = fit
+    state.model_files = {
+        str(f.relative_to(state.work)): file_sha256(f)
+        for f in sorted(model_dir.rglob("*"))
+        if f.is_file()
+    }
+
+
+def _diagnostics(fit: Any) -> Any:
+    from omnimmm.mmm.diagnostics import Diagnostics
+
+    d = fit.diagnostics()
+    nan = float("nan")
+    n_chains = int(d.get("n_chains") or d.get("chains") or 1)
+    n_draws = int(d.get("n_draws") or d.get("draws") or 0)
+    if not n_draws and d.get("divergence_rate"):
+        n_draws = int(round(int(d.get("divergences") or 0) / float(d["divergence_rate"])))
+    return Diagnostics(
+        rhat_max=float(d.get("max_rhat", d.get("rhat_max", nan))),
+        ess_bulk_min=float(d.get("min_ess_bulk", d.get("ess_bulk_min", nan))),
+        ess_tail_min=float(d.get("min_ess_tail", d.get("ess_tail_min", nan))),
+        divergences=int(d.get("divergences") or 0),
+        n_draws=n_draws,
+        n_chains=n_chains,
+        sampler=str(d.get("sampler", "nutpie")),
+        worst_rhat=str(d.get("worst_rhat", "")),
+        worst_ess=str(d.get("worst_ess", "")),
+    )
+
+
+def geo_gate_stage(state: RunState) -> None:
+    """The national run's quality gate on the geo fit's diagnostics.
+
+    Raises
+    ------
+    QualityGateError
+        The fit failed and neither the plan nor ``--fast`` allows it.
+    """
+    from omnimmm.mmm.diagnostics import quality_gate
+    from omnimmm.run.stages.gate import _remedies, gate_spec
+
+    spec = gate_spec(state.prep)
+    diag = _diagnostics(state.model)
+    gate = quality_gate(diag, spec)
+    state.gate = {
+        "passed": bool(gate.passed),
+        "allowed": bool(spec.allow_failure),
+        "fast": state.prep.fast,
+        "failures": list(gate.failures),
+        "remedies": _remedies(gate, state.prep),
+        "message": gate.message,
+        "thresholds": {
+            "rhat_max": spec.rhat_max,
+            "ess_bulk_min": spec.ess_bulk_min,
+            "divergence_rate_max": spec.divergence_rate_max,
+        },
+    }
+    state.tables["geo_diagnostics"] = pd.DataFrame([diag.to_dict()])
+
+
+# --------------------------------------------------------------------------- analysis
+
+
+def _roi_tables(fit: Any, prep: GeoPrepared) -> dict[str, pd.DataFrame]:
+    p = prep.panel.panel
+    spend = pd.Series(p.spend.sum(axis=(0, 1)), index=list(p.channels))
+    nat = fit.roi_national().set_index("channel").reindex(list(p.channels))
+    roi = pd.DataFrame({"channel": list(p.channels), "spend": spend.to_numpy()})
+    for k in ("mean", "low", "high"):
+        roi[k] = nat[k].to_numpy(dtype=float)
+    roi["contribution"] = roi["mean"] * roi["spend"]
+    for o in p.outcomes:
+        for k in ("mean", "low", "high"):
+            col = f"{o}_{k}"
+            roi[col] = nat[col].to_numpy(dtype=float) if col in nat.columns else np.nan
+    geo = fit.roi_geo()
+    by_region = pd.DataFrame(
+        [
+            {"geo": g, "channel": c, "scope": p.scopes[j], "spend": float(p.spend[:, i, j].sum())}
+            for i, g in enumerate(p.geos)
+            for j, c in enumerate(p.channels)
+        ]
+    )
+    geo_roi = by_region.merge(
+        geo[["geo", "channel", "mean", "low", "high"]], on=["geo", "channel"], how="left"
+    )
+    return {"roi": roi, "geo_roi": geo_roi}
+
+
+def _long(p: Any, arrays: dict[str, np.ndarray]) -> pd.DataFrame:
+    """(T, G, O) arrays as a long frame ``date, geo, outcome, <name>...``."""
+    t_n, g_n, o_n = p.n_weeks, p.n_geos, len(p.outcomes)
+    out = pd.DataFrame(
+        {
+            "date": np.repeat(p.dates.values, g_n * o_n),
+            "geo": np.tile(np.repeat(np.asarray(p.geos, dtype=object), o_n), t_n),
+            "outcome": np.tile(np.asarray(p.outcomes, dtype=object), t_n * g_n),
+        }
+    )
+    for name, a in arrays.items():
+        out[name] = np.asarray(a, dtype=float).reshape(-1)
+    return out
+
+
+def _fit_tables(fit: Any, prep: GeoPrepared) -> dict[str, pd.DataFrame]:
+    """Regional and national fit (actual vs posterior mean, 90% band) and, when the fit
+    offers its contributions, the national decomposition into baseline and channels."""
+    p = prep.panel.panel
+    fitted = fit.fitted()
+    if isinstance(fitted, pd.DataFrame):  # a long frame date, geo, outcome, mean, low, high
+        fitted = fitted.assign(date=pd.to_datetime(fitted["date"]))
+        geo_fit = _long(p, {"actual": p.y}).merge(fitted, on=["date", "geo", "outcome"])
+    else:  # arrays (T, G, O): mean, low, high
+        geo_fit = _long(p, {"actual": p.y, **{k: fitted[k] for k in ("mean", "low", "high")}})
+    national = geo_fit.groupby(["outcome", "date"], sort=False)[["actual", "mean"]].sum()
+    fit_table = national.rename(columns={"mean": "fitted"}).reset_index()
+    tables = {"geo_fit": geo_fit, "fit": fit_table[["date", "outcome", "actual", "fitted"]]}
+    contrib = getattr(fit, "contributions", None)
+    if callable(contrib):
+        c = contrib()
+        mean = np.asarray(c["mean"] if isinstance(c, dict) else c)
+        mean = mean.mean(axis=0) if mean.ndim == 5 else mean  # (T, G, C, O)
+        media = mean.sum(axis=(1, 3))  # (T, C)
+        fitted_all = national.groupby("date", sort=False)["mean"].sum().reindex(p.dates)
+        rows = [
+            pd.DataFrame({"date": p.dates, "group": "baseline", "component": "baseline",
+                          "value": fitted_all.to_numpy() - media.sum(axis=1)})
+        ]  # fmt: skip
+        for j, ch in enumerate(p.channels):
+            rows.append(
+                pd.DataFrame({"date": p.dates, "group": "channel", "component": ch,
+                              "value": media[:, j]})
+            )  # fmt: skip
+        tables["decomposition"] = pd.concat(rows, ignore_index=True)
+    return tables
+
+
+def _n_draws(fit: Any) -> int:
+    draws = getattr(fit, "draws", None)
+    return int(getattr(draws, "n_draws", None) or getattr(fit, "n_draws", 0) or 0)
+
+
+def geo_meta(prep: GeoPrepared, fit: Any) -> dict[str, Any]:
+    """The result's ``meta`` (the national run's keys, plus the regions)."""
+    plan, p = prep.plan, prep.panel.panel
+    b = plan.budget
+    return {
+        "plan_path": str(prep.plan_path),
+        "data_path": str(prep.panel.source),
+        "channels": [{"name": c, "kind": k, "scope": s}
+                     for c, k, s in zip(p.channels, p.kinds, p.scopes, strict=True)],
+        "outcomes": list(p.outcomes),
+        "synergies": [],
+        "weeks": {"first": str(p.dates[0].date()), "last": str(p.dates[-1].date()),
+                  "n": int(p.n_weeks)},
+        "geos": list(p.geos),
+        "population": [float(v) for v in p.population],
+        "horizon_weeks": int(b.horizon_weeks),
+        "total": prep.total,
+        "total_from_plan": b.total is not None,
+        "max_change": float(b.max_change),
+        "objective": b.objective,
+        "margin": float(b.margin),
+        "risk": b.risk,
+        "risk_level": float(b.risk_level),
+        "online_share": list(b.online_share) if b.online_share is not None else None,
+        "seed": prep.seed,
+        "fast": prep.fast,
+        "sampler": {**prep.sampler, "sampler": "nutpie"},
+        "n_draws_analysis": _n_draws(fit),
+        "created": dt.datetime.now(dt.UTC).date().isoformat(),
+    }  # fmt: skip
+
+
+def geo_analysis_stage(state: RunState) -> None:
+    """Build ``state.result``: national and regional ROI, fit, gate and diagnostics."""
+    prep, fit = _geo(state), state.model
+    d = dict(state.tables.get("geo_diagnostics", pd.DataFrame([{}])).iloc[0])
+    d["holdout_mape"] = None
+    state.result = RunResult(
+        meta=geo_meta(prep, fit),
+        horizon_value={},
+        diagnostics=d,
+        gate=state.gate,
+        holdout={"weeks": 0},  # no holdout refit in a geo run yet
+        optimizer={},
+        tables={**_roi_tables(fit, prep), **_fit_tables(fit, prep), **state.tables},
+    )
+
+
+# --------------------------------------------------------------------------- optimize
+
+
+def _interval(draws: np.ndarray) -> dict[str, float]:
+    lo, hi = np.quantile(draws, [0.05, 0.95])
+    return {"mean": float(draws.mean()), "low": float(lo), "high": float(hi)}
+
+
+def _channel_mroi(response: Any, x: np.ndarray, step: float = 0.01) -> np.ndarray:
+    """Per draw and channel: value of the next ``step`` of the channel's spend in every
+    region over that spend (the derivative where it spends nothing). Shape (D, C)."""
+    layout = response.layout
+    base = response.horizon_value(x)
+    _, grad = response.horizon_value_and_grad(x)
+    out = np.empty((response.n_draws, len(layout.base_channels)))
+    for c, ch in enumerate(layout.base_channels):
+        idx = [i for i, n in enumerate(layout.channels) if layout.variable(n)[1] == ch]
+        spend = float(x[idx].sum())
+        if spend <= 0:
+            out[:, c] = grad[:, idx].mean(axis=1)
+            continue
+        up = x.copy()
+        up[idx] *= 1 + step
+        out[:, c] = (response.horizon_value(up) - base) / (step * spend)
+    return out
+
+
+def _national_allocation(
+    response: Any, res: Any, current: np.ndarray, rec: np.ndarray
+) -> pd.DataFrame:
+    layout = response.layout
+    alloc = res.allocation
+    rows = []
+    m_cur, m_rec = _channel_mroi(response, current), _channel_mroi(response, rec)
+    for c, (ch, kind) in enumerate(zip(layout.base_channels, layout.kinds_by_channel, strict=True)):
+        names = [n for n in layout.channels if layout.variable(n)[1] == ch]
+        cur, new = (
+            float(alloc.loc[names, "current"].sum()),
+            float(alloc.loc[names, "recommended"].sum()),
+        )
+        row = {"name": ch, "kind": kind, "scope": layout.scopes[c], "current": cur,
+               "recommended": new, "change": new - cur,
+               "lower": float(alloc.loc[names, "lower"].sum()),
+               "upper": float(alloc.loc[names, "upper"].sum())}  # fmt: skip
+        for key, m in (("mroi_current", m_cur[:, c]), ("mroi_recommended", m_rec[:, c])):
+            iv = _interval(m)
+            row.update({f"{key}_{k}": v for k, v in iv.items()})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def geo_optimize_stage(state: RunState) -> None:
+    """Recommend the budget across regions and channels and add it to ``state.result``.
+
+    Raises
+    ------
+    DataError
+        The fitted responses' current spend is not the data's.
+    InfeasibleError
+        The plan's limits cannot all hold.
+    """
+    from omnimmm.optimize import FixedBudget, optimize_budget
+    from omnimmm.optimize.geo import GeoResponse, geo_tables
+
+    prep, fit = _geo(state), state.model
+    p, b = prep.panel.panel, prep.plan.budget
+    regions = fit.responses(b.horizon_weeks)
+    response = GeoResponse({g: regions[g] for g in p.geos}, p.scopes, prep.layout.shares)
+    current = prep.current.reindex(list(response.channels)).to_numpy(dtype=float)
+    if not np.allclose(response.current_allocation, current, rtol=1e-9, atol=1e-6):
+        raise DataError(
+            "the geo model's last-quarter spend differs from the data's; the model does not "
+            "belong to this data (refit with omnimmm run)"
+        )
+    state.say(
+        f"optimizing {len(p.channels)} channels in {p.n_geos} regions "
+        f"({len(response.channels)} budget lines) over {b.horizon_weeks} weeks on "
+        f"{response.n_draws} posterior draws"
+    )
+    res = optimize_budget(
+        response,
+        FixedBudget(total=prep.total, objective=b.objective, margin=b.margin),
+        budget_constraints(prep.plan, response),
+        risk=b.risk,
+        risk_level=b.risk_level,
+        seed=prep.seed,
+    )
+    rec = res.allocation["recommended"].reindex(list(response.channels)).to_numpy(dtype=float)
+    tables = geo_tables(response, rec)
+    cells = tables["geo_channel_allocation"].merge(
+        state.result.tables["geo_roi"][["geo", "channel", "mean", "low", "high"]],
+        on=["geo", "channel"], how="left",
+    )  # fmt: skip
+    weekly = res.weekly_spend
+    weekly_nat = pd.DataFrame(
+        {ch: weekly[[n for n in response.channels if response.variable(n)[1] == ch]].sum(axis=1)
+         for ch in p.channels}
+    ).reset_index()  # fmt: skip
+    national = _national_allocation(response, res, current, rec)
+    mroi_cols = ["name", "mroi_current_mean", "mroi_current_low", "mroi_current_high"]
+    new_tables = {
+        "allocation": national,
+        # the geo run's mROI table is next quarter's, at current spend (no historical mROI)
+        "mroi": national[mroi_cols].set_axis(["channel", "mean", "low", "high"], axis=1),
+        "geo_allocation": tables["geo_allocation"],
+        "geo_channel_allocation": cells,
+        "geo_budget_lines": res.allocation.reset_index(),
+        "weekly_spend": weekly_nat,
+        "value_by_outcome": res.value_by_outcome.reset_index(),
+    }
+    state.result = replace(
+        state.result,
+        horizon_value={
+            "current": _interval(res.draws_current),
+            "recommended": _interval(res.draws_recommended),
+            "uplift": _interval(res.draws_recommended - res.draws_current),
+        },
+        optimizer={
+            "binding": list(res.binding),
+            "solver": res.to_dict()["solver"],
+            "scenario": res.to_dict()["scenario"],
+        },
+        tables={**state.result.tables, **new_tables},
+    )

@@ -1,0 +1,147 @@
+"""The geo model: the hand-written density is the PyMC graph's, the posterior's readers
+agree with it, and a fit saves and loads without pickles (fast; recovery is in
+test_geo_model_recovery.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+pytest.importorskip("nutpie")
+
+from omnimmm.data.simulate_geo import simulate_geo_world
+from omnimmm.mmm.geo import GeoFit, GeoModelSpec, fit_geo, load_geo, truth_responses
+from omnimmm.mmm.geo.kernel import geo_logp_grad
+from omnimmm.mmm.geo.layout import BLOCKS, geo_layout
+from omnimmm.mmm.geo.model import build_geo_model
+from omnimmm.mmm.geo.spec import geo_data
+
+
+def _kernel(lay, d, z):  # type: ignore[no-untyped-def]
+    g = np.zeros(lay.n)
+    lp = geo_logp_grad(
+        z, g, lay.kind, lay.prior_a, lay.prior_b, lay.index_table(), d.xs, d.ys, d.feat, d.ratio
+    )
+    return lp, g
+
+
+@pytest.mark.parametrize(
+    "outcomes,spec",
+    [
+        (2, GeoModelSpec()),
+        (1, GeoModelSpec(l_max=5, fourier_order=1, trend=False, roi_spread_sd=0.5)),
+    ],
+    ids=["two-outcomes", "one-outcome-short-lags"],
+)
+def test_density_and_gradient_are_pymcs(outcomes, spec) -> None:  # type: ignore[no-untyped-def]
+    world = simulate_geo_world(n_geos=3, n_weeks=30, seed=5, n_outcomes=outcomes)
+    p = world.panel
+    # A region that never bought a local channel: its effect is left to the prior.
+    spend = p.spend.copy()
+    spend[:, 1, 3] = 0.0
+    p = dataclasses.replace(p, spend=spend)
+    d = geo_data(p, spec)
+    _, g_n, _, o_n, j_n = d.shape
+    lay = geo_layout(spec, p.channels, p.kinds, g_n, o_n, j_n)
+    model = build_geo_model(d, lay)
+    names = [b for b in BLOCKS if lay.size(b)]
+    assert [v.name for v in model.value_vars] == [lay.value_name(b) for b in names]
+    logp, dlogp = model.compile_logp(), model.compile_dlogp()
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        z = rng.normal(0.0, 0.6, lay.n)
+        point = {lay.value_name(b): lay.take(z, b) for b in names}
+        lp, g = _kernel(lay, d, z)
+        assert lp == pytest.approx(float(logp(point)), rel=1e-10)
+        np.testing.assert_allclose(g, dlogp(point), rtol=1e-7, atol=1e-7)
+
+
+def _fake_fit(world, rng, chains=2, draws=30):  # type: ignore[no-untyped-def]
+    """A GeoFit on random points near the start (no sampling)."""
+    spec = GeoModelSpec()
+    d = geo_data(world.panel, spec)
+    _, g_n, _, o_n, j_n = d.shape
+    lay = geo_layout(spec, world.panel.channels, world.panel.kinds, g_n, o_n, j_n)
+    from omnimmm.mmm.geo.sampler import initial_points
+
+    pts = np.stack([[initial_points(lay, int(rng.integers(1e6))) for _ in range(draws)]
+                    for _ in range(chains)])  # fmt: skip
+    return (
+        GeoFit(
+            panel=world.panel,
+            spec=spec,
+            points=pts,
+            diverging=np.zeros((chains, draws), bool),
+            seed=1,
+        ),
+        lay,
+        d,
+    )
+
+
+def test_readers_agree_with_the_kernel_and_roi_definition(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    world = simulate_geo_world(n_geos=4, n_weeks=40, seed=2)
+    fit, lay, d = _fake_fit(world, np.random.default_rng(1))
+    contrib = fit.contributions(max_draws=None)
+    # Regional revenue over the weeks is ROI x spend by construction, per draw; the mean
+    # over draws of the contributions then matches the mean ROI x spend.
+    revenue = contrib["mean"].sum(axis=(0, 3))
+    roi_mean = fit.roi_geo_draws().mean(axis=0)
+    np.testing.assert_allclose(revenue, roi_mean * d.spend_total, rtol=1e-9)
+    nat = fit.roi_national()
+    np.testing.assert_allclose(
+        nat["mean"].to_numpy(), revenue.sum(axis=0) / d.spend_total.sum(axis=0), rtol=1e-9
+    )
+    assert (nat["low"] <= nat["mean"]).all() and (nat["mean"] <= nat["high"]).all()
+    tab = fit.roi_geo()
+    assert len(tab) == 4 * 6 and list(tab.columns) == ["geo", "channel", "mean", "low", "high"]
+    # The fitted mean is the kernel's: moving the outcomes changes the kernel's log density
+    # (its priors do not move) as it changes the likelihood around the fitted mean.
+    one = dataclasses.replace(fit, points=fit.points[:1, :1])
+    mu = one.fitted(max_draws=None)["mean"] / d.y_scale[None]
+    sd = one.draws.noise[0][None]
+    shift = 0.01 * np.random.default_rng(3).standard_normal(mu.shape)
+
+    def loglik(ys):  # type: ignore[no-untyped-def]
+        return float((-0.5 * ((ys - mu) / sd) ** 2).sum())
+
+    z = fit.points[0, 0]
+    moved = dataclasses.replace(d, ys=np.ascontiguousarray(d.ys + shift))
+    diff_kernel = _kernel(lay, d, z)[0] - _kernel(lay, moved, z)[0]
+    assert diff_kernel == pytest.approx(loglik(d.ys) - loglik(d.ys + shift), rel=1e-8)
+    # Responses: one per region, the same draws, each with its own history.
+    resp = fit.responses(13, max_draws=20)
+    assert set(resp) == set(world.panel.geos)
+    r = resp[world.panel.geos[1]]
+    assert r.n_draws == 20
+    np.testing.assert_allclose(r.current_allocation, world.panel.spend[-13:, 1].sum(axis=0))
+    assert np.all(
+        r.horizon_value(r.current_allocation * 1.5) > r.horizon_value(r.current_allocation)
+    )
+    # Save and load: plain netCDF and JSON, the same numbers.
+    out = fit.save(tmp_path / "geo")
+    assert sorted(p.name for p in out.iterdir()) == [
+        "geo_fit.json", "geo_panel.nc", "geo_posterior.nc"
+    ]  # fmt: skip
+    back = load_geo(out)
+    np.testing.assert_array_equal(back.points, fit.points)
+    np.testing.assert_allclose(back.roi_geo()["mean"], tab["mean"])
+    assert back.panel.dates.equals(world.panel.dates)
+
+
+def test_truth_responses_match_the_truth() -> None:
+    world = simulate_geo_world(n_geos=3, n_weeks=40, seed=4)
+    resp = truth_responses(world, 13)
+    assert set(resp) == set(world.panel.geos) and resp["region_01"].n_draws == 1
+
+
+def test_a_tiny_fit_runs_and_reports_diagnostics() -> None:
+    world = simulate_geo_world(n_geos=2, n_weeks=30, n_channels=3, n_national=1, seed=1)
+    fit = fit_geo(world.panel, chains=2, draws=40, tune=60, seed=3)
+    diag = fit.diagnostics()
+    assert set(diag) >= {"max_rhat", "min_ess_bulk", "divergences", "divergence_rate", "passed"}
+    assert fit.points.shape[:2] == (2, 40)
+    again = fit_geo(world.panel, chains=2, draws=40, tune=60, seed=3)
+    np.testing.assert_array_equal(again.points, fit.points)  # seeds give the same numbers

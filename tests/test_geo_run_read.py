@@ -1,0 +1,172 @@
+"""Reading a long geo panel (omnimmm.data.geo_read): the arrays it builds and one error per
+kind of bad input, each naming the region and the week (and the row) at fault."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from omnimmm.config import plan_from_dict
+from omnimmm.data.geo_read import geo_arrays
+from omnimmm.errors import DataError, PlanError
+
+GEOS = ("beijing", "shanghai", "chengdu")
+WEEKS = 80
+
+
+def _frame(seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    dates = pd.date_range("2023-01-02", periods=WEEKS, freq="7D")
+    pop = {"beijing": 21.0, "shanghai": 24.0, "chengdu": 9.0}
+    tv_buy = rng.uniform(50, 150, WEEKS)
+    rows = []
+    for g in GEOS:
+        share = pop[g] / sum(pop.values())
+        for t, d in enumerate(dates):
+            rows.append(
+                {"week": d.strftime("%Y-%m-%d"), "region": g, "pop": pop[g] * 1e6,
+                 "tv": tv_buy[t] * share, "search": rng.uniform(5, 15) * share,
+                 "social": rng.uniform(2, 8), "online": rng.uniform(500, 900),
+                 "store": rng.uniform(800, 1200), "price": rng.normal(),
+                 "cny": float(t % 52 == 5)}
+            )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _plan(tmp_path: Path, **budget: object):
+    return plan_from_dict(
+        {
+            "data": {
+                "path": "geo.csv",
+                "date": "week",
+                "geo": "region",
+                "population": "pop",
+                "outcomes": ["online", "store"],
+                "controls": ["price"],
+                "events": ["cny"],
+            },
+            "channels": [
+                {"name": "tv", "column": "tv", "kind": "offline", "scope": "national"},
+                {"name": "search", "column": "search", "kind": "online"},
+                {"name": "social", "column": "social", "kind": "online"},
+            ],
+            "budget": budget,
+        },  # fmt: skip
+        base_dir=tmp_path,
+    )
+
+
+def _error(tmp_path: Path, frame: pd.DataFrame, **budget: object) -> str:
+    with pytest.raises(DataError) as info:
+        geo_arrays(frame, _plan(tmp_path, **budget), tmp_path / "geo.csv")
+    return str(info.value)
+
+
+def test_arrays_in_any_row_order(tmp_path: Path) -> None:
+    frame = _frame()
+    a = geo_arrays(frame, _plan(tmp_path), "geo.csv")
+    b = geo_arrays(frame.sample(frac=1.0, random_state=3), _plan(tmp_path), "geo.csv")
+    assert a["geos"] == GEOS and a["scopes"] == ("national", "local", "local")
+    assert a["spend"].shape == (WEEKS, 3, 3) and a["y"].shape == (WEEKS, 3, 2)
+    assert a["controls"].shape == (WEEKS, 3, 1)
+    assert a["event_names"] == ("cny", "spring_festival", "event_618", "double_11")
+    assert a["events"].shape == (WEEKS, 4)
+    np.testing.assert_allclose(a["population"], [21e6, 24e6, 9e6])
+    first = frame[(frame.region == "shanghai")].iloc[7]
+    assert a["spend"][7, 1, 1] == pytest.approx(first["search"])
+    assert a["y"][7, 1, 1] == pytest.approx(first["store"])
+    # rows shuffled: the regions come in the order they first appear; the cells are the same
+    order = [b["geos"].index(g) for g in GEOS]
+    np.testing.assert_array_equal(a["spend"], b["spend"][:, order])
+    np.testing.assert_array_equal(a["dates"], b["dates"])
+
+
+def test_duplicate_region_week(tmp_path: Path) -> None:
+    frame = _frame()
+    frame = pd.concat([frame, frame.iloc[[WEEKS + 4]]], ignore_index=True)
+    msg = _error(tmp_path, frame)
+    assert "region shanghai, week 2023-01-30 appears 2 times" in msg
+    assert f"rows {WEEKS + 4 + 2}, {3 * WEEKS + 2}" in msg
+
+
+def test_missing_region_week(tmp_path: Path) -> None:
+    frame = _frame().drop(index=[2 * WEEKS + 10, 2 * WEEKS + 11])
+    msg = _error(tmp_path, frame)
+    assert "region chengdu has no row for 2 of the panel's 80 weeks" in msg
+    assert "week 2023-03-13, 2023-03-20" in msg
+
+
+def test_gap_in_every_region(tmp_path: Path) -> None:
+    frame = _frame()
+    frame = frame[frame.week != "2023-03-13"]
+    assert "between week 2023-03-06 and week 2023-03-20 (14 days later)" in _error(tmp_path, frame)
+
+
+def test_region_without_data(tmp_path: Path) -> None:
+    frame = _frame()
+    frame.loc[frame.region == "chengdu", ["online", "store"]] = 0.0
+    assert "region chengdu has no data" in _error(tmp_path, frame)
+
+
+def test_bad_cells_name_region_and_week(tmp_path: Path) -> None:
+    frame = _frame().astype({"search": object})
+    frame.loc[WEEKS + 3, "search"] = "12,5x"
+    msg = _error(tmp_path, frame)
+    assert 'region shanghai, week 2023-01-23 (row 85): the cell "12,5x" is not a number' in msg
+    frame = _frame()
+    frame.loc[5, "store"] = np.nan
+    assert "region beijing, week 2023-02-06 (row 7): the cell is empty" in _error(tmp_path, frame)
+    frame = _frame()
+    frame.loc[2 * WEEKS + 1, "social"] = -3.0
+    assert "negative spend at region chengdu, week 2023-01-09" in _error(tmp_path, frame)
+
+
+def test_national_shares_that_do_not_add_up(tmp_path: Path) -> None:
+    frame = _frame()
+    frame.loc[WEEKS + 20, "tv"] *= 4  # shanghai's share of week 21's national buy jumps
+    msg = _error(tmp_path, frame)
+    assert "national channel tv" in msg and "region shanghai, week 2023-05-22" in msg
+    frame = _frame()
+    frame.loc[2 * WEEKS + 30, "tv"] = 0.0  # chengdu missing from one national buy
+    assert "region chengdu, week 2023-07-31" in _error(tmp_path, frame)
+    frame = _frame()  # a local channel may move freely between regions
+    frame.loc[WEEKS + 20, "search"] *= 10
+    geo_arrays(frame, _plan(tmp_path), "geo.csv")
+
+
+def test_population(tmp_path: Path) -> None:
+    frame = _frame()
+    frame.loc[WEEKS + 40, "pop"] *= 3
+    msg = _error(tmp_path, frame)
+    assert "region shanghai's population changes wildly" in msg and "2023-10-09" in msg
+    frame = _frame()
+    frame.loc[frame.region == "beijing", "pop"] *= np.linspace(1.0, 1.2, WEEKS)
+    a = geo_arrays(frame, _plan(tmp_path), "geo.csv")  # slow growth is averaged
+    assert a["population"][0] == pytest.approx(21e6 * 1.1)
+    frame.loc[3, "pop"] = 0.0
+    assert "region beijing, week 2023-01-23 (row 5) holds 0" in _error(tmp_path, frame)
+
+
+def test_events_are_national_and_binary(tmp_path: Path) -> None:
+    frame = _frame()
+    frame.loc[WEEKS + 5, "cny"] = 0.0
+    assert "region shanghai, week 2023-02-06" in _error(tmp_path, frame)
+
+
+def test_budget_geos_name_regions_of_the_data(tmp_path: Path) -> None:
+    msg = _error(tmp_path, _frame(), geos={"shangai": {"max_change": 0.2}})
+    assert "budget.geos.shangai" in msg and 'did you mean "shanghai"' in msg
+
+
+def test_missing_columns_and_plan_keys(tmp_path: Path) -> None:
+    msg = _error(tmp_path, _frame().drop(columns=["region"]))
+    assert '"region" (plan key data.geo)' in msg
+    with pytest.raises(PlanError, match="needs data.geo"):
+        plan_from_dict(
+            {"data": {"path": "x.csv", "outcomes": ["y"]},
+             "channels": [{"name": "tv", "column": "tv", "kind": "offline", "scope": "national"}]},
+            base_dir=tmp_path,
+        )  # fmt: skip
