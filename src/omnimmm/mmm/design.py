@@ -37,9 +37,12 @@ __all__ = [
     "Scaling",
     "baseline_features",
     "fit_scaling",
+    "level_ramps",
 ]
 
 _DAYS_PER_YEAR = 365.25
+#: Baseline kinds of ``[model] baseline`` (see :func:`level_ramps`).
+BASELINES = ("fixed", "local_level")
 _EPOCH = pd.Timestamp("2000-01-03")  # a Monday; Fourier phases are measured from it
 
 
@@ -135,8 +138,15 @@ class ModelSpec:
     calibration: tuple[LiftTest, ...] = ()
     sampler: SamplerSpec = field(default_factory=SamplerSpec)
     holdout_weeks: int = 13
+    baseline: str = "fixed"
+    baseline_step_sd: float = 0.05
+    baseline_knot_weeks: int = 13
 
     def __post_init__(self) -> None:
+        if self.baseline not in BASELINES:
+            raise PlanError(
+                f"[model] baseline = {self.baseline!r}; expected one of {list(BASELINES)}"
+            )
         names = [c.name for c in self.channels]
         if not names:
             raise PlanError("the plan has no [[channels]]; the MMM needs at least one")
@@ -224,6 +234,9 @@ class ModelSpec:
                 seed=int(plan.seed),
             ),
             holdout_weeks=int(m.holdout_weeks),
+            baseline=str(m.baseline),
+            baseline_step_sd=float(m.baseline_step_sd),
+            baseline_knot_weeks=int(m.baseline_knot_weeks),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -246,6 +259,10 @@ class ModelSpec:
             calibration=tuple(LiftTest(**t) for t in d["calibration"]),
             sampler=SamplerSpec(**d["sampler"]),
             holdout_weeks=d["holdout_weeks"],
+            # Saved before the moving baseline existed: a fixed one.
+            baseline=d.get("baseline", "fixed"),
+            baseline_step_sd=d.get("baseline_step_sd", 0.05),
+            baseline_knot_weeks=d.get("baseline_knot_weeks", 13),
         )
 
     def layout(self) -> ChannelLayout:
@@ -465,7 +482,47 @@ def baseline_features(
         fest_arr = fest.to_numpy(dtype=float)
     else:
         fest_arr = np.zeros((len(dates), 0))
-    return {"t": t, "fourier": fourier, "controls": z, "festivals": fest_arr}
+    walk = level_ramps(t, scaling.t_span_days, spec)
+    return {"t": t, "fourier": fourier, "controls": z, "festivals": fest_arr, "walk": walk}
+
+
+def level_ramps(t: np.ndarray, span_days: float, spec: ModelSpec) -> np.ndarray:
+    """Design of the moving baseline (``[model] baseline = "local_level"``) at times ``t``.
+
+    The level is a random walk on ``K`` knots spread evenly over the training window
+    (about one every ``spec.baseline_knot_weeks`` weeks, at least two), linear between
+    knots: ``level(t) = sum_k W[t, k] l_k`` with ``l_0 = 0`` and ``l_k = l_{k-1} + step_k``.
+    Summed by step instead of by knot, ``level(t) = sum_{k >= 1} R[t, k] step_k`` where
+    ``R[t, k] = sum_{j >= k} W[t, j]`` is a ramp: 0 before knot ``k - 1``, rising linearly to
+    1 at knot ``k``, 1 after. Past the last knot (forecast weeks) every ramp is 1: the
+    forecast holds the last level (its spread grows in :func:`omnimmm.mmm.analysis.forecast`).
+
+    Parameters
+    ----------
+    t : numpy.ndarray
+        Time on the training scale (0 at the first training week, 1 at the last).
+    span_days : float
+        Days from the first to the last training week.
+    spec : ModelSpec
+
+    Returns
+    -------
+    numpy.ndarray of shape (T, K - 1)
+        The ramps (no columns for a fixed baseline).
+    """
+    t = np.asarray(t, dtype=float)
+    if spec.baseline != "local_level":
+        return np.zeros((len(t), 0))
+    n_knots = level_knots(span_days, spec)
+    knots = np.linspace(0.0, 1.0, n_knots)
+    width = knots[1] - knots[0]
+    return np.clip((t[:, None] - knots[None, :-1]) / width, 0.0, 1.0)
+
+
+def level_knots(span_days: float, spec: ModelSpec) -> int:
+    """Number of knots of the moving baseline over a training window of ``span_days``."""
+    weeks = span_days / 7.0
+    return max(2, int(round(weeks / spec.baseline_knot_weeks)) + 1)
 
 
 def fourier_names(order: int) -> list[str]:
