@@ -10,7 +10,10 @@ panel), next to seasonal naive and ETS fitted on the same weeks. Variants:
 - ``local_level``: the level a random walk on knots every 13 weeks (step scale
   ``HalfNormal(0.05)`` of the mean week), the same trend, seasonality and controls;
 - ``local_level_no_trend``: the same without the linear trend (the walk takes its place and
-  nothing is extrapolated as a slope).
+  nothing is extrapolated as a slope);
+- ``deviation_controls``: the fixed baseline, each continuous control as its deviation from
+  its mean over the previous 13 weeks (``control_form = "deviation"``);
+- ``local_level_no_trend_deviation_controls``: both.
 
 Run::
 
@@ -30,54 +33,26 @@ import argparse
 import json
 import sys
 import tempfile
-import tomllib
 import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import machine_header, markdown_table, update_section
-from bench_plain_plans import PANELS, plan_for
+from bench_plain_plans import PANELS, plan_for, variant_plan
+from bench_plain_plans import run_one as run_quarterly
 
 REPO = Path(__file__).resolve().parents[1]
 VARIANTS = {
     "fixed": {"baseline": "fixed"},
     "local_level": {"baseline": "local_level"},
     "local_level_no_trend": {"baseline": "local_level", "trend": False},
+    "deviation_controls": {"control_form": "deviation"},
+    "local_level_no_trend_deviation_controls": {
+        "baseline": "local_level",
+        "trend": False,
+        "control_form": "deviation",
+    },
 }
-
-
-def _toml_value(v: object) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, str):
-        return json.dumps(v)
-    return repr(v)
-
-
-def variant_plan(plan: Path, model: dict, folder: Path) -> Path:
-    """A copy of ``plan`` in ``folder`` with ``[model]`` keys set and the data path absolute."""
-    raw = tomllib.loads(plan.read_text(encoding="utf-8"))
-    data_path = (plan.parent / raw["data"]["path"]).resolve()
-    lines = []
-    section = None
-    seen_model = False
-    for line in plan.read_text(encoding="utf-8").splitlines():
-        stripped = line.strip()
-        if stripped.startswith("["):
-            section = stripped.strip("[]")
-        if section == "data" and stripped.startswith("path"):
-            line = f"path = {json.dumps(str(data_path))}"
-        if section == "model" and any(stripped.startswith(f"{k} ") for k in model):
-            continue
-        lines.append(line)
-        if stripped == "[model]":
-            seen_model = True
-            lines += [f"{k} = {_toml_value(v)}" for k, v in model.items()]
-    if not seen_model:
-        lines += ["", "[model]", *(f"{k} = {_toml_value(v)}" for k, v in model.items())]
-    out = folder / "plan.toml"
-    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return out
 
 
 def run_one(panel: str, variant: str, fast: bool, cache: Path) -> dict:
@@ -100,6 +75,27 @@ def run_one(panel: str, variant: str, fast: bool, cache: Path) -> dict:
     return scores
 
 
+def run_full(panel: str, variant: str, cache: Path) -> dict:
+    """``omnimmm run`` (gate and 13-week holdout at default settings) of one panel and variant."""
+    key = cache / f"{panel}-{variant}-run.json"
+    if key.is_file():
+        return json.loads(key.read_text(encoding="utf-8"))
+    r = run_quarterly(panel, VARIANTS[variant])
+    cache.mkdir(parents=True, exist_ok=True)
+    key.write_text(json.dumps(r, indent=1, default=str), encoding="utf-8")
+    return r
+
+
+def _run_row(panel: str, variant: str, r: dict) -> list[str]:
+    if r["exit"]:
+        return [panel, variant, str(r["exit"]), "-", "-", "-", "failed", "-", "-", "-", "-"]
+    return [
+        panel, variant, "0", f"{r['rhat']:.3f}", f"{r['ess']:.0f}", str(r["divergences"]),
+        "passed" if r["gate"] else "FAILED", f"{r['mape']:.1%}",
+        f"{r['seasonal_naive']:.1%}", f"{r['ets']:.1%}", f"{r['improvement']:+.1%}",
+    ]  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the backtests and write the RESULTS.md section."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -110,6 +106,11 @@ def main(argv: list[str] | None = None) -> int:
         "--cache", type=Path, default=Path(tempfile.gettempdir()) / "omnimmm_bench_baseline"
     )
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument(
+        "--runs",
+        action="store_true",
+        help="also omnimmm run each panel and variant (gate, holdout)",
+    )
     args = ap.parse_args(argv)
     warnings.filterwarnings("ignore")
     header = machine_header(("omnimmm", "pymc", "nutpie", "statsmodels"))
@@ -137,6 +138,13 @@ def main(argv: list[str] | None = None) -> int:
                 best = (own["mape"], variant)
         assert best is not None
         wins[panel] = best[1]
+    run_rows = []
+    if args.runs:
+        for panel in args.only or PANELS:
+            for variant in args.variant or list(VARIANTS):
+                row = _run_row(panel, variant, run_full(panel, variant, args.cache))
+                print(" | ".join(row), flush=True)
+                run_rows.append(row)
     settings = (
         "quick settings (2 chains x 200 draws after 200 tuning steps)"
         if args.fast
@@ -172,6 +180,30 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "Lowest backtest MAPE: " + ", ".join(f"{p} {v}" for p, v in wins.items()) + ".",
     ]
+    if run_rows:
+        lines += [
+            "",
+            "`omnimmm run` of each panel and variant at default settings (4 x 1000 after 1000 "
+            "tuning steps, seed 0): the quality gate and the 13-week holdout against seasonal "
+            "naive and ETS on the same weeks.",
+            "",
+            markdown_table(
+                [
+                    "panel",
+                    "baseline",
+                    "exit",
+                    "max R-hat",
+                    "min ESS",
+                    "div.",
+                    "gate",
+                    "holdout MAPE",
+                    "seasonal naive",
+                    "ETS",
+                    "vs better",
+                ],
+                run_rows,
+            ),  # fmt: skip
+        ]
     section = "\n".join(lines)
     print(section)
     complete = not args.only and not args.variant

@@ -150,3 +150,38 @@ def test_negative_control_the_moving_baseline_does_not_swallow_media(seed):
     assert drift_mape <= max(1.25 * steady_mape, steady_mape + 0.03), scores
     assert drift_cov >= steady_cov - 0.125, scores  # at most one of 8 pairs fewer
     assert drift_div <= 20
+
+
+def test_deviation_controls_read_the_same_past_in_training_and_in_the_forecast():
+    """``control_form = "deviation"``: a continuous control enters as its deviation from its
+    trailing mean, an indicator as it is; the weeks right after the training data take
+    their trailing means from the training weeks' tail, as the whole panel would."""
+    from omnimmm.mmm.design import baseline_features, control_deviation, fit_scaling
+
+    x = np.array([[1.0], [2.0], [3.0], [10.0]])
+    np.testing.assert_allclose(control_deviation(x, np.zeros((0, 1)), 2)[:, 0], [0, 1, 1.5, 7.5])
+    world = simulate_world(seed=1, weeks=104)
+    plan, panel = _plan_and_panel(world, control_form="deviation", control_window=8)
+    spec = ModelSpec.from_plan(plan)
+    assert spec.control_form == "deviation"
+    n = 80
+    head = dataclasses.replace(
+        panel,
+        dates=panel.dates[:n],
+        spend=panel.spend.iloc[:n],
+        outcomes=panel.outcomes.iloc[:n],
+        controls=panel.controls.iloc[:n],
+    )
+    scaling = fit_scaling(head, spec)
+    controls = panel.controls.set_axis(panel.dates, axis=0)
+    whole = baseline_features(panel.dates, controls, spec, scaling)["controls"]
+    after = baseline_features(panel.dates[n:], controls.iloc[n:], spec, scaling)["controls"]
+    np.testing.assert_allclose(after, whole[n:], atol=1e-12)
+    ind = np.asarray(scaling.control_indicator)
+    assert ind.any() and not ind.all()  # festival indicators and the price index
+    train = whole[:n]
+    np.testing.assert_allclose(train[:, ~ind].std(axis=0), 1.0, rtol=1e-9)
+    level = dataclasses.replace(spec, control_form="level")
+    plain = baseline_features(panel.dates, controls, level, fit_scaling(head, level))["controls"]
+    np.testing.assert_allclose(whole[:, ind], plain[:, ind])
+    assert not np.allclose(whole[:, ~ind], plain[:, ~ind])

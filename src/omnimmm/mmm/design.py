@@ -43,6 +43,8 @@ __all__ = [
 _DAYS_PER_YEAR = 365.25
 #: Baseline kinds of ``[model] baseline`` (see :func:`level_ramps`).
 BASELINES = ("fixed", "local_level")
+#: Forms of the controls of ``[model] control_form`` (see :func:`control_deviation`).
+CONTROL_FORMS = ("level", "deviation")
 _EPOCH = pd.Timestamp("2000-01-03")  # a Monday; Fourier phases are measured from it
 
 
@@ -141,8 +143,15 @@ class ModelSpec:
     baseline: str = "fixed"
     baseline_step_sd: float = 0.05
     baseline_knot_weeks: int = 13
+    control_form: str = "level"
+    control_window: int = 13
 
     def __post_init__(self) -> None:
+        if self.control_form not in CONTROL_FORMS:
+            raise PlanError(
+                f"[model] control_form = {self.control_form!r}; expected one of "
+                f"{list(CONTROL_FORMS)}"
+            )
         if self.baseline not in BASELINES:
             raise PlanError(
                 f"[model] baseline = {self.baseline!r}; expected one of {list(BASELINES)}"
@@ -237,6 +246,8 @@ class ModelSpec:
             baseline=str(m.baseline),
             baseline_step_sd=float(m.baseline_step_sd),
             baseline_knot_weeks=int(m.baseline_knot_weeks),
+            control_form=str(m.control_form),
+            control_window=int(m.control_window),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -263,6 +274,8 @@ class ModelSpec:
             baseline=d.get("baseline", "fixed"),
             baseline_step_sd=d.get("baseline_step_sd", 0.05),
             baseline_knot_weeks=d.get("baseline_knot_weeks", 13),
+            control_form=d.get("control_form", "level"),
+            control_window=d.get("control_window", 13),
         )
 
     def layout(self) -> ChannelLayout:
@@ -348,6 +361,17 @@ class Scaling:
         Per control, its range over the training weeks. Forecast weeks hold a control at
         this range's edge instead of extrapolating its linear effect (empty for models
         saved before the range was recorded: they extrapolate).
+    control_dev_sd : tuple of float
+        ``control_form = "deviation"``: per control, the standard deviation of its
+        deviation from its trailing mean over the training weeks (the control's own sd for
+        a 0/1 indicator, which enters as it is); empty otherwise.
+    control_indicator : tuple of bool
+        ``control_form = "deviation"``: per control, whether it is a 0/1 indicator over
+        the training weeks; empty otherwise.
+    control_tail : tuple of float
+        ``control_form = "deviation"``: the last ``control_window`` training weeks of
+        the controls (held in range), row by row, so that the weeks right after the
+        training data have their trailing means; empty otherwise.
     """
 
     spend_scale: tuple[float, ...]
@@ -360,6 +384,9 @@ class Scaling:
     spend_total: tuple[float, ...]
     control_min: tuple[float, ...] = ()
     control_max: tuple[float, ...] = ()
+    control_dev_sd: tuple[float, ...] = ()
+    control_indicator: tuple[bool, ...] = ()
+    control_tail: tuple[float, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary."""
@@ -415,6 +442,16 @@ def fit_scaling(panel: Any, spec: ModelSpec) -> Scaling:
         and not any(np.array_equal(fest[f].to_numpy(), ctrl[:, j]) for j in range(ctrl.shape[1]))
     ]
     span = float((dates[-1] - dates[0]).days) or 7.0
+    dev_sd: tuple[float, ...] = ()
+    tail: tuple[float, ...] = ()
+    indicator: tuple[bool, ...] = ()
+    if spec.control_form == "deviation" and len(spec.controls):
+        ind = np.all((ctrl == 0) | (ctrl == 1), axis=0)
+        dev = control_deviation(ctrl, np.zeros((0, ctrl.shape[1])), spec.control_window)
+        sds = np.where(ind, c_sd, dev.std(axis=0))
+        dev_sd = tuple(float(v) if v > 0 else 1.0 for v in sds)
+        indicator = tuple(bool(v) for v in ind)
+        tail = tuple(float(v) for v in ctrl[-spec.control_window :].ravel())
     return Scaling(
         spend_scale=tuple(scale),
         outcome_scale=tuple(float(v) for v in y_scale),
@@ -426,6 +463,9 @@ def fit_scaling(panel: Any, spec: ModelSpec) -> Scaling:
         spend_total=tuple(float(v) for v in spend.sum(axis=0)),
         control_min=tuple(float(v) for v in (ctrl.min(axis=0) if len(spec.controls) else [])),
         control_max=tuple(float(v) for v in (ctrl.max(axis=0) if len(spec.controls) else [])),
+        control_dev_sd=dev_sd,
+        control_indicator=indicator,
+        control_tail=tail,
     )
 
 
@@ -474,7 +514,15 @@ def baseline_features(
             # Held at the training range's edge: a linear effect is not extrapolated
             # (omnimmm.mmm.explain.control_extrapolation reports what it would add).
             z = np.clip(z, scaling.control_min, scaling.control_max)
-        z = (z - np.asarray(scaling.control_mean)) / np.asarray(scaling.control_sd)
+        level = (z - np.asarray(scaling.control_mean)) / np.asarray(scaling.control_sd)
+        if spec.control_form == "deviation" and len(scaling.control_dev_sd) == z.shape[1]:
+            dev = control_deviation(
+                z, _tail_before(dates, scaling, z.shape[1]), spec.control_window
+            )
+            ind = np.asarray(scaling.control_indicator, dtype=bool)
+            z = np.where(ind[None, :], level, dev / np.asarray(scaling.control_dev_sd))
+        else:
+            z = level
     else:
         z = np.zeros((len(dates), 0))
     if scaling.festivals:
@@ -484,6 +532,47 @@ def baseline_features(
         fest_arr = np.zeros((len(dates), 0))
     walk = level_ramps(t, scaling.t_span_days, spec)
     return {"t": t, "fourier": fourier, "controls": z, "festivals": fest_arr, "walk": walk}
+
+
+def control_deviation(x: np.ndarray, before: np.ndarray, window: int) -> np.ndarray:
+    """Each continuous control's deviation from its mean over the previous ``window`` weeks.
+
+    A control that moves slowly (a macro series, a store count, a price level drifting over
+    years) shares its slow movements with the baseline's level, and a coefficient fitted on
+    them carries whatever else moved at the same time into the forecast (a markdown rate
+    that fell while stores closed, and rose again after). Its deviation from its own
+    recent mean keeps the week-to-week variation, which the baseline cannot mimic, and
+    leaves the slow part to the baseline (a moving one follows it). Event indicators are
+    kept as they are by :func:`baseline_features` (they have no slow part).
+
+    Parameters
+    ----------
+    x : numpy.ndarray of shape (T, K)
+        The controls of the weeks wanted.
+    before : numpy.ndarray of shape (B, K)
+        The controls of the weeks right before them (empty at the start of the data);
+        the first weeks' trailing means use them.
+    window : int
+
+    Returns
+    -------
+    numpy.ndarray of shape (T, K)
+        The deviations (0 in the very first week of the data, which has no past).
+    """
+    full = np.vstack([before, x])
+    past = pd.DataFrame(full).rolling(window, min_periods=1).mean().shift(1).to_numpy(copy=True)
+    past[0] = full[0]
+    return (full - past)[len(before) :]
+
+
+def _tail_before(dates: pd.DatetimeIndex, scaling: Scaling, k: int) -> np.ndarray:
+    """The training controls' last weeks if ``dates`` start right after the training data."""
+    last = pd.Timestamp(dt.date.fromisoformat(scaling.t_origin)) + pd.Timedelta(
+        days=scaling.t_span_days
+    )
+    if len(dates) and dates[0] == last + pd.Timedelta(days=7) and scaling.control_tail:
+        return np.asarray(scaling.control_tail, dtype=float).reshape(-1, k)
+    return np.zeros((0, k))
 
 
 def level_ramps(t: np.ndarray, span_days: float, spec: ModelSpec) -> np.ndarray:
