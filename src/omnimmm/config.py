@@ -216,8 +216,8 @@ class ModelSpec(_Frozen):
     roi_prior_default: RoiPriorDefaults = RoiPriorDefaults()
     #: "fixed": one level per outcome (with trend, seasonality and controls around it);
     #: "local_level": the level drifts as a random walk on knots every
-    #: ``baseline_knot_weeks`` weeks, each step ~ Normal(0, tau), tau ~
-    #: HalfNormal(``baseline_step_sd``) in units of the outcome's mean week.
+    #: ``baseline_knot_weeks`` weeks, each step ~ Normal(0, ``baseline_step_sd``) in units
+    #: of the outcome's mean week.
     baseline: Literal["fixed", "local_level"] = "fixed"
     baseline_step_sd: Float = Field(default=0.05, gt=0, le=1)
     baseline_knot_weeks: StrictInt = Field(default=13, ge=2, le=104)

@@ -9,8 +9,6 @@ same functions the model uses (:mod:`omnimmm.mmm.response`):
 * ``beta`` (channel, outcome): effect sizes on the scaled outcome; for ROI-parameterised
   channels ``roi_total * roi_share * spend_total / (y_scale * sum_t h)``, for channels with
   a raw coefficient prior ``coef_raw * coef_prior_sd``;
-* ``baseline_walk`` (level_step, outcome): the moving baseline's steps,
-  ``baseline_walk_raw * baseline_step``;
 * ``roi_main`` (channel, outcome): main-effect revenue per unit of spend (no synergy);
 * ``intercept`` (outcome): the model samples the centred ``level`` (the mean fitted week,
   :mod:`omnimmm.mmm.model`); ``intercept = level - mean_t(rest)``, with ``rest`` every
@@ -90,9 +88,6 @@ def complete_posterior(
         a = post[name].to_numpy()
         return a.reshape(n, *a.shape[2:])
 
-    if "baseline_walk_raw" in post and "baseline_walk" not in post:
-        # The moving baseline's steps on the outcome's scale (non-centred in the sampler).
-        post["baseline_walk"] = post["baseline_walk_raw"] * post["baseline_step"]
     need_beta = "beta" not in post
     need_intercept = "level" in post and "intercept" not in post
     if need_intercept and features is None:

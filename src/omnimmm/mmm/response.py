@@ -53,7 +53,6 @@ BASELINE_PARAMS = (
     "control_coef",
     "festival_coef",
     "baseline_walk",
-    "baseline_step",
 )
 
 
@@ -352,16 +351,18 @@ class ResponseModel:
 
         The random walk goes on past the last knot: week ``k`` after the data has moved by
         a sum of ``k`` weekly steps of variance ``tau^2 / w`` (``w`` the knot spacing in
-        weeks), so its spread at a knot's distance matches the fitted step. Mean zero: the
-        forecast holds the last level and its interval widens with the horizon. Zeros for
-        a fixed baseline. In currency.
+        weeks), with ``tau`` each draw's root mean square step over the training knots, so
+        the walk keeps moving as much as it moved while fitted (little where the data held
+        it still). Mean zero: the forecast holds the last level and its interval widens
+        with the horizon. Zeros for a fixed baseline. In currency.
         """
         n_o = len(self.spec.outcomes)
-        if "baseline_step" not in self.params or n_t == 0:
+        if "baseline_walk" not in self.params or n_t == 0:
             return np.zeros((n_t, self.n_draws, n_o))
         knots = level_knots(self.scaling.t_span_days, self.spec)
         spacing = self.scaling.t_span_days / 7.0 / (knots - 1)
-        tau = self.params["baseline_step"] / np.sqrt(spacing)  # (D, O) per week
+        steps = self.params["baseline_walk"]  # (D, K - 1, O)
+        tau = np.sqrt((steps**2).mean(axis=1)) / np.sqrt(spacing)  # (D, O) per week
         walk = np.cumsum(rng.standard_normal((n_t, self.n_draws, n_o)), axis=0)
         return walk * tau * self._y_scale
 

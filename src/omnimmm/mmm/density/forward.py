@@ -372,14 +372,11 @@ def _effects(v, channels, channel_f, share, ratio, h, oa):  # pragma: no cover -
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
 def _mean(v, beta, h, pairs, gamma_ix, features, base, outcome, oa):  # pragma: no cover - compiled
-    """The mean ``mu[t, o]`` of each outcome: level, media, synergies and baseline features
-    (the moving baseline's ramps from column ``outcome[4, 0]`` on, their raw steps times the
-    step scale ``tau``)."""
+    """The mean ``mu[t, o]`` of each outcome: level, media, synergies and baseline features."""
     t_n, c_n, _ = h.shape
     o_n = oa.shape[0]
     p_n = pairs.shape[0]
     f_n = features.shape[1]
-    w0 = outcome[4, 0]
     # Mean, centred: mu = level + rest - mean_t(rest).
     rest = np.zeros((t_n, o_n))
     for t in range(t_n):
@@ -390,13 +387,8 @@ def _mean(v, beta, h, pairs, gamma_ix, features, base, outcome, oa):  # pragma: 
                 acc += beta[c, o] * h[t, c, a]
             for p in range(p_n):
                 acc += v[gamma_ix[p, o]] * h[t, pairs[p, 0], a] * h[t, pairs[p, 1], a]
-            for f in range(w0):
+            for f in range(f_n):
                 acc += features[t, f] * v[base[f, o]]
-            walk = 0.0
-            for f in range(w0, f_n):
-                walk += features[t, f] * v[base[f, o]]
-            if w0 < f_n:
-                acc += walk * v[outcome[3, o]]
             rest[t, o] = acc
     mu = np.empty((t_n, o_n))
     for o in range(o_n):

@@ -41,7 +41,6 @@ def _mean_back(
     o_n = oa.shape[0]
     p_n = pairs.shape[0]
     f_n = features.shape[1]
-    w0 = outcome[4, 0]
     # Back through the centring: level takes sum_t r, the rest r - mean_t r.
     g = np.empty((t_n, o_n))
     for o in range(o_n):
@@ -58,16 +57,8 @@ def _mean_back(
         for o in range(o_n):
             go = g[t, o]
             a = oa[o]
-            for f in range(w0):
+            for f in range(f_n):
                 gv[base[f, o]] += go * features[t, f]
-            if w0 < f_n:
-                # The moving baseline: tau * sum_f ramp[t, f] raw[f].
-                tau_at = outcome[3, o]
-                walk = 0.0
-                for f in range(w0, f_n):
-                    walk += features[t, f] * v[base[f, o]]
-                    gv[base[f, o]] += go * features[t, f] * v[tau_at]
-                gv[tau_at] += go * walk
             for c in range(c_n):
                 g_beta[c, o] += go * h[t, c, a]
                 gh[t, c, a] += go * beta[c, o]

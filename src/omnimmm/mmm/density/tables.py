@@ -70,18 +70,14 @@ class DensityTables:
     pairs (P, 2), gamma (P, O)
         Synergy channels and the coordinate of each synergy coefficient.
     base (F, O)
-        Coordinate of each baseline coefficient (columns of ``features``; for the
-        moving baseline's ramps, its raw steps).
-    outcome (5, O)
+        Coordinate of each baseline coefficient (columns of ``features``; the moving
+        baseline's ramps are features too, its steps their coefficients).
+    outcome (3, O)
         Coordinates of ``level`` and ``sigma`` (-1 for three or more correlated
         outcomes) per outcome; row 2: the two-outcome correlation's coordinate in column
         0, the first coordinate of the packed Cholesky factor ``chol_cov`` (three or more
         correlated outcomes; ``prior_a`` holds the LKJ ``eta``, ``prior_b`` the scales'
-        HalfNormal sigmas at its diagonal) in column 1, -1 without; row 3: the moving
-        baseline's step scale ``tau`` per outcome (-1 without); row 4: the first column of
-        ``features`` that is a moving-baseline ramp (every column from it on; ``F``
-        without), whose coefficients (``base``) are the walk's raw steps, multiplied by
-        ``tau`` in the mean.
+        HalfNormal sigmas at its diagonal) in column 1, -1 without.
     lift_c (K,)
         The channel of each lift test.
     expand (E, 5)
@@ -364,32 +360,23 @@ def _tables(model: Any, spec: ModelSpec) -> DensityTables | str:
         dtype=np.int64,
     ).reshape(-1, n_o)
     cols, base = [], []
-    walk_at = -1
     for feat, name in (
         ("t", "trend"),
         ("fourier", "fourier"),
         ("controls", "control_coef"),
         ("festivals", "festival_coef"),
-        ("walk", "baseline_walk_raw"),
+        ("walk", "baseline_walk"),
     ):
         if name not in names:
             continue
         z = _shared(model, f"data_{feat}")
         assert z is not None
         z = z.reshape(len(y), -1)
-        if feat == "walk":
-            walk_at = len(cols)  # the ramps are the last columns
         for j in range(z.shape[1]):
             cols.append(z[:, j])
             base.append([at(name, j * n_o + o) for o in range(n_o)])
-    outcome = np.full((5, n_o), -1, dtype=np.int64)
+    outcome = np.full((3, n_o), -1, dtype=np.int64)
     outcome[0] = [at("level", o) for o in range(n_o)]
-    outcome[4] = len(cols)
-    if walk_at >= 0:
-        outcome[3] = [at("baseline_step", o) for o in range(n_o)]
-        outcome[4] = walk_at
-    elif "baseline_step" in names:
-        return "a moving-baseline step without its ramps (data_walk)"
     if n_o > 2 and spec.outcome_correlation:
         outcome[2, 1] = at("chol_cov", 0)
     elif "sigma" in names:
