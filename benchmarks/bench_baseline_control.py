@@ -13,7 +13,7 @@ The moving baseline passes the control when its ROI error on the drifting world 
 its error on the steady one; a fixed baseline on the drifting world shows what the drift
 costs a model that cannot follow it. Run::
 
-    python benchmarks/bench_baseline_control.py [--seeds 0 1] [--no-write]
+    python benchmarks/bench_baseline_control.py [--seeds 0 1] [--baselines ...] [--no-write]
 """
 
 from __future__ import annotations
@@ -69,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    ap.add_argument("--baselines", nargs="+", default=["fixed", "local_level"])
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args(argv)
     warnings.filterwarnings("ignore")
@@ -82,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         moved = np.abs(np.asarray(drifting.truth.params["level_drift"][OUTCOMES[1]]))
         scale = steady.truth.expected[OUTCOMES[1]].mean()
         for wname, world in (("steady", steady), ("drifting", drifting)):
-            for baseline in ("fixed", "local_level"):
+            for baseline in args.baselines:
                 r = fit_and_score(world, baseline)
                 print(seed, wname, baseline, r, flush=True)
                 rows.append([

@@ -26,6 +26,7 @@ import pandas as pd
 
 from omnimmm.data.calendar import festival_weeks
 from omnimmm.errors import DataError, PlanError
+from omnimmm.mmm.timevarying import control_deviation, level_ramps
 from omnimmm.transforms import ADSTOCKS, SATURATIONS
 
 __all__ = [
@@ -37,13 +38,13 @@ __all__ = [
     "Scaling",
     "baseline_features",
     "fit_scaling",
-    "level_ramps",
 ]
 
 _DAYS_PER_YEAR = 365.25
-#: Baseline kinds of ``[model] baseline`` (see :func:`level_ramps`).
+#: Baseline kinds of ``[model] baseline`` (see :func:`omnimmm.mmm.timevarying.level_ramps`).
 BASELINES = ("fixed", "local_level")
-#: Forms of the controls of ``[model] control_form`` (see :func:`control_deviation`).
+#: Forms of the controls of ``[model] control_form`` (see
+#: :func:`omnimmm.mmm.timevarying.control_deviation`).
 CONTROL_FORMS = ("level", "deviation")
 _EPOCH = pd.Timestamp("2000-01-03")  # a Monday; Fourier phases are measured from it
 
@@ -530,39 +531,11 @@ def baseline_features(
         fest_arr = fest.to_numpy(dtype=float)
     else:
         fest_arr = np.zeros((len(dates), 0))
-    walk = level_ramps(t, scaling.t_span_days, spec)
+    if spec.baseline == "local_level":
+        walk = level_ramps(t, scaling.t_span_days, spec.baseline_knot_weeks)
+    else:
+        walk = np.zeros((len(t), 0))
     return {"t": t, "fourier": fourier, "controls": z, "festivals": fest_arr, "walk": walk}
-
-
-def control_deviation(x: np.ndarray, before: np.ndarray, window: int) -> np.ndarray:
-    """Each continuous control's deviation from its mean over the previous ``window`` weeks.
-
-    A control that moves slowly (a macro series, a store count, a price level drifting over
-    years) shares its slow movements with the baseline's level, and a coefficient fitted on
-    them carries whatever else moved at the same time into the forecast (a markdown rate
-    that fell while stores closed, and rose again after). Its deviation from its own
-    recent mean keeps the week-to-week variation, which the baseline cannot mimic, and
-    leaves the slow part to the baseline (a moving one follows it). Event indicators are
-    kept as they are by :func:`baseline_features` (they have no slow part).
-
-    Parameters
-    ----------
-    x : numpy.ndarray of shape (T, K)
-        The controls of the weeks wanted.
-    before : numpy.ndarray of shape (B, K)
-        The controls of the weeks right before them (empty at the start of the data);
-        the first weeks' trailing means use them.
-    window : int
-
-    Returns
-    -------
-    numpy.ndarray of shape (T, K)
-        The deviations (0 in the very first week of the data, which has no past).
-    """
-    full = np.vstack([before, x])
-    past = pd.DataFrame(full).rolling(window, min_periods=1).mean().shift(1).to_numpy(copy=True)
-    past[0] = full[0]
-    return (full - past)[len(before) :]
 
 
 def _tail_before(dates: pd.DatetimeIndex, scaling: Scaling, k: int) -> np.ndarray:
@@ -573,45 +546,6 @@ def _tail_before(dates: pd.DatetimeIndex, scaling: Scaling, k: int) -> np.ndarra
     if len(dates) and dates[0] == last + pd.Timedelta(days=7) and scaling.control_tail:
         return np.asarray(scaling.control_tail, dtype=float).reshape(-1, k)
     return np.zeros((0, k))
-
-
-def level_ramps(t: np.ndarray, span_days: float, spec: ModelSpec) -> np.ndarray:
-    """Design of the moving baseline (``[model] baseline = "local_level"``) at times ``t``.
-
-    The level is a random walk on ``K`` knots spread evenly over the training window
-    (about one every ``spec.baseline_knot_weeks`` weeks, at least two), linear between
-    knots: ``level(t) = sum_k W[t, k] l_k`` with ``l_0 = 0`` and ``l_k = l_{k-1} + step_k``.
-    Summed by step instead of by knot, ``level(t) = sum_{k >= 1} R[t, k] step_k`` where
-    ``R[t, k] = sum_{j >= k} W[t, j]`` is a ramp: 0 before knot ``k - 1``, rising linearly to
-    1 at knot ``k``, 1 after. Past the last knot (forecast weeks) every ramp is 1: the
-    forecast holds the last level (its spread grows in :func:`omnimmm.mmm.analysis.forecast`).
-
-    Parameters
-    ----------
-    t : numpy.ndarray
-        Time on the training scale (0 at the first training week, 1 at the last).
-    span_days : float
-        Days from the first to the last training week.
-    spec : ModelSpec
-
-    Returns
-    -------
-    numpy.ndarray of shape (T, K - 1)
-        The ramps (no columns for a fixed baseline).
-    """
-    t = np.asarray(t, dtype=float)
-    if spec.baseline != "local_level":
-        return np.zeros((len(t), 0))
-    n_knots = level_knots(span_days, spec)
-    knots = np.linspace(0.0, 1.0, n_knots)
-    width = knots[1] - knots[0]
-    return np.clip((t[:, None] - knots[None, :-1]) / width, 0.0, 1.0)
-
-
-def level_knots(span_days: float, spec: ModelSpec) -> int:
-    """Number of knots of the moving baseline over a training window of ``span_days``."""
-    weeks = span_days / 7.0
-    return max(2, int(round(weeks / spec.baseline_knot_weeks)) + 1)
 
 
 def fourier_names(order: int) -> list[str]:

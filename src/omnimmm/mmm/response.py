@@ -28,7 +28,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from omnimmm.mmm.design import ChannelLayout, ModelSpec, Scaling, level_knots
+from omnimmm.mmm.design import ChannelLayout, ModelSpec, Scaling
+from omnimmm.mmm.timevarying import level_knots
 from omnimmm.transforms import ADSTOCKS, SATURATIONS, adstock
 
 __all__ = [
@@ -359,7 +360,7 @@ class ResponseModel:
         n_o = len(self.spec.outcomes)
         if "baseline_walk" not in self.params or n_t == 0:
             return np.zeros((n_t, self.n_draws, n_o))
-        knots = level_knots(self.scaling.t_span_days, self.spec)
+        knots = level_knots(self.scaling.t_span_days, self.spec.baseline_knot_weeks)
         spacing = self.scaling.t_span_days / 7.0 / (knots - 1)
         steps = self.params["baseline_walk"]  # (D, K - 1, O)
         tau = np.sqrt((steps**2).mean(axis=1)) / np.sqrt(spacing)  # (D, O) per week
