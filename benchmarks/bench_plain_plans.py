@@ -25,6 +25,7 @@ It rewrites its section of ``benchmarks/RESULTS.md``.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
@@ -74,8 +75,42 @@ def plan_for(name: str, tmp: Path) -> Path:
     raise SystemExit(f"unknown panel {name!r}; expected one of {PANELS}")
 
 
-def run_one(name: str) -> dict:
-    """Run the quarterly run on one panel; returns its figures."""
+def _toml_value(v: object) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return json.dumps(v)
+    return repr(v)
+
+
+def variant_plan(plan: Path, model: dict, folder: Path) -> Path:
+    """A copy of ``plan`` in ``folder`` with ``[model]`` keys set and the data path absolute."""
+    raw = tomllib.loads(plan.read_text(encoding="utf-8"))
+    data_path = (plan.parent / raw["data"]["path"]).resolve()
+    lines = []
+    section = None
+    seen_model = False
+    for line in plan.read_text(encoding="utf-8").splitlines():
+        stripped = line.strip()
+        if stripped.startswith("["):
+            section = stripped.strip("[]")
+        if section == "data" and stripped.startswith("path"):
+            line = f"path = {json.dumps(str(data_path))}"
+        if section == "model" and any(stripped.startswith(f"{k} ") for k in model):
+            continue
+        lines.append(line)
+        if stripped == "[model]":
+            seen_model = True
+            lines += [f"{k} = {_toml_value(v)}" for k, v in model.items()]
+    if not seen_model:
+        lines += ["", "[model]", *(f"{k} = {_toml_value(v)}" for k, v in model.items())]
+    out = folder / "plan.toml"
+    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return out
+
+
+def run_one(name: str, model: dict | None = None) -> dict:
+    """Run the quarterly run on one panel (``[model]`` keys changed by ``model``)."""
     from omnimmm import run as pipeline
     from omnimmm.errors import OmniError
     from omnimmm.report.result import load_result
@@ -84,6 +119,9 @@ def run_one(name: str) -> dict:
         tmp = Path(tmp_s)
         (tmp / "in").mkdir()
         plan = plan_for(name, tmp / "in")
+        if model:
+            (tmp / "v").mkdir()
+            plan = variant_plan(plan, model, tmp / "v")
         t0 = time.perf_counter()
         try:
             pipeline.run(plan, tmp / "run")

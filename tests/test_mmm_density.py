@@ -94,6 +94,27 @@ def _variants(spec, dates):  # type: ignore[no-untyped-def]
             calibration=lifts,
             share_carryover=False,
         ),
+        # The moving baseline (random walk on knots, non-centred): two correlated outcomes
+        # with everything else; one outcome with nothing else; with lift tests and three
+        # uncorrelated outcomes.
+        "local-level": dataclasses.replace(spec, baseline="local_level", baseline_knot_weeks=8),
+        "local-level-one-outcome-bare": dataclasses.replace(
+            spec,
+            outcomes=spec.outcomes[:1],
+            synergies=(),
+            trend=False,
+            fourier_order=0,
+            controls=(),
+            baseline="local_level",
+        ),
+        "local-level-three-outcomes-lift-tests": dataclasses.replace(
+            spec,
+            outcomes=(*spec.outcomes, "app_revenue"),
+            outcome_correlation=False,
+            calibration=lifts,
+            baseline="local_level",
+            baseline_knot_weeks=26,
+        ),
     }
     assert set(variants) == set(_VARIANTS)
     return variants
@@ -129,6 +150,9 @@ _VARIANTS = (
     "carryover-per-outcome-three-outcomes",
     "three-outcomes-correlated",
     "three-outcomes-correlated-lift-tests-per-outcome-carryover",
+    "local-level",
+    "local-level-one-outcome-bare",
+    "local-level-three-outcomes-lift-tests",
 )
 
 
@@ -170,7 +194,7 @@ def test_log_density_and_gradient_are_pymcs(world, variant: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "variant", ["mixed-shapes-and-coefficient-priors", "three-outcomes-correlated"]
+    "variant", ["mixed-shapes-and-coefficient-priors", "three-outcomes-correlated", "local-level"]
 )
 def test_expanded_draw_is_the_constrained_values(world, variant: str) -> None:
     m, panel = world

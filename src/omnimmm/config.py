@@ -236,6 +236,18 @@ class ModelSpec(_Frozen):
     target_accept: Float = Field(default=0.9, gt=0, lt=1)
     holdout_weeks: StrictInt = Field(default=13, ge=0, le=104)
     roi_prior_default: RoiPriorDefaults = RoiPriorDefaults()
+    #: "fixed": one level per outcome (with trend, seasonality and controls around it);
+    #: "local_level": the level drifts as a random walk on knots every
+    #: ``baseline_knot_weeks`` weeks, each step ~ Normal(0, ``baseline_step_sd``) in units
+    #: of the outcome's mean week.
+    baseline: Literal["fixed", "local_level"] = "fixed"
+    baseline_step_sd: Float = Field(default=0.05, gt=0, le=1)
+    baseline_knot_weeks: StrictInt = Field(default=13, ge=2, le=104)
+    #: "level": each control enters as it is (standardised); "deviation": each control
+    #: that is not a 0/1 indicator enters as its deviation from its mean over the
+    #: previous ``control_window`` weeks, so its slow movements are left to the baseline.
+    control_form: Literal["level", "deviation"] = "level"
+    control_window: StrictInt = Field(default=13, ge=2, le=104)
 
 
 class CalibrationSpec(_Frozen):

@@ -368,6 +368,10 @@ def forecast(
     media = resp.media_total(full)[-len(fut) :]
     draws = media + sum(resp.baseline(feats).values())
     mean = draws.mean(axis=1)
+    # A moving baseline keeps moving past the data: mean zero (the mean holds the last
+    # level), a spread that grows with the horizon. Its own stream, so that the noise
+    # draws are those of a fixed baseline.
+    draws = draws + resp.level_drift(len(fut), np.random.default_rng([m.spec.sampler.seed, 1]))
     if noise:
         draws = draws + resp.noise(len(fut), np.random.default_rng(m.spec.sampler.seed))
     lo, hi = np.quantile(draws, [LOW, HIGH], axis=1)

@@ -26,6 +26,7 @@ import pandas as pd
 
 from omnimmm.data.calendar import festival_weeks
 from omnimmm.errors import DataError, PlanError
+from omnimmm.mmm.timevarying import control_deviation, level_ramps
 from omnimmm.transforms import ADSTOCKS, SATURATIONS
 
 __all__ = [
@@ -40,6 +41,11 @@ __all__ = [
 ]
 
 _DAYS_PER_YEAR = 365.25
+#: Baseline kinds of ``[model] baseline`` (see :func:`omnimmm.mmm.timevarying.level_ramps`).
+BASELINES = ("fixed", "local_level")
+#: Forms of the controls of ``[model] control_form`` (see
+#: :func:`omnimmm.mmm.timevarying.control_deviation`).
+CONTROL_FORMS = ("level", "deviation")
 _EPOCH = pd.Timestamp("2000-01-03")  # a Monday; Fourier phases are measured from it
 
 
@@ -135,8 +141,22 @@ class ModelSpec:
     calibration: tuple[LiftTest, ...] = ()
     sampler: SamplerSpec = field(default_factory=SamplerSpec)
     holdout_weeks: int = 13
+    baseline: str = "fixed"
+    baseline_step_sd: float = 0.05
+    baseline_knot_weeks: int = 13
+    control_form: str = "level"
+    control_window: int = 13
 
     def __post_init__(self) -> None:
+        if self.control_form not in CONTROL_FORMS:
+            raise PlanError(
+                f"[model] control_form = {self.control_form!r}; expected one of "
+                f"{list(CONTROL_FORMS)}"
+            )
+        if self.baseline not in BASELINES:
+            raise PlanError(
+                f"[model] baseline = {self.baseline!r}; expected one of {list(BASELINES)}"
+            )
         names = [c.name for c in self.channels]
         if not names:
             raise PlanError("the plan has no [[channels]]; the MMM needs at least one")
@@ -224,6 +244,11 @@ class ModelSpec:
                 seed=int(plan.seed),
             ),
             holdout_weeks=int(m.holdout_weeks),
+            baseline=str(m.baseline),
+            baseline_step_sd=float(m.baseline_step_sd),
+            baseline_knot_weeks=int(m.baseline_knot_weeks),
+            control_form=str(m.control_form),
+            control_window=int(m.control_window),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -246,6 +271,12 @@ class ModelSpec:
             calibration=tuple(LiftTest(**t) for t in d["calibration"]),
             sampler=SamplerSpec(**d["sampler"]),
             holdout_weeks=d["holdout_weeks"],
+            # Saved before the moving baseline existed: a fixed one.
+            baseline=d.get("baseline", "fixed"),
+            baseline_step_sd=d.get("baseline_step_sd", 0.05),
+            baseline_knot_weeks=d.get("baseline_knot_weeks", 13),
+            control_form=d.get("control_form", "level"),
+            control_window=d.get("control_window", 13),
         )
 
     def layout(self) -> ChannelLayout:
@@ -331,6 +362,17 @@ class Scaling:
         Per control, its range over the training weeks. Forecast weeks hold a control at
         this range's edge instead of extrapolating its linear effect (empty for models
         saved before the range was recorded: they extrapolate).
+    control_dev_sd : tuple of float
+        ``control_form = "deviation"``: per control, the standard deviation of its
+        deviation from its trailing mean over the training weeks (the control's own sd for
+        a 0/1 indicator, which enters as it is); empty otherwise.
+    control_indicator : tuple of bool
+        ``control_form = "deviation"``: per control, whether it is a 0/1 indicator over
+        the training weeks; empty otherwise.
+    control_tail : tuple of float
+        ``control_form = "deviation"``: the last ``control_window`` training weeks of
+        the controls (held in range), row by row, so that the weeks right after the
+        training data have their trailing means; empty otherwise.
     """
 
     spend_scale: tuple[float, ...]
@@ -343,6 +385,9 @@ class Scaling:
     spend_total: tuple[float, ...]
     control_min: tuple[float, ...] = ()
     control_max: tuple[float, ...] = ()
+    control_dev_sd: tuple[float, ...] = ()
+    control_indicator: tuple[bool, ...] = ()
+    control_tail: tuple[float, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary."""
@@ -398,6 +443,16 @@ def fit_scaling(panel: Any, spec: ModelSpec) -> Scaling:
         and not any(np.array_equal(fest[f].to_numpy(), ctrl[:, j]) for j in range(ctrl.shape[1]))
     ]
     span = float((dates[-1] - dates[0]).days) or 7.0
+    dev_sd: tuple[float, ...] = ()
+    tail: tuple[float, ...] = ()
+    indicator: tuple[bool, ...] = ()
+    if spec.control_form == "deviation" and len(spec.controls):
+        ind = np.all((ctrl == 0) | (ctrl == 1), axis=0)
+        dev = control_deviation(ctrl, np.zeros((0, ctrl.shape[1])), spec.control_window)
+        sds = np.where(ind, c_sd, dev.std(axis=0))
+        dev_sd = tuple(float(v) if v > 0 else 1.0 for v in sds)
+        indicator = tuple(bool(v) for v in ind)
+        tail = tuple(float(v) for v in ctrl[-spec.control_window :].ravel())
     return Scaling(
         spend_scale=tuple(scale),
         outcome_scale=tuple(float(v) for v in y_scale),
@@ -409,6 +464,9 @@ def fit_scaling(panel: Any, spec: ModelSpec) -> Scaling:
         spend_total=tuple(float(v) for v in spend.sum(axis=0)),
         control_min=tuple(float(v) for v in (ctrl.min(axis=0) if len(spec.controls) else [])),
         control_max=tuple(float(v) for v in (ctrl.max(axis=0) if len(spec.controls) else [])),
+        control_dev_sd=dev_sd,
+        control_indicator=indicator,
+        control_tail=tail,
     )
 
 
@@ -457,7 +515,15 @@ def baseline_features(
             # Held at the training range's edge: a linear effect is not extrapolated
             # (omnimmm.mmm.explain.control_extrapolation reports what it would add).
             z = np.clip(z, scaling.control_min, scaling.control_max)
-        z = (z - np.asarray(scaling.control_mean)) / np.asarray(scaling.control_sd)
+        level = (z - np.asarray(scaling.control_mean)) / np.asarray(scaling.control_sd)
+        if spec.control_form == "deviation" and len(scaling.control_dev_sd) == z.shape[1]:
+            dev = control_deviation(
+                z, _tail_before(dates, scaling, z.shape[1]), spec.control_window
+            )
+            ind = np.asarray(scaling.control_indicator, dtype=bool)
+            z = np.where(ind[None, :], level, dev / np.asarray(scaling.control_dev_sd))
+        else:
+            z = level
     else:
         z = np.zeros((len(dates), 0))
     if scaling.festivals:
@@ -465,7 +531,21 @@ def baseline_features(
         fest_arr = fest.to_numpy(dtype=float)
     else:
         fest_arr = np.zeros((len(dates), 0))
-    return {"t": t, "fourier": fourier, "controls": z, "festivals": fest_arr}
+    if spec.baseline == "local_level":
+        walk = level_ramps(t, scaling.t_span_days, spec.baseline_knot_weeks)
+    else:
+        walk = np.zeros((len(t), 0))
+    return {"t": t, "fourier": fourier, "controls": z, "festivals": fest_arr, "walk": walk}
+
+
+def _tail_before(dates: pd.DatetimeIndex, scaling: Scaling, k: int) -> np.ndarray:
+    """The training controls' last weeks if ``dates`` start right after the training data."""
+    last = pd.Timestamp(dt.date.fromisoformat(scaling.t_origin)) + pd.Timedelta(
+        days=scaling.t_span_days
+    )
+    if len(dates) and dates[0] == last + pd.Timedelta(days=7) and scaling.control_tail:
+        return np.asarray(scaling.control_tail, dtype=float).reshape(-1, k)
+    return np.zeros((0, k))
 
 
 def fourier_names(order: int) -> list[str]:

@@ -51,7 +51,8 @@ def forecast_parts(model: Any, panel: Any) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Index ``(outcome, part)`` with parts ``intercept``, ``trend``, ``seasonality``,
-        ``controls``, ``festivals`` (those the model has), ``media``, ``total`` and
+        ``controls``, ``festivals``, ``level`` (the moving baseline's drift; those the
+        model has), ``media``, ``total`` and
         ``actual``; columns ``year_before`` (the same number of weeks 52 weeks earlier,
         fitted), ``forecast`` (from the actual spend and controls) and ``change``.
 

@@ -132,7 +132,7 @@ def complete_posterior(
         rest = (beta * s / len(x)).sum(axis=1)  # mean media effect (N, O)
         if layout.pairs:
             rest = rest + (flat("gamma") * np.concatenate(pair_means, axis=0)).sum(axis=1)
-        terms = ("trend", "fourier", "control_coef", "festival_coef")
+        terms = ("trend", "fourier", "control_coef", "festival_coef", "baseline_walk")
         base = {k: flat(k) for k in terms if k in post}
         for term in baseline_terms(features, base, 1).values():
             rest = rest + np.broadcast_to(term, (len(x), n, n_o)).mean(axis=0)

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from omnimmm.mmm.design import ChannelLayout, ModelSpec, Scaling
+from omnimmm.mmm.timevarying import level_knots
 from omnimmm.transforms import ADSTOCKS, SATURATIONS, adstock
 
 __all__ = [
@@ -46,7 +47,14 @@ __all__ = [
 #: Parameters held fixed (absorbed by the effect size), by posterior name.
 FIXED_PARAMS: dict[str, float] = {"saturation_michaelis_menten_vmax": 1.0}
 
-BASELINE_PARAMS = ("intercept", "trend", "fourier", "control_coef", "festival_coef")
+BASELINE_PARAMS = (
+    "intercept",
+    "trend",
+    "fourier",
+    "control_coef",
+    "festival_coef",
+    "baseline_walk",
+)
 
 
 def param_names(layout: ChannelLayout) -> list[str]:
@@ -187,8 +195,9 @@ def baseline_terms(
 ) -> dict[str, Any]:
     """Baseline components on the scaled outcome, each broadcastable to ``(T, *B, O)``.
 
-    Keys: ``intercept``, ``trend``, ``seasonality``, ``controls``, ``festivals`` (present
-    only when ``params`` has them).
+    Keys: ``intercept``, ``trend``, ``seasonality``, ``controls``, ``festivals``, ``level``
+    (the moving baseline's drift from its first knot; present only when ``params`` has
+    them).
     """
     new = (None,) * nb
     out: dict[str, Any] = {}
@@ -200,6 +209,7 @@ def baseline_terms(
         ("seasonality", "fourier", "fourier"),
         ("controls", "controls", "control_coef"),
         ("festivals", "festivals", "festival_coef"),
+        ("level", "walk", "baseline_walk"),
     ):
         if name not in params:
             continue
@@ -336,6 +346,26 @@ class ResponseModel:
         else:
             eps = z * self.params["sigma"]
         return eps * self._y_scale
+
+    def level_drift(self, n_t: int, rng: np.random.Generator) -> np.ndarray:
+        """Draws of the moving baseline's drift over ``n_t`` weeks past the data ``(T, D, O)``.
+
+        The random walk goes on past the last knot: week ``k`` after the data has moved by
+        a sum of ``k`` weekly steps of variance ``tau^2 / w`` (``w`` the knot spacing in
+        weeks), with ``tau`` each draw's root mean square step over the training knots, so
+        the walk keeps moving as much as it moved while fitted (little where the data held
+        it still). Mean zero: the forecast holds the last level and its interval widens
+        with the horizon. Zeros for a fixed baseline. In currency.
+        """
+        n_o = len(self.spec.outcomes)
+        if "baseline_walk" not in self.params or n_t == 0:
+            return np.zeros((n_t, self.n_draws, n_o))
+        knots = level_knots(self.scaling.t_span_days, self.spec.baseline_knot_weeks)
+        spacing = self.scaling.t_span_days / 7.0 / (knots - 1)
+        steps = self.params["baseline_walk"]  # (D, K - 1, O)
+        tau = np.sqrt((steps**2).mean(axis=1)) / np.sqrt(spacing)  # (D, O) per week
+        walk = np.cumsum(rng.standard_normal((n_t, self.n_draws, n_o)), axis=0)
+        return walk * tau * self._y_scale
 
     # ------------------------------------------------------------------ horizon value
 

@@ -17,7 +17,8 @@ against PyMC's at random points for every supported structure.
 
 Supported: geometric, delayed and Weibull adstock with carryover shared across outcomes or
 per outcome; Hill, logistic and Michaelis-Menten saturation; ROI and raw coefficient priors;
-synergies; trend, Fourier, controls and festivals; lift tests; any number of outcomes, with
+synergies; trend, Fourier, controls and festivals; a fixed or moving (random-walk) baseline;
+lift tests; any number of outcomes, with
 or without residual correlation (two: the written-out Cholesky factor; three or more:
 LKJCholeskyCov with HalfNormal scales). :func:`density_tables` returns the reason instead
 of tables for anything else (recorded deterministics, a prior-only model, a prior family
@@ -68,4 +69,4 @@ __all__ = [
 #: rename, a split into modules, a docstring) keeps it; ``tests/test_mmm_density.py``
 #: checks the density against PyMC's either way. numba's compiled cache does not depend on
 #: it (see :mod:`omnimmm.mmm.density.cache`).
-KERNEL_VERSION = "1"
+KERNEL_VERSION = "2"

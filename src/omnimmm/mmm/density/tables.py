@@ -70,7 +70,8 @@ class DensityTables:
     pairs (P, 2), gamma (P, O)
         Synergy channels and the coordinate of each synergy coefficient.
     base (F, O)
-        Coordinate of each baseline coefficient (columns of ``features``).
+        Coordinate of each baseline coefficient (columns of ``features``; the moving
+        baseline's ramps are features too, its steps their coefficients).
     outcome (3, O)
         Coordinates of ``level`` and ``sigma`` (-1 for three or more correlated
         outcomes) per outcome; row 2: the two-outcome correlation's coordinate in column
@@ -364,6 +365,7 @@ def _tables(model: Any, spec: ModelSpec) -> DensityTables | str:
         ("fourier", "fourier"),
         ("controls", "control_coef"),
         ("festivals", "festival_coef"),
+        ("walk", "baseline_walk"),
     ):
         if name not in names:
             continue
