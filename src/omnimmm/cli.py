@@ -513,6 +513,13 @@ FastOpt = Annotated[
     ),
 ]
 RunDirArg = Annotated[Path, typer.Argument(help="A run directory written by run or fit.")]
+ProfileOpt = Annotated[
+    bool,
+    typer.Option(
+        help="Print where the seconds went (process start, validate, each stage, compile "
+        "and sampling of each fit); the table is also in manifest.json under stages.profile."
+    ),
+]
 
 
 def _say(message: str) -> None:
@@ -532,8 +539,17 @@ def _summary(summary: object) -> None:
     console.print(f"done in {summary.seconds:.0f} s", highlight=False)  # type: ignore[attr-defined]
 
 
+def _profile(out: Path) -> None:
+    from omnimmm.run.timing import print_profile
+
+    print_profile(out, console)
+
+
 @app.command(epilog=EXAMPLES["run"])
-def run(plan: PlanArg, out: OutOpt, seed: SeedOpt = None, fast: FastOpt = False) -> None:
+def run(
+    plan: PlanArg, out: OutOpt, seed: SeedOpt = None, fast: FastOpt = False,
+    profile: ProfileOpt = False,
+) -> None:  # fmt: skip
     """Fit (or reuse), gate, optimize and report: the quarterly run into --out DIR."""
     from omnimmm.run import drivers
     from omnimmm.run.geo_driver import is_geo_plan, run_geo
@@ -546,10 +562,15 @@ def run(plan: PlanArg, out: OutOpt, seed: SeedOpt = None, fast: FastOpt = False)
     except OmniError as exc:
         raise _fail(exc) from None
     _summary(summary)
+    if profile:
+        _profile(out)
 
 
 @app.command(epilog=EXAMPLES["fit"])
-def fit(plan: PlanArg, out: OutOpt, seed: SeedOpt = None, fast: FastOpt = False) -> None:
+def fit(
+    plan: PlanArg, out: OutOpt, seed: SeedOpt = None, fast: FastOpt = False,
+    profile: ProfileOpt = False,
+) -> None:  # fmt: skip
     """Fit the MMM, check its quality gate and holdout, and save it into --out DIR."""
     from omnimmm.run import drivers
 
@@ -560,6 +581,8 @@ def fit(plan: PlanArg, out: OutOpt, seed: SeedOpt = None, fast: FastOpt = False)
     except OmniError as exc:
         raise _fail(exc) from None
     _summary(summary)
+    if profile:
+        _profile(out)
 
 
 @app.command(epilog=EXAMPLES["optimize"])

@@ -416,10 +416,12 @@ def head_panel(panel: Any, n: int) -> Any:
     )
 
 
-def holdout(m: Any, weeks: int | None = None) -> HoldoutResult:
+def holdout(m: Any, weeks: int | None = None, warm: bool = True) -> HoldoutResult:
     """Refit on all but the last ``weeks`` (default the plan's ``holdout_weeks``), forecast.
 
-    The refit uses the same spec, priors and sampler settings.
+    The refit uses the same spec, priors and sampler settings; with ``warm`` (default) its
+    chains start where ``m``'s ended and tune briefly (:mod:`omnimmm.mmm.warm`), when ``m``
+    was fitted in this process with nutpie.
     """
     n = int(weeks if weeks is not None else m.spec.holdout_weeks)
     panel = m.panel_
@@ -427,7 +429,10 @@ def holdout(m: Any, weeks: int | None = None) -> HoldoutResult:
         raise DataError(f"holdout needs 0 < weeks < {panel.n_weeks}, got {n}")
     head = head_panel(panel, panel.n_weeks - n)
     # The estimator's own class, so this module needs no import of it (fit imports analysis).
-    refit = type(m)(m.plan, spec=m.spec, priors=m.priors, max_draws=m.max_draws).fit(head)
+    start = getattr(m, "warm_start_", None) if warm else None
+    refit = type(m)(m.plan, spec=m.spec, priors=m.priors, max_draws=m.max_draws).fit(
+        head, warm_start=start
+    )
     tail = slice(panel.n_weeks - n, None)
     fc = forecast(refit, panel.spend.iloc[tail], panel.controls.iloc[tail])
     actual = panel.outcomes.iloc[tail]

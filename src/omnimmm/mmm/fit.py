@@ -25,6 +25,7 @@ from omnimmm.mmm.design import ModelSpec, SamplerSpec, Scaling, baseline_feature
 from omnimmm.mmm.persistence import FittedState
 from omnimmm.mmm.priors import BaselinePriors
 from omnimmm.mmm.response import ResponseModel
+from omnimmm.mmm.warm import WarmStart, warm_compiled, warm_start_from, warm_tune
 
 __all__ = ["OmniMMM", "sample_model"]
 
@@ -32,21 +33,30 @@ _SAMPLERS = ("nutpie", "pymc", "advi", "pathfinder")
 
 
 def sample_model(
-    model: Any, s: SamplerSpec, progressbar: bool = False, spec: ModelSpec | None = None
+    model: Any,
+    s: SamplerSpec,
+    progressbar: bool = False,
+    spec: ModelSpec | None = None,
+    warm: WarmStart | None = None,
 ) -> tuple[Any, dict]:
     """Sample a PyMC model with the configured sampler.
 
     With ``spec`` (what ``model`` was built from), nutpie samples the hand-written log
-    density of :mod:`omnimmm.mmm.density` where it covers the model.
+    density of :mod:`omnimmm.mmm.density` where it covers the model. With ``warm`` (nutpie
+    only, same layout), the chains start at an earlier fit's draws with its step size and
+    tune :func:`~omnimmm.mmm.warm.warm_tune` steps (:mod:`omnimmm.mmm.warm`).
 
     Returns the InferenceData (posterior and sample stats) and timings in seconds
-    (``compile``, ``sampling``, ``total``) plus the sampler actually used and, for nutpie,
-    which log density it sampled (``log_density``).
+    (``compile``, ``sampling``, ``total``) plus the sampler actually used, the tuning steps
+    run (``tune``) and whether they started warm (``warm``) and, for nutpie, which log
+    density it sampled (``log_density``). A nutpie fit also leaves its own warm start for a
+    refit in the returned timings' ``"warm_start"`` entry (a :class:`WarmStart` or None;
+    the caller pops it, it is not a timing).
     """
     import pymc as pm
 
     t0 = time.perf_counter()
-    timings: dict[str, Any] = {"sampler": s.sampler}
+    timings: dict[str, Any] = {"sampler": s.sampler, "tune": s.tune, "warm": False}
     if s.sampler == "nutpie":
         try:
             import nutpie
@@ -63,17 +73,29 @@ def sample_model(
                 stacklevel=3,
             )
             return sample_model(model, dataclasses.replace(s, sampler="pymc"), progressbar, spec)
+        tune, extra = s.tune, {}
+        if warm is not None and warm.fits(compiled):
+            compiled = warm_compiled(compiled, warm)
+            tune, extra = warm_tune(s.tune), {"initial_step": warm.step_size}
+            timings.update(tune=tune, warm=True)
         t1 = time.perf_counter()
         idata = nutpie.sample(
             compiled,
             draws=s.draws,
-            tune=s.tune,
+            tune=tune,
             chains=s.chains,
             seed=s.seed,
             target_accept=s.target_accept,
             progress_bar=progressbar,
             save_warmup=False,
+            store_unconstrained=True,
+            **extra,
         )
+        stats = idata.sample_stats
+        timings["warm_start"] = warm_start_from(
+            stats["unconstrained_draw"].to_numpy(), stats["step_size"].to_numpy(), compiled
+        )
+        idata.sample_stats = stats.drop_dims("unconstrained_parameter", errors="ignore")
     elif s.sampler == "pymc":
         t1 = t0
         with model:
@@ -143,7 +165,13 @@ class OmniMMM:
     diagnostics_ : Diagnostics
     timings_ : dict
         ``compile``, ``sampling`` and ``total`` seconds and the sampler used.
+    warm_start_ : WarmStart or None
+        Where the chains ended, for a warm refit (:meth:`fit`'s ``warm_start``); only after
+        a nutpie fit in this process (None for a loaded model).
     """
+
+    #: Set by :meth:`fit` (nutpie); a loaded or other-sampler model has none.
+    warm_start_: WarmStart | None = None
 
     def __init__(
         self,
@@ -247,19 +275,31 @@ class OmniMMM:
             keep_mean=keep_mean,
         )
 
-    def fit(self, panel: Any) -> OmniMMM:
+    def fit(self, panel: Any, warm_start: WarmStart | None = None) -> OmniMMM:
         """Fit the model to a weekly panel (:class:`omnimmm.data.schema.Panel`).
+
+        Parameters
+        ----------
+        panel : omnimmm.data.schema.Panel
+        warm_start : WarmStart, optional
+            Start the chains where an earlier fit of the same plan ended (its
+            ``warm_start_``) and tune briefly (:mod:`omnimmm.mmm.warm`); nutpie only,
+            ignored when the layouts differ. Another sample of the same posterior, so not
+            the same numbers as a cold fit with the same seed.
 
         Returns
         -------
         OmniMMM
-            ``self``, fitted.
+            ``self``, fitted; ``warm_start_`` holds where it ended (None without nutpie).
         """
         from omnimmm.mmm.posterior import complete_posterior
 
         scaling, features = self._design(panel)
         model = self._build(panel, scaling, features)
-        idata, timings = sample_model(model, self.spec.sampler, self.progressbar, self.spec)
+        idata, timings = sample_model(
+            model, self.spec.sampler, self.progressbar, self.spec, warm=warm_start
+        )
+        self.warm_start_ = timings.pop("warm_start", None)
         spend = panel.spend[self.spec.channel_names].to_numpy(dtype=float)
         idata.posterior = complete_posterior(
             idata.posterior, self.spec, scaling, spend, features=features
@@ -351,10 +391,13 @@ class OmniMMM:
         self._check_fitted()
         return analysis.forecast(self, future_spend, future_controls, noise)
 
-    def holdout(self, weeks: int | None = None) -> analysis.HoldoutResult:
-        """Refit on all but the last ``weeks`` and forecast them; MAPE per outcome."""
+    def holdout(self, weeks: int | None = None, warm: bool = True) -> analysis.HoldoutResult:
+        """Refit on all but the last ``weeks`` and forecast them; MAPE per outcome.
+
+        ``warm``: start the refit where this fit ended (:mod:`omnimmm.mmm.warm`).
+        """
         self._check_fitted()
-        return analysis.holdout(self, weeks)
+        return analysis.holdout(self, weeks, warm)
 
     def ppc(self, seed: int = 0) -> pd.DataFrame:
         """Posterior predictive checks per outcome (interval coverage, R^2, MAPE)."""

@@ -8,6 +8,7 @@ The helpers for that live here, below both, so neither imports the other for the
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from numba.extending import intrinsic
@@ -40,14 +41,30 @@ def initial_point_fn(model: Any) -> Any:
     callable
         nutpie's wrapped initial point function (takes a seed).
     """
-    from nutpie import compile_pymc as npc
-    from pymc.initial_point import make_initial_point_fn
+    return _LazyInitialPoint(model)
 
-    return npc._wrap_with_lock(
-        make_initial_point_fn(
-            model=model,
-            default_strategy="support_point",
-            jitter_rvs=set(model.free_RVs),
-            return_transformed=True,
-        )
-    )
+
+class _LazyInitialPoint:
+    """PyMC's initial point function, compiled at its first call (under a lock: nutpie's
+    chains call it from their threads). Compiling it is a pytensor compile of the model's
+    support points (about half a second); a warm-started fit (:mod:`omnimmm.mmm.warm`)
+    replaces it before sampling and so never pays for it."""
+
+    def __init__(self, model: Any) -> None:
+        self._model: Any = model
+        self._fn: Any = None
+        self._lock = threading.Lock()
+
+    def __call__(self, seed: Any) -> Any:
+        with self._lock:
+            if self._fn is None:
+                from pymc.initial_point import make_initial_point_fn
+
+                self._fn = make_initial_point_fn(
+                    model=self._model,
+                    default_strategy="support_point",
+                    jitter_rvs=set(self._model.free_RVs),
+                    return_transformed=True,
+                )
+                self._model = None
+            return self._fn(seed)

@@ -21,6 +21,7 @@ use: ``horizon_value(allocations)`` is the optimizer's response function (DESIGN
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from types import ModuleType
 from typing import Any
@@ -31,6 +32,9 @@ import pandas as pd
 from omnimmm.mmm.design import ChannelLayout, ModelSpec, Scaling
 from omnimmm.mmm.timevarying import level_knots
 from omnimmm.transforms import ADSTOCKS, SATURATIONS, adstock
+
+#: Spend matrices whose media effects a response model keeps (see ResponseModel._remember).
+_MEMO_SIZE = 4
 
 __all__ = [
     "FIXED_PARAMS",
@@ -262,6 +266,10 @@ class ResponseModel:
         self.horizon_weeks = int(horizon_weeks)
         self._spend_scale = np.asarray(scaling.spend_scale)
         self._y_scale = np.asarray(scaling.outcome_scale)
+        # The analysis asks for the media effects of the same spend (the training weeks)
+        # again and again (ROI, mROI, decomposition, fit, checks): the last few are kept,
+        # read-only, by the spend's bytes.
+        self._memo: dict[tuple[str, bytes], Any] = {}
 
     @classmethod
     def from_posterior(
@@ -305,18 +313,43 @@ class ResponseModel:
         """Outcome names."""
         return tuple(self.spec.outcomes)
 
+    def _remember(self, kind: str, spend: np.ndarray, make: Any) -> Any:
+        """``make()``, or what it gave before for the same ``kind`` and spend (read-only)."""
+        x = np.ascontiguousarray(spend, dtype=float)
+        key = (kind, repr(x.shape).encode() + hashlib.blake2b(x.tobytes()).digest())
+        if key not in self._memo:
+            value = make()
+            for arr in value if isinstance(value, tuple) else (value,):
+                if isinstance(arr, np.ndarray):
+                    arr.flags.writeable = False
+            if len(self._memo) >= _MEMO_SIZE:
+                self._memo.pop(next(iter(self._memo)))
+            self._memo[key] = value
+        return self._memo[key]
+
     def saturation(self, spend: np.ndarray) -> np.ndarray:
-        """``h`` of shape ``(T, D, C, Oa)`` for a spend matrix ``(T, C)`` in currency."""
-        x = np.asarray(spend, dtype=float) / self._spend_scale
-        x = x[:, None, :, None]
-        return channel_response(x, self.params, self.layout, np, 1)
+        """``h`` of shape ``(T, D, C, Oa)`` for a spend matrix ``(T, C)`` in currency
+        (read-only: the same array for the same spend)."""
+
+        def make() -> np.ndarray:
+            x = np.asarray(spend, dtype=float) / self._spend_scale
+            x = x[:, None, :, None]
+            return np.asarray(channel_response(x, self.params, self.layout, np, 1))
+
+        return self._remember("h", spend, make)
 
     def media(self, spend: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """Main ``(T, D, C, O)`` and synergy ``(T, D, P, O)`` effects in currency."""
-        h = self.saturation(spend)
-        main, syn = media_terms(h, self.params["beta"], self.params.get("gamma"), self.layout, np)
-        main = main * self._y_scale
-        return main, (None if syn is None else syn * self._y_scale)
+        """Main ``(T, D, C, O)`` and synergy ``(T, D, P, O)`` effects in currency
+        (read-only: the same arrays for the same spend)."""
+
+        def make() -> tuple[np.ndarray, np.ndarray | None]:
+            h = self.saturation(spend)
+            beta, gamma = self.params["beta"], self.params.get("gamma")
+            main, syn = media_terms(h, beta, gamma, self.layout, np)
+            main = main * self._y_scale
+            return main, (None if syn is None else syn * self._y_scale)
+
+        return self._remember("media", spend, make)
 
     def media_total(self, spend: np.ndarray) -> np.ndarray:
         """All media effects summed over channels and pairs: ``(T, D, O)`` in currency."""

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import brentq
 
 from omnimmm.errors import DataError
 
@@ -98,6 +97,8 @@ class RetentionSegment:
         c = self.concentration
         if c <= 1 + 1e-12:
             return 0.0
+        from scipy.optimize import brentq  # scipy.optimize: not at import (validate)
+
         return float(brentq(lambda u: u / -math.expm1(-u) - c, 1e-12, c + 10.0, xtol=1e-14))
 
 

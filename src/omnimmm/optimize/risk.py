@@ -20,7 +20,6 @@ import functools
 from typing import Literal
 
 import numpy as np
-from scipy.special import betainc
 
 __all__ = ["Risk", "risk_functional", "risk_values", "risk_weights"]
 
@@ -33,6 +32,8 @@ def _weights(n_draws: int, risk: str, level: float) -> np.ndarray:
         return np.full(n_draws, 1.0 / n_draws)
     if risk == "quantile":
         a, b = level * (n_draws + 1), (1.0 - level) * (n_draws + 1)
+        from scipy.special import betainc  # not at import: omnimmm validate never needs it
+
         cdf = betainc(a, b, np.arange(n_draws + 1) / n_draws)
         w = np.diff(cdf)
     elif risk == "cvar":

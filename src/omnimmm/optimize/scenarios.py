@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
-from scipy.optimize import linprog
 
 from omnimmm.errors import InfeasibleError, PlanError, numbered
 
@@ -599,6 +598,10 @@ def _rows_feasible(r: ResolvedConstraints, rows: Sequence[LinearRow]) -> bool:
             b_ub.append(-row.low)
     if not a_ub:
         return True
+    if len(rows) == 1:  # one row over a box: its range is exact, no LP (and no scipy import)
+        return _row_feasible(r, rows[0])
+    from scipy.optimize import linprog  # at first use: validate's checks mostly need none
+
     scale = max(float(np.nanmax(np.where(np.isfinite(r.upper), r.upper, 0.0))), 1.0)
     res = linprog(
         np.zeros(len(r.names)),
@@ -611,6 +614,20 @@ def _rows_feasible(r: ResolvedConstraints, rows: Sequence[LinearRow]) -> bool:
         method="highs",
     )
     return res.status != 2
+
+
+def _row_feasible(r: ResolvedConstraints, row: LinearRow) -> bool:
+    """Whether ``row.low <= row.coef @ x <= row.high`` for some ``x`` within the bounds: the
+    row's least and greatest values over the box, at the same scale and tolerance as the LP."""
+    c = np.asarray(row.coef, dtype=float)
+    lo, hi = np.asarray(r.lower, dtype=float), np.asarray(r.upper, dtype=float)
+    nz = c != 0
+    at_lo, at_hi = c[nz] * lo[nz], c[nz] * hi[nz]
+    least = float(np.minimum(at_lo, at_hi).sum())
+    most = float(np.maximum(at_lo, at_hi).sum())
+    scale = max(float(np.nanmax(np.where(np.isfinite(hi), hi, 0.0))), 1.0)
+    tol = 1e-7 * scale * max(1.0, float(np.abs(c).sum()))
+    return most >= row.low - tol and least <= row.high + tol
 
 
 def _final_lp(r: ResolvedConstraints) -> None:

@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
-from scipy.optimize import minimize
 
 from omnimmm.errors import InfeasibleError, numbered
 from omnimmm.optimize.objective import (
@@ -59,6 +58,8 @@ def _project(z0: np.ndarray, rc: ResolvedConstraints, xs: float) -> np.ndarray:
     cons = linear_constraints(rc, xs)
     if not cons:
         return z0
+    from scipy.optimize import minimize  # at first use: importing omnimmm.optimize stays light
+
     res = minimize(
         lambda z: (float(((z - z0) ** 2).sum()), 2 * (z - z0)),
         z0,
@@ -153,6 +154,8 @@ def _solve(
     max_iter: int,
 ) -> list[_Run]:
     bounds = list(zip(rc.lower / obj.xs, rc.upper / obj.xs, strict=True))
+    from scipy.optimize import minimize
+
     cons = obj.scipy_constraints(rc)
     runs = []
     for label, z0 in starts:

@@ -5,7 +5,9 @@ For each of ``K`` origins (the last ``K * H`` weeks cut into ``K`` consecutive w
 and sampler settings and forecasts the ``H`` weeks from the origin on from their actual
 spend and controls. Seasonal-naive and ETS forecasts (:mod:`omnimmm.mmm.baselines`) are
 fitted on the same weeks. The hand-written log density is compiled once per machine, so
-the ``K`` refits cost ``K`` samplings, not ``K`` compilations.
+the ``K`` refits cost ``K`` samplings, not ``K`` compilations; and every origin after the
+first starts warm (:mod:`omnimmm.mmm.warm`): at the previous origin's posterior draws and
+step size, with a quarter of the tuning steps.
 
 DIR holds (DESIGN.md, "Forecast tables"):
 
@@ -216,6 +218,7 @@ def _backtest(
     from omnimmm.mmm.analysis import forecast
     from omnimmm.mmm.baselines import holdout_forecasts
     from omnimmm.mmm.explain import control_extrapolation
+    from omnimmm.mmm.warm import warm_tune
     from omnimmm.run.remedies import fit_with_remedies
     from omnimmm.run.rundir import staging
     from omnimmm.run.stages.gate import gate_spec
@@ -229,8 +232,11 @@ def _backtest(
     s = prep.sampler
     gate = gate_spec(prep)
     say(f"backtest: {origins} origins x {horizon} weeks, each a refit of {s['chains']} chains "
-        f"x {s['draws']} draws after {s['tune']} tuning steps, seed {s['seed']}")  # fmt: skip
+        f"x {s['draws']} draws after {s['tune']} tuning steps ({warm_tune(s['tune'])}, started "
+        f"warm, after the first origin), seed {s['seed']}")  # fmt: skip
     frames, base_frames, ctrl_frames, fits = [], [], [], []
+    warm = None
+    base = {**s, "target_accept": prep.plan.model.target_accept}
     bar = _bar(origins) if progressbar else None
     try:
         for k, start in enumerate(starts):
@@ -239,16 +245,21 @@ def _backtest(
                 f"forecast {origin.date()} on")  # fmt: skip
             head = _head(panel, start)
 
-            def refit(settings: dict[str, Any], head: Any = head) -> Any:
-                return OmniMMM(prep.plan, **settings).fit(head)
+            # Each origin after the first starts where the previous one ended and tunes
+            # briefly (omnimmm.mmm.warm): K refits cost about one fit plus K - 1 shorter ones.
+            # A remedy's refit (other sampler settings) starts cold.
+            def refit(settings: dict[str, Any], head: Any = head, warm: Any = warm) -> Any:
+                start = warm if settings == base else None
+                return OmniMMM(prep.plan, **settings).fit(head, warm_start=start)
 
             model, attempts = fit_with_remedies(
                 refit,
-                {**s, "target_accept": prep.plan.model.target_accept},
+                base,
                 gate,
                 0 if gate.allow_failure else prep.plan.gate.remedies,
                 say,
             )
+            warm = model.warm_start_
             window = slice(start, start + horizon)
             fc = forecast(model, panel.spend.iloc[window], panel.controls.iloc[window])
             fc["actual"] = np.concatenate(
@@ -274,6 +285,8 @@ def _backtest(
                 "compile_seconds": float(model.timings_.get("compile", np.nan)),
                 "gate_passed": bool(attempts[-1]["passed"]),
                 "remedies": attempts[1:],
+                "tune": int(model.timings_.get("tune", s["tune"])),
+                "warm_start": bool(model.timings_.get("warm", False)),
             })  # fmt: skip
             if bar is not None:
                 bar.advance(bar.task_ids[0])

@@ -64,6 +64,7 @@ from omnimmm.run.stages.journeys import journeys_stage
 from omnimmm.run.stages.lifecycle import lifecycle_stage
 from omnimmm.run.stages.optimize import optimize_stage
 from omnimmm.run.stages.validate import prepare
+from omnimmm.run.timing import process_seconds, profile
 
 __all__ = ["RunSummary", "fit", "optimize", "report", "run"]
 
@@ -177,6 +178,7 @@ def _fit_run(
 ) -> RunSummary:
     say = progress or quiet
     t0 = time.perf_counter()
+    started = process_seconds()  # the interpreter, imports and command line before this
     out = Path(out)
     with lock(out, command):
         clean_stale(out)
@@ -193,12 +195,16 @@ def _fit_run(
             state = RunState(prep=prep, work=work, say=say, previous=previous, out=out.absolute())
             state.seconds["validate"] = round(time.perf_counter() - t_check, 3)
             _run_stages(state, stages)
-            stage_info = {
+            wall = time.perf_counter() - t0
+            stage_info: dict[str, Any] = {
                 "seconds": state.seconds,
                 "fit_seconds": sum(state.seconds.get(k, 0.0) for k in ("fit", "gate", "holdout")),
                 "optimize_seconds": state.seconds.get("optimize"),
                 "reused": state.reused,
                 "fits": state.fits,
+                "start_seconds": None if started is None else round(started, 3),
+                "wall_seconds": round(wall, 3),
+                "profile": profile(state.seconds, state.fits, started, wall),
             }
             write_json(
                 work / "manifest.json", _manifest(state, stage_info, _gate_brief(state.result))
