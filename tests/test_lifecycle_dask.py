@@ -63,10 +63,9 @@ def _compare(d, *extra, tol=0.005):
         assert a["n_train_rows"] == b["n_train_rows"]
         assert a["n_validation_rows"] == b["n_validation_rows"]
         assert a["features"] == b["features"]
-        # same features: the BG/NBD baseline (fitted on every customer) agrees exactly
-        assert b["baseline_bgnbd"]["roc_auc"] == pytest.approx(
-            a["baseline_bgnbd"]["roc_auc"], abs=1e-4
-        )
+        # same features: the BTYD baselines (fitted on every customer) agree exactly
+        for base in ("baseline_bgnbd", "baseline_pareto_nbd"):
+            assert b[base]["roc_auc"] == pytest.approx(a[base]["roc_auc"], abs=1e-4), base
         assert abs(a["validation"]["roc_auc"] - b["validation"]["roc_auc"]) < tol, target
         assert b["validation"]["roc_auc"] > b["baseline_rfm_logistic"]["roc_auc"] - 0.02
     rank = one["p_repurchase"].rank().corr(dist["p_repurchase"].rank())

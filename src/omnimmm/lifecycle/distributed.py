@@ -9,10 +9,10 @@ input files and the scratch folder (a shared file system, or a local cluster):
    error messages, the as-of filter in SQL) and writes its rows, already typed, to
    ``n_partitions`` buckets by a hash of the customer key: every customer's whole history
    lands in one bucket.
-2. **BG/NBD.** The rhythm features hold a BG/NBD model fitted at each cutoff on *every*
-   customer. Each bucket returns its customers' ``(x, t_x, T)`` (the inputs
-   :mod:`.rhythm` fits on); the client fits one model per cutoff and hands it back, so the
-   BG/NBD columns are the single-process ones, not a per-bucket estimate.
+2. **BG/NBD and Pareto/NBD.** The rhythm features hold both models fitted at each cutoff on
+   *every* customer. Each bucket returns its customers' ``(x, t_x, T)`` (the inputs
+   :mod:`.rhythm` fits on); the client fits one model of each per cutoff and hands them back,
+   so those columns are the single-process ones, not per-bucket estimates.
 3. **Features and labels.** One task per bucket runs the single-process feature code
    (:func:`~omnimmm.lifecycle.features.build_features`,
    :func:`~omnimmm.lifecycle.rhythm.add_rhythm_features`,
@@ -71,6 +71,7 @@ from omnimmm.lifecycle.features import (
     load_transactions,
 )
 from omnimmm.lifecycle.labels import CHURN_STAGES, check_history, make_labels
+from omnimmm.lifecycle.pareto_nbd import ParetoNBD
 from omnimmm.lifecycle.propensity import (
     PropensityModel,
     model_settings,
@@ -89,7 +90,8 @@ from omnimmm.lifecycle.value import SpendModel, expected_revenue
 
 #: DuckDB memory per task (it spills to the scratch folder beyond this).
 DUCKDB_MEMORY = "1GB"
-_BGNBD = ("bgnbd_p_alive", "bgnbd_p_any", "bgnbd_expected")
+_BTYD_NAMES = ("bgnbd", "pnbd")  # the rhythm columns' prefixes, as in rhythm._bgnbd_columns
+BtydModels = dict[pd.Timestamp, dict[str, "BGNBD | ParetoNBD"]]
 
 
 def input_files(transactions: str | Path) -> list[Path]:
@@ -188,18 +190,26 @@ def _bucket_summaries(job: Job, b: int) -> dict[pd.Timestamp, np.ndarray]:
         con.close()
 
 
-def _fit_bgnbd(parts: list[dict[pd.Timestamp, np.ndarray]]) -> dict[pd.Timestamp, BGNBD | None]:
-    """One BG/NBD per cutoff on every customer, as :func:`.rhythm._bgnbd_columns` fits it."""
-    models: dict[pd.Timestamp, BGNBD | None] = {}
+def _fit_btyd(parts: list[dict[pd.Timestamp, np.ndarray]]) -> BtydModels:
+    """One BG/NBD and one Pareto/NBD per cutoff on every customer, as
+    :func:`.rhythm._bgnbd_columns` fits them (empty where it would leave the columns NaN)."""
+    models: BtydModels = {}
     for c in sorted({c for p in parts for c in p}):
         rows = np.concatenate([p[c] for p in parts if c in p])
         x, t_x, T = rows[:, 0], rows[:, 1], rows[:, 2]
         ok = len(rows) >= MIN_BGNBD_CUSTOMERS and bool((x > 0).any())
-        models[c] = BGNBD(penalty=1e-3).fit(x, t_x, T) if ok else None
+        models[c] = (
+            {
+                "bgnbd": BGNBD(penalty=1e-3).fit(x, t_x, T),
+                "pnbd": ParetoNBD(penalty=1e-3).fit(x, t_x, T),
+            }
+            if ok
+            else {}
+        )
     return models
 
 
-def _bucket_features(job: Job, b: int, models: dict[pd.Timestamp, BGNBD | None]) -> int:
+def _bucket_features(job: Job, b: int, models: BtydModels) -> int:
     """Phase 3: features (and labels where the window is observed) of bucket ``b``."""
     con = _connect(job.scratch)
     try:
@@ -209,16 +219,15 @@ def _bucket_features(job: Job, b: int, models: dict[pd.Timestamp, BGNBD | None])
         rows = 0
         for k, (c, h, labelled) in enumerate(job.tables):
             f = add_rhythm_features(build_features(t, c), t, c, h)
-            model = models.get(c)
+            fitted = models.get(c, {})
             s = _summary(t, c).set_index("customer_id").loc[f["customer_id"]]
             x, t_x, T = (s[v].to_numpy() for v in ("x", "t_x", "T"))
             w = h / 7.0
-            for col, value in zip(_BGNBD, (
-                model.p_alive(x, t_x, T) if model else np.nan,
-                model.p_any(w, x, t_x, T) if model else np.nan,
-                model.expected_purchases(w, x, t_x, T) if model else np.nan,
-            ), strict=True):  # fmt: skip
-                f[col] = value
+            for name in _BTYD_NAMES:  # the bucket's own fits replaced by the global ones
+                model = fitted.get(name)
+                f[f"{name}_p_alive"] = model.p_alive(x, t_x, T) if model else np.nan
+                f[f"{name}_p_any"] = model.p_any(w, x, t_x, T) if model else np.nan
+                f[f"{name}_expected"] = model.expected_purchases(w, x, t_x, T) if model else np.nan
             if labelled:
                 lab = make_labels(t, c, h, features=f)
                 f = f.merge(lab[["customer_id", *_LABELS]], on="customer_id", how="left")
@@ -461,7 +470,7 @@ def _score(client: Any, transactions: str | Path, as_of: DateLike, horizon_days:
     buckets = list(range(n_partitions))
     summaries = client.gather(client.map(_bucket_summaries, [job] * len(buckets), buckets,
                                          pure=False))  # fmt: skip
-    models = _fit_bgnbd(summaries)
+    models = _fit_btyd(summaries)
     model_future = client.scatter(models, broadcast=True)
     client.gather(client.map(_bucket_features, [job] * len(buckets), buckets,
                              models=model_future, pure=False))  # fmt: skip

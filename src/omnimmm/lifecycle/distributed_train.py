@@ -279,15 +279,17 @@ def report(client: Any, job: Job, plan: CutoffPlan, target: Target, model_kw: di
     rfm = list(RFM_COLUMNS)
     base = rfm_baseline().fit(sample[rfm], sample[target].to_numpy(dtype=np.int64))
     got = gather(client, _predicted, job, [plan.validation], h, target, "all", check,
-                  [target, *rfm, "bgnbd_p_any"], False)  # fmt: skip
+                  [target, *rfm, "bgnbd_p_any", "pnbd_p_any"], False)  # fmt: skip
     y = got[target].to_numpy(dtype=np.int64)
     metrics = evaluate(y, got["p"].to_numpy())
     base_metrics = evaluate(y, base.predict_proba(got[rfm])[:, 1])
-    bgnbd = None
-    if got["bgnbd_p_any"].notna().all():
-        p_any = got["bgnbd_p_any"].to_numpy(dtype=float)
-        bg = evaluate(y, 1.0 - p_any if target == "churn" else p_any)
-        bgnbd = {k: bg[k] for k in ("roc_auc", "pr_auc", "brier", "ece")}
+    baselines: dict[str, dict[str, float] | None] = {}
+    for name in ("bgnbd", "pnbd"):  # fitted at the validation cutoff, as in score._fit_target
+        baselines[name] = None
+        if got[f"{name}_p_any"].notna().all():
+            p_any = got[f"{name}_p_any"].to_numpy(dtype=float)
+            bt = evaluate(y, 1.0 - p_any if target == "churn" else p_any)
+            baselines[name] = {k: bt[k] for k in ("roc_auc", "pr_auc", "brier", "ece")}
     share = min(1.0, 2 * _SHAP_ROWS / max(len(got), 1))
     shap = gather(client, _columns, job, [plan.validation], h, target,
                    "all" if share >= 1.0 else f"share={share}", names)  # fmt: skip
@@ -301,7 +303,8 @@ def report(client: Any, job: Job, plan: CutoffPlan, target: Target, model_kw: di
         "baseline_rfm_logistic": {
             k: base_metrics[k] for k in ("roc_auc", "pr_auc", "brier", "ece")
         },
-        "baseline_bgnbd": bgnbd,
+        "baseline_bgnbd": baselines["bgnbd"],
+        "baseline_pareto_nbd": baselines["pnbd"],
         "check_cutoffs": [str(c.date()) for c in plan.train],
         "validation_cutoff": str(plan.validation.date()),
         "production_cutoffs": [str(c.date()) for c in prod_plan.train],
