@@ -26,7 +26,9 @@ def _score(world, fit):  # type: ignore[no-untyped-def]
     ok = np.isfinite(g_true)
     g_mape = float(np.mean(np.abs(geo["mean"].to_numpy()[ok] / g_true[ok] - 1.0)))
     g_cov = float(
-        np.mean((geo["low"].to_numpy()[ok] <= g_true[ok]) & (g_true[ok] <= geo["high"].to_numpy()[ok]))
+        np.mean(
+            (geo["low"].to_numpy()[ok] <= g_true[ok]) & (g_true[ok] <= geo["high"].to_numpy()[ok])
+        )
     )
     return mape, int(inside.sum()), g_mape, g_cov
 
