@@ -318,6 +318,10 @@ def main() -> None:
         f = out / (name.replace(" ", "_") + ".json")
         if f.is_file():
             results[name] = json.loads(f.read_text())
+    known = {name.replace(" ", "_") for name in runs}
+    for f in sorted(out.glob("*.json")):  # other runs put there by hand (e.g. shorter chains)
+        if f.stem not in known:
+            results[f.stem.replace("_", " ")] = json.loads(f.read_text())
     if not args.no_write and results:
         _report(args, results)
 
