@@ -266,6 +266,7 @@ def _report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> Non
         + markdown_table(header, rows)
         + "\n\n"
         + "\n".join(notes)
+        + ("\n\n" + args.note if args.note else "")
     )
     update_section("geo", body)
 
@@ -288,6 +289,7 @@ def main() -> None:
     ap.add_argument("--out", default="/tmp/omnimmm_bench_geo", help="one JSON per run")
     ap.add_argument("--report", action="store_true", help="only write RESULTS from --out")
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--note", default="", help="a paragraph appended to the section")
     args = ap.parse_args()
     if args.child:
         fn = child_omnimmm if args.child == "omnimmm" else child_pymc_marketing
