@@ -203,51 +203,34 @@ def _fmt_row(label: str, r: dict[str, Any]) -> list[str]:
     ]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--child", choices=("omnimmm", "pymc-marketing"))
-    ap.add_argument("--geos", type=int, default=16)
-    ap.add_argument("--weeks", type=int, default=130)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--chains", type=int, default=4)
-    ap.add_argument("--draws", type=int, default=1000)
-    ap.add_argument("--tune", type=int, default=1000)
-    ap.add_argument("--same-effects", action="store_true")
-    ap.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2])
-    ap.add_argument("--peer-draws", type=int, default=500)
-    ap.add_argument("--big", action="store_true", help="also 100 regions x 104 weeks")
-    ap.add_argument("--no-peer", action="store_true")
-    ap.add_argument("--no-write", action="store_true")
-    args = ap.parse_args()
-    if args.child:
-        fn = child_omnimmm if args.child == "omnimmm" else child_pymc_marketing
-        res = fn(args)
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        res["peak_mb"] = usage.ru_maxrss / 1024.0
-        res["cpu_s"] = usage.ru_utime + usage.ru_stime
-        print(json.dumps(res, default=float))
-        return
-
-    results: dict[str, dict[str, Any]] = {}
+def _runs(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """The runs of a benchmark, by name: the child's tool and options."""
+    runs: dict[str, dict[str, Any]] = {}
     for seed in args.seeds:
-        results[f"omnimmm 16x130 seed {seed}"] = run_child("omnimmm", seed=seed)
-        print(seed, results[f"omnimmm 16x130 seed {seed}"], flush=True)
-    results["omnimmm 16x130 same_effects seed 0"] = run_child("omnimmm", seed=0, same_effects=True)
-    print(results["omnimmm 16x130 same_effects seed 0"], flush=True)
+        runs[f"omnimmm 16x130 seed {seed}"] = {"tool": "omnimmm", "seed": seed}
+    runs["omnimmm 16x130 same_effects seed 0"] = {
+        "tool": "omnimmm",
+        "seed": 0,
+        "same_effects": True,
+    }
     if not args.no_peer:
-        key = f"pymc-marketing 16x130 seed {args.seeds[0]} (4 x {args.peer_draws})"
-        results[key] = run_child(
-            "pymc-marketing", seed=args.seeds[0], draws=args.peer_draws, tune=args.peer_draws
-        )
-        print(key, results[key], flush=True)
+        runs[f"pymc-marketing 16x130 seed {args.seeds[0]} (4 x {args.peer_draws})"] = {
+            "tool": "pymc-marketing", "seed": args.seeds[0], "draws": args.peer_draws,
+            "tune": args.peer_draws,
+        }  # fmt: skip
     if args.big:
-        results["omnimmm 100x104 seed 0"] = run_child("omnimmm", geos=100, weeks=104, seed=0)
-        print(results["omnimmm 100x104 seed 0"], flush=True)
-    if args.no_write:
-        return
-    header = ["run", "wall s", "max R-hat", "min ESS", "div", "nat MAPE", "nat in 90%",
-              "reg MAPE", "reg cov"]  # fmt: skip
-    rows = [_fmt_row(k, v) for k, v in results.items()]
+        runs["omnimmm 100x104 seed 0"] = {"tool": "omnimmm", "geos": 100, "weeks": 104, "seed": 0}
+    return runs
+
+
+def _report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> None:
+    header = ["run", "wall s", "CPU s", "max R-hat", "min ESS", "div", "nat MAPE",
+              "nat in 90%", "reg MAPE", "reg cov"]  # fmt: skip
+    rows = []
+    for k, v in results.items():
+        row = _fmt_row(k, v)
+        row.insert(2, f"{v['cpu_s']:.0f}" if "cpu_s" in v else "")
+        rows.append(row)
     notes = []
     for k, v in results.items():
         if "error" in v:
@@ -263,23 +246,86 @@ def main() -> None:
         if v.get("peak_mb"):
             line += f"; peak memory {v['peak_mb']:.0f} MB"
         if "timings" in v:
-            line += f"; compile {v['timings']['compile']:.1f} s, sampling {v['timings']['sampling']:.0f} s"
+            t = v["timings"]
+            line += f"; compile {t['compile']:.1f} s, sampling {t['sampling']:.0f} s"
+        d = v["diagnostics"]
+        if "worst_ess" in d:
+            line += f"; lowest ESS {d['worst_ess']}, highest R-hat {d['worst_rhat']}"
         notes.append(line)
     body = (
         "## Geo model (issue 19): recovery and speed\n\n"
         "`benchmarks/bench_geo.py`: simulated geo worlds (`simulate_geo_world`: 6 channels of "
         "which 2 national, two outcomes, regions of log-normal size), omnimmm's hierarchical "
         "geo model at default settings (4 chains x 1000 draws, 1000 tuning) and "
-        f"PyMC-Marketing's multidimensional MMM (`dims=('geo',)`, summed outcomes, 4 x "
-        f"{args.peer_draws}). Gate: R-hat <= 1.01, bulk ESS >= 400, divergences <= 0.1%. "
-        "One run each (the machine is shared: ratios, not lone times).\n\n"
+        "PyMC-Marketing's multidimensional MMM (`dims=('geo',)`, summed outcomes, "
+        f"4 x {args.peer_draws}). Gate: R-hat <= 1.01, bulk ESS >= 400, divergences <= 0.1%. "
+        "One run each, run side by side on a shared machine: wall times are inflated by the "
+        "load; CPU s (user + system of the fit's process) is the load-independent figure.\n\n"
         + machine_header(("omnimmm", "nutpie", "pymc", "pymc-marketing"))
         + "\n"
         + markdown_table(header, rows)
         + "\n\n"
         + "\n".join(notes)
+        + ("\n\n" + args.note if args.note else "")
     )
     update_section("geo", body)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--child", choices=("omnimmm", "pymc-marketing"))
+    ap.add_argument("--geos", type=int, default=16)
+    ap.add_argument("--weeks", type=int, default=130)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--chains", type=int, default=4)
+    ap.add_argument("--draws", type=int, default=1000)
+    ap.add_argument("--tune", type=int, default=1000)
+    ap.add_argument("--same-effects", action="store_true")
+    ap.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2])
+    ap.add_argument("--peer-draws", type=int, default=500)
+    ap.add_argument("--big", action="store_true", help="also 100 regions x 104 weeks")
+    ap.add_argument("--no-peer", action="store_true")
+    ap.add_argument("--jobs", type=int, default=1, help="runs side by side")
+    ap.add_argument("--out", default="/tmp/omnimmm_bench_geo", help="one JSON per run")
+    ap.add_argument("--report", action="store_true", help="only write RESULTS from --out")
+    ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--note", default="", help="a paragraph appended to the section")
+    args = ap.parse_args()
+    if args.child:
+        fn = child_omnimmm if args.child == "omnimmm" else child_pymc_marketing
+        res = fn(args)
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        res["peak_mb"] = usage.ru_maxrss / 1024.0
+        res["cpu_s"] = usage.ru_utime + usage.ru_stime
+        print(json.dumps(res, default=float))
+        return
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    runs = _runs(args)
+
+    def one(name: str) -> None:
+        kw = dict(runs[name])
+        res = run_child(kw.pop("tool"), **kw)
+        (out / (name.replace(" ", "_") + ".json")).write_text(json.dumps(res, default=float))
+        print(name, res, flush=True)
+
+    if not args.report:
+        with ThreadPoolExecutor(max_workers=max(args.jobs, 1)) as pool:
+            list(pool.map(one, runs))
+    results = {}
+    for name in runs:
+        f = out / (name.replace(" ", "_") + ".json")
+        if f.is_file():
+            results[name] = json.loads(f.read_text())
+    known = {name.replace(" ", "_") for name in runs}
+    for f in sorted(out.glob("*.json")):  # other runs put there by hand (e.g. shorter chains)
+        if f.stem not in known:
+            results[f.stem.replace("_", " ")] = json.loads(f.read_text())
+    if not args.no_write and results:
+        _report(args, results)
 
 
 if __name__ == "__main__":
