@@ -27,19 +27,19 @@ from numba.core.caching import CacheImpl, _CacheLocator
 
 from omnimmm.mmm import nutpie_common
 
-__all__ = ["SOURCE_STAMP", "source_stamp", "use_kernel_stamp"]
+__all__ = ["SOURCE_STAMP", "source_stamp", "stamped_locator", "use_kernel_stamp", "use_stamp"]
 
 _PACKAGE = Path(__file__).resolve().parent
 
 
-def source_stamp(package: Path = _PACKAGE) -> str:
-    """sha256 of the Python files of ``package`` and of ``nutpie_common``, by name and
+def source_stamp(*packages: Path) -> str:
+    """sha256 of the Python files of ``packages`` and of ``nutpie_common``, by name and
     content.
 
     Parameters
     ----------
-    package : pathlib.Path
-        A folder of Python files (default: this package).
+    *packages : pathlib.Path
+        Folders of Python files, hashed in this order (default: this package).
 
     Returns
     -------
@@ -47,7 +47,8 @@ def source_stamp(package: Path = _PACKAGE) -> str:
         The hex digest.
     """
     digest = hashlib.sha256()
-    for path in [*sorted(package.glob("*.py")), Path(nutpie_common.__file__)]:
+    files = [f for package in packages or (_PACKAGE,) for f in sorted(package.glob("*.py"))]
+    for path in [*files, Path(nutpie_common.__file__)]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
@@ -56,8 +57,12 @@ def source_stamp(package: Path = _PACKAGE) -> str:
 SOURCE_STAMP = source_stamp()
 
 
-class _KernelLocator(_CacheLocator):
-    """numba's locator for a function of this package, with :data:`SOURCE_STAMP`."""
+class _StampedLocator(_CacheLocator):
+    """numba's locator for a function of :attr:`package`, with :attr:`stamp` as its source
+    stamp; subclasses made by :func:`stamped_locator` set both."""
+
+    package: Path
+    stamp: str
 
     def __init__(self, inner: Any) -> None:
         self._inner = inner
@@ -69,21 +74,51 @@ class _KernelLocator(_CacheLocator):
         return str(self._inner.get_cache_path())
 
     def get_source_stamp(self) -> str:
-        return SOURCE_STAMP
+        return self.stamp
 
     def get_disambiguator(self) -> str:
         return str(self._inner.get_disambiguator())
 
     @classmethod
-    def from_function(cls, py_func: Any, py_file: str) -> _KernelLocator | None:
-        if Path(py_file).resolve().parent != _PACKAGE:
+    def from_function(cls, py_func: Any, py_file: str) -> _StampedLocator | None:
+        if Path(py_file).resolve().parent != cls.package:
             return None
         for other in CacheImpl._locator_classes:
-            if other is not cls:
+            if not issubclass(other, _StampedLocator):
                 inner = other.from_function(py_func, py_file)
                 if inner is not None:
                     return cls(inner)
         return None
+
+
+def stamped_locator(name: str, package: Path, stamp: str) -> type[_StampedLocator]:
+    """A numba cache locator for the functions defined in ``package``'s files that stamps
+    their cache with ``stamp`` (see the module docstring); install it with :func:`use_stamp`.
+
+    Parameters
+    ----------
+    name : str
+        The class name (shows in numba's debugging output).
+    package : pathlib.Path
+        The folder whose functions it serves; others are left to numba's locators.
+    stamp : str
+        The source stamp, e.g. :func:`source_stamp` of the folders the functions inline.
+
+    Returns
+    -------
+    type
+        The locator class.
+    """
+    return type(name, (_StampedLocator,), {"package": package, "stamp": stamp})
+
+
+def use_stamp(locator: type[_StampedLocator]) -> None:
+    """Put ``locator`` in front of numba's own (idempotent)."""
+    if locator not in CacheImpl._locator_classes:
+        CacheImpl._locator_classes.insert(0, locator)
+
+
+_KernelLocator = stamped_locator("_KernelLocator", _PACKAGE, SOURCE_STAMP)
 
 
 def use_kernel_stamp() -> None:
@@ -92,5 +127,4 @@ def use_kernel_stamp() -> None:
     Call it in every module of this package that defines ``numba.njit(cache=True)``
     functions, before their decorators run.
     """
-    if _KernelLocator not in CacheImpl._locator_classes:
-        CacheImpl._locator_classes.insert(0, _KernelLocator)
+    use_stamp(_KernelLocator)
