@@ -32,7 +32,6 @@ Campaign features are not available here (pass no campaign history with ``--sche
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import shutil
 import tempfile
@@ -46,6 +45,7 @@ import numpy as np
 import pandas as pd
 
 import omnimmm
+from omnimmm.cluster import dask_client
 from omnimmm.errors import DataError
 from omnimmm.lifecycle.btyd import BGNBD
 from omnimmm.lifecycle.distributed_train import (
@@ -277,50 +277,17 @@ def _inputs(transactions: str | Path, columns: ColumnMap | dict[str, str | None]
     return files, cols, roles
 
 
-#: Seconds to wait for a scheduler to answer and for its first worker to join.
-CONNECT_SECONDS = 30.0
-
-
 @contextlib.contextmanager
 def cluster_client(scheduler: str | None, workers: int | None) -> Iterator[Any]:
     """A Dask client on ``scheduler``, or on a new LocalCluster of ``workers`` single-threaded
     processes (default: one per core) that is closed afterwards."""
-    from distributed import Client, LocalCluster
-
     if scheduler and workers:
         raise DataError("give either --scheduler (an existing cluster) or --workers, not both")
-    if scheduler:
-        try:
-            client = Client(scheduler, timeout=CONNECT_SECONDS, set_as_default=False)
-        except (OSError, TimeoutError) as exc:
-            raise DataError(
-                f"--scheduler {scheduler}: no Dask scheduler answered within "
-                f"{CONNECT_SECONDS:.0f} s ({exc}). Start one with 'dask scheduler' and workers "
-                "with 'dask worker ADDRESS', or use --workers N for a local cluster"
-            ) from None
-        try:
-            try:
-                client.wait_for_workers(1, timeout=CONNECT_SECONDS)
-            except TimeoutError:
-                raise DataError(
-                    f"--scheduler {scheduler}: the scheduler has no workers; start some with "
-                    f"'dask worker {scheduler}'"
-                ) from None
-            yield client
-        finally:
-            client.close()
-        return
-    cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
-                           processes=True, host="127.0.0.1", dashboard_address=None,
-                           silence_logs=logging.ERROR)  # fmt: skip
-    try:
-        client = Client(cluster, set_as_default=False)
-        try:
-            yield client
-        finally:
-            client.close()
-    finally:
-        cluster.close()
+    n = workers or os.cpu_count() or 1
+    with dask_client(
+        scheduler, n, error=DataError, local_hint="use --workers N for a local cluster"
+    ) as client:
+        yield client
 
 
 def score_on_cluster(

@@ -38,7 +38,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import logging
 import os
 import shutil
 import socket
@@ -51,6 +50,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from omnimmm.cluster import dask_client
 from omnimmm.errors import DataError, InfeasibleError, PlanError, QualityGateError
 from omnimmm.run.context import Progress, quiet
 from omnimmm.run.rundir import clean_stale, lock, staging, write_json
@@ -68,8 +68,6 @@ PORTFOLIO_KIND = "omnimmm-portfolio"
 PORTFOLIO_FORMAT = 1
 #: Times a market is tried again after its worker died (or the task failed outside omnimmm).
 RETRIES = 2
-#: Seconds to wait for a scheduler to answer and for its first worker to join.
-CONNECT_SECONDS = 30.0
 STATUSES = ("ok", "gate_failed", "invalid", "error")
 
 
@@ -294,48 +292,10 @@ def _check_out(out: Path) -> Path | None:
 @contextlib.contextmanager
 def _cluster(scheduler: str | None, workers: int | None, n_markets: int) -> Iterator[Any]:
     """A Dask client: on ``scheduler``, or on a new LocalCluster torn down afterwards."""
-    from distributed import Client, LocalCluster
-
-    if scheduler:
-        try:
-            client = Client(scheduler, timeout=CONNECT_SECONDS, set_as_default=False)
-        except (OSError, TimeoutError) as exc:
-            raise PlanError(
-                f"--scheduler {scheduler}: no Dask scheduler answered within "
-                f"{CONNECT_SECONDS:.0f} s ({exc}). Start one with 'dask scheduler' and "
-                "workers with 'dask worker ADDRESS', or leave --scheduler out to use a "
-                "local cluster"
-            ) from None
-        try:
-            try:
-                client.wait_for_workers(1, timeout=CONNECT_SECONDS)
-            except TimeoutError:
-                raise PlanError(
-                    f"--scheduler {scheduler}: the scheduler has no workers (none joined "
-                    f"within {CONNECT_SECONDS:.0f} s); start some with 'dask worker "
-                    f"{scheduler}'"
-                ) from None
-            yield client
-        finally:
-            client.close()
-        return
     n = workers or max(1, min(n_markets, os.cpu_count() or 1))
-    cluster = LocalCluster(
-        n_workers=n,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
-        silence_logs=logging.ERROR,
-    )
-    try:
-        client = Client(cluster, set_as_default=False)
-        try:
-            yield client
-        finally:
-            client.close()
-    finally:
-        cluster.close()
+    hint = "leave --scheduler out to use a local cluster"
+    with dask_client(scheduler, n, error=PlanError, local_hint=hint) as client:
+        yield client
 
 
 def _check_versions(client: Any, address: str) -> None:
