@@ -57,12 +57,17 @@ def gate_stage(state: RunState) -> None:
             f"{exc}\nAlready tried automatically before giving up ([gate] remedies = "
             f"{state.prep.plan.gate.remedies}):\n" + numbered(tried)
         ) from None
-    state.gate = {
+    state.gate = gate_record(gate, spec, state.prep, tried)
+
+
+def gate_record(gate: Any, spec: Any, prep: Prepared, tried: list[str]) -> dict[str, Any]:
+    """The gate's verdict as the run records it (``result.json``'s ``gate``)."""
+    return {
         "passed": bool(gate.passed),
         "allowed": bool(spec.allow_failure),
-        "fast": state.prep.fast,
+        "fast": prep.fast,
         "failures": list(gate.failures),
-        "remedies": _remedies(gate, state.prep),
+        "remedies": _remedies(gate, prep),
         "message": gate.message,
         "automatic_remedies": tried,
         "thresholds": {

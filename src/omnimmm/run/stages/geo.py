@@ -294,24 +294,12 @@ def geo_gate_stage(state: RunState) -> None:
         The fit failed and neither the plan nor ``--fast`` allows it.
     """
     from omnimmm.mmm.diagnostics import quality_gate
-    from omnimmm.run.stages.gate import _remedies, gate_spec
+    from omnimmm.run.stages.gate import gate_record, gate_spec
 
     spec = gate_spec(state.prep)
     diag = _diagnostics(state.model)
     gate = quality_gate(diag, spec)
-    state.gate = {
-        "passed": bool(gate.passed),
-        "allowed": bool(spec.allow_failure),
-        "fast": state.prep.fast,
-        "failures": list(gate.failures),
-        "remedies": _remedies(gate, state.prep),
-        "message": gate.message,
-        "thresholds": {
-            "rhat_max": spec.rhat_max,
-            "ess_bulk_min": spec.ess_bulk_min,
-            "divergence_rate_max": spec.divergence_rate_max,
-        },
-    }
+    state.gate = gate_record(gate, spec, state.prep, [])  # no automatic remedies for geo fits
     state.tables["geo_diagnostics"] = pd.DataFrame([diag.to_dict()])
 
 
