@@ -55,21 +55,10 @@ def analysis_tables(model: Any, prep: Prepared) -> dict[str, pd.DataFrame]:
     }
 
 
-def run_meta(prep: Prepared, model: Any) -> dict[str, Any]:
-    """The result's ``meta``: what was planned, on which data, with which settings."""
-    plan, panel = prep.plan, prep.panel
-    b = plan.budget
+def budget_meta(prep: Any) -> dict[str, Any]:
+    """The budget, seed and speed keys of the result's ``meta`` (national and geo runs)."""
+    b = prep.plan.budget
     return {
-        "plan_path": str(prep.plan_path),
-        "data_path": str(panel.source),
-        "channels": [{"name": c.name, "kind": c.kind} for c in plan.channels],
-        "outcomes": list(plan.data.outcomes),
-        "synergies": [list(p) for p in plan.model.synergies],
-        "weeks": {
-            "first": str(panel.dates[0].date()),
-            "last": str(panel.dates[-1].date()),
-            "n": int(panel.n_weeks),
-        },
         "horizon_weeks": int(b.horizon_weeks),
         "total": prep.total,
         "total_from_plan": b.total is not None,
@@ -81,6 +70,24 @@ def run_meta(prep: Prepared, model: Any) -> dict[str, Any]:
         "online_share": list(b.online_share) if b.online_share is not None else None,
         "seed": prep.seed,
         "fast": prep.fast,
+    }
+
+
+def run_meta(prep: Prepared, model: Any) -> dict[str, Any]:
+    """The result's ``meta``: what was planned, on which data, with which settings."""
+    plan, panel = prep.plan, prep.panel
+    return {
+        "plan_path": str(prep.plan_path),
+        "data_path": str(panel.source),
+        "channels": [{"name": c.name, "kind": c.kind} for c in plan.channels],
+        "outcomes": list(plan.data.outcomes),
+        "synergies": [list(p) for p in plan.model.synergies],
+        "weeks": {
+            "first": str(panel.dates[0].date()),
+            "last": str(panel.dates[-1].date()),
+            "n": int(panel.n_weeks),
+        },
+        **budget_meta(prep),
         # the settings the kept model was sampled with (an automatic remedy's, if one ran)
         "sampler": {
             **prep.sampler,

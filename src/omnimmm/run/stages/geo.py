@@ -28,6 +28,7 @@ from omnimmm.config import ModelSpec, Plan
 from omnimmm.errors import DataError, InfeasibleError, PlanError, UsageError, in_file
 from omnimmm.report.result import RunResult
 from omnimmm.run.context import Progress, RunState
+from omnimmm.run.stages.analysis import budget_meta
 
 __all__ = [
     "GeoPrepared",
@@ -387,8 +388,7 @@ def _n_draws(fit: Any) -> int:
 
 def geo_meta(prep: GeoPrepared, fit: Any) -> dict[str, Any]:
     """The result's ``meta`` (the national run's keys, plus the regions)."""
-    plan, p = prep.plan, prep.panel.panel
-    b = plan.budget
+    p = prep.panel.panel
     return {
         "plan_path": str(prep.plan_path),
         "data_path": str(prep.panel.source),
@@ -400,17 +400,7 @@ def geo_meta(prep: GeoPrepared, fit: Any) -> dict[str, Any]:
                   "n": int(p.n_weeks)},
         "geos": list(p.geos),
         "population": [float(v) for v in p.population],
-        "horizon_weeks": int(b.horizon_weeks),
-        "total": prep.total,
-        "total_from_plan": b.total is not None,
-        "max_change": float(b.max_change),
-        "objective": b.objective,
-        "margin": float(b.margin),
-        "risk": b.risk,
-        "risk_level": float(b.risk_level),
-        "online_share": list(b.online_share) if b.online_share is not None else None,
-        "seed": prep.seed,
-        "fast": prep.fast,
+        **budget_meta(prep),
         "sampler": {**prep.sampler, "sampler": "nutpie"},
         "n_draws_analysis": _n_draws(fit),
         "created": dt.datetime.now(dt.UTC).date().isoformat(),
