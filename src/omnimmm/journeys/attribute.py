@@ -22,18 +22,16 @@ No customer id is written: every output is an aggregate over customers.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
+from omnimmm.data.outputs import write_files_atomic
 from omnimmm.journeys.causal import fit_causal
 from omnimmm.journeys.inputs import JourneyColumns, JourneyData, Source, describe, load_journeys
 from omnimmm.journeys.paths import build_paths, classic_shares, crossings, top_paths
 from omnimmm.journeys.report import attribution_html
 from omnimmm.journeys.result import METHOD, AttributionResult, AttributionSettings
 
-__all__ = ["METHOD", "AttributionResult", "AttributionSettings", "attribute", "write_atomic"]
+__all__ = ["METHOD", "AttributionResult", "AttributionSettings", "attribute"]
 
 
 def run_attribution(data: JourneyData, settings: AttributionSettings) -> AttributionResult:
@@ -45,26 +43,6 @@ def run_attribution(data: JourneyData, settings: AttributionSettings) -> Attribu
     return AttributionResult(causal, methods, top_paths(data),
                              crossings(data, settings.offline_channels), describe(data),
                              settings)  # fmt: skip
-
-
-def write_atomic(out: Path, files: dict[str, str | bytes]) -> list[Path]:
-    """Write ``files`` into a temporary folder beside ``out``, then move each into ``out``."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    try:
-        for name, body in files.items():
-            path = tmp / name
-            if isinstance(body, bytes):
-                path.write_bytes(body)
-            else:
-                path.write_text(body, encoding="utf-8")
-        out.mkdir(parents=True, exist_ok=True)
-        for name in files:
-            os.replace(tmp / name, out / name)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return [out / name for name in files]
 
 
 def attribute(
@@ -91,7 +69,7 @@ def attribute(
     settings = settings or AttributionSettings()
     data = load_journeys(touches, conversions, columns)
     result = run_attribution(data, settings)
-    write_atomic(Path(out), {
+    write_files_atomic(Path(out), {
         "attribution.json": json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n",
         "attribution.csv": result.all_methods().to_csv(index=False, float_format="%.6g"),
         "top_paths.csv": result.paths.to_csv(index=False, float_format="%.6g"),

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 from markupsafe import Markup, escape
 
-from omnimmm.journeys.attribute import write_atomic
+from omnimmm.data.outputs import write_files_atomic
 from omnimmm.journeys.inputs import JourneyColumns, JourneyData, Source, load_journeys
 from omnimmm.journeys.kpis import KpiSettings, kpis_in_duckdb
 from omnimmm.journeys.report import page, table_html
@@ -161,7 +161,7 @@ def kpi_board(
     kpis = kpis_in_duckdb(data.con, "touches", "conversions", red, settings,
                           has_place=data.has_place, has_campaign=data.has_campaign)  # fmt: skip
     result = BoardResult(kpis, flag_rules(kpis, rules))
-    write_atomic(Path(out), {
+    write_files_atomic(Path(out), {
         "kpis.csv": kpis.to_csv(index=False, float_format="%.6g"),
         "flags.csv": result.flags.to_csv(index=False, float_format="%.6g"),
         "kpis.xlsx": _xlsx(kpis, result.flags),

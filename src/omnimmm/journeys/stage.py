@@ -20,8 +20,9 @@ import pandas as pd
 from pydantic import ValidationError
 
 from omnimmm.config import JourneysSpec, Plan
+from omnimmm.data.outputs import write_files_atomic
 from omnimmm.errors import PlanError
-from omnimmm.journeys.attribute import AttributionSettings, run_attribution, write_atomic
+from omnimmm.journeys.attribute import AttributionSettings, run_attribution
 from omnimmm.journeys.board import Rules, kpi_board
 
 __all__ = ["journeys_stage", "rules_from_plan", "triangulate"]
@@ -134,7 +135,7 @@ def journeys_stage(
     tri = triangulate(result.causal.table, mmm_channels or [])
     import json
 
-    written = write_atomic(base / "attribution", {
+    written = write_files_atomic(base / "attribution", {
         "attribution.json": json.dumps(doc, indent=2, ensure_ascii=False) + "\n",
         "attribution.csv": result.all_methods().to_csv(index=False, float_format="%.6g"),
         "top_paths.csv": result.paths.to_csv(index=False, float_format="%.6g"),

@@ -32,15 +32,13 @@ Outputs (written to a temporary directory, then moved into place; no customer id
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from omnimmm.data.outputs import write_files_atomic
 from omnimmm.data.tables import read_frame
 from omnimmm.errors import DataError
 from omnimmm.lifecycle.features import ColumnMap, load_transactions
@@ -126,22 +124,6 @@ def _campaign_table(
     if len(missing):
         raise DataError(f"{c_label}: campaign(s) {list(missing[:5])} have no start/end dates")
     return merged
-
-
-def _write_atomic(out_dir: Path, files: dict[str, str]) -> None:
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
-    try:
-        for name, text in files.items():
-            (tmp / name).write_text(text)
-        if not out_dir.exists():
-            os.replace(tmp, out_dir)
-            return
-        for name in files:
-            os.replace(tmp / name, out_dir / name)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _economics(est: Effect, n_treated: int, redeemed: int, contact: float, face: float) -> dict:
@@ -243,7 +225,7 @@ def campaign_effects(
     }
     flat = pd.DataFrame([_flat(d) for d in campaigns_out])
     flat_types = pd.DataFrame([_flat(d) for d in types])
-    _write_atomic(
+    write_files_atomic(
         Path(out_dir),
         {
             "campaigns.json": json.dumps(doc, indent=2, default=str) + "\n",

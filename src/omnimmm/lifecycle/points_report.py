@@ -9,14 +9,12 @@ id is written. Files go to a temporary directory first and are then moved into p
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from omnimmm.data.outputs import write_files_atomic
 from omnimmm.errors import DataError
 from omnimmm.lifecycle.points import cohort_table, points_ledger, points_summary, read_points
 
@@ -84,21 +82,5 @@ def points_report(
         "points_cohorts.csv": cohort_table(ledger).to_csv(index=False),
         "points_curve.csv": curve.to_csv(index=False),
     }
-    _write_atomic(Path(out_dir), files)
+    write_files_atomic(Path(out_dir), files)
     return doc
-
-
-def _write_atomic(out_dir: Path, files: dict[str, str]) -> None:
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
-    try:
-        for name, text in files.items():
-            (tmp / name).write_text(text, encoding="utf-8")
-        if not out_dir.exists():
-            os.replace(tmp, out_dir)
-            return
-        for name in files:
-            os.replace(tmp / name, out_dir / name)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)

@@ -26,10 +26,7 @@ Outputs (written to a temporary directory, then moved into place):
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 import omnimmm
+from omnimmm.data.outputs import write_files_atomic
 from omnimmm.lifecycle.campaigns import RESPONSE_DAYS, CampaignColumns, load_campaigns
 from omnimmm.lifecycle.features import (
     ColumnMap,
@@ -180,19 +178,10 @@ def _id_order(ids: pd.Series) -> np.ndarray:
 
 
 def _write_atomic(out_dir: Path, scores: pd.DataFrame, metrics: dict[str, Any]) -> None:
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
-    try:
-        scores.to_csv(tmp / "scores.csv", index=False, float_format="%.6g")
-        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str) + "\n")
-        if not out_dir.exists():
-            os.replace(tmp, out_dir)
-            return
-        for name in ("scores.csv", "metrics.json"):
-            os.replace(tmp / name, out_dir / name)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+    write_files_atomic(out_dir, {
+        "scores.csv": lambda p: scores.to_csv(p, index=False, float_format="%.6g"),
+        "metrics.json": json.dumps(metrics, indent=2, default=str) + "\n",
+    })  # fmt: skip
 
 
 def score_customers(
