@@ -446,13 +446,14 @@ def journeys_kpis(
 @app.command(epilog=EXAMPLES["validate"])
 def validate(plan: Annotated[Path, typer.Argument(help="Plan file (TOML).")]) -> None:
     """Validate a plan, its media panel and its budget exactly as run does, then summarize."""
+    from omnimmm.config import load_plan
     from omnimmm.data import summarize_panel
-    from omnimmm.run.geo_driver import is_geo_plan
-    from omnimmm.run.stages.geo import prepare_geo, summarize_geo
     from omnimmm.run.stages.validate import prepare
 
     try:
-        if is_geo_plan(plan):  # [data] geo: the long panel and the budget by region
+        if load_plan(plan).data.geo is not None:  # [data] geo: long panel, budget by region
+            from omnimmm.run.stages.geo import prepare_geo, summarize_geo
+
             console.print(summarize_geo(prepare_geo(plan)), markup=False)
             return
         prep = prepare(plan)  # the checks run makes before fitting, same messages
