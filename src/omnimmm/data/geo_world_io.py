@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from omnimmm.data.outputs import write_files_atomic
 from omnimmm.data.toml_writer import dumps_toml
 from omnimmm.errors import PlanError
 
@@ -75,17 +74,7 @@ def write_geo_world(world: Any, out_dir: str | os.PathLike[str]) -> list[Path]:
         "plan.toml": dumps_toml(geo_plan(world), header=header),
         "truth.json": json.dumps(world.truth_dict(), indent=2, allow_nan=False) + "\n",
     }
-    tmp = Path(tempfile.mkdtemp(prefix=".simulate-", dir=out))
-    try:
-        for name, text in contents.items():
-            (tmp / name).write_text(text, encoding="utf-8", newline="\n")
-        paths = []
-        for name in contents:
-            os.replace(tmp / name, out / name)
-            paths.append(out / name)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return paths
+    return write_files_atomic(out, contents)
 
 
 def simulate_geo_files(

@@ -38,8 +38,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +47,7 @@ import numpy as np
 import pandas as pd
 
 from omnimmm.data.calendar import CALENDARS, SPRING_FESTIVAL, festival_days, festival_weeks
+from omnimmm.data.outputs import write_files_atomic
 from omnimmm.data.simulate_truth import MediaResponse, Truth
 from omnimmm.data.toml_writer import dumps_toml
 from omnimmm.errors import PlanError
@@ -606,14 +605,4 @@ def write_world(world: World, out_dir: str | os.PathLike[str]) -> list[Path]:
         ),
         "truth_params.json": json.dumps(truth.params, indent=2) + "\n",
     }
-    tmp = Path(tempfile.mkdtemp(prefix=".simulate-", dir=out))
-    try:
-        for name, text in contents.items():
-            (tmp / name).write_text(text, encoding="utf-8", newline="\n")
-        paths = []
-        for name in contents:
-            os.replace(tmp / name, out / name)
-            paths.append(out / name)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return paths
+    return write_files_atomic(out, contents)
