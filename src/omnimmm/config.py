@@ -413,11 +413,19 @@ class Plan(_Frozen):
         raise KeyError(name)
 
     def resolved(self) -> Plan:
-        """A copy with every defaulted choice written out (adstock, l_max, data format)."""
-        channels = tuple(
-            c.model_copy(update={"adstock": c.adstock_kind, "l_max": c.lag_max})
-            for c in self.channels
-        )
+        """A copy with every defaulted choice written out (adstock, l_max, data format).
+
+        A geo plan's channels are geometric (the geo model's adstock) and keep their
+        ``l_max`` as given: the geo model uses the largest one, or its own default."""
+        if self.data.geo is not None:
+            channels = tuple(
+                c.model_copy(update={"adstock": c.adstock or "geometric"}) for c in self.channels
+            )
+        else:
+            channels = tuple(
+                c.model_copy(update={"adstock": c.adstock_kind, "l_max": c.lag_max})
+                for c in self.channels
+            )
         data = self.data.model_copy(update={"format": self.data.file_format})
         return self.model_copy(update={"channels": channels, "data": data})
 

@@ -19,7 +19,14 @@ import pandas as pd
 from omnimmm.report import svg
 from omnimmm.report.result import RunResult
 
-__all__ = ["GEO_SHEETS", "geo_recommendation", "geo_section", "geo_summary_lines", "is_geo"]
+__all__ = [
+    "GEO_SHEETS",
+    "geo_recommendation",
+    "geo_section",
+    "geo_summary_lines",
+    "is_geo",
+    "national_rows",
+]
 
 #: Workbook sheet name -> (table, description), appended to the national sheets.
 GEO_SHEETS: dict[str, tuple[str, str]] = {
@@ -32,8 +39,22 @@ GEO_SHEETS: dict[str, tuple[str, str]] = {
     "Region x channel ROI": ("geo_roi", "ROI per region and channel over the data (90%)"),
     "Budget lines": ("geo_budget_lines", "The optimizer's variables, bounds and mROI"),
     "Regional fit": ("geo_fit", "Actual vs fitted per week, region and outcome (90% band)"),
+    "Regional holdout": (
+        "geo_holdout_scores",
+        "Holdout MAPE, sMAPE, bias and 90% coverage per region, model and baselines",
+    ),
     "Geo diagnostics": ("geo_diagnostics", "Convergence of the geo model"),
 }
+
+
+def national_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """A forecast table's national rows: a geo run's have ``geo`` = ``"national"`` (the sums
+    over regions, :data:`omnimmm.data.geo_read.NATIONAL_ROW`); a national run's are all."""
+    from omnimmm.data.geo_read import NATIONAL_ROW
+
+    if frame.empty or "geo" not in frame.columns:
+        return frame
+    return frame[frame["geo"].astype(str) == NATIONAL_ROW]
 
 
 def is_geo(result: RunResult) -> bool:

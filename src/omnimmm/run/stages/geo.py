@@ -1,7 +1,8 @@
 """The quarterly run of a geo plan (``[data] geo``): validate the long panel and the budget
 by region, fit the hierarchical geo model (:mod:`omnimmm.mmm.geo`), gate it, analyse it and
 optimize the budget across regions (:mod:`omnimmm.optimize.geo`), as stages over one
-:class:`~omnimmm.run.context.RunState` (the driver is :func:`omnimmm.run.geo_driver.run_geo`).
+:class:`~omnimmm.run.context.RunState` (the commands are :mod:`omnimmm.run.drivers`; the
+holdout is :mod:`omnimmm.run.stages.geo_holdout`).
 
 The result is an ordinary :class:`~omnimmm.report.result.RunResult`: its national tables
 (``allocation``, ``roi``, ``mroi``, ``fit``, ``decomposition``) have the national run's shape,
@@ -150,12 +151,12 @@ def prepare_geo(
     _unsupported(plan, path)
     data = load_geo_panel(plan)
     p = data.panel
-    horizon = plan.budget.horizon_weeks
-    if p.n_weeks < horizon + _MIN_EXTRA_WEEKS:
+    horizon, holdout = plan.budget.horizon_weeks, plan.model.holdout_weeks
+    if p.n_weeks < horizon + holdout + _MIN_EXTRA_WEEKS:
         raise DataError(
             f"{data.source}: {p.n_weeks} weeks are too few for a {horizon}-week budget horizon "
-            f"(at least {horizon + _MIN_EXTRA_WEEKS}); use longer data or lower "
-            "budget.horizon_weeks"
+            f"and a {holdout}-week holdout (at least {horizon + holdout + _MIN_EXTRA_WEEKS}); "
+            "use longer data or lower budget.horizon_weeks / model.holdout_weeks in the plan"
         )
     layout = GeoLayout.from_spend(p.spend, p.geos, p.channels, p.kinds, p.scopes, horizon)
     current = pd.Series(layout.current_allocation, index=list(layout.channels))
@@ -249,19 +250,43 @@ def fit_model(prep: GeoPrepared, say: Progress) -> Any:
     )  # fmt: skip
 
 
-def geo_fit_stage(state: RunState) -> None:
-    """Fit the geo model and save it under ``model/`` (sha256 of its files in the manifest)."""
-    from omnimmm.data.io import file_sha256
+#: Tables the fit-side stages compute, kept from the previous run when its model is reused.
+GEO_FIT_TABLES = ("holdout", "baseline_forecasts", "holdout_scores", "geo_holdout_scores")
 
-    fit = fit_model(_geo(state), state.say)
-    model_dir = state.work / "model"
-    fit.save(model_dir)
-    state.model = fit
-    state.model_files = {
-        str(f.relative_to(state.work)): file_sha256(f)
-        for f in sorted(model_dir.rglob("*"))
-        if f.is_file()
-    }
+
+def geo_fit_stage(state: RunState) -> None:
+    """Fit the geo model, or reuse the one in the run directory when the plan's model
+    sections, the data, the code and the model's files all match
+    (:func:`omnimmm.run.reuse.reusable`), and save it under ``model/``."""
+    import shutil
+
+    from omnimmm.mmm.geo import load_geo
+    from omnimmm.report.result import load_result
+    from omnimmm.run.reuse import model_hashes, reusable
+
+    prep, work, say = _geo(state), state.work, state.say
+    model_dir = work / "model"
+    decision = reusable(state.previous, prep.fit_key, prep.panel.data_hash, geo=True)
+    if decision.ok:
+        assert state.previous is not None
+        say(f"reusing the fitted geo model in {state.previous} (plan, data, code and model match)")
+        if not model_dir.exists():
+            shutil.copytree(state.previous / "model", model_dir)
+        state.model = load_geo(model_dir)
+        old = load_result(state.previous)
+        state.holdout = dict(old.holdout)
+        state.tables = {k: old.tables[k] for k in GEO_FIT_TABLES if k in old.tables}
+        state.reused = True
+    else:
+        if decision.reason:
+            say(f"not reusing the model in {state.previous}: {decision.reason}; refitting")
+        shutil.rmtree(model_dir, ignore_errors=True)
+        fit = fit_model(prep, say)
+        fit.save(model_dir)
+        state.model = fit
+        state.reused = False
+        state.fits["mmm"] = dict(getattr(fit, "timings", {}) or {})
+    state.model_files = model_hashes(model_dir)
 
 
 def _diagnostics(fit: Any) -> Any:
@@ -411,13 +436,13 @@ def geo_analysis_stage(state: RunState) -> None:
     """Build ``state.result``: national and regional ROI, fit, gate and diagnostics."""
     prep, fit = _geo(state), state.model
     d = dict(state.tables.get("geo_diagnostics", pd.DataFrame([{}])).iloc[0])
-    d["holdout_mape"] = None
+    d["holdout_mape"] = state.holdout.get("mape_mean")
     state.result = RunResult(
         meta=geo_meta(prep, fit),
         horizon_value={},
         diagnostics=d,
         gate=state.gate,
-        holdout={"weeks": 0},  # no holdout refit in a geo run yet
+        holdout=state.holdout or {"weeks": 0},
         optimizer={},
         tables={**_roi_tables(fit, prep), **_fit_tables(fit, prep), **state.tables},
     )

@@ -1,0 +1,134 @@
+"""``omnimmm fit``, ``optimize``, ``report`` and ``run`` on a geo plan: the national commands'
+contracts (the model written to DIR, reused when nothing changed, refused when its files or
+data changed) and the geo holdout (per region, national sums, baselines per region and
+summed). The simulator's truth stands in for the fit (``geo_truth``), so nothing samples."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from geo_truth import use_truth
+from omnimmm.cli import app
+from omnimmm.data.simulate_geo import simulate_geo_world
+
+N_GEOS, N_WEEKS, SEED = 6, 80, 3
+
+
+@pytest.fixture
+def sim(tmp_path: Path) -> tuple[Path, Any]:
+    res = CliRunner().invoke(
+        app, ["simulate", "--out", str(tmp_path / "sim"), "--geos", str(N_GEOS), "--weeks",
+              str(N_WEEKS), "--seed", str(SEED)],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    return tmp_path / "sim", simulate_geo_world(n_geos=N_GEOS, n_weeks=N_WEEKS, seed=SEED)
+
+
+def _invoke(*args: str) -> Any:
+    return CliRunner().invoke(app, list(args))
+
+
+def test_fit_then_optimize_then_report(
+    sim: tuple[Path, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder, world = sim
+    fits = use_truth(monkeypatch, world)
+    out = tmp_path / "run"
+    res = _invoke("fit", str(folder / "plan.toml"), "--out", str(out))
+    assert res.exit_code == 0, res.output
+    assert fits == [N_WEEKS, N_WEEKS - 13]  # the fit, then the holdout refit
+    assert (out / "model" / "truth.json").is_file() and not (out / "recommendation.json").exists()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["geo"] is True and "geo_model" in manifest["code"]
+    assert list(manifest["model_files"]) == ["truth.json"]
+    assert {"fit", "gate", "holdout", "analysis"} <= set(manifest["stages"]["seconds"])
+
+    res = _invoke("optimize", str(out))
+    assert res.exit_code == 0, res.output
+    assert len(fits) == 2  # optimize reuses the saved model
+    rec = json.loads((out / "recommendation.json").read_text())
+    assert len(rec["geos"]) == N_GEOS and len(rec["channels"]) == 6
+    assert rec["diagnostics"]["holdout_mape"] == pytest.approx(
+        json.loads((out / "result.json").read_text())["holdout"]["mape_mean"]
+    )
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["stages"]["reused"] is False and "optimize" in manifest["stages"]["seconds"]
+
+    before = (out / "recommendation.json").read_bytes()
+    (out / "recommendation.json").unlink()
+    assert _invoke("report", str(out)).exit_code == 0
+    assert (out / "recommendation.json").read_bytes() == before
+
+    # the same plan and data again: the model (and its holdout) is reused, not refitted
+    res = _invoke("run", str(folder / "plan.toml"), "--out", str(out))
+    assert res.exit_code == 0, res.output
+    assert len(fits) == 2 and "reusing the fitted geo model" in res.output
+    assert json.loads((out / "manifest.json").read_text())["stages"]["reused"] is True
+    # a changed model file is never trusted
+    (out / "model" / "truth.json").write_text("{}")
+    res = _invoke("optimize", str(out))
+    assert res.exit_code != 0 and "truth.json changed since the run wrote it" in res.output
+    res = _invoke("run", str(folder / "plan.toml"), "--out", str(out))
+    assert res.exit_code == 0 and len(fits) == 4 and "not reusing" in res.output
+
+
+def test_geo_holdout_tables(
+    sim: tuple[Path, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder, world = sim
+    use_truth(monkeypatch, world)
+    out = tmp_path / "run"
+    assert _invoke("run", str(folder / "plan.toml"), "--out", str(out)).exit_code == 0
+    ho = pd.read_csv(out / "tables" / "holdout.csv")
+    assert list(ho.columns) == ["geo", "date", "outcome", "actual", "mean", "low", "high"]
+    geos = list(world.panel.geos)
+    assert list(dict.fromkeys(ho["geo"])) == ["national", *geos]
+    nat = ho[ho["geo"] == "national"].set_index(["date", "outcome"])
+    reg = ho[ho["geo"] != "national"].groupby(["date", "outcome"])[["actual", "mean"]].sum()
+    np.testing.assert_allclose(nat.loc[reg.index, ["actual", "mean"]], reg, rtol=1e-9)
+    assert len(nat) == 13 * 2
+    np.testing.assert_allclose(  # the held-out weeks' actuals are the data's
+        nat.xs("online_revenue", level="outcome")["actual"],
+        world.panel.y[-13:, :, 0].sum(axis=1), rtol=1e-9,
+    )  # fmt: skip
+    # the national interval is the interval of the sum: narrower than the summed intervals
+    width = ho[ho["geo"] != "national"].assign(w=lambda f: f["high"] - f["low"])
+    summed = width.groupby(["date", "outcome"])["w"].sum()
+    assert ((nat["high"] - nat["low"]).loc[summed.index] < summed).all()
+    # the model here is the truth: its 90% intervals hold about 90% of the held-out weeks
+    inside = ((ho["actual"] >= ho["low"]) & (ho["actual"] <= ho["high"])).mean()
+    assert 0.75 <= inside <= 0.99
+    base = pd.read_csv(out / "tables" / "baseline_forecasts.csv")
+    assert set(base["method"]) == {"seasonal_naive", "ets"}
+    b_nat = base[base["geo"] == "national"].set_index(["date", "outcome", "method"])["forecast"]
+    b_reg = base[base["geo"] != "national"].groupby(["date", "outcome", "method"])["forecast"]
+    np.testing.assert_allclose(b_nat.loc[b_reg.sum().index], b_reg.sum(), rtol=1e-9)
+    scores = pd.read_csv(out / "tables" / "geo_holdout_scores.csv")
+    assert set(scores["geo"]) == {"national", *geos}
+    own = scores[scores["method"] == "omnimmm"]
+    assert own["coverage"].between(0, 1).all()
+    result = json.loads((out / "result.json").read_text())["holdout"]
+    assert result["weeks"] == 13 and set(result["geo_mape_mean"]) == set(geos)
+    assert result["mape_mean"] == pytest.approx(
+        own[own["geo"] == "national"]["mape"].mean(), rel=1e-9
+    )
+    national = pd.read_csv(out / "tables" / "holdout_scores.csv")
+    assert list(national.columns)[:3] == ["method", "outcome", "variant"]
+    html = (out / "report.html").read_text()
+    assert "holdout" in html
+
+
+def test_a_region_called_national_is_refused(sim: tuple[Path, Any], tmp_path: Path) -> None:
+    folder, _ = sim
+    frame = pd.read_csv(folder / "geo_panel.csv")
+    frame["geo"] = frame["geo"].replace("region_04", "National")
+    frame.to_csv(folder / "geo_panel.csv", index=False)
+    res = _invoke("validate", str(folder / "plan.toml"))
+    assert res.exit_code == 3 and 'names the region "National"' in res.output
