@@ -132,3 +132,35 @@ def test_a_region_called_national_is_refused(sim: tuple[Path, Any], tmp_path: Pa
     frame.to_csv(folder / "geo_panel.csv", index=False)
     res = _invoke("validate", str(folder / "plan.toml"))
     assert res.exit_code == 3 and 'names the region "National"' in res.output
+
+
+def test_channel_max_change_in_a_geo_plan(
+    sim: tuple[Path, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder, world = sim
+    use_truth(monkeypatch, world)
+    plan = (folder / "plan.toml").read_text()
+    plan += (
+        "\n[budget.channels.search]\nmax_change = 0.05\n"
+        "\n[budget.channels.tv]\nmax_change = 0.02\n"
+        "\n[budget.geos.region_02.channels.search]\nmax_change = 0.3\n"
+    )
+    (folder / "plan.toml").write_text(plan)
+    out = tmp_path / "run"
+    res = _invoke("run", str(folder / "plan.toml"), "--out", str(out))
+    assert res.exit_code == 0, res.output
+    cells = pd.read_csv(out / "tables" / "geo_channel_allocation.csv")
+    search = cells[cells["channel"] == "search"].set_index("geo")
+    ratio = search["recommended_spend"] / search["current_spend"]
+    assert ratio.drop("region_02").between(0.95 - 1e-6, 1.05 + 1e-6).all()
+    assert ratio["region_02"] >= 0.7 - 1e-6 and ratio["region_02"] <= 1.3 + 1e-6
+    tv = cells[cells["channel"] == "tv"]
+    tv_ratio = tv["recommended_spend"].sum() / tv["current_spend"].sum()
+    assert 0.98 - 1e-6 <= tv_ratio <= 1.02 + 1e-6
+    lines = pd.read_csv(out / "tables" / "geo_budget_lines.csv").set_index("name")
+    cur = lines.loc["region_03/search", "current"]
+    assert lines.loc["region_03/search", "upper"] == pytest.approx(1.05 * cur)
+    (folder / "plan.toml").write_text(plan + "\n[budget.channels.social]\nlocked = true\n"
+                                      "max_change = 0.1\n")  # fmt: skip
+    res = _invoke("validate", str(folder / "plan.toml"))
+    assert res.exit_code == 2 and "drop min, max and max_change" in res.output

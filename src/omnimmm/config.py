@@ -164,24 +164,31 @@ class ChannelSpec(_Frozen):
 
 
 class ChannelBounds(_Frozen):
-    """Bounds on one channel's total spend over the budget horizon."""
+    """Bounds on one channel's total spend over the budget horizon, and its own
+    ``max_change`` (in place of ``[budget] max_change``, tighter or looser)."""
 
     min: Float | None = Field(default=None, ge=0)
     max: Float | None = Field(default=None, ge=0)
     locked: StrictBool = False
+    max_change: Float | None = Field(default=None, ge=0, le=10)
 
     @model_validator(mode="after")
     def _consistent(self) -> ChannelBounds:
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"min ({self.min:g}) is larger than max ({self.max:g})")
-        if self.locked and (self.min is not None or self.max is not None):
-            raise ValueError("a locked channel keeps its current spend; drop min and max")
+        if self.locked and (
+            self.min is not None or self.max is not None or self.max_change is not None
+        ):
+            raise ValueError(
+                "a locked channel keeps its current spend; drop min, max and max_change"
+            )
         return self
 
 
 class GeoBounds(_Frozen):
-    """One region's budget limits (``[budget.geos.NAME]``): its total (local channels plus
-    its share of national buys), its own ``max_change`` and bounds per local channel."""
+    """One region's budget limits (``[budget.geos.NAME]``): its local channels' total
+    (national buys are bounded as national totals), its own ``max_change`` for its local
+    channels, and bounds (and ``max_change``) per local channel in the region."""
 
     min: Float | None = Field(default=None, ge=0)
     max: Float | None = Field(default=None, ge=0)

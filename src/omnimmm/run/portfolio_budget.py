@@ -47,8 +47,9 @@ def _limits(b: Any, channels: tuple[str, ...], current: np.ndarray, market: str,
 
     for c, cur in zip(channels, current, strict=True):
         key = f"{market}/{c}"
-        lo, hi = cur * (1 - b.max_change), cur * (1 + b.max_change)
         own = b.channels.get(c)
+        m = own.max_change if own is not None and own.max_change is not None else b.max_change
+        lo, hi = cur * (1 - m), cur * (1 + m)
         if own is not None and own.locked:
             locked.append(key)
             continue
@@ -221,7 +222,9 @@ def _online_shares(responses: dict[str, Any], budgets: dict[str, Any],
             if not spec.locked and (spec.min is not None or spec.max is not None)
         }
         cons = Constraints(bounds=own, max_change=b.max_change, online_share=(lo, hi),
-                           locked=tuple(c for c, spec in b.channels.items() if spec.locked))  # fmt: skip
+                           locked=tuple(c for c, spec in b.channels.items() if spec.locked),
+                           max_changes={c: spec.max_change for c, spec in b.channels.items()
+                                        if spec.max_change is not None})  # fmt: skip
         scenario = FixedBudget(total=market_total, objective=b.objective, margin=b.margin)
         try:
             result = optimize_budget(response, scenario, cons, seed=seed)

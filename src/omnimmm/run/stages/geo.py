@@ -84,12 +84,12 @@ class GeoPrepared:
 
 def budget_constraints(plan: Plan, layout: Any) -> Any:
     """The plan's ``[budget]`` as :class:`~omnimmm.optimize.Constraints` over the regions."""
-    from omnimmm.optimize.geo import GeoLimits, geo_constraints
+    from omnimmm.optimize.geo_limits import GeoLimits, geo_constraints
 
     b = plan.budget
 
-    def triple(cb: Any) -> tuple[float | None, float | None, bool]:
-        return cb.min, cb.max, bool(cb.locked)
+    def triple(cb: Any) -> tuple[float | None, float | None, bool, float | None]:
+        return cb.min, cb.max, bool(cb.locked), cb.max_change
 
     geos = {
         name: GeoLimits(

@@ -239,6 +239,12 @@ def geo_holdout_stage(state: RunState) -> None:
     if state.reused and state.holdout:
         return
     weeks = state.prep.plan.model.holdout_weeks
+    if weeks and not callable(getattr(state.model, "forecast", None)):
+        # a model without a forecast cannot be scored on held-out weeks: say so, fit no refit
+        reason = "the geo model offers no forecast (GeoFit.forecast) in this version"
+        state.say(f"warning: no holdout: {reason}")
+        state.holdout = {"weeks": 0, "mape": {}, "mape_mean": None, "skipped": reason}
+        return
     if weeks:
         state.say(f"holdout: refitting the geo model without the last {weeks} weeks, then "
                   "forecasting them per region")  # fmt: skip
