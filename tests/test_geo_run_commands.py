@@ -164,3 +164,38 @@ def test_channel_max_change_in_a_geo_plan(
                                       "max_change = 0.1\n")  # fmt: skip
     res = _invoke("validate", str(folder / "plan.toml"))
     assert res.exit_code == 2 and "drop min, max and max_change" in res.output
+
+
+def test_backtest_on_a_geo_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    res = _invoke("simulate", "--out", str(tmp_path / "sim"), "--geos", "4", "--weeks", "104",
+                  "--seed", "2")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    world = simulate_geo_world(n_geos=4, n_weeks=104, seed=2)
+    fits = use_truth(monkeypatch, world)
+    out = tmp_path / "bt"
+    res = _invoke("backtest", str(tmp_path / "sim" / "plan.toml"), "--out", str(out),
+                  "--origins", "2", "--horizon", "13")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert fits == [78, 91]
+    bt = pd.read_csv(out / "tables" / "backtest.csv")
+    assert list(bt.columns) == ["origin", "geo", "date", "outcome", "actual", "mean", "low", "high"]
+    assert len(bt) == 2 * 13 * 2 * (4 + 1)
+    nat = bt[bt["geo"] == "national"].set_index(["origin", "date", "outcome"])
+    reg = bt[bt["geo"] != "national"].groupby(["origin", "date", "outcome"])[["actual", "mean"]]
+    np.testing.assert_allclose(nat.loc[reg.sum().index, ["actual", "mean"]], reg.sum(), rtol=1e-9)
+    np.testing.assert_allclose(  # the actuals are the data's held-out weeks
+        np.sort(nat["actual"].to_numpy()),
+        np.sort(world.panel.y[78:104].sum(axis=1).T.reshape(-1)), rtol=1e-9,
+    )  # fmt: skip
+    base = pd.read_csv(out / "tables" / "backtest_baselines.csv")
+    assert list(base.columns) == ["origin", "geo", "date", "outcome", "method", "forecast"]
+    doc = json.loads((out / "backtest.json").read_text())
+    assert [o["origin"] for o in doc["origins"]] == [
+        str(world.panel.dates[78].date()),
+        str(world.panel.dates[91].date()),
+    ]
+    assert set(doc["overall"]["omnimmm"]) == {"mape", "smape", "bias", "coverage"}
+    assert set(doc["geos"]) == set(world.panel.geos)
+    assert 0.7 <= doc["overall"]["omnimmm"]["coverage"] <= 1.0  # the truth's own intervals
+    assert [f["train_weeks"] for f in doc["fits"]] == [78, 91] and doc["settings"]["geo"] is True
+    assert "<svg" in (out / "report.html").read_text()

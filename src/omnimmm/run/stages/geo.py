@@ -35,6 +35,7 @@ __all__ = [
     "GeoPrepared",
     "budget_constraints",
     "geo_analysis_stage",
+    "geo_diagnostics",
     "geo_fit_stage",
     "geo_gate_stage",
     "geo_optimize_stage",
@@ -289,7 +290,8 @@ def geo_fit_stage(state: RunState) -> None:
     state.model_files = model_hashes(model_dir)
 
 
-def _diagnostics(fit: Any) -> Any:
+def geo_diagnostics(fit: Any) -> Any:
+    """The geo fit's convergence as :class:`~omnimmm.mmm.diagnostics.Diagnostics`."""
     from omnimmm.mmm.diagnostics import Diagnostics
 
     d = fit.diagnostics()
@@ -323,7 +325,7 @@ def geo_gate_stage(state: RunState) -> None:
     from omnimmm.run.stages.gate import gate_record, gate_spec
 
     spec = gate_spec(state.prep)
-    diag = _diagnostics(state.model)
+    diag = geo_diagnostics(state.model)
     gate = quality_gate(diag, spec)
     state.gate = gate_record(gate, spec, state.prep, [])  # no automatic remedies for geo fits
     state.tables["geo_diagnostics"] = pd.DataFrame([diag.to_dict()])
