@@ -100,4 +100,6 @@ def use_truth(monkeypatch: pytest.MonkeyPatch, world: Any) -> list[int]:
 
     monkeypatch.setattr(geo_stages, "fit_model", fake)
     monkeypatch.setattr(geo_model, "load_geo", load)
+    # the backtest asks the model's class whether it forecasts (before fitting anything)
+    monkeypatch.setattr(geo_model.GeoFit, "forecast", TruthGeoFit.forecast, raising=False)
     return fits

@@ -53,11 +53,20 @@ def geo_origins(
         baselines (``origin, geo, date, outcome, method, forecast``) and one convergence
         record per origin (the national backtest's ``fits[]`` keys).
     """
+    from omnimmm.errors import PlanError
     from omnimmm.mmm.diagnostics import quality_gate
     from omnimmm.run.stages import geo as geo_stages
     from omnimmm.run.stages.gate import gate_spec
-    from omnimmm.run.stages.geo_holdout import geo_baselines, geo_forecast_table, head_geo_panel
+    from omnimmm.run.stages.geo_holdout import (
+        NO_FORECAST,
+        can_forecast,
+        geo_baselines,
+        geo_forecast_table,
+        head_geo_panel,
+    )
 
+    if not can_forecast():
+        raise PlanError(f"omnimmm backtest on a geo plan: {NO_FORECAST}")
     p = prep.panel.panel
     s = prep.sampler
     gate = gate_spec(prep)

@@ -39,6 +39,8 @@ from omnimmm.run.context import RunState
 
 __all__ = [
     "NATIONAL",
+    "NO_FORECAST",
+    "can_forecast",
     "geo_baselines",
     "geo_forecast_table",
     "geo_holdout",
@@ -50,6 +52,20 @@ __all__ = [
 #: Posterior draws used for a forecast (evenly spaced).
 FORECAST_DRAWS = 200
 _LOW, _HIGH = 0.05, 0.95
+#: Why a geo holdout or backtest cannot be scored with a geo model that has no forecast.
+NO_FORECAST = (
+    "the geo model offers no forecast in this version (omnimmm.mmm.geo.GeoFit.forecast), so "
+    "geo holdouts and backtests cannot be scored yet"
+)
+
+
+def can_forecast(model: Any = None) -> bool:
+    """Whether ``model`` (default: the geo model's class) forecasts held-out weeks."""
+    if model is None:
+        from omnimmm.mmm.geo import GeoFit
+
+        model = GeoFit
+    return callable(getattr(model, "forecast", None))
 
 
 def head_geo_panel(panel: Any, n_weeks: int) -> Any:
@@ -67,11 +83,7 @@ def head_geo_panel(panel: Any, n_weeks: int) -> Any:
 def _forecast_draws(refit: Any, panel: Any, seed: int) -> np.ndarray:
     """Predictive draws (D, H, G, O) of the weeks of ``panel`` after the refit's."""
     if not callable(getattr(refit, "forecast", None)):
-        raise DataError(
-            "the geo model has no forecast yet (omnimmm.mmm.geo.GeoFit.forecast), so a geo "
-            "holdout or backtest cannot be scored; set [model] holdout_weeks = 0 to run "
-            "without a holdout"
-        )
+        raise DataError(NO_FORECAST)
     fc = refit.forecast(panel, max_draws=FORECAST_DRAWS, seed=seed)
     draws = np.asarray(fc["draws"] if isinstance(fc, dict) else fc, dtype=float)
     n_new = panel.n_weeks - refit.panel.n_weeks
@@ -239,11 +251,10 @@ def geo_holdout_stage(state: RunState) -> None:
     if state.reused and state.holdout:
         return
     weeks = state.prep.plan.model.holdout_weeks
-    if weeks and not callable(getattr(state.model, "forecast", None)):
+    if weeks and not can_forecast(state.model):
         # a model without a forecast cannot be scored on held-out weeks: say so, fit no refit
-        reason = "the geo model offers no forecast (GeoFit.forecast) in this version"
-        state.say(f"warning: no holdout: {reason}")
-        state.holdout = {"weeks": 0, "mape": {}, "mape_mean": None, "skipped": reason}
+        state.say(f"warning: no holdout: {NO_FORECAST}")
+        state.holdout = {"weeks": 0, "mape": {}, "mape_mean": None, "skipped": NO_FORECAST}
         return
     if weeks:
         state.say(f"holdout: refitting the geo model without the last {weeks} weeks, then "
