@@ -199,3 +199,51 @@ def test_backtest_on_a_geo_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert 0.7 <= doc["overall"]["omnimmm"]["coverage"] <= 1.0  # the truth's own intervals
     assert [f["train_weeks"] for f in doc["fits"]] == [78, 91] and doc["settings"]["geo"] is True
     assert "<svg" in (out / "report.html").read_text()
+
+
+def test_portfolio_total_splits_across_geo_markets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two geo markets' runs, then the --total split over them: every region's and
+    channel's limit of each plan holds, the split spends the total and loses no value."""
+    from omnimmm.mmm import geo as geo_model
+    from omnimmm.run.portfolio_budget import split_total
+
+    worlds = {}
+    for name, seed in (("east", 2), ("west", 5)):
+        res = _invoke("simulate", "--out", str(tmp_path / name), "--geos", "3", "--weeks", "80",
+                      "--seed", str(seed))  # fmt: skip
+        assert res.exit_code == 0, res.output
+        worlds[name] = simulate_geo_world(n_geos=3, n_weeks=80, seed=seed)
+    plan = tmp_path / "east" / "plan.toml"
+    plan.write_text(plan.read_text() + "\n[budget.geos.region_01]\nmax_change = 0.05\n")
+    markets = tmp_path / "markets"
+    for name, world in worlds.items():
+        use_truth(monkeypatch, world)
+        res = _invoke("run", str(tmp_path / name / "plan.toml"), "--out", str(markets / name))
+        assert res.exit_code == 0, res.output
+
+    def load(directory: Any) -> Any:
+        from geo_truth import TruthGeoFit
+
+        world = worlds[Path(directory).parent.name]
+        return TruthGeoFit(world, world.panel.geos)
+
+    monkeypatch.setattr(geo_model, "load_geo", load)
+    rows = [{"name": n, "status": "ok"} for n in worlds]
+    current = sum(
+        sum(c["current_spend"] for c in json.loads((markets / n / "recommendation.json")
+                                                  .read_text())["channels"])
+        for n in worlds
+    )  # fmt: skip
+    table, value, _ = split_total(markets, rows, current, seed=0)
+    frame = pd.DataFrame(table)
+    assert frame["recommended"].sum() == pytest.approx(current, rel=1e-6)
+    assert value["recommended"]["mean"] >= value["current"]["mean"] * (1 - 1e-9)
+    east = frame[(frame["market"] == "east")].set_index("channel")
+    assert "tv" in east.index and "region_01/search" in east.index
+    r1 = east[east.index.str.startswith("region_01/")]
+    assert (r1["recommended"] <= 1.05 * r1["current"] * (1 + 1e-6)).all()
+    assert (r1["recommended"] >= 0.95 * r1["current"] * (1 - 1e-6)).all()
+    assert (frame["recommended"] <= 1.5 * frame["current"] * (1 + 1e-6)).all()
+    assert not (frame["recommended"] - frame["current"]).abs().lt(1e-6 * frame["current"]).all()
