@@ -17,7 +17,7 @@ import pandas as pd
 
 from omnimmm.data.geo_panel import GeoPanel
 from omnimmm.mmm.geo.layout import BLOCKS, GeoLayout, geo_layout
-from omnimmm.mmm.geo.posterior import GeoDraws, geo_draws, saturated, weights
+from omnimmm.mmm.geo.posterior import GeoDraws, baseline_coef, geo_draws, saturated, weights
 from omnimmm.mmm.geo.spec import GeoData, GeoModelSpec, geo_data
 from omnimmm.mmm.geo.store import read_geo_dir, write_geo_dir
 from omnimmm.optimize.response import AdstockSaturationResponse
@@ -42,7 +42,6 @@ def _param_names(layout: GeoLayout, panel: GeoPanel, features: tuple[str, ...]) 
         "level": (panel.geos, panel.outcomes),
         "coef_mean": (features, panel.outcomes),
         "coef_spread": (features, panel.outcomes),
-        "coef": (panel.geos, features, panel.outcomes),
         "noise": (panel.geos, panel.outcomes),
     }
     names: list[str] = []
@@ -209,6 +208,10 @@ class GeoFit:
     def fitted(self, max_draws: int | None = 200) -> dict[str, np.ndarray]:
         """The model's mean of each outcome per week and region, in currency units.
 
+        The regional baseline coefficients, integrated out of the density, are drawn from
+        their conditional normal per draw (seeded by the fit's seed: the same numbers on
+        every call).
+
         Returns
         -------
         dict
@@ -217,11 +220,13 @@ class GeoFit:
         """
         idx = self._draw_index(max_draws)
         dr = self.draws
+        rng = np.random.default_rng([self.seed, 1920])
         out = np.empty((len(idx), *self.data.ys.shape))
         for k, d in enumerate(idx):
             h, beta = self._media(int(d))
             rest = np.einsum("tgc,gco->tgo", h, beta)
-            rest += np.einsum("tgj,gjo->tgo", self.data.feat, dr.coef[d])
+            coef = baseline_coef(self.data, dr, int(d), rest, rng)
+            rest += np.einsum("tgj,gjo->tgo", self.data.feat, coef)
             mu = dr.level[d][None] + rest - rest.mean(axis=0, keepdims=True)
             out[k] = mu * self.data.y_scale[None]
         mean, low, high = _interval(out)
