@@ -108,7 +108,20 @@ def test_readers_agree_with_the_kernel_and_roi_definition(tmp_path) -> None:  # 
     )
     assert (nat["low"] <= nat["mean"]).all() and (nat["mean"] <= nat["high"]).all()
     tab = fit.roi_geo()
-    assert len(tab) == 4 * 6 and list(tab.columns) == ["geo", "channel", "mean", "low", "high"]
+    per = ["online_revenue", "store_revenue"]
+    assert len(tab) == 4 * 6
+    assert list(tab.columns) == ["geo", "channel", "mean", "low", "high"] + [
+        f"{o}_{q}" for o in per for q in ("mean", "low", "high")
+    ]
+    # Per outcome: the two outcomes' ROI add up to the total (means are linear), and each
+    # is the contributions of that outcome over spend.
+    for t in (tab, nat):
+        np.testing.assert_allclose(t[[f"{o}_mean" for o in per]].sum(axis=1), t["mean"])
+    np.testing.assert_allclose(
+        nat["store_revenue_mean"].to_numpy(),
+        contrib["mean"][..., 1].sum(axis=(0, 1)) / d.spend_total.sum(axis=0),
+        rtol=1e-9,
+    )
     # The fitted mean is the kernel's: level + centred media + features x (national +
     # regional coefficients), the regional ones drawn around the kernel's conditional mean.
     one = dataclasses.replace(fit, points=fit.points[:1, :1])
