@@ -3,7 +3,8 @@
 Each channel's ROI varies by region around a national one (log-normal, centred); its
 adstock and saturation shape are shared, the saturation acting on spend per capita so that
 its scale follows region size; each region has its own baseline (level, trend, yearly
-seasonality, festivals, controls) whose coefficients are pooled around national ones; two
+seasonality, festivals, controls) whose coefficients are pooled around national ones (the
+regional ones integrated out of the density); lift tests may name a region; two
 outcomes share each channel's ROI through a cross-effect share. The log density and its
 gradient are written by hand (:mod:`~omnimmm.mmm.geo.kernel`, checked against the PyMC
 graph of :mod:`~omnimmm.mmm.geo.model`) and sampled with nutpie.

@@ -11,6 +11,7 @@ Forward, for region ``g``, week ``t``, channel ``c`` and outcome ``o`` (scaled d
     a[t, g, c]  = sum_l w[c, l] xs[t - l, g, c]        w: geometric, normalised
     h[t, g, c]  = hill(a; K[c], s[c]);  S[g, c] = sum_t h[t, g, c]
     roi[g, c]   = exp(roi_geo_log[g, c]),  roi_geo_log ~ Normal(log_roi[c], spread[c])
+                  (centred; or log_roi[c] + spread[c] eta[g, c], eta ~ Normal(0, 1))
     beta[g,c,o] = roi[g, c] share[c, o] ratio[g, c, o] / S[g, c]
     m[t, g, o]  = sum_c beta h - mean_t (sum_c beta h)
     ys[:, g, o] = level[g, o] + m + F[:, g] (coef_mean[:, o] + dev[g, :, o]) + noise
@@ -53,6 +54,7 @@ use_geo_stamp()  # before the numba.njit(cache=True) below
 _LOG2PI = math.log(2.0 * math.pi)
 # Indices into ``ix`` (:meth:`omnimmm.mmm.geo.layout.GeoLayout.index_table`).
 _LR, _SPREAD, _Z, _ALPHA, _K, _S, _SHARE, _LEVEL, _BM, _BS, _NOISE, _LMAX = range(12)
+_HIER_NC = 10  # :data:`omnimmm.mmm.geo.layout.HIER_NC`
 #: Columns of a lift-test row before the regional weights: channel, outcome (-1: all),
 #: measured ROI, its standard error.
 _L_C, _L_O, _L_ROI, _L_SE, _L_W = range(5)
@@ -171,18 +173,24 @@ def geo_logp_grad(
     o_k, o_s, o_sh, o_lev = ix[_K], ix[_S], ix[_SHARE], ix[_LEVEL]
     o_bm, o_bs, o_no = ix[_BM], ix[_BS], ix[_NOISE]
 
-    # Regional log ROI, centred around the national one.
+    # Regional log ROI, centred around the national one, or non-centred: v holds the log
+    # ROI and gv collects its slopes, mapped back to eta, log_roi and spread at the end.
+    centred = g_n * c_n == 0 or kinds[o_z] != _HIER_NC
     for g in range(g_n):
         for c in range(c_n):
             i = o_z + g * c_n + c
-            v[i] = z[i]
-            dv[i] = 1.0
             s = v[o_sp + c]
-            d = (z[i] - v[o_lr + c]) / s
-            lp += -0.5 * _LOG2PI - math.log(s) - 0.5 * d * d
-            gv[i] -= d / s
-            gv[o_lr + c] += d / s
-            gv[o_sp + c] += (d * d - 1.0) / s
+            dv[i] = 1.0
+            if centred:
+                v[i] = z[i]
+                d = (z[i] - v[o_lr + c]) / s
+                lp += -0.5 * _LOG2PI - math.log(s) - 0.5 * d * d
+                gv[i] -= d / s
+                gv[o_lr + c] += d / s
+                gv[o_sp + c] += (d * d - 1.0) / s
+            else:
+                v[i] = v[o_lr + c] + s * z[i]
+                lp += -0.5 * _LOG2PI - 0.5 * z[i] * z[i]
 
     # Adstock weights and their slopes in alpha.
     w = np.empty((c_n, l_n))
@@ -347,6 +355,14 @@ def geo_logp_grad(
         for lag in range(l_n):
             acc += gw[c, lag] * dw[c, lag]
         gv[o_al + c] += acc
+    if not centred:
+        for g in range(g_n):
+            for c in range(c_n):
+                i = o_z + g * c_n + c
+                g_log = gv[i]
+                gv[o_lr + c] += g_log
+                gv[o_sp + c] += g_log * z[i]
+                gv[i] = g_log * v[o_sp + c] - z[i]
 
     for i in range(n):
         grad[i] += gv[i] * dv[i]

@@ -39,7 +39,9 @@ __all__ = ["BLOCKS", "GeoLayout", "geo_layout"]
 
 #: Prior kinds (the national density's codes, :func:`omnimmm.mmm.density.forward._priors`)
 #: and the centred regional log ROI's, which the geo kernel handles itself.
-NORMAL, LOGNORMAL, HALFNORMAL, GAMMA, BETA, HIER = 0, 1, 2, 3, 4, 9
+#: ``HIER_NC``: the regional log ROI non-centred (the block holds standard normal ``eta``,
+#: ``roi_geo_log = log_roi + spread * eta``; :attr:`GeoModelSpec.roi_centred` False).
+NORMAL, LOGNORMAL, HALFNORMAL, GAMMA, BETA, HIER, HIER_NC = 0, 1, 2, 3, 4, 9, 10
 _TRANSFORM = {
     NORMAL: None,
     LOGNORMAL: "log",
@@ -47,6 +49,7 @@ _TRANSFORM = {
     GAMMA: "log",
     BETA: "logodds",
     HIER: None,
+    HIER_NC: None,
 }
 
 BLOCKS = (
@@ -144,7 +147,7 @@ def geo_layout(
     blocks: list[tuple[str, tuple[int, ...], int, np.ndarray | float, np.ndarray | float]] = [
         ("log_roi", (c_n,), NORMAL, roi[:, 0], roi[:, 1]),
         ("roi_spread", (c_n,), GAMMA, 2.0, 2.0 / spec.roi_spread_sd),
-        ("roi_geo_log", (g_n, c_n), HIER, 0.0, 1.0),
+        ("roi_geo_log", (g_n, c_n), HIER if spec.roi_centred else HIER_NC, 0.0, 1.0),
         ("adstock_alpha", (c_n,), BETA, 2.0, 3.0),
         ("half_sat", (c_n,), LOGNORMAL, 0.0, 0.7),
         ("hill_slope", (c_n,), LOGNORMAL, math.log(1.5), 0.4),

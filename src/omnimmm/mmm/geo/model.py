@@ -14,7 +14,16 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
-from omnimmm.mmm.geo.layout import BETA, GAMMA, HALFNORMAL, HIER, LOGNORMAL, NORMAL, GeoLayout
+from omnimmm.mmm.geo.layout import (
+    BETA,
+    GAMMA,
+    HALFNORMAL,
+    HIER,
+    HIER_NC,
+    LOGNORMAL,
+    NORMAL,
+    GeoLayout,
+)
 from omnimmm.mmm.geo.spec import GeoData
 
 __all__ = ["build_geo_model", "lagged_spend"]
@@ -49,6 +58,10 @@ def _rv(name: str, layout: GeoLayout, extra: Any = None) -> Any:
     if kind == HIER:
         mean, spread = extra
         return pm.Normal(name, mu=mean[None], sigma=spread[None], shape=shape)
+    if kind == HIER_NC:
+        mean, spread = extra
+        eta = pm.Normal(name, mu=0.0, sigma=1.0, shape=shape)
+        return mean[None] + spread[None] * eta
     raise ValueError(f"unknown prior kind {kind} of {name}")
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from omnimmm.mmm.geo.layout import GeoLayout
+from omnimmm.mmm.geo.layout import HIER_NC, GeoLayout
 from omnimmm.mmm.geo.spec import GeoData
 
 __all__ = ["GeoDraws", "baseline_coef", "geo_draws", "saturated", "weights"]
@@ -84,6 +84,8 @@ def geo_draws(points: np.ndarray, layout: GeoLayout, o_n: int) -> GeoDraws:
     lr = layout.constrained(z, "log_roi")
     spread = layout.constrained(z, "roi_spread")
     roi_geo_log = layout.constrained(z, "roi_geo_log")
+    if layout.block_kind("roi_geo_log") == HIER_NC and roi_geo_log.size:
+        roi_geo_log = lr[:, None, :] + spread[:, None, :] * roi_geo_log
     if o_n == 2:
         first = layout.constrained(z, "share_first")
         share = np.stack([first, 1.0 - first], axis=2)

@@ -19,7 +19,7 @@ from nutpie.compile_pymc import CompiledPyMCModel
 
 from omnimmm.mmm.geo.cache import use_geo_stamp
 from omnimmm.mmm.geo.kernel import geo_logp_grad
-from omnimmm.mmm.geo.layout import BLOCKS, GeoLayout
+from omnimmm.mmm.geo.layout import BLOCKS, HIER_NC, GeoLayout
 from omnimmm.mmm.geo.spec import GeoData
 from omnimmm.mmm.nutpie_common import as_pointer
 
@@ -132,7 +132,8 @@ def initial_points(layout: GeoLayout, seed: int) -> np.ndarray:
     for name in BLOCKS:
         o, s = layout.offsets[name], layout.size(name)
         base: Any = centre.get(name, 0.0)
-        if name in ("log_roi", "roi_geo_log"):  # the national ROI prior's centre
+        centred = layout.block_kind("roi_geo_log") != HIER_NC
+        if name == "log_roi" or (name == "roi_geo_log" and centred):  # the prior's centre
             lr = layout.offsets["log_roi"]
             base = np.resize(layout.prior_a[lr : lr + layout.size("log_roi")], s)
         jitter = 0.05 if name in ("level", "coef_mean") else 0.3

@@ -93,6 +93,10 @@ class GeoModelSpec:
         Scale of the half-normal prior on each region's residual sd (scaled outcome).
     lift_tests : tuple of GeoLiftTest
         Lift tests naming a region (or national ones), added to the likelihood.
+    roi_centred : bool, default True
+        The regional log ROI sampled centred around the national one (the data identify
+        a region's ROI well: no ridge); False samples standard normal deviations scaled by
+        the spread (better when the regions barely differ: no funnel near a small spread).
     """
 
     l_max: int = 8
@@ -104,6 +108,7 @@ class GeoModelSpec:
     coef_sd: float = 0.5
     noise_sd: float = 0.2
     lift_tests: tuple[GeoLiftTest, ...] = ()
+    roi_centred: bool = True
 
     def __post_init__(self) -> None:
         if self.l_max < 1 or self.fourier_order < 0:
