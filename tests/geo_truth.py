@@ -28,19 +28,38 @@ class TruthGeoFit:
         self.n_draws = 1
         self.timings = {"compile": 0.0, "sampling": 0.0, "total": 0.0}
 
+    def _roi_outcome(self) -> np.ndarray:
+        """True ROI per region, channel and outcome over the data (G, C, O); nan unspent."""
+        contrib = self.world.contributions.sum(axis=0)  # (G, C, O)
+        spend = self.world.panel.spend.sum(axis=0)[..., None]
+        return np.where(spend > 0, contrib / np.where(spend > 0, spend, 1.0), np.nan)
+
     def roi_national(self) -> pd.DataFrame:
         roi = self.world.roi_national
-        return pd.DataFrame(
+        out = pd.DataFrame(
             {"channel": list(roi), "mean": list(roi.values()), "low": list(roi.values()),
              "high": list(roi.values())}
         )  # fmt: skip
+        p = self.world.panel
+        contrib = self.world.contributions.sum(axis=(0, 1))  # (C, O)
+        spend = p.spend.sum(axis=(0, 1))
+        by = pd.DataFrame(contrib / spend[:, None], index=list(p.channels), columns=p.outcomes)
+        for o in p.outcomes:
+            for k in ("mean", "low", "high"):
+                out[f"{o}_{k}"] = by.loc[list(roi), o].to_numpy()
+        return out
 
     def roi_geo(self) -> pd.DataFrame:
         names = dict(zip(self.world.panel.geos, self.geos, strict=True))
-        rows = [
-            {"geo": names[g], "channel": c, "mean": v, "low": v, "high": v}
-            for (g, c), v in self.world.roi_geo.items()
-        ]
+        p = self.world.panel
+        by = self._roi_outcome()
+        rows = []
+        for (g, c), v in self.world.roi_geo.items():
+            row = {"geo": names[g], "channel": c, "mean": v, "low": v, "high": v}
+            gi, ci = p.geos.index(g), p.channels.index(c)
+            for oi, o in enumerate(p.outcomes):
+                row.update({f"{o}_{k}": by[gi, ci, oi] for k in ("mean", "low", "high")})
+            rows.append(row)
         return pd.DataFrame(rows)
 
     def _mean(self) -> np.ndarray:

@@ -247,3 +247,65 @@ def test_portfolio_total_splits_across_geo_markets(
     assert (r1["recommended"] >= 0.95 * r1["current"] * (1 - 1e-6)).all()
     assert (frame["recommended"] <= 1.5 * frame["current"] * (1 + 1e-6)).all()
     assert not (frame["recommended"] - frame["current"]).abs().lt(1e-6 * frame["current"]).all()
+
+
+def test_roi_by_outcome_and_regional_lift_tests(
+    sim: tuple[Path, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from geo_truth import TruthGeoFit
+    from omnimmm.mmm import geo as geo_model
+
+    folder, world = sim
+    seen: list[Any] = []
+
+    def fit_geo(panel: Any, spec: Any, **kw: Any) -> TruthGeoFit:
+        seen.append(spec)  # the run's own fit_model builds the spec from the plan
+        return TruthGeoFit(world, world.panel.geos, panel)
+
+    monkeypatch.setattr(geo_model, "fit_geo", fit_geo)
+    plan = (folder / "plan.toml").read_text() + (
+        '\n[[calibration]]\nchannel = "search"\ngeo = "region_02"\nstart = 2023-03-06\n'
+        "end = 2023-04-03\nspend_change = 200000.0\nincremental_revenue = 500000.0\n"
+        "se = 100000.0\n"
+        '\n[[calibration]]\nchannel = "tv"\nstart = 2023-03-06\nend = 2023-04-03\n'
+        "spend_change = -1000000.0\nincremental_revenue = -900000.0\nse = 300000.0\n"
+        'outcome = "store_revenue"\n'
+    )
+    (folder / "plan.toml").write_text(plan)
+    out = tmp_path / "run"
+    res = _invoke("run", str(folder / "plan.toml"), "--out", str(out))
+    assert res.exit_code == 0, res.output
+    tests = seen[0].lift_tests
+    assert [(t.channel, t.geo, t.outcome) for t in tests] == [
+        ("search", "region_02", None),
+        ("tv", None, "store_revenue"),
+    ]
+    assert tests[0].roi == pytest.approx(2.5) and tests[0].se == pytest.approx(0.5)
+    assert tests[1].roi == pytest.approx(0.9) and tests[1].se == pytest.approx(0.3)
+    rec = json.loads((out / "recommendation.json").read_text())
+    for c in rec["channels"]:  # per-outcome ROI: the truth's, adding up to the ROI
+        parts = c["roi_by_outcome"]
+        assert sum(v["mean"] for v in parts.values()) == pytest.approx(c["roi"]["mean"], rel=1e-9)
+    cell = rec["geos"][1]["channels"][2]
+    assert set(cell["roi_by_outcome"]) == set(world.panel.outcomes)
+    assert sum(v["mean"] for v in cell["roi_by_outcome"].values()) == pytest.approx(
+        cell["roi"]["mean"], rel=1e-9
+    )
+    bad = plan.replace('geo = "region_02"', 'geo = "region_99"')
+    (folder / "plan.toml").write_text(bad)
+    res = _invoke("validate", str(folder / "plan.toml"))
+    assert res.exit_code == 2 and "calibration[1].geo = 'region_99'" in res.output
+
+
+def test_a_national_plans_lift_test_cannot_name_a_region(sim: tuple[Path, Any]) -> None:
+    folder, _ = sim
+    plan = (folder / "plan.toml").read_text().replace('geo = "geo"\n', "")
+    plan = plan.replace('population = "population"\n', "").replace('scope = "national"\n', "")
+    plan += (
+        '\n[[calibration]]\nchannel = "search"\ngeo = "region_02"\nstart = 2023-03-06\n'
+        "end = 2023-04-03\nspend_change = 200000.0\nincremental_revenue = 500000.0\n"
+        "se = 100000.0\n"
+    )
+    (folder / "plan.toml").write_text(plan)
+    res = _invoke("validate", str(folder / "plan.toml"))
+    assert res.exit_code == 2 and "calibration[1].geo needs a long panel" in res.output

@@ -259,7 +259,8 @@ class ModelSpec(_Frozen):
 
 class CalibrationSpec(_Frozen):
     """A lift test: spend changed by ``spend_change`` over [start, end] and caused
-    ``incremental_revenue`` (standard error ``se``) in one outcome or all outcomes summed."""
+    ``incremental_revenue`` (standard error ``se``) in one outcome or all outcomes summed;
+    in a geo plan, in one region (``geo``) or, without it, nationally."""
 
     channel: Name
     start: Date
@@ -268,6 +269,7 @@ class CalibrationSpec(_Frozen):
     incremental_revenue: Float
     se: Float = Field(gt=0)
     outcome: Name | None = None
+    geo: Name | None = None  # geo plans only: the region the test ran in
 
     @model_validator(mode="after")
     def _window(self) -> CalibrationSpec:
@@ -502,6 +504,10 @@ def _unknown_references(plan: Plan) -> list[str]:
                            ("budget.geos", plan.budget.geos)):  # fmt: skip
             if given is not None:
                 problems.append(f'{key} needs a long panel: set data.geo = "<region column>"')
+        regional = [f"calibration[{i}].geo" for i, c in enumerate(plan.calibration, 1) if c.geo]
+        if regional:
+            problems.append(f'{", ".join(regional)} needs a long panel: set data.geo = "<region '
+                            'column>" (a national plan\'s lift tests are national)')  # fmt: skip
         national = [c.name for c in plan.channels if c.scope == "national"]
         if national:
             problems.append(f'channel(s) {", ".join(national)}: scope = "national" needs data.geo')

@@ -77,7 +77,9 @@ def _order(result: RunResult, frame: pd.DataFrame) -> list[str]:
 
 def geo_recommendation(result: RunResult) -> list[dict[str, Any]]:
     """``geos: [{"name", "channels": [{"name", "roi": {"mean", "low", "high"},
-    "current_spend", "recommended_spend"}]}]`` (DESIGN.md), regions and channels in data order.
+    "current_spend", "recommended_spend"}]}]`` (DESIGN.md), regions and channels in data order;
+    each cell also has ``roi_by_outcome`` ``{outcome: {"mean", "low", "high"}}`` when the
+    model gives regional ROI per outcome.
 
     A national channel's spend in a region is its share of the national buy. Each region also
     gets its totals, ``current_spend`` and ``recommended_spend``, and ``horizon_value_added``
@@ -89,6 +91,7 @@ def geo_recommendation(result: RunResult) -> list[dict[str, Any]]:
     if cells.empty:
         cells = result.table("geo_roi").assign(current_spend=math.nan, recommended_spend=math.nan)
     channels = [c["name"] for c in result.channels]
+    outcomes = list(result.outcomes) or [""]
     by = {(str(r["geo"]), str(r["channel"])): r for _, r in cells.iterrows()}
     out = []
     for g in _order(result, cells):
@@ -97,14 +100,18 @@ def geo_recommendation(result: RunResult) -> list[dict[str, Any]]:
             r = by.get((g, c))
             if r is None:
                 continue
-            rows.append(
-                {
-                    "name": c,
-                    "roi": {k: _num(r.get(k)) for k in ("mean", "low", "high")},
-                    "current_spend": _num(r.get("current_spend")),
-                    "recommended_spend": _num(r.get("recommended_spend")),
+            cell: dict[str, Any] = {
+                "name": c,
+                "roi": {k: _num(r.get(k)) for k in ("mean", "low", "high")},
+                "current_spend": _num(r.get("current_spend")),
+                "recommended_spend": _num(r.get("recommended_spend")),
+            }
+            if f"{outcomes[0]}_mean" in r.index:  # the model's ROI per outcome in the region
+                cell["roi_by_outcome"] = {
+                    o: {k: _num(r.get(f"{o}_{k}")) for k in ("mean", "low", "high")}
+                    for o in outcomes
                 }
-            )
+            rows.append(cell)
         entry: dict[str, Any] = {"name": g, "channels": rows}
         t = totals.get(g)
         if t is not None:

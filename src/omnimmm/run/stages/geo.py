@@ -111,7 +111,6 @@ def budget_constraints(plan: Plan, layout: Any) -> Any:
 def _unsupported(plan: Plan, path: Path) -> None:
     """Plan keys the geo model does not honour (yet) stop the run instead of being ignored."""
     found = [k for k, on in (("[lifecycle]", plan.lifecycle), ("[journeys]", plan.journeys),
-                             ("[[calibration]]", plan.calibration),
                              ("model.synergies", plan.model.synergies)) if on]  # fmt: skip
     for i, c in enumerate(plan.channels, 1):
         if c.adstock not in (None, "geometric"):
@@ -121,7 +120,7 @@ def _unsupported(plan: Plan, path: Path) -> None:
     if found:
         raise PlanError(
             f"{path}: a geo plan ([data] geo) fits geometric adstock and Hill saturation per "
-            f"channel, without lift tests, synergies, lifecycle or journeys so far; remove "
+            f"channel, without synergies, lifecycle or journeys so far; remove "
             f"{', '.join(found)} (or run them on a national plan)"
         )
 
@@ -159,6 +158,12 @@ def prepare_geo(
             f"and a {holdout}-week holdout (at least {horizon + holdout + _MIN_EXTRA_WEEKS}); "
             "use longer data or lower budget.horizon_weeks / model.holdout_weeks in the plan"
         )
+    for i, cal in enumerate(plan.calibration, 1):
+        if cal.geo is not None and cal.geo not in p.geos:
+            raise PlanError(
+                f"{path}: calibration[{i}].geo = {cal.geo!r}: the data have no such region; "
+                f"regions: {', '.join(p.geos[:12])}{' ...' if p.n_geos > 12 else ''}"
+            )
     layout = GeoLayout.from_spend(p.spend, p.geos, p.channels, p.kinds, p.scopes, horizon)
     current = pd.Series(layout.current_allocation, index=list(layout.channels))
     total = float(plan.budget.total) if plan.budget.total is not None else float(current.sum())
@@ -217,8 +222,24 @@ def _geo(state: RunState) -> GeoPrepared:
     return cast(GeoPrepared, state.prep)
 
 
+def lift_tests(plan: Plan) -> tuple[Any, ...]:
+    """The plan's ``[[calibration]]`` rows as the geo model's lift tests: a test that moved
+    spend by ``spend_change`` and caused ``incremental_revenue`` (standard error ``se``)
+    reads as ROI ``incremental_revenue / spend_change`` with standard error
+    ``se / |spend_change|``, in its region (``geo``) or nationally. The geo model takes it as
+    the channel's average ROI over the data (its ``start``/``end`` are not used)."""
+    from omnimmm.mmm.geo import GeoLiftTest
+
+    return tuple(
+        GeoLiftTest(channel=c.channel, roi=c.incremental_revenue / c.spend_change,
+                    se=c.se / abs(c.spend_change), geo=c.geo, outcome=c.outcome)
+        for c in plan.calibration
+    )  # fmt: skip
+
+
 def fit_model(prep: GeoPrepared, say: Progress) -> Any:
-    """Fit the hierarchical geo model with the plan's ROI priors and the run's sampler."""
+    """Fit the hierarchical geo model with the plan's ROI priors, lift tests and the run's
+    sampler."""
     from omnimmm.mmm.geo import GeoModelSpec, fit_geo
 
     priors = {
@@ -241,6 +262,8 @@ def fit_model(prep: GeoPrepared, say: Progress) -> Any:
     sampler: dict[str, Any] = {}
     if m.target_accept != national.target_accept:
         sampler["target_accept"] = m.target_accept
+    if prep.plan.calibration:
+        extra["lift_tests"] = lift_tests(prep.plan)
     spec = GeoModelSpec(roi_priors=priors or None, trend=m.trend, **extra)
     return fit_geo(
         prep.panel.panel,
@@ -354,9 +377,9 @@ def _roi_tables(fit: Any, prep: GeoPrepared) -> dict[str, pd.DataFrame]:
             for j, c in enumerate(p.channels)
         ]
     )
-    geo_roi = by_region.merge(
-        geo[["geo", "channel", "mean", "low", "high"]], on=["geo", "channel"], how="left"
-    )
+    per_outcome = [f"{o}_{k}" for o in p.outcomes for k in ("mean", "low", "high")]
+    keep = ["geo", "channel", "mean", "low", "high", *(c for c in per_outcome if c in geo.columns)]
+    geo_roi = by_region.merge(geo[keep], on=["geo", "channel"], how="left")
     return {"roi": roi, "geo_roi": geo_roi}
 
 
@@ -539,8 +562,9 @@ def geo_optimize_stage(state: RunState) -> None:
     )
     rec = res.allocation["recommended"].reindex(list(response.channels)).to_numpy(dtype=float)
     tables = geo_tables(response, rec)
+    roi = state.result.tables["geo_roi"]
     cells = tables["geo_channel_allocation"].merge(
-        state.result.tables["geo_roi"][["geo", "channel", "mean", "low", "high"]],
+        roi[[c for c in roi.columns if c not in ("scope", "spend")]],
         on=["geo", "channel"], how="left",
     )  # fmt: skip
     weekly = res.weekly_spend
