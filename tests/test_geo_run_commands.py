@@ -309,3 +309,26 @@ def test_a_national_plans_lift_test_cannot_name_a_region(sim: tuple[Path, Any]) 
     (folder / "plan.toml").write_text(plan)
     res = _invoke("validate", str(folder / "plan.toml"))
     assert res.exit_code == 2 and "calibration[1].geo needs a long panel" in res.output
+
+
+@pytest.mark.slow
+def test_real_geo_fit_then_optimize_then_reuse(sim: tuple[Path, Any], tmp_path: Path) -> None:
+    """The real geo model at --fast: fit writes it, optimize plans on it, a second run reuses
+    it (29 s CPU for the fit of 6 regions x 80 weeks at load 6-9)."""
+    folder, world = sim
+    out = tmp_path / "run"
+    res = _invoke("fit", str(folder / "plan.toml"), "--out", str(out), "--fast")
+    assert res.exit_code == 0, res.output
+    fitted = json.loads((out / "manifest.json").read_text())
+    res = _invoke("optimize", str(out))
+    assert res.exit_code == 0, res.output
+    rec = json.loads((out / "recommendation.json").read_text())
+    assert len(rec["geos"]) == N_GEOS
+    for c in rec["channels"]:
+        parts = c["roi_by_outcome"]
+        assert sum(v["mean"] for v in parts.values()) == pytest.approx(c["roi"]["mean"], rel=1e-6)
+    assert rec["horizon_value"]["recommended"]["mean"] >= rec["horizon_value"]["current"]["mean"]
+    res = _invoke("run", str(folder / "plan.toml"), "--out", str(out), "--fast")
+    assert res.exit_code == 0 and "reusing the fitted geo model" in res.output
+    again = json.loads((out / "manifest.json").read_text())
+    assert again["model_files"] == fitted["model_files"] and again["stages"]["reused"] is True
