@@ -422,19 +422,15 @@ class Plan(_Frozen):
         raise KeyError(name)
 
     def resolved(self) -> Plan:
-        """A copy with every defaulted choice written out (adstock, l_max, data format).
-
-        A geo plan's channels are geometric (the geo model's adstock) and keep their
-        ``l_max`` as given: the geo model uses the largest one, or its own default."""
-        if self.data.geo is not None:
-            channels = tuple(
-                c.model_copy(update={"adstock": c.adstock or "geometric"}) for c in self.channels
-            )
-        else:
-            channels = tuple(
-                c.model_copy(update={"adstock": c.adstock_kind, "l_max": c.lag_max})
-                for c in self.channels
-            )
+        """A copy with every defaulted choice written out (adstock, l_max, data format); a
+        geo plan's channels are geometric (the geo model's) with ``l_max`` as given."""
+        geo = self.data.geo is not None
+        channels = tuple(
+            c.model_copy(update={"adstock": c.adstock or "geometric"})
+            if geo
+            else c.model_copy(update={"adstock": c.adstock_kind, "l_max": c.lag_max})
+            for c in self.channels
+        )
         data = self.data.model_copy(update={"format": self.data.file_format})
         return self.model_copy(update={"channels": channels, "data": data})
 
@@ -504,9 +500,8 @@ def _unknown_references(plan: Plan) -> list[str]:
                            ("budget.geos", plan.budget.geos)):  # fmt: skip
             if given is not None:
                 problems.append(f'{key} needs a long panel: set data.geo = "<region column>"')
-        regional = [f"calibration[{i}].geo" for i, c in enumerate(plan.calibration, 1) if c.geo]
-        if regional:
-            problems.append(f'{", ".join(regional)} needs a long panel: set data.geo = "<region '
+        for i in (i for i, c in enumerate(plan.calibration, 1) if c.geo is not None):
+            problems.append(f'calibration[{i}].geo needs a long panel: set data.geo = "<region '
                             'column>" (a national plan\'s lift tests are national)')  # fmt: skip
         national = [c.name for c in plan.channels if c.scope == "national"]
         if national:
