@@ -332,3 +332,20 @@ def test_real_geo_fit_then_optimize_then_reuse(sim: tuple[Path, Any], tmp_path: 
     assert res.exit_code == 0 and "reusing the fitted geo model" in res.output
     again = json.loads((out / "manifest.json").read_text())
     assert again["model_files"] == fitted["model_files"] and again["stages"]["reused"] is True
+
+
+def test_a_portfolio_market_may_be_a_geo_plan(
+    sim: tuple[Path, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What each Dask worker runs for a market (run_market), on a geo plan."""
+    from omnimmm.run.portfolio import run_market
+
+    folder, world = sim
+    use_truth(monkeypatch, world)
+    row = run_market("geo", str(folder / "plan.toml"), str(tmp_path / "markets" / "geo"))
+    assert row["status"] == "ok", row["message"]
+    assert row["geos"] == N_GEOS and "density" not in row  # no national density warmed
+    rec = json.loads((tmp_path / "markets" / "geo" / "recommendation.json").read_text())
+    assert row["recommended_total"] == pytest.approx(
+        sum(c["recommended_spend"] for c in rec["channels"])
+    )
