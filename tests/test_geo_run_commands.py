@@ -19,6 +19,8 @@ from omnimmm.cli import app
 from omnimmm.data.simulate_geo import simulate_geo_world
 
 N_GEOS, N_WEEKS, SEED = 6, 80, 3
+#: Appended to a plan whose test looks at no holdout (saves the refit and 24 ETS fits).
+NO_HOLDOUT = "\n[model]\nholdout_weeks = 0\n"
 
 
 @pytest.fixture
@@ -139,7 +141,7 @@ def test_channel_max_change_in_a_geo_plan(
 ) -> None:
     folder, world = sim
     use_truth(monkeypatch, world)
-    plan = (folder / "plan.toml").read_text()
+    plan = (folder / "plan.toml").read_text() + NO_HOLDOUT
     plan += (
         "\n[budget.channels.search]\nmax_change = 0.05\n"
         "\n[budget.channels.tv]\nmax_change = 0.02\n"
@@ -217,6 +219,9 @@ def test_portfolio_total_splits_across_geo_markets(
         worlds[name] = simulate_geo_world(n_geos=3, n_weeks=80, seed=seed)
     plan = tmp_path / "east" / "plan.toml"
     plan.write_text(plan.read_text() + "\n[budget.geos.region_01]\nmax_change = 0.05\n")
+    for name in worlds:
+        path = tmp_path / name / "plan.toml"
+        path.write_text(path.read_text() + NO_HOLDOUT)
     markets = tmp_path / "markets"
     for name, world in worlds.items():
         use_truth(monkeypatch, world)
@@ -263,13 +268,17 @@ def test_roi_by_outcome_and_regional_lift_tests(
         return TruthGeoFit(world, world.panel.geos, panel)
 
     monkeypatch.setattr(geo_model, "fit_geo", fit_geo)
-    plan = (folder / "plan.toml").read_text() + (
-        '\n[[calibration]]\nchannel = "search"\ngeo = "region_02"\nstart = 2023-03-06\n'
-        "end = 2023-04-03\nspend_change = 200000.0\nincremental_revenue = 500000.0\n"
-        "se = 100000.0\n"
-        '\n[[calibration]]\nchannel = "tv"\nstart = 2023-03-06\nend = 2023-04-03\n'
-        "spend_change = -1000000.0\nincremental_revenue = -900000.0\nse = 300000.0\n"
-        'outcome = "store_revenue"\n'
+    plan = (
+        (folder / "plan.toml").read_text()
+        + NO_HOLDOUT
+        + (
+            '\n[[calibration]]\nchannel = "search"\ngeo = "region_02"\nstart = 2023-03-06\n'
+            "end = 2023-04-03\nspend_change = 200000.0\nincremental_revenue = 500000.0\n"
+            "se = 100000.0\n"
+            '\n[[calibration]]\nchannel = "tv"\nstart = 2023-03-06\nend = 2023-04-03\n'
+            "spend_change = -1000000.0\nincremental_revenue = -900000.0\nse = 300000.0\n"
+            'outcome = "store_revenue"\n'
+        )
     )
     (folder / "plan.toml").write_text(plan)
     out = tmp_path / "run"
@@ -342,6 +351,7 @@ def test_a_portfolio_market_may_be_a_geo_plan(
 
     folder, world = sim
     use_truth(monkeypatch, world)
+    (folder / "plan.toml").write_text((folder / "plan.toml").read_text() + NO_HOLDOUT)
     row = run_market("geo", str(folder / "plan.toml"), str(tmp_path / "markets" / "geo"))
     assert row["status"] == "ok", row["message"]
     assert row["geos"] == N_GEOS and "density" not in row  # no national density warmed

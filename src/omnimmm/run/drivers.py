@@ -150,12 +150,17 @@ GEO_FIT_STAGES: tuple[Stage, ...] = (
     write_plan_stage, geo_fit_stage, geo_gate_stage, geo_holdout_stage, geo_analysis_stage,
     export_stage,
 )  # fmt: skip
-_STAGES = {
-    ("run", False): RUN_STAGES, ("fit", False): FIT_STAGES,
-    ("run", True): GEO_RUN_STAGES, ("fit", True): GEO_FIT_STAGES,
-    ("optimize", False): (optimize_stage, export_stage),
-    ("optimize", True): (geo_optimize_stage, export_stage),
-}  # fmt: skip
+
+
+def _stages(command: str, geo: bool) -> tuple[Stage, ...]:
+    """The stages of ``command`` for a national or a geo plan (looked up when called)."""
+    table = {
+        ("run", False): RUN_STAGES, ("fit", False): FIT_STAGES,
+        ("run", True): GEO_RUN_STAGES, ("fit", True): GEO_FIT_STAGES,
+        ("optimize", False): (optimize_stage, export_stage),
+        ("optimize", True): (geo_optimize_stage, export_stage),
+    }  # fmt: skip
+    return table[command, geo]
 
 
 def _stage_name(stage: Stage) -> str:
@@ -250,7 +255,7 @@ def _fit_run(
         previous = check_out(out)
         if command == "run":
             say(_data_line(prep))
-        stages = _STAGES[command, _is_geo(prep.plan)]
+        stages = _stages(command, _is_geo(prep.plan))
         with staging(out) as work:
             state = RunState(prep=prep, work=work, say=say, previous=previous, out=out.absolute())
             state.seconds["validate"] = round(time.perf_counter() - t_check, 3)
@@ -384,7 +389,7 @@ def optimize(directory: str | Path, *, progress: Progress | None = None) -> RunS
             meta = geo_meta(prep, state.model) if geo else run_meta(prep, state.model)
             fresh = {k: v for k, v in meta.items() if k != "plan_path"}
             state.result = replace(result, meta={**result.meta, **fresh})
-            _run_stages(state, _STAGES["optimize", geo])
+            _run_stages(state, _stages("optimize", geo))
             stages = {
                 **manifest["stages"],
                 "optimize_seconds": state.seconds["optimize"],
