@@ -359,3 +359,41 @@ def test_a_portfolio_market_may_be_a_geo_plan(
     assert row["recommended_total"] == pytest.approx(
         sum(c["recommended_spend"] for c in rec["channels"])
     )
+
+
+def test_plan_model_settings_reach_the_geo_model(
+    sim: tuple[Path, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The moving baseline goes to the geo model where it has it (else a plan error before
+    sampling); a control form the geo model does not honour stops the plan."""
+    import dataclasses
+
+    from geo_truth import TruthGeoFit
+    from omnimmm.errors import PlanError
+    from omnimmm.mmm import geo as geo_model
+    from omnimmm.run.stages.geo import fit_model, prepare_geo
+
+    folder, world = sim
+    seen: list[Any] = []
+    monkeypatch.setattr(geo_model, "fit_geo", lambda panel, spec, **kw: seen.append(spec)
+                        or TruthGeoFit(world, world.panel.geos, panel))  # fmt: skip
+    text = (folder / "plan.toml").read_text()
+    (folder / "plan.toml").write_text(
+        text + '\n[model]\nbaseline = "local_level"\nbaseline_step_sd = 0.08\n'
+    )
+    prep = prepare_geo(folder / "plan.toml")
+    if "baseline" in {f.name for f in dataclasses.fields(geo_model.GeoModelSpec)}:
+        fit_model(prep, lambda _: None)
+        spec = seen[0]
+        assert (spec.baseline, spec.baseline_step_sd, spec.baseline_knot_weeks) == (
+            "local_level",
+            0.08,
+            13,
+        )
+    else:
+        with pytest.raises(PlanError, match="model.baseline"):
+            fit_model(prep, lambda _: None)
+        assert not seen
+    (folder / "plan.toml").write_text(text + '\n[model]\ncontrol_form = "deviation"\n')
+    res = _invoke("validate", str(folder / "plan.toml"))
+    assert res.exit_code == 2 and 'model.control_form = "deviation"' in res.output

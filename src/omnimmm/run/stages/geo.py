@@ -17,6 +17,7 @@ over regions; its mROI is the horizon value of the next 1% of its spend in every
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -112,6 +113,8 @@ def _unsupported(plan: Plan, path: Path) -> None:
     """Plan keys the geo model does not honour (yet) stop the run instead of being ignored."""
     found = [k for k, on in (("[lifecycle]", plan.lifecycle), ("[journeys]", plan.journeys),
                              ("model.synergies", plan.model.synergies)) if on]  # fmt: skip
+    if plan.model.control_form != "level":
+        found.append(f'model.control_form = "{plan.model.control_form}"')
     for i, c in enumerate(plan.channels, 1):
         if c.adstock not in (None, "geometric"):
             found.append(f'channels[{i}].adstock = "{c.adstock}"')
@@ -264,6 +267,14 @@ def fit_model(prep: GeoPrepared, say: Progress) -> Any:
         sampler["target_accept"] = m.target_accept
     if prep.plan.calibration:
         extra["lift_tests"] = lift_tests(prep.plan)
+    if m.baseline != "fixed":  # the moving baseline, where this geo model version has it
+        if "baseline" not in {f.name for f in dataclasses.fields(GeoModelSpec)}:
+            raise PlanError(
+                f'{prep.plan_path}: model.baseline = "{m.baseline}" is not in this version of '
+                'the geo model; use baseline = "fixed" for a geo plan'
+            )
+        extra.update(baseline=m.baseline, baseline_step_sd=m.baseline_step_sd,
+                     baseline_knot_weeks=m.baseline_knot_weeks)  # fmt: skip
     spec = GeoModelSpec(roi_priors=priors or None, trend=m.trend, **extra)
     return fit_geo(
         prep.panel.panel,
