@@ -69,10 +69,10 @@ from omnimmm.run.stages.geo import (
     geo_fit_stage,
     geo_gate_stage,
     geo_meta,
-    geo_optimize_stage,
     prepare_geo,
 )
 from omnimmm.run.stages.geo_holdout import geo_holdout_stage
+from omnimmm.run.stages.geo_optimize import geo_optimize_stage
 from omnimmm.run.stages.holdout import holdout_stage
 from omnimmm.run.stages.journeys import journeys_stage
 from omnimmm.run.stages.lifecycle import lifecycle_stage
