@@ -124,7 +124,11 @@ def test_geo_holdout_tables(
     national = pd.read_csv(out / "tables" / "holdout_scores.csv")
     assert list(national.columns)[:3] == ["method", "outcome", "variant"]
     html = (out / "report.html").read_text()
-    assert "holdout" in html
+    table = html[html.index('id="geo-holdout"') :].split("</table>")[0]
+    assert table.count("<tr>") == 1 + 1 + N_GEOS  # header, national, regions
+    from openpyxl import load_workbook
+
+    assert "Regional holdout" in load_workbook(out / "report.xlsx", read_only=True).sheetnames
 
 
 def test_a_region_called_national_is_refused(sim: tuple[Path, Any], tmp_path: Path) -> None:

@@ -139,6 +139,11 @@ def _pct(x: Any) -> str:
     return f"{100 * v:+.1f}%" if v is not None else "n/a"
 
 
+def _share(x: Any) -> str:
+    v = _num(x)
+    return f"{100 * v:.1f}%" if v is not None else "n/a"
+
+
 def _roi_matrix(result: RunResult) -> dict[str, Any]:
     roi = result.table("geo_roi")
     channels = [c["name"] for c in result.channels]
@@ -212,6 +217,29 @@ def _fit_charts(result: RunResult) -> list[dict[str, Any]]:
     return out
 
 
+def _holdout(result: RunResult) -> list[dict[str, Any]]:
+    """Per region (the national sums first): holdout MAPE of the model and the baselines
+    (mean over outcomes) and the share of held-out weeks inside the model's 90% interval."""
+    scores = result.table("geo_holdout_scores")
+    if scores.empty:
+        return []
+    mape = scores.pivot_table(index="geo", columns="method", values="mape", aggfunc="mean")
+    cover = scores[scores["method"] == "omnimmm"].groupby("geo")["coverage"].mean()
+    rows = []
+    for g in dict.fromkeys(scores["geo"].astype(str)):
+        m = {str(k): _num(v) for k, v in mape.loc[g].items()}
+        base = {k: v for k, v in m.items() if k != "omnimmm" and v is not None}
+        own = m.get("omnimmm")
+        rows.append({
+            "geo": g,
+            "model": _share(own),
+            "coverage": _share(cover.get(g)),
+            "baselines": ", ".join(f"{k.replace('_', ' ')} {_share(v)}" for k, v in base.items()),
+            "beats": own is not None and bool(base) and own < min(base.values()),
+        })  # fmt: skip
+    return rows
+
+
 def geo_section(result: RunResult) -> dict[str, Any] | None:
     """What the report's regions section shows, formatted (``None`` for a national run)."""
     if not is_geo(result):
@@ -221,6 +249,7 @@ def geo_section(result: RunResult) -> dict[str, Any] | None:
         "roi": _roi_matrix(result),
         "moves": _moves(result),
         "fit": _fit_charts(result),
+        "holdout": _holdout(result),
     }
 
 
