@@ -200,3 +200,16 @@ def test_a_tiny_fit_runs_and_reports_diagnostics() -> None:
     assert fit.points.shape[:2] == (2, 40)
     again = fit_geo(world.panel, chains=2, draws=40, tune=60, seed=3)
     np.testing.assert_array_equal(again.points, fit.points)  # seeds give the same numbers
+
+
+def test_a_lift_test_naming_a_region_moves_that_regions_roi() -> None:
+    world = simulate_geo_world(n_geos=3, n_weeks=40, n_channels=3, n_national=1, seed=1)
+    g, c = "region_02", "search"
+    truth = world.roi_geo[(g, c)]
+    spec = GeoModelSpec(lift_tests=(GeoLiftTest(c, 2.0 * truth, 0.02 * truth, geo=g),))
+    fit = fit_geo(world.panel, spec, chains=2, draws=100, tune=150, seed=3)
+    tab = fit.roi_geo().set_index(["geo", "channel"])
+    # The measured ROI (twice the truth, tight) pins the named region's ROI; the other
+    # regions' search ROI are pulled only through the pooling.
+    assert tab.loc[(g, c), "mean"] == pytest.approx(2.0 * truth, rel=0.1)
+    assert tab.loc[("region_01", c), "mean"] < 1.6 * world.roi_geo[("region_01", c)]
