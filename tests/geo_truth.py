@@ -109,7 +109,7 @@ def use_truth(monkeypatch: pytest.MonkeyPatch, world: Any) -> list[int]:
 
     fits: list[int] = []
 
-    def fake(prep: Any, say: Any) -> TruthGeoFit:
+    def fake(prep: Any, say: Any, settings: Any = None) -> TruthGeoFit:
         p = prep.panel.panel
         fits.append(p.n_weeks)
         return TruthGeoFit(world, p.geos, p)

@@ -401,3 +401,41 @@ def test_plan_model_settings_reach_the_geo_model(
     (folder / "plan.toml").write_text(text + '\n[model]\ncontrol_form = "deviation"\n')
     res = _invoke("validate", str(folder / "plan.toml"))
     assert res.exit_code == 2 and 'model.control_form = "deviation"' in res.output
+
+
+def test_a_failed_geo_gate_is_refitted_with_safer_settings(
+    sim: tuple[Path, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The national run's automatic remedies on the geo fit: divergences at the geo model's
+    target_accept 0.8 -> refit at 0.95 with doubled tuning, which passes; the holdout refit
+    samples with the kept settings."""
+    from geo_truth import TruthGeoFit
+    from omnimmm.mmm import geo as geo_model
+
+    folder, world = sim
+    calls: list[dict[str, Any]] = []
+
+    class Diverging(TruthGeoFit):
+        def __init__(self, panel: Any, accept: float) -> None:
+            super().__init__(world, world.panel.geos, panel)
+            self.accept = accept
+
+        def diagnostics(self) -> dict[str, Any]:
+            bad = self.accept < 0.9
+            return {**super().diagnostics(), "divergences": 40 if bad else 0,
+                    "divergence_rate": 0.01 if bad else 0.0}  # fmt: skip
+
+    def fit_geo(panel: Any, spec: Any, **kw: Any) -> TruthGeoFit:
+        calls.append(kw)
+        return Diverging(panel, kw["target_accept"])
+
+    monkeypatch.setattr(geo_model, "fit_geo", fit_geo)
+    out = tmp_path / "run"
+    res = _invoke("run", str(folder / "plan.toml"), "--out", str(out))
+    assert res.exit_code == 0, res.output
+    assert [(c["target_accept"], c["tune"]) for c in calls] == [(0.8, 1000), (0.95, 2000),
+                                                                (0.95, 2000)]  # fmt: skip
+    manifest = json.loads((out / "manifest.json").read_text())
+    attempts = manifest["remedies"]["attempts"]
+    assert [a["passed"] for a in attempts] == [False, True] and manifest["gate"]["passed"]
+    assert json.loads((out / "result.json").read_text())["meta"]["sampler"]["tune"] == 2000

@@ -241,9 +241,23 @@ def lift_tests(plan: Plan) -> tuple[Any, ...]:
     )  # fmt: skip
 
 
-def fit_model(prep: GeoPrepared, say: Progress) -> Any:
+def geo_sampler(prep: GeoPrepared) -> dict[str, Any]:
+    """The geo fit's sampler settings: the run's ``chains``, ``draws``, ``tune``, ``seed`` and
+    ``target_accept`` (the plan's where it differs from the national default, else the geo
+    model's own)."""
+    import inspect
+
+    from omnimmm.mmm.geo import fit as geo_fit
+
+    accept = prep.plan.model.target_accept
+    if accept == ModelSpec().target_accept:  # the geo model's own default
+        accept = inspect.signature(geo_fit.fit_geo).parameters["target_accept"].default
+    return {**prep.sampler, "target_accept": float(accept)}
+
+
+def fit_model(prep: GeoPrepared, say: Progress, settings: dict[str, Any] | None = None) -> Any:
     """Fit the hierarchical geo model with the plan's ROI priors, lift tests and the run's
-    sampler."""
+    sampler (``settings``: :func:`geo_sampler`'s, or a remedy's)."""
     from omnimmm.mmm.geo import GeoModelSpec, fit_geo
 
     priors = {
@@ -251,7 +265,7 @@ def fit_model(prep: GeoPrepared, say: Progress) -> Any:
         for c in prep.plan.channels
         if c.roi_prior is not None
     }
-    s = prep.sampler
+    s = settings or geo_sampler(prep)
     say(
         f"fitting the geo model: {prep.panel.panel.n_geos} regions x {prep.panel.n_weeks} "
         f"weeks, {s['chains']} chains x {s['draws']} draws"
@@ -263,9 +277,6 @@ def fit_model(prep: GeoPrepared, say: Progress) -> Any:
     extra: dict[str, Any] = {"l_max": max(lags)} if lags else {}
     if m.yearly_fourier != national.yearly_fourier:
         extra["fourier_order"] = m.yearly_fourier
-    sampler: dict[str, Any] = {}
-    if m.target_accept != national.target_accept:
-        sampler["target_accept"] = m.target_accept
     if prep.plan.calibration:
         extra["lift_tests"] = lift_tests(prep.plan)
     if m.baseline != "fixed":  # the moving baseline, where this geo model version has it
@@ -278,12 +289,39 @@ def fit_model(prep: GeoPrepared, say: Progress) -> Any:
                      baseline_knot_weeks=m.baseline_knot_weeks)  # fmt: skip
     spec = GeoModelSpec(roi_priors=priors or None, trend=m.trend, **extra)
     return fit_geo(
-        prep.panel.panel,
-        spec,
-        **sampler,
-        chains=s["chains"], draws=s["draws"], tune=s["tune"], seed=s["seed"],
-        progress=prep.progressbar,
+        prep.panel.panel, spec, chains=s["chains"], draws=s["draws"], tune=s["tune"],
+        seed=s["seed"], target_accept=s["target_accept"], progress=prep.progressbar,
     )  # fmt: skip
+
+
+class _Checked:
+    """A geo fit with the national model's ``diagnostics_`` (what the remedies read)."""
+
+    def __init__(self, fit: Any) -> None:
+        self.fit, self.diagnostics_ = fit, geo_diagnostics(fit)
+
+
+def fit_checked(prep: GeoPrepared, say: Progress) -> tuple[Any, list[dict[str, Any]]]:
+    """Fit the geo model; while it fails an enforced gate, refit with safer sampler settings,
+    at most ``[gate] remedies`` times (:mod:`omnimmm.run.remedies`: the national run's rules).
+
+    Returns
+    -------
+    tuple
+        The kept fit and one record per attempt (one when no remedy ran).
+    """
+    from omnimmm.run.remedies import fit_with_remedies
+    from omnimmm.run.stages.gate import gate_spec
+
+    gate = gate_spec(cast(Any, prep))
+    checked, attempts = fit_with_remedies(
+        lambda settings: _Checked(fit_model(prep, say, settings)),
+        geo_sampler(prep),
+        gate,
+        0 if gate.allow_failure else prep.plan.gate.remedies,
+        say,
+    )
+    return checked.fit, attempts
 
 
 #: Tables the fit-side stages compute, kept from the previous run when its model is reused.
@@ -317,7 +355,7 @@ def geo_fit_stage(state: RunState) -> None:
         if decision.reason:
             say(f"not reusing the model in {state.previous}: {decision.reason}; refitting")
         shutil.rmtree(model_dir, ignore_errors=True)
-        fit = fit_model(prep, say)
+        fit, state.attempts = fit_checked(prep, say)
         fit.save(model_dir)
         state.model = fit
         state.reused = False
@@ -356,13 +394,24 @@ def geo_gate_stage(state: RunState) -> None:
     QualityGateError
         The fit failed and neither the plan nor ``--fast`` allows it.
     """
+    from omnimmm.errors import QualityGateError, numbered
     from omnimmm.mmm.diagnostics import quality_gate
+    from omnimmm.run.remedies import attempt_lines
     from omnimmm.run.stages.gate import gate_record, gate_spec
 
     spec = gate_spec(state.prep)
     diag = geo_diagnostics(state.model)
-    gate = quality_gate(diag, spec)
-    state.gate = gate_record(gate, spec, state.prep, [])  # no automatic remedies for geo fits
+    tried = attempt_lines(state.attempts)
+    try:
+        gate = quality_gate(diag, spec)  # raises QualityGateError unless allowed
+    except QualityGateError as exc:
+        if not tried:
+            raise
+        raise QualityGateError(
+            f"{exc}\nAlready tried automatically before giving up ([gate] remedies = "
+            f"{state.prep.plan.gate.remedies}):\n" + numbered(tried)
+        ) from None
+    state.gate = gate_record(gate, spec, state.prep, tried)
     state.tables["geo_diagnostics"] = pd.DataFrame([diag.to_dict()])
 
 
@@ -474,8 +523,12 @@ def geo_analysis_stage(state: RunState) -> None:
     prep, fit = geo_prep(state), state.model
     d = dict(state.tables.get("geo_diagnostics", pd.DataFrame([{}])).iloc[0])
     d["holdout_mape"] = state.holdout.get("mape_mean")
+    meta = geo_meta(prep, fit)
+    if state.attempts:  # the settings the kept fit was sampled with (a remedy's, if one ran)
+        kept = state.attempts[-1]["settings"]
+        meta["sampler"].update({k: kept[k] for k in ("chains", "draws", "tune", "target_accept")})
     state.result = RunResult(
-        meta=geo_meta(prep, fit),
+        meta=meta,
         horizon_value={},
         diagnostics=d,
         gate=state.gate,
