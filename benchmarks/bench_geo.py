@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -68,13 +69,16 @@ def score(world: Any, nat: Any, geo: Any) -> dict[str, Any]:
 def child_omnimmm(args: argparse.Namespace) -> dict[str, Any]:
     """One omnimmm fit (in the child process)."""
     from omnimmm.data.simulate_geo import simulate_geo_world
-    from omnimmm.mmm.geo import fit_geo
+    from omnimmm.mmm.geo import GeoModelSpec, fit_geo
 
     world = simulate_geo_world(
         n_geos=args.geos, n_weeks=args.weeks, seed=args.seed, same_effects=args.same_effects
     )
+    spec = GeoModelSpec(**json.loads(args.spec)) if args.spec else None
     t0 = time.perf_counter()
-    fit = fit_geo(world.panel, chains=args.chains, draws=args.draws, tune=args.tune, seed=args.seed)
+    fit = fit_geo(
+        world.panel, spec, chains=args.chains, draws=args.draws, tune=args.tune, seed=args.seed
+    )
     wall = time.perf_counter() - t0
     diag = fit.diagnostics()
     out = {"wall_s": wall, "timings": fit.timings, "diagnostics": diag}
@@ -171,9 +175,17 @@ def child_pymc_marketing(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-def run_child(tool: str, **kw: Any) -> dict[str, Any]:
-    """Run one fit in a child process; its result, with ``peak_mb`` its peak memory."""
-    cmd = [sys.executable, __file__, "--child", tool]
+_BENCHENV = Path(__file__).resolve().parent.parent / "benchenv" / "bin" / "python"
+
+
+def run_child(tool: str, peer_python: str = "", **kw: Any) -> dict[str, Any]:
+    """Run one fit in a child process; its result, with ``peak_mb`` its peak memory.
+
+    PyMC-Marketing runs in ``peer_python`` (the bench dependency group's environment,
+    ``benchenv``, when it exists), omnimmm in this interpreter.
+    """
+    python = peer_python if tool == "pymc-marketing" and peer_python else sys.executable
+    cmd = [python, __file__, "--child", tool]
     for k, v in kw.items():
         if isinstance(v, bool):
             if v:
@@ -224,12 +236,15 @@ def _runs(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
 
 
 def _report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> None:
-    header = ["run", "wall s", "CPU s", "max R-hat", "min ESS", "div", "nat MAPE",
-              "nat in 90%", "reg MAPE", "reg cov"]  # fmt: skip
+    header = ["run", "wall s", "CPU s", "load (start-end)", "peak MB", "max R-hat", "min ESS",
+              "div", "nat MAPE", "nat in 90%", "reg MAPE", "reg cov"]  # fmt: skip
     rows = []
     for k, v in results.items():
         row = _fmt_row(k, v)
         row.insert(2, f"{v['cpu_s']:.0f}" if "cpu_s" in v else "")
+        load = v.get("load")
+        row.insert(3, f"{load[0]:.1f}-{load[1]:.1f}" if load else "")
+        row.insert(4, f"{v['peak_mb']:.0f}" if v.get("peak_mb") else "")
         rows.append(row)
     notes = []
     for k, v in results.items():
@@ -281,8 +296,14 @@ def main() -> None:
     ap.add_argument("--draws", type=int, default=1000)
     ap.add_argument("--tune", type=int, default=1000)
     ap.add_argument("--same-effects", action="store_true")
+    ap.add_argument("--spec", default="", help="GeoModelSpec keywords as JSON (experiments)")
     ap.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2])
     ap.add_argument("--peer-draws", type=int, default=500)
+    ap.add_argument(
+        "--peer-python",
+        default=str(_BENCHENV) if _BENCHENV.is_file() else "",
+        help="interpreter with pymc-marketing (default: ./benchenv if present)",
+    )
     ap.add_argument("--big", action="store_true", help="also 100 regions x 104 weeks")
     ap.add_argument("--no-peer", action="store_true")
     ap.add_argument("--jobs", type=int, default=1, help="runs side by side")
@@ -293,10 +314,12 @@ def main() -> None:
     args = ap.parse_args()
     if args.child:
         fn = child_omnimmm if args.child == "omnimmm" else child_pymc_marketing
+        load0 = os.getloadavg()[0]
         res = fn(args)
         usage = resource.getrusage(resource.RUSAGE_SELF)
         res["peak_mb"] = usage.ru_maxrss / 1024.0
         res["cpu_s"] = usage.ru_utime + usage.ru_stime
+        res["load"] = [load0, os.getloadavg()[0]]
         print(json.dumps(res, default=float))
         return
 
@@ -308,7 +331,7 @@ def main() -> None:
 
     def one(name: str) -> None:
         kw = dict(runs[name])
-        res = run_child(kw.pop("tool"), **kw)
+        res = run_child(kw.pop("tool"), peer_python=args.peer_python, **kw)
         (out / (name.replace(" ", "_") + ".json")).write_text(json.dumps(res, default=float))
         print(name, res, flush=True)
 

@@ -12,28 +12,39 @@ import pytest
 pytest.importorskip("nutpie")
 
 from omnimmm.data.simulate_geo import simulate_geo_world
+from omnimmm.errors import PlanError
 from omnimmm.mmm.geo import GeoFit, GeoModelSpec, fit_geo, load_geo, truth_responses
-from omnimmm.mmm.geo.kernel import geo_logp_grad
+from omnimmm.mmm.geo.kernel import geo_logp_grad, marginal_baseline
 from omnimmm.mmm.geo.layout import BLOCKS, geo_layout
 from omnimmm.mmm.geo.model import build_geo_model
-from omnimmm.mmm.geo.spec import geo_data
+from omnimmm.mmm.geo.posterior import baseline_coef
+from omnimmm.mmm.geo.spec import GeoLiftTest, geo_data
 
 
 def _kernel(lay, d, z):  # type: ignore[no-untyped-def]
     g = np.zeros(lay.n)
     lp = geo_logp_grad(
-        z, g, lay.kind, lay.prior_a, lay.prior_b, lay.index_table(), d.xs, d.ys, d.feat, d.ratio
-    )
+        z, g, lay.kind, lay.prior_a, lay.prior_b, lay.index_table(),
+        d.xs, d.ys, d.fc, d.ftf, d.ratio, d.lift,
+    )  # fmt: skip
     return lp, g
+
+
+_LIFTS = (
+    GeoLiftTest("search", 2.5, 0.4, geo="region_02"),
+    GeoLiftTest("social", 1.5, 0.3, geo="region_02", outcome="online_revenue"),  # never spent
+    GeoLiftTest("tv", 1.2, 0.2, outcome="store_revenue"),  # national
+)
 
 
 @pytest.mark.parametrize(
     "outcomes,spec",
     [
-        (2, GeoModelSpec()),
+        (2, GeoModelSpec(lift_tests=_LIFTS)),
         (1, GeoModelSpec(l_max=5, fourier_order=1, trend=False, roi_spread_sd=0.5)),
+        (2, GeoModelSpec(roi_centred=False, lift_tests=_LIFTS[:1])),
     ],
-    ids=["two-outcomes", "one-outcome-short-lags"],
+    ids=["two-outcomes-lift-tests", "one-outcome-short-lags", "non-centred-roi"],
 )
 def test_density_and_gradient_are_pymcs(outcomes, spec) -> None:  # type: ignore[no-untyped-def]
     world = simulate_geo_world(n_geos=3, n_weeks=30, seed=5, n_outcomes=outcomes)
@@ -98,21 +109,51 @@ def test_readers_agree_with_the_kernel_and_roi_definition(tmp_path) -> None:  # 
     )
     assert (nat["low"] <= nat["mean"]).all() and (nat["mean"] <= nat["high"]).all()
     tab = fit.roi_geo()
-    assert len(tab) == 4 * 6 and list(tab.columns) == ["geo", "channel", "mean", "low", "high"]
-    # The fitted mean is the kernel's: moving the outcomes changes the kernel's log density
-    # (its priors do not move) as it changes the likelihood around the fitted mean.
+    per = ["online_revenue", "store_revenue"]
+    assert len(tab) == 4 * 6
+    assert list(tab.columns) == ["geo", "channel", "mean", "low", "high"] + [
+        f"{o}_{q}" for o in per for q in ("mean", "low", "high")
+    ]
+    # Per outcome: the two outcomes' ROI add up to the total (means are linear), and each
+    # is the contributions of that outcome over spend.
+    for t in (tab, nat):
+        np.testing.assert_allclose(t[[f"{o}_mean" for o in per]].sum(axis=1), t["mean"])
+    np.testing.assert_allclose(
+        nat["store_revenue_mean"].to_numpy(),
+        contrib["mean"][..., 1].sum(axis=(0, 1)) / d.spend_total.sum(axis=0),
+        rtol=1e-9,
+    )
+    # The fitted mean is the kernel's: level + centred media + features x (national +
+    # regional coefficients), the regional ones drawn around the kernel's conditional mean.
     one = dataclasses.replace(fit, points=fit.points[:1, :1])
     mu = one.fitted(max_draws=None)["mean"] / d.y_scale[None]
-    sd = one.draws.noise[0][None]
-    shift = 0.01 * np.random.default_rng(3).standard_normal(mu.shape)
-
-    def loglik(ys):  # type: ignore[no-untyped-def]
-        return float((-0.5 * ((ys - mu) / sd) ** 2).sum())
-
-    z = fit.points[0, 0]
-    moved = dataclasses.replace(d, ys=np.ascontiguousarray(d.ys + shift))
-    diff_kernel = _kernel(lay, d, z)[0] - _kernel(lay, moved, z)[0]
-    assert diff_kernel == pytest.approx(loglik(d.ys) - loglik(d.ys + shift), rel=1e-8)
+    media = one.contributions(max_draws=None)["mean"].sum(axis=2) / d.y_scale[None]
+    base = mu - one.draws.level[0][None] - (media - media.mean(axis=0, keepdims=True))
+    dr = one.draws
+    rest = media
+    draws = np.stack(
+        [baseline_coef(d, dr, 0, rest, np.random.default_rng(k)) for k in range(400)]
+    )  # (400, G, J, O)
+    for g in range(d.shape[1]):
+        for o in range(d.shape[3]):
+            coef, *_ = np.linalg.lstsq(d.fc[:, g, :], base[:, g, o], rcond=None)
+            np.testing.assert_allclose(d.fc[:, g, :] @ coef, base[:, g, o], atol=1e-9)
+            r = (
+                d.ys[:, g, o] - dr.level[0, g, o] - (rest[:, g, o] - rest[:, g, o].mean())
+                - d.fc[:, g, :] @ dr.coef_mean[0, :, o]
+            )  # fmt: skip
+            j_n = d.shape[4]
+            c_hat, a_inv = np.empty(j_n), np.empty((j_n, j_n))
+            marginal_baseline(
+                r, np.ascontiguousarray(d.fc[:, g, :]), d.ftf[g], dr.noise[0, g, o],
+                dr.coef_spread[0, :, o].copy(), c_hat, a_inv,
+            )  # fmt: skip
+            dev = draws[:, g, :, o] - dr.coef_mean[0, :, o]
+            se = np.sqrt(np.diag(a_inv) / len(draws))
+            assert np.all(np.abs(dev.mean(axis=0) - c_hat) < 4.5 * se)
+            sd = np.sqrt(np.diag(a_inv))
+            err = np.abs(np.cov(dev.T) - a_inv) / np.outer(sd, sd)
+            assert err.max() < 5.0 * np.sqrt(2.0 / len(draws))
     # Responses: one per region, the same draws, each with its own history.
     resp = fit.responses(13, max_draws=20)
     assert set(resp) == set(world.panel.geos)
@@ -133,6 +174,18 @@ def test_readers_agree_with_the_kernel_and_roi_definition(tmp_path) -> None:  # 
     assert back.panel.dates.equals(world.panel.dates)
 
 
+def test_lift_tests_are_checked() -> None:
+    world = simulate_geo_world(n_geos=3, n_weeks=30, seed=5)
+    for bad, word in [
+        (GeoLiftTest("radio", 1.0, 0.1), "unknown channel"),
+        (GeoLiftTest("tv", 1.0, 0.1, geo="atlantis"), "unknown region"),
+        (GeoLiftTest("tv", 1.0, 0.0), "se > 0"),
+        (GeoLiftTest("tv", 1.0, 0.1, outcome="profit"), "unknown outcome"),
+    ]:
+        with pytest.raises(PlanError, match=word):
+            geo_data(world.panel, GeoModelSpec(lift_tests=(bad,)))
+
+
 def test_truth_responses_match_the_truth() -> None:
     world = simulate_geo_world(n_geos=3, n_weeks=40, seed=4)
     resp = truth_responses(world, 13)
@@ -147,3 +200,16 @@ def test_a_tiny_fit_runs_and_reports_diagnostics() -> None:
     assert fit.points.shape[:2] == (2, 40)
     again = fit_geo(world.panel, chains=2, draws=40, tune=60, seed=3)
     np.testing.assert_array_equal(again.points, fit.points)  # seeds give the same numbers
+
+
+def test_a_lift_test_naming_a_region_moves_that_regions_roi() -> None:
+    world = simulate_geo_world(n_geos=3, n_weeks=40, n_channels=3, n_national=1, seed=1)
+    g, c = "region_02", "search"
+    truth = world.roi_geo[(g, c)]
+    spec = GeoModelSpec(lift_tests=(GeoLiftTest(c, 2.0 * truth, 0.02 * truth, geo=g),))
+    fit = fit_geo(world.panel, spec, chains=2, draws=100, tune=150, seed=3)
+    tab = fit.roi_geo().set_index(["geo", "channel"])
+    # The measured ROI (twice the truth, tight) pins the named region's ROI; the other
+    # regions' search ROI are pulled only through the pooling.
+    assert tab.loc[(g, c), "mean"] == pytest.approx(2.0 * truth, rel=0.1)
+    assert tab.loc[("region_01", c), "mean"] < 1.6 * world.roi_geo[("region_01", c)]

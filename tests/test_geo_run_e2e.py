@@ -1,8 +1,8 @@
 """``omnimmm simulate --geos`` then ``omnimmm run`` on the geo plan it writes, end to end.
 
 The run's own path (reading, validation, gate, analysis, optimizer across regions, exports)
-is checked with the simulator's truth standing in for the fitted model (``TruthGeoFit``: the
-true responses, ROI and fit, as ``omnimmm.mmm.geo.GeoFit`` offers them), so these tests need
+is checked with the simulator's truth standing in for the fitted model (``geo_truth.TruthGeoFit``:
+the true responses, ROI, fit and forecast, as ``omnimmm.mmm.geo.GeoFit`` offers them), so these tests need
 no sampling. With the truth as the model, the national ROI in ``recommendation.json`` must
 be the truth's, and the recommendation must not lose value. The run with the real
 hierarchical fit at ``--fast`` is ``test_geo_run_fit_fast`` (marked slow).
@@ -19,60 +19,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from geo_truth import use_truth
 from omnimmm.cli import app
 from omnimmm.data.simulate_geo import simulate_geo_world
-from omnimmm.optimize import AdstockSaturationResponse
-from omnimmm.run.stages import geo as geo_stages
 
 N_GEOS, N_WEEKS, SEED = 4, 104, 5
-
-
-class TruthGeoFit:
-    """The simulator's truth behind the contract's ``GeoFit`` interface (one draw)."""
-
-    def __init__(self, world: Any, geos: tuple[str, ...]) -> None:
-        self.world, self.geos = world, geos
-        self.n_draws = 1
-
-    def roi_national(self) -> pd.DataFrame:
-        roi = self.world.roi_national
-        return pd.DataFrame(
-            {"channel": list(roi), "mean": list(roi.values()), "low": list(roi.values()),
-             "high": list(roi.values())}
-        )  # fmt: skip
-
-    def roi_geo(self) -> pd.DataFrame:
-        names = dict(zip(self.world.panel.geos, self.geos, strict=True))
-        rows = [
-            {"geo": names[g], "channel": c, "mean": v, "low": v, "high": v}
-            for (g, c), v in self.world.roi_geo.items()
-        ]
-        return pd.DataFrame(rows)
-
-    def fitted(self) -> dict[str, np.ndarray]:
-        prm = self.world.params
-        mean = prm["baseline"] + self.world.contributions.sum(axis=2)  # (T, G, O)
-        sd = np.broadcast_to(prm["noise_sd"][None], mean.shape)
-        return {"mean": mean, "low": mean - 1.645 * sd, "high": mean + 1.645 * sd}
-
-    def contributions(self) -> dict[str, np.ndarray]:
-        c = self.world.contributions
-        return {"mean": c, "low": c, "high": c}
-
-    def diagnostics(self) -> dict[str, Any]:
-        return {"max_rhat": 1.0, "min_ess_bulk": 1000.0, "divergences": 0,
-                "divergence_rate": 0.0, "draws": 1000, "chains": 4}  # fmt: skip
-
-    def responses(self, horizon_weeks: int) -> dict[str, AdstockSaturationResponse]:
-        kw = self.world.response_kwargs(horizon_weeks)
-        return {
-            name: AdstockSaturationResponse.from_arrays(**kw[g])
-            for g, name in zip(self.world.panel.geos, self.geos, strict=True)
-        }
-
-    def save(self, directory: Path) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        (directory / "truth.json").write_text(json.dumps(self.world.truth_dict()))
 
 
 @pytest.fixture
@@ -88,10 +39,7 @@ def geo_world(tmp_path: Path) -> tuple[Path, Any]:
 
 
 def _truth_fit(monkeypatch: pytest.MonkeyPatch, world: Any) -> None:
-    def fake(prep: Any, say: Any) -> TruthGeoFit:
-        return TruthGeoFit(world, prep.panel.panel.geos)
-
-    monkeypatch.setattr(geo_stages, "fit_model", fake)
+    use_truth(monkeypatch, world)
 
 
 def test_simulate_geos_writes_a_world_that_reads_back(geo_world: tuple[Path, Any]) -> None:
@@ -183,8 +131,6 @@ def test_geo_plan_errors_exit_with_a_paragraph(geo_world: tuple[Path, Any], tmp_
     assert res.exit_code == 3
     assert "region_03 has no row for 1 of the panel's 104 weeks (week 2023-02-20)" in res.output
     assert not (tmp_path / "r").exists()
-    res = CliRunner().invoke(app, ["fit", str(sim / "plan.toml"), "--out", str(tmp_path / "f")])
-    assert res.exit_code == 64 and "geo plan" in res.output
     plan = (sim / "plan.toml").read_text()
     (sim / "plan.toml").write_text(plan + '\n[model]\nsynergies = [["tv", "search"]]\n')
     res = CliRunner().invoke(app, ["run", str(sim / "plan.toml"), "--out", str(tmp_path / "r")])

@@ -9,7 +9,8 @@ import pytest
 
 from omnimmm.errors import InfeasibleError, PlanError
 from omnimmm.optimize import AdstockSaturationResponse, FixedBudget, optimize_budget
-from omnimmm.optimize.geo import GeoLimits, GeoResponse, geo_constraints, geo_tables
+from omnimmm.optimize.geo import GeoResponse, geo_tables
+from omnimmm.optimize.geo_limits import GeoLimits, geo_constraints
 
 CHANNELS = ("tv", "search", "social")
 SCOPES = ("national", "local", "local")
@@ -140,10 +141,8 @@ def test_infeasible_region_limits_are_named(geo: GeoResponse) -> None:
         )
 
 
-def test_optimum_matches_brute_force_on_a_tiny_case() -> None:
-    """Two regions, one national and one local channel: 3 variables at a fixed total; the
-    solver's value must match the best of a fine grid (and not beat it by more than the
-    grid's resolution)."""
+def _tiny_geo() -> GeoResponse:
+    """Two regions, one national (tv) and one local channel (search): 3 budget lines."""
     regions = {
         "a": _region(5, 1.0, draws=3).subset(np.arange(3)),
         "b": _region(6, 3.0, draws=3),
@@ -164,7 +163,13 @@ def test_optimum_matches_brute_force_on_a_tiny_case() -> None:
         )
         for k, r in regions.items()
     }  # fmt: skip
-    geo = GeoResponse(one, ("national", "local"))
+    return GeoResponse(one, ("national", "local"))
+
+
+def test_optimum_matches_brute_force_on_a_tiny_case() -> None:
+    """3 budget lines at a fixed total; the solver's value must match the best of a fine
+    grid (and not beat it by more than the grid's resolution)."""
+    geo = _tiny_geo()
     total = float(geo.current_allocation.sum())
     res = optimize_budget(geo, FixedBudget(total=total), None, seed=0)
     best = float(res.draws_recommended.mean())
@@ -203,3 +208,71 @@ def test_stacked_regions_match_the_loop_over_regions(geo: GeoResponse) -> None:
     )
     for a, b in zip(geo.horizon_value_and_grad(x), loop.horizon_value_and_grad(x), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def test_own_max_changes_combine_and_match_brute_force() -> None:
+    """Per-channel and per-region max_change with a bound: the box each budget line may
+    move in is derived here from the documented rule (independently of geo_constraints),
+    the best allocation inside it found by a grid, and the solver must match it. Without
+    the own limits the optimum lies outside the box (so they bind)."""
+    geo = _tiny_geo()
+    cur = dict(zip(geo.channels, geo.current_allocation, strict=True))
+    assert list(cur) == ["tv", "a/search", "b/search"]
+    total = float(sum(cur.values()))
+    cons = geo_constraints(
+        geo,
+        max_change=0.5,
+        channels={"tv": (None, 1.25 * cur["tv"], False, 0.3), "search": (None, None, False, 0.2)},
+        geos={
+            "a": GeoLimits(channels={"search": (None, None, False, 0.35)}),  # the cell's own
+            "b": GeoLimits(max_change=0.4),  # the tighter of b's 0.4 and search's 0.2
+        },
+    )
+    box = {
+        "tv": (0.7 * cur["tv"], 1.25 * cur["tv"]),  # its own 0.3, capped by the bound
+        "a/search": (0.65 * cur["a/search"], 1.35 * cur["a/search"]),
+        "b/search": (0.8 * cur["b/search"], 1.2 * cur["b/search"]),
+    }
+    free = optimize_budget(geo, FixedBudget(total=total), geo_constraints(geo, max_change=0.5))
+    x_free = free.allocation["recommended"].reindex(geo.channels).to_numpy()
+    outside = [lo - 1e-6 > v or v > hi + 1e-6 for v, (lo, hi) in zip(x_free, box.values(),
+                                                                       strict=True)]  # fmt: skip
+    assert any(outside), "the own limits must bind on this case"
+
+    res = optimize_budget(geo, FixedBudget(total=total), cons, seed=0)
+    x = res.allocation["recommended"].reindex(geo.channels).to_numpy()
+    for v, (lo, hi) in zip(x, box.values(), strict=True):
+        assert lo * (1 - 1e-6) <= v <= hi * (1 + 1e-6)
+    assert x.sum() == pytest.approx(total, rel=1e-6)
+    n = 301
+    grid = np.array(
+        [
+            (tv, a, total - tv - a)
+            for tv in np.linspace(*box["tv"], n)
+            for a in np.linspace(*box["a/search"], n)
+        ]
+    )
+    ok = (grid[:, 2] >= box["b/search"][0]) & (grid[:, 2] <= box["b/search"][1])
+    values = geo.horizon_value(grid[ok]).mean(axis=1)
+    brute = float(values.max())
+    best = float(res.draws_recommended.mean())
+    assert brute * (1 - 1e-4) <= best <= brute * (1 + 2e-3)
+    np.testing.assert_allclose(x, grid[ok][int(values.argmax())], atol=total * 0.01)
+    # the solver's bounds per line are the box derived here
+    for name, (lo, hi) in box.items():
+        assert res.allocation.loc[name, "lower"] == pytest.approx(lo, rel=1e-9)
+        assert res.allocation.loc[name, "upper"] == pytest.approx(hi, rel=1e-9)
+
+
+def test_a_national_plans_channel_max_change() -> None:
+    from omnimmm.optimize import Constraints, check_feasible
+
+    cons = Constraints(max_change=0.5, max_changes={"tv": 0.1, "search": 0.8})
+    r = check_feasible(("tv", "search", "social"), ("offline", "online", "online"),
+                       np.array([100.0, 50.0, 20.0]), FixedBudget(total=170.0), cons)  # fmt: skip
+    np.testing.assert_allclose(r.lower, [90.0, 10.0, 10.0])
+    np.testing.assert_allclose(r.upper, [110.0, 90.0, 30.0])
+    assert r.upper_why[0] == "max_change 0.1 (its own)" and r.upper_why[2] == "max_change 0.5"
+    with pytest.raises(PlanError, match="max_changes name unknown"):
+        check_feasible(("tv",), ("offline",), np.array([1.0]), FixedBudget(total=1.0),
+                       Constraints(max_changes={"radio": 0.1}))  # fmt: skip

@@ -22,7 +22,7 @@ from omnimmm.optimize.scenarios import LinearRow, _row_feasible, _rows_feasible
 
 _HEAVY = ("pymc", "pytensor", "numba", "nutpie", "arviz", "statsmodels", "scipy.optimize",
           # the run's drivers and report writers (a geo hook once pulled them into validate)
-          "omnimmm.run.drivers", "omnimmm.run.geo_driver", "omnimmm.report.html")  # fmt: skip
+          "omnimmm.run.drivers", "omnimmm.report.html")  # fmt: skip
 
 _PROBE = """
 import json, runpy, sys

@@ -14,7 +14,7 @@ import typer
 from rich.markup import escape
 
 from omnimmm.console import EXAMPLES, error_line, lifecycle_score_lines, make_console, run_app
-from omnimmm.errors import OmniError
+from omnimmm.errors import OmniError, UsageError
 
 app = typer.Typer(
     name="omnimmm",
@@ -467,7 +467,7 @@ def simulate(
     out: Annotated[Path, typer.Option(help="Directory to write world.csv, plan.toml, truth.")],
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same bytes.")] = 0,
     weeks: Annotated[
-        int, typer.Option(min=104, max=208, help="Number of weeks (104 to 208).")
+        int, typer.Option(min=52, max=208, help="Number of weeks (104 to 208; geo: 52 to 208).")
     ] = 156,
     noise: Annotated[float, typer.Option(help="Noise sd relative to mean revenue.")] = 0.05,
     synergy: Annotated[bool, typer.Option(help="Include the TV x search synergy.")] = True,
@@ -484,6 +484,8 @@ def simulate(
     from omnimmm.data.simulate import simulate_world, write_world
 
     try:
+        if not geos and weeks < 104:
+            raise UsageError(f"--weeks {weeks}: a national world needs 104 to 208 weeks")
         if geos:
             from omnimmm.data.geo_world_io import simulate_geo_files
 
@@ -553,11 +555,9 @@ def run(
 ) -> None:  # fmt: skip
     """Fit (or reuse), gate, optimize and report: the quarterly run into --out DIR."""
     from omnimmm.run import drivers
-    from omnimmm.run.geo_driver import is_geo_plan, run_geo
 
     try:
-        runner = run_geo if is_geo_plan(plan) else drivers.run  # [data] geo: the geo run
-        summary = runner(
+        summary = drivers.run(
             plan, out, seed=seed, fast=fast, progress=_say, progressbar=console.is_terminal
         )
     except OmniError as exc:

@@ -164,24 +164,31 @@ class ChannelSpec(_Frozen):
 
 
 class ChannelBounds(_Frozen):
-    """Bounds on one channel's total spend over the budget horizon."""
+    """Bounds on one channel's total spend over the budget horizon, and its own
+    ``max_change`` (in place of ``[budget] max_change``, tighter or looser)."""
 
     min: Float | None = Field(default=None, ge=0)
     max: Float | None = Field(default=None, ge=0)
     locked: StrictBool = False
+    max_change: Float | None = Field(default=None, ge=0, le=10)
 
     @model_validator(mode="after")
     def _consistent(self) -> ChannelBounds:
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"min ({self.min:g}) is larger than max ({self.max:g})")
-        if self.locked and (self.min is not None or self.max is not None):
-            raise ValueError("a locked channel keeps its current spend; drop min and max")
+        if self.locked and (
+            self.min is not None or self.max is not None or self.max_change is not None
+        ):
+            raise ValueError(
+                "a locked channel keeps its current spend; drop min, max and max_change"
+            )
         return self
 
 
 class GeoBounds(_Frozen):
-    """One region's budget limits (``[budget.geos.NAME]``): its total (local channels plus
-    its share of national buys), its own ``max_change`` and bounds per local channel."""
+    """One region's budget limits (``[budget.geos.NAME]``): its local channels' total
+    (national buys are bounded as national totals), its own ``max_change`` for its local
+    channels, and bounds (and ``max_change``) per local channel in the region."""
 
     min: Float | None = Field(default=None, ge=0)
     max: Float | None = Field(default=None, ge=0)
@@ -252,7 +259,8 @@ class ModelSpec(_Frozen):
 
 class CalibrationSpec(_Frozen):
     """A lift test: spend changed by ``spend_change`` over [start, end] and caused
-    ``incremental_revenue`` (standard error ``se``) in one outcome or all outcomes summed."""
+    ``incremental_revenue`` (standard error ``se``) in one outcome or all outcomes summed;
+    in a geo plan, in one region (``geo``) or, without it, nationally."""
 
     channel: Name
     start: Date
@@ -261,6 +269,7 @@ class CalibrationSpec(_Frozen):
     incremental_revenue: Float
     se: Float = Field(gt=0)
     outcome: Name | None = None
+    geo: Name | None = None  # geo plans only: the region the test ran in
 
     @model_validator(mode="after")
     def _window(self) -> CalibrationSpec:
@@ -413,9 +422,13 @@ class Plan(_Frozen):
         raise KeyError(name)
 
     def resolved(self) -> Plan:
-        """A copy with every defaulted choice written out (adstock, l_max, data format)."""
+        """A copy with every defaulted choice written out (adstock, l_max, data format); a
+        geo plan's channels are geometric (the geo model's) with ``l_max`` as given."""
+        geo = self.data.geo is not None
         channels = tuple(
-            c.model_copy(update={"adstock": c.adstock_kind, "l_max": c.lag_max})
+            c.model_copy(update={"adstock": c.adstock or "geometric"})
+            if geo
+            else c.model_copy(update={"adstock": c.adstock_kind, "l_max": c.lag_max})
             for c in self.channels
         )
         data = self.data.model_copy(update={"format": self.data.file_format})
@@ -487,6 +500,9 @@ def _unknown_references(plan: Plan) -> list[str]:
                            ("budget.geos", plan.budget.geos)):  # fmt: skip
             if given is not None:
                 problems.append(f'{key} needs a long panel: set data.geo = "<region column>"')
+        for i in (i for i, c in enumerate(plan.calibration, 1) if c.geo is not None):
+            problems.append(f'calibration[{i}].geo needs a long panel: set data.geo = "<region '
+                            'column>" (a national plan\'s lift tests are national)')  # fmt: skip
         national = [c.name for c in plan.channels if c.scope == "national"]
         if national:
             problems.append(f'channel(s) {", ".join(national)}: scope = "national" needs data.geo')

@@ -22,7 +22,7 @@ row (header = row 1), and what was expected:
 * an event column that is not 0/1 or differs between regions in a week (festivals are
   national; the plan's ``[festivals]`` calendar weeks are added to the panel's events);
 * too few weeks for the channels, a channel that never spends, a ``[budget.geos.NAME]``
-  naming a region the data do not have.
+  naming a region the data do not have, a region called ``national`` (national total rows).
 """
 
 from __future__ import annotations
@@ -43,7 +43,18 @@ from omnimmm.errors import DataError
 if TYPE_CHECKING:
     from omnimmm.config import Plan
 
-__all__ = ["GeoData", "POPULATION_DRIFT", "SHARE_FACTOR", "geo_arrays", "load_geo_panel"]
+__all__ = [
+    "NATIONAL_ROW",
+    "POPULATION_DRIFT",
+    "SHARE_FACTOR",
+    "GeoData",
+    "geo_arrays",
+    "load_geo_panel",
+]
+
+#: The ``geo`` of the national sums in a geo run's forecast tables; no region may be called
+#: so (case and spaces ignored): a long panel with national total rows is refused.
+NATIONAL_ROW = "national"
 
 #: Largest ratio between a region's largest and smallest population before it is an error.
 POPULATION_DRIFT = 1.5
@@ -253,6 +264,15 @@ class _Reader:
                 "one row per region and week: drop the repeats or sum them into one row"
             )
         geos = list(dict.fromkeys(geo))
+        total = next((g for g in geos if str(g).strip().lower() == NATIONAL_ROW), None)
+        if total is not None:
+            i = int(np.flatnonzero((geo == total).to_numpy())[0])
+            raise self.fail(
+                f'column "{self.plan.data.geo}" (data.geo): row {_row(i)} names the region '
+                f'"{total}"; a geo panel holds regions only (the run adds the national sums '
+                f'under "{NATIONAL_ROW}" in its forecast tables): drop national total rows, or '
+                "rename a region of that name"
+            )
         weeks = pd.DatetimeIndex(sorted(set(dates)), name="date")
         steps = weeks[1:] - weeks[:-1]
         off = np.flatnonzero(steps != _WEEK)

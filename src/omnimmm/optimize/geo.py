@@ -17,9 +17,8 @@ pattern, so the horizon value is the same carryover-aware value as a national pl
 (:mod:`omnimmm.optimize.response`). Draw ``d`` of every region is draw ``d`` of one joint
 posterior (one hierarchical fit), so the regions' values are added draw by draw.
 
-:func:`geo_constraints` turns the plan's ``[budget]`` (``max_change``, ``[budget.channels]``,
-``[budget.geos.NAME]``) into :class:`~omnimmm.optimize.scenarios.Constraints` over these
-variables; :func:`geo_tables` says what each region and region x channel gains and loses.
+The plan's limits over these variables are :mod:`omnimmm.optimize.geo_limits`;
+:func:`geo_tables` says what each region and region x channel gains and loses.
 """
 
 from __future__ import annotations
@@ -33,16 +32,8 @@ import pandas as pd
 
 from omnimmm.errors import PlanError
 from omnimmm.optimize.response import AdstockSaturationResponse
-from omnimmm.optimize.scenarios import ChannelBounds, ChannelGroup, Constraints
 
-__all__ = [
-    "GeoLayout",
-    "GeoLimits",
-    "GeoResponse",
-    "geo_constraints",
-    "geo_tables",
-    "national_shares",
-]
+__all__ = ["GeoLayout", "GeoResponse", "geo_tables", "national_shares"]
 
 SEP = "/"
 _SCOPES = ("local", "national")
@@ -412,124 +403,6 @@ def _stack(regions: Sequence[Any]) -> AdstockSaturationResponse | None:
         synergy_pairs=pairs,
         synergy_gamma=np.concatenate([r.synergy_gamma for r in regions], axis=1),
         horizon_weeks=first.horizon_weeks,
-    )
-
-
-# --------------------------------------------------------------------------- constraints
-
-
-@dataclass(frozen=True)
-class GeoLimits:
-    """One region's limits (``[budget.geos.NAME]`` of a plan).
-
-    Attributes
-    ----------
-    min, max : float, optional
-        Bounds on the region's local media spend over the horizon (national buys are split
-        by their shares and bounded as national totals).
-    max_change : float, optional
-        Each of the region's local channels within ``current * (1 +- max_change)``; replaces
-        the plan-wide ``max_change`` for this region.
-    channels : mapping of channel -> (min, max, locked)
-        Bounds on one local channel in this region.
-    """
-
-    min: float | None = None
-    max: float | None = None
-    max_change: float | None = None
-    channels: Mapping[str, tuple[float | None, float | None, bool]] = field(default_factory=dict)
-
-
-def geo_constraints(
-    response: GeoResponse | GeoLayout,
-    *,
-    max_change: float | None,
-    channels: Mapping[str, tuple[float | None, float | None, bool]] | None = None,
-    geos: Mapping[str, GeoLimits] | None = None,
-    online_share: tuple[float | None, float | None] | None = None,
-) -> Constraints:
-    """The plan's budget limits as constraints over a :class:`GeoResponse`'s variables.
-
-    Parameters
-    ----------
-    response : GeoResponse or GeoLayout
-    max_change : float, optional
-        Plan-wide: every variable (a national total, a region's local channel) within
-        ``current * (1 +- max_change)``, unless its region sets its own.
-    channels : mapping of channel -> (min, max, locked), optional
-        ``[budget.channels.NAME]``: a national channel's total, or a local channel's sum over
-        regions (a channel group); ``locked`` holds every region at its current spend.
-    geos : mapping of region -> GeoLimits, optional
-        ``[budget.geos.NAME]``.
-    online_share : (low, high), optional
-
-    Returns
-    -------
-    Constraints
-
-    Raises
-    ------
-    PlanError
-        A region or channel name the response does not have, naming the plan key.
-    """
-    channels = dict(channels or {})
-    geos = dict(geos or {})
-    base, names = response.base_channels, response.channels
-    scope = dict(zip(base, response.scopes, strict=True))
-    for ch in channels:
-        if ch not in scope:
-            raise PlanError(f"budget.channels.{ch}: no channel {ch!r}; channels: {list(base)}")
-    for geo, lim in geos.items():
-        if geo not in response.geos:
-            raise PlanError(
-                f"budget.geos.{geo}: the data have no region {geo!r}; regions: "
-                f"{', '.join(response.geos)}"
-            )
-        for ch in lim.channels:
-            if scope.get(ch) != "local":
-                raise PlanError(f"budget.geos.{geo}.channels.{ch}: {ch!r} is not a local channel")
-    current = response.current_allocation
-    changes = {g: lim.max_change for g, lim in geos.items() if lim.max_change is not None}
-    # The loosest max_change goes to Constraints (its bounds keep the "max_change" label);
-    # tighter ones become explicit bounds on their variables.
-    loosest = None if max_change is None else max([max_change, *changes.values()])
-    bounds: dict[str, ChannelBounds] = {}
-    locked: list[str] = []
-    none: tuple[float | None, float | None, bool] = (None, None, False)
-    for i, name in enumerate(names):
-        region, ch = response.variable(name)
-        lo, hi, lock = none
-        if region is None:
-            lo, hi, lock = channels.get(ch, none)
-        elif region in geos:
-            lo, hi, lock = geos[region].channels.get(ch, none)
-        if region is not None and channels.get(ch, none)[2]:
-            lock = True
-        if lock:
-            locked.append(name)
-            continue
-        own = max_change if region is None else changes.get(region, max_change)
-        if own is not None and (loosest is None or own < loosest):
-            lo = max(lo or 0.0, current[i] * (1 - own))
-            hi = current[i] * (1 + own) if hi is None else min(hi, current[i] * (1 + own))
-        if lo is not None or hi is not None:
-            bounds[name] = ChannelBounds(min=lo, max=hi)
-    groups = []
-    for ch, (lo, hi, _) in channels.items():
-        if scope[ch] == "local" and (lo is not None or hi is not None):
-            members = tuple(f"{g}{SEP}{ch}" for g in response.geos)
-            groups.append(ChannelGroup(f"{ch} (all regions)", members, min=lo, max=hi))
-    for geo, lim in geos.items():
-        if lim.min is not None or lim.max is not None:
-            members = tuple(f"{geo}{SEP}{c}" for c in base if scope[c] == "local")
-            if members:
-                groups.append(ChannelGroup(f"region {geo}", members, min=lim.min, max=lim.max))
-    return Constraints(
-        bounds=bounds,
-        max_change=loosest,
-        online_share=online_share,
-        locked=tuple(locked),
-        groups=tuple(groups),
     )
 
 

@@ -203,6 +203,8 @@ class Constraints:
         Per-channel minimum/maximum, absolute or relative to current spend.
     max_change : float, optional
         Each channel within ``current * (1 - max_change)`` and ``current * (1 + max_change)``.
+    max_changes : mapping of channel -> float
+        A channel's own ``max_change``, in place of ``max_change`` (tighter or looser).
     online_share : (low, high), optional
         Bounds on online media spend / all media spend; either side may be None.
     locked : tuple of str
@@ -216,6 +218,7 @@ class Constraints:
     online_share: tuple[float | None, float | None] | None = None
     locked: tuple[str, ...] = ()
     groups: tuple[ChannelGroup, ...] = ()
+    max_changes: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         locked = (self.locked,) if isinstance(self.locked, str) else tuple(self.locked)
@@ -234,6 +237,9 @@ class Constraints:
             self.max_change >= 0 and np.isfinite(self.max_change)
         ):
             raise PlanError(f"max_change must be a number >= 0, got {self.max_change!r}")
+        for name, m in self.max_changes.items():
+            if not (m >= 0 and np.isfinite(m)):
+                raise PlanError(f"max_changes[{name!r}] must be a number >= 0, got {m!r}")
         if self.online_share is not None:
             lo, hi = self.online_share
             for v in (lo, hi):
@@ -341,9 +347,10 @@ def check_feasible(
             upper[i], upper_why[i] = hi, why
 
     for i, ch in enumerate(channels):
-        if cons.max_change is not None:
-            m = cons.max_change
-            tighten(i, current[i] * (1 - m), current[i] * (1 + m), f"max_change {m:g}")
+        m = cons.max_changes.get(ch, cons.max_change)
+        if m is not None:
+            why = f"max_change {m:g}" + (" (its own)" if ch in cons.max_changes else "")
+            tighten(i, current[i] * (1 - m), current[i] * (1 + m), why)
         b = cons.bounds.get(ch)
         if b is not None:
             k = current[i] if b.relative else 1.0
@@ -433,6 +440,7 @@ def _check_names(cons: Constraints, channels: tuple[str, ...]) -> None:
     for where, names in (
         ("bounds", list(cons.bounds)),
         ("locked", list(cons.locked)),
+        ("max_changes", list(cons.max_changes)),
         *((f"group {g.name!r}", list(g.channels)) for g in cons.groups),
     ):
         unknown = [c for c in names if c not in known]

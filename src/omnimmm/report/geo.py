@@ -19,7 +19,14 @@ import pandas as pd
 from omnimmm.report import svg
 from omnimmm.report.result import RunResult
 
-__all__ = ["GEO_SHEETS", "geo_recommendation", "geo_section", "geo_summary_lines", "is_geo"]
+__all__ = [
+    "GEO_SHEETS",
+    "geo_recommendation",
+    "geo_section",
+    "geo_summary_lines",
+    "is_geo",
+    "national_rows",
+]
 
 #: Workbook sheet name -> (table, description), appended to the national sheets.
 GEO_SHEETS: dict[str, tuple[str, str]] = {
@@ -32,8 +39,22 @@ GEO_SHEETS: dict[str, tuple[str, str]] = {
     "Region x channel ROI": ("geo_roi", "ROI per region and channel over the data (90%)"),
     "Budget lines": ("geo_budget_lines", "The optimizer's variables, bounds and mROI"),
     "Regional fit": ("geo_fit", "Actual vs fitted per week, region and outcome (90% band)"),
+    "Regional holdout": (
+        "geo_holdout_scores",
+        "Holdout MAPE, sMAPE, bias and 90% coverage per region, model and baselines",
+    ),
     "Geo diagnostics": ("geo_diagnostics", "Convergence of the geo model"),
 }
+
+
+def national_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """A forecast table's national rows: a geo run's have ``geo`` = ``"national"`` (the sums
+    over regions, :data:`omnimmm.data.geo_read.NATIONAL_ROW`); a national run's are all."""
+    from omnimmm.data.geo_read import NATIONAL_ROW
+
+    if frame.empty or "geo" not in frame.columns:
+        return frame
+    return frame[frame["geo"].astype(str) == NATIONAL_ROW]
 
 
 def is_geo(result: RunResult) -> bool:
@@ -56,7 +77,9 @@ def _order(result: RunResult, frame: pd.DataFrame) -> list[str]:
 
 def geo_recommendation(result: RunResult) -> list[dict[str, Any]]:
     """``geos: [{"name", "channels": [{"name", "roi": {"mean", "low", "high"},
-    "current_spend", "recommended_spend"}]}]`` (DESIGN.md), regions and channels in data order.
+    "current_spend", "recommended_spend"}]}]`` (DESIGN.md), regions and channels in data order;
+    each cell also has ``roi_by_outcome`` ``{outcome: {"mean", "low", "high"}}`` when the
+    model gives regional ROI per outcome.
 
     A national channel's spend in a region is its share of the national buy. Each region also
     gets its totals, ``current_spend`` and ``recommended_spend``, and ``horizon_value_added``
@@ -68,6 +91,7 @@ def geo_recommendation(result: RunResult) -> list[dict[str, Any]]:
     if cells.empty:
         cells = result.table("geo_roi").assign(current_spend=math.nan, recommended_spend=math.nan)
     channels = [c["name"] for c in result.channels]
+    outcomes = list(result.outcomes) or [""]
     by = {(str(r["geo"]), str(r["channel"])): r for _, r in cells.iterrows()}
     out = []
     for g in _order(result, cells):
@@ -76,14 +100,18 @@ def geo_recommendation(result: RunResult) -> list[dict[str, Any]]:
             r = by.get((g, c))
             if r is None:
                 continue
-            rows.append(
-                {
-                    "name": c,
-                    "roi": {k: _num(r.get(k)) for k in ("mean", "low", "high")},
-                    "current_spend": _num(r.get("current_spend")),
-                    "recommended_spend": _num(r.get("recommended_spend")),
+            cell: dict[str, Any] = {
+                "name": c,
+                "roi": {k: _num(r.get(k)) for k in ("mean", "low", "high")},
+                "current_spend": _num(r.get("current_spend")),
+                "recommended_spend": _num(r.get("recommended_spend")),
+            }
+            if f"{outcomes[0]}_mean" in r.index:  # the model's ROI per outcome in the region
+                cell["roi_by_outcome"] = {
+                    o: {k: _num(r.get(f"{o}_{k}")) for k in ("mean", "low", "high")}
+                    for o in outcomes
                 }
-            )
+            rows.append(cell)
         entry: dict[str, Any] = {"name": g, "channels": rows}
         t = totals.get(g)
         if t is not None:
@@ -109,6 +137,11 @@ def _ratio(x: Any) -> str:
 def _pct(x: Any) -> str:
     v = _num(x)
     return f"{100 * v:+.1f}%" if v is not None else "n/a"
+
+
+def _share(x: Any) -> str:
+    v = _num(x)
+    return f"{100 * v:.1f}%" if v is not None else "n/a"
 
 
 def _roi_matrix(result: RunResult) -> dict[str, Any]:
@@ -184,6 +217,29 @@ def _fit_charts(result: RunResult) -> list[dict[str, Any]]:
     return out
 
 
+def _holdout(result: RunResult) -> list[dict[str, Any]]:
+    """Per region (the national sums first): holdout MAPE of the model and the baselines
+    (mean over outcomes) and the share of held-out weeks inside the model's 90% interval."""
+    scores = result.table("geo_holdout_scores")
+    if scores.empty:
+        return []
+    mape = scores.pivot_table(index="geo", columns="method", values="mape", aggfunc="mean")
+    cover = scores[scores["method"] == "omnimmm"].groupby("geo")["coverage"].mean()
+    rows = []
+    for g in dict.fromkeys(scores["geo"].astype(str)):
+        m = {str(k): _num(v) for k, v in mape.loc[g].items()}
+        base = {k: v for k, v in m.items() if k != "omnimmm" and v is not None}
+        own = m.get("omnimmm")
+        rows.append({
+            "geo": g,
+            "model": _share(own),
+            "coverage": _share(cover.get(g)),
+            "baselines": ", ".join(f"{k.replace('_', ' ')} {_share(v)}" for k, v in base.items()),
+            "beats": own is not None and bool(base) and own < min(base.values()),
+        })  # fmt: skip
+    return rows
+
+
 def geo_section(result: RunResult) -> dict[str, Any] | None:
     """What the report's regions section shows, formatted (``None`` for a national run)."""
     if not is_geo(result):
@@ -193,6 +249,7 @@ def geo_section(result: RunResult) -> dict[str, Any] | None:
         "roi": _roi_matrix(result),
         "moves": _moves(result),
         "fit": _fit_charts(result),
+        "holdout": _holdout(result),
     }
 
 

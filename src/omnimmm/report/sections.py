@@ -16,7 +16,7 @@ from markupsafe import Markup
 
 from omnimmm.report import svg
 from omnimmm.report.benefits import campaign_rows, points_rows
-from omnimmm.report.geo import geo_summary_lines
+from omnimmm.report.geo import geo_summary_lines, national_rows
 from omnimmm.report.result import RunResult
 
 __all__ = [
@@ -371,8 +371,8 @@ def chart_decomposition(result: RunResult) -> Markup:
 
 def chart_fit(result: RunResult) -> list[dict[str, Any]]:
     fit = result.table("fit")
-    ho = result.table("holdout")
-    base = result.table("baseline_forecasts")
+    ho = national_rows(result.table("holdout"))
+    base = national_rows(result.table("baseline_forecasts"))
     out = []
     for o in result.outcomes:
         f = fit[fit["outcome"] == o]

@@ -25,6 +25,11 @@ DIR holds (DESIGN.md, "Forecast tables"):
   the baselines.
 
 DIR is built in a hidden sibling folder and renamed into place at the end.
+
+A geo plan (``[data] geo``) refits the geo model at each origin and forecasts per region
+(:mod:`omnimmm.run.geo_backtest`): the tables gain a ``geo`` column whose ``"national"`` rows
+are the sums over regions; ``backtest.json`` scores those rows under the same keys and adds
+``geos`` (each region's scores over all origins). A national plan's outputs are unchanged.
 """
 
 from __future__ import annotations
@@ -214,20 +219,68 @@ def _backtest(
     progressbar: bool,
     t0: float,
 ) -> BacktestSummary:
+    from omnimmm.config import load_plan
+    from omnimmm.run.geo_backtest import geo_origins, national_part, region_scores
+    from omnimmm.run.rundir import staging
+    from omnimmm.run.stages.validate import prepare
+
+    _check_out(out)
+    if load_plan(plan_path).data.geo is not None:  # a long panel: the geo model per region
+        from omnimmm.run.stages.geo import prepare_geo
+
+        gprep = prepare_geo(plan_path, seed=seed, fast=fast)
+        starts = backtest_windows(gprep.panel.n_weeks, origins, horizon)
+        table, baselines, fits = geo_origins(gprep, starts, horizon, say)
+        controls = _empty_controls()
+        scores = score_backtest(national_part(table), national_part(baselines))
+        scores["geos"] = region_scores(table, baselines, score_backtest)
+        s: dict[str, Any] = dict(gprep.sampler)
+    else:
+        prep = prepare(plan_path, seed=seed, fast=fast)
+        starts = backtest_windows(prep.panel.n_weeks, origins, horizon)
+        table, baselines, controls, fits = _origins(prep, starts, horizon, say, progressbar)
+        scores = score_backtest(table, baselines)
+        s = dict(prep.sampler)
+    geo = "geo" in table.columns
+    shown = (national_part(table), national_part(baselines)) if geo else (table, baselines)
+    scores["fits"] = fits
+    scores["settings"] = {"origins": origins, "horizon": horizon, **s, "fast": fast,
+                          "plan": str(Path(plan_path)), **({"geo": True} if geo else {})}  # fmt: skip
+    scores["control_warnings"] = _control_warnings(controls)
+    scores["kind"] = "omnimmm-backtest"
+    with staging(out) as work:
+        tables = work / "tables"
+        tables.mkdir()
+        _dated(table).to_csv(tables / "backtest.csv", index=False)
+        _dated(baselines).to_csv(tables / "backtest_baselines.csv", index=False)
+        _dated(controls).to_csv(tables / "control_extrapolation.csv", index=False)
+        (work / "backtest.json").write_text(
+            json.dumps(scores, indent=2, allow_nan=False, default=_json_default) + "\n",
+            encoding="utf-8",
+        )
+        from omnimmm.run.backtest_report import render_backtest
+
+        (work / "report.html").write_text(
+            render_backtest(*shown, scores, controls), encoding="utf-8"
+        )
+    return BacktestSummary(out=out, scores=scores, seconds=time.perf_counter() - t0)
+
+
+def _origins(
+    prep: Any, starts: list[int], horizon: int, say: Callable[[str], None], progressbar: bool
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, list[dict[str, Any]]]:
+    """Refit the national MMM at each origin (warm after the first) and forecast from it:
+    the forecast table, the baselines, the controls read outside their range, the fits."""
     from omnimmm.mmm import OmniMMM
     from omnimmm.mmm.analysis import forecast
     from omnimmm.mmm.baselines import holdout_forecasts
     from omnimmm.mmm.explain import control_extrapolation
     from omnimmm.mmm.warm import warm_tune
     from omnimmm.run.remedies import fit_with_remedies
-    from omnimmm.run.rundir import staging
     from omnimmm.run.stages.gate import gate_spec
-    from omnimmm.run.stages.validate import prepare
 
-    _check_out(out)
-    prep = prepare(plan_path, seed=seed, fast=fast)
     panel = prep.panel
-    starts = backtest_windows(panel.n_weeks, origins, horizon)
+    origins = len(starts)
     outcomes = panel.outcomes[list(prep.plan.data.outcomes)].set_axis(panel.dates)
     s = prep.sampler
     gate = gate_spec(prep)
@@ -296,28 +349,7 @@ def _backtest(
     table = pd.concat(frames, ignore_index=True)
     baselines = pd.concat(base_frames, ignore_index=True)
     controls = pd.concat(ctrl_frames, ignore_index=True) if ctrl_frames else _empty_controls()
-    scores = score_backtest(table, baselines)
-    scores["fits"] = fits
-    scores["settings"] = {"origins": origins, "horizon": horizon, **s, "fast": fast,
-                          "plan": str(Path(plan_path))}  # fmt: skip
-    scores["control_warnings"] = _control_warnings(controls)
-    scores["kind"] = "omnimmm-backtest"
-    with staging(out) as work:
-        tables = work / "tables"
-        tables.mkdir()
-        _dated(table).to_csv(tables / "backtest.csv", index=False)
-        _dated(baselines).to_csv(tables / "backtest_baselines.csv", index=False)
-        _dated(controls).to_csv(tables / "control_extrapolation.csv", index=False)
-        (work / "backtest.json").write_text(
-            json.dumps(scores, indent=2, allow_nan=False, default=_json_default) + "\n",
-            encoding="utf-8",
-        )
-        from omnimmm.run.backtest_report import render_backtest
-
-        (work / "report.html").write_text(
-            render_backtest(table, baselines, scores, controls), encoding="utf-8"
-        )
-    return BacktestSummary(out=out, scores=scores, seconds=time.perf_counter() - t0)
+    return table, baselines, controls, fits
 
 
 def _check_out(out: Path) -> None:

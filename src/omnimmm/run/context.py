@@ -57,9 +57,11 @@ def scenario(plan: Plan, channels: list[str], total: float) -> tuple[Any, Any]:
         if cb.min is not None or cb.max is not None
     }
     locked = tuple(name for name in channels if name in b.channels and b.channels[name].locked)
+    own = {n: cb.max_change for n, cb in b.channels.items() if cb.max_change is not None}
     constraints = Constraints(
-        bounds=bounds, max_change=b.max_change, online_share=b.online_share, locked=locked
-    )
+        bounds=bounds, max_change=b.max_change, online_share=b.online_share, locked=locked,
+        max_changes=own,
+    )  # fmt: skip
     return FixedBudget(total=total, objective=b.objective, margin=b.margin), constraints
 
 

@@ -25,6 +25,11 @@ sibling folder and swapped onto DIR only when everything succeeded, so a failed 
 leaves no DIR, or the previous DIR byte for byte as it was. A DIR that exists but is not an
 omnimmm run directory is never replaced. Reuse of an earlier fit: :mod:`omnimmm.run.reuse`.
 
+A geo plan (``[data] geo``, a long panel) runs the same commands through the geo stages
+(:mod:`omnimmm.run.stages.geo`, :mod:`omnimmm.run.stages.geo_holdout`): the same directory,
+lock, swap, manifest (plus ``"geo": true``) and reuse rules, its model under ``DIR/model/``
+(:func:`omnimmm.mmm.geo.load_geo`).
+
 A new command is a new list of stages (and perhaps a new stage module), not a new branch here.
 """
 
@@ -59,6 +64,15 @@ from omnimmm.run.stages.analysis import analysis_stage, run_meta
 from omnimmm.run.stages.export import export, export_stage
 from omnimmm.run.stages.fit import fit_stage
 from omnimmm.run.stages.gate import gate_stage
+from omnimmm.run.stages.geo import (
+    geo_analysis_stage,
+    geo_fit_stage,
+    geo_gate_stage,
+    geo_meta,
+    prepare_geo,
+)
+from omnimmm.run.stages.geo_holdout import geo_holdout_stage
+from omnimmm.run.stages.geo_optimize import geo_optimize_stage
 from omnimmm.run.stages.holdout import holdout_stage
 from omnimmm.run.stages.journeys import journeys_stage
 from omnimmm.run.stages.lifecycle import lifecycle_stage
@@ -127,8 +141,60 @@ FIT_STAGES: tuple[Stage, ...] = (
 )  # fmt: skip
 
 
+#: The same commands on a geo plan (``[data] geo``).
+GEO_RUN_STAGES: tuple[Stage, ...] = (
+    write_plan_stage, geo_fit_stage, geo_gate_stage, geo_holdout_stage, geo_analysis_stage,
+    geo_optimize_stage, export_stage,
+)  # fmt: skip
+GEO_FIT_STAGES: tuple[Stage, ...] = (
+    write_plan_stage, geo_fit_stage, geo_gate_stage, geo_holdout_stage, geo_analysis_stage,
+    export_stage,
+)  # fmt: skip
+
+
+def _stages(command: str, geo: bool) -> tuple[Stage, ...]:
+    """The stages of ``command`` for a national or a geo plan (looked up when called)."""
+    table = {
+        ("run", False): RUN_STAGES, ("fit", False): FIT_STAGES,
+        ("run", True): GEO_RUN_STAGES, ("fit", True): GEO_FIT_STAGES,
+        ("optimize", False): (optimize_stage, export_stage),
+        ("optimize", True): (geo_optimize_stage, export_stage),
+    }  # fmt: skip
+    return table[command, geo]
+
+
 def _stage_name(stage: Stage) -> str:
-    return getattr(stage, "__name__", "stage").removesuffix("_stage")
+    # a geo stage reports under the national stage's name (fit, gate, holdout, ...)
+    return getattr(stage, "__name__", "stage").removesuffix("_stage").removeprefix("geo_")
+
+
+def _is_geo(plan: Plan) -> bool:
+    return plan.data.geo is not None
+
+
+def _prepare(
+    plan_path: str | Path, *, seed: int | None, fast: bool, progressbar: bool = False
+) -> Any:
+    """The national :func:`~omnimmm.run.stages.validate.prepare`, or for a geo plan
+    :func:`~omnimmm.run.stages.geo.prepare_geo` (each reads and checks the plan itself)."""
+    from omnimmm.config import load_plan
+
+    geo = _is_geo(load_plan(plan_path))
+    return (prepare_geo if geo else prepare)(
+        plan_path, seed=seed, fast=fast, progressbar=progressbar
+    )
+
+
+def _data_line(prep: Any) -> str:
+    b = f"budget {prep.total:,.0f} over {prep.plan.budget.horizon_weeks} weeks (feasible)"
+    if not _is_geo(prep.plan):
+        return f"data ok: {prep.panel.n_weeks} weeks, {len(prep.plan.channels)} channels, {b}"
+    p = prep.panel.panel
+    n_nat = sum(s == "national" for s in p.scopes)
+    return (
+        f"data ok: {p.n_geos} regions x {p.n_weeks} weeks, {len(p.channels)} channels "
+        f"({n_nat} national), {b}"
+    )
 
 
 def _run_stages(state: RunState, stages: Sequence[Stage]) -> None:
@@ -140,12 +206,13 @@ def _run_stages(state: RunState, stages: Sequence[Stage]) -> None:
 
 def _manifest(state: RunState, stages: dict[str, Any], gate: dict[str, Any]) -> dict[str, Any]:
     prep = state.prep
+    geo = _is_geo(prep.plan)
     return {
         "kind": "omnimmm-run",
         "format_version": RUN_FORMAT,
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "versions": versions(_VERSIONED),
-        "code": code_versions(),
+        "code": code_versions(geo),
         "python": platform.python_version(),
         "plan": {"path": str(prep.plan_path.resolve()), "sha256": file_sha256(prep.plan_path)},
         "data": {"path": str(prep.panel.source), "sha256": prep.panel.data_hash},
@@ -158,6 +225,7 @@ def _manifest(state: RunState, stages: dict[str, Any], gate: dict[str, Any]) -> 
         "gate": gate,
         # each fit when the gate failed and remedies were tried (omnimmm.run.remedies)
         "remedies": {"limit": prep.plan.gate.remedies, "attempts": state.attempts},
+        **({"geo": True} if geo else {}),
     }
 
 
@@ -168,7 +236,6 @@ def _gate_brief(result: RunResult) -> dict[str, Any]:
 
 def _fit_run(
     command: str,
-    stages: Sequence[Stage],
     plan_path: str | Path,
     out: str | Path,
     seed: int | None,
@@ -184,13 +251,11 @@ def _fit_run(
         clean_stale(out)
         say(f"checking the plan {plan_path} and its data")
         t_check = time.perf_counter()
-        prep = prepare(plan_path, seed=seed, fast=fast, progressbar=progressbar)
+        prep = _prepare(plan_path, seed=seed, fast=fast, progressbar=progressbar)
         previous = check_out(out)
         if command == "run":
-            say(
-                f"data ok: {prep.panel.n_weeks} weeks, {len(prep.plan.channels)} channels, "
-                f"budget {prep.total:,.0f} over {prep.plan.budget.horizon_weeks} weeks (feasible)"
-            )
+            say(_data_line(prep))
+        stages = _stages(command, _is_geo(prep.plan))
         with staging(out) as work:
             state = RunState(prep=prep, work=work, say=say, previous=previous, out=out.absolute())
             state.seconds["validate"] = round(time.perf_counter() - t_check, 3)
@@ -247,7 +312,7 @@ def run(
     PlanError, DataError, InfeasibleError, QualityGateError, RunDirBusyError
         User errors; ``out`` is then left exactly as it was.
     """
-    return _fit_run("run", RUN_STAGES, plan_path, out, seed, fast, progress, progressbar)
+    return _fit_run("run", plan_path, out, seed, fast, progress, progressbar)
 
 
 def fit(
@@ -263,10 +328,10 @@ def fit(
 
     Parameters and errors as :func:`run`.
     """
-    return _fit_run("fit", FIT_STAGES, plan_path, out, seed, fast, progress, progressbar)
+    return _fit_run("fit", plan_path, out, seed, fast, progress, progressbar)
 
 
-def _open_run(directory: Path) -> tuple[Prepared, dict[str, Any]]:
+def _open_run(directory: Path) -> tuple[Any, dict[str, Any]]:
     if not is_run_dir(directory):
         raise UsageError(
             f"{directory}: not an omnimmm run directory (no manifest.json written by "
@@ -279,7 +344,7 @@ def _open_run(directory: Path) -> tuple[Prepared, dict[str, Any]]:
             f"{problem}; the model in {directory} cannot be trusted. Refit it with "
             f"omnimmm run (or fit) --out {directory}"
         )
-    prep = prepare(
+    prep = _prepare(
         directory / "plan.toml", seed=manifest["seeds"]["mmm"], fast=bool(manifest["fast"])
     )
     if prep.panel.data_hash != manifest["data"]["sha256"]:
@@ -306,8 +371,6 @@ def optimize(directory: str | Path, *, progress: Progress | None = None) -> RunS
     PlanError, DataError, InfeasibleError, RunDirBusyError
         Not a run directory, a model or data that changed, a budget no allocation meets.
     """
-    from omnimmm.mmm import load
-
     say = progress or quiet
     t0 = time.perf_counter()
     directory = Path(directory)
@@ -318,13 +381,15 @@ def optimize(directory: str | Path, *, progress: Progress | None = None) -> RunS
             state = RunState(
                 prep=prep, work=work, say=say, previous=directory, out=directory, reused=True
             )
-            state.model = load(work / "model")
+            geo = _is_geo(prep.plan)
+            state.model = _load_model(work / "model", geo)
             state.model_files = manifest["model_files"]
             state.attempts = manifest.get("remedies", {}).get("attempts", [])
             result = load_result(work)
-            fresh = {k: v for k, v in run_meta(prep, state.model).items() if k != "plan_path"}
+            meta = geo_meta(prep, state.model) if geo else run_meta(prep, state.model)
+            fresh = {k: v for k, v in meta.items() if k != "plan_path"}
             state.result = replace(result, meta={**result.meta, **fresh})
-            _run_stages(state, (optimize_stage, export_stage))
+            _run_stages(state, _stages("optimize", geo))
             stages = {
                 **manifest["stages"],
                 "optimize_seconds": state.seconds["optimize"],
@@ -332,6 +397,17 @@ def optimize(directory: str | Path, *, progress: Progress | None = None) -> RunS
             }
             write_json(work / "manifest.json", _manifest(state, stages, manifest["gate"]))
     return RunSummary(directory, state.result, True, time.perf_counter() - t0)
+
+
+def _load_model(model_dir: Path, geo: bool) -> Any:
+    """The fitted model a run saved: the national MMM or the geo model."""
+    if geo:
+        from omnimmm.mmm.geo import load_geo
+
+        return load_geo(model_dir)
+    from omnimmm.mmm import load
+
+    return load(model_dir)
 
 
 def report(directory: str | Path, *, progress: Progress | None = None) -> RunSummary:

@@ -1,8 +1,9 @@
 """Many markets in one quarterly run on Dask: ``omnimmm portfolio PLAN... --out DIR``.
 
-One market per plan. Each market is run by :func:`omnimmm.run.drivers.run` on a Dask worker,
-exactly as ``omnimmm run PLAN --out DIR/markets/<name>`` would run it (same seed, same
-files); the portfolio adds a table of the markets and a one-page report::
+One market per plan (a national plan or a geo plan, ``[data] geo``). Each market is run by
+:func:`omnimmm.run.drivers.run` on a Dask worker, exactly as ``omnimmm run PLAN --out
+DIR/markets/<name>`` would run it (same seed, same files); the portfolio adds a table of the
+markets and a one-page report::
 
     DIR/markets/<name>/   each market's run directory (only for markets that finished)
     DIR/portfolio.json    one row per market: name, status, message, spend, horizon value
@@ -170,6 +171,7 @@ def _recommendation_row(out: Path) -> dict[str, Any]:
         "gate_passed": bool(manifest["gate"]["passed"]),
         "reused": bool(manifest["stages"]["reused"]),
         "fit": manifest["stages"].get("fits", {}).get("mmm"),
+        **({"geos": len(rec["geos"])} if rec.get("geos") else {}),
     }
 
 
@@ -197,7 +199,10 @@ def run_market(
     }  # fmt: skip
     target = Path(out)
     try:
-        row["density"] = warm_density()
+        from omnimmm.config import load_plan
+
+        if load_plan(plan).data.geo is None:  # a geo market fits the geo model, not the density
+            row["density"] = warm_density()
         run(plan, target, seed=seed, fast=fast)
         row.update(_recommendation_row(target))
         row["report"] = f"markets/{name}/report.html"

@@ -24,6 +24,12 @@ Each plan's budget question is kept:
   then always met; the totals are those of the unconstrained split, so when a limit binds
   the portfolio may be slightly below its true optimum (``notes`` says which markets).
 
+A geo market (``[data] geo``) takes part with its regions' responses composed
+(:class:`~omnimmm.optimize.geo.GeoResponse`) and every limit of its plan, regions' and
+channels' included (:func:`omnimmm.run.stages.geo.budget_constraints`); its rows in
+``portfolio_allocation.csv`` are its budget lines (a national channel's total, or
+``region/channel``).
+
 The markets' own run directories keep their plans' budgets (each is exactly what ``omnimmm
 run`` writes); the portfolio split is written next to them, in ``portfolio.json`` (each
 row's ``portfolio_total`` and ``portfolio_channels``) and ``portfolio_allocation.csv``.
@@ -41,22 +47,72 @@ from omnimmm.errors import InfeasibleError, PlanError
 __all__ = ["split_total"]
 
 
-def _limits(b: Any, channels: tuple[str, ...], current: np.ndarray, market: str,
-            bounds: dict[str, Any], locked: list[str]) -> None:  # fmt: skip
-    from omnimmm.optimize import ChannelBounds
+def plan_limits(b: Any) -> Any:
+    """A national plan's ``[budget]`` limits as :class:`~omnimmm.optimize.Constraints` over
+    its channels (``max_change``, each channel's bounds, lock and own ``max_change``)."""
+    from omnimmm.optimize import ChannelBounds, Constraints
+
+    own = {
+        c: ChannelBounds(min=spec.min, max=spec.max)
+        for c, spec in b.channels.items()
+        if not spec.locked and (spec.min is not None or spec.max is not None)
+    }
+    return Constraints(bounds=own, max_change=b.max_change,
+                       locked=tuple(c for c, spec in b.channels.items() if spec.locked),
+                       max_changes={c: spec.max_change for c, spec in b.channels.items()
+                                    if spec.max_change is not None})  # fmt: skip
+
+
+def _limits(cons: Any, channels: tuple[str, ...], current: np.ndarray, market: str,
+            bounds: dict[str, Any], locked: list[str]) -> list[Any]:  # fmt: skip
+    """One market's limits as the joint problem's bounds (``market/line`` keys, locks added
+    to ``locked``); returns its own channel groups (a geo market's regions, local channels)."""
+    from omnimmm.optimize import ChannelBounds, ChannelGroup
 
     for c, cur in zip(channels, current, strict=True):
         key = f"{market}/{c}"
-        lo, hi = cur * (1 - b.max_change), cur * (1 + b.max_change)
-        own = b.channels.get(c)
-        if own is not None and own.locked:
+        if c in cons.locked:
             locked.append(key)
             continue
+        m = cons.max_changes.get(c, cons.max_change)
+        lo, hi = cur * (1 - m), cur * (1 + m)
+        own = cons.bounds.get(c)
+        k = cur if own is not None and own.relative else 1.0
         if own is not None and own.min is not None:
-            lo = max(lo, own.min)
+            lo = max(lo, own.min * k)
         if own is not None and own.max is not None:
-            hi = min(hi, own.max)
+            hi = min(hi, own.max * k)
         bounds[key] = ChannelBounds(min=max(lo, 0.0), max=max(hi, 0.0))
+    return [
+        ChannelGroup(f"{market}: {g.name}", tuple(f"{market}/{c}" for c in g.channels),
+                     min=g.min, max=g.max, relative=g.relative)
+        for g in cons.groups
+    ]  # fmt: skip
+
+
+def _market(folder: Path, name: str) -> tuple[Any, Any, Any]:
+    """A finished market's response, plan budget and limits (national or geo run)."""
+    from omnimmm.config import load_plan
+
+    plan = load_plan(folder / "plan.toml")
+    b = plan.budget
+    if plan.data.geo is not None:
+        from omnimmm.mmm.geo import load_geo
+        from omnimmm.optimize.geo import GeoResponse
+        from omnimmm.run.stages.geo import budget_constraints
+
+        fit = load_geo(folder / "model")
+        regions = GeoResponse(fit.responses(b.horizon_weeks), fit.panel.scopes)
+        return regions, b, budget_constraints(plan, regions)
+    from omnimmm.mmm import load
+    from omnimmm.optimize import AdstockSaturationResponse
+
+    model = load(folder / "model")
+    try:
+        response = AdstockSaturationResponse.from_arrays(**model.optimizer_arrays())
+    except ValueError as exc:
+        raise PlanError(f"market {name}: its model cannot be planned with ({exc})") from None
+    return response, b, plan_limits(b)
 
 
 def split_total(markets_dir: Path, rows: list[dict[str, Any]], total: float,
@@ -88,23 +144,14 @@ def split_total(markets_dir: Path, rows: list[dict[str, Any]], total: float,
     InfeasibleError
         No split of ``total`` meets every market's channel limits.
     """
-    from omnimmm.config import load_plan
-    from omnimmm.mmm import load
-    from omnimmm.optimize import AdstockSaturationResponse
-
     if not total > 0 or not np.isfinite(total):
         raise PlanError(f"--total {total}: give a positive budget")
     responses: dict[str, Any] = {}
     budgets: dict[str, Any] = {}
+    limits: dict[str, Any] = {}
     for name in (r["name"] for r in rows if r["status"] == "ok"):
-        folder = markets_dir / name
-        model = load(folder / "model")
-        try:
-            responses[name] = AdstockSaturationResponse.from_arrays(**model.optimizer_arrays())
-        except ValueError as exc:
-            raise PlanError(f"market {name}: its model cannot be planned with ({exc})") from None
-        budgets[name] = load_plan(folder / "plan.toml").budget
-    return split_responses(responses, budgets, total, seed=seed)
+        responses[name], budgets[name], limits[name] = _market(markets_dir / name, name)
+    return split_responses(responses, budgets, total, seed=seed, limits=limits)
 
 
 def _objective(budgets: dict[str, Any]) -> Literal["revenue", "profit"]:
@@ -120,7 +167,8 @@ def _objective(budgets: dict[str, Any]) -> Literal["revenue", "profit"]:
 
 
 def split_responses(responses: dict[str, Any], budgets: dict[str, Any], total: float,
-                    seed: int = 0) -> tuple[list[dict[str, Any]], dict[str, Any], list[str]]:  # fmt: skip
+                    seed: int = 0, limits: dict[str, Any] | None = None,
+                    ) -> tuple[list[dict[str, Any]], dict[str, Any], list[str]]:  # fmt: skip
     """:func:`split_total` on markets' response models and plan budgets (``BudgetSpec``).
 
     Parameters
@@ -133,6 +181,10 @@ def split_responses(responses: dict[str, Any], budgets: dict[str, Any], total: f
         The portfolio budget (a ceiling with the profit objective).
     seed
         The optimizer's seed.
+    limits
+        Market name -> its limits as :class:`~omnimmm.optimize.Constraints` over its
+        response's channels (a geo market's budget lines); default: :func:`plan_limits` of
+        its budget.
 
     Returns
     -------
@@ -145,17 +197,19 @@ def split_responses(responses: dict[str, Any], budgets: dict[str, Any], total: f
     if not responses:
         raise PlanError("--total: no market finished, so there is nothing to split")
     objective = _objective(budgets)
+    limits = {n: (limits or {}).get(n) or plan_limits(b) for n, b in budgets.items()}
     bounds: dict[str, Any] = {}
     locked: list[str] = []
+    own_groups: list[Any] = []
     for name, response in responses.items():
-        _limits(budgets[name], response.channels, response.current_allocation, name, bounds,
-                locked)  # fmt: skip
+        own_groups += _limits(limits[name], tuple(response.channels), response.current_allocation,
+                              name, bounds, locked)  # fmt: skip
     weights = {n: float(b.margin) for n, b in budgets.items()} if objective == "profit" else None
     joint = MarketsResponse(responses, weights)
     groups = tuple(
         ChannelGroup(name, tuple(c for c in joint.channels if market_of(c)[0] == name))
         for name in responses
-    )
+    ) + tuple(own_groups)
     held = sum(float(joint.current_allocation[joint.channels.index(k)]) for k in locked)
     lo = held + sum(float(b.min) for b in bounds.values())
     hi = held + sum(float(b.max) for b in bounds.values())
@@ -178,7 +232,7 @@ def split_responses(responses: dict[str, Any], budgets: dict[str, Any], total: f
             "recommended": float(rec["recommended"]), "lower": float(rec["lower"]),
             "upper": float(rec["upper"]),
         })  # fmt: skip
-    notes = _online_shares(responses, budgets, table, seed)
+    notes = _online_shares(responses, budgets, limits, table, seed)
     if any(b.online_share is not None for b in budgets.values()):
         split = np.array([t["recommended"] for t in table])
         value = _value_at(joint, split, result)
@@ -198,11 +252,13 @@ def _value_at(joint: Any, rec: np.ndarray, result: Any) -> dict[str, Any]:
     return out
 
 
-def _online_shares(responses: dict[str, Any], budgets: dict[str, Any],
+def _online_shares(responses: dict[str, Any], budgets: dict[str, Any], limits: dict[str, Any],
                    table: list[dict[str, Any]], seed: int) -> list[str]:  # fmt: skip
     """Re-plan, at the total the joint split gave it, every market with an ``online_share``
     (see the module docstring); ``table`` is updated in place. Returns the notes."""
-    from omnimmm.optimize import ChannelBounds, Constraints, FixedBudget, optimize_budget
+    from dataclasses import replace
+
+    from omnimmm.optimize import FixedBudget, optimize_budget
 
     notes: list[str] = []
     for name, b in budgets.items():
@@ -215,13 +271,7 @@ def _online_shares(responses: dict[str, Any], budgets: dict[str, Any],
         if lo - 1e-6 <= share <= hi + 1e-6:
             continue
         market_total = float(sum(t["recommended"] for t in rows))
-        own = {
-            c: ChannelBounds(min=spec.min, max=spec.max)
-            for c, spec in b.channels.items()
-            if not spec.locked and (spec.min is not None or spec.max is not None)
-        }
-        cons = Constraints(bounds=own, max_change=b.max_change, online_share=(lo, hi),
-                           locked=tuple(c for c, spec in b.channels.items() if spec.locked))  # fmt: skip
+        cons = replace(limits[name], online_share=(lo, hi))
         scenario = FixedBudget(total=market_total, objective=b.objective, margin=b.margin)
         try:
             result = optimize_budget(response, scenario, cons, seed=seed)

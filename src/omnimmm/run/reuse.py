@@ -6,8 +6,9 @@ A model is reused only when all of these hold, and a run that refits says which 
   ``[[calibration]]`` and ``[festivals]`` sections and the sampler settings (seed included);
 * the data file's sha256 matches;
 * the code matches: the omnimmm version and the density kernel's version
-  (``omnimmm.mmm.density.KERNEL_VERSION``), so an upgrade never silently reuses a model fitted
-  by older code;
+  (``omnimmm.mmm.density.KERNEL_VERSION``), and for a geo plan the geo model's source stamp
+  (``omnimmm.mmm.geo.cache.SOURCE_STAMP``), so an upgrade never silently reuses a model
+  fitted by older code;
 * every file of the saved model still has the sha256 the run recorded when it wrote it (an
   edited or truncated posterior is never read as if it were the fit).
 """
@@ -56,15 +57,21 @@ def fit_key(plan: Plan, sampler: dict[str, int]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def code_versions() -> dict[str, str]:
-    """The versions of the code that produced a fit: the package and its density kernel."""
+def code_versions(geo: bool = False) -> dict[str, str]:
+    """The versions of the code that produced a fit: the package and its density kernel,
+    and with ``geo`` the geo model's source stamp (a hash of its files)."""
     from omnimmm.mmm.density import KERNEL_VERSION
 
     try:
         package = metadata.version("omnimmm")
     except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
         package = "unknown"
-    return {"omnimmm": package, "density_kernel": str(KERNEL_VERSION)}
+    out = {"omnimmm": package, "density_kernel": str(KERNEL_VERSION)}
+    if geo:
+        from omnimmm.mmm.geo.cache import SOURCE_STAMP
+
+        out["geo_model"] = str(SOURCE_STAMP)[:16]
+    return out
 
 
 def model_hashes(model_dir: Path) -> dict[str, str]:
@@ -104,7 +111,7 @@ class Reuse:
     reason: str = ""
 
 
-def reusable(previous: Path | None, key: str, data_hash: str) -> Reuse:
+def reusable(previous: Path | None, key: str, data_hash: str, geo: bool = False) -> Reuse:
     """Whether the model in ``previous`` may be reused for a fit with ``key`` on ``data_hash``.
 
     Parameters
@@ -115,6 +122,8 @@ def reusable(previous: Path | None, key: str, data_hash: str) -> Reuse:
         The new run's :func:`fit_key`.
     data_hash
         sha256 of the new run's data file.
+    geo
+        A geo plan (its model's code version is compared too).
 
     Returns
     -------
@@ -133,7 +142,7 @@ def reusable(previous: Path | None, key: str, data_hash: str) -> Reuse:
         return Reuse(False, "the plan's model-relevant sections or sampler settings changed")
     if manifest.get("data", {}).get("sha256") != data_hash:
         return Reuse(False, "the data file changed")
-    then, now = manifest.get("code", {}), code_versions()
+    then, now = manifest.get("code", {}), code_versions(geo)
     if then != now:
         return Reuse(
             False,

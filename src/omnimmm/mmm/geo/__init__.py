@@ -1,9 +1,10 @@
 """The geo (region) hierarchical MMM: one model over many regions (issue 19).
 
-Each channel's ROI varies by region around a national one (log-normal, non-centred); its
+Each channel's ROI varies by region around a national one (log-normal, centred); its
 adstock and saturation shape are shared, the saturation acting on spend per capita so that
 its scale follows region size; each region has its own baseline (level, trend, yearly
-seasonality, festivals, controls) whose coefficients are pooled around national ones; two
+seasonality, festivals, controls) whose coefficients are pooled around national ones (the
+regional ones integrated out of the density); lift tests may name a region; two
 outcomes share each channel's ROI through a cross-effect share. The log density and its
 gradient are written by hand (:mod:`~omnimmm.mmm.geo.kernel`, checked against the PyMC
 graph of :mod:`~omnimmm.mmm.geo.model`) and sampled with nutpie.
@@ -17,9 +18,17 @@ Modules, in the order of the data flow: ``spec`` (settings, scaled data), ``layo
 from __future__ import annotations
 
 from omnimmm.mmm.geo.fit import GATE, GeoFit, fit_geo, load_geo
-from omnimmm.mmm.geo.spec import GeoModelSpec
+from omnimmm.mmm.geo.spec import GeoLiftTest, GeoModelSpec
 
-__all__ = ["GATE", "GeoFit", "GeoModelSpec", "fit_geo", "load_geo", "truth_responses"]
+__all__ = [
+    "GATE",
+    "GeoFit",
+    "GeoLiftTest",
+    "GeoModelSpec",
+    "fit_geo",
+    "load_geo",
+    "truth_responses",
+]
 
 
 def truth_responses(world: object, horizon_weeks: int = 13) -> dict[str, object]:

@@ -17,7 +17,7 @@ import pandas as pd
 
 from omnimmm.data.geo_panel import GeoPanel
 from omnimmm.mmm.geo.layout import BLOCKS, GeoLayout, geo_layout
-from omnimmm.mmm.geo.posterior import GeoDraws, geo_draws, saturated, weights
+from omnimmm.mmm.geo.posterior import GeoDraws, baseline_coef, geo_draws, saturated, weights
 from omnimmm.mmm.geo.spec import GeoData, GeoModelSpec, geo_data
 from omnimmm.mmm.geo.store import read_geo_dir, write_geo_dir
 from omnimmm.optimize.response import AdstockSaturationResponse
@@ -42,7 +42,6 @@ def _param_names(layout: GeoLayout, panel: GeoPanel, features: tuple[str, ...]) 
         "level": (panel.geos, panel.outcomes),
         "coef_mean": (features, panel.outcomes),
         "coef_spread": (features, panel.outcomes),
-        "coef": (panel.geos, features, panel.outcomes),
         "noise": (panel.geos, panel.outcomes),
     }
     names: list[str] = []
@@ -148,26 +147,60 @@ class GeoFit:
         spend = self.data.spend_total
         return (self.draws.roi * spend[None]).sum(axis=1) / spend.sum(axis=0)[None]
 
+    def roi_geo_outcome_draws(self) -> np.ndarray:
+        """Regional ROI per draw split by outcome (D, G, C, O): revenue of each outcome per
+        unit of spend (summing over outcomes gives :meth:`roi_geo_draws`)."""
+        return self.roi_geo_draws()[..., None] * self.draws.share[:, None, :, :]
+
+    def roi_national_outcome_draws(self) -> np.ndarray:
+        """National ROI per draw split by outcome (D, C, O)."""
+        spend = self.data.spend_total
+        per = self.draws.roi[..., None] * self.draws.share[:, None, :, :]
+        return (per * spend[None, :, :, None]).sum(axis=1) / spend.sum(axis=0)[None, :, None]
+
+    def _outcome_columns(self, draws: np.ndarray) -> dict[str, np.ndarray]:
+        """``<outcome>_mean/_low/_high`` columns from per-outcome draws (D, ..., O)."""
+        mean, low, high = _interval(draws)
+        cols: dict[str, np.ndarray] = {}
+        for o, name in enumerate(self.panel.outcomes):
+            cols[f"{name}_mean"] = mean[..., o].reshape(-1)
+            cols[f"{name}_low"] = low[..., o].reshape(-1)
+            cols[f"{name}_high"] = high[..., o].reshape(-1)
+        return cols
+
     def roi_national(self) -> pd.DataFrame:
-        """Each channel's national ROI: columns channel, mean, low, high (90%)."""
+        """Each channel's national ROI: the sum over regions of its revenue (all outcomes)
+        over the sum of its spend, per draw.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns channel, mean, low, high (90%), then ``<outcome>_mean``, ``_low`` and
+            ``_high`` per outcome (the ROI on that outcome alone).
+        """
         mean, low, high = _interval(self.roi_national_draws())
-        return pd.DataFrame(
-            {"channel": self.panel.channels, "mean": mean, "low": low, "high": high}
-        )
+        cols = {"channel": self.panel.channels, "mean": mean, "low": low, "high": high}
+        return pd.DataFrame({**cols, **self._outcome_columns(self.roi_national_outcome_draws())})
 
     def roi_geo(self) -> pd.DataFrame:
-        """Each region's ROI per channel: columns geo, channel, mean, low, high (90%)."""
+        """Each region's ROI per channel.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns geo, channel, mean, low, high (90%; nan where the region never spent
+            on the channel), then ``<outcome>_mean``, ``_low`` and ``_high`` per outcome.
+        """
         mean, low, high = _interval(self.roi_geo_draws())
         g_n, c_n = mean.shape
-        return pd.DataFrame(
-            {
-                "geo": np.repeat(np.asarray(self.panel.geos, dtype=object), c_n),
-                "channel": np.tile(np.asarray(self.panel.channels, dtype=object), g_n),
-                "mean": mean.reshape(-1),
-                "low": low.reshape(-1),
-                "high": high.reshape(-1),
-            }
-        )
+        cols = {
+            "geo": np.repeat(np.asarray(self.panel.geos, dtype=object), c_n),
+            "channel": np.tile(np.asarray(self.panel.channels, dtype=object), g_n),
+            "mean": mean.reshape(-1),
+            "low": low.reshape(-1),
+            "high": high.reshape(-1),
+        }
+        return pd.DataFrame({**cols, **self._outcome_columns(self.roi_geo_outcome_draws())})
 
     # ------------------------------------------------------------------ draws of curves
 
@@ -209,6 +242,10 @@ class GeoFit:
     def fitted(self, max_draws: int | None = 200) -> dict[str, np.ndarray]:
         """The model's mean of each outcome per week and region, in currency units.
 
+        The regional baseline coefficients, integrated out of the density, are drawn from
+        their conditional normal per draw (seeded by the fit's seed: the same numbers on
+        every call).
+
         Returns
         -------
         dict
@@ -217,11 +254,13 @@ class GeoFit:
         """
         idx = self._draw_index(max_draws)
         dr = self.draws
+        rng = np.random.default_rng([self.seed, 1920])
         out = np.empty((len(idx), *self.data.ys.shape))
         for k, d in enumerate(idx):
             h, beta = self._media(int(d))
             rest = np.einsum("tgc,gco->tgo", h, beta)
-            rest += np.einsum("tgj,gjo->tgo", self.data.feat, dr.coef[d])
+            coef = baseline_coef(self.data, dr, int(d), rest, rng)
+            rest += np.einsum("tgj,gjo->tgo", self.data.feat, coef)
             mu = dr.level[d][None] + rest - rest.mean(axis=0, keepdims=True)
             out[k] = mu * self.data.y_scale[None]
         mean, low, high = _interval(out)

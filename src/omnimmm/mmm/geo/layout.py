@@ -5,10 +5,12 @@ density (:mod:`omnimmm.mmm.geo.kernel`) and the fit: each block is a named param
 its shape, its prior family and parameters, and the transform to the unconstrained point
 nutpie samples (PyMC's: log for positive, log-odds for (0, 1) values).
 
-The regional ROI and baseline coefficients are centred around the national ones (the data
-identify a region's well, where a non-centred form would tie every region to the national
-value in a narrow ridge), and their spreads have Gamma(2) priors, which keep them off zero,
-where a centred form would make a funnel. Blocks, in order
+The regional ROI are centred around the national ones (the data identify a region's well,
+where a non-centred form would tie every region to the national value in a narrow ridge),
+and their spreads have Gamma(2) priors, which keep them off zero, where a centred form
+would make a funnel. The regional deviations of the baseline coefficients are not sampled:
+they enter the mean linearly and the density integrates them out
+(:mod:`omnimmm.mmm.geo.kernel`). Blocks, in order
 (``G`` regions, ``C`` channels, ``O`` outcomes, ``J`` baseline features)::
 
     log_roi       (C,)      Normal(mu_c, sigma_c)       national ROI location, log scale
@@ -21,7 +23,6 @@ where a centred form would make a funnel. Blocks, in order
     level         (G, O)    Normal(1, 0.3)              each region's mean week (scaled)
     coef_mean     (J, O)    Normal(0, coef_sd)          national baseline coefficients
     coef_spread   (J, O)    Gamma(2, 2 / mean)          their spread across regions
-    coef          (G, J, O) Normal(coef_mean, spread)   regional baseline coefficients
     noise         (G, O)    HalfNormal                  residual sd per region
 """
 
@@ -37,8 +38,10 @@ from omnimmm.mmm.geo.spec import GeoModelSpec
 __all__ = ["BLOCKS", "GeoLayout", "geo_layout"]
 
 #: Prior kinds (the national density's codes, :func:`omnimmm.mmm.density.forward._priors`)
-#: and the centred hierarchical coefficients', which the geo kernel handles itself.
-NORMAL, LOGNORMAL, HALFNORMAL, GAMMA, BETA, HIER = 0, 1, 2, 3, 4, 9
+#: and the centred regional log ROI's, which the geo kernel handles itself.
+#: ``HIER_NC``: the regional log ROI non-centred (the block holds standard normal ``eta``,
+#: ``roi_geo_log = log_roi + spread * eta``; :attr:`GeoModelSpec.roi_centred` False).
+NORMAL, LOGNORMAL, HALFNORMAL, GAMMA, BETA, HIER, HIER_NC = 0, 1, 2, 3, 4, 9, 10
 _TRANSFORM = {
     NORMAL: None,
     LOGNORMAL: "log",
@@ -46,6 +49,7 @@ _TRANSFORM = {
     GAMMA: "log",
     BETA: "logodds",
     HIER: None,
+    HIER_NC: None,
 }
 
 BLOCKS = (
@@ -59,7 +63,6 @@ BLOCKS = (
     "level",
     "coef_mean",
     "coef_spread",
-    "coef",
     "noise",
 )
 
@@ -144,7 +147,7 @@ def geo_layout(
     blocks: list[tuple[str, tuple[int, ...], int, np.ndarray | float, np.ndarray | float]] = [
         ("log_roi", (c_n,), NORMAL, roi[:, 0], roi[:, 1]),
         ("roi_spread", (c_n,), GAMMA, 2.0, 2.0 / spec.roi_spread_sd),
-        ("roi_geo_log", (g_n, c_n), HIER, 0.0, 1.0),
+        ("roi_geo_log", (g_n, c_n), HIER if spec.roi_centred else HIER_NC, 0.0, 1.0),
         ("adstock_alpha", (c_n,), BETA, 2.0, 3.0),
         ("half_sat", (c_n,), LOGNORMAL, 0.0, 0.7),
         ("hill_slope", (c_n,), LOGNORMAL, math.log(1.5), 0.4),
@@ -152,7 +155,6 @@ def geo_layout(
         ("level", (g_n, o_n), NORMAL, 1.0, 0.3),
         ("coef_mean", (j_n, o_n), NORMAL, 0.0, spec.coef_sd),
         ("coef_spread", (j_n, o_n), GAMMA, 2.0, 2.0 / spec.baseline_spread_sd),
-        ("coef", (g_n, j_n, o_n), HIER, 0.0, 1.0),
         ("noise", (g_n, o_n), HALFNORMAL, 0.0, spec.noise_sd),
     ]
     shapes: dict[str, tuple[int, ...]] = {}

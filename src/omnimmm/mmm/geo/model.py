@@ -14,7 +14,16 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
-from omnimmm.mmm.geo.layout import BETA, GAMMA, HALFNORMAL, HIER, LOGNORMAL, NORMAL, GeoLayout
+from omnimmm.mmm.geo.layout import (
+    BETA,
+    GAMMA,
+    HALFNORMAL,
+    HIER,
+    HIER_NC,
+    LOGNORMAL,
+    NORMAL,
+    GeoLayout,
+)
 from omnimmm.mmm.geo.spec import GeoData
 
 __all__ = ["build_geo_model", "lagged_spend"]
@@ -49,6 +58,10 @@ def _rv(name: str, layout: GeoLayout, extra: Any = None) -> Any:
     if kind == HIER:
         mean, spread = extra
         return pm.Normal(name, mu=mean[None], sigma=spread[None], shape=shape)
+    if kind == HIER_NC:
+        mean, spread = extra
+        eta = pm.Normal(name, mu=0.0, sigma=1.0, shape=shape)
+        return mean[None] + spread[None] * eta
     raise ValueError(f"unknown prior kind {kind} of {name}")
 
 
@@ -67,7 +80,7 @@ def build_geo_model(data: GeoData, layout: GeoLayout) -> pm.Model:
     pymc.Model
         Its value variables are the layout's blocks in order (empty blocks left out).
     """
-    t_n, g_n, c_n, o_n, j_n = data.shape
+    t_n, g_n, c_n, o_n, _ = data.shape
     l_max = layout.shapes["l_max"][0]
     lags = lagged_spend(data.xs, l_max)
     has_spend = (data.spend_total > 0).astype(float)
@@ -86,7 +99,6 @@ def build_geo_model(data: GeoData, layout: GeoLayout) -> pm.Model:
         level = _rv("level", layout)
         coef_mean = _rv("coef_mean", layout)
         coef_spread = _rv("coef_spread", layout)
-        coef = _rv("coef", layout, (coef_mean, coef_spread))
         noise = _rv("noise", layout)
 
         u = alpha[:, None] ** np.arange(l_max, dtype=float)[None, :]
@@ -100,8 +112,24 @@ def build_geo_model(data: GeoData, layout: GeoLayout) -> pm.Model:
         safe = pt.switch(has_spend > 0, s_tot, 1.0)
         beta = (roi * has_spend / safe)[:, :, None] * share[None, :, :] * data.ratio
         media = (h[:, :, :, None] * beta[None]).sum(axis=2)  # (T, G, O)
-        base = (data.feat[:, :, :, None] * coef[None]).sum(axis=2)
-        rest = media + base
-        mu = level[None] + rest - rest.mean(axis=0, keepdims=True)
-        pm.Normal("y", mu=mu, sigma=noise[None], observed=data.ys)
+        base = (data.fc[:, :, :, None] * coef_mean[None, None]).sum(axis=2)
+        mu = level[None] + media - media.mean(axis=0, keepdims=True) + base
+        # The regional deviations of the baseline coefficients integrated out: per region
+        # and outcome a multivariate normal (T x T covariance; the reference, not fast).
+        for g in range(g_n):
+            f = data.fc[:, g, :]
+            for o in range(o_n):
+                cov = noise[g, o] ** 2 * np.eye(t_n) + pt.dot(f * coef_spread[:, o] ** 2, f.T)
+                pm.MvNormal(f"y_{g}_{o}", mu=mu[:, g, o], cov=cov, observed=data.ys[:, g, o])
+        if len(data.lift):
+            lift = data.lift
+            c_of = lift[:, 0].astype(int)
+            pred = (lift[:, 4:] * roi[:, c_of].T).sum(axis=1)
+            sh = pt.stack(
+                [
+                    share[c, int(o)] if o >= 0 else pt.constant(1.0)
+                    for c, o in zip(c_of, lift[:, 1], strict=True)
+                ]
+            )
+            pm.Normal("lift", mu=pred * sh, sigma=lift[:, 3], observed=lift[:, 2])
     return model

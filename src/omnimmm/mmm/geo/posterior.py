@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from omnimmm.mmm.geo.layout import GeoLayout
+from omnimmm.mmm.geo.layout import HIER_NC, GeoLayout
 from omnimmm.mmm.geo.spec import GeoData
 
-__all__ = ["GeoDraws", "geo_draws", "saturated", "weights"]
+__all__ = ["GeoDraws", "baseline_coef", "geo_draws", "saturated", "weights"]
 
 
 def weights(alpha: np.ndarray, l_max: int) -> np.ndarray:
@@ -49,8 +49,9 @@ class GeoDraws:
     alpha, half_sat, slope : arrays (D, C)
     share : array (D, C, O)
     level, noise : arrays (D, G, O)
-    coef : array (D, G, J, O)
     coef_mean, coef_spread : arrays (D, J, O)
+        National baseline coefficients and their regional spread; the regional ones are
+        integrated out of the density and drawn by :func:`baseline_coef`.
     """
 
     log_roi: np.ndarray
@@ -62,7 +63,6 @@ class GeoDraws:
     share: np.ndarray
     level: np.ndarray
     noise: np.ndarray
-    coef: np.ndarray
     coef_mean: np.ndarray
     coef_spread: np.ndarray
 
@@ -84,6 +84,8 @@ def geo_draws(points: np.ndarray, layout: GeoLayout, o_n: int) -> GeoDraws:
     lr = layout.constrained(z, "log_roi")
     spread = layout.constrained(z, "roi_spread")
     roi_geo_log = layout.constrained(z, "roi_geo_log")
+    if layout.block_kind("roi_geo_log") == HIER_NC and roi_geo_log.size:
+        roi_geo_log = lr[:, None, :] + spread[:, None, :] * roi_geo_log
     if o_n == 2:
         first = layout.constrained(z, "share_first")
         share = np.stack([first, 1.0 - first], axis=2)
@@ -99,7 +101,48 @@ def geo_draws(points: np.ndarray, layout: GeoLayout, o_n: int) -> GeoDraws:
         share=share,
         level=layout.constrained(z, "level"),
         noise=layout.constrained(z, "noise"),
-        coef=layout.constrained(z, "coef"),
         coef_mean=layout.constrained(z, "coef_mean"),
         coef_spread=layout.constrained(z, "coef_spread"),
     )
+
+
+def baseline_coef(
+    data: GeoData, draws: GeoDraws, d: int, media: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Regional baseline coefficients (G, J, O) of draw ``d``, drawn from their normal
+    conditional on the draw's other parameters and the data (the density integrates them
+    out, :func:`omnimmm.mmm.geo.kernel.marginal_baseline`).
+
+    Parameters
+    ----------
+    data : GeoData
+    draws : GeoDraws
+    d : int
+    media : array (T, G, O)
+        The draw's media mean on the scaled outcome (``sum_c beta h``, not centred).
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    numpy.ndarray
+        ``coef_mean + dev``, on the scaled outcome.
+    """
+    _, g_n, _, o_n, j_n = data.shape
+    m = draws.coef_mean[d]  # (J, O)
+    resid = (
+        data.ys
+        - draws.level[d][None]
+        - (media - media.mean(axis=0, keepdims=True))
+        - np.einsum("tgj,jo->tgo", data.fc, m)
+    )
+    out = np.empty((g_n, j_n, o_n))
+    for g in range(g_n):
+        for o in range(o_n):
+            s2 = draws.noise[d, g, o] ** 2
+            prec = data.ftf[g] / s2 + np.diag(1.0 / draws.coef_spread[d, :, o] ** 2)
+            chol = np.linalg.cholesky(prec)
+            mean = np.linalg.solve(prec, data.fc[:, g, :].T @ resid[:, g, o] / s2)
+            # dev = mean + L^-T z has covariance (L L')^-1 = prec^-1.
+            dev = mean + np.linalg.solve(chol.T, rng.standard_normal(j_n))
+            out[g, :, o] = m[:, o] + dev
+    return out

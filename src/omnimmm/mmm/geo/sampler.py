@@ -19,7 +19,7 @@ from nutpie.compile_pymc import CompiledPyMCModel
 
 from omnimmm.mmm.geo.cache import use_geo_stamp
 from omnimmm.mmm.geo.kernel import geo_logp_grad
-from omnimmm.mmm.geo.layout import BLOCKS, GeoLayout
+from omnimmm.mmm.geo.layout import BLOCKS, HIER_NC, GeoLayout
 from omnimmm.mmm.geo.spec import GeoData
 from omnimmm.mmm.nutpie_common import as_pointer
 
@@ -27,7 +27,7 @@ __all__ = ["initial_points", "run_nutpie"]
 
 use_geo_stamp()
 
-_N_ARRAYS = 8
+_N_ARRAYS = 10
 
 
 @numba.njit(inline="always")
@@ -38,6 +38,11 @@ def _i1(ud, k):  # pragma: no cover - compiled
 @numba.njit(inline="always")
 def _f1(ud, k):  # pragma: no cover - compiled
     return numba.carray(as_pointer(ud[4 * k]), (ud[4 * k + 1],), np.float64)
+
+
+@numba.njit(inline="always")
+def _f2(ud, k):  # pragma: no cover - compiled
+    return numba.carray(as_pointer(ud[4 * k]), (ud[4 * k + 1], ud[4 * k + 2]), np.float64)
 
 
 @numba.njit(inline="always")
@@ -58,7 +63,7 @@ def _logp_callback(dim, x_, out_, logp_, user_data_):  # pragma: no cover - comp
         out[i] = 0.0
     lp = geo_logp_grad(
         x, out, _i1(ud, 0), _f1(ud, 1), _f1(ud, 2), _i1(ud, 3),
-        _f3(ud, 4), _f3(ud, 5), _f3(ud, 6), _f3(ud, 7),
+        _f3(ud, 4), _f3(ud, 5), _f3(ud, 6), _f3(ud, 7), _f3(ud, 8), _f2(ud, 9),
     )  # fmt: skip
     logp[()] = lp
     if not np.all(np.isfinite(out)):
@@ -127,10 +132,11 @@ def initial_points(layout: GeoLayout, seed: int) -> np.ndarray:
     for name in BLOCKS:
         o, s = layout.offsets[name], layout.size(name)
         base: Any = centre.get(name, 0.0)
-        if name in ("log_roi", "roi_geo_log"):  # the national ROI prior's centre
+        centred = layout.block_kind("roi_geo_log") != HIER_NC
+        if name == "log_roi" or (name == "roi_geo_log" and centred):  # the prior's centre
             lr = layout.offsets["log_roi"]
             base = np.resize(layout.prior_a[lr : lr + layout.size("log_roi")], s)
-        jitter = 0.05 if name in ("level", "coef", "coef_mean") else 0.3
+        jitter = 0.05 if name in ("level", "coef_mean") else 0.3
         z[o : o + s] = base + rng.uniform(-jitter, jitter, s)
     return z
 
@@ -180,8 +186,10 @@ def run_nutpie(
         layout.index_table(),
         data.xs,
         data.ys,
-        data.feat,
+        data.fc,
+        data.ftf,
         data.ratio,
+        data.lift,
     ]
     names = [b for b in BLOCKS if layout.size(b)]
     shapes = [layout.shapes[b] for b in names]

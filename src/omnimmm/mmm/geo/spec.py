@@ -10,7 +10,13 @@ Scaling (every array the density reads, from a :class:`~omnimmm.data.geo_panel.G
 - baseline features ``feat[t, g, j]``: a linear trend, Fourier modes of the year, the
   national events and the controls (standardised over all region-weeks);
 - ``ratio[g, c, o] = spend_total[g, c] / y_scale[g, o]`` turns an ROI into an effect size
-  (0 where the region never spent on the channel: there is nothing to identify).
+  (0 where the region never spent on the channel: there is nothing to identify);
+- ``fc`` the features centred per region (the mean is centred per region) and ``ftf[g]``
+  their cross-products, which the density's integral over the regional baseline
+  deviations reads;
+- ``lift`` one row per lift test: channel, outcome (-1 for all), measured ROI, its
+  standard error, then the regions' weights (one-hot for a region's test, the regions'
+  shares of the channel's spend for a national one).
 """
 
 from __future__ import annotations
@@ -20,13 +26,43 @@ from dataclasses import dataclass
 import numpy as np
 
 from omnimmm.data.geo_panel import GeoPanel
-from omnimmm.errors import DataError
+from omnimmm.errors import DataError, PlanError
 from omnimmm.mmm.priors import lognormal_params
 
-__all__ = ["GeoData", "GeoModelSpec", "geo_data"]
+__all__ = ["GeoData", "GeoLiftTest", "GeoModelSpec", "geo_data"]
 
 #: ROI prior (mean, sd) by channel kind when the spec gives none: the national model's.
 _ROI_DEFAULT = {"online": (1.5, 1.0), "offline": (1.0, 1.0)}
+
+
+@dataclass(frozen=True)
+class GeoLiftTest:
+    """A lift test (geo experiment) read as a channel's ROI in one region or nationally.
+
+    The model adds ``Normal(roi | model's ROI, se)``: the model's ROI is the region's (sum
+    of the channel's revenue there over its spend there, as :meth:`GeoFit.roi_geo`) or, with
+    ``geo`` None, the national one (revenue summed over regions over spend summed, as
+    :meth:`GeoFit.roi_national`); on ``outcome`` only, or on all outcomes if None. A test
+    that measured incremental revenue for a spend change gives ``roi = revenue / change``
+    and ``se = revenue's se / |change|``; it is treated as the channel's average ROI over
+    the data (what the model's ROI is), not as a marginal one.
+
+    Attributes
+    ----------
+    channel : str
+    roi : float
+    se : float
+        > 0.
+    geo : str, optional
+        The region the test ran in; None for a national test.
+    outcome : str, optional
+    """
+
+    channel: str
+    roi: float
+    se: float
+    geo: str | None = None
+    outcome: str | None = None
 
 
 @dataclass(frozen=True)
@@ -49,12 +85,18 @@ class GeoModelSpec:
         national one (log scale): 0.3 lets regions differ by about +-30%.
     baseline_spread_sd : float
         Mean of the Gamma(2) prior on the spread of each baseline coefficient across
-        regions (scaled outcome). A Gamma keeps the spread off zero, where the regional
-        coefficients (centred: the data identify each region's well) would form a funnel.
+        regions (scaled outcome). The regional coefficients themselves are integrated out
+        of the density (:mod:`omnimmm.mmm.geo.kernel`).
     coef_sd : float
         Prior sd of the national baseline coefficients (on the scaled outcome).
     noise_sd : float
         Scale of the half-normal prior on each region's residual sd (scaled outcome).
+    lift_tests : tuple of GeoLiftTest
+        Lift tests naming a region (or national ones), added to the likelihood.
+    roi_centred : bool, default True
+        The regional log ROI sampled centred around the national one (the data identify
+        a region's ROI well: no ridge); False samples standard normal deviations scaled by
+        the spread (better when the regions barely differ: no funnel near a small spread).
     """
 
     l_max: int = 8
@@ -65,6 +107,8 @@ class GeoModelSpec:
     baseline_spread_sd: float = 0.05
     coef_sd: float = 0.5
     noise_sd: float = 0.2
+    lift_tests: tuple[GeoLiftTest, ...] = ()
+    roi_centred: bool = True
 
     def __post_init__(self) -> None:
         if self.l_max < 1 or self.fourier_order < 0:
@@ -93,6 +137,12 @@ class GeoData:
     unit : array (C,)
     spend_total : array (G, C)
     feature_names : tuple of str
+    fc : array (T, G, J)
+        ``feat`` centred per region.
+    ftf : array (G, J, J)
+        ``fc[:, g]' fc[:, g]``.
+    lift : array (K, 4 + G)
+        The lift tests (see the module docstring).
     """
 
     xs: np.ndarray
@@ -103,6 +153,9 @@ class GeoData:
     unit: np.ndarray
     spend_total: np.ndarray
     feature_names: tuple[str, ...]
+    fc: np.ndarray
+    ftf: np.ndarray
+    lift: np.ndarray
 
     @property
     def shape(self) -> tuple[int, int, int, int, int]:
@@ -178,14 +231,54 @@ def geo_data(panel: GeoPanel, spec: GeoModelSpec) -> GeoData:
             cols.append((x - x.mean()) / sd)
             names.append(name)
     feat = np.stack(cols, axis=2) if cols else np.zeros((t_n, g_n, 0))
+    feat = np.ascontiguousarray(feat, dtype=np.float64)
+    fc = np.ascontiguousarray(feat - feat.mean(axis=0, keepdims=True))
     spend_total = panel.spend.sum(axis=0)
     return GeoData(
         xs=np.ascontiguousarray(per_capita / unit[None, None, :]),
         ys=np.ascontiguousarray(panel.y / y_scale[None]),
-        feat=np.ascontiguousarray(feat, dtype=np.float64),
+        feat=feat,
         ratio=np.ascontiguousarray(spend_total[:, :, None] / y_scale[:, None, :]),
         y_scale=y_scale,
         unit=unit,
         spend_total=spend_total,
         feature_names=tuple(names),
+        fc=fc,
+        ftf=np.ascontiguousarray(np.einsum("tgj,tgk->gjk", fc, fc)),
+        lift=_lift_rows(panel, spec, spend_total),
     )
+
+
+def _lift_rows(panel: GeoPanel, spec: GeoModelSpec, spend_total: np.ndarray) -> np.ndarray:
+    """The lift tests as the density's rows (see the module docstring)."""
+    g_n = panel.n_geos
+    rows = np.zeros((len(spec.lift_tests), 4 + g_n))
+    for k, test in enumerate(spec.lift_tests):
+        where = f"lift test {k + 1} (channel {test.channel!r}, geo {test.geo!r})"
+        if test.channel not in panel.channels:
+            raise PlanError(
+                f"{where}: unknown channel; the geo panel has {', '.join(panel.channels)}"
+            )
+        c = panel.channels.index(test.channel)
+        if test.outcome is not None and test.outcome not in panel.outcomes:
+            raise PlanError(
+                f"{where}: unknown outcome {test.outcome!r}; expected one of "
+                f"{', '.join(panel.outcomes)} or none (all outcomes)"
+            )
+        if not (np.isfinite(test.roi) and np.isfinite(test.se) and test.se > 0):
+            raise PlanError(f"{where}: needs a finite roi and se > 0, got {test.roi}, {test.se}")
+        if test.geo is None:
+            total = spend_total[:, c].sum()
+            rows[k, 4:] = spend_total[:, c] / total
+        elif test.geo in panel.geos:
+            rows[k, 4 + panel.geos.index(test.geo)] = 1.0
+        else:
+            raise PlanError(
+                f"{where}: unknown region; the panel has {g_n} regions: "
+                f"{', '.join(panel.geos[:8])}{', ...' if g_n > 8 else ''}"
+            )
+        rows[k, 0] = c
+        rows[k, 1] = -1 if test.outcome is None else panel.outcomes.index(test.outcome)
+        rows[k, 2] = test.roi
+        rows[k, 3] = test.se
+    return rows

@@ -21,11 +21,12 @@ import pandas as pd
 
 from omnimmm.data.geo_panel import GeoPanel
 from omnimmm.errors import DataError
-from omnimmm.mmm.geo.spec import GeoModelSpec
+from omnimmm.mmm.geo.spec import GeoLiftTest, GeoModelSpec
 
 __all__ = ["read_geo_dir", "write_geo_dir"]
 
-_FORMAT = "omnimmm-geo-fit/1"
+#: /2: the regional baseline coefficients are integrated out (no longer in the points).
+_FORMAT = "omnimmm-geo-fit/2"
 
 
 def write_geo_dir(fit: Any, directory: str | os.PathLike[str]) -> Path:
@@ -125,6 +126,7 @@ def read_geo_dir(directory: str | os.PathLike[str]) -> dict[str, Any]:
     spec_d = manifest["spec"]
     if spec_d.get("roi_priors") is not None:
         spec_d["roi_priors"] = {k: tuple(v) for k, v in spec_d["roi_priors"].items()}
+    spec_d["lift_tests"] = tuple(GeoLiftTest(**t) for t in spec_d.get("lift_tests", ()))
     panel = GeoPanel(
         dates=pd.DatetimeIndex(manifest["dates"]),
         geos=tuple(manifest["geos"]),

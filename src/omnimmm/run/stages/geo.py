@@ -1,7 +1,9 @@
 """The quarterly run of a geo plan (``[data] geo``): validate the long panel and the budget
 by region, fit the hierarchical geo model (:mod:`omnimmm.mmm.geo`), gate it, analyse it and
-optimize the budget across regions (:mod:`omnimmm.optimize.geo`), as stages over one
-:class:`~omnimmm.run.context.RunState` (the driver is :func:`omnimmm.run.geo_driver.run_geo`).
+optimize the budget across regions (:mod:`omnimmm.optimize.geo`, the stage in
+:mod:`omnimmm.run.stages.geo_optimize`), as stages over one
+:class:`~omnimmm.run.context.RunState` (the commands are :mod:`omnimmm.run.drivers`; the
+holdout is :mod:`omnimmm.run.stages.geo_holdout`).
 
 The result is an ordinary :class:`~omnimmm.report.result.RunResult`: its national tables
 (``allocation``, ``roi``, ``mroi``, ``fit``, ``decomposition``) have the national run's shape,
@@ -16,8 +18,9 @@ over regions; its mROI is the horizon value of the next 1% of its spend in every
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -34,9 +37,10 @@ __all__ = [
     "GeoPrepared",
     "budget_constraints",
     "geo_analysis_stage",
+    "geo_diagnostics",
     "geo_fit_stage",
     "geo_gate_stage",
-    "geo_optimize_stage",
+    "geo_prep",
     "prepare_geo",
     "summarize_geo",
 ]
@@ -83,12 +87,12 @@ class GeoPrepared:
 
 def budget_constraints(plan: Plan, layout: Any) -> Any:
     """The plan's ``[budget]`` as :class:`~omnimmm.optimize.Constraints` over the regions."""
-    from omnimmm.optimize.geo import GeoLimits, geo_constraints
+    from omnimmm.optimize.geo_limits import GeoLimits, geo_constraints
 
     b = plan.budget
 
-    def triple(cb: Any) -> tuple[float | None, float | None, bool]:
-        return cb.min, cb.max, bool(cb.locked)
+    def triple(cb: Any) -> tuple[float | None, float | None, bool, float | None]:
+        return cb.min, cb.max, bool(cb.locked), cb.max_change
 
     geos = {
         name: GeoLimits(
@@ -109,8 +113,9 @@ def budget_constraints(plan: Plan, layout: Any) -> Any:
 def _unsupported(plan: Plan, path: Path) -> None:
     """Plan keys the geo model does not honour (yet) stop the run instead of being ignored."""
     found = [k for k, on in (("[lifecycle]", plan.lifecycle), ("[journeys]", plan.journeys),
-                             ("[[calibration]]", plan.calibration),
                              ("model.synergies", plan.model.synergies)) if on]  # fmt: skip
+    if plan.model.control_form != "level":
+        found.append(f'model.control_form = "{plan.model.control_form}"')
     for i, c in enumerate(plan.channels, 1):
         if c.adstock not in (None, "geometric"):
             found.append(f'channels[{i}].adstock = "{c.adstock}"')
@@ -119,7 +124,7 @@ def _unsupported(plan: Plan, path: Path) -> None:
     if found:
         raise PlanError(
             f"{path}: a geo plan ([data] geo) fits geometric adstock and Hill saturation per "
-            f"channel, without lift tests, synergies, lifecycle or journeys so far; remove "
+            f"channel, without synergies, lifecycle or journeys so far; remove "
             f"{', '.join(found)} (or run them on a national plan)"
         )
 
@@ -150,13 +155,19 @@ def prepare_geo(
     _unsupported(plan, path)
     data = load_geo_panel(plan)
     p = data.panel
-    horizon = plan.budget.horizon_weeks
-    if p.n_weeks < horizon + _MIN_EXTRA_WEEKS:
+    horizon, holdout = plan.budget.horizon_weeks, plan.model.holdout_weeks
+    if p.n_weeks < horizon + holdout + _MIN_EXTRA_WEEKS:
         raise DataError(
             f"{data.source}: {p.n_weeks} weeks are too few for a {horizon}-week budget horizon "
-            f"(at least {horizon + _MIN_EXTRA_WEEKS}); use longer data or lower "
-            "budget.horizon_weeks"
+            f"and a {holdout}-week holdout (at least {horizon + holdout + _MIN_EXTRA_WEEKS}); "
+            "use longer data or lower budget.horizon_weeks / model.holdout_weeks in the plan"
         )
+    for i, cal in enumerate(plan.calibration, 1):
+        if cal.geo is not None and cal.geo not in p.geos:
+            raise PlanError(
+                f"{path}: calibration[{i}].geo = {cal.geo!r}: the data have no such region; "
+                f"regions: {', '.join(p.geos[:12])}{' ...' if p.n_geos > 12 else ''}"
+            )
     layout = GeoLayout.from_spend(p.spend, p.geos, p.channels, p.kinds, p.scopes, horizon)
     current = pd.Series(layout.current_allocation, index=list(layout.channels))
     total = float(plan.budget.total) if plan.budget.total is not None else float(current.sum())
@@ -210,13 +221,43 @@ def summarize_geo(prep: GeoPrepared) -> str:
 # --------------------------------------------------------------------------- fit and gate
 
 
-def _geo(state: RunState) -> GeoPrepared:
+def geo_prep(state: RunState) -> GeoPrepared:
     """The geo run's prepared plan (a RunState is typed for the national one)."""
     return cast(GeoPrepared, state.prep)
 
 
-def fit_model(prep: GeoPrepared, say: Progress) -> Any:
-    """Fit the hierarchical geo model with the plan's ROI priors and the run's sampler."""
+def lift_tests(plan: Plan) -> tuple[Any, ...]:
+    """The plan's ``[[calibration]]`` rows as the geo model's lift tests: a test that moved
+    spend by ``spend_change`` and caused ``incremental_revenue`` (standard error ``se``)
+    reads as ROI ``incremental_revenue / spend_change`` with standard error
+    ``se / |spend_change|``, in its region (``geo``) or nationally. The geo model takes it as
+    the channel's average ROI over the data (its ``start``/``end`` are not used)."""
+    from omnimmm.mmm.geo import GeoLiftTest
+
+    return tuple(
+        GeoLiftTest(channel=c.channel, roi=c.incremental_revenue / c.spend_change,
+                    se=c.se / abs(c.spend_change), geo=c.geo, outcome=c.outcome)
+        for c in plan.calibration
+    )  # fmt: skip
+
+
+def geo_sampler(prep: GeoPrepared) -> dict[str, Any]:
+    """The geo fit's sampler settings: the run's ``chains``, ``draws``, ``tune``, ``seed`` and
+    ``target_accept`` (the plan's where it differs from the national default, else the geo
+    model's own)."""
+    import inspect
+
+    from omnimmm.mmm.geo import fit as geo_fit
+
+    accept = prep.plan.model.target_accept
+    if accept == ModelSpec().target_accept:  # the geo model's own default
+        accept = inspect.signature(geo_fit.fit_geo).parameters["target_accept"].default
+    return {**prep.sampler, "target_accept": float(accept)}
+
+
+def fit_model(prep: GeoPrepared, say: Progress, settings: dict[str, Any] | None = None) -> Any:
+    """Fit the hierarchical geo model with the plan's ROI priors, lift tests and the run's
+    sampler (``settings``: :func:`geo_sampler`'s, or a remedy's)."""
     from omnimmm.mmm.geo import GeoModelSpec, fit_geo
 
     priors = {
@@ -224,7 +265,7 @@ def fit_model(prep: GeoPrepared, say: Progress) -> Any:
         for c in prep.plan.channels
         if c.roi_prior is not None
     }
-    s = prep.sampler
+    s = settings or geo_sampler(prep)
     say(
         f"fitting the geo model: {prep.panel.panel.n_geos} regions x {prep.panel.n_weeks} "
         f"weeks, {s['chains']} chains x {s['draws']} draws"
@@ -236,35 +277,94 @@ def fit_model(prep: GeoPrepared, say: Progress) -> Any:
     extra: dict[str, Any] = {"l_max": max(lags)} if lags else {}
     if m.yearly_fourier != national.yearly_fourier:
         extra["fourier_order"] = m.yearly_fourier
-    sampler: dict[str, Any] = {}
-    if m.target_accept != national.target_accept:
-        sampler["target_accept"] = m.target_accept
+    if prep.plan.calibration:
+        extra["lift_tests"] = lift_tests(prep.plan)
+    if m.baseline != "fixed":  # the moving baseline, where this geo model version has it
+        if "baseline" not in {f.name for f in dataclasses.fields(GeoModelSpec)}:
+            raise PlanError(
+                f'{prep.plan_path}: model.baseline = "{m.baseline}" is not in this version of '
+                'the geo model; use baseline = "fixed" for a geo plan'
+            )
+        extra.update(baseline=m.baseline, baseline_step_sd=m.baseline_step_sd,
+                     baseline_knot_weeks=m.baseline_knot_weeks)  # fmt: skip
     spec = GeoModelSpec(roi_priors=priors or None, trend=m.trend, **extra)
     return fit_geo(
-        prep.panel.panel,
-        spec,
-        **sampler,
-        chains=s["chains"], draws=s["draws"], tune=s["tune"], seed=s["seed"],
-        progress=prep.progressbar,
+        prep.panel.panel, spec, chains=s["chains"], draws=s["draws"], tune=s["tune"],
+        seed=s["seed"], target_accept=s["target_accept"], progress=prep.progressbar,
     )  # fmt: skip
 
 
+class _Checked:
+    """A geo fit with the national model's ``diagnostics_`` (what the remedies read)."""
+
+    def __init__(self, fit: Any) -> None:
+        self.fit, self.diagnostics_ = fit, geo_diagnostics(fit)
+
+
+def fit_checked(prep: GeoPrepared, say: Progress) -> tuple[Any, list[dict[str, Any]]]:
+    """Fit the geo model; while it fails an enforced gate, refit with safer sampler settings,
+    at most ``[gate] remedies`` times (:mod:`omnimmm.run.remedies`: the national run's rules).
+
+    Returns
+    -------
+    tuple
+        The kept fit and one record per attempt (one when no remedy ran).
+    """
+    from omnimmm.run.remedies import fit_with_remedies
+    from omnimmm.run.stages.gate import gate_spec
+
+    gate = gate_spec(cast(Any, prep))
+    checked, attempts = fit_with_remedies(
+        lambda settings: _Checked(fit_model(prep, say, settings)),
+        geo_sampler(prep),
+        gate,
+        0 if gate.allow_failure else prep.plan.gate.remedies,
+        say,
+    )
+    return checked.fit, attempts
+
+
+#: Tables the fit-side stages compute, kept from the previous run when its model is reused.
+GEO_FIT_TABLES = ("holdout", "baseline_forecasts", "holdout_scores", "geo_holdout_scores")
+
+
 def geo_fit_stage(state: RunState) -> None:
-    """Fit the geo model and save it under ``model/`` (sha256 of its files in the manifest)."""
-    from omnimmm.data.io import file_sha256
+    """Fit the geo model, or reuse the one in the run directory when the plan's model
+    sections, the data, the code and the model's files all match
+    (:func:`omnimmm.run.reuse.reusable`), and save it under ``model/``."""
+    import shutil
 
-    fit = fit_model(_geo(state), state.say)
-    model_dir = state.work / "model"
-    fit.save(model_dir)
-    state.model = fit
-    state.model_files = {
-        str(f.relative_to(state.work)): file_sha256(f)
-        for f in sorted(model_dir.rglob("*"))
-        if f.is_file()
-    }
+    from omnimmm.mmm.geo import load_geo
+    from omnimmm.report.result import load_result
+    from omnimmm.run.reuse import model_hashes, reusable
+
+    prep, work, say = geo_prep(state), state.work, state.say
+    model_dir = work / "model"
+    decision = reusable(state.previous, prep.fit_key, prep.panel.data_hash, geo=True)
+    if decision.ok:
+        assert state.previous is not None
+        say(f"reusing the fitted geo model in {state.previous} (plan, data, code and model match)")
+        if not model_dir.exists():
+            shutil.copytree(state.previous / "model", model_dir)
+        state.model = load_geo(model_dir)
+        old = load_result(state.previous)
+        state.holdout = dict(old.holdout)
+        state.tables = {k: old.tables[k] for k in GEO_FIT_TABLES if k in old.tables}
+        state.reused = True
+    else:
+        if decision.reason:
+            say(f"not reusing the model in {state.previous}: {decision.reason}; refitting")
+        shutil.rmtree(model_dir, ignore_errors=True)
+        fit, state.attempts = fit_checked(prep, say)
+        fit.save(model_dir)
+        state.model = fit
+        state.reused = False
+        state.fits["mmm"] = dict(getattr(fit, "timings", {}) or {})
+    state.model_files = model_hashes(model_dir)
 
 
-def _diagnostics(fit: Any) -> Any:
+def geo_diagnostics(fit: Any) -> Any:
+    """The geo fit's convergence as :class:`~omnimmm.mmm.diagnostics.Diagnostics`."""
     from omnimmm.mmm.diagnostics import Diagnostics
 
     d = fit.diagnostics()
@@ -294,13 +394,24 @@ def geo_gate_stage(state: RunState) -> None:
     QualityGateError
         The fit failed and neither the plan nor ``--fast`` allows it.
     """
+    from omnimmm.errors import QualityGateError, numbered
     from omnimmm.mmm.diagnostics import quality_gate
+    from omnimmm.run.remedies import attempt_lines
     from omnimmm.run.stages.gate import gate_record, gate_spec
 
     spec = gate_spec(state.prep)
-    diag = _diagnostics(state.model)
-    gate = quality_gate(diag, spec)
-    state.gate = gate_record(gate, spec, state.prep, [])  # no automatic remedies for geo fits
+    diag = geo_diagnostics(state.model)
+    tried = attempt_lines(state.attempts)
+    try:
+        gate = quality_gate(diag, spec)  # raises QualityGateError unless allowed
+    except QualityGateError as exc:
+        if not tried:
+            raise
+        raise QualityGateError(
+            f"{exc}\nAlready tried automatically before giving up ([gate] remedies = "
+            f"{state.prep.plan.gate.remedies}):\n" + numbered(tried)
+        ) from None
+    state.gate = gate_record(gate, spec, state.prep, tried)
     state.tables["geo_diagnostics"] = pd.DataFrame([diag.to_dict()])
 
 
@@ -327,9 +438,9 @@ def _roi_tables(fit: Any, prep: GeoPrepared) -> dict[str, pd.DataFrame]:
             for j, c in enumerate(p.channels)
         ]
     )
-    geo_roi = by_region.merge(
-        geo[["geo", "channel", "mean", "low", "high"]], on=["geo", "channel"], how="left"
-    )
+    per_outcome = [f"{o}_{k}" for o in p.outcomes for k in ("mean", "low", "high")]
+    keep = ["geo", "channel", "mean", "low", "high", *(c for c in per_outcome if c in geo.columns)]
+    geo_roi = by_region.merge(geo[keep], on=["geo", "channel"], how="left")
     return {"roi": roi, "geo_roi": geo_roi}
 
 
@@ -409,141 +520,19 @@ def geo_meta(prep: GeoPrepared, fit: Any) -> dict[str, Any]:
 
 def geo_analysis_stage(state: RunState) -> None:
     """Build ``state.result``: national and regional ROI, fit, gate and diagnostics."""
-    prep, fit = _geo(state), state.model
+    prep, fit = geo_prep(state), state.model
     d = dict(state.tables.get("geo_diagnostics", pd.DataFrame([{}])).iloc[0])
-    d["holdout_mape"] = None
+    d["holdout_mape"] = state.holdout.get("mape_mean")
+    meta = geo_meta(prep, fit)
+    if state.attempts:  # the settings the kept fit was sampled with (a remedy's, if one ran)
+        kept = state.attempts[-1]["settings"]
+        meta["sampler"].update({k: kept[k] for k in ("chains", "draws", "tune", "target_accept")})
     state.result = RunResult(
-        meta=geo_meta(prep, fit),
+        meta=meta,
         horizon_value={},
         diagnostics=d,
         gate=state.gate,
-        holdout={"weeks": 0},  # no holdout refit in a geo run yet
+        holdout=state.holdout or {"weeks": 0},
         optimizer={},
         tables={**_roi_tables(fit, prep), **_fit_tables(fit, prep), **state.tables},
-    )
-
-
-# --------------------------------------------------------------------------- optimize
-
-
-def _interval(draws: np.ndarray) -> dict[str, float]:
-    lo, hi = np.quantile(draws, [0.05, 0.95])
-    return {"mean": float(draws.mean()), "low": float(lo), "high": float(hi)}
-
-
-def _channel_mroi(response: Any, x: np.ndarray, step: float = 0.01) -> np.ndarray:
-    """Per draw and channel: value of the next ``step`` of the channel's spend in every
-    region over that spend (the derivative where it spends nothing). Shape (D, C)."""
-    layout = response.layout
-    base = response.horizon_value(x)
-    _, grad = response.horizon_value_and_grad(x)
-    out = np.empty((response.n_draws, len(layout.base_channels)))
-    for c, ch in enumerate(layout.base_channels):
-        idx = [i for i, n in enumerate(layout.channels) if layout.variable(n)[1] == ch]
-        spend = float(x[idx].sum())
-        if spend <= 0:
-            out[:, c] = grad[:, idx].mean(axis=1)
-            continue
-        up = x.copy()
-        up[idx] *= 1 + step
-        out[:, c] = (response.horizon_value(up) - base) / (step * spend)
-    return out
-
-
-def _national_allocation(
-    response: Any, res: Any, current: np.ndarray, rec: np.ndarray
-) -> pd.DataFrame:
-    layout = response.layout
-    alloc = res.allocation
-    rows = []
-    m_cur, m_rec = _channel_mroi(response, current), _channel_mroi(response, rec)
-    for c, (ch, kind) in enumerate(zip(layout.base_channels, layout.kinds_by_channel, strict=True)):
-        names = [n for n in layout.channels if layout.variable(n)[1] == ch]
-        cur, new = (
-            float(alloc.loc[names, "current"].sum()),
-            float(alloc.loc[names, "recommended"].sum()),
-        )
-        row = {"name": ch, "kind": kind, "scope": layout.scopes[c], "current": cur,
-               "recommended": new, "change": new - cur,
-               "lower": float(alloc.loc[names, "lower"].sum()),
-               "upper": float(alloc.loc[names, "upper"].sum())}  # fmt: skip
-        for key, m in (("mroi_current", m_cur[:, c]), ("mroi_recommended", m_rec[:, c])):
-            iv = _interval(m)
-            row.update({f"{key}_{k}": v for k, v in iv.items()})
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def geo_optimize_stage(state: RunState) -> None:
-    """Recommend the budget across regions and channels and add it to ``state.result``.
-
-    Raises
-    ------
-    DataError
-        The fitted responses' current spend is not the data's.
-    InfeasibleError
-        The plan's limits cannot all hold.
-    """
-    from omnimmm.optimize import FixedBudget, optimize_budget
-    from omnimmm.optimize.geo import GeoResponse, geo_tables
-
-    prep, fit = _geo(state), state.model
-    p, b = prep.panel.panel, prep.plan.budget
-    regions = fit.responses(b.horizon_weeks)
-    response = GeoResponse({g: regions[g] for g in p.geos}, p.scopes, prep.layout.shares)
-    current = prep.current.reindex(list(response.channels)).to_numpy(dtype=float)
-    if not np.allclose(response.current_allocation, current, rtol=1e-9, atol=1e-6):
-        raise DataError(
-            "the geo model's last-quarter spend differs from the data's; the model does not "
-            "belong to this data (refit with omnimmm run)"
-        )
-    state.say(
-        f"optimizing {len(p.channels)} channels in {p.n_geos} regions "
-        f"({len(response.channels)} budget lines) over {b.horizon_weeks} weeks on "
-        f"{response.n_draws} posterior draws"
-    )
-    res = optimize_budget(
-        response,
-        FixedBudget(total=prep.total, objective=b.objective, margin=b.margin),
-        budget_constraints(prep.plan, response),
-        risk=b.risk,
-        risk_level=b.risk_level,
-        seed=prep.seed,
-    )
-    rec = res.allocation["recommended"].reindex(list(response.channels)).to_numpy(dtype=float)
-    tables = geo_tables(response, rec)
-    cells = tables["geo_channel_allocation"].merge(
-        state.result.tables["geo_roi"][["geo", "channel", "mean", "low", "high"]],
-        on=["geo", "channel"], how="left",
-    )  # fmt: skip
-    weekly = res.weekly_spend
-    weekly_nat = pd.DataFrame(
-        {ch: weekly[[n for n in response.channels if response.variable(n)[1] == ch]].sum(axis=1)
-         for ch in p.channels}
-    ).reset_index()  # fmt: skip
-    national = _national_allocation(response, res, current, rec)
-    mroi_cols = ["name", "mroi_current_mean", "mroi_current_low", "mroi_current_high"]
-    new_tables = {
-        "allocation": national,
-        # the geo run's mROI table is next quarter's, at current spend (no historical mROI)
-        "mroi": national[mroi_cols].set_axis(["channel", "mean", "low", "high"], axis=1),
-        "geo_allocation": tables["geo_allocation"],
-        "geo_channel_allocation": cells,
-        "geo_budget_lines": res.allocation.reset_index(),
-        "weekly_spend": weekly_nat,
-        "value_by_outcome": res.value_by_outcome.reset_index(),
-    }
-    state.result = replace(
-        state.result,
-        horizon_value={
-            "current": _interval(res.draws_current),
-            "recommended": _interval(res.draws_recommended),
-            "uplift": _interval(res.draws_recommended - res.draws_current),
-        },
-        optimizer={
-            "binding": list(res.binding),
-            "solver": res.to_dict()["solver"],
-            "scenario": res.to_dict()["scenario"],
-        },
-        tables={**state.result.tables, **new_tables},
     )

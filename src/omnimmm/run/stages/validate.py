@@ -60,9 +60,9 @@ def prepare(
     plan = load_plan(path)
     if plan.data.geo is not None:
         raise UsageError(
-            f"{path}: a geo plan ([data] geo = {plan.data.geo!r}) runs with omnimmm run and "
-            "omnimmm validate (omnimmm.run.geo_driver.run_geo in Python); this command "
-            "handles national plans only so far"
+            f"{path}: a geo plan ([data] geo = {plan.data.geo!r}) is prepared by "
+            "omnimmm.run.stages.geo.prepare_geo; this function reads national plans (the "
+            "omnimmm commands take both)"
         )
     if seed is not None:
         if seed < 0:
