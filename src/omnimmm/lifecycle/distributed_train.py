@@ -53,6 +53,8 @@ class Job:
     #: (cutoff, horizon, labelled) for every feature table to build
     tables: tuple[tuple[pd.Timestamp, int, bool], ...]
     seed: int
+    #: exclusive end of the history (the label windows must end before it)
+    end: pd.Timestamp
 
 
 def table_path(scratch: str, cutoff: pd.Timestamp, h: int, b: int) -> Path:
@@ -61,11 +63,19 @@ def table_path(scratch: str, cutoff: pd.Timestamp, h: int, b: int) -> Path:
 
 
 def load_rows(job: Job, cutoffs: Sequence[pd.Timestamp], h: int, target: str | None, b: int,
-          rows: str = "all") -> pd.DataFrame:  # fmt: skip
+              rows: str = "all", columns: Sequence[str] | None = None) -> pd.DataFrame:  # fmt: skip
     """Bucket ``b``'s feature rows at ``cutoffs`` with a ``target`` label; ``rows`` keeps
-    ``all``, the early-stopping half (``stop``, ``_u < 0.5``) or the calibration half (``cal``)."""
+    ``all``, the early-stopping half (``stop``, ``_u < 0.5``) or the calibration half (``cal``).
+    Only ``columns`` (and the target and ``_u``) are read when given."""
+    read = (
+        None
+        if columns is None
+        else list(dict.fromkeys([*columns, *([target] if target else []), "_u"]))
+    )
     parts = [
-        pd.read_parquet(p) for c in cutoffs if (p := table_path(job.scratch, c, h, b)).exists()
+        pd.read_parquet(p, columns=read)
+        for c in cutoffs
+        if (p := table_path(job.scratch, c, h, b)).exists()
     ]
     if not parts:
         return pd.DataFrame()
@@ -84,7 +94,7 @@ def load_rows(job: Job, cutoffs: Sequence[pd.Timestamp], h: int, target: str | N
 def _matrix(job: Job, cutoffs: Sequence[pd.Timestamp], h: int, target: str, b: int, rows: str,
             names: list[str], positive: bool = False) -> np.ndarray:  # fmt: skip
     """Features then the label as one float array (the label is the last column)."""
-    f = load_rows(job, cutoffs, h, target, b, rows)
+    f = load_rows(job, cutoffs, h, target, b, rows, names)
     if f.empty:
         return np.zeros((0, len(names) + 1))
     if positive:
@@ -126,14 +136,14 @@ def gather(client: Any, fn: Any, job: Job, *args: Any) -> pd.DataFrame:
 
 def _columns(job: Job, cutoffs: list[pd.Timestamp], h: int, target: str | None, rows: str,
              columns: list[str], b: int) -> pd.DataFrame:  # fmt: skip
-    f = load_rows(job, cutoffs, h, target, b, rows)
+    f = load_rows(job, cutoffs, h, target, b, rows, columns)
     return f[columns] if len(f) else pd.DataFrame(columns=columns)
 
 
 def _predicted(job: Job, cutoffs: list[pd.Timestamp], h: int, target: str, rows: str,
                model: PropensityModel, columns: list[str], margin: bool, b: int) -> pd.DataFrame:  # fmt: skip
     """``columns`` and ``p`` (or the uncalibrated ``margin``) of the bucket's rows."""
-    f = load_rows(job, cutoffs, h, target, b, rows)
+    f = load_rows(job, cutoffs, h, target, b, rows, [*model.feature_names_, *columns])
     if f.empty:
         return pd.DataFrame()
     X = f[model.feature_names_]
@@ -161,7 +171,7 @@ def _losses(job: Job, cutoffs: list[pd.Timestamp], h: int, target: str, rows: st
             trees: Any, names: list[str], b: int) -> np.ndarray:  # fmt: skip
     """Summed log loss of the bucket's rows after each boosting round (the early-stopping
     curve on every row of the half, not only on one worker's share)."""
-    f = load_rows(job, cutoffs, h, target, b, rows)
+    f = load_rows(job, cutoffs, h, target, b, rows, names)
     n = trees.booster_.current_iteration()
     if f.empty:
         return np.zeros(n + 1)
