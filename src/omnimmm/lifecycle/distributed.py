@@ -7,15 +7,17 @@ input files and the scratch folder (a shared file system, or a local cluster):
 1. **Partition.** One task per input file loads it with
    :func:`~omnimmm.lifecycle.features.load_transactions` (the same parsing, the same checks and
    error messages, the as-of filter in SQL) and writes its rows, already typed, to
-   ``n_partitions`` buckets by a hash of the customer key: every customer's whole history
-   lands in one bucket.
+   ``n_partitions`` buckets by a hash of the customer key in one ``COPY ... PARTITION_BY``:
+   every customer's whole history lands in one bucket, and every file is read once.
 2. **BG/NBD and Pareto/NBD.** The rhythm features hold both models fitted at each cutoff on
    *every* customer. Each bucket returns its customers' ``(x, t_x, T)`` (the inputs
-   :mod:`.rhythm` fits on); the client fits one model of each per cutoff and hands them back,
-   so those columns are the single-process ones, not per-bucket estimates.
+   :mod:`.rhythm` fits on) as distinct rows with customer counts (whole days, so a few
+   thousand rows whatever the bucket's size); the client fits one model of each per cutoff on
+   the counted rows (the same likelihood as on every customer) and hands them back, so those
+   columns are the single-process ones, not per-bucket estimates.
 3. **Features and labels.** One task per bucket runs the single-process feature code
    (:func:`~omnimmm.lifecycle.features.build_features`,
-   :func:`~omnimmm.lifecycle.rhythm.add_rhythm_features`,
+   :func:`~omnimmm.lifecycle.rhythm.add_rhythm_features` with the fitted models,
    :func:`~omnimmm.lifecycle.labels.make_labels`) at every cutoff on its customers alone,
    which is exact because every feature is a per-customer aggregate, and writes them to
    Parquet in the scratch folder.
@@ -32,6 +34,7 @@ Campaign features are not available here (pass no campaign history with ``--sche
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import tempfile
@@ -52,6 +55,7 @@ from omnimmm.lifecycle.btyd import BGNBD
 from omnimmm.lifecycle.distributed_train import (
     _LABELS,
     SAMPLE_ROWS,
+    TRAIN_ROWS_PER_WORKER,
     Job,
     fit_spend,
     gather,
@@ -193,42 +197,43 @@ def _bucket_summaries(job: Job, b: int) -> dict[pd.Timestamp, np.ndarray]:
         con.close()
 
 
-def _fit_btyd(parts: list[dict[pd.Timestamp, np.ndarray]]) -> BtydModels:
-    """One BG/NBD and one Pareto/NBD per cutoff on every customer, as
-    :func:`.rhythm._bgnbd_columns` fits them (empty where it would leave the columns NaN).
+def _fit_cutoff(parts: list[np.ndarray]) -> dict[str, BGNBD | ParetoNBD]:
+    """One BG/NBD and one Pareto/NBD on every customer at one cutoff, as
+    :func:`.rhythm._bgnbd_columns` fits them (none where it would leave the columns NaN).
 
     The likelihood is a sum over customers, so it is fitted on the distinct
     ``(x, t_x, T)`` rows weighted by their customer counts: the same fit as on every
-    customer, at the cost of a few thousand rows."""
-    models: BtydModels = {}
-    for c in sorted({c for p in parts for c in p}):
-        rows = pd.DataFrame(np.concatenate([p[c] for p in parts if c in p]),
-                            columns=["x", "t_x_days", "t_days", "n"])  # fmt: skip
-        rows = rows.groupby(["x", "t_x_days", "t_days"], as_index=False).agg(n=("n", "sum"))
-        x, n = rows["x"].to_numpy(), rows["n"].to_numpy()
-        t_x = rows["t_x_days"].to_numpy() / 7.0
-        T = np.maximum(rows["t_days"].to_numpy() / 7.0, t_x)  # as in rhythm._bgnbd_columns
-        ok = n.sum() >= MIN_BGNBD_CUSTOMERS and bool((x > 0).any())
-        models[c] = (
-            {
-                "bgnbd": BGNBD(penalty=1e-3).fit(x, t_x, T, weights=n),
-                "pnbd": ParetoNBD(penalty=1e-3).fit(x, t_x, T, weights=n),
-            }
-            if ok
-            else {}
-        )
-    return models
+    customer, on fewer rows."""
+    rows = pd.DataFrame(np.concatenate(parts), columns=["x", "t_x_days", "t_days", "n"])
+    rows = rows.groupby(["x", "t_x_days", "t_days"], as_index=False).agg(n=("n", "sum"))
+    x, n = rows["x"].to_numpy(), rows["n"].to_numpy()
+    t_x = rows["t_x_days"].to_numpy() / 7.0
+    T = np.maximum(rows["t_days"].to_numpy() / 7.0, t_x)  # as in rhythm._bgnbd_columns
+    if n.sum() < MIN_BGNBD_CUSTOMERS or not (x > 0).any():
+        return {}
+    return {
+        "bgnbd": BGNBD(penalty=1e-3).fit(x, t_x, T, weights=n),
+        "pnbd": ParetoNBD(penalty=1e-3).fit(x, t_x, T, weights=n),
+    }
 
 
-def _bucket_features(job: Job, b: int, models: BtydModels) -> int:
+def _fit_btyd(client: Any, parts: list[dict[pd.Timestamp, np.ndarray]]) -> BtydModels:
+    """:func:`_fit_cutoff` at every cutoff, one task per cutoff."""
+    cutoffs = sorted({c for p in parts for c in p})
+    fits = client.map(_fit_cutoff, [[p[c] for p in parts if c in p] for c in cutoffs],
+                      pure=False)  # fmt: skip
+    return dict(zip(cutoffs, client.gather(fits), strict=True))
+
+
+def _bucket_features(job: Job, b: int, models: BtydModels) -> dict[tuple[pd.Timestamp, int], int]:
     """Phase 3: features (and labels where the window is observed) of bucket ``b``, the
     BG/NBD and Pareto/NBD columns from the models fitted on every customer."""
     con = _connect(job.scratch)
     try:
         t = _bucket_table(job, b, con)
         if t is None:
-            return 0
-        rows = 0
+            return {}
+        rows = {}
         for k, (c, h, labelled) in enumerate(job.tables):
             f = add_rhythm_features(build_features(t, c), t, c, h, models=models.get(c, {}))
             if labelled:
@@ -239,7 +244,7 @@ def _bucket_features(job: Job, b: int, models: BtydModels) -> int:
             path = table_path(job.scratch, c, h, b)
             path.parent.mkdir(parents=True, exist_ok=True)
             f.to_parquet(path, index=False)
-            rows += len(f)
+            rows[(c, h)] = len(f)
         return rows
     finally:
         con.close()
@@ -341,6 +346,7 @@ def score_customers_dask(
     model_params: dict[str, Any] | None = None,
     n_partitions: int | None = None,
     scratch_dir: str | Path | None = None,
+    train_rows_per_worker: int | None = None,
 ) -> ScoreResult:
     """Score every customer at ``as_of`` on a Dask cluster; the outputs of ``score_customers``.
 
@@ -355,6 +361,11 @@ def score_customers_dask(
         A ``distributed.Client``; its workers must see ``transactions`` and ``scratch_dir``.
     n_partitions
         Customer buckets (default: about 400,000 rows each, at least two per worker).
+    train_rows_per_worker
+        Training rows per worker the trees are trained on (default
+        :data:`~omnimmm.lifecycle.distributed_train.TRAIN_ROWS_PER_WORKER`): smaller
+        training sets train on fewer workers (see
+        :func:`~omnimmm.lifecycle.distributed_train.train_workers`).
     scratch_dir
         Folder for the bucketed rows and feature tables (a temporary folder next to
         ``out_dir`` by default; removed at the end).
@@ -380,7 +391,7 @@ def score_customers_dask(
             return _score(client, transactions, as_of, horizon_days, out, work, columns,
                           churn_horizon_days, n_cutoffs, step_days, min_history_days,
                           calibration, seed, salt, model_preset, model_params,
-                          n_partitions)  # fmt: skip
+                          n_partitions, train_rows_per_worker)  # fmt: skip
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -402,7 +413,7 @@ def _score(client: Any, transactions: str | Path, as_of: DateLike, horizon_days:
            work: str, columns: Any, churn_horizon_days: int | None, n_cutoffs: int,
            step_days: int, min_history_days: int, calibration: str, seed: int, salt: str,
            model_preset: str, model_params: dict[str, Any] | None,
-           n_partitions: int | None) -> ScoreResult:  # fmt: skip
+           n_partitions: int | None, train_rows_per_worker: int | None) -> ScoreResult:  # fmt: skip
     clock = _Clock()
     stop = cutoff_end(as_of)
     files, cols, roles = _inputs(transactions, columns, work)
@@ -458,11 +469,14 @@ def _score(client: Any, transactions: str | Path, as_of: DateLike, horizon_days:
     summaries = client.gather(client.map(_bucket_summaries, [job] * len(buckets), buckets,
                                          pure=False))  # fmt: skip
     clock.lap("btyd_summaries")
-    models = _fit_btyd(summaries)
+    models = _fit_btyd(client, summaries)
     clock.lap("btyd_fit")
     model_future = client.scatter(models, broadcast=True)
-    client.gather(client.map(_bucket_features, [job] * len(buckets), buckets,
-                             models=model_future, pure=False))  # fmt: skip
+    counts = client.gather(client.map(_bucket_features, [job] * len(buckets), buckets,
+                                      models=model_future, pure=False))  # fmt: skip
+    table_rows = {key: sum(c.get(key, 0) for c in counts) for key in wanted}
+    job = dataclasses.replace(job, rows=tuple(table_rows.items()),
+                              train_rows_per_worker=train_rows_per_worker or TRAIN_ROWS_PER_WORKER)  # fmt: skip
 
     clock.lap("features")
     settings = model_settings(model_preset, **(model_params or {}))
@@ -513,6 +527,7 @@ def _score(client: Any, transactions: str | Path, as_of: DateLike, horizon_days:
             "partitions": n_partitions,
             "input_files": len(files),
             "sample_rows_linear_and_rfm": SAMPLE_ROWS,
+            "train_rows_per_worker": job.train_rows_per_worker,
             "phase_seconds": clock.laps,
         },
     }
