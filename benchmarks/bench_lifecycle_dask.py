@@ -251,6 +251,8 @@ def main() -> None:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
     state = json.loads(STATE.read_text()) if STATE.is_file() else {}
+    before = state.get(f"{args.rows}/{args.customers}", {}).get("runs", {})
+    runs = {k: v or before.get(k, []) for k, v in runs.items()}  # a path not run keeps its runs
     state[f"{args.rows}/{args.customers}"] = {
         "rows": rows, "customers": args.customers, "generate_s": gen_s, "runs": runs,
         "workers": args.workers, "worker_gb": args.worker_gb, "cap_gb": args.cap_gb,
