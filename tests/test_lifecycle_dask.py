@@ -22,7 +22,7 @@ from omnimmm.cli import app
 from omnimmm.data.simulate_customers import simulate_customers
 from omnimmm.errors import DataError
 from omnimmm.lifecycle.btyd import BGNBD
-from omnimmm.lifecycle.distributed import input_files, score_on_cluster
+from omnimmm.lifecycle.distributed import _fit_cutoff, input_files, score_on_cluster
 from omnimmm.lifecycle.distributed_train import _stop_round
 from omnimmm.lifecycle.pareto_nbd import ParetoNBD
 
@@ -125,6 +125,24 @@ def test_counted_rows_fit_as_every_customer(model):
     w = rows["count"].to_numpy()
     with pytest.raises(DataError, match="weights"):
         model().fit(rows["x"], rows["t_x"], rows["T"], weights=-w)
+
+
+def test_btyd_fit_beyond_the_cap_is_on_a_seeded_sample_of_customers():
+    d = pd.read_csv(CDNOW)
+    days = pd.DataFrame({"x": d["frequency"], "t_x": np.round(d["recency"] * 7),
+                         "T": np.round(d["T"] * 7)}).value_counts().reset_index()  # fmt: skip
+    half = len(days) // 2  # two buckets' counted rows
+    parts = [days.iloc[:half].to_numpy(float), days.iloc[half:].to_numpy(float)]
+    full = _fit_cutoff(parts, max_customers=len(d))
+    assert full["bgnbd"].n_customers_ == len(d)
+    capped = _fit_cutoff(parts, max_customers=1500, seed=1)
+    again = _fit_cutoff(parts, max_customers=1500, seed=1)
+    for name in ("bgnbd", "pnbd"):
+        assert capped[name].n_customers_ == 1500
+        assert capped[name].params_ == again[name].params_  # seeded
+    # a sample of 1,500 of 2,357 customers: the same model up to sampling noise
+    a, b = astuple(capped["bgnbd"].params_), astuple(full["bgnbd"].params_)
+    assert np.allclose(np.log(a), np.log(b), atol=0.35)
 
 
 def test_stop_round_follows_lightgbm_rule():

@@ -11,10 +11,10 @@ input files and the scratch folder (a shared file system, or a local cluster):
    every customer's whole history lands in one bucket, and every file is read once.
 2. **BG/NBD and Pareto/NBD.** The rhythm features hold both models fitted at each cutoff on
    *every* customer. Each bucket returns its customers' ``(x, t_x, T)`` (the inputs
-   :mod:`.rhythm` fits on) as distinct rows with customer counts (whole days, so a few
-   thousand rows whatever the bucket's size); the client fits one model of each per cutoff on
-   the counted rows (the same likelihood as on every customer) and hands them back, so those
-   columns are the single-process ones, not per-bucket estimates.
+   :mod:`.rhythm` fits on) as distinct rows with customer counts (whole days); one task per
+   cutoff fits one model of each on the counted rows (the same likelihood as on every
+   customer; on a random :data:`BTYD_FIT_CUSTOMERS` of them beyond that many), so those
+   columns come from one fit on the whole customer base, not from per-bucket estimates.
 3. **Features and labels.** One task per bucket runs the single-process feature code
    (:func:`~omnimmm.lifecycle.features.build_features`,
    :func:`~omnimmm.lifecycle.rhythm.add_rhythm_features` with the fitted models,
@@ -94,6 +94,8 @@ from omnimmm.lifecycle.value import SpendModel, expected_revenue
 
 #: DuckDB memory per task (it spills to the scratch folder beyond this).
 DUCKDB_MEMORY = "1GB"
+#: Customers (at most) BG/NBD and Pareto/NBD are fitted on at a cutoff (see _fit_cutoff).
+BTYD_FIT_CUSTOMERS = 250_000
 BtydModels = dict[pd.Timestamp, dict[str, "BGNBD | ParetoNBD"]]
 
 
@@ -197,15 +199,23 @@ def _bucket_summaries(job: Job, b: int) -> dict[pd.Timestamp, np.ndarray]:
         con.close()
 
 
-def _fit_cutoff(parts: list[np.ndarray]) -> dict[str, BGNBD | ParetoNBD]:
+def _fit_cutoff(parts: list[np.ndarray], max_customers: int = BTYD_FIT_CUSTOMERS,
+                seed: int = 0) -> dict[str, BGNBD | ParetoNBD]:  # fmt: skip
     """One BG/NBD and one Pareto/NBD on every customer at one cutoff, as
     :func:`.rhythm._bgnbd_columns` fits them (none where it would leave the columns NaN).
 
     The likelihood is a sum over customers, so it is fitted on the distinct
     ``(x, t_x, T)`` rows weighted by their customer counts: the same fit as on every
-    customer, on fewer rows."""
+    customer, on fewer rows. Beyond ``max_customers`` customers the fit is on a random
+    ``max_customers`` of them (drawn without replacement from the counts, seeded): four
+    parameters are pinned down long before that, and the fit's cost grows with the rows."""
     rows = pd.DataFrame(np.concatenate(parts), columns=["x", "t_x_days", "t_days", "n"])
     rows = rows.groupby(["x", "t_x_days", "t_days"], as_index=False).agg(n=("n", "sum"))
+    n = rows["n"].to_numpy(dtype=np.int64)
+    if n.sum() > max_customers:
+        rng = np.random.default_rng(seed)
+        rows["n"] = rng.multivariate_hypergeometric(n, max_customers, method="marginals")
+        rows = rows[rows["n"] > 0]
     x, n = rows["x"].to_numpy(), rows["n"].to_numpy()
     t_x = rows["t_x_days"].to_numpy() / 7.0
     T = np.maximum(rows["t_days"].to_numpy() / 7.0, t_x)  # as in rhythm._bgnbd_columns
@@ -217,11 +227,12 @@ def _fit_cutoff(parts: list[np.ndarray]) -> dict[str, BGNBD | ParetoNBD]:
     }
 
 
-def _fit_btyd(client: Any, parts: list[dict[pd.Timestamp, np.ndarray]]) -> BtydModels:
+def _fit_btyd(client: Any, parts: list[dict[pd.Timestamp, np.ndarray]],
+              seed: int) -> BtydModels:  # fmt: skip
     """:func:`_fit_cutoff` at every cutoff, one task per cutoff."""
     cutoffs = sorted({c for p in parts for c in p})
     fits = client.map(_fit_cutoff, [[p[c] for p in parts if c in p] for c in cutoffs],
-                      pure=False)  # fmt: skip
+                      max_customers=BTYD_FIT_CUSTOMERS, seed=seed, pure=False)  # fmt: skip
     return dict(zip(cutoffs, client.gather(fits), strict=True))
 
 
@@ -469,7 +480,7 @@ def _score(client: Any, transactions: str | Path, as_of: DateLike, horizon_days:
     summaries = client.gather(client.map(_bucket_summaries, [job] * len(buckets), buckets,
                                          pure=False))  # fmt: skip
     clock.lap("btyd_summaries")
-    models = _fit_btyd(client, summaries)
+    models = _fit_btyd(client, summaries, seed)
     clock.lap("btyd_fit")
     model_future = client.scatter(models, broadcast=True)
     counts = client.gather(client.map(_bucket_features, [job] * len(buckets), buckets,
@@ -528,6 +539,7 @@ def _score(client: Any, transactions: str | Path, as_of: DateLike, horizon_days:
             "input_files": len(files),
             "sample_rows_linear_and_rfm": SAMPLE_ROWS,
             "train_rows_per_worker": job.train_rows_per_worker,
+            "btyd_fit_customers_max": BTYD_FIT_CUSTOMERS,
             "phase_seconds": clock.laps,
         },
     }
