@@ -102,11 +102,14 @@ def _child(args: argparse.Namespace) -> None:
         "auc_repurchase": m["repurchase"]["validation"]["roc_auc"],
         "auc_churn": m["churn"]["validation"]["roc_auc"],
         "train_rows": m["repurchase"]["n_train_rows"],
+        "phases": m.get("engine", {}).get("phase_seconds"),
     }))  # fmt: skip
 
 
-def _measure(cmd: list[str], cap_gb: float | None) -> dict:
-    """Run ``cmd``; wall time, exit code, peak RSS of the client and of each child process."""
+def _measure(cmd: list[str], cap_gb: float | None, timeout: float | None = None) -> dict:
+    """Run ``cmd``; wall time, exit code, peak RSS and CPU seconds of the client and of each
+    child process, the CPU seconds of the whole tree and the load average around it. A run
+    past ``timeout`` seconds is stopped and reported as such (with its peaks so far)."""
     import psutil
 
     def limit() -> None:
@@ -115,10 +118,14 @@ def _measure(cmd: list[str], cap_gb: float | None) -> dict:
             resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
 
     env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")
+    load0 = os.getloadavg()[0]
+    cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=limit, env=env)  # fmt: skip
+                            preexec_fn=limit, env=env, start_new_session=True)  # fmt: skip
     peaks: dict[int, tuple[str, int]] = {}
+    cpu: dict[int, float] = {}
+    loads: list[float] = []
     done = threading.Event()
 
     def sample() -> None:
@@ -132,19 +139,33 @@ def _measure(cmd: list[str], cap_gb: float | None) -> dict:
                 try:
                     rss = p.memory_info().rss
                     name = "client" if p.pid == proc.pid else " ".join(p.cmdline()[-3:])[-60:]
+                    times = p.cpu_times()
+                    cpu[p.pid] = times.user + times.system
                 except psutil.Error:
                     continue
                 if rss > peaks.get(p.pid, ("", 0))[1]:
                     peaks[p.pid] = (name, rss)
+            loads.append(os.getloadavg()[0])
             time.sleep(0.2)
 
     th = threading.Thread(target=sample, daemon=True)
     th.start()
-    stdout, stderr = proc.communicate()
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)  # the run's own process group (its cluster included)
+        stdout, stderr = proc.communicate()
+        stderr += f"\nstopped after {timeout:.0f} s (--timeout)"
     done.set()
     th.join()
     wall = time.perf_counter() - t0
-    result = {"rc": proc.returncode, "wall": wall, "peaks_gb": {}}
+    cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result = {"rc": proc.returncode, "wall": wall, "peaks_gb": {},
+              "cpu_s_total": (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime),
+              "cpu_s_client": cpu.get(proc.pid, 0.0),
+              "cpu_s_children": sorted((v for k, v in cpu.items() if k != proc.pid),
+                                       reverse=True),
+              "load_start": load0, "load_mean": statistics.mean(loads) if loads else load0}  # fmt: skip
     client = [rss for pid, (name, rss) in peaks.items() if pid == proc.pid]
     others = sorted((rss for pid, (_, rss) in peaks.items() if pid != proc.pid), reverse=True)
     result["peak_client_gb"] = (client[0] if client else 0) / 2**30
@@ -175,6 +196,19 @@ def main() -> None:
     ap.add_argument("--skip", choices=["single", "dask"], default=None)
     ap.add_argument("--note", default="", help="A remark printed under this size's table.")
     ap.add_argument("--tmp", default=None, help="Folder for the generated data (temporary).")
+    ap.add_argument(
+        "--keep",
+        default=None,
+        help="Folder that keeps the generated log between "
+        "runs (made once per size; outputs are written next to it).",
+    )
+    ap.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        help="Stop a run after this many seconds and report it as unfinished.",
+    )
+    ap.add_argument("--generate-only", action="store_true")
     ap.add_argument("--child", choices=["single", "dask"], help=argparse.SUPPRESS)
     ap.add_argument("--data", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
@@ -183,12 +217,24 @@ def main() -> None:
         _child(args)
         return
 
-    root = Path(tempfile.mkdtemp(prefix="bench_lc_dask_", dir=args.tmp))
+    if args.keep:
+        root = Path(args.keep)
+        root.mkdir(parents=True, exist_ok=True)
+    else:
+        root = Path(tempfile.mkdtemp(prefix="bench_lc_dask_", dir=args.tmp))
+    made = root / "generated.json"
     try:
-        t0 = time.perf_counter()
-        rows = generate(root / "tx", args.rows, args.customers, args.chunk, seed=0)
-        gen_s = time.perf_counter() - t0
+        if made.is_file():
+            rows, gen_s = (json.loads(made.read_text())[k] for k in ("rows", "seconds"))
+        else:
+            shutil.rmtree(root / "tx", ignore_errors=True)
+            t0 = time.perf_counter()
+            rows = generate(root / "tx", args.rows, args.customers, args.chunk, seed=0)
+            gen_s = time.perf_counter() - t0
+            made.write_text(json.dumps({"rows": rows, "seconds": gen_s}))
         print(f"generated {rows:,} rows in {gen_s:.0f} s", flush=True)
+        if args.generate_only:
+            return
         runs: dict[str, list[dict]] = {"single": [], "dask": []}
         for _ in range(args.repeats):
             for kind in ("dask", "single"):
@@ -197,13 +243,16 @@ def main() -> None:
                 cmd = [sys.executable, __file__, "--child", kind, "--data", str(root / "tx"),
                        "--out", str(root / f"out_{kind}"), "--preset", args.preset,
                        "--workers", str(args.workers), "--worker-gb", str(args.worker_gb)]  # fmt: skip
-                r = _measure(cmd, args.cap_gb if kind == "single" else None)
+                r = _measure(cmd, args.cap_gb if kind == "single" else None, args.timeout)
                 print(kind, json.dumps(r), flush=True)
                 runs[kind].append(r)
                 shutil.rmtree(root / f"out_{kind}", ignore_errors=True)
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
     state = json.loads(STATE.read_text()) if STATE.is_file() else {}
+    before = state.get(f"{args.rows}/{args.customers}", {}).get("runs", {})
+    runs = {k: v or before.get(k, []) for k, v in runs.items()}  # a path not run keeps its runs
     state[f"{args.rows}/{args.customers}"] = {
         "rows": rows, "customers": args.customers, "generate_s": gen_s, "runs": runs,
         "workers": args.workers, "worker_gb": args.worker_gb, "cap_gb": args.cap_gb,
@@ -229,21 +278,31 @@ def render(state: dict) -> str:
                 ""]  # fmt: skip
         rows = []
         for kind, runs in s["runs"].items():
-            if not runs:
-                continue
             ok = [r for r in runs if r["rc"] == 0]
-            errors = sorted({r.get("error", "") for r in runs if r["rc"] != 0})
-            children = [max(r["peak_children_gb"]) for r in ok if r["peak_children_gb"]]
-            rows.append([
-                kind, f"{len(ok)}/{len(runs)}", _fmt(_median(runs, "wall")),
-                _fmt(_median(runs, "seconds")), _fmt(_median(runs, "peak_client_gb"), ".2f"),
-                _fmt(statistics.median(children) if children else None, ".2f"),
-                _fmt(_median(runs, "auc_repurchase"), ".4f"), _fmt(_median(runs, "auc_churn"), ".4f"),
-                "; ".join(e for e in errors if e) or "",
-            ])  # fmt: skip
-        out += [markdown_table(["path", "ok runs", "wall s (median)", "scoring s", "peak RSS "
-                                "client GB", "peak RSS per worker GB (max)", "AUC repurchase",
-                                "AUC churn", "failure"], rows), ""]  # fmt: skip
+            groups = ([(kind, ok)] if ok else []) + [(f"{kind} (failed)", [r]) for r in runs
+                                                       if r["rc"] != 0]  # fmt: skip
+            for name, rs in groups:
+                children = [max(r["peak_children_gb"]) for r in rs if r["peak_children_gb"]]
+                cpu = [r["cpu_s_total"] for r in rs if "cpu_s_total" in r]
+                load = [r["load_mean"] for r in rs if "load_mean" in r]
+                rows.append([
+                    name, str(len(rs)), _fmt(statistics.median([r["wall"] for r in rs])),
+                    _fmt(statistics.median(cpu) if cpu else None),
+                    _fmt(statistics.median([r["peak_client_gb"] for r in rs]), ".2f"),
+                    _fmt(statistics.median(children) if children else None, ".2f"),
+                    _fmt(statistics.median(load) if load else None, ".1f"),
+                    _fmt(_median(rs, "auc_repurchase"), ".4f"),
+                    _fmt(_median(rs, "auc_churn"), ".4f"),
+                    "; ".join(sorted({r.get("error", "") for r in rs if r["rc"] != 0})),
+                ])  # fmt: skip
+        out += [markdown_table(["path", "runs", "wall s (median)", "CPU s (all processes)",
+                                "peak RSS client GB", "peak RSS per worker GB (max)",
+                                "load (mean)", "AUC repurchase", "AUC churn", "failure"],
+                               rows), ""]  # fmt: skip
+        phases = [r["phases"] for r in s["runs"]["dask"] if r.get("phases")]
+        if phases:
+            out += ["Dask phases (wall s, median): " + ", ".join(
+                f"{k} {statistics.median(p[k] for p in phases):.0f}" for k in phases[0]) + ".", ""]  # fmt: skip
         single, dask = _median(s["runs"]["single"], "wall"), _median(s["runs"]["dask"], "wall")
         if single and dask:
             out.append(f"Dask / single wall-time ratio: {dask / single:.2f}.")

@@ -10,7 +10,10 @@ and the validation AUCs within 0.005.
 from __future__ import annotations
 
 import json
+from dataclasses import astuple
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -18,8 +21,12 @@ from typer.testing import CliRunner
 from omnimmm.cli import app
 from omnimmm.data.simulate_customers import simulate_customers
 from omnimmm.errors import DataError
-from omnimmm.lifecycle.distributed import input_files, score_on_cluster
+from omnimmm.lifecycle.btyd import BGNBD
+from omnimmm.lifecycle.distributed import _fit_cutoff, input_files, score_on_cluster
 from omnimmm.lifecycle.distributed_train import _stop_round
+from omnimmm.lifecycle.pareto_nbd import ParetoNBD
+
+CDNOW = Path(__file__).parent / "data" / "cdnow" / "cdnow_customers_summary.csv"
 
 AS_OF = "2025-06-15"
 COLS = ["customer_id", "ts", "amount", "order_id", "channel", "store_id", "coupon_used"]
@@ -50,9 +57,16 @@ def _score(d, name, *extra):
     return pd.read_csv(d / name / "scores.csv", dtype={"customer_id": str}), metrics
 
 
-def _compare(d, *extra, tol=0.005):
+def _score_api(d, name, **kw):
+    """The Dask path through the API (settings the CLI does not expose)."""
+    score_on_cluster(d / "tx", AS_OF, 60, d / name, workers=2, **kw)
+    metrics = json.loads((d / name / "metrics.json").read_text())
+    return pd.read_csv(d / name / "scores.csv", dtype={"customer_id": str}), metrics
+
+
+def _compare(d, *extra, tol=0.005, **api):
     one, m1 = _score(d, "single", *extra)
-    dist, m2 = _score(d, "dask", "--workers", "2", *extra)
+    dist, m2 = _score_api(d, "dask", **api) if api else _score(d, "dask", "--workers", "2", *extra)
     assert m2["engine"]["name"] == "dask" and m2["engine"]["workers"] == 2
     assert m2["engine"]["input_files"] == 3
     assert m1["rows_used"] == m2["rows_used"] and m1["stages"] == m2["stages"]
@@ -83,9 +97,52 @@ def test_dask_scores_match_single_process_quick(tmp_path_factory):
 
 @pytest.mark.slow
 def test_dask_scores_match_single_process_default_settings(tmp_path_factory):
-    """The contract: same metrics as one process, validation AUC within 0.005."""
+    """The contract: same metrics as one process, validation AUC within 0.005, with the
+    trees trained by LightGBM's data-parallel learner on both workers (a few hundred
+    training rows per worker force it)."""
     d = _log(tmp_path_factory, 3000, seed=3)
-    _compare(d)
+    _compare(d, train_rows_per_worker=500)
+
+
+@pytest.mark.parametrize("model", [BGNBD, ParetoNBD])
+def test_counted_rows_fit_as_every_customer(model):
+    """The Dask path fits BG/NBD and Pareto/NBD on distinct (x, t_x, T) rows weighted by
+    their customer counts; on whole days that is the fit on every customer."""
+    d = pd.read_csv(CDNOW)
+    x = d["frequency"].to_numpy(float)
+    t_x = np.round(d["recency"].to_numpy() * 7) / 7  # whole days, as the features count them
+    T = np.maximum(np.round(d["T"].to_numpy() * 7) / 7, t_x)
+    rows = pd.DataFrame({"x": x, "t_x": t_x, "T": T}).value_counts().reset_index()
+    assert len(rows) < 0.8 * len(d)  # the counting does collapse customers
+    every = model(penalty=1e-3).fit(x, t_x, T)
+    counted = model(penalty=1e-3).fit(
+        rows["x"], rows["t_x"], rows["T"], weights=rows["count"].to_numpy()
+    )
+    assert counted.n_customers_ == len(d)
+    assert counted.log_likelihood_ == pytest.approx(every.log_likelihood_, abs=1e-6 * len(d))
+    for a, b in zip(astuple(counted.params_), astuple(every.params_), strict=True):
+        assert a == pytest.approx(b, rel=2e-3)
+    w = rows["count"].to_numpy()
+    with pytest.raises(DataError, match="weights"):
+        model().fit(rows["x"], rows["t_x"], rows["T"], weights=-w)
+
+
+def test_btyd_fit_beyond_the_cap_is_on_a_seeded_sample_of_customers():
+    d = pd.read_csv(CDNOW)
+    days = pd.DataFrame({"x": d["frequency"], "t_x": np.round(d["recency"] * 7),
+                         "T": np.round(d["T"] * 7)}).value_counts().reset_index()  # fmt: skip
+    half = len(days) // 2  # two buckets' counted rows
+    parts = [days.iloc[:half].to_numpy(float), days.iloc[half:].to_numpy(float)]
+    full = _fit_cutoff(parts, max_customers=len(d))
+    assert full["bgnbd"].n_customers_ == len(d)
+    capped = _fit_cutoff(parts, max_customers=1500, seed=1)
+    again = _fit_cutoff(parts, max_customers=1500, seed=1)
+    for name in ("bgnbd", "pnbd"):
+        assert capped[name].n_customers_ == 1500
+        assert capped[name].params_ == again[name].params_  # seeded
+    # a sample of 1,500 of 2,357 customers: the same model up to sampling noise
+    a, b = astuple(capped["bgnbd"].params_), astuple(full["bgnbd"].params_)
+    assert np.allclose(np.log(a), np.log(b), atol=0.35)
 
 
 def test_stop_round_follows_lightgbm_rule():

@@ -105,15 +105,30 @@ class BGNBD:
     def __init__(self, penalty: float = 0.0) -> None:
         self.penalty = penalty
 
-    def fit(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> BGNBD:
-        """Estimate ``r, alpha, a, b`` from per-customer ``(x, t_x, T)``."""
+    def fit(
+        self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, weights: np.ndarray | None = None
+    ) -> BGNBD:
+        """Estimate ``r, alpha, a, b`` from per-customer ``(x, t_x, T)``.
+
+        ``weights`` (optional) counts the customers behind each row, so that distinct
+        ``(x, t_x, T)`` rows with their counts give the fit of the whole customer list
+        (the likelihood is a sum over customers).
+        """
         x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
         _check_rft(x, t_x, T)
-        scale = float(np.mean(T)) or 1.0  # fit on T/scale for conditioning, then rescale alpha
+        w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
+        if w.shape != x.shape or (w < 0).any():
+            raise DataError("BG/NBD: weights must be non-negative, one per customer row")
+
+        def total(v: np.ndarray) -> float:  # unweighted: the same sums as before weights
+            return float(v.sum() if weights is None else w @ v)
+
+        # fit on T/scale for conditioning, then rescale alpha
+        scale = float(np.mean(T) if weights is None else np.average(T, weights=w)) or 1.0
 
         def nll(theta: np.ndarray) -> float:
             r, alpha, a, b = np.exp(theta)
-            ll = bgnbd_log_likelihood((r, alpha, a, b), x, t_x / scale, T / scale).sum()
+            ll = total(bgnbd_log_likelihood((r, alpha, a, b), x, t_x / scale, T / scale))
             return float(-ll + self.penalty * np.sum(theta**2))
 
         best = None
@@ -124,9 +139,9 @@ class BGNBD:
         assert best is not None
         r, alpha, a, b = np.exp(best.x)
         self.params_ = BGNBDParams(float(r), float(alpha * scale), float(a), float(b))
-        self.log_likelihood_ = float(bgnbd_log_likelihood(self.params_, x, t_x, T).sum())
+        self.log_likelihood_ = float(total(bgnbd_log_likelihood(self.params_, x, t_x, T)))
         self.converged_ = bool(best.success)
-        self.n_customers_ = int(x.size)
+        self.n_customers_ = int(round(w.sum()))
         return self
 
     def _p(self) -> BGNBDParams:

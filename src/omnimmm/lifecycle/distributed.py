@@ -7,15 +7,17 @@ input files and the scratch folder (a shared file system, or a local cluster):
 1. **Partition.** One task per input file loads it with
    :func:`~omnimmm.lifecycle.features.load_transactions` (the same parsing, the same checks and
    error messages, the as-of filter in SQL) and writes its rows, already typed, to
-   ``n_partitions`` buckets by a hash of the customer key: every customer's whole history
-   lands in one bucket.
+   ``n_partitions`` buckets by a hash of the customer key in one ``COPY ... PARTITION_BY``:
+   every customer's whole history lands in one bucket, and every file is read once.
 2. **BG/NBD and Pareto/NBD.** The rhythm features hold both models fitted at each cutoff on
    *every* customer. Each bucket returns its customers' ``(x, t_x, T)`` (the inputs
-   :mod:`.rhythm` fits on); the client fits one model of each per cutoff and hands them back,
-   so those columns are the single-process ones, not per-bucket estimates.
+   :mod:`.rhythm` fits on) as distinct rows with customer counts (whole days); one task per
+   cutoff fits one model of each on the counted rows (the same likelihood as on every
+   customer; on a random :data:`BTYD_FIT_CUSTOMERS` of them beyond that many), so those
+   columns come from one fit on the whole customer base, not from per-bucket estimates.
 3. **Features and labels.** One task per bucket runs the single-process feature code
    (:func:`~omnimmm.lifecycle.features.build_features`,
-   :func:`~omnimmm.lifecycle.rhythm.add_rhythm_features`,
+   :func:`~omnimmm.lifecycle.rhythm.add_rhythm_features` with the fitted models,
    :func:`~omnimmm.lifecycle.labels.make_labels`) at every cutoff on its customers alone,
    which is exact because every feature is a per-customer aggregate, and writes them to
    Parquet in the scratch folder.
@@ -32,9 +34,11 @@ Campaign features are not available here (pass no campaign history with ``--sche
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,6 +55,7 @@ from omnimmm.lifecycle.btyd import BGNBD
 from omnimmm.lifecycle.distributed_train import (
     _LABELS,
     SAMPLE_ROWS,
+    TRAIN_ROWS_PER_WORKER,
     Job,
     fit_spend,
     gather,
@@ -59,7 +64,6 @@ from omnimmm.lifecycle.distributed_train import (
     table_path,
 )
 from omnimmm.lifecycle.features import (
-    OPTIONAL,
     ColumnMap,
     DateLike,
     TransactionTable,
@@ -90,7 +94,8 @@ from omnimmm.lifecycle.value import SpendModel, expected_revenue
 
 #: DuckDB memory per task (it spills to the scratch folder beyond this).
 DUCKDB_MEMORY = "1GB"
-_BTYD_NAMES = ("bgnbd", "pnbd")  # the rhythm columns' prefixes, as in rhythm._bgnbd_columns
+#: Customers (at most) BG/NBD and Pareto/NBD are fitted on at a cutoff (see _fit_cutoff).
+BTYD_FIT_CUSTOMERS = 250_000
 BtydModels = dict[pd.Timestamp, dict[str, "BGNBD | ParetoNBD"]]
 
 
@@ -113,6 +118,11 @@ def input_files(transactions: str | Path) -> list[Path]:
     raise DataError(f"{path}: no such transactions file or folder")
 
 
+def _sql_path(path: Path) -> str:
+    """``path`` as a SQL string literal (quotes doubled)."""
+    return "'" + str(path).replace("'", "''") + "'"
+
+
 def _connect(scratch: str) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(
         config={"threads": 1, "memory_limit": DUCKDB_MEMORY, "temp_directory": scratch}
@@ -121,7 +131,8 @@ def _connect(scratch: str) -> duckdb.DuckDBPyConnection:
 
 def _partition_file(path: str, index: int, cols: ColumnMap, stop: pd.Timestamp,
                     scratch: str, n_partitions: int) -> dict[str, Any] | None:  # fmt: skip
-    """Load one input file as ``lifecycle score`` would, write its rows to the buckets."""
+    """Load one input file as ``lifecycle score`` would and write its rows, typed, to the
+    buckets in one pass (``rows/f<index>/_bucket=<b>/*.parquet``)."""
     con = _connect(scratch)
     try:
         try:
@@ -130,104 +141,117 @@ def _partition_file(path: str, index: int, cols: ColumnMap, stop: pd.Timestamp,
             if "has no transactions" in str(exc):
                 return None  # every row of this file is after the as-of date
             raise
+        target = Path(scratch) / "rows" / f"f{index:06d}"
+        target.parent.mkdir(parents=True, exist_ok=True)
         con.execute(
-            f"CREATE TEMP TABLE bucketed AS SELECT *, "
-            f"CAST(hash(customer_id) % {n_partitions} AS INTEGER) AS _bucket FROM {t.table}"
+            f"COPY (SELECT *, CAST(hash(customer_id) % {n_partitions} AS INTEGER) AS _bucket "
+            f"FROM {t.table}) TO {_sql_path(target)} (FORMAT PARQUET, PARTITION_BY (_bucket))"
         )
-        for b in range(n_partitions):
-            target = Path(scratch) / "rows" / f"b{b:05d}"
-            target.mkdir(parents=True, exist_ok=True)
-            con.execute(
-                f"COPY (SELECT * EXCLUDE (_bucket) FROM bucketed WHERE _bucket = {b}) "
-                f"TO '{target / f'f{index:06d}.parquet'}' (FORMAT PARQUET)"
-            )
         return {"n": t.n_rows, "start": t.start, "end": t.end, "optional": t.optional}
     finally:
         con.close()
 
 
-def _bucket_table(job: Job, b: int, con: duckdb.DuckDBPyConnection) -> TransactionTable | None:
-    folder = Path(job.scratch) / "rows" / f"b{b:05d}"
-    if not folder.exists() or not any(folder.iterdir()):
+def _bucket_table(job: Job, b: int, con: duckdb.DuckDBPyConnection,
+                  optional: tuple[str, ...] | None = None) -> TransactionTable | None:  # fmt: skip
+    """Bucket ``b``'s rows (checked and typed when they were partitioned) as a table; only
+    the ``optional`` columns given (default: all there are)."""
+    files = sorted(Path(job.scratch).glob(f"rows/f*/_bucket={b}/*.parquet"))
+    if not files:
         return None
-    canonical = ColumnMap("customer_id", "ts", "amount",
-                          *(r if r in job.optional else None for r in OPTIONAL))  # fmt: skip
-    return load_transactions(folder, columns=canonical, con=con)
+    keep = job.optional if optional is None else tuple(c for c in optional if c in job.optional)
+    listed = ", ".join(_sql_path(p) for p in files)
+    con.execute(
+        f"CREATE TEMP TABLE tx AS SELECT {', '.join(['customer_id', 'ts', 'amount', *keep])} "
+        f"FROM read_parquet([{listed}], hive_partitioning = false)"
+    )
+    n, start = con.execute("SELECT count(*), min(ts) FROM tx").fetchall()[0]
+    return TransactionTable(con=con, table="tx", source=f"customer bucket {b}", optional=keep,
+                            n_rows=int(n), start=pd.Timestamp(start), end=job.end)  # fmt: skip
 
 
-def _summary(t: TransactionTable, cutoff: pd.Timestamp) -> pd.DataFrame:
-    """Per customer ``x, t_x, T`` (weeks) at ``cutoff``, defined as in :mod:`.rhythm`."""
+def _rft_counts(t: TransactionTable, cutoff: pd.Timestamp) -> dict[str, Any]:
+    """Distinct ``(x, t_x days, T days)`` of the customers at ``cutoff`` and how many
+    customers have each: the sufficient statistics of BG/NBD and Pareto/NBD, defined as in
+    :mod:`.rhythm` (purchase days of the orders before the end of the cutoff day)."""
     stop = cutoff_end(cutoff)
     ep, day = f"epoch_us({_sql_ts(stop)})", "86400000000.0"
-    raw = t.con.execute(
+    return t.con.execute(
         f"""WITH o AS ({_orders_sql(t, stop)}),
-        dd AS (SELECT DISTINCT customer_id, CAST(ts AS DATE) AS d FROM o)
-        SELECT customer_id, count(*) AS n_days, CAST(max(d) - min(d) AS DOUBLE) AS t_x_days,
-               ({ep} - epoch_us(CAST(min(d) AS TIMESTAMP))) / {day} AS t_days
-        FROM dd GROUP BY customer_id"""
-    ).df()
-    t_x = raw["t_x_days"].to_numpy(dtype=float) / 7.0
-    return pd.DataFrame(
-        {
-            "customer_id": raw["customer_id"].astype(str),
-            "x": raw["n_days"].to_numpy(dtype=float) - 1.0,
-            "t_x": t_x,
-            "T": np.maximum(raw["t_days"].to_numpy(dtype=float) / 7.0, t_x),
-        }
-    )
+        dd AS (SELECT DISTINCT customer_id, CAST(ts AS DATE) AS d FROM o),
+        c AS (SELECT count(*) - 1 AS x, CAST(max(d) - min(d) AS DOUBLE) AS t_x_days,
+                     ({ep} - epoch_us(CAST(min(d) AS TIMESTAMP))) / {day} AS t_days
+              FROM dd GROUP BY customer_id)
+        SELECT x, t_x_days, t_days, count(*) AS n FROM c GROUP BY ALL"""
+    ).fetchnumpy()
 
 
 def _bucket_summaries(job: Job, b: int) -> dict[pd.Timestamp, np.ndarray]:
-    """Phase 2: the BG/NBD inputs of bucket ``b`` at every cutoff."""
+    """Phase 2: the BG/NBD inputs of bucket ``b`` at every cutoff, as counted rows
+    ``[x, t_x days, T days, customers]`` (a few thousand rows, whatever the bucket's size)."""
+    con = _connect(job.scratch)
+    try:
+        t = _bucket_table(job, b, con, optional=("order_id",))
+        if t is None:
+            return {}
+        out = {}
+        for c in sorted({c for c, _, _ in job.tables}):
+            got = _rft_counts(t, c)
+            out[c] = np.column_stack([np.asarray(got[k], dtype=float)
+                                      for k in ("x", "t_x_days", "t_days", "n")])  # fmt: skip
+        return out
+    finally:
+        con.close()
+
+
+def _fit_cutoff(parts: list[np.ndarray], max_customers: int = BTYD_FIT_CUSTOMERS,
+                seed: int = 0) -> dict[str, BGNBD | ParetoNBD]:  # fmt: skip
+    """One BG/NBD and one Pareto/NBD on every customer at one cutoff, as
+    :func:`.rhythm._bgnbd_columns` fits them (none where it would leave the columns NaN).
+
+    The likelihood is a sum over customers, so it is fitted on the distinct
+    ``(x, t_x, T)`` rows weighted by their customer counts: the same fit as on every
+    customer, on fewer rows. Beyond ``max_customers`` customers the fit is on a random
+    ``max_customers`` of them (drawn without replacement from the counts, seeded): four
+    parameters are pinned down long before that, and the fit's cost grows with the rows."""
+    rows = pd.DataFrame(np.concatenate(parts), columns=["x", "t_x_days", "t_days", "n"])
+    rows = rows.groupby(["x", "t_x_days", "t_days"], as_index=False).agg(n=("n", "sum"))
+    n = rows["n"].to_numpy(dtype=np.int64)
+    if n.sum() > max_customers:
+        rng = np.random.default_rng(seed)
+        rows["n"] = rng.multivariate_hypergeometric(n, max_customers, method="marginals")
+        rows = rows[rows["n"] > 0]
+    x, n = rows["x"].to_numpy(), rows["n"].to_numpy()
+    t_x = rows["t_x_days"].to_numpy() / 7.0
+    T = np.maximum(rows["t_days"].to_numpy() / 7.0, t_x)  # as in rhythm._bgnbd_columns
+    if n.sum() < MIN_BGNBD_CUSTOMERS or not (x > 0).any():
+        return {}
+    return {
+        "bgnbd": BGNBD(penalty=1e-3).fit(x, t_x, T, weights=n),
+        "pnbd": ParetoNBD(penalty=1e-3).fit(x, t_x, T, weights=n),
+    }
+
+
+def _fit_btyd(client: Any, parts: list[dict[pd.Timestamp, np.ndarray]],
+              seed: int) -> BtydModels:  # fmt: skip
+    """:func:`_fit_cutoff` at every cutoff, one task per cutoff."""
+    cutoffs = sorted({c for p in parts for c in p})
+    fits = client.map(_fit_cutoff, [[p[c] for p in parts if c in p] for c in cutoffs],
+                      max_customers=BTYD_FIT_CUSTOMERS, seed=seed, pure=False)  # fmt: skip
+    return dict(zip(cutoffs, client.gather(fits), strict=True))
+
+
+def _bucket_features(job: Job, b: int, models: BtydModels) -> dict[tuple[pd.Timestamp, int], int]:
+    """Phase 3: features (and labels where the window is observed) of bucket ``b``, the
+    BG/NBD and Pareto/NBD columns from the models fitted on every customer."""
     con = _connect(job.scratch)
     try:
         t = _bucket_table(job, b, con)
         if t is None:
             return {}
-        cutoffs = sorted({c for c, _, _ in job.tables})
-        return {c: _summary(t, c)[["x", "t_x", "T"]].to_numpy() for c in cutoffs}
-    finally:
-        con.close()
-
-
-def _fit_btyd(parts: list[dict[pd.Timestamp, np.ndarray]]) -> BtydModels:
-    """One BG/NBD and one Pareto/NBD per cutoff on every customer, as
-    :func:`.rhythm._bgnbd_columns` fits them (empty where it would leave the columns NaN)."""
-    models: BtydModels = {}
-    for c in sorted({c for p in parts for c in p}):
-        rows = np.concatenate([p[c] for p in parts if c in p])
-        x, t_x, T = rows[:, 0], rows[:, 1], rows[:, 2]
-        ok = len(rows) >= MIN_BGNBD_CUSTOMERS and bool((x > 0).any())
-        models[c] = (
-            {
-                "bgnbd": BGNBD(penalty=1e-3).fit(x, t_x, T),
-                "pnbd": ParetoNBD(penalty=1e-3).fit(x, t_x, T),
-            }
-            if ok
-            else {}
-        )
-    return models
-
-
-def _bucket_features(job: Job, b: int, models: BtydModels) -> int:
-    """Phase 3: features (and labels where the window is observed) of bucket ``b``."""
-    con = _connect(job.scratch)
-    try:
-        t = _bucket_table(job, b, con)
-        if t is None:
-            return 0
-        rows = 0
+        rows = {}
         for k, (c, h, labelled) in enumerate(job.tables):
-            f = add_rhythm_features(build_features(t, c), t, c, h)
-            fitted = models.get(c, {})
-            s = _summary(t, c).set_index("customer_id").loc[f["customer_id"]]
-            x, t_x, T = (s[v].to_numpy() for v in ("x", "t_x", "T"))
-            w = h / 7.0
-            for name in _BTYD_NAMES:  # the bucket's own fits replaced by the global ones
-                model = fitted.get(name)
-                f[f"{name}_p_alive"] = model.p_alive(x, t_x, T) if model else np.nan
-                f[f"{name}_p_any"] = model.p_any(w, x, t_x, T) if model else np.nan
-                f[f"{name}_expected"] = model.expected_purchases(w, x, t_x, T) if model else np.nan
+            f = add_rhythm_features(build_features(t, c), t, c, h, models=models.get(c, {}))
             if labelled:
                 lab = make_labels(t, c, h, features=f)
                 f = f.merge(lab[["customer_id", *_LABELS]], on="customer_id", how="left")
@@ -236,7 +260,7 @@ def _bucket_features(job: Job, b: int, models: BtydModels) -> int:
             path = table_path(job.scratch, c, h, b)
             path.parent.mkdir(parents=True, exist_ok=True)
             f.to_parquet(path, index=False)
-            rows += len(f)
+            rows[(c, h)] = len(f)
         return rows
     finally:
         con.close()
@@ -245,7 +269,8 @@ def _bucket_features(job: Job, b: int, models: BtydModels) -> int:
 def _score_bucket(job: Job, cutoff: pd.Timestamp, h: int, rep: PropensityModel,
                   churn: PropensityModel, spend: SpendModel, b: int) -> pd.DataFrame:  # fmt: skip
     """Scores of bucket ``b``'s customers at the as-of date."""
-    part = load_rows(job, [cutoff], h, None, b)
+    part = load_rows(job, [cutoff], h, None, b, "all",
+                     ["customer_id", "stage", *rep.feature_names_])  # fmt: skip
     if part.empty:
         return part
     X = part[rep.feature_names_]
@@ -337,6 +362,7 @@ def score_customers_dask(
     model_params: dict[str, Any] | None = None,
     n_partitions: int | None = None,
     scratch_dir: str | Path | None = None,
+    train_rows_per_worker: int | None = None,
 ) -> ScoreResult:
     """Score every customer at ``as_of`` on a Dask cluster; the outputs of ``score_customers``.
 
@@ -351,6 +377,11 @@ def score_customers_dask(
         A ``distributed.Client``; its workers must see ``transactions`` and ``scratch_dir``.
     n_partitions
         Customer buckets (default: about 400,000 rows each, at least two per worker).
+    train_rows_per_worker
+        Training rows per worker the trees are trained on (default
+        :data:`~omnimmm.lifecycle.distributed_train.TRAIN_ROWS_PER_WORKER`): smaller
+        training sets train on fewer workers (see
+        :func:`~omnimmm.lifecycle.distributed_train.train_workers`).
     scratch_dir
         Folder for the bucketed rows and feature tables (a temporary folder next to
         ``out_dir`` by default; removed at the end).
@@ -376,16 +407,30 @@ def score_customers_dask(
             return _score(client, transactions, as_of, horizon_days, out, work, columns,
                           churn_horizon_days, n_cutoffs, step_days, min_history_days,
                           calibration, seed, salt, model_preset, model_params,
-                          n_partitions)  # fmt: skip
+                          n_partitions, train_rows_per_worker)  # fmt: skip
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+class _Clock:
+    """Wall seconds of each phase, for ``metrics.json`` (where the time of a run goes)."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._t = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(now - self._t, 3)
+        self._t = now
 
 
 def _score(client: Any, transactions: str | Path, as_of: DateLike, horizon_days: int, out: Path,
            work: str, columns: Any, churn_horizon_days: int | None, n_cutoffs: int,
            step_days: int, min_history_days: int, calibration: str, seed: int, salt: str,
            model_preset: str, model_params: dict[str, Any] | None,
-           n_partitions: int | None) -> ScoreResult:  # fmt: skip
+           n_partitions: int | None, train_rows_per_worker: int | None) -> ScoreResult:  # fmt: skip
+    clock = _Clock()
     stop = cutoff_end(as_of)
     files, cols, roles = _inputs(transactions, columns, work)
     n_workers = max(1, len(client.scheduler_info()["workers"]))
@@ -404,6 +449,7 @@ def _score(client: Any, transactions: str | Path, as_of: DateLike, horizon_days:
             pure=False,
         )  # fmt: skip
     )
+    clock.lap("partition")
     stats = [p for p in parts if p is not None]
     label = str(transactions)
     if not stats:
@@ -433,21 +479,32 @@ def _score(client: Any, transactions: str | Path, as_of: DateLike, horizon_days:
     as_of_day = stop - pd.Timedelta(days=1)
     wanted.setdefault((as_of_day, horizon_days), False)
     job = Job(work, n_partitions, optional,
-               tuple((c, h, lab) for (c, h), lab in sorted(wanted.items())), seed)  # fmt: skip
+               tuple((c, h, lab) for (c, h), lab in sorted(wanted.items())), seed,
+               whole.end)  # fmt: skip
     buckets = list(range(n_partitions))
     summaries = client.gather(client.map(_bucket_summaries, [job] * len(buckets), buckets,
                                          pure=False))  # fmt: skip
-    models = _fit_btyd(summaries)
+    clock.lap("btyd_summaries")
+    models = _fit_btyd(client, summaries, seed)
+    clock.lap("btyd_fit")
     model_future = client.scatter(models, broadcast=True)
-    client.gather(client.map(_bucket_features, [job] * len(buckets), buckets,
-                             models=model_future, pure=False))  # fmt: skip
+    counts = client.gather(client.map(_bucket_features, [job] * len(buckets), buckets,
+                                      models=model_future, pure=False))  # fmt: skip
+    table_rows = {key: sum(c.get(key, 0) for c in counts) for key in wanted}
+    job = dataclasses.replace(job, rows=tuple(table_rows.items()),
+                              train_rows_per_worker=train_rows_per_worker or TRAIN_ROWS_PER_WORKER)  # fmt: skip
 
+    clock.lap("features")
     settings = model_settings(model_preset, **(model_params or {}))
     model_kw = {"calibration": calibration, "random_state": seed, "n_jobs": 1} | settings
     rep, rep_report = report(client, job, plans["repurchase"], "repurchase", model_kw, seed)
+    clock.lap("repurchase_models")
     churn, churn_report = report(client, job, plans["churn"], "churn", model_kw, seed)
+    clock.lap("churn_models")
     spend = fit_spend(client, job, plans["repurchase"], rep, seed)
+    clock.lap("spend_model")
     got = gather(client, _score_bucket, job, as_of_day, horizon_days, rep, churn, spend)
+    clock.lap("scoring")
     ids = got["customer_id"].astype(str)
     hashed = _is_pii_key(cols.customer_id, ids.head(1000))
     p_rep = got["p_repurchase"].to_numpy()
@@ -486,6 +543,9 @@ def _score(client: Any, transactions: str | Path, as_of: DateLike, horizon_days:
             "partitions": n_partitions,
             "input_files": len(files),
             "sample_rows_linear_and_rfm": SAMPLE_ROWS,
+            "train_rows_per_worker": job.train_rows_per_worker,
+            "btyd_fit_customers_max": BTYD_FIT_CUSTOMERS,
+            "phase_seconds": clock.laps,
         },
     }
     _write_atomic(out, scores.iloc[_id_order(scores["customer_id"])], metrics)

@@ -40,6 +40,9 @@ from omnimmm.lifecycle.value import SpendModel
 SAMPLE_ROWS = 1_000_000
 #: Boosting rounds of the first Dask training; doubled until early stopping would stop.
 FIRST_ROUNDS = 128
+#: Training rows per worker the trees are trained on (see :func:`train_workers`): 3 million
+#: rows of ~50 features are 1.2 GB of float64, held twice while LightGBM builds its dataset.
+TRAIN_ROWS_PER_WORKER = 3_000_000
 _LABELS = ("repurchase", "churn", "future_revenue")
 
 
@@ -53,6 +56,12 @@ class Job:
     #: (cutoff, horizon, labelled) for every feature table to build
     tables: tuple[tuple[pd.Timestamp, int, bool], ...]
     seed: int
+    #: exclusive end of the history (the label windows must end before it)
+    end: pd.Timestamp
+    #: rows of each feature table, by (cutoff, horizon), once the tables are written
+    rows: tuple[tuple[tuple[pd.Timestamp, int], int], ...] = ()
+    #: training rows per worker the trees train on (see :func:`train_workers`)
+    train_rows_per_worker: int = TRAIN_ROWS_PER_WORKER
 
 
 def table_path(scratch: str, cutoff: pd.Timestamp, h: int, b: int) -> Path:
@@ -61,11 +70,19 @@ def table_path(scratch: str, cutoff: pd.Timestamp, h: int, b: int) -> Path:
 
 
 def load_rows(job: Job, cutoffs: Sequence[pd.Timestamp], h: int, target: str | None, b: int,
-          rows: str = "all") -> pd.DataFrame:  # fmt: skip
+              rows: str = "all", columns: Sequence[str] | None = None) -> pd.DataFrame:  # fmt: skip
     """Bucket ``b``'s feature rows at ``cutoffs`` with a ``target`` label; ``rows`` keeps
-    ``all``, the early-stopping half (``stop``, ``_u < 0.5``) or the calibration half (``cal``)."""
+    ``all``, the early-stopping half (``stop``, ``_u < 0.5``) or the calibration half (``cal``).
+    Only ``columns`` (and the target and ``_u``) are read when given."""
+    read = (
+        None
+        if columns is None
+        else list(dict.fromkeys([*columns, *([target] if target else []), "_u"]))
+    )
     parts = [
-        pd.read_parquet(p) for c in cutoffs if (p := table_path(job.scratch, c, h, b)).exists()
+        pd.read_parquet(p, columns=read)
+        for c in cutoffs
+        if (p := table_path(job.scratch, c, h, b)).exists()
     ]
     if not parts:
         return pd.DataFrame()
@@ -84,7 +101,7 @@ def load_rows(job: Job, cutoffs: Sequence[pd.Timestamp], h: int, target: str | N
 def _matrix(job: Job, cutoffs: Sequence[pd.Timestamp], h: int, target: str, b: int, rows: str,
             names: list[str], positive: bool = False) -> np.ndarray:  # fmt: skip
     """Features then the label as one float array (the label is the last column)."""
-    f = load_rows(job, cutoffs, h, target, b, rows)
+    f = load_rows(job, cutoffs, h, target, b, rows, names)
     if f.empty:
         return np.zeros((0, len(names) + 1))
     if positive:
@@ -92,28 +109,46 @@ def _matrix(job: Job, cutoffs: Sequence[pd.Timestamp], h: int, target: str, b: i
     return np.column_stack([f[names].to_numpy(dtype=np.float64), f[target].to_numpy(float)])
 
 
+def train_workers(client: Any, job: Job, cutoffs: Sequence[pd.Timestamp], h: int) -> list[str]:
+    """The workers the trees train on: one per :attr:`Job.train_rows_per_worker` training
+    rows (at least one, at most all). LightGBM's data-parallel training exchanges histograms
+    between the workers at every split, so a worker more than the memory needs only adds
+    network rounds (and, on a busy machine, waits for a process to be scheduled)."""
+    counts = dict(job.rows)
+    n = sum(counts.get((c, h), 0) for c in cutoffs)
+    pool = sorted(client.scheduler_info()["workers"])
+    k = min(len(pool), max(1, -(-n // max(job.train_rows_per_worker, 1))))
+    return pool[:k]
+
+
 def _dask_matrix(client: Any, job: Job, cutoffs: Sequence[pd.Timestamp], h: int, target: str,
                  rows: str, names: list[str], positive: bool = False) -> tuple[Any, Any, int]:  # fmt: skip
-    """``X, y`` as dask arrays made of one block per bucket (kept on the workers), and rows."""
+    """``X, y`` as dask arrays made of one block per bucket, kept on the workers of
+    :func:`train_workers`, and their rows."""
+    import operator
+
     import dask
     import dask.array as da
 
-    futures = client.map(_matrix, [job] * job.n_partitions, [list(cutoffs)] * job.n_partitions,
-                         [h] * job.n_partitions, [target] * job.n_partitions,
-                         range(job.n_partitions), [rows] * job.n_partitions,
-                         [names] * job.n_partitions, [positive] * job.n_partitions,
-                         pure=False)  # fmt: skip
+    n_b = job.n_partitions
+    pin = {"workers": train_workers(client, job, cutoffs, h), "allow_other_workers": False}
+    futures = client.map(_matrix, [job] * n_b, [list(cutoffs)] * n_b, [h] * n_b,
+                         [target] * n_b, range(n_b), [rows] * n_b, [names] * n_b,
+                         [positive] * n_b, pure=False, **pin)  # fmt: skip
     shapes = client.gather(client.map(np.shape, futures, pure=False))
-    blocks = [
-        da.from_delayed(dask.delayed(f), shape=shape, dtype=np.float64)
-        for f, shape in zip(futures, shapes, strict=True)
-        if shape[0] > 0
-    ]
+    kept = [(f, shape) for f, shape in zip(futures, shapes, strict=True) if shape[0] > 0]
     n = sum(shape[0] for shape in shapes)
-    if not blocks:
+    if not kept:
         return None, None, 0
-    a = da.concatenate(blocks, axis=0)
-    return a[:, :-1], a[:, -1], n
+    xs = client.map(operator.itemgetter((slice(None), slice(None, -1))), [f for f, _ in kept],
+                    pure=False, **pin)  # fmt: skip
+    ys = client.map(operator.itemgetter((slice(None), -1)), [f for f, _ in kept], pure=False,
+                    **pin)  # fmt: skip
+    X = da.concatenate([da.from_delayed(dask.delayed(f), shape=(s[0], s[1] - 1), dtype=np.float64)
+                        for f, (_, s) in zip(xs, kept, strict=True)], axis=0)  # fmt: skip
+    y = da.concatenate([da.from_delayed(dask.delayed(f), shape=(s[0],), dtype=np.float64)
+                        for f, (_, s) in zip(ys, kept, strict=True)], axis=0)  # fmt: skip
+    return X, y, n
 
 
 def gather(client: Any, fn: Any, job: Job, *args: Any) -> pd.DataFrame:
@@ -126,14 +161,14 @@ def gather(client: Any, fn: Any, job: Job, *args: Any) -> pd.DataFrame:
 
 def _columns(job: Job, cutoffs: list[pd.Timestamp], h: int, target: str | None, rows: str,
              columns: list[str], b: int) -> pd.DataFrame:  # fmt: skip
-    f = load_rows(job, cutoffs, h, target, b, rows)
+    f = load_rows(job, cutoffs, h, target, b, rows, columns)
     return f[columns] if len(f) else pd.DataFrame(columns=columns)
 
 
 def _predicted(job: Job, cutoffs: list[pd.Timestamp], h: int, target: str, rows: str,
                model: PropensityModel, columns: list[str], margin: bool, b: int) -> pd.DataFrame:  # fmt: skip
     """``columns`` and ``p`` (or the uncalibrated ``margin``) of the bucket's rows."""
-    f = load_rows(job, cutoffs, h, target, b, rows)
+    f = load_rows(job, cutoffs, h, target, b, rows, [*model.feature_names_, *columns])
     if f.empty:
         return pd.DataFrame()
     X = f[model.feature_names_]
@@ -161,7 +196,7 @@ def _losses(job: Job, cutoffs: list[pd.Timestamp], h: int, target: str, rows: st
             trees: Any, names: list[str], b: int) -> np.ndarray:  # fmt: skip
     """Summed log loss of the bucket's rows after each boosting round (the early-stopping
     curve on every row of the half, not only on one worker's share)."""
-    f = load_rows(job, cutoffs, h, target, b, rows)
+    f = load_rows(job, cutoffs, h, target, b, rows, names)
     n = trees.booster_.current_iteration()
     if f.empty:
         return np.zeros(n + 1)

@@ -109,15 +109,26 @@ class ParetoNBD:
     def __init__(self, penalty: float = 0.0) -> None:
         self.penalty = penalty
 
-    def fit(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> ParetoNBD:
-        """Estimate ``r, alpha, s, beta`` from per-customer ``(x, t_x, T)``."""
+    def fit(
+        self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, weights: np.ndarray | None = None
+    ) -> ParetoNBD:
+        """Estimate ``r, alpha, s, beta`` from per-customer ``(x, t_x, T)``; ``weights``
+        (optional) counts the customers behind each row, as in :meth:`BGNBD.fit`."""
         x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
         _check(x, t_x, T)
-        scale = float(np.mean(T)) or 1.0  # fit on T/scale, then rescale alpha and beta
+        w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
+        if w.shape != x.shape or (w < 0).any():
+            raise DataError("Pareto/NBD: weights must be non-negative, one per customer row")
+
+        def total(v: np.ndarray) -> float:  # unweighted: the same sums as before weights
+            return float(v.sum() if weights is None else w @ v)
+
+        # fit on T/scale, then rescale alpha and beta
+        scale = float(np.mean(T) if weights is None else np.average(T, weights=w)) or 1.0
 
         def nll(theta: np.ndarray) -> float:
             ll = pareto_nbd_log_likelihood(tuple(np.exp(theta)), x, t_x / scale, T / scale)
-            value = float(-ll.sum() + self.penalty * np.sum(theta**2))
+            value = float(-total(ll) + self.penalty * np.sum(theta**2))
             return value if np.isfinite(value) else 1e300
 
         best = None
@@ -132,9 +143,9 @@ class ParetoNBD:
         self.params_ = ParetoNBDParams(
             float(r), float(alpha * scale), float(s), float(beta * scale)
         )
-        self.log_likelihood_ = float(pareto_nbd_log_likelihood(self.params_, x, t_x, T).sum())
+        self.log_likelihood_ = float(total(pareto_nbd_log_likelihood(self.params_, x, t_x, T)))
         self.converged_ = bool(np.isfinite(self.log_likelihood_))
-        self.n_customers_ = int(x.size)
+        self.n_customers_ = int(round(w.sum()))
         return self
 
     def _p(self) -> ParetoNBDParams:

@@ -30,6 +30,8 @@ pnbd_p_alive, pnbd_p_any, pnbd_expected
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
@@ -65,7 +67,17 @@ RHYTHM_COLUMNS: tuple[str, ...] = (
 )
 
 
-def rhythm_features(t: TransactionTable, as_of: DateLike, horizon_days: int) -> pd.DataFrame:
+#: Fitted BTYD models by column prefix (``"bgnbd"``, ``"pnbd"``).
+BtydModels = Mapping[str, "BGNBD | ParetoNBD"]
+
+
+def rhythm_features(
+    t: TransactionTable,
+    as_of: DateLike,
+    horizon_days: int,
+    *,
+    models: BtydModels | None = None,
+) -> pd.DataFrame:
     """The columns of the module docstring, one row per customer with an order before ``T``.
 
     Parameters
@@ -76,6 +88,10 @@ def rhythm_features(t: TransactionTable, as_of: DateLike, horizon_days: int) -> 
         Cutoff date; only orders before the end of that day are read.
     horizon_days
         Window of ``bgnbd_p_any`` and ``bgnbd_expected``.
+    models
+        BG/NBD and Pareto/NBD already fitted at this cutoff, used instead of fitting them on
+        ``t``'s customers (the Dask path fits them once on every customer and scores one
+        bucket of customers at a time); a model left out leaves its columns empty.
     """
     stop = cutoff_end(as_of)
     ep, day = f"epoch_us({_sql_ts(stop)})", "86400000000.0"
@@ -110,28 +126,32 @@ def rhythm_features(t: TransactionTable, as_of: DateLike, horizon_days: int) -> 
     with np.errstate(divide="ignore", invalid="ignore"):
         f["recency_gap_ratio"] = (f["recency_day"] / f["gap_median"]).where(f["gap_median"] > 0)
         f["days_to_next"] = f["gap_median"] - f["recency_day"]
-    f = _bgnbd_columns(f, horizon_days)
+    f = _bgnbd_columns(f, horizon_days, models)
     f = f.drop(columns=["t_x_days", "t_days", "recency_day"])
     return f[["customer_id", *RHYTHM_COLUMNS]].reset_index(drop=True)
 
 
-def _bgnbd_columns(f: pd.DataFrame, horizon_days: int) -> pd.DataFrame:
-    """BG/NBD fitted at this cutoff on purchase days (weeks), and its three predictions."""
+def _bgnbd_columns(
+    f: pd.DataFrame, horizon_days: int, fitted: BtydModels | None = None
+) -> pd.DataFrame:
+    """BG/NBD fitted at this cutoff on purchase days (weeks), and its three predictions
+    (from the ``fitted`` models instead when given)."""
     x = f["n_days"].to_numpy() - 1.0
     t_x = f["t_x_days"].to_numpy() / 7.0
     T = np.maximum(f["t_days"].to_numpy() / 7.0, t_x)
     for model_name in ("bgnbd", "pnbd"):
         for col in ("p_alive", "p_any", "expected"):
             f[f"{model_name}_{col}"] = np.nan
-    if len(f) < MIN_BGNBD_CUSTOMERS or not (x > 0).any():
-        return f
     h = horizon_days / 7.0
-    models: dict[str, BGNBD | ParetoNBD] = {
-        "bgnbd": BGNBD(penalty=1e-3),
-        "pnbd": ParetoNBD(penalty=1e-3),
-    }
+    if fitted is not None:
+        models = dict(fitted)
+    elif len(f) < MIN_BGNBD_CUSTOMERS or not (x > 0).any():
+        return f
+    else:
+        models = {"bgnbd": BGNBD(penalty=1e-3), "pnbd": ParetoNBD(penalty=1e-3)}
+        for model in models.values():
+            model.fit(x, t_x, T)
     for name, model in models.items():
-        model.fit(x, t_x, T)
         f[f"{name}_p_alive"] = model.p_alive(x, t_x, T)
         f[f"{name}_p_any"] = model.p_any(h, x, t_x, T)
         f[f"{name}_expected"] = model.expected_purchases(h, x, t_x, T)
@@ -139,10 +159,16 @@ def _bgnbd_columns(f: pd.DataFrame, horizon_days: int) -> pd.DataFrame:
 
 
 def add_rhythm_features(
-    features: pd.DataFrame, t: TransactionTable, as_of: DateLike, horizon_days: int
+    features: pd.DataFrame,
+    t: TransactionTable,
+    as_of: DateLike,
+    horizon_days: int,
+    *,
+    models: BtydModels | None = None,
 ) -> pd.DataFrame:
     """``features`` (from ``build_features`` at the same cutoff) with the rhythm columns
-    joined on ``customer_id``; the row order and the existing columns are kept."""
-    extra = rhythm_features(t, as_of, horizon_days)
+    joined on ``customer_id``; the row order and the existing columns are kept. ``models``
+    as in :func:`rhythm_features`."""
+    extra = rhythm_features(t, as_of, horizon_days, models=models)
     out = features.merge(extra, on="customer_id", how="left", validate="one_to_one")
     return out
