@@ -110,3 +110,37 @@ def test_recovers_simulated_parameters_and_predicts_the_holdout():
 def test_unfitted_model_says_so():
     with pytest.raises(NotFittedError, match="fit"):
         ParetoNBD().p_alive(np.array([1.0]), np.array([1.0]), np.array([2.0]))
+
+
+def test_a_large_log_of_frequent_buyers_is_fitted_not_left_at_a_start_point():
+    # daily-scale log, 20,000 customers, some with hundreds of purchases: the summed
+    # likelihood's first L-BFGS-B step used to jump to the bounds' corner and stop there
+    true = (0.8, 8.0, 0.5, 200.0)
+    rng = np.random.default_rng(0)
+    n = 20_000
+    T = rng.uniform(100.0, 700.0, n)
+    lam = rng.gamma(true[0], 1 / true[1], n)
+    life = np.minimum(rng.exponential(1 / rng.gamma(true[2], 1 / true[3], n)), T)
+    x = rng.poisson(lam * life).astype(float)
+    # the last of x uniform purchase times over the customer's life
+    t_x = np.where(x > 0, life * rng.beta(np.maximum(x, 1.0), 1.0), 0.0)
+    assert x.max() > 200
+    m = ParetoNBD().fit(x, t_x, T)
+    got = (m.params_.r, m.params_.alpha, m.params_.s, m.params_.beta)
+    assert got[0] != pytest.approx(np.exp(-0.5)) and got[2] != pytest.approx(np.exp(-0.5))
+    for est, want in zip(got, true, strict=True):
+        assert est == pytest.approx(want, rel=0.3)
+
+
+def test_predictions_stay_finite_when_the_purchase_rate_is_nearly_homogeneous():
+    # a Poisson-like log drives r and alpha to thousands: Gauss-Laguerre weights overflow there
+    m = ParetoNBD()
+    m.params_ = ParetoNBDParams(1600.0, 7300.0, 0.002, 4000.0)
+    x, t_x, T = np.array([0.0, 5.0, 40.0]), np.array([0.0, 90.0, 380.0]), np.full(3, 400.0)
+    p_any = m.p_any(90.0, x, t_x, T)
+    assert np.isfinite(p_any).all() and ((p_any > 0) & (p_any < 1)).all()
+    # against plain Monte Carlo over the posterior gamma of lambda (mu ~ 0 here)
+    rng = np.random.default_rng(0)
+    lam = rng.gamma(1600.0 + 40.0, 1 / (7300.0 + 400.0), 200_000)
+    want = m.p_alive(x[2:], t_x[2:], T[2:])[0] * (1 - np.exp(-lam * 90.0)).mean()
+    assert p_any[2] == pytest.approx(want, abs=2e-3)

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import minimize
-from scipy.special import gammaln, hyp2f1, roots_genlaguerre
+from scipy.special import gammaln, hyp2f1, polygamma, psi, roots_genlaguerre, roots_hermitenorm
 
 from omnimmm.errors import DataError, NotFittedError
 
@@ -75,6 +75,21 @@ def _log_a0(
         log_f_tx = np.log(hyp2f1(rsx, b, rsx + 1.0, d / (m + t_x))) - rsx * np.log(m + t_x)
         log_f_T = np.log(hyp2f1(rsx, b, rsx + 1.0, d / (m + T))) - rsx * np.log(m + T)
         return log_f_tx + np.log(-np.expm1(np.minimum(log_f_T - log_f_tx, -1e-300)))
+
+
+def _gamma_nodes(shape: float) -> tuple[np.ndarray, np.ndarray]:
+    """Quadrature nodes and weights (summing to 1) for a Gamma(``shape``, 1) variable.
+
+    Generalised Gauss-Laguerre below shape 100; above it its weights overflow (they sum to
+    ``Gamma(shape)``), so Gauss-Hermite on ``log G``, normal with ``log G``'s own mean and
+    variance (digamma, trigamma), whose error shrinks like ``shape ** -1.5``.
+    """
+    if shape < 100.0:
+        nodes, weights = roots_genlaguerre(_NODES, shape - 1.0)
+        return nodes, weights / weights.sum()
+    z, weights = roots_hermitenorm(_NODES)
+    log_nodes = psi(shape) + np.sqrt(polygamma(1, shape)) * z
+    return np.exp(log_nodes), weights / weights.sum()
 
 
 def pareto_nbd_log_likelihood(
@@ -126,9 +141,13 @@ class ParetoNBD:
         # fit on T/scale, then rescale alpha and beta
         scale = float(np.mean(T) if weights is None else np.average(T, weights=w)) or 1.0
 
+        # per customer: L-BFGS-B's first step is the raw gradient, which on a summed
+        # likelihood of many customers jumps to the bounds' corner and stops there
+        n_rows = max(float(w.sum()), 1.0)
+
         def nll(theta: np.ndarray) -> float:
             ll = pareto_nbd_log_likelihood(tuple(np.exp(theta)), x, t_x / scale, T / scale)
-            value = float(-total(ll) + self.penalty * np.sum(theta**2))
+            value = float(-total(ll) + self.penalty * np.sum(theta**2)) / n_rows
             return value if np.isfinite(value) else 1e300
 
         best = None
@@ -183,12 +202,10 @@ class ParetoNBD:
         """Probability of at least one purchase in the next ``t`` time units."""
         p = self._p()
         x, T = np.asarray(x, dtype=float), np.asarray(T, dtype=float)
-        mu_nodes, mu_w = roots_genlaguerre(_NODES, p.s - 1.0)
-        mu_w = mu_w / mu_w.sum()
+        mu_nodes, mu_w = _gamma_nodes(p.s)
         none = np.empty(x.size)
         for xv in np.unique(x):
-            lam_nodes, lam_w = roots_genlaguerre(_NODES, p.r + xv - 1.0)
-            lam_w = lam_w / lam_w.sum()
+            lam_nodes, lam_w = _gamma_nodes(p.r + xv)
             idx = np.flatnonzero(x == xv)
             lam = lam_nodes[None, :, None] / (p.alpha + T[idx])[:, None, None]
             mu = mu_nodes[None, None, :] / (p.beta + T[idx])[:, None, None]
