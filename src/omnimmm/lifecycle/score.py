@@ -183,11 +183,16 @@ def _fit_target(
         "n_validation_rows": int(len(val.y)),
         "n_trees": check.n_iter_,
         "features": list(check.feature_names_),
-        "top_drivers": check.drivers(_sample(val.X[train.X.columns], _SHAP_ROWS, seed))
-        .importance.head(10)
-        .to_dict(orient="records"),
+        "top_drivers": _top_drivers(check, _sample(val.X[train.X.columns], _SHAP_ROWS, seed)),
     }
     return prod, report, prod_set
+
+
+def _top_drivers(model: PropensityModel, X: pd.DataFrame, k: int = 10) -> list[dict]:
+    """The ``k`` features with the largest mean |SHAP|, leaving out those the model does not
+    use (the BTYD base alone reads seven columns)."""
+    imp = model.drivers(X).importance
+    return imp[imp["mean_abs_shap"] > 0].head(k).to_dict(orient="records")
 
 
 def _contacts_before(camp: Any, stop: pd.Timestamp) -> int:
