@@ -92,6 +92,13 @@ def test_score_writes_scores_and_metrics(scored):
         assert v["roc_auc"] > 0.7
         assert metrics[target]["validation_cutoff"] < AS_OF
         assert "roc_auc" in metrics[target]["baseline_rfm_logistic"]
+        # two recipes fitted on the training cutoffs; the lower validation log loss scores
+        recipes = metrics[target]["recipes"]
+        assert set(recipes) == {"btyd_trees", "btyd_base"}
+        chosen = metrics[target]["recipe"]
+        assert recipes[chosen]["log_loss"] == min(r["log_loss"] for r in recipes.values())
+        assert recipes[chosen]["roc_auc"] == v["roc_auc"]
+        assert recipes["btyd_base"]["n_trees"] == 0 < recipes["btyd_trees"]["n_trees"]
 
 
 def test_rows_after_the_as_of_date_do_not_change_the_scores(files, scored):

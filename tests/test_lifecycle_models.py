@@ -305,8 +305,8 @@ def test_model_settings_presets_overrides_and_errors():
     assert PropensityModel(**fast).get_params()["early_stopping_rounds"] == 20
     with pytest.raises(OmniError, match="unknown model preset 'quick'"):
         model_settings("quick")
-    with pytest.raises(OmniError, match=r"unknown model setting\(s\) \['trees'\]"):
-        model_settings(trees=10)
+    with pytest.raises(OmniError, match=r"unknown model setting\(s\) \['forest'\]"):
+        model_settings(forest=10)
     with pytest.raises(OmniError, match="n_estimators must be a whole number >= 1"):
         model_settings(n_estimators=0)
     with pytest.raises(OmniError, match="early_stopping_min_delta must be >= 0"):
@@ -339,3 +339,41 @@ def test_spend_model_follows_the_propensity_settings():
     assert (spend.learning_rate, spend.subsample, spend.max_bin) == (0.2, 0.5, 63)
     assert spend.n_estimators == 75  # the default 300 x 0.05 total shrinkage
     assert SpendModel.matching(PropensityModel().get_params()).n_estimators == 300
+
+
+@pytest.mark.parametrize("trees", [True, False], ids=["base+trees", "base"])
+def test_btyd_base_starts_the_trees_and_its_drivers_add_up(fitted, trees):
+    """With ``btyd_base`` the margin is the BTYD logistic base plus the trees' correction
+    (LightGBM's init_score); without trees it is the base alone. Either way the drivers add
+    up to the margin and the model ranks at least as well as Pareto/NBD's own probability
+    (the base is fitted on it) on the later validation cutoff."""
+    r = fitted["repurchase"]
+    train, val = r["train"], r["val"]
+    m = PropensityModel(btyd_base=True, trees=trees, linear_weight=0.0, n_jobs=1)
+    m.fit(train.X, train.y, cutoff=train.cutoff)
+    assert m.base_ is not None and (m.model_ is not None) == trees
+    X = val.X.to_numpy(dtype=float)
+    base = m.base_.decision_function(X)
+    margin = m._margin(X)
+    if trees:
+        assert m.n_iter_ >= 1
+        trees_part = m.model_.predict(val.X, raw_score=True, num_iteration=m.n_iter_)
+        np.testing.assert_allclose(margin, base + trees_part, rtol=1e-10)
+    else:
+        np.testing.assert_allclose(margin, base, rtol=1e-10)
+    d = m.drivers(val.X.head(200))
+    per_row = d.top.groupby("row")["contribution"].size()
+    assert (per_row == 3).all()
+    full = m.drivers(val.X.head(50), top_k=val.X.shape[1])
+    total = full.top.groupby("row")["contribution"].sum().to_numpy() + full.base_value
+    np.testing.assert_allclose(total, margin[:50], atol=1e-6)
+    auc = roc_auc_score(val.y, m.predict_proba(val.X)[:, 1])
+    assert auc >= roc_auc_score(val.y, val.X["pnbd_p_any"]) - 0.005
+
+
+def test_btyd_base_is_skipped_without_btyd_columns(fitted):
+    r = fitted["repurchase"]
+    keep = [c for c in r["train"].X.columns if not c.startswith(("bgnbd_", "pnbd_"))]
+    m = PropensityModel(btyd_base=True, trees=False, n_jobs=1)
+    m.fit(r["train"].X[keep], r["train"].y, cutoff=r["train"].cutoff)
+    assert m.base_ is None and m.model_ is not None  # the trees start from zero as before

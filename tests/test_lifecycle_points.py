@@ -203,3 +203,33 @@ def test_guest_orders_are_left_out_and_odd_channels_named():
     assert len(out) == 2 and set(out["customer_id"]) == {"m1", "m2"}
     with pytest.raises(DataError, match=r"'channel'.*row 2.*online or offline"):
         read_points(frame.assign(channel=["online", "app", "offline"]), {"channel": "channel"})
+
+
+def test_next_quarter_earnings_do_not_take_last_years_growth_for_a_season():
+    """A base filling up at two members a day, each earning 100 points every 14 days, no
+    season: the next quarter's earnings over the last quarter's are known exactly. The
+    cohort ratio recovers them; the plain same-season ratio (last year's quarter over the
+    one before) takes last year's faster growth for a season (negative control)."""
+    from omnimmm.lifecycle.points import _seasonal_ratio
+
+    day0 = pd.Timestamp("2023-01-01")
+    rows = [
+        (f"m{k}", day0 + pd.Timedelta(days=k // 2 + 14 * j), 100.0, 0.0)
+        for k in range(1500)
+        for j in range(60)
+        if k // 2 + 14 * j < 760
+    ]
+    frame = pd.DataFrame(rows, columns=["customer_id", "ts", "points_earned", "points_redeemed"])
+    cut = day0 + pd.Timedelta(days=600)
+    led = points_ledger(frame, cut)
+    ratio = _seasonal_ratio(led, np.ones(led.lot_points.size), 90)
+
+    def earned(lo: int, hi: int) -> float:
+        t = frame["ts"]
+        return float(frame["points_earned"][(t >= cut + pd.Timedelta(days=lo))
+                                            & (t < cut + pd.Timedelta(days=hi))].sum())  # fmt: skip
+
+    truth = earned(0, 90) / earned(-90, 0)
+    plain = earned(-365, -275) / earned(-455, -365)
+    assert abs(ratio / truth - 1) < 0.03
+    assert plain / truth - 1 > 0.2

@@ -36,6 +36,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
 from omnimmm.errors import DataError, NotFittedError
+from omnimmm.lifecycle.btyd_base import BTYDBase
 from omnimmm.lifecycle.campaigns import (
     RESPONSE_DAYS,
     CampaignColumns,
@@ -153,6 +154,15 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
         Journey and CDNOW logs (90 days) 0.5 gave validation AUC 0.836 and 0.841 against
         0.828 and 0.839 for the trees alone and 0.838 and 0.841 for the linear model alone
         (``benchmarks/bench_btyd.py``). 0 switches it off.
+    btyd_base
+        Start the trees from :class:`~omnimmm.lifecycle.btyd_base.BTYDBase` (a small
+        logistic regression on the BG/NBD and Pareto/NBD predictions, decayed order counts
+        and recency, fitted on the same earlier rows) as LightGBM's ``init_score``, so the
+        trees learn a correction of the classic models. Needs the ``pnbd_p_any`` or
+        ``bgnbd_p_any`` column (:mod:`omnimmm.lifecycle.rhythm`); without it the trees start
+        from zero as before.
+    trees
+        With ``btyd_base``, ``False`` keeps the base model alone (no boosting rounds).
     n_jobs, random_state
         Threads and seed.
     """
@@ -172,6 +182,8 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
         validation_fraction: float = 0.2,
         calibration: Literal["sigmoid", "isotonic", "none"] = "sigmoid",
         linear_weight: float = 0.5,
+        btyd_base: bool = False,
+        trees: bool = True,
         n_jobs: int | None = None,
         random_state: int = 0,
     ) -> None:
@@ -188,6 +200,8 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.calibration = calibration
         self.linear_weight = linear_weight
+        self.btyd_base = btyd_base
+        self.trees = trees
         self.n_jobs = n_jobs
         self.random_state = random_state
 
@@ -270,6 +284,12 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
             random_state=self.random_state,
             verbose=-1,
         )
+        self.base_ = None
+        offset = np.zeros(len(target))
+        values = np.asarray(X, dtype=float)
+        if self.btyd_base and BTYDBase.usable(self.feature_names_, values):
+            self.base_ = BTYDBase(self.feature_names_).fit(values[train], target[train])
+            offset = self.base_.decision_function(values)
         fit_kw: dict = {}
         if len(stop_rows) and len(np.unique(target[stop_rows])) == 2:
             stop_frame = pd.DataFrame(X[stop_rows], columns=self.feature_names_)
@@ -282,10 +302,16 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
                     )
                 ],
             }
-        frame = pd.DataFrame(X[train], columns=self.feature_names_)
-        model.fit(frame, target[train], **fit_kw)
-        self.model_ = model
-        self.n_iter_ = int(model.best_iteration_ or model.n_estimators_)
+            if self.base_ is not None:
+                fit_kw["eval_init_score"] = [offset[stop_rows]]
+        if self.base_ is not None:
+            fit_kw["init_score"] = offset[train]
+        self.model_, self.n_iter_ = None, 0
+        if self.trees or self.base_ is None:
+            frame = pd.DataFrame(X[train], columns=self.feature_names_)
+            model.fit(frame, target[train], **fit_kw)
+            self.model_ = model
+            self.n_iter_ = int(model.best_iteration_ or model.n_estimators_)
         self.linear_ = None
         if not 0.0 <= self.linear_weight <= 1.0:
             raise ValueError(f"linear_weight must be in [0, 1], not {self.linear_weight!r}")
@@ -308,16 +334,22 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
         return self
 
     def _check(self) -> None:
-        if not hasattr(self, "model_"):
+        if not hasattr(self, "calibrator_"):
             raise ModelNotFittedError(
                 "this PropensityModel is not fitted yet; call fit(X, y) before predicting"
             )
 
     def _margin(self, X: np.ndarray) -> np.ndarray:
-        frame = pd.DataFrame(X, columns=self.feature_names_)
-        trees = np.asarray(
-            self.model_.predict(frame, raw_score=True, num_iteration=self.n_iter_), dtype=float
-        )
+        trees = np.zeros(len(X))
+        if self.model_ is not None:
+            frame = pd.DataFrame(X, columns=self.feature_names_)
+            trees = np.asarray(
+                self.model_.predict(frame, raw_score=True, num_iteration=self.n_iter_),
+                dtype=float,
+            )
+        base = getattr(self, "base_", None)  # absent on models fitted by lifecycle.distributed
+        if base is not None:
+            trees = trees + base.decision_function(X)
         if self.linear_ is None:
             return trees
         w = self.linear_weight
@@ -343,9 +375,10 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
 
     def drivers(self, X: pd.DataFrame | np.ndarray, *, top_k: int = 3) -> Drivers:
         """What pushes each prediction: LightGBM's own SHAP values (``pred_contrib=True``),
-        plus, with ``linear_weight > 0``, the linear part's coefficient x standardised value
-        (a feature's missing-value indicator counts for that feature), both weighted as in
-        the margin.
+        plus, with a BTYD base, its coefficient x centred input per column, plus, with
+        ``linear_weight > 0``, the linear part's coefficient x standardised value (a
+        feature's missing-value indicator counts for that feature), weighted as in the
+        margin.
 
         Contributions are on the uncalibrated log-odds scale; they add up, with the base
         value, to the margin before calibration.
@@ -353,10 +386,18 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
         self._check()
         X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan", dtype=np.float64)
         frame = pd.DataFrame(X, columns=self.feature_names_)
-        contrib = np.asarray(
-            self.model_.booster_.predict(frame, pred_contrib=True, num_iteration=self.n_iter_)
-        )
-        shap, base = contrib[:, :-1], contrib[:, -1]
+        shap: np.ndarray = np.zeros((len(X), len(self.feature_names_)))
+        base: np.ndarray = np.zeros(len(X))
+        if self.model_ is not None:
+            contrib = np.asarray(
+                self.model_.booster_.predict(frame, pred_contrib=True, num_iteration=self.n_iter_)
+            )
+            shap, base = contrib[:, :-1], contrib[:, -1]
+        start = getattr(self, "base_", None)
+        if start is not None:
+            part, value = start.contributions(np.asarray(X, dtype=float))
+            shap[:, start.columns_] += part
+            base = base + value
         if self.linear_ is not None:
             w = self.linear_weight
             z = np.asarray(self.linear_[:-1].transform(X), dtype=float)

@@ -4,11 +4,13 @@ Only transactions up to the end of the as-of date are read (the filter runs in S
 loading). For each target (repurchase over ``horizon_days``, churn over
 ``churn_horizon_days``) the cutoff plan of :mod:`omnimmm.lifecycle.labels` is used twice:
 
-1. a *check* model trained on the earlier cutoffs is scored on the later validation cutoff;
-   its metrics, next to an RFM-only logistic baseline trained on the same rows, go to
-   ``metrics.json``;
-2. the *production* model, the same recipe moved forward by one horizon, scores every
-   customer at the as-of date.
+1. *check* models of both :data:`RECIPES` (the BTYD base model alone, and the base with a
+   regularised LightGBM correction) are trained on the earlier cutoffs and scored on the
+   later validation cutoff; the one with the lower log loss there is the recipe, and its
+   metrics, next to an RFM-only logistic baseline trained on the same rows, go to
+   ``metrics.json`` (``recipes`` gives both);
+2. the *production* model, the chosen recipe moved forward by one horizon, scores every
+   customer at the as-of date. The choice uses only labels that end by the as-of date.
 
 Outputs (written to a temporary directory, then moved into place):
 
@@ -33,6 +35,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import log_loss
 
 import omnimmm
 from omnimmm.data.outputs import write_files_atomic
@@ -71,6 +74,24 @@ SCORE_COLUMNS: tuple[str, ...] = (
 )
 #: Rows whose SHAP values summarise the drivers in metrics.json (TreeSHAP is slow).
 _SHAP_ROWS = 2000
+#: The two propensity recipes ``score_customers`` fits for each target; the one with the
+#: lower log loss on the validation cutoff scores the customers (its settings sit under
+#: the user's ``model_preset`` and ``model_params``). Both start from the BTYD base model
+#: (:mod:`omnimmm.lifecycle.btyd_base`); ``btyd_trees`` adds a strongly regularised
+#: LightGBM correction (4 leaves, 200 rows a leaf, steps of 0.02), ``btyd_base`` keeps the
+#: base alone. On Complete Journey and the CDNOW sample the correction lowers the later
+#: fold's log loss yet ranks worse on the validation cutoff; on the full CDNOW log it adds
+#: to the churn model (``benchmarks/RESULTS.md``, bench_btyd).
+RECIPES: dict[str, dict[str, Any]] = {
+    "btyd_trees": {
+        "btyd_base": True,
+        "num_leaves": 4,
+        "min_child_samples": 200,
+        "learning_rate": 0.02,
+        "linear_weight": 0.0,
+    },
+    "btyd_base": {"btyd_base": True, "trees": False, "linear_weight": 0.0},
+}
 _PII_NAME = re.compile(r"phone|mobile|email|e_mail|mail|tel", re.IGNORECASE)
 
 
@@ -105,13 +126,21 @@ def _fit_target(
     campaigns: Any = None,
     response_days: int = RESPONSE_DAYS,
 ) -> tuple[PropensityModel, dict[str, Any], Any]:
-    """Check model on ``plan``, production model on ``plan.shifted()``."""
+    """Check models of each recipe on ``plan``; the production model of the recipe with the
+    lower validation log loss on ``plan.shifted()``."""
     h = plan.horizon_days
     extra = {"campaigns": campaigns, "response_days": response_days}
     train = rolling_training_set(t, plan.train, h, target=target, cache=cache, **extra)
     val = rolling_training_set(t, [plan.validation], h, target=target, cache=cache, **extra)
-    check = PropensityModel(**model_kw).fit(train.X, train.y, cutoff=train.cutoff)
-    metrics = evaluate(val.y, check.predict_proba(val.X[train.X.columns])[:, 1])
+    fixed = {k: model_kw[k] for k in ("calibration", "random_state", "n_jobs") if k in model_kw}
+    candidates: dict[str, Any] = {}
+    for name, recipe in RECIPES.items():
+        kw = recipe | {k: v for k, v in model_kw.items() if k not in fixed} | fixed
+        model = PropensityModel(**kw).fit(train.X, train.y, cutoff=train.cutoff)
+        p = model.predict_proba(val.X[train.X.columns])[:, 1]
+        candidates[name] = (kw, model, evaluate(val.y, p), log_loss(val.y, p, labels=[0, 1]))
+    chosen = min(candidates, key=lambda n: candidates[n][3])
+    chosen_kw, check, metrics, _ = candidates[chosen]
     rfm = list(RFM_COLUMNS)
     base = rfm_baseline().fit(train.X[rfm], train.y)
     base_metrics = evaluate(val.y, base.predict_proba(val.X[rfm])[:, 1])
@@ -128,10 +157,20 @@ def _fit_target(
         pnbd = {k: pn[k] for k in ("roc_auc", "pr_auc", "brier", "ece")}
     prod_plan = plan.shifted()
     prod_set = rolling_training_set(t, prod_plan.train, h, target=target, cache=cache, **extra)
-    prod = PropensityModel(**model_kw).fit(prod_set.X, prod_set.y, cutoff=prod_set.cutoff)
+    prod = PropensityModel(**chosen_kw).fit(prod_set.X, prod_set.y, cutoff=prod_set.cutoff)
     report = {
         "horizon_days": h,
         "validation": metrics,
+        "recipe": chosen,
+        "recipes": {
+            name: {
+                "roc_auc": c[2]["roc_auc"],
+                "log_loss": c[3],
+                "n_trees": c[1].n_iter_,
+                "settings": {k: v for k, v in c[0].items() if k not in fixed},
+            }
+            for name, c in candidates.items()
+        },
         "baseline_rfm_logistic": {
             k: base_metrics[k] for k in ("roc_auc", "pr_auc", "brier", "ece")
         },
@@ -144,11 +183,16 @@ def _fit_target(
         "n_validation_rows": int(len(val.y)),
         "n_trees": check.n_iter_,
         "features": list(check.feature_names_),
-        "top_drivers": check.drivers(_sample(val.X[train.X.columns], _SHAP_ROWS, seed))
-        .importance.head(10)
-        .to_dict(orient="records"),
+        "top_drivers": _top_drivers(check, _sample(val.X[train.X.columns], _SHAP_ROWS, seed)),
     }
     return prod, report, prod_set
+
+
+def _top_drivers(model: PropensityModel, X: pd.DataFrame, k: int = 10) -> list[dict]:
+    """The ``k`` features with the largest mean |SHAP|, leaving out those the model does not
+    use (the BTYD base alone reads seven columns)."""
+    imp = model.drivers(X).importance
+    return imp[imp["mean_abs_shap"] > 0].head(k).to_dict(orient="records")
 
 
 def _contacts_before(camp: Any, stop: pd.Timestamp) -> int:
@@ -290,7 +334,8 @@ def score_customers(
     if eligible.any():
         p_churn[eligible] = churn.predict_proba(X[eligible])[:, 1]
     buyers = rep_set.future_revenue > 0
-    spend = SpendModel.matching(rep.get_params(), random_state=seed, n_jobs=n_jobs).fit(
+    spend_like = PropensityModel(**model_kw).get_params()  # the user's settings, no recipe
+    spend = SpendModel.matching(spend_like, random_state=seed, n_jobs=n_jobs).fit(
         rep_set.X[buyers], rep_set.future_revenue[buyers]
     )
     ids = feats["customer_id"]
