@@ -144,6 +144,9 @@ class RunState:
     attempts : list of dict
         Each fit of the MMM this run made when the gate failed and remedies were tried
         (:mod:`omnimmm.run.remedies`); empty for a reused model.
+    pending_holdout : PendingFit or None
+        The holdout refit sampling in the background since the fit's chains finished
+        (:func:`omnimmm.run.stages.holdout.start_holdout`), until the holdout stage.
     """
 
     prep: Prepared
@@ -162,6 +165,7 @@ class RunState:
     result: Any = None
     seconds: dict[str, float] = field(default_factory=dict)
     attempts: list[dict[str, Any]] = field(default_factory=list)
+    pending_holdout: Any = None
 
 
 Stage = Callable[[RunState], None]

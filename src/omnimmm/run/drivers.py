@@ -132,10 +132,15 @@ def _stage_name(stage: Stage) -> str:
 
 
 def _run_stages(state: RunState, stages: Sequence[Stage]) -> None:
-    for stage in stages:
-        t0 = time.perf_counter()
-        stage(state)
-        state.seconds[_stage_name(stage)] = round(time.perf_counter() - t0, 3)
+    try:
+        for stage in stages:
+            t0 = time.perf_counter()
+            stage(state)
+            state.seconds[_stage_name(stage)] = round(time.perf_counter() - t0, 3)
+    finally:
+        if state.pending_holdout is not None:  # a background refit nothing will read
+            state.pending_holdout.cancel()
+            state.pending_holdout = None
 
 
 def _manifest(state: RunState, stages: dict[str, Any], gate: dict[str, Any]) -> dict[str, Any]:

@@ -4,7 +4,9 @@
 parts that add up to the command's wall time: the process start (the interpreter, the
 imports and the command line, before the run's first line of code), validating the plan
 and data, each stage, and inside the fit and holdout stages the compile (or cache load)
-and the sampling. What no part names is listed as ``other``, so nothing is hidden.
+and the sampling. What no part names is listed as ``other``, so nothing is hidden. A holdout
+refit started in the fit stage (:func:`omnimmm.run.stages.holdout.start_holdout`) samples
+beside the stages in between; the holdout stage lists only its wait for it.
 """
 
 from __future__ import annotations
@@ -69,7 +71,17 @@ def profile(
     for stage, value in seconds.items():
         add(stage, value)
         fit = fits.get(_FITS.get(stage, ""))
-        if isinstance(fit, dict) and "sampling" in fit:
+        if isinstance(fit, dict) and fit.get("started_early") and "waited" in fit:
+            # compiled and sampling since the fit stage, beside the stages in between
+            waited = float(fit["waited"])
+            warm = ", warm start" if fit.get("warm") else ""
+            add(
+                f"{stage}: wait for the refit ({fit['sampling']:.1f} s sampling since the fit "
+                f"stage, {fit.get('tune', '?')} tuning steps{warm})",
+                waited,
+            )
+            add(f"{stage}: other", max(value - waited, 0.0))
+        elif isinstance(fit, dict) and "sampling" in fit:
             compile_s, sampling = float(fit.get("compile", 0.0)), float(fit["sampling"])
             label = "compile" if not fit.get("compile_cached", True) else "compile (cached)"
             warm = " (warm start)" if fit.get("warm") else ""
