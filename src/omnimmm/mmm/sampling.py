@@ -48,6 +48,8 @@ class Sampling:
         timings: dict[str, Any],
         t0: float,
         t1: float,
+        c0: float,
+        c1: float,
         *,
         sampler: Any = None,
         compiled: Any = None,
@@ -55,6 +57,7 @@ class Sampling:
     ) -> None:
         self._timings = timings
         self._t0, self._t1 = t0, t1
+        self._c0, self._c1 = c0, c1
         self._sampler = sampler
         self._compiled = compiled
         self._idata = idata
@@ -90,7 +93,10 @@ class Sampling:
             )
             idata.sample_stats = stats.drop_dims("unconstrained_parameter", errors="ignore")
         t2 = time.perf_counter()
+        c2 = time.process_time()
         timings.update(compile=self._t1 - self._t0, sampling=t2 - self._t1, total=t2 - self._t0)
+        # CPU seconds of the whole process (all threads) over the same spans
+        timings.update(compile_cpu=self._c1 - self._c0, sampling_cpu=c2 - self._c1)
         timings["waited"] = t2 - t_wait  # the caller's wait for the chains and their draws
         keep = [g for g in ("posterior", "sample_stats") if g in idata.groups()]
         self._result = az.InferenceData(**{g: idata[g] for g in keep}), timings
@@ -123,7 +129,7 @@ def start_sampling(
         nutpie's chains run in the background until :meth:`Sampling.wait`; the other
         samplers have finished already.
     """
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     timings: dict[str, Any] = {"sampler": s.sampler, "tune": s.tune, "warm": False}
     if s.sampler == "nutpie":
         try:
@@ -146,7 +152,7 @@ def start_sampling(
             compiled = warm_compiled(compiled, warm)
             tune, extra = warm_tune(s.tune), {"initial_step": warm.step_size}
             timings.update(tune=tune, warm=True)
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.process_time()
         sampler = nutpie.sample(
             compiled,
             draws=s.draws,
@@ -161,8 +167,9 @@ def start_sampling(
             blocking=False,
             **extra,
         )
-        return Sampling(timings, t0, t1, sampler=sampler, compiled=compiled)
-    return Sampling(timings, t0, t0, idata=_sample_in_foreground(model, s, progressbar))
+        return Sampling(timings, t0, t1, c0, c1, sampler=sampler, compiled=compiled)
+    idata = _sample_in_foreground(model, s, progressbar)
+    return Sampling(timings, t0, t0, c0, c0, idata=idata)
 
 
 def _sample_in_foreground(model: Any, s: Any, progressbar: bool) -> Any:

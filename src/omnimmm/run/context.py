@@ -141,6 +141,8 @@ class RunState:
         What the exports are rendered from.
     seconds : dict
         Wall seconds of each stage, in order (the manifest's stage-timing table).
+    cpu_seconds : dict
+        CPU seconds of the process (all threads) in each stage.
     attempts : list of dict
         Each fit of the MMM this run made when the gate failed and remedies were tried
         (:mod:`omnimmm.run.remedies`); empty for a reused model.
@@ -164,6 +166,7 @@ class RunState:
     lifecycle: Any = None
     result: Any = None
     seconds: dict[str, float] = field(default_factory=dict)
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
     attempts: list[dict[str, Any]] = field(default_factory=list)
     pending_holdout: Any = None
 

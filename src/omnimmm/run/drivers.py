@@ -134,9 +134,10 @@ def _stage_name(stage: Stage) -> str:
 def _run_stages(state: RunState, stages: Sequence[Stage]) -> None:
     try:
         for stage in stages:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             stage(state)
             state.seconds[_stage_name(stage)] = round(time.perf_counter() - t0, 3)
+            state.cpu_seconds[_stage_name(stage)] = round(time.process_time() - c0, 3)
     finally:
         if state.pending_holdout is not None:  # a background refit nothing will read
             state.pending_holdout.cancel()
@@ -182,7 +183,7 @@ def _fit_run(
     progressbar: bool,
 ) -> RunSummary:
     say = progress or quiet
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     started = process_seconds()  # the interpreter, imports and command line before this
     out = Path(out)
     with lock(out, command):
@@ -199,6 +200,7 @@ def _fit_run(
         with staging(out) as work:
             state = RunState(prep=prep, work=work, say=say, previous=previous, out=out.absolute())
             state.seconds["validate"] = round(time.perf_counter() - t_check, 3)
+            state.cpu_seconds.update(start=cpu0, validate=time.process_time() - cpu0)
             _run_stages(state, stages)
             wall = time.perf_counter() - t0
             stage_info: dict[str, Any] = {
@@ -209,7 +211,7 @@ def _fit_run(
                 "fits": state.fits,
                 "start_seconds": None if started is None else round(started, 3),
                 "wall_seconds": round(wall, 3),
-                "profile": profile(state.seconds, state.fits, started, wall),
+                "profile": profile(state.seconds, state.fits, started, wall, state.cpu_seconds),
             }
             write_json(
                 work / "manifest.json", _manifest(state, stage_info, _gate_brief(state.result))
