@@ -446,7 +446,7 @@ def journeys_kpis(
 @app.command(epilog=EXAMPLES["validate"])
 def validate(plan: Annotated[Path, typer.Argument(help="Plan file (TOML).")]) -> None:
     """Validate a plan, its media panel and its budget exactly as run does, then summarize."""
-    from omnimmm.launch import validate_command  # ``omnimmm validate PLAN`` runs it directly
+    from omnimmm.run.check import validate_command  # omnimmm.launch runs it without Typer
 
     status = validate_command(plan, console, err_console)
     if status:
