@@ -146,6 +146,9 @@ class RunState:
     attempts : list of dict
         Each fit of the MMM this run made when the gate failed and remedies were tried
         (:mod:`omnimmm.run.remedies`); empty for a reused model.
+    analysis : dict or None
+        The fitted model's tables (:func:`omnimmm.run.stages.analysis.analysis_tables`),
+        until the result stage assembles them.
     pending_holdout : PendingFit or None
         The holdout refit sampling in the background since the fit's chains finished
         (:func:`omnimmm.run.stages.holdout.start_holdout`), until the holdout stage.
@@ -168,6 +171,7 @@ class RunState:
     seconds: dict[str, float] = field(default_factory=dict)
     cpu_seconds: dict[str, float] = field(default_factory=dict)
     attempts: list[dict[str, Any]] = field(default_factory=list)
+    analysis: dict[str, pd.DataFrame] | None = None
     pending_holdout: Any = None
 
 

@@ -55,7 +55,7 @@ from omnimmm.run.rundir import (
     versions,
     write_json,
 )
-from omnimmm.run.stages.analysis import analysis_stage, run_meta
+from omnimmm.run.stages.analysis import analysis_stage, result_stage, run_meta
 from omnimmm.run.stages.export import export, export_stage
 from omnimmm.run.stages.fit import fit_stage
 from omnimmm.run.stages.gate import gate_stage
@@ -117,13 +117,14 @@ def write_plan_stage(state: RunState) -> None:
 
 
 #: The stages of each command that fits, in order.
+#: The analysis comes before the holdout: it runs while the holdout refit samples.
 RUN_STAGES: tuple[Stage, ...] = (
-    write_plan_stage, lifecycle_stage, fit_stage, gate_stage, holdout_stage, analysis_stage,
-    optimize_stage, journeys_stage, export_stage,
+    write_plan_stage, lifecycle_stage, fit_stage, gate_stage, analysis_stage, holdout_stage,
+    result_stage, optimize_stage, journeys_stage, export_stage,
 )  # fmt: skip
 FIT_STAGES: tuple[Stage, ...] = (
-    write_plan_stage, lifecycle_stage, fit_stage, gate_stage, holdout_stage, analysis_stage,
-    export_stage,
+    write_plan_stage, lifecycle_stage, fit_stage, gate_stage, analysis_stage, holdout_stage,
+    result_stage, export_stage,
 )  # fmt: skip
 
 

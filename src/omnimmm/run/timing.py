@@ -86,8 +86,8 @@ def profile(
             waited = float(fit["waited"])
             warm = ", warm start" if fit.get("warm") else ""
             add(
-                f"{stage}: wait for the refit ({fit['sampling']:.1f} s sampling since the fit "
-                f"stage, {fit.get('tune', '?')} tuning steps{warm})",
+                f"{stage}: wait for the refit sampling since the fit stage "
+                f"({fit.get('tune', '?')} tuning steps{warm})",
                 waited,
             )
             add(f"{stage}: other", max(value - waited, 0.0))
