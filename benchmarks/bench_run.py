@@ -97,13 +97,15 @@ def _med(values: list[float]) -> float:
 
 
 def _parts(runs: list[dict[str, Any]]) -> list[list[str]]:
-    """Median seconds and share of each profile part over ``runs``."""
+    """Median seconds, share and CPU seconds of each profile part over ``runs``."""
     names = [r["part"] for r in runs[0]["profile"]]
     rows = []
     for name in names:
-        secs = [p["seconds"] for r in runs for p in r["profile"] if p["part"] == name]
-        shares = [p["share"] for r in runs for p in r["profile"] if p["part"] == name]
-        rows.append([name, f"{_med(secs):.2f}", f"{100 * _med(shares):.1f}%"])
+        parts = [p for r in runs for p in r["profile"] if p["part"] == name]
+        cpu = [p["cpu_seconds"] for p in parts if "cpu_seconds" in p]
+        rows.append([name, f"{_med([p['seconds'] for p in parts]):.2f}",
+                     f"{100 * _med([p['share'] for p in parts]):.1f}%",
+                     f"{_med(cpu):.2f}" if cpu else ""])  # fmt: skip
     return rows
 
 
@@ -185,7 +187,7 @@ def render(res: dict[str, Any], args: argparse.Namespace, header: str, load_end:
         "Where `omnimmm fit`'s seconds go (manifest.json `stages.profile`, median over the "
         "warm repeats):",
         "",
-        markdown_table(["part", "seconds", "share"], _parts(warm_f or fits)),
+        markdown_table(["part", "seconds", "share", "CPU s (process)"], _parts(warm_f or fits)),
     ]
     if res.get("backtest_fits"):
         lines += ["", "Backtest refits (the first cold, the others warm-started):", ""]

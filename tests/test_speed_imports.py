@@ -28,15 +28,15 @@ _PROBE = """
 import json, runpy, sys
 sys.argv = ["omnimmm", *sys.argv[1:]]
 try:
-    runpy.run_module("omnimmm.cli", run_name="__main__")
+    runpy.run_module({module!r}, run_name="__main__")
 except SystemExit:
     pass
 print(json.dumps(sorted(m for m in {heavy!r} if m in sys.modules)), file=sys.stderr)
 """
 
 
-def _loaded(*args: str) -> list[str]:
-    probe = _PROBE.format(heavy=_HEAVY)
+def _loaded(*args: str, module: str = "omnimmm.cli", heavy: tuple[str, ...] = _HEAVY) -> list[str]:
+    probe = _PROBE.format(heavy=heavy, module=module)
     proc = subprocess.run(
         [sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=120
     )
@@ -49,6 +49,32 @@ def test_help_and_validate_load_no_sampler_statsmodels_or_scipy_optimize(tmp_pat
     write_world(simulate_world(weeks=104), tmp_path)
     assert _loaded("--help") == []
     assert _loaded("validate", str(tmp_path / "plan.toml")) == []
+
+
+def test_the_console_script_validates_without_typer_and_prints_the_same(tmp_path: Path):
+    """``omnimmm validate PLAN`` (omnimmm.launch) skips building the Typer app; other forms
+    go to the Typer front end. Output and exit codes are the Typer command's."""
+    from omnimmm.data.simulate import simulate_world, write_world
+
+    write_world(simulate_world(weeks=104), tmp_path)
+    plan = str(tmp_path / "plan.toml")
+    light = _HEAVY + ("typer", "omnimmm.cli")
+    assert _loaded("validate", plan, module="omnimmm.launch", heavy=light) == []
+    assert "typer" in _loaded("--help", module="omnimmm.launch", heavy=light)
+    (tmp_path / "broken.toml").write_text("seed = 'x'\n", encoding="utf-8")
+
+    def both(*args: str) -> list[tuple[int, str, str]]:
+        runs = []
+        for module in ("omnimmm.launch", "omnimmm.cli"):
+            proc = subprocess.run([sys.executable, "-m", module, *args], capture_output=True,
+                                  text=True, timeout=120)  # fmt: skip
+            runs.append((proc.returncode, proc.stdout, proc.stderr))
+        return runs
+
+    good, bad = both("validate", plan), both("validate", str(tmp_path / "broken.toml"))
+    assert good[0] == good[1] and bad[0] == bad[1]
+    assert good[0][0] == 0 and "weeks" in good[0][1]
+    assert bad[0][0] == 2 and "error:" in bad[0][2]
 
 
 def _statsmodels_vif(x: pd.DataFrame) -> pd.Series:

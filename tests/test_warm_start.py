@@ -72,6 +72,36 @@ def test_holdout_refit_starts_warm_tunes_briefly_and_repeats_with_its_seed(fitte
     assert cold.model.timings_["warm"] is False and cold.model.timings_["tune"] == 300
 
 
+def test_a_refit_started_while_the_fit_finishes_gives_the_same_numbers(fitted: Any):
+    """The run starts the holdout refit in the background as soon as the full fit's chains
+    end (on_sampled) and collects it later: the same draws as a refit started afterwards."""
+    from omnimmm.mmm import OmniMMM
+    from omnimmm.mmm.analysis import holdout_result, start_holdout_refit
+
+    plan, panel = _world()
+    started: list[Any] = []
+    full = OmniMMM(plan, chains=2, draws=150, tune=300, seed=5)
+    full.fit(
+        panel,
+        on_sampled=lambda warm: started.append(start_holdout_refit(full, panel, 13, warm)),
+    )
+    assert len(started) == 1
+    early = holdout_result(started[0], panel)
+    assert early.model.timings_["warm"] is True
+    later = fitted.holdout(13)  # same plan, seed and data: same full fit, same warm start
+    pd.testing.assert_frame_equal(early.table, later.table)
+    assert early.mape == later.mape
+    np.testing.assert_array_equal(
+        early.model.idata_.posterior["roi_total"].values,
+        later.model.idata_.posterior["roi_total"].values,
+    )
+    # a refit whose fit is not kept is cancelled and leaves an unfitted estimator
+    pending = start_holdout_refit(full, panel, 13, full.warm_start_)
+    pending.cancel()
+    with pytest.raises(Exception, match="not fitted"):
+        pending.wait()
+
+
 def test_another_layout_starts_cold(fitted: Any):
     from omnimmm.mmm import OmniMMM
 

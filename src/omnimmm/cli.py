@@ -446,20 +446,11 @@ def journeys_kpis(
 @app.command(epilog=EXAMPLES["validate"])
 def validate(plan: Annotated[Path, typer.Argument(help="Plan file (TOML).")]) -> None:
     """Validate a plan, its media panel and its budget exactly as run does, then summarize."""
-    from omnimmm.config import load_plan
-    from omnimmm.data import summarize_panel
-    from omnimmm.run.stages.validate import prepare
+    from omnimmm.run.check import validate_command  # omnimmm.launch runs it without Typer
 
-    try:
-        if load_plan(plan).data.geo is not None:  # [data] geo: long panel, budget by region
-            from omnimmm.run.stages.geo import prepare_geo, summarize_geo
-
-            console.print(summarize_geo(prepare_geo(plan)), markup=False)
-            return
-        prep = prepare(plan)  # the checks run makes before fitting, same messages
-    except OmniError as exc:
-        raise _fail(exc) from None
-    console.print(summarize_panel(prep.panel), markup=False)
+    status = validate_command(plan, console, err_console)
+    if status:
+        raise typer.Exit(code=status)
 
 
 @app.command(epilog=EXAMPLES["simulate"])

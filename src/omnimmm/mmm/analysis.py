@@ -37,10 +37,12 @@ __all__ = [
     "forecast",
     "head_panel",
     "holdout",
+    "holdout_result",
     "mroi",
     "optimizer_arrays",
     "response_curves",
     "roi",
+    "start_holdout_refit",
     "summarize",
     "synergy",
 ]
@@ -423,16 +425,32 @@ def holdout(m: Any, weeks: int | None = None, warm: bool = True) -> HoldoutResul
     chains start where ``m``'s ended and tune briefly (:mod:`omnimmm.mmm.warm`), when ``m``
     was fitted in this process with nutpie.
     """
+    start = getattr(m, "warm_start_", None) if warm else None
+    return holdout_result(start_holdout_refit(m, m.panel_, weeks, start), m.panel_)
+
+
+def start_holdout_refit(m: Any, panel: Any, weeks: int | None, warm_start: Any) -> Any:
+    """Start the holdout refit of ``m`` on all but the last ``weeks`` of ``panel``.
+
+    ``m`` needs its settings only (it may still be finishing its own fit); ``warm_start``
+    (a :class:`~omnimmm.mmm.warm.WarmStart` or None) starts the chains where an earlier fit
+    ended. Returns the refit's :class:`~omnimmm.mmm.fit.PendingFit` (nutpie samples it in
+    the background); :func:`holdout_result` finishes it.
+    """
     n = int(weeks if weeks is not None else m.spec.holdout_weeks)
-    panel = m.panel_
     if not 0 < n < panel.n_weeks:
         raise DataError(f"holdout needs 0 < weeks < {panel.n_weeks}, got {n}")
     head = head_panel(panel, panel.n_weeks - n)
     # The estimator's own class, so this module needs no import of it (fit imports analysis).
-    start = getattr(m, "warm_start_", None) if warm else None
-    refit = type(m)(m.plan, spec=m.spec, priors=m.priors, max_draws=m.max_draws).fit(
-        head, warm_start=start
-    )
+    refit = type(m)(m.plan, spec=m.spec, priors=m.priors, max_draws=m.max_draws)
+    return refit.fit_start(head, warm_start=warm_start)
+
+
+def holdout_result(pending: Any, panel: Any) -> HoldoutResult:
+    """Wait for a refit :func:`start_holdout_refit` started on ``panel``; its forecast of the
+    weeks it left out and their MAPE per outcome."""
+    refit = pending.wait()
+    n = panel.n_weeks - refit.panel_.n_weeks
     tail = slice(panel.n_weeks - n, None)
     fc = forecast(refit, panel.spend.iloc[tail], panel.controls.iloc[tail])
     actual = panel.outcomes.iloc[tail]

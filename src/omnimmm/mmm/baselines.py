@@ -298,7 +298,10 @@ def holdout_forecasts(
 
 
 def holdout_baselines(
-    outcomes: pd.DataFrame, holdout_weeks: int = 26, season_length: int = SEASON_WEEKS
+    outcomes: pd.DataFrame,
+    holdout_weeks: int = 26,
+    season_length: int = SEASON_WEEKS,
+    forecasts: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Holdout accuracy of the seasonal-naive and ETS baselines, per method and outcome.
 
@@ -314,6 +317,9 @@ def holdout_baselines(
         Weeks held out at the end.
     season_length : int, default 52
         Weeks per season.
+    forecasts : pandas.DataFrame, optional
+        :func:`holdout_forecasts` of the same arguments, when the caller has them already
+        (each ETS fit costs a numerical optimisation).
 
     Returns
     -------
@@ -328,7 +334,11 @@ def holdout_baselines(
         If the index is not increasing weekly dates, values are missing, or the holdout
         leaves fewer than two training weeks.
     """
-    fc = holdout_forecasts(outcomes, holdout_weeks, season_length)
+    if forecasts is None:
+        fc = holdout_forecasts(outcomes, holdout_weeks, season_length)
+    else:
+        _validate_outcomes(outcomes, holdout_weeks)
+        fc = forecasts
     rows = []
     for (method, outcome), g in fc.groupby(["method", "outcome"], sort=False):
         rows.append(

@@ -10,9 +10,7 @@ before ``fit``. Analysis methods delegate to :mod:`omnimmm.mmm.analysis`, conver
 from __future__ import annotations
 
 import dataclasses
-import time
-import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import arviz as az
@@ -21,117 +19,15 @@ import pandas as pd
 
 from omnimmm.errors import DataError, NotFittedError, PlanError
 from omnimmm.mmm import analysis, diagnostics, persistence
-from omnimmm.mmm.design import ModelSpec, SamplerSpec, Scaling, baseline_features, fit_scaling
+from omnimmm.mmm.design import ModelSpec, Scaling, baseline_features, fit_scaling
 from omnimmm.mmm.persistence import FittedState
 from omnimmm.mmm.priors import BaselinePriors
 from omnimmm.mmm.response import ResponseModel
-from omnimmm.mmm.warm import WarmStart, warm_compiled, warm_start_from, warm_tune
+from omnimmm.mmm.sampling import SAMPLERS as _SAMPLERS
+from omnimmm.mmm.sampling import Sampling, sample_model, start_sampling
+from omnimmm.mmm.warm import WarmStart
 
-__all__ = ["OmniMMM", "sample_model"]
-
-_SAMPLERS = ("nutpie", "pymc", "advi", "pathfinder")
-
-
-def sample_model(
-    model: Any,
-    s: SamplerSpec,
-    progressbar: bool = False,
-    spec: ModelSpec | None = None,
-    warm: WarmStart | None = None,
-) -> tuple[Any, dict]:
-    """Sample a PyMC model with the configured sampler.
-
-    With ``spec`` (what ``model`` was built from), nutpie samples the hand-written log
-    density of :mod:`omnimmm.mmm.density` where it covers the model. With ``warm`` (nutpie
-    only, same layout), the chains start at an earlier fit's draws with its step size and
-    tune :func:`~omnimmm.mmm.warm.warm_tune` steps (:mod:`omnimmm.mmm.warm`).
-
-    Returns the InferenceData (posterior and sample stats) and timings in seconds
-    (``compile``, ``sampling``, ``total``) plus the sampler actually used, the tuning steps
-    run (``tune``) and whether they started warm (``warm``) and, for nutpie, which log
-    density it sampled (``log_density``). A nutpie fit also leaves its own warm start for a
-    refit in the returned timings' ``"warm_start"`` entry (a :class:`WarmStart` or None;
-    the caller pops it, it is not a timing).
-    """
-    import pymc as pm
-
-    t0 = time.perf_counter()
-    timings: dict[str, Any] = {"sampler": s.sampler, "tune": s.tune, "warm": False}
-    if s.sampler == "nutpie":
-        try:
-            import nutpie
-
-            from omnimmm.mmm.compile import compile_nutpie, loaded_from_cache, log_density_of
-
-            compiled = compile_nutpie(model, spec)
-            timings["compile_cached"] = loaded_from_cache(compiled)
-            timings["log_density"] = log_density_of(compiled)
-        except Exception as exc:
-            warnings.warn(
-                f"nutpie could not compile the model ({exc!r}); falling back to PyMC's NUTS",
-                RuntimeWarning,
-                stacklevel=3,
-            )
-            return sample_model(model, dataclasses.replace(s, sampler="pymc"), progressbar, spec)
-        tune, extra = s.tune, {}
-        if warm is not None and warm.fits(compiled):
-            compiled = warm_compiled(compiled, warm)
-            tune, extra = warm_tune(s.tune), {"initial_step": warm.step_size}
-            timings.update(tune=tune, warm=True)
-        t1 = time.perf_counter()
-        idata = nutpie.sample(
-            compiled,
-            draws=s.draws,
-            tune=tune,
-            chains=s.chains,
-            seed=s.seed,
-            target_accept=s.target_accept,
-            progress_bar=progressbar,
-            save_warmup=False,
-            store_unconstrained=True,
-            **extra,
-        )
-        stats = idata.sample_stats
-        timings["warm_start"] = warm_start_from(
-            stats["unconstrained_draw"].to_numpy(), stats["step_size"].to_numpy(), compiled
-        )
-        idata.sample_stats = stats.drop_dims("unconstrained_parameter", errors="ignore")
-    elif s.sampler == "pymc":
-        t1 = t0
-        with model:
-            idata = pm.sample(
-                draws=s.draws,
-                tune=s.tune,
-                chains=s.chains,
-                random_seed=s.seed,
-                target_accept=s.target_accept,
-                progressbar=progressbar,
-                compute_convergence_checks=False,
-            )
-    elif s.sampler == "advi":
-        t1 = t0
-        with model:
-            approx = pm.fit(
-                n=max(20_000, 20 * s.tune), method="advi", random_seed=s.seed, progressbar=False
-            )
-            idata = approx.sample(s.draws * s.chains, random_seed=s.seed)
-    elif s.sampler == "pathfinder":
-        try:
-            import pymc_extras as pmx
-        except ImportError:
-            raise PlanError(
-                "model.sampler = 'pathfinder' needs the pymc-extras package, which is not "
-                "installed; use sampler = 'advi' for a quick approximate fit"
-            ) from None
-        t1 = t0
-        with model:
-            idata = pmx.fit(method="pathfinder", random_seed=s.seed, num_draws=s.draws)
-    else:
-        raise PlanError(f"model.sampler = {s.sampler!r}; expected one of {list(_SAMPLERS)}")
-    t2 = time.perf_counter()
-    timings.update(compile=t1 - t0, sampling=t2 - t1, total=t2 - t0)
-    keep = [g for g in ("posterior", "sample_stats") if g in idata.groups()]
-    return az.InferenceData(**{g: idata[g] for g in keep}), timings
+__all__ = ["OmniMMM", "PendingFit", "sample_model"]
 
 
 class OmniMMM:
@@ -172,6 +68,7 @@ class OmniMMM:
 
     #: Set by :meth:`fit` (nutpie); a loaded or other-sampler model has none.
     warm_start_: WarmStart | None = None
+    model_: Any
 
     def __init__(
         self,
@@ -275,7 +172,12 @@ class OmniMMM:
             keep_mean=keep_mean,
         )
 
-    def fit(self, panel: Any, warm_start: WarmStart | None = None) -> OmniMMM:
+    def fit(
+        self,
+        panel: Any,
+        warm_start: WarmStart | None = None,
+        on_sampled: Callable[[WarmStart | None], None] | None = None,
+    ) -> OmniMMM:
         """Fit the model to a weekly panel (:class:`omnimmm.data.schema.Panel`).
 
         Parameters
@@ -286,27 +188,30 @@ class OmniMMM:
             ``warm_start_``) and tune briefly (:mod:`omnimmm.mmm.warm`); nutpie only,
             ignored when the layouts differ. Another sample of the same posterior, so not
             the same numbers as a cold fit with the same seed.
+        on_sampled : callable, optional
+            Called with this fit's warm start (None without nutpie) as soon as the chains
+            have finished, before the posterior's derived quantities and diagnostics are
+            computed: a refit started there (:meth:`fit_start`) samples meanwhile.
 
         Returns
         -------
         OmniMMM
             ``self``, fitted; ``warm_start_`` holds where it ended (None without nutpie).
         """
-        from omnimmm.mmm.posterior import complete_posterior
+        return self.fit_start(panel, warm_start).wait(on_sampled)
 
+    def fit_start(self, panel: Any, warm_start: WarmStart | None = None) -> PendingFit:
+        """Build and compile the model and start sampling it (nutpie: in the background).
+
+        Arguments as :meth:`fit`; :meth:`PendingFit.wait` finishes the fit and returns
+        ``self``. Same numbers as :meth:`fit`.
+        """
         scaling, features = self._design(panel)
         model = self._build(panel, scaling, features)
-        idata, timings = sample_model(
+        sampling = start_sampling(
             model, self.spec.sampler, self.progressbar, self.spec, warm=warm_start
         )
-        self.warm_start_ = timings.pop("warm_start", None)
-        spend = panel.spend[self.spec.channel_names].to_numpy(dtype=float)
-        idata.posterior = complete_posterior(
-            idata.posterior, self.spec, scaling, spend, features=features
-        )
-        self._set_fitted(panel, scaling, idata, timings)
-        self.model_ = model
-        return self
+        return PendingFit(self, panel, scaling, features, model, sampling)
 
     def _set_fitted(self, panel: Any, scaling: Scaling, idata: Any, timings: dict) -> None:
         self.spec_ = self.spec
@@ -474,6 +379,56 @@ class OmniMMM:
             f"OmniMMM({len(s.channels)} channels, outcomes={list(s.outcomes)}, "
             f"sampler={s.sampler.sampler}, {s.sampler.chains}x{s.sampler.draws}, {state})"
         )
+
+
+class PendingFit:
+    """A fit whose chains are sampling (:meth:`OmniMMM.fit_start`); :meth:`wait` ends it."""
+
+    def __init__(
+        self,
+        estimator: OmniMMM,
+        panel: Any,
+        scaling: Scaling,
+        features: dict,
+        model: Any,
+        sampling: Sampling,
+    ) -> None:
+        self.estimator = estimator
+        self.panel = panel
+        self._scaling = scaling
+        self._features = features
+        self._model = model
+        self._sampling: Sampling | None = sampling
+
+    def wait(self, on_sampled: Callable[[WarmStart | None], None] | None = None) -> OmniMMM:
+        """Wait for the chains, then complete the posterior and its diagnostics.
+
+        ``on_sampled``: see :meth:`OmniMMM.fit`. Returns the fitted estimator.
+        """
+        m = self.estimator
+        if self._sampling is None:
+            m._check_fitted()  # cancelled fits raise here; finished ones return
+            return m
+        from omnimmm.mmm.posterior import complete_posterior
+
+        idata, timings = self._sampling.wait()
+        self._sampling = None
+        m.warm_start_ = timings.pop("warm_start", None)
+        if on_sampled is not None:
+            on_sampled(m.warm_start_)
+        spend = self.panel.spend[m.spec.channel_names].to_numpy(dtype=float)
+        idata.posterior = complete_posterior(
+            idata.posterior, m.spec, self._scaling, spend, features=self._features
+        )
+        m._set_fitted(self.panel, self._scaling, idata, timings)
+        m.model_ = self._model
+        return m
+
+    def cancel(self) -> None:
+        """Stop the chains; the estimator stays unfitted."""
+        if self._sampling is not None:
+            self._sampling.cancel()
+            self._sampling = None
 
 
 def _as_float_array(values: Any) -> np.ndarray:

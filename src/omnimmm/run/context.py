@@ -143,9 +143,17 @@ class RunState:
         What the exports are rendered from.
     seconds : dict
         Wall seconds of each stage, in order (the manifest's stage-timing table).
+    cpu_seconds : dict
+        CPU seconds of the process (all threads) in each stage.
     attempts : list of dict
         Each fit of the MMM this run made when the gate failed and remedies were tried
         (:mod:`omnimmm.run.remedies`); empty for a reused model.
+    analysis : dict or None
+        The fitted model's tables (:func:`omnimmm.run.stages.analysis.analysis_tables`),
+        until the result stage assembles them.
+    pending_holdout : PendingFit or None
+        The holdout refit sampling in the background since the fit's chains finished
+        (:func:`omnimmm.run.stages.holdout.start_holdout`), until the holdout stage.
     """
 
     prep: Prepared
@@ -163,7 +171,10 @@ class RunState:
     lifecycle: Any = None
     result: Any = None
     seconds: dict[str, float] = field(default_factory=dict)
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
     attempts: list[dict[str, Any]] = field(default_factory=list)
+    analysis: dict[str, pd.DataFrame] | None = None
+    pending_holdout: Any = None
 
 
 Stage = Callable[[RunState], None]

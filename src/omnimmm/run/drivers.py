@@ -60,7 +60,7 @@ from omnimmm.run.rundir import (
     versions,
     write_json,
 )
-from omnimmm.run.stages.analysis import analysis_stage, run_meta
+from omnimmm.run.stages.analysis import analysis_stage, result_stage, run_meta
 from omnimmm.run.stages.export import export, export_stage
 from omnimmm.run.stages.fit import fit_stage
 from omnimmm.run.stages.gate import gate_stage
@@ -131,13 +131,14 @@ def write_plan_stage(state: RunState) -> None:
 
 
 #: The stages of each command that fits, in order.
+#: The analysis comes before the holdout: it runs while the holdout refit samples.
 RUN_STAGES: tuple[Stage, ...] = (
-    write_plan_stage, lifecycle_stage, fit_stage, gate_stage, holdout_stage, analysis_stage,
-    optimize_stage, journeys_stage, export_stage,
+    write_plan_stage, lifecycle_stage, fit_stage, gate_stage, analysis_stage, holdout_stage,
+    result_stage, optimize_stage, journeys_stage, export_stage,
 )  # fmt: skip
 FIT_STAGES: tuple[Stage, ...] = (
-    write_plan_stage, lifecycle_stage, fit_stage, gate_stage, holdout_stage, analysis_stage,
-    export_stage,
+    write_plan_stage, lifecycle_stage, fit_stage, gate_stage, analysis_stage, holdout_stage,
+    result_stage, export_stage,
 )  # fmt: skip
 
 
@@ -198,10 +199,16 @@ def _data_line(prep: Any) -> str:
 
 
 def _run_stages(state: RunState, stages: Sequence[Stage]) -> None:
-    for stage in stages:
-        t0 = time.perf_counter()
-        stage(state)
-        state.seconds[_stage_name(stage)] = round(time.perf_counter() - t0, 3)
+    try:
+        for stage in stages:
+            t0, c0 = time.perf_counter(), time.process_time()
+            stage(state)
+            state.seconds[_stage_name(stage)] = round(time.perf_counter() - t0, 3)
+            state.cpu_seconds[_stage_name(stage)] = round(time.process_time() - c0, 3)
+    finally:
+        if state.pending_holdout is not None:  # a background refit nothing will read
+            state.pending_holdout.cancel()
+            state.pending_holdout = None
 
 
 def _manifest(state: RunState, stages: dict[str, Any], gate: dict[str, Any]) -> dict[str, Any]:
@@ -244,7 +251,7 @@ def _fit_run(
     progressbar: bool,
 ) -> RunSummary:
     say = progress or quiet
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     started = process_seconds()  # the interpreter, imports and command line before this
     out = Path(out)
     with lock(out, command):
@@ -259,6 +266,7 @@ def _fit_run(
         with staging(out) as work:
             state = RunState(prep=prep, work=work, say=say, previous=previous, out=out.absolute())
             state.seconds["validate"] = round(time.perf_counter() - t_check, 3)
+            state.cpu_seconds.update(start=cpu0, validate=time.process_time() - cpu0)
             _run_stages(state, stages)
             wall = time.perf_counter() - t0
             stage_info: dict[str, Any] = {
@@ -269,7 +277,7 @@ def _fit_run(
                 "fits": state.fits,
                 "start_seconds": None if started is None else round(started, 3),
                 "wall_seconds": round(wall, 3),
-                "profile": profile(state.seconds, state.fits, started, wall),
+                "profile": profile(state.seconds, state.fits, started, wall, state.cpu_seconds),
             }
             write_json(
                 work / "manifest.json", _manifest(state, stage_info, _gate_brief(state.result))

@@ -1,6 +1,8 @@
 """The analysis stage: everything the report shows about the fitted model (ROI, mROI,
-synergy, decomposition, fit, posterior checks, pre-checks), assembled into the run's
-:class:`~omnimmm.report.result.RunResult` with the gate, the holdout and the lifecycle."""
+synergy, decomposition, fit, posterior checks, pre-checks); the result stage assembles them
+into the run's :class:`~omnimmm.report.result.RunResult` with the gate, the holdout and the
+lifecycle. The analysis runs before the holdout stage, while the holdout refit samples in the
+background (:mod:`omnimmm.run.stages.holdout`)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from omnimmm.report.result import RunResult
 from omnimmm.run.context import Prepared, RunState
 from omnimmm.run.stages.validate import precheck_messages
 
-__all__ = ["analysis_stage", "analysis_tables", "run_meta"]
+__all__ = ["analysis_stage", "analysis_tables", "result_stage", "run_meta"]
 
 
 def analysis_tables(model: Any, prep: Prepared) -> dict[str, pd.DataFrame]:
@@ -100,8 +102,16 @@ def run_meta(prep: Prepared, model: Any) -> dict[str, Any]:
 
 
 def analysis_stage(state: RunState) -> None:
-    """Build ``state.result`` from the model, gate, holdout and (optional) lifecycle."""
+    """The fitted model's tables (:func:`analysis_tables`) into ``state.analysis``."""
+    state.analysis = analysis_tables(state.model, state.prep)
+
+
+def result_stage(state: RunState) -> None:
+    """Build ``state.result`` from the model's tables, gate, holdout and (optional)
+    lifecycle."""
     prep, model = state.prep, state.model
+    if state.analysis is None:
+        state.analysis = analysis_tables(model, prep)
     d = model.diagnostics_.to_dict()
     d["holdout_mape"] = state.holdout.get("mape_mean")
     result = RunResult(
@@ -112,7 +122,7 @@ def analysis_stage(state: RunState) -> None:
         holdout=state.holdout,
         optimizer={},
         precheck_messages=precheck_messages(prep.precheck),
-        tables={**analysis_tables(model, prep), **state.tables},
+        tables={**state.analysis, **state.tables},
     )
     if state.lifecycle is not None:
         lc = state.lifecycle

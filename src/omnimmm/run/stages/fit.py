@@ -1,17 +1,23 @@
 """The fit stage: fit the MMM, or reuse the one already in the run directory when nothing
 that determines it changed (:mod:`omnimmm.run.reuse`). A fit that fails the quality gate is
 refitted with safer sampler settings, at most ``[gate] remedies`` times
-(:mod:`omnimmm.run.remedies`), before the gate stage gives up."""
+(:mod:`omnimmm.run.remedies`), before the gate stage gives up.
+
+As soon as a fit's chains have finished, its holdout refit starts from where they ended and
+samples in the background while the fit's posterior is completed, checked and saved
+(:func:`omnimmm.run.stages.holdout.start_holdout`)."""
 
 from __future__ import annotations
 
 import shutil
+from typing import Any
 
 from omnimmm.report.result import load_result
 from omnimmm.run.context import RunState
 from omnimmm.run.remedies import fit_with_remedies
 from omnimmm.run.reuse import model_hashes, reusable
 from omnimmm.run.stages.gate import gate_spec
+from omnimmm.run.stages.holdout import cancel_holdout, start_holdout
 
 __all__ = ["fit_stage"]
 
@@ -48,10 +54,14 @@ def fit_stage(state: RunState) -> None:
         )
         shutil.rmtree(work / "model", ignore_errors=True)
         gate = gate_spec(prep)  # remedies only where the gate is enforced (not --fast)
+
+        def fit_once(settings: dict[str, Any]) -> Any:
+            cancel_holdout(state)  # an earlier attempt's refit: that fit failed the gate
+            mmm = OmniMMM(prep.plan, progressbar=prep.progressbar, **settings)
+            return mmm.fit(prep.panel, on_sampled=lambda warm: start_holdout(state, mmm, warm))
+
         state.model, state.attempts = fit_with_remedies(
-            lambda settings: OmniMMM(prep.plan, progressbar=prep.progressbar, **settings).fit(
-                prep.panel
-            ),
+            fit_once,
             {**s, "target_accept": prep.plan.model.target_accept},
             gate,
             0 if gate.allow_failure else prep.plan.gate.remedies,

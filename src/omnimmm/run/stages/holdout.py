@@ -1,5 +1,10 @@
 """The holdout stage: refit without the last weeks, forecast them from the actual spend and
-controls, and score the forecast next to seasonal-naive and ETS baselines of the same weeks."""
+controls, and score the forecast next to seasonal-naive and ETS baselines of the same weeks.
+
+The refit usually started already: the fit stage calls :func:`start_holdout` when the full
+fit's chains finish, and nutpie samples the refit in its own threads while the full fit is
+completed and saved and the baselines here are fitted. The refit's draws are the same as
+when it starts after those (same warm start, same seed)."""
 
 from __future__ import annotations
 
@@ -10,11 +15,29 @@ import pandas as pd
 
 from omnimmm.run.context import Prepared, RunState
 
-__all__ = ["holdout", "holdout_stage"]
+__all__ = ["cancel_holdout", "holdout", "holdout_stage", "start_holdout"]
+
+
+def start_holdout(state: RunState, model: Any, warm: Any) -> None:
+    """Start ``model``'s holdout refit in the background from its warm start ``warm``
+    (nothing without a holdout or a warm start: the stage then refits as before)."""
+    from omnimmm.mmm.analysis import start_holdout_refit
+
+    cancel_holdout(state)
+    weeks = int(state.prep.plan.model.holdout_weeks)
+    if weeks and warm is not None:
+        state.pending_holdout = start_holdout_refit(model, state.prep.panel, weeks, warm)
+
+
+def cancel_holdout(state: RunState) -> None:
+    """Stop a holdout refit started in the background (its fit was not kept)."""
+    if state.pending_holdout is not None:
+        state.pending_holdout.cancel()
+        state.pending_holdout = None
 
 
 def holdout(
-    model: Any, prep: Prepared
+    model: Any, prep: Prepared, pending: Any = None
 ) -> tuple[dict[str, Any], dict[str, pd.DataFrame], dict[str, Any] | None]:
     """Holdout forecast of the refitted model against the seasonal-naive and ETS baselines.
 
@@ -25,16 +48,19 @@ def holdout(
         baseline and whether the model beats it), the tables (``holdout``,
         ``baseline_forecasts``, ``holdout_scores``) and the refit's timings (None without a
         holdout).
+
+    ``pending``: the refit :func:`start_holdout` started (None: refit here).
     """
+    from omnimmm.mmm.analysis import holdout_result
     from omnimmm.mmm.baselines import accuracy, holdout_baselines, holdout_forecasts
 
     weeks = int(prep.plan.model.holdout_weeks)
     if weeks == 0:
         return {"weeks": 0, "mape": {}, "mape_mean": None}, {}, None
-    ho = model.holdout(weeks)
     outcomes = prep.panel.outcomes[list(prep.plan.data.outcomes)].set_axis(prep.panel.dates)
-    scores = holdout_baselines(outcomes, weeks)
-    forecasts = holdout_forecasts(outcomes, weeks)
+    forecasts = holdout_forecasts(outcomes, weeks)  # while a started refit samples
+    scores = holdout_baselines(outcomes, weeks, forecasts=forecasts)
+    ho = model.holdout(weeks) if pending is None else holdout_result(pending, prep.panel)
     own = pd.DataFrame(
         {
             "method": "omnimmm",
@@ -94,14 +120,17 @@ def _parts(refit: Any, panel: Any) -> pd.DataFrame:
 def holdout_stage(state: RunState) -> None:
     """Score the holdout forecast into ``state.holdout`` (kept as is for a reused model)."""
     if state.reused and state.holdout:
+        cancel_holdout(state)
         return
     weeks = state.prep.plan.model.holdout_weeks
     if weeks:
         state.say(f"holdout: refitting without the last {weeks} weeks, then forecasting them")
-    info, tables, refit = holdout(state.model, state.prep)
+    pending, state.pending_holdout = state.pending_holdout, None
+    info, tables, refit = holdout(state.model, state.prep, pending)
     state.holdout = info
     state.tables = {**state.tables, **tables}
     if refit is not None:
-        state.fits["holdout_refit"] = refit
+        # started in the fit stage: its compile and most of its sampling ran before this stage
+        state.fits["holdout_refit"] = {**refit, "started_early": pending is not None}
     for line in info.get("control_extrapolation", []):
         state.say(f"warning: holdout {line}")
