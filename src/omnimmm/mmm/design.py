@@ -70,6 +70,10 @@ class ChannelSpec:
     coef_prior_sd : float or None
         If set, an expert raw-coefficient prior ``HalfNormal(coef_prior_sd)`` on the scaled
         effect size replaces the ROI prior.
+    roi_default : bool
+        The ROI prior is the kind's package default (neither the channel's ``roi_prior``
+        nor the plan's ``[model.roi_prior_default]``): :func:`omnimmm.mmm.units.
+        resolve_roi_units` may replace it when the spend is not in the outcome's currency.
     """
 
     name: str
@@ -80,6 +84,7 @@ class ChannelSpec:
     roi_mean: float
     roi_sd: float
     coef_prior_sd: float | None = None
+    roi_default: bool = False
 
     def __post_init__(self) -> None:
         if self.adstock not in ADSTOCKS:
@@ -194,6 +199,7 @@ class ModelSpec:
         """Resolve a :class:`omnimmm.config.Plan` into a model specification."""
         m = plan.model
         defaults = m.roi_prior_default
+        own_defaults = "roi_prior_default" in m.model_fields_set
         channels = []
         for ch in plan.channels:
             prior = ch.roi_prior if ch.roi_prior is not None else getattr(defaults, ch.kind)
@@ -207,6 +213,7 @@ class ModelSpec:
                     roi_mean=float(prior.mean),
                     roi_sd=float(prior.sd),
                     coef_prior_sd=ch.coef_prior_sd,
+                    roi_default=ch.roi_prior is None and not own_defaults,
                 )
             )
         controls = tuple(plan.data.controls) + tuple(getattr(plan.data, "events", ()) or ())
@@ -348,7 +355,8 @@ class Scaling:
     outcome_scale : tuple of float
         Per outcome, mean over the training weeks.
     control_mean, control_sd : tuple of float
-        Per control, for standardisation (sd 1 for a constant column).
+        Per control, for standardisation (sd 1 for a constant column and for a 0/1
+        indicator, which enters unscaled).
     t_origin : str
         ISO date of the first training week (trend is 0 there).
     t_span_days : float
@@ -432,6 +440,12 @@ def fit_scaling(panel: Any, spec: ModelSpec) -> Scaling:
     c_mean = ctrl.mean(axis=0) if len(spec.controls) else np.zeros(0)
     c_sd = ctrl.std(axis=0) if len(spec.controls) else np.zeros(0)
     c_sd = np.where(c_sd > 0, c_sd, 1.0)
+    # A 0/1 indicator (an event, a holiday) enters as it is: its coefficient is the effect
+    # of one such week in average weeks of the outcome. Standardised, the coefficient's
+    # prior would allow an effect of prior sd / column sd per event week, wider the rarer
+    # the event (1.5 average weeks for an event in 2% of the weeks), so a few noisy event
+    # weeks were fitted and repeated in every forecast.
+    c_sd = np.where(_indicators(ctrl), 1.0, c_sd)
     dates = pd.DatetimeIndex(panel.dates)
     fest = festival_weeks(dates, spec.festival_calendar)
     lower_controls = {c.lower() for c in spec.controls}
@@ -447,7 +461,7 @@ def fit_scaling(panel: Any, spec: ModelSpec) -> Scaling:
     tail: tuple[float, ...] = ()
     indicator: tuple[bool, ...] = ()
     if spec.control_form == "deviation" and len(spec.controls):
-        ind = np.all((ctrl == 0) | (ctrl == 1), axis=0)
+        ind = _indicators(ctrl)
         dev = control_deviation(ctrl, np.zeros((0, ctrl.shape[1])), spec.control_window)
         sds = np.where(ind, c_sd, dev.std(axis=0))
         dev_sd = tuple(float(v) if v > 0 else 1.0 for v in sds)
@@ -468,6 +482,11 @@ def fit_scaling(panel: Any, spec: ModelSpec) -> Scaling:
         control_indicator=indicator,
         control_tail=tail,
     )
+
+
+def _indicators(ctrl: np.ndarray) -> np.ndarray:
+    """Per column of ``ctrl`` (T, K), whether it is a 0/1 indicator over these weeks."""
+    return np.all((ctrl == 0) | (ctrl == 1), axis=0)
 
 
 def baseline_features(

@@ -122,7 +122,9 @@ def control_extrapolation(model: Any, future_controls: pd.DataFrame | None) -> p
     train = model.panel_.controls[list(spec.controls)].to_numpy(dtype=float)
     fut = future_controls[list(spec.controls)].to_numpy(dtype=float)
     lo, hi = train.min(axis=0), train.max(axis=0)
-    sd = np.asarray(model.scaling_.control_sd)
+    sd = np.asarray(model.scaling_.control_sd)  # the model's unit of each control
+    spread = train.std(axis=0)
+    spread = np.where(spread > 0, spread, 1.0)  # what "training SDs" means to the user
     beyond = np.maximum(fut - hi, 0.0) + np.maximum(lo - fut, 0.0)  # (H, K)
     coef = model.response_.params.get("control_coef")  # (D, K, O) scaled outcome per sd
     y_scale = np.asarray(model.scaling_.outcome_scale)
@@ -142,7 +144,7 @@ def control_extrapolation(model: Any, future_controls: pd.DataFrame | None) -> p
                 "control": name,
                 "outcome": o,
                 "weeks_outside": int(out.sum()),
-                "max_sd_outside": float(beyond[:, j].max() / sd[j]),
+                "max_sd_outside": float(beyond[:, j].max() / spread[j]),
                 "train_min": float(lo[j]),
                 "train_max": float(hi[j]),
                 "forecast_min": float(fut[:, j].min()),
