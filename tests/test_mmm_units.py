@@ -97,3 +97,31 @@ def test_indicator_controls_enter_unscaled_and_continuous_ones_standardised():
     dev = dataclasses.replace(spec, control_form="deviation")
     zd = baseline_features(panel.dates, panel.controls, dev, fit_scaling(panel, dev))["controls"]
     assert np.allclose(zd[:, is_ind], z[:, is_ind])
+
+
+def test_split_controls_add_a_shrunk_slow_part_that_reads_the_same_past_in_the_forecast():
+    from omnimmm.mmm.analysis import head_panel
+    from omnimmm.mmm.design import SLOW_PRIOR_RATIO, control_names
+    from omnimmm.mmm.timevarying import control_deviation
+
+    plan, panel = _world({"model": {"control_form": "split"}})
+    spec = ModelSpec.from_plan(plan)
+    assert spec.control_form == "split"
+    head = head_panel(panel, 90)
+    scaling = fit_scaling(head, spec)
+    ind = np.asarray(scaling.control_indicator)
+    names = control_names(spec, scaling)
+    k = len(spec.controls)
+    assert names[:k] == list(spec.controls)
+    assert names[k:] == [f"{c} (slow)" for c, i in zip(spec.controls, ind, strict=True) if not i]
+    full = baseline_features(panel.dates, panel.controls, spec, scaling)["controls"]
+    assert full.shape[1] == len(names)
+    raw = panel.controls[list(spec.controls)].to_numpy(dtype=float)
+    raw = np.clip(raw, scaling.control_min, scaling.control_max)
+    slow = raw - control_deviation(raw, np.zeros((0, k)), spec.control_window)
+    mean, sd = np.asarray(scaling.control_mean), np.asarray(scaling.control_sd)
+    expected = SLOW_PRIOR_RATIO * (slow - mean) / sd
+    np.testing.assert_allclose(full[:, k:], expected[:, ~ind])
+    # The weeks after the training data, alone, read the training tail: the same features.
+    future = baseline_features(panel.dates[90:], panel.controls.iloc[90:], spec, scaling)
+    np.testing.assert_allclose(future["controls"], full[90:])

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from omnimmm.errors import DataError
+from omnimmm.mmm.design import SLOW_PRIOR_RATIO
 
 __all__ = [
     "NOTABLE_EFFECT_SHARE",
@@ -127,6 +128,13 @@ def control_extrapolation(model: Any, future_controls: pd.DataFrame | None) -> p
     spread = np.where(spread > 0, spread, 1.0)  # what "training SDs" means to the user
     beyond = np.maximum(fut - hi, 0.0) + np.maximum(lo - fut, 0.0)  # (H, K)
     coef = model.response_.params.get("control_coef")  # (D, K, O) scaled outcome per sd
+    if coef is not None and spec.control_form == "split":
+        # A sustained shift moves the slow part: its coefficient (after the controls') is
+        # the linear effect; indicators have none and keep their own.
+        ind = np.asarray(model.scaling_.control_indicator, dtype=bool)
+        level = coef[:, : len(spec.controls)].copy()
+        level[:, ~ind] = SLOW_PRIOR_RATIO * coef[:, len(spec.controls) :]
+        coef = level
     y_scale = np.asarray(model.scaling_.outcome_scale)
     expected = y_scale * len(fut)  # the forecast weeks at the training mean
     rows = []
