@@ -82,7 +82,7 @@ def test_old_saved_specs_read_without_the_default_flag():
 
 def test_indicator_controls_enter_unscaled_and_continuous_ones_standardised():
     plan, panel = _world()
-    spec = ModelSpec.from_plan(plan)
+    spec = dataclasses.replace(ModelSpec.from_plan(plan), control_form="level")
     scaling = fit_scaling(panel, spec)
     ctrl = panel.controls[list(spec.controls)].to_numpy(dtype=float)
     is_ind = np.all((ctrl == 0) | (ctrl == 1), axis=0)
@@ -104,9 +104,9 @@ def test_split_controls_add_a_shrunk_slow_part_that_reads_the_same_past_in_the_f
     from omnimmm.mmm.design import SLOW_PRIOR_RATIO, control_names
     from omnimmm.mmm.timevarying import control_deviation
 
-    plan, panel = _world({"model": {"control_form": "split"}})
+    plan, panel = _world()
     spec = ModelSpec.from_plan(plan)
-    assert spec.control_form == "split"
+    assert spec.control_form == "split"  # the default
     head = head_panel(panel, 90)
     scaling = fit_scaling(head, spec)
     ind = np.asarray(scaling.control_indicator)

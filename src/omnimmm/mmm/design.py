@@ -153,7 +153,7 @@ class ModelSpec:
     baseline: str = "fixed"
     baseline_step_sd: float = 0.05
     baseline_knot_weeks: int = 13
-    control_form: str = "level"
+    control_form: str = "split"
     control_window: int = 13
 
     def __post_init__(self) -> None:
@@ -375,14 +375,14 @@ class Scaling:
         this range's edge instead of extrapolating its linear effect (empty for models
         saved before the range was recorded: they extrapolate).
     control_dev_sd : tuple of float
-        ``control_form = "deviation"``: per control, the standard deviation of its
+        ``control_form`` "deviation" or "split": per control, the standard deviation of its
         deviation from its trailing mean over the training weeks (the control's own sd for
         a 0/1 indicator, which enters as it is); empty otherwise.
     control_indicator : tuple of bool
-        ``control_form = "deviation"``: per control, whether it is a 0/1 indicator over
+        ``control_form`` "deviation" or "split": per control, whether it is a 0/1 indicator over
         the training weeks; empty otherwise.
     control_tail : tuple of float
-        ``control_form = "deviation"``: the last ``control_window`` training weeks of
+        ``control_form`` "deviation" or "split": the last ``control_window`` training weeks of
         the controls (held in range), row by row, so that the weeks right after the
         training data have their trailing means; empty otherwise.
     """
