@@ -115,6 +115,9 @@ def _variants(spec, dates):  # type: ignore[no-untyped-def]
             baseline="local_level",
             baseline_knot_weeks=26,
         ),
+        # Controls split into week-to-week and slow parts: more control columns than
+        # controls (the world's price index has both, its festivals are indicators).
+        "split-controls": dataclasses.replace(spec, control_form="split"),
     }
     assert set(variants) == set(_VARIANTS)
     return variants
@@ -153,6 +156,7 @@ _VARIANTS = (
     "local-level",
     "local-level-one-outcome-bare",
     "local-level-three-outcomes-lift-tests",
+    "split-controls",
 )
 
 

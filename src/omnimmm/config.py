@@ -250,10 +250,13 @@ class ModelSpec(_Frozen):
     baseline: Literal["fixed", "local_level"] = "fixed"
     baseline_step_sd: Float = Field(default=0.05, gt=0, le=1)
     baseline_knot_weeks: StrictInt = Field(default=13, ge=2, le=104)
-    #: "level": each control enters as it is (standardised); "deviation": each control
+    #: "level": each control enters as it is (standardised; 0/1 indicators unscaled);
+    #: "deviation": each control
     #: that is not a 0/1 indicator enters as its deviation from its mean over the
-    #: previous ``control_window`` weeks, so its slow movements are left to the baseline.
-    control_form: Literal["level", "deviation"] = "level"
+    #: previous ``control_window`` weeks, so its slow movements are left to the baseline;
+    #: "split" (default): that deviation plus the trailing mean itself, whose coefficient
+    #: has a prior a quarter as wide (slow movements are few and shared with the level).
+    control_form: Literal["level", "deviation", "split"] = "split"
     control_window: StrictInt = Field(default=13, ge=2, le=104)
 
 

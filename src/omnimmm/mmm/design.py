@@ -45,7 +45,11 @@ _DAYS_PER_YEAR = 365.25
 BASELINES = ("fixed", "local_level")
 #: Forms of the controls of ``[model] control_form`` (see
 #: :func:`omnimmm.mmm.timevarying.control_deviation`).
-CONTROL_FORMS = ("level", "deviation")
+CONTROL_FORMS = ("level", "deviation", "split")
+#: ``control_form = "split"``: the slow part of a continuous control (its trailing mean)
+#: enters scaled by this, so its coefficient's prior is this fraction of the week-to-week
+#: part's (Normal(0, 0.05) per training SD against 0.2 at the default priors).
+SLOW_PRIOR_RATIO = 0.25
 _EPOCH = pd.Timestamp("2000-01-03")  # a Monday; Fourier phases are measured from it
 
 
@@ -70,6 +74,10 @@ class ChannelSpec:
     coef_prior_sd : float or None
         If set, an expert raw-coefficient prior ``HalfNormal(coef_prior_sd)`` on the scaled
         effect size replaces the ROI prior.
+    roi_default : bool
+        The ROI prior is the kind's package default (neither the channel's ``roi_prior``
+        nor the plan's ``[model.roi_prior_default]``): :func:`omnimmm.mmm.units.
+        resolve_roi_units` may replace it when the spend is not in the outcome's currency.
     """
 
     name: str
@@ -80,6 +88,7 @@ class ChannelSpec:
     roi_mean: float
     roi_sd: float
     coef_prior_sd: float | None = None
+    roi_default: bool = False
 
     def __post_init__(self) -> None:
         if self.adstock not in ADSTOCKS:
@@ -144,7 +153,7 @@ class ModelSpec:
     baseline: str = "fixed"
     baseline_step_sd: float = 0.05
     baseline_knot_weeks: int = 13
-    control_form: str = "level"
+    control_form: str = "split"
     control_window: int = 13
 
     def __post_init__(self) -> None:
@@ -194,6 +203,7 @@ class ModelSpec:
         """Resolve a :class:`omnimmm.config.Plan` into a model specification."""
         m = plan.model
         defaults = m.roi_prior_default
+        own_defaults = "roi_prior_default" in m.model_fields_set
         channels = []
         for ch in plan.channels:
             prior = ch.roi_prior if ch.roi_prior is not None else getattr(defaults, ch.kind)
@@ -207,6 +217,7 @@ class ModelSpec:
                     roi_mean=float(prior.mean),
                     roi_sd=float(prior.sd),
                     coef_prior_sd=ch.coef_prior_sd,
+                    roi_default=ch.roi_prior is None and not own_defaults,
                 )
             )
         controls = tuple(plan.data.controls) + tuple(getattr(plan.data, "events", ()) or ())
@@ -348,7 +359,8 @@ class Scaling:
     outcome_scale : tuple of float
         Per outcome, mean over the training weeks.
     control_mean, control_sd : tuple of float
-        Per control, for standardisation (sd 1 for a constant column).
+        Per control, for standardisation (sd 1 for a constant column and for a 0/1
+        indicator, which enters unscaled).
     t_origin : str
         ISO date of the first training week (trend is 0 there).
     t_span_days : float
@@ -363,14 +375,14 @@ class Scaling:
         this range's edge instead of extrapolating its linear effect (empty for models
         saved before the range was recorded: they extrapolate).
     control_dev_sd : tuple of float
-        ``control_form = "deviation"``: per control, the standard deviation of its
+        ``control_form`` "deviation" or "split": per control, the standard deviation of its
         deviation from its trailing mean over the training weeks (the control's own sd for
         a 0/1 indicator, which enters as it is); empty otherwise.
     control_indicator : tuple of bool
-        ``control_form = "deviation"``: per control, whether it is a 0/1 indicator over
+        ``control_form`` "deviation" or "split": per control, whether it is a 0/1 indicator over
         the training weeks; empty otherwise.
     control_tail : tuple of float
-        ``control_form = "deviation"``: the last ``control_window`` training weeks of
+        ``control_form`` "deviation" or "split": the last ``control_window`` training weeks of
         the controls (held in range), row by row, so that the weeks right after the
         training data have their trailing means; empty otherwise.
     """
@@ -432,6 +444,12 @@ def fit_scaling(panel: Any, spec: ModelSpec) -> Scaling:
     c_mean = ctrl.mean(axis=0) if len(spec.controls) else np.zeros(0)
     c_sd = ctrl.std(axis=0) if len(spec.controls) else np.zeros(0)
     c_sd = np.where(c_sd > 0, c_sd, 1.0)
+    # A 0/1 indicator (an event, a holiday) enters as it is: its coefficient is the effect
+    # of one such week in average weeks of the outcome. Standardised, the coefficient's
+    # prior would allow an effect of prior sd / column sd per event week, wider the rarer
+    # the event (1.5 average weeks for an event in 2% of the weeks), so a few noisy event
+    # weeks were fitted and repeated in every forecast.
+    c_sd = np.where(_indicators(ctrl), 1.0, c_sd)
     dates = pd.DatetimeIndex(panel.dates)
     fest = festival_weeks(dates, spec.festival_calendar)
     lower_controls = {c.lower() for c in spec.controls}
@@ -446,8 +464,8 @@ def fit_scaling(panel: Any, spec: ModelSpec) -> Scaling:
     dev_sd: tuple[float, ...] = ()
     tail: tuple[float, ...] = ()
     indicator: tuple[bool, ...] = ()
-    if spec.control_form == "deviation" and len(spec.controls):
-        ind = np.all((ctrl == 0) | (ctrl == 1), axis=0)
+    if spec.control_form in ("deviation", "split") and len(spec.controls):
+        ind = _indicators(ctrl)
         dev = control_deviation(ctrl, np.zeros((0, ctrl.shape[1])), spec.control_window)
         sds = np.where(ind, c_sd, dev.std(axis=0))
         dev_sd = tuple(float(v) if v > 0 else 1.0 for v in sds)
@@ -468,6 +486,11 @@ def fit_scaling(panel: Any, spec: ModelSpec) -> Scaling:
         control_indicator=indicator,
         control_tail=tail,
     )
+
+
+def _indicators(ctrl: np.ndarray) -> np.ndarray:
+    """Per column of ``ctrl`` (T, K), whether it is a 0/1 indicator over these weeks."""
+    return np.all((ctrl == 0) | (ctrl == 1), axis=0)
 
 
 def baseline_features(
@@ -516,12 +539,17 @@ def baseline_features(
             # (omnimmm.mmm.explain.control_extrapolation reports what it would add).
             z = np.clip(z, scaling.control_min, scaling.control_max)
         level = (z - np.asarray(scaling.control_mean)) / np.asarray(scaling.control_sd)
-        if spec.control_form == "deviation" and len(scaling.control_dev_sd) == z.shape[1]:
+        if spec.control_form != "level" and len(scaling.control_dev_sd) == z.shape[1]:
             dev = control_deviation(
                 z, _tail_before(dates, scaling, z.shape[1]), spec.control_window
             )
             ind = np.asarray(scaling.control_indicator, dtype=bool)
-            z = np.where(ind[None, :], level, dev / np.asarray(scaling.control_dev_sd))
+            fast = np.where(ind[None, :], level, dev / np.asarray(scaling.control_dev_sd))
+            if spec.control_form == "split":
+                # The trailing mean, standardised like the level and shrunk by its scale.
+                slow = (z - dev - np.asarray(scaling.control_mean)) / np.asarray(scaling.control_sd)
+                fast = np.hstack([fast, SLOW_PRIOR_RATIO * slow[:, ~ind]])
+            z = fast
         else:
             z = level
     else:
@@ -546,6 +574,19 @@ def _tail_before(dates: pd.DatetimeIndex, scaling: Scaling, k: int) -> np.ndarra
     if len(dates) and dates[0] == last + pd.Timedelta(days=7) and scaling.control_tail:
         return np.asarray(scaling.control_tail, dtype=float).reshape(-1, k)
     return np.zeros((0, k))
+
+
+def control_names(spec: ModelSpec, scaling: Scaling) -> list[str]:
+    """Names of the control features: the controls, then ``"NAME (slow)"`` parts.
+
+    Only ``control_form = "split"`` has slow parts (one per continuous control); their
+    coefficients follow the controls' in ``control_coef``.
+    """
+    names = list(spec.controls)
+    if spec.control_form == "split" and len(scaling.control_indicator) == len(names):
+        ind = scaling.control_indicator
+        names += [f"{c} (slow)" for c, i in zip(spec.controls, ind, strict=True) if not i]
+    return names
 
 
 def fourier_names(order: int) -> list[str]:

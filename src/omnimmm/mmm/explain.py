@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from omnimmm.errors import DataError
+from omnimmm.mmm.design import SLOW_PRIOR_RATIO
 
 __all__ = [
     "NOTABLE_EFFECT_SHARE",
@@ -122,9 +123,18 @@ def control_extrapolation(model: Any, future_controls: pd.DataFrame | None) -> p
     train = model.panel_.controls[list(spec.controls)].to_numpy(dtype=float)
     fut = future_controls[list(spec.controls)].to_numpy(dtype=float)
     lo, hi = train.min(axis=0), train.max(axis=0)
-    sd = np.asarray(model.scaling_.control_sd)
+    sd = np.asarray(model.scaling_.control_sd)  # the model's unit of each control
+    spread = train.std(axis=0)
+    spread = np.where(spread > 0, spread, 1.0)  # what "training SDs" means to the user
     beyond = np.maximum(fut - hi, 0.0) + np.maximum(lo - fut, 0.0)  # (H, K)
     coef = model.response_.params.get("control_coef")  # (D, K, O) scaled outcome per sd
+    if coef is not None and spec.control_form == "split":
+        # A sustained shift moves the slow part: its coefficient (after the controls') is
+        # the linear effect; indicators have none and keep their own.
+        ind = np.asarray(model.scaling_.control_indicator, dtype=bool)
+        level = coef[:, : len(spec.controls)].copy()
+        level[:, ~ind] = SLOW_PRIOR_RATIO * coef[:, len(spec.controls) :]
+        coef = level
     y_scale = np.asarray(model.scaling_.outcome_scale)
     expected = y_scale * len(fut)  # the forecast weeks at the training mean
     rows = []
@@ -142,7 +152,7 @@ def control_extrapolation(model: Any, future_controls: pd.DataFrame | None) -> p
                 "control": name,
                 "outcome": o,
                 "weeks_outside": int(out.sum()),
-                "max_sd_outside": float(beyond[:, j].max() / sd[j]),
+                "max_sd_outside": float(beyond[:, j].max() / spread[j]),
                 "train_min": float(lo[j]),
                 "train_max": float(hi[j]),
                 "forecast_min": float(fut[:, j].min()),

@@ -25,6 +25,7 @@ from omnimmm.mmm.priors import BaselinePriors
 from omnimmm.mmm.response import ResponseModel
 from omnimmm.mmm.sampling import SAMPLERS as _SAMPLERS
 from omnimmm.mmm.sampling import Sampling, sample_model, start_sampling
+from omnimmm.mmm.units import resolve_roi_units
 from omnimmm.mmm.warm import WarmStart
 
 __all__ = ["OmniMMM", "PendingFit", "sample_model"]
@@ -69,6 +70,8 @@ class OmniMMM:
     #: Set by :meth:`fit` (nutpie); a loaded or other-sampler model has none.
     warm_start_: WarmStart | None = None
     model_: Any
+    #: What resolving the spec against the panel changed (:mod:`omnimmm.mmm.units`).
+    prior_notes_: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -149,8 +152,16 @@ class OmniMMM:
             )
 
     def _design(self, panel: Any) -> tuple[Scaling, dict]:
-        """Scaling and baseline features of ``panel`` (what the model and posterior need)."""
+        """Scaling and baseline features of ``panel`` (what the model and posterior need).
+
+        The spec is first resolved against the panel's units (:mod:`omnimmm.mmm.units`);
+        ``prior_notes_`` says what that changed.
+        """
         self._check_panel(panel)
+        spend = panel.spend[self.spec.channel_names].to_numpy(dtype=float).sum(axis=0)
+        total = float(panel.outcomes[list(self.spec.outcomes)].to_numpy(dtype=float).sum())
+        self.spec, note = resolve_roi_units(self.spec, spend, total)
+        self.prior_notes_ = (note,) if note else ()
         scaling = fit_scaling(panel, self.spec)
         return scaling, baseline_features(panel.dates, panel.controls, self.spec, scaling)
 

@@ -64,7 +64,7 @@ import pymc as pm
 import pytensor
 import pytensor.tensor as pt
 
-from omnimmm.mmm.design import ModelSpec, Scaling, fourier_names
+from omnimmm.mmm.design import ModelSpec, Scaling, control_names, fourier_names
 from omnimmm.mmm.priors import BaselinePriors, adstock_rvs, lognormal_params, saturation_rvs
 from omnimmm.mmm.response import (
     FIXED_PARAMS,
@@ -104,7 +104,7 @@ def _coords(
         "week": [d.date().isoformat() for d in pd.DatetimeIndex(dates)],
         "channel": spec.channel_names,
         "outcome": list(spec.outcomes),
-        "control": list(spec.controls),
+        "control": control_names(spec, scaling),
         "festival": list(scaling.festivals),
         "fourier_mode": fourier_names(spec.fourier_order),
         "synergy": [f"{a}:{b}" for a, b in spec.synergies],

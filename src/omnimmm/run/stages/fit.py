@@ -70,6 +70,8 @@ def fit_stage(state: RunState) -> None:
         state.model.save(work / "model")
         state.reused = False
         state.fits["mmm"] = state.model.timings_
+    for note in state.model.prior_notes_:
+        say(f"note: {note}")
     state.model_files = model_hashes(work / "model")
     d = state.model.diagnostics_
     say(
