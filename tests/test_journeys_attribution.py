@@ -157,7 +157,7 @@ def bigger(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame
 
 @pytest.mark.slow
 def test_recovery_on_a_bigger_world(bigger: tuple[Path, pd.DataFrame]) -> None:
-    """What holds on 60,000 customers (measured: default 3.0 points, last touch 22, Markov 16)."""
+    """What holds on 60,000 customers (measured: default 1.0 point, last touch 22, Markov 16)."""
     out, truth = bigger
     err = _errors(out, truth)
     doc = json.loads((out / "attribution.json").read_text())
@@ -169,10 +169,11 @@ def test_recovery_on_a_bigger_world(bigger: tuple[Path, pd.DataFrame]) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="issue 20's target is met on the error (3.0 points on "
-                   "this world) but not on the ranking: display 1.7% against email 2.0% (true "
-                   "7% and 0%)")  # fmt: skip
 def test_three_point_target_on_a_bigger_world(bigger: tuple[Path, pd.DataFrame]) -> None:
+    """Issue 20's target on this world: within 3 points and the ranking right (measured
+    with the fixed-effects model: 1.0 point; display 5.0% against email -0.2%, true 6.8%
+    and 0%). It was an expected failure with the previous model (3.0 points, display
+    below email)."""
     out, truth = bigger
     assert _errors(out, truth)["hazard_removal"] <= 0.03
     doc = json.loads((out / "attribution.json").read_text())
