@@ -157,7 +157,7 @@ def bigger(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame
 
 @pytest.mark.slow
 def test_recovery_on_a_bigger_world(bigger: tuple[Path, pd.DataFrame]) -> None:
-    """What holds on 60,000 customers (measured: default 3.0 points, last touch 22, Markov 16)."""
+    """What holds on 60,000 customers (measured: default 1.0 point, last touch 22, Markov 16)."""
     out, truth = bigger
     err = _errors(out, truth)
     doc = json.loads((out / "attribution.json").read_text())
@@ -169,10 +169,11 @@ def test_recovery_on_a_bigger_world(bigger: tuple[Path, pd.DataFrame]) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="issue 20's target is met on the error (3.0 points on "
-                   "this world) but not on the ranking: display 1.7% against email 2.0% (true "
-                   "7% and 0%)")  # fmt: skip
 def test_three_point_target_on_a_bigger_world(bigger: tuple[Path, pd.DataFrame]) -> None:
+    """Issue 20's target on this world: within 3 points and the ranking right (measured
+    with the fixed-effects model: 1.0 point; display 5.0% against email -0.2%, true 6.8%
+    and 0%). It was an expected failure with the previous model (3.0 points, display
+    below email)."""
     out, truth = bigger
     assert _errors(out, truth)["hazard_removal"] <= 0.03
     doc = json.loads((out / "attribution.json").read_text())
@@ -182,29 +183,56 @@ def test_three_point_target_on_a_bigger_world(bigger: tuple[Path, pd.DataFrame])
 
 
 def test_removal_effects_match_the_designs_with_the_channel_removed() -> None:
-    """The removal effects change only a channel's columns of the standardised design;
-    they equal refitting nothing and rebuilding the design with the channel's touches gone."""
+    """A removal changes only the channel's own columns (its exposure and its pairs): the
+    contributions equal the linear predictor's drop when the design is rebuilt with the
+    channel's touches gone, and the thinning sums follow from them."""
     import numpy as np
 
     from omnimmm.journeys import causal
 
     rng = np.random.default_rng(0)
-    n, n_ch = 400, 3
-    rows = causal._Rows(
-        fast=np.log1p(rng.gamma(1.0, 1.0, (n, n_ch))), slow=np.log1p(rng.gamma(1.0, 2.0, (n, n_ch))),
-        hist=rng.random((n, 4)), means=rng.random((n, 5)), block=rng.integers(0, 3, n),
-        y=(rng.random(n) < 0.2).astype(float), w=rng.uniform(1, 3, n), cust=np.arange(n))  # fmt: skip
-    X = causal._design(rows, n_ch)
-    mu, sd = X.mean(0), X.std(0)
-    mu[0], sd[0] = 0.0, 1.0
-    sd[sd == 0] = 1.0
+    n, n_ch, n_h = 400, 3, len(causal.HALF_LIVES)
+    expo = rng.gamma(1.0, 1.0, (n, n_ch, n_h)).astype(np.float32)
+    rows = causal._Rows(expo=expo, recent=(rng.random(n) < 0.3).astype(float),
+                        block=rng.integers(0, 3, n), cust=np.arange(n), fe=np.ones(n, bool),
+                        event=rng.random(n) < 0.2, w=np.ones(n), conv=rng.integers(0, 3, n) * 1.0)  # fmt: skip
+    half = np.array([0, 2, 5])
+    X = causal._design(rows, half)
     beta = rng.normal(0, 0.3, X.shape[1])
-    inc, base = causal._effects((X - mu) / sd, -mu / sd, causal._removed(n_ch), beta, rows.w)
-
-    def p(A: np.ndarray) -> np.ndarray:
-        return 1 / (1 + np.exp(-(((A - mu) / sd) @ beta)))
-
-    full = p(X)
+    contrib = causal._contributions(X, beta, n_ch)
+    lost, base = causal._effects(contrib, rows.conv)
     for c in range(n_ch):
-        assert inc[c] == pytest.approx(rows.w @ (full - p(causal._design(rows, n_ch, (c,)))))
-    assert base == pytest.approx(rows.w @ p(causal._design(rows, n_ch, tuple(range(n_ch)))))
+        gone = causal._Rows(**{**rows.__dict__, "expo": np.where(
+            np.arange(n_ch)[None, :, None] == c, 0.0, expo).astype(np.float32)})  # fmt: skip
+        drop = X @ beta - causal._design(gone, half) @ beta
+        assert contrib[:, c] == pytest.approx(drop)
+        assert lost[c] == pytest.approx(rows.conv @ (1 - np.exp(-drop)))
+    none = causal._Rows(**{**rows.__dict__, "expo": np.zeros_like(expo)})
+    assert base == pytest.approx(rows.conv @ np.exp(causal._design(none, half) @ beta - X @ beta))
+
+
+def test_fixed_effects_likelihood_gradient_and_hessian() -> None:
+    """The conditional (fixed-effects) log likelihood's gradient and Hessian agree with
+    finite differences, with customer weights as the bootstrap uses them."""
+    import numpy as np
+
+    from omnimmm.journeys import causal
+
+    rng = np.random.default_rng(1)
+    n, n_cust = 300, 40
+    cust = np.sort(rng.integers(0, n_cust, n))
+    rows = causal._Rows(expo=np.zeros((n, 1, 1), np.float32), recent=np.zeros(n),
+                        block=np.zeros(n, np.int64), cust=cust, fe=np.ones(n, bool),
+                        event=rng.random(n) < 0.3, w=rng.uniform(1, 4, n), conv=np.zeros(n))  # fmt: skip
+    st = causal._strata(rows, n_cust)
+    X = rng.normal(size=(n, 3))
+    b = rng.poisson(1.0, n_cust).astype(float)
+    beta = rng.normal(0, 0.5, 3)
+    ll, grad, hess, _ = causal._loglik(X, st, beta, b)
+    eps = 1e-6
+    for k in range(3):
+        d = np.eye(3)[k] * eps
+        up, g_up = causal._loglik(X, st, beta + d, b)[:2]
+        dn, g_dn = causal._loglik(X, st, beta - d, b)[:2]
+        assert (up - dn) / (2 * eps) == pytest.approx(grad[k], rel=1e-5, abs=1e-6)
+        assert (g_up - g_dn) / (2 * eps) == pytest.approx(hess[:, k], rel=1e-4, abs=1e-5)

@@ -93,7 +93,17 @@ def _other_channels() -> tuple[JourneyChannel, ...]:
     )
 
 
-WORLDS = ("default", "other", "full_log", "weak_intent")
+def _mixed_channels() -> tuple[JourneyChannel, ...]:
+    return (
+        JourneyChannel("search", "online", 0.02, 1.2, 0.5, intent_power=1.2, cost=0.7),
+        JourneyChannel("push", "online", 0.25, 0.0, 2.0, intent_power=0.5, cost=0.001),
+        JourneyChannel("social", "online", 0.06, 0.3, 6.0, intent_power=0.2, cost=0.1),
+        JourneyChannel("affiliate", "online", 0.03, 0.5, 1.0, intent_power=0.6, cost=0.4),
+        JourneyChannel("catalog", "offline", 0.01, 0.9, 14.0, cost=2.0),
+    )
+
+
+WORLDS = ("default", "other", "full_log", "weak_intent", "mixed")
 
 
 def world_settings(name: str) -> dict[str, Any]:
@@ -104,7 +114,11 @@ def world_settings(name: str) -> dict[str, Any]:
     (1 to 10 days) and effects, ``video`` priming ``search``, and a no-effect ``email``
     aimed at high-intent customers (a confounded negative control). ``full_log``: the
     default world with every touch logged. ``weak_intent``: intent spread 0.4 instead of
-    0.8, a higher base rate and no priming.
+    0.8, a higher base rate and no priming. ``mixed`` (added to test generalisation, not
+    tuned on): five other channels -- the most frequent one (``push``) has no effect and
+    is aimed at high-intent customers, ``catalog`` (offline) has a 14-day half-life and
+    primes search, search acts within half a day -- with weaker refractoriness and
+    stronger loyalty than the default.
     """
     if name == "default":
         return {}
@@ -113,6 +127,9 @@ def world_settings(name: str) -> dict[str, Any]:
                 "base_rate": 0.003, "intent_sd": 1.0, "store_lift": 1.0}  # fmt: skip
     if name == "full_log":
         return {"log_until_last_purchase": False}
+    if name == "mixed":
+        return {"channels": _mixed_channels(), "priming": {("catalog", "search"): 0.4},
+                "base_rate": 0.003, "intent_sd": 0.9, "b_recent": -0.5, "b_loyal": 0.4}  # fmt: skip
     if name == "weak_intent":
         return {"intent_sd": 0.4, "base_rate": 0.006, "priming": {}}
     raise ValueError(f"unknown journey world {name!r}; known: {', '.join(WORLDS)}")

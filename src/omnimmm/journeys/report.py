@@ -85,12 +85,14 @@ def attribution_html(result: AttributionResult) -> str:
     intro = _p(
         f"{d['customers']:,} customers, {d['touches']:,} touches, {d['conversions']:,} "
         f"conversions over {d['days']} days from {d['first_day']}. The default method fits a "
-        "daily purchase-hazard model on each channel's decayed exposure, channel pairs and "
-        "the customer's own history, then removes each channel's touches: a channel's share "
+        "daily purchase-hazard model with a propensity of each customer's own (customers "
+        "are compared with themselves), on each channel's decayed exposure (half-life "
+        "estimated per channel), channel pairs and a recent purchase, then removes each "
+        "channel's touches from every purchase day: a channel's share "
         "is its part of the summed incremental conversions. Baseline conversions (no "
         f"channel): {result.causal.baseline_conversions:,.0f}. Intervals: bootstrap over "
-        f"customers ({diag.get('bootstrap', 0)} refits over {diag.get('row_sets', 1)} draws of "
-        "the sampled days, each refit reselecting the channel pairs). The other methods "
+        f"customers ({diag.get('bootstrap', 0)} refits, each reselecting the channel pairs; "
+        "the half-lives are held at their estimate). The other methods "
         "divide every "
         "conversion among the touches before it, including conversions that would have "
         "happened anyway."
@@ -98,9 +100,10 @@ def attribution_html(result: AttributionResult) -> str:
     notes = [_p(n) for n in result.to_json()["notes"]]
     if diag.get("log_ends_at_last_purchase"):
         notes.append(_p("No touch follows a buyer's last purchase: the log is taken to end "
-                        "there, and those buyers' later days use touches drawn at their own "
-                        "rate. On simulated worlds this is the method's main remaining bias: "
-                        "a channel with no effect gets a few percent of the credit."))  # fmt: skip
+                        "there. The model then learns from each buyer's purchases before "
+                        "the week before the last one (no touch is imputed), and buyers "
+                        "with a single purchase add only their purchase to the "
+                        "incremental sums."))  # fmt: skip
     causal_cols = ["name", "share", "low", "high", "incremental_conversions",
                    "incremental_revenue", "cost_per_incremental_conversion"]  # fmt: skip
     sections = [
