@@ -81,6 +81,8 @@ def child_omnimmm(args: argparse.Namespace) -> dict[str, Any]:
     )
     wall = time.perf_counter() - t0
     diag = fit.diagnostics()
+    if args.save:
+        fit.save(args.save)
     out = {"wall_s": wall, "timings": fit.timings, "diagnostics": diag}
     out.update(score(world, fit.roi_national(), fit.roi_geo()))
     return out
@@ -297,6 +299,7 @@ def main() -> None:
     ap.add_argument("--tune", type=int, default=1000)
     ap.add_argument("--same-effects", action="store_true")
     ap.add_argument("--spec", default="", help="GeoModelSpec keywords as JSON (experiments)")
+    ap.add_argument("--save", default="", help="save the fit there (child only)")
     ap.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2])
     ap.add_argument("--peer-draws", type=int, default=500)
     ap.add_argument(

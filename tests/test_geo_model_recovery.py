@@ -33,7 +33,7 @@ def _score(world, fit):  # type: ignore[no-untyped-def]
     return mape, int(inside.sum()), g_mape, g_cov
 
 
-@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("seed", [0, 1, 2])
 def test_recovers_national_and_regional_roi(seed: int) -> None:
     world = simulate_geo_world(seed=seed)
     fit = fit_geo(world.panel, seed=seed)
@@ -47,6 +47,7 @@ def test_recovers_national_and_regional_roi(seed: int) -> None:
 def test_same_effects_regional_intervals_cover_the_national_truth() -> None:
     world = simulate_geo_world(seed=0, same_effects=True)
     fit = fit_geo(world.panel, seed=0)
+    assert fit.diagnostics()["passed"], fit.diagnostics()
     geo = fit.roi_geo()
     truth = geo["channel"].map(world.roi_national).to_numpy()
     assert ((geo["low"] <= truth) & (truth <= geo["high"])).all()

@@ -42,6 +42,7 @@ def _param_names(layout: GeoLayout, panel: GeoPanel, features: tuple[str, ...]) 
         "level": (panel.geos, panel.outcomes),
         "coef_mean": (features, panel.outcomes),
         "coef_spread": (features, panel.outcomes),
+        "level_step": (panel.outcomes,),
         "noise": (panel.geos, panel.outcomes),
     }
     names: list[str] = []
@@ -260,8 +261,8 @@ class GeoFit:
             h, beta = self._media(int(d))
             rest = np.einsum("tgc,gco->tgo", h, beta)
             coef = baseline_coef(self.data, dr, int(d), rest, rng)
-            rest += np.einsum("tgj,gjo->tgo", self.data.feat, coef)
-            mu = dr.level[d][None] + rest - rest.mean(axis=0, keepdims=True)
+            base = np.einsum("tgj,gjo->tgo", self.data.fc, coef)  # centred features
+            mu = dr.level[d][None] + rest - rest.mean(axis=0, keepdims=True) + base
             out[k] = mu * self.data.y_scale[None]
         mean, low, high = _interval(out)
         return {"mean": mean, "low": low, "high": high, "observed": self.panel.y}

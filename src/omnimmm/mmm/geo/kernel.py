@@ -14,12 +14,14 @@ Forward, for region ``g``, week ``t``, channel ``c`` and outcome ``o`` (scaled d
                   (centred; or log_roi[c] + spread[c] eta[g, c], eta ~ Normal(0, 1))
     beta[g,c,o] = roi[g, c] share[c, o] ratio[g, c, o] / S[g, c]
     m[t, g, o]  = sum_c beta h - mean_t (sum_c beta h)
-    ys[:, g, o] = level[g, o] + m + F[:, g] (coef_mean[:, o] + dev[g, :, o]) + noise
+    ys[:, g, o] = level[g, o] + m + F[:, g] (coef_mean[:, o] + dev[g, :, o])
+                  + R walk[g, :, o] + noise
     dev[g, j, o] ~ Normal(0, coef_spread[j, o]),  noise ~ Normal(0, sd[g, o])
+    walk[g, k, o] ~ Normal(0, level_step[o])     (moving baseline only; R its ramps)
 
 so that channel ``c``'s revenue in region ``g`` over the weeks is ``roi[g, c]`` times its
-spend there. The regional deviations ``dev`` of the baseline coefficients enter linearly
-and are integrated out: per region and outcome ``ys`` is normal with covariance
+spend there. The regional deviations ``dev`` of the baseline coefficients (and the
+steps ``walk`` of the moving baseline, as more features) enter linearly and are integrated out: per region and outcome ``ys`` is normal with covariance
 ``sd^2 I + F diag(coef_spread^2) F'``, evaluated through the J x J matrix
 ``A = F'F / sd^2 + diag(1 / coef_spread^2)`` (Woodbury; J is the number of baseline
 features). No funnel between the spreads and the regional coefficients is left to sample,
@@ -53,7 +55,7 @@ use_geo_stamp()  # before the numba.njit(cache=True) below
 
 _LOG2PI = math.log(2.0 * math.pi)
 # Indices into ``ix`` (:meth:`omnimmm.mmm.geo.layout.GeoLayout.index_table`).
-_LR, _SPREAD, _Z, _ALPHA, _K, _S, _SHARE, _LEVEL, _BM, _BS, _NOISE, _LMAX = range(12)
+_LR, _SPREAD, _Z, _ALPHA, _K, _S, _SHARE, _LEVEL, _BM, _BS, _STEP, _NOISE, _LMAX, _J0 = range(14)
 _HIER_NC = 10  # :data:`omnimmm.mmm.geo.layout.HIER_NC`
 #: Columns of a lift-test row before the regional weights: channel, outcome (-1: all),
 #: measured ROI, its standard error.
@@ -171,7 +173,8 @@ def geo_logp_grad(
     gv = np.zeros(n)
     o_lr, o_sp, o_z, o_al = ix[_LR], ix[_SPREAD], ix[_Z], ix[_ALPHA]
     o_k, o_s, o_sh, o_lev = ix[_K], ix[_S], ix[_SHARE], ix[_LEVEL]
-    o_bm, o_bs, o_no = ix[_BM], ix[_BS], ix[_NOISE]
+    o_bm, o_bs, o_st, o_no = ix[_BM], ix[_BS], ix[_STEP], ix[_NOISE]
+    j0 = ix[_J0]  # features with national coefficients; then the moving baseline's ramps
 
     # Regional log ROI, centred around the national one, or non-centred: v holds the log
     # ROI and gv collects its slopes, mapped back to eta, log_roi and spread at the end.
@@ -287,11 +290,11 @@ def geo_logp_grad(
             sd = v[o_no + g * o_n + o]
             for t in range(t_n):
                 acc = ys[t, g, o] - lev - (rest[t, g, o] - m)
-                for j in range(j_n):
+                for j in range(j0):
                     acc -= fc[t, g, j] * v[o_bm + j * o_n + o]
                 r[t] = acc
             for j in range(j_n):
-                spread[j] = v[o_bs + j * o_n + o]
+                spread[j] = v[o_bs + j * o_n + o] if j < j0 else v[o_st + o]
             lpg, d_sd, d_spread, e = marginal_baseline(
                 r, fc[:, g, :], ftf[g], sd, spread, c_hat, a_inv
             )
@@ -301,7 +304,9 @@ def geo_logp_grad(
             for t in range(t_n):
                 r_sum += e[t]
             gv[o_lev + g * o_n + o] += r_sum
-            for j in range(j_n):
+            for j in range(j_n, j0, -1):
+                gv[o_st + o] += d_spread[j - 1]
+            for j in range(j0):
                 gv[o_bs + j * o_n + o] += d_spread[j]
                 acc = 0.0
                 for t in range(t_n):

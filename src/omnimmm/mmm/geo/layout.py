@@ -23,6 +23,7 @@ they enter the mean linearly and the density integrates them out
     level         (G, O)    Normal(1, 0.3)              each region's mean week (scaled)
     coef_mean     (J, O)    Normal(0, coef_sd)          national baseline coefficients
     coef_spread   (J, O)    Gamma(2, 2 / mean)          their spread across regions
+    level_step    (O,)      Gamma(2, 2 / mean)          moving baseline's step sd (or none)
     noise         (G, O)    HalfNormal                  residual sd per region
 """
 
@@ -63,6 +64,7 @@ BLOCKS = (
     "level",
     "coef_mean",
     "coef_spread",
+    "level_step",
     "noise",
 )
 
@@ -117,8 +119,10 @@ class GeoLayout:
         return u
 
     def index_table(self) -> np.ndarray:
-        """The offsets in :data:`BLOCKS` order, then ``l_max`` (the kernel's ``ix``)."""
-        return np.array([self.offsets[b] for b in BLOCKS] + [self.shapes["l_max"][0]], np.int64)
+        """The offsets in :data:`BLOCKS` order, then ``l_max`` and the number of baseline
+        features with national coefficients (the kernel's ``ix``)."""
+        tail = [self.shapes["l_max"][0], self.shapes["coef_mean"][0]]
+        return np.array([self.offsets[b] for b in BLOCKS] + tail, np.int64)
 
 
 def geo_layout(
@@ -155,6 +159,13 @@ def geo_layout(
         ("level", (g_n, o_n), NORMAL, 1.0, 0.3),
         ("coef_mean", (j_n, o_n), NORMAL, 0.0, spec.coef_sd),
         ("coef_spread", (j_n, o_n), GAMMA, 2.0, 2.0 / spec.baseline_spread_sd),
+        (
+            "level_step",
+            (o_n if spec.baseline == "local_level" else 0,),
+            GAMMA,
+            2.0,
+            2.0 / spec.baseline_step_sd,
+        ),
         ("noise", (g_n, o_n), HALFNORMAL, 0.0, spec.noise_sd),
     ]
     shapes: dict[str, tuple[int, ...]] = {}

@@ -99,6 +99,7 @@ def build_geo_model(data: GeoData, layout: GeoLayout) -> pm.Model:
         level = _rv("level", layout)
         coef_mean = _rv("coef_mean", layout)
         coef_spread = _rv("coef_spread", layout)
+        step = _rv("level_step", layout) if layout.size("level_step") else None
         noise = _rv("noise", layout)
 
         u = alpha[:, None] ** np.arange(l_max, dtype=float)[None, :]
@@ -112,14 +113,18 @@ def build_geo_model(data: GeoData, layout: GeoLayout) -> pm.Model:
         safe = pt.switch(has_spend > 0, s_tot, 1.0)
         beta = (roi * has_spend / safe)[:, :, None] * share[None, :, :] * data.ratio
         media = (h[:, :, :, None] * beta[None]).sum(axis=2)  # (T, G, O)
-        base = (data.fc[:, :, :, None] * coef_mean[None, None]).sum(axis=2)
+        j0 = data.feat.shape[2]
+        base = (data.fc[:, :, :j0, None] * coef_mean[None, None]).sum(axis=2)
         mu = level[None] + media - media.mean(axis=0, keepdims=True) + base
         # The regional deviations of the baseline coefficients integrated out: per region
         # and outcome a multivariate normal (T x T covariance; the reference, not fast).
         for g in range(g_n):
             f = data.fc[:, g, :]
             for o in range(o_n):
-                cov = noise[g, o] ** 2 * np.eye(t_n) + pt.dot(f * coef_spread[:, o] ** 2, f.T)
+                spread = coef_spread[:, o]
+                if step is not None:
+                    spread = pt.concatenate([spread, pt.repeat(step[o], data.n_walk)])
+                cov = noise[g, o] ** 2 * np.eye(t_n) + pt.dot(f * spread**2, f.T)
                 pm.MvNormal(f"y_{g}_{o}", mu=mu[:, g, o], cov=cov, observed=data.ys[:, g, o])
         if len(data.lift):
             lift = data.lift

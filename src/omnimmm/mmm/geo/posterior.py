@@ -52,6 +52,8 @@ class GeoDraws:
     coef_mean, coef_spread : arrays (D, J, O)
         National baseline coefficients and their regional spread; the regional ones are
         integrated out of the density and drawn by :func:`baseline_coef`.
+    level_step : array (D, O) or (D, 0)
+        The moving baseline's step sd (none when the baseline is fixed).
     """
 
     log_roi: np.ndarray
@@ -65,6 +67,7 @@ class GeoDraws:
     noise: np.ndarray
     coef_mean: np.ndarray
     coef_spread: np.ndarray
+    level_step: np.ndarray
 
     @property
     def n_draws(self) -> int:
@@ -103,15 +106,17 @@ def geo_draws(points: np.ndarray, layout: GeoLayout, o_n: int) -> GeoDraws:
         noise=layout.constrained(z, "noise"),
         coef_mean=layout.constrained(z, "coef_mean"),
         coef_spread=layout.constrained(z, "coef_spread"),
+        level_step=layout.constrained(z, "level_step"),
     )
 
 
 def baseline_coef(
     data: GeoData, draws: GeoDraws, d: int, media: np.ndarray, rng: np.random.Generator
 ) -> np.ndarray:
-    """Regional baseline coefficients (G, J, O) of draw ``d``, drawn from their normal
+    """Regional baseline coefficients (G, J + W, O) of draw ``d``, drawn from their normal
     conditional on the draw's other parameters and the data (the density integrates them
-    out, :func:`omnimmm.mmm.geo.kernel.marginal_baseline`).
+    out, :func:`omnimmm.mmm.geo.kernel.marginal_baseline`); the last ``W`` are the steps
+    of the moving baseline, multiplying the ramps in ``data.fc``.
 
     Parameters
     ----------
@@ -125,10 +130,12 @@ def baseline_coef(
     Returns
     -------
     numpy.ndarray
-        ``coef_mean + dev``, on the scaled outcome.
+        ``coef_mean + dev`` (then the steps), on the scaled outcome.
     """
-    _, g_n, _, o_n, j_n = data.shape
-    m = draws.coef_mean[d]  # (J, O)
+    _, g_n, _, o_n, j0 = data.shape
+    j_n = j0 + data.n_walk
+    m = np.zeros((j_n, o_n))
+    m[:j0] = draws.coef_mean[d]
     resid = (
         data.ys
         - draws.level[d][None]
@@ -139,7 +146,10 @@ def baseline_coef(
     for g in range(g_n):
         for o in range(o_n):
             s2 = draws.noise[d, g, o] ** 2
-            prec = data.ftf[g] / s2 + np.diag(1.0 / draws.coef_spread[d, :, o] ** 2)
+            spread = np.concatenate(
+                [draws.coef_spread[d, :, o], np.repeat(draws.level_step[d, o : o + 1], data.n_walk)]
+            )
+            prec = data.ftf[g] / s2 + np.diag(1.0 / spread**2)
             chol = np.linalg.cholesky(prec)
             mean = np.linalg.solve(prec, data.fc[:, g, :].T @ resid[:, g, o] / s2)
             # dev = mean + L^-T z has covariance (L L')^-1 = prec^-1.

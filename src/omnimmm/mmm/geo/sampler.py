@@ -127,6 +127,7 @@ def initial_points(layout: GeoLayout, seed: int) -> np.ndarray:
         "hill_slope": np.log(1.5),
         "level": 1.0,
         "coef_spread": np.log(0.05),
+        "level_step": np.log(0.05),
         "noise": np.log(0.05),
     }
     for name in BLOCKS:

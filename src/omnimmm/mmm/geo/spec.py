@@ -28,6 +28,7 @@ import numpy as np
 from omnimmm.data.geo_panel import GeoPanel
 from omnimmm.errors import DataError, PlanError
 from omnimmm.mmm.priors import lognormal_params
+from omnimmm.mmm.timevarying import level_ramps
 
 __all__ = ["GeoData", "GeoLiftTest", "GeoModelSpec", "geo_data"]
 
@@ -93,6 +94,15 @@ class GeoModelSpec:
         Scale of the half-normal prior on each region's residual sd (scaled outcome).
     lift_tests : tuple of GeoLiftTest
         Lift tests naming a region (or national ones), added to the likelihood.
+    baseline : {"fixed", "local_level"}
+        ``"local_level"``: each region's level drifts as a random walk on knots about every
+        ``baseline_knot_weeks`` weeks (linear between knots, as the national model's
+        ``[model] baseline = "local_level"``), its steps Normal(0, step[o]) with one step sd
+        per outcome pooled over the regions (Gamma(2) prior of mean ``baseline_step_sd``,
+        scaled outcome). The steps enter linearly and are integrated out like the regional
+        baseline coefficients.
+    baseline_step_sd : float
+    baseline_knot_weeks : int
     roi_centred : bool, default True
         The regional log ROI sampled centred around the national one (the data identify
         a region's ROI well: no ridge); False samples standard normal deviations scaled by
@@ -108,12 +118,21 @@ class GeoModelSpec:
     coef_sd: float = 0.5
     noise_sd: float = 0.2
     lift_tests: tuple[GeoLiftTest, ...] = ()
+    baseline: str = "fixed"
+    baseline_step_sd: float = 0.05
+    baseline_knot_weeks: int = 13
     roi_centred: bool = True
 
     def __post_init__(self) -> None:
         if self.l_max < 1 or self.fourier_order < 0:
             raise ValueError(f"l_max must be >= 1 and fourier_order >= 0, got {self}")
-        for name in ("roi_spread_sd", "baseline_spread_sd", "coef_sd", "noise_sd"):
+        if self.baseline not in ("fixed", "local_level") or self.baseline_knot_weeks < 2:
+            raise ValueError(
+                f"baseline must be 'fixed' or 'local_level' and baseline_knot_weeks >= 2, got "
+                f"{self.baseline!r}, {self.baseline_knot_weeks}"
+            )
+        names = ("roi_spread_sd", "baseline_spread_sd", "coef_sd", "noise_sd", "baseline_step_sd")
+        for name in names:
             if not getattr(self, name) > 0:
                 raise ValueError(f"GeoModelSpec.{name} must be > 0")
 
@@ -137,9 +156,10 @@ class GeoData:
     unit : array (C,)
     spend_total : array (G, C)
     feature_names : tuple of str
-    fc : array (T, G, J)
-        ``feat`` centred per region.
-    ftf : array (G, J, J)
+    fc : array (T, G, J + W)
+        ``feat`` centred per region, then the ``W`` ramps of the moving baseline (none when
+        it is fixed), centred.
+    ftf : array (G, J + W, J + W)
         ``fc[:, g]' fc[:, g]``.
     lift : array (K, 4 + G)
         The lift tests (see the module docstring).
@@ -162,6 +182,11 @@ class GeoData:
         """``(T, G, C, O, J)``."""
         t_n, g_n, c_n = self.xs.shape
         return t_n, g_n, c_n, self.ys.shape[2], self.feat.shape[2]
+
+    @property
+    def n_walk(self) -> int:
+        """Ramps of the moving baseline (0 when it is fixed)."""
+        return int(self.fc.shape[2] - self.feat.shape[2])
 
 
 def _fourier(dates: np.ndarray, order: int) -> tuple[np.ndarray, list[str]]:
@@ -232,7 +257,14 @@ def geo_data(panel: GeoPanel, spec: GeoModelSpec) -> GeoData:
             names.append(name)
     feat = np.stack(cols, axis=2) if cols else np.zeros((t_n, g_n, 0))
     feat = np.ascontiguousarray(feat, dtype=np.float64)
-    fc = np.ascontiguousarray(feat - feat.mean(axis=0, keepdims=True))
+    fc = feat - feat.mean(axis=0, keepdims=True)
+    if spec.baseline == "local_level":
+        span = float((panel.dates[-1] - panel.dates[0]).days)
+        t = (panel.dates - panel.dates[0]).days.to_numpy(dtype=float) / max(span, 1.0)
+        ramps = level_ramps(t, span, spec.baseline_knot_weeks)
+        ramps = ramps - ramps.mean(axis=0, keepdims=True)
+        fc = np.concatenate([fc, np.broadcast_to(ramps[:, None, :], (t_n, g_n, ramps.shape[1]))], 2)
+    fc = np.ascontiguousarray(fc)
     spend_total = panel.spend.sum(axis=0)
     return GeoData(
         xs=np.ascontiguousarray(per_capita / unit[None, None, :]),
