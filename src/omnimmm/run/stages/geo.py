@@ -114,7 +114,9 @@ def _unsupported(plan: Plan, path: Path) -> None:
     """Plan keys the geo model does not honour (yet) stop the run instead of being ignored."""
     found = [k for k, on in (("[lifecycle]", plan.lifecycle), ("[journeys]", plan.journeys),
                              ("model.synergies", plan.model.synergies)) if on]  # fmt: skip
-    if plan.model.control_form != "level":
+    # the geo model has its own baseline regressors; only a control form the plan asks for
+    # explicitly is refused (the national default would otherwise stop every geo plan)
+    if "control_form" in plan.model.model_fields_set and plan.model.control_form != "level":
         found.append(f'model.control_form = "{plan.model.control_form}"')
     for i, c in enumerate(plan.channels, 1):
         if c.adstock not in (None, "geometric"):
