@@ -161,11 +161,14 @@ _NEVER = [
     ("omnimmm.transforms", ("omnimmm.mmm", "omnimmm.data"), "transforms are pure functions"),
     ("omnimmm.config", ("omnimmm.mmm", "omnimmm.lifecycle", "omnimmm.optimize",
                         "omnimmm.report", "omnimmm.data"), "the plan model is the bottom layer"),
+    ("omnimmm.plan_toml", ("omnimmm.config", "omnimmm.mmm", "omnimmm.data"),
+     "the TOML writer is below the plan model"),
 ]  # fmt: skip
 _ORCHESTRATION = ("omnimmm.run", "omnimmm.cli")
 _MODELS = (
     "omnimmm.mmm", "omnimmm.lifecycle", "omnimmm.journeys", "omnimmm.optimize",
     "omnimmm.data", "omnimmm.report", "omnimmm.transforms", "omnimmm.config",
+    "omnimmm.plan_toml",
 )  # fmt: skip
 
 

@@ -39,6 +39,7 @@ from pydantic import (
 from pydantic import Strict as _Strict
 
 from omnimmm.errors import PlanError
+from omnimmm.plan_toml import plain, toml_key, toml_text
 
 __all__ = [
     "BudgetSpec",
@@ -426,7 +427,8 @@ class Plan(_Frozen):
 
     def resolved(self) -> Plan:
         """A copy with every defaulted choice written out (adstock, l_max, data format); a
-        geo plan's channels are geometric (the geo model's) with ``l_max`` as given."""
+        geo plan's channels are geometric (the geo model's) with ``l_max`` as given, and its
+        controls enter as levels unless the plan chose a form."""
         geo = self.data.geo is not None
         channels = tuple(
             c.model_copy(update={"adstock": c.adstock or "geometric"})
@@ -435,11 +437,14 @@ class Plan(_Frozen):
             for c in self.channels
         )
         data = self.data.model_copy(update={"format": self.data.file_format})
-        return self.model_copy(update={"channels": channels, "data": data})
+        model = self.model
+        if geo and "control_form" not in model.model_fields_set:  # the geo model's own form
+            model = model.model_copy(update={"control_form": "level"})
+        return self.model_copy(update={"channels": channels, "data": data, "model": model})
 
     def to_toml_dict(self) -> dict[str, Any]:
         """The plan as plain TOML-ready values (paths as strings, ``None`` left out)."""
-        return _plain(self.model_dump(exclude_none=True))
+        return plain(self.model_dump(exclude_none=True))
 
 
 def _column_clashes(plan: Plan) -> list[str]:
@@ -493,11 +498,16 @@ def _unknown_references(plan: Plan) -> list[str]:
         if cal.outcome is not None:
             check(cal.outcome, f"calibration[{i}].outcome", plan.data.outcomes, "outcome")
     for name in plan.budget.channels:
-        check(name, f"budget.channels.{_key(name)}", names, "channel")
+        check(name, f"budget.channels.{toml_key(name)}", names, "channel")
     local = tuple(c.name for c in plan.channels if c.scope != "national")
     for geo, bounds in (plan.budget.geos or {}).items():
         for name in bounds.channels:
-            check(name, f"budget.geos.{_key(geo)}.channels.{_key(name)}", local, "local channel")
+            check(
+                name,
+                f"budget.geos.{toml_key(geo)}.channels.{toml_key(name)}",
+                local,
+                "local channel",
+            )
     if plan.data.geo is None:
         for key, given in (("data.population", plan.data.population),
                            ("budget.geos", plan.budget.geos)):  # fmt: skip
@@ -663,7 +673,7 @@ def _key_path(loc: tuple[Any, ...]) -> str:
         if isinstance(part, int):
             out += f"[{part + 1}]"
         else:
-            out += ("." if out else "") + _key(str(part))
+            out += ("." if out else "") + toml_key(str(part))
     return out
 
 
@@ -731,69 +741,5 @@ def dump_plan(plan: Plan, path: str | Path) -> Path:
     The data path is written as an absolute path, so the copy loads from anywhere.
     """
     out = Path(path)
-    out.write_text(_toml(plan.to_toml_dict()), encoding="utf-8")
+    out.write_text(toml_text(plan.to_toml_dict()), encoding="utf-8")
     return out
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    return value
-
-
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-
-
-def _key(name: str) -> str:
-    return name if _BARE_KEY.fullmatch(name) else json.dumps(name, ensure_ascii=False)
-
-
-def _is_table_array(value: Any) -> bool:
-    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
-
-
-def _toml(doc: dict[str, Any]) -> str:
-    lines: list[str] = []
-    _write_table(lines, (), doc)
-    return "\n".join(lines).strip() + "\n"
-
-
-def _write_table(lines: list[str], prefix: tuple[str, ...], table: dict[str, Any]) -> None:
-    """Write a table's plain keys, then its sub-tables and arrays of tables in field order.
-
-    Tables inside an array-of-tables item are written inline; the plan has no deeper arrays.
-    """
-    for k, v in table.items():
-        if not isinstance(v, dict) and not _is_table_array(v):
-            lines.append(f"{_key(k)} = {_value(v)}")
-    for k, v in table.items():
-        path = ".".join(_key(p) for p in (*prefix, k))
-        if isinstance(v, dict):
-            has_plain = any(not isinstance(x, dict) for x in v.values())
-            if has_plain or not v:
-                lines += ["", f"[{path}]"]
-            _write_table(lines, (*prefix, k), v)
-        elif _is_table_array(v):
-            for item in v:
-                lines += ["", f"[[{path}]]"]
-                lines += [f"{_key(ik)} = {_value(iv)}" for ik, iv in item.items()]
-
-
-def _value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int | float):
-        return repr(v)
-    if isinstance(v, str):
-        return json.dumps(v, ensure_ascii=False)
-    if isinstance(v, dt.date):
-        return v.isoformat()
-    if isinstance(v, list):
-        return "[" + ", ".join(_value(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "{ " + ", ".join(f"{_key(k)} = {_value(x)}" for k, x in v.items()) + " }"
-    raise TypeError(f"cannot write {type(v).__name__} to TOML")
