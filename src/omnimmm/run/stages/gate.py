@@ -4,6 +4,7 @@ stage already tried (:mod:`omnimmm.run.remedies`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
@@ -11,7 +12,7 @@ from omnimmm.errors import QualityGateError, numbered
 from omnimmm.run.context import FAST_SAMPLER, Prepared, RunState
 from omnimmm.run.remedies import attempt_lines
 
-__all__ = ["gate_spec", "gate_stage"]
+__all__ = ["apply_gate", "gate_spec", "gate_stage"]
 
 
 def gate_spec(prep: Prepared) -> SimpleNamespace:
@@ -46,10 +47,17 @@ def gate_stage(state: RunState) -> None:
     QualityGateError
         The model failed and failure is not allowed; nothing of the run is kept.
     """
+    apply_gate(state, state.model.quality_gate)
+
+
+def apply_gate(state: RunState, check: Callable[[Any], Any]) -> None:
+    """Run ``check(spec)`` (a model's quality gate, which raises ``QualityGateError`` unless
+    the failure is allowed) and record its verdict in ``state.gate``; a failure says which
+    automatic remedies were already tried. The national and the geo gate stages share it."""
     spec = gate_spec(state.prep)
     tried = attempt_lines(state.attempts)
     try:
-        gate = state.model.quality_gate(spec)  # raises QualityGateError unless allowed
+        gate = check(spec)
     except QualityGateError as exc:
         if not tried:
             raise

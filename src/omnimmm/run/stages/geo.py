@@ -396,24 +396,11 @@ def geo_gate_stage(state: RunState) -> None:
     QualityGateError
         The fit failed and neither the plan nor ``--fast`` allows it.
     """
-    from omnimmm.errors import QualityGateError, numbered
     from omnimmm.mmm.diagnostics import quality_gate
-    from omnimmm.run.remedies import attempt_lines
-    from omnimmm.run.stages.gate import gate_record, gate_spec
+    from omnimmm.run.stages.gate import apply_gate
 
-    spec = gate_spec(state.prep)
     diag = geo_diagnostics(state.model)
-    tried = attempt_lines(state.attempts)
-    try:
-        gate = quality_gate(diag, spec)  # raises QualityGateError unless allowed
-    except QualityGateError as exc:
-        if not tried:
-            raise
-        raise QualityGateError(
-            f"{exc}\nAlready tried automatically before giving up ([gate] remedies = "
-            f"{state.prep.plan.gate.remedies}):\n" + numbered(tried)
-        ) from None
-    state.gate = gate_record(gate, spec, state.prep, tried)
+    apply_gate(state, lambda spec: quality_gate(diag, spec))
     state.tables["geo_diagnostics"] = pd.DataFrame([diag.to_dict()])
 
 
