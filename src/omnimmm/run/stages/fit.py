@@ -10,6 +10,8 @@ samples in the background while the fit's posterior is completed, checked and sa
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from omnimmm.report.result import load_result
@@ -19,9 +21,27 @@ from omnimmm.run.reuse import model_hashes, reusable
 from omnimmm.run.stages.gate import gate_spec
 from omnimmm.run.stages.holdout import cancel_holdout, start_holdout
 
-__all__ = ["fit_stage"]
+__all__ = ["fit_stage", "reuse_previous"]
 
 _FIT_TABLES = ("holdout", "baseline_forecasts", "holdout_scores", "holdout_parts")
+
+
+def reuse_previous(
+    state: RunState, what: str, load: Callable[[Path], Any], tables: tuple[str, ...]
+) -> None:
+    """Take the previous run's model (copied into this run's ``model/``), holdout and fit
+    tables (those of ``tables`` it has) into ``state``; ``what`` names the model for the
+    user. The national and the geo fit stages share it."""
+    assert state.previous is not None
+    state.say(f"reusing the fitted {what} in {state.previous} (plan, data, code and model match)")
+    model_dir = state.work / "model"
+    if not model_dir.exists():
+        shutil.copytree(state.previous / "model", model_dir)
+    state.model = load(model_dir)
+    old = load_result(state.previous)
+    state.holdout = dict(old.holdout)
+    state.tables = {k: old.tables[k] for k in tables if k in old.tables}
+    state.reused = True
 
 
 def fit_stage(state: RunState) -> None:
@@ -35,15 +55,7 @@ def fit_stage(state: RunState) -> None:
     prep, work, say = state.prep, state.work, state.say
     decision = reusable(state.previous, prep.fit_key, prep.panel.data_hash)
     if decision.ok:
-        assert state.previous is not None
-        say(f"reusing the fitted model in {state.previous} (plan, data, code and model match)")
-        if not (work / "model").exists():
-            shutil.copytree(state.previous / "model", work / "model")
-        state.model = load(work / "model")
-        old = load_result(state.previous)
-        state.holdout = dict(old.holdout)
-        state.tables = {k: old.tables[k] for k in _FIT_TABLES if k in old.tables}
-        state.reused = True
+        reuse_previous(state, "model", load, _FIT_TABLES)
     else:
         if decision.reason:
             say(f"not reusing the model in {state.previous}: {decision.reason}; refitting")

@@ -337,22 +337,14 @@ def geo_fit_stage(state: RunState) -> None:
     import shutil
 
     from omnimmm.mmm.geo import load_geo
-    from omnimmm.report.result import load_result
     from omnimmm.run.reuse import model_hashes, reusable
+    from omnimmm.run.stages.fit import reuse_previous
 
     prep, work, say = geo_prep(state), state.work, state.say
     model_dir = work / "model"
     decision = reusable(state.previous, prep.fit_key, prep.panel.data_hash, geo=True)
     if decision.ok:
-        assert state.previous is not None
-        say(f"reusing the fitted geo model in {state.previous} (plan, data, code and model match)")
-        if not model_dir.exists():
-            shutil.copytree(state.previous / "model", model_dir)
-        state.model = load_geo(model_dir)
-        old = load_result(state.previous)
-        state.holdout = dict(old.holdout)
-        state.tables = {k: old.tables[k] for k in GEO_FIT_TABLES if k in old.tables}
-        state.reused = True
+        reuse_previous(state, "geo model", load_geo, GEO_FIT_TABLES)
     else:
         if decision.reason:
             say(f"not reusing the model in {state.previous}: {decision.reason}; refitting")
