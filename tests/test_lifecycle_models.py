@@ -126,12 +126,12 @@ def test_drivers_are_lightgbm_shap_values_adding_up_to_the_margin(fitted):
     d = r["model"].drivers(X, top_k=3)
     assert list(d.importance.columns) == ["feature", "mean_abs_shap", "mean_shap"]
     assert set(d.importance["feature"]) == set(X.columns)
-    # the strongest driver is a recency / frequency signal, raw or through BG/NBD and decay
+    # the strongest driver is a recency / frequency signal, raw or through BG/NBD, Pareto/NBD and decay
     top = d.importance["feature"].iloc[0]
     assert top in {"recency_days", "n_orders_90d", "n_orders_180d", "overdue_ratio",
                    "overdue_days", "n_orders_365d", "n_orders_30d", "revenue_90d",
                    "revenue_180d", "trend_orders", "gap_mean"} or top.startswith(
-        ("bgnbd_", "decay_", "recency_gap", "days_to_next", "last_gap")
+        ("bgnbd_", "pnbd_", "decay_", "recency_gap", "days_to_next", "last_gap")
     )  # fmt: skip
     # trees' SHAP and the linear part, weighted as in the margin, add up to the margin
     full = r["model"].drivers(X, top_k=X.shape[1])
