@@ -77,6 +77,9 @@ def _compare(d, *extra, tol=0.005, **api):
         assert a["n_train_rows"] == b["n_train_rows"]
         assert a["n_validation_rows"] == b["n_validation_rows"]
         assert a["features"] == b["features"]
+        # both paths fit the same recipes (the BTYD base alone, the base plus trees)
+        assert set(b["recipes"]) == set(a["recipes"]) and b["recipe"] in b["recipes"]
+        assert b["recipes"]["btyd_base"]["n_trees"] == 0
         # same features: the BTYD baselines (fitted on every customer) agree exactly
         for base in ("baseline_bgnbd", "baseline_pareto_nbd"):
             assert b[base]["roc_auc"] == pytest.approx(a[base]["roc_auc"], abs=1e-4), base

@@ -21,9 +21,10 @@ input files and the scratch folder (a shared file system, or a local cluster):
    :func:`~omnimmm.lifecycle.labels.make_labels`) at every cutoff on its customers alone,
    which is exact because every feature is a per-customer aggregate, and writes them to
    Parquet in the scratch folder.
-4. **Models.** The recipe of :class:`~omnimmm.lifecycle.propensity.PropensityModel` with the
-   trees trained by ``lightgbm.dask`` (see :mod:`.distributed_train`); the spend model is a
-   ``lightgbm.dask`` gamma regressor.
+4. **Models.** The recipes of :func:`~omnimmm.lifecycle.score.score_customers` (the BTYD
+   base alone, or with a tree correction trained by ``lightgbm.dask`` from the base's
+   log-odds; the lower validation log loss wins; see :mod:`.distributed_train`); the spend
+   model is a ``lightgbm.dask`` gamma regressor.
 5. **Scores.** Each bucket's customers are scored where their features are; the client
    gathers the score columns only, ranks deciles and writes ``scores.csv`` and
    ``metrics.json`` exactly as :func:`~omnimmm.lifecycle.score.score_customers` does.

@@ -1,15 +1,22 @@
 """Model fitting of :mod:`omnimmm.lifecycle.distributed`: the propensity and spend models
 trained with ``lightgbm.dask`` on the feature tables the bucket tasks wrote.
 
-:func:`fit_model` follows :class:`~omnimmm.lifecycle.propensity.PropensityModel`'s recipe: the
-trees on the earlier training cutoffs; the latest cutoff split at random into an
-early-stopping half and a calibration half. Dask LightGBM has no early stopping, so a budget
-of rounds is trained, the log loss of every round on the *whole* stop half is computed on the
-workers, and the budget is doubled until the single-process rule (no gain above
-``early_stopping_min_delta`` for ``early_stopping_rounds`` rounds) stops within it; the first
-rounds are the same trees each time. The linear part of the margin and the RFM baseline are
-fitted on at most :data:`SAMPLE_ROWS` rows drawn at random (all rows on small data); Platt or
-isotonic calibration on the calibration half's margins.
+:func:`fit_models` follows :class:`~omnimmm.lifecycle.propensity.PropensityModel`'s recipe:
+the model on the earlier training cutoffs; the latest cutoff split at random into an
+early-stopping half and a calibration half. :func:`report` fits every recipe of
+:data:`~omnimmm.lifecycle.score.RECIPES` (the BTYD base alone, the base with a tree
+correction) and keeps the one with the lower validation log loss, as
+:func:`~omnimmm.lifecycle.score.score_customers` does. The BTYD base
+(:class:`~omnimmm.lifecycle.btyd_base.BTYDBase`), the linear part of the margin and the RFM
+baseline are fitted on at most :data:`SAMPLE_ROWS` of the earlier rows drawn at random (all
+rows on small data); the base's log-odds of the training rows are computed on the workers
+that hold them and passed to ``DaskLGBMClassifier.fit`` as ``init_score``.
+
+Dask LightGBM has no early stopping, so a budget of rounds is trained, the log loss of every
+round (from the base's log-odds) on the *whole* stop half is computed on the workers, and the
+budget is doubled until the single-process rule (no gain above ``early_stopping_min_delta``
+for ``early_stopping_rounds`` rounds) stops within it; the first rounds are the same trees
+each time. Platt or isotonic calibration on the calibration half's margins.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from omnimmm.errors import DataError
+from omnimmm.lifecycle.btyd_base import BTYDBase
 from omnimmm.lifecycle.features import feature_columns
 from omnimmm.lifecycle.labels import CutoffPlan
 from omnimmm.lifecycle.propensity import (
@@ -33,7 +41,7 @@ from omnimmm.lifecycle.propensity import (
     linear_model,
     rfm_baseline,
 )
-from omnimmm.lifecycle.score import _SHAP_ROWS
+from omnimmm.lifecycle.score import _FIXED, _SHAP_ROWS, _top_drivers, recipe_settings
 from omnimmm.lifecycle.value import SpendModel
 
 #: Rows (at most) the linear part of the propensity margin and the RFM baseline are fitted on.
@@ -122,9 +130,11 @@ def train_workers(client: Any, job: Job, cutoffs: Sequence[pd.Timestamp], h: int
 
 
 def _dask_matrix(client: Any, job: Job, cutoffs: Sequence[pd.Timestamp], h: int, target: str,
-                 rows: str, names: list[str], positive: bool = False) -> tuple[Any, Any, int]:  # fmt: skip
+                 rows: str, names: list[str], positive: bool = False,
+                 base: BTYDBase | None = None) -> tuple[Any, Any, int, Any]:  # fmt: skip
     """``X, y`` as dask arrays made of one block per bucket, kept on the workers of
-    :func:`train_workers`, and their rows."""
+    :func:`train_workers`, their rows, and (with a BTYD ``base``) the base's log-odds of the
+    rows, computed where each block is, in the same blocks (else ``None``)."""
     import operator
 
     import dask
@@ -139,16 +149,22 @@ def _dask_matrix(client: Any, job: Job, cutoffs: Sequence[pd.Timestamp], h: int,
     kept = [(f, shape) for f, shape in zip(futures, shapes, strict=True) if shape[0] > 0]
     n = sum(shape[0] for shape in shapes)
     if not kept:
-        return None, None, 0
+        return None, None, 0, None
     xs = client.map(operator.itemgetter((slice(None), slice(None, -1))), [f for f, _ in kept],
                     pure=False, **pin)  # fmt: skip
     ys = client.map(operator.itemgetter((slice(None), -1)), [f for f, _ in kept], pure=False,
                     **pin)  # fmt: skip
+
+    def column(parts: list[Any]) -> Any:
+        return da.concatenate([da.from_delayed(dask.delayed(f), shape=(s[0],), dtype=np.float64)
+                               for f, (_, s) in zip(parts, kept, strict=True)], axis=0)  # fmt: skip
+
     X = da.concatenate([da.from_delayed(dask.delayed(f), shape=(s[0], s[1] - 1), dtype=np.float64)
                         for f, (_, s) in zip(xs, kept, strict=True)], axis=0)  # fmt: skip
-    y = da.concatenate([da.from_delayed(dask.delayed(f), shape=(s[0],), dtype=np.float64)
-                        for f, (_, s) in zip(ys, kept, strict=True)], axis=0)  # fmt: skip
-    return X, y, n
+    init = None
+    if base is not None:
+        init = column(client.map(base.decision_function, xs, pure=False, **pin))
+    return X, column(ys), n, init
 
 
 def gather(client: Any, fn: Any, job: Job, *args: Any) -> pd.DataFrame:
@@ -165,18 +181,27 @@ def _columns(job: Job, cutoffs: list[pd.Timestamp], h: int, target: str | None, 
     return f[columns] if len(f) else pd.DataFrame(columns=columns)
 
 
+def _count(job: Job, cutoffs: list[pd.Timestamp], h: int, target: str, b: int) -> int:
+    """Rows of bucket ``b`` at ``cutoffs`` with a ``target`` label."""
+    return len(load_rows(job, cutoffs, h, target, b, "all", [target]))
+
+
 def _predicted(job: Job, cutoffs: list[pd.Timestamp], h: int, target: str, rows: str,
-               model: PropensityModel, columns: list[str], margin: bool, b: int) -> pd.DataFrame:  # fmt: skip
-    """``columns`` and ``p`` (or the uncalibrated ``margin``) of the bucket's rows."""
-    f = load_rows(job, cutoffs, h, target, b, rows, [*model.feature_names_, *columns])
+               models: dict[str, PropensityModel], columns: list[str], margin: bool,
+               b: int) -> pd.DataFrame:  # fmt: skip
+    """``columns`` and, for each named model, ``p_<name>`` (or the uncalibrated
+    ``margin_<name>``) of the bucket's rows; the models share their features."""
+    names = next(iter(models.values())).feature_names_
+    f = load_rows(job, cutoffs, h, target, b, rows, [*names, *columns])
     if f.empty:
         return pd.DataFrame()
-    X = f[model.feature_names_]
+    X = f[names]
     out = f[columns].copy()
-    if margin:
-        out["margin"] = model._margin(X.to_numpy(dtype=np.float64))
-    else:
-        out["p"] = model.predict_proba(X)[:, 1]
+    for key, model in models.items():
+        if margin:
+            out[f"margin_{key}"] = model._margin(X.to_numpy(dtype=np.float64))
+        else:
+            out[f"p_{key}"] = model.predict_proba(X)[:, 1]
     return out
 
 
@@ -193,16 +218,17 @@ def _stop_round(curve: Sequence[float], rounds: int, min_delta: float) -> tuple[
 
 
 def _losses(job: Job, cutoffs: list[pd.Timestamp], h: int, target: str, rows: str,
-            trees: Any, names: list[str], b: int) -> np.ndarray:  # fmt: skip
-    """Summed log loss of the bucket's rows after each boosting round (the early-stopping
-    curve on every row of the half, not only on one worker's share)."""
+            trees: Any, names: list[str], base: BTYDBase | None, b: int) -> np.ndarray:  # fmt: skip
+    """Summed log loss of the bucket's rows after each boosting round, from the ``base``'s
+    log-odds (or 0) as the trees' ``init_score`` (the early-stopping curve on every row of
+    the half, not only on one worker's share)."""
     f = load_rows(job, cutoffs, h, target, b, rows, names)
     n = trees.booster_.current_iteration()
     if f.empty:
         return np.zeros(n + 1)
     X = f[names].to_numpy(dtype=np.float64)
     y = f[target].to_numpy(dtype=float)
-    z = np.zeros(len(f))
+    z = np.zeros(len(f)) if base is None else base.decision_function(X)
     out = np.zeros(n + 1)
     for i in range(n):
         z += trees.booster_.predict(X, start_iteration=i, num_iteration=1, raw_score=True)
@@ -224,28 +250,15 @@ def _names(job: Job, cutoff: pd.Timestamp, h: int) -> list[str]:
     raise DataError(f"no customers have history before {cutoff.date()}")
 
 
-def fit_model(client: Any, job: Job, plan: CutoffPlan, target: Target,
-               model_kw: dict[str, Any]) -> tuple[PropensityModel, pd.DataFrame]:  # fmt: skip
-    """:class:`PropensityModel`'s recipe on the training cutoffs of ``plan``, trees on Dask."""
+def _trees(client: Any, job: Job, later: pd.Timestamp, h: int, target: str, stop_rows: str,
+           early_stop: bool, names: list[str], data: tuple[Any, Any, Any], m: PropensityModel,
+           base: BTYDBase | None) -> tuple[Any, int]:  # fmt: skip
+    """``m``'s trees on the Dask training rows ``data`` (X, y, the base's log-odds or None),
+    early-stopped on the later cutoff's ``stop_rows`` as LightGBM's rule would."""
     from lightgbm.dask import DaskLGBMClassifier
-    from sklearn.isotonic import IsotonicRegression
-    from sklearn.linear_model import LogisticRegression
 
-    h, later = plan.horizon_days, max(plan.train)
-    earlier = [c for c in plan.train if c != later]
-    names = _names(job, later, h)
-    m = PropensityModel(**model_kw)
-    calibrate = m.calibration != "none"
-    X, y, n_early = _dask_matrix(client, job, earlier, h, target, "all", names)
-    if n_early == 0:
-        raise DataError(
-            f"no customers before the latest training cutoff {later.date()}: the Dask path "
-            "needs at least two training cutoffs with customers (--n-cutoffs)"
-        )
-    stop_rows = "stop" if calibrate else "all"
-    stop_y = gather(client, _columns, job, [later], h, target, stop_rows, [target])
-    n_stop = len(stop_y)
-    early_stop = n_stop > 0 and stop_y[target].nunique() == 2
+    X, y, init = data
+    n_b = job.n_partitions
     # Dask LightGBM cannot stop early: train a round budget, read the curve, double it
     # until the single-process rule stops (the first rounds are the same trees each time)
     budget = min(m.n_estimators, FIRST_ROUNDS) if early_stop else m.n_estimators
@@ -257,66 +270,130 @@ def fit_model(client: Any, job: Job, plan: CutoffPlan, target: Target,
             colsample_bytree=m.colsample_bytree, reg_lambda=m.reg_lambda, max_bin=m.max_bin,
             random_state=m.random_state, verbose=-1,
         )  # fmt: skip
-        trees.fit(X, y)
+        trees.fit(X, y, init_score=init)
         local = trees.to_local()
         if not early_stop:
-            n_iter = budget
-            break
+            return local, budget
         parts = client.gather(client.map(
-            _losses, [job] * job.n_partitions, [[later]] * job.n_partitions,
-            [h] * job.n_partitions, [target] * job.n_partitions,
-            [stop_rows] * job.n_partitions, [local] * job.n_partitions,
-            [names] * job.n_partitions, range(job.n_partitions), pure=False,
+            _losses, [job] * n_b, [[later]] * n_b, [h] * n_b, [target] * n_b,
+            [stop_rows] * n_b, [local] * n_b, [names] * n_b, [base] * n_b, range(n_b),
+            pure=False,
         ))  # fmt: skip
         total = np.sum(parts, axis=0)
         n_iter, stopped = _stop_round(
             total[:-1] / total[-1], m.early_stopping_rounds, m.early_stopping_min_delta
         )
         if stopped or budget >= m.n_estimators:
-            break
+            return local, n_iter
         budget = min(m.n_estimators, 2 * budget)
-    m.classes_ = np.array([0, 1])
-    m.n_features_in_ = len(names)
-    m.feature_names_in_ = np.asarray(names, dtype=object)
-    m.feature_names_ = list(names)
-    m.model_ = local
-    m.n_iter_ = int(n_iter)
+
+
+def fit_models(client: Any, job: Job, plan: CutoffPlan, target: Target,
+               settings: Sequence[dict[str, Any]]) -> tuple[list[PropensityModel], pd.DataFrame]:  # fmt: skip
+    """:class:`PropensityModel`'s recipe with each of ``settings`` on the training cutoffs of
+    ``plan``, trees on Dask, and the sample of earlier rows the small models were fitted on.
+
+    What the settings share is fitted once: the BTYD base (the same for every recipe that
+    starts from it, as in one process, where each fits it on the same rows), the linear part
+    and the Dask training matrix.
+    """
+    from sklearn.isotonic import IsotonicRegression
+    from sklearn.linear_model import LogisticRegression
+
+    h, later = plan.horizon_days, max(plan.train)
+    earlier = [c for c in plan.train if c != later]
+    names = _names(job, later, h)
+    models = [PropensityModel(**kw) for kw in settings]
+    n_b = job.n_partitions
+    counts = client.map(_count, [job] * n_b, [earlier] * n_b, [h] * n_b, [target] * n_b,
+                        range(n_b), pure=False)  # fmt: skip
+    n_early = int(sum(client.gather(counts)))
+    if n_early == 0:
+        raise DataError(
+            f"no customers before the latest training cutoff {later.date()}: the Dask path "
+            "needs at least two training cutoffs with customers (--n-cutoffs)"
+        )
     share = min(1.0, SAMPLE_ROWS / n_early)
     sample = gather(client, _columns, job, earlier, h, target,
                      "all" if share >= 1.0 else f"share={share}", [*names, target])  # fmt: skip
-    m.linear_ = None
-    if m.linear_weight > 0:
-        m.linear_ = linear_model(m.random_state).fit(
-            sample[names].to_numpy(dtype=float), sample[target].to_numpy(dtype=np.int64)
-        )
-    m.calibrator_ = None
+    xs, ys = sample[names].to_numpy(dtype=float), sample[target].to_numpy(dtype=np.int64)
+    base = None
+    if any(m.btyd_base for m in models) and BTYDBase.usable(names, xs):
+        base = BTYDBase(names).fit(xs, ys)
+    linear = None
+    if any(m.linear_weight > 0 for m in models):
+        linear = linear_model(models[0].random_state).fit(xs, ys)
+    calibrate = {m.calibration != "none" for m in models}
+    if len(calibrate) > 1:
+        raise ValueError("the recipes fitted together must all calibrate, or none")
+    stop_rows = "stop" if calibrate == {True} else "all"
+    stop_y = gather(client, _columns, job, [later], h, target, stop_rows, [target])
+    n_stop = len(stop_y)
+    early_stop = n_stop > 0 and stop_y[target].nunique() == 2
+    data: dict[bool, tuple[Any, Any, Any]] = {}  # the training matrix, with or without base
+    for m in models:
+        if not 0.0 <= m.linear_weight <= 1.0:
+            raise ValueError(f"linear_weight must be in [0, 1], not {m.linear_weight!r}")
+        m.classes_ = np.array([0, 1])
+        m.n_features_in_ = len(names)
+        m.feature_names_in_ = np.asarray(names, dtype=object)
+        m.feature_names_ = list(names)
+        m.base_ = base if m.btyd_base else None
+        m.linear_ = linear if m.linear_weight > 0 else None
+        m.model_, m.n_iter_ = None, 0
+        if m.trees or m.base_ is None:
+            key = m.base_ is not None
+            if key not in data:
+                X, y, _, init = _dask_matrix(client, job, earlier, h, target, "all", names,
+                                             base=m.base_)  # fmt: skip
+                data[key] = (X, y, init)
+            m.model_, n_iter = _trees(client, job, later, h, target, stop_rows, early_stop,
+                                      names, data[key], m, m.base_)  # fmt: skip
+            m.n_iter_ = int(n_iter)
+        m.calibrator_ = None
     n_cal = 0
-    if calibrate:
-        got = gather(client, _predicted, job, [later], h, target, "cal", m, [target], True)
+    if calibrate == {True}:
+        keyed = {f"r{i}": m for i, m in enumerate(models)}
+        got = gather(client, _predicted, job, [later], h, target, "cal", keyed, [target], True)
         n_cal = len(got)
         if n_cal and got[target].nunique() == 2:
-            z, yc = got["margin"].to_numpy(), got[target].to_numpy(dtype=np.int64)
-            if m.calibration == "isotonic":
-                iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
-                m.calibrator_ = iso.fit(z, yc)
-            else:
-                m.calibrator_ = LogisticRegression(C=1e6).fit(z.reshape(-1, 1), yc)
-    m.n_train_, m.n_early_stop_, m.n_calibration_ = n_early, n_stop, n_cal
-    return m, sample
+            yc = got[target].to_numpy(dtype=np.int64)
+            for label, m in keyed.items():
+                z = got[f"margin_{label}"].to_numpy()
+                if m.calibration == "isotonic":
+                    iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
+                    m.calibrator_ = iso.fit(z, yc)
+                else:
+                    m.calibrator_ = LogisticRegression(C=1e6).fit(z.reshape(-1, 1), yc)
+    for m in models:
+        m.n_train_, m.n_early_stop_, m.n_calibration_ = n_early, n_stop, n_cal
+    return models, sample
 
 
 def report(client: Any, job: Job, plan: CutoffPlan, target: Target, model_kw: dict[str, Any],
             seed: int) -> tuple[PropensityModel, dict[str, Any]]:  # fmt: skip
-    """The check model's metrics on the validation cutoff, then the production model."""
+    """Check models of each recipe of :data:`~omnimmm.lifecycle.score.RECIPES`, their
+    metrics on the validation cutoff, then the production model of the recipe with the
+    lower validation log loss (the rule of :func:`~omnimmm.lifecycle.score.score_customers`)."""
+    from sklearn.metrics import log_loss
+
     h = plan.horizon_days
-    check, sample = fit_model(client, job, plan, target, model_kw)
-    names = check.feature_names_
+    recipes = recipe_settings(model_kw)
+    checks, sample = fit_models(client, job, plan, target, list(recipes.values()))
+    by_name = dict(zip(recipes, checks, strict=True))
+    names = checks[0].feature_names_
     rfm = list(RFM_COLUMNS)
     base = rfm_baseline().fit(sample[rfm], sample[target].to_numpy(dtype=np.int64))
-    got = gather(client, _predicted, job, [plan.validation], h, target, "all", check,
+    got = gather(client, _predicted, job, [plan.validation], h, target, "all", by_name,
                   [target, *rfm, "bgnbd_p_any", "pnbd_p_any"], False)  # fmt: skip
     y = got[target].to_numpy(dtype=np.int64)
-    metrics = evaluate(y, got["p"].to_numpy())
+    scored = {
+        name: (evaluate(y, got[f"p_{name}"].to_numpy()),
+               float(log_loss(y, got[f"p_{name}"].to_numpy(), labels=[0, 1])))
+        for name in recipes
+    }  # fmt: skip
+    chosen = min(scored, key=lambda n: scored[n][1])
+    check, metrics = by_name[chosen], scored[chosen][0]
     base_metrics = evaluate(y, base.predict_proba(got[rfm])[:, 1])
     baselines: dict[str, dict[str, float] | None] = {}
     for name in ("bgnbd", "pnbd"):  # fitted at the validation cutoff, as in score._fit_target
@@ -331,10 +408,20 @@ def report(client: Any, job: Job, plan: CutoffPlan, target: Target, model_kw: di
     if len(shap) > _SHAP_ROWS:
         shap = shap.sample(n=_SHAP_ROWS, random_state=seed)
     prod_plan = plan.shifted()
-    prod, _ = fit_model(client, job, prod_plan, target, model_kw)
+    (prod,), _ = fit_models(client, job, prod_plan, target, [recipes[chosen]])
     report = {
         "horizon_days": h,
         "validation": metrics,
+        "recipe": chosen,
+        "recipes": {
+            name: {
+                "roc_auc": scored[name][0]["roc_auc"],
+                "log_loss": scored[name][1],
+                "n_trees": by_name[name].n_iter_,
+                "settings": {k: v for k, v in recipes[name].items() if k not in _FIXED},
+            }
+            for name in recipes
+        },
         "baseline_rfm_logistic": {
             k: base_metrics[k] for k in ("roc_auc", "pr_auc", "brier", "ece")
         },
@@ -347,7 +434,7 @@ def report(client: Any, job: Job, plan: CutoffPlan, target: Target, model_kw: di
         "n_validation_rows": int(len(got)),
         "n_trees": check.n_iter_,
         "features": list(names),
-        "top_drivers": check.drivers(shap).importance.head(10).to_dict(orient="records"),
+        "top_drivers": _top_drivers(check, shap),
     }
     return prod, report
 
@@ -358,8 +445,8 @@ def fit_spend(client: Any, job: Job, plan: CutoffPlan, rep: PropensityModel,
     from lightgbm.dask import DaskLGBMRegressor
 
     names = rep.feature_names_
-    X, y, n = _dask_matrix(client, job, plan.shifted().train, plan.horizon_days,
-                           "future_revenue", "all", names, positive=True)  # fmt: skip
+    X, y, n, _ = _dask_matrix(client, job, plan.shifted().train, plan.horizon_days,
+                              "future_revenue", "all", names, positive=True)  # fmt: skip
     if n == 0:
         raise DataError("no customer bought in any production training window")
     spend = SpendModel.matching(rep.get_params(), random_state=seed, n_jobs=1)

@@ -347,7 +347,7 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
                 self.model_.predict(frame, raw_score=True, num_iteration=self.n_iter_),
                 dtype=float,
             )
-        base = getattr(self, "base_", None)  # absent on models fitted by lifecycle.distributed
+        base = getattr(self, "base_", None)  # absent on models pickled before btyd_base
         if base is not None:
             trees = trees + base.decision_function(X)
         if self.linear_ is None:

@@ -92,6 +92,8 @@ RECIPES: dict[str, dict[str, Any]] = {
     },
     "btyd_base": {"btyd_base": True, "trees": False, "linear_weight": 0.0},
 }
+#: Settings of the run, not of a recipe (left out of ``metrics.json``'s recipe settings).
+_FIXED: tuple[str, ...] = ("calibration", "random_state", "n_jobs")
 _PII_NAME = re.compile(r"phone|mobile|email|e_mail|mail|tel", re.IGNORECASE)
 
 
@@ -116,6 +118,15 @@ def _hash_ids(ids: pd.Series, salt: str) -> pd.Series:
     return pd.Series(hashed[codes], index=ids.index, dtype="str")
 
 
+def recipe_settings(model_kw: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """:class:`PropensityModel` settings of each of :data:`RECIPES`: the recipe, then the
+    user's settings (``model_kw``: preset and overrides) on top, then the run's calibration,
+    seed and threads. Used by the single-process and the Dask path alike."""
+    fixed = {k: model_kw[k] for k in _FIXED if k in model_kw}
+    user = {k: v for k, v in model_kw.items() if k not in fixed}
+    return {name: recipe | user | fixed for name, recipe in RECIPES.items()}
+
+
 def _fit_target(
     t: TransactionTable,
     plan: CutoffPlan,
@@ -132,10 +143,8 @@ def _fit_target(
     extra = {"campaigns": campaigns, "response_days": response_days}
     train = rolling_training_set(t, plan.train, h, target=target, cache=cache, **extra)
     val = rolling_training_set(t, [plan.validation], h, target=target, cache=cache, **extra)
-    fixed = {k: model_kw[k] for k in ("calibration", "random_state", "n_jobs") if k in model_kw}
     candidates: dict[str, Any] = {}
-    for name, recipe in RECIPES.items():
-        kw = recipe | {k: v for k, v in model_kw.items() if k not in fixed} | fixed
+    for name, kw in recipe_settings(model_kw).items():
         model = PropensityModel(**kw).fit(train.X, train.y, cutoff=train.cutoff)
         p = model.predict_proba(val.X[train.X.columns])[:, 1]
         candidates[name] = (kw, model, evaluate(val.y, p), log_loss(val.y, p, labels=[0, 1]))
@@ -167,7 +176,7 @@ def _fit_target(
                 "roc_auc": c[2]["roc_auc"],
                 "log_loss": c[3],
                 "n_trees": c[1].n_iter_,
-                "settings": {k: v for k, v in c[0].items() if k not in fixed},
+                "settings": {k: v for k, v in c[0].items() if k not in _FIXED},
             }
             for name, c in candidates.items()
         },
