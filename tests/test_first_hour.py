@@ -176,7 +176,9 @@ def test_gate_failure_names_channels_and_allow_failure() -> None:
         },
         coords={"channel_roi": ["tv", "电视购物", "search"]},
     )
-    value, where = _extreme(az.rhat(post), largest=True)
+    rhat = az.rhat(post)
+    flat = {v: np.asarray(rhat[v]).ravel() for v in rhat.data_vars}
+    value, where = _extreme(flat, post.isel(chain=0, draw=0, drop=True), largest=True)
     assert value > 1.5
     assert where == "ROI of channel 电视购物"
     diag = Diagnostics(value, 50.0, 50.0, 0, 60, 2, "nutpie", where, where)
