@@ -37,6 +37,7 @@ fitted state ends in ``_``) and fit on log-parameters with L-BFGS-B.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,6 +45,23 @@ from scipy.optimize import minimize
 from scipy.special import betaln, gammaln, hyp2f1
 
 from omnimmm.errors import DataError, NotFittedError
+
+
+def customer_weights(
+    x: np.ndarray, T: np.ndarray, weights: np.ndarray | None, model: str
+) -> tuple[np.ndarray, Callable[[np.ndarray], float], float]:
+    """A BTYD fit's customer counts per row (ones without ``weights``), the weighted sum
+    over rows, and the mean ``T`` that conditions the fit; ``model`` names it in errors.
+    Without weights the sums are plain sums, the same as before weights existed."""
+    w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
+    if w.shape != x.shape or (w < 0).any():
+        raise DataError(f"{model}: weights must be non-negative, one per customer row")
+
+    def total(v: np.ndarray) -> float:
+        return float(v.sum() if weights is None else w @ v)
+
+    scale = float(np.mean(T) if weights is None else np.average(T, weights=w)) or 1.0
+    return w, total, scale
 
 
 @dataclass(frozen=True)
@@ -116,15 +134,8 @@ class BGNBD:
         """
         x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
         _check_rft(x, t_x, T)
-        w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
-        if w.shape != x.shape or (w < 0).any():
-            raise DataError("BG/NBD: weights must be non-negative, one per customer row")
-
-        def total(v: np.ndarray) -> float:  # unweighted: the same sums as before weights
-            return float(v.sum() if weights is None else w @ v)
-
+        w, total, scale = customer_weights(x, T, weights, "BG/NBD")
         # fit on T/scale for conditioning, then rescale alpha
-        scale = float(np.mean(T) if weights is None else np.average(T, weights=w)) or 1.0
 
         def nll(theta: np.ndarray) -> float:
             r, alpha, a, b = np.exp(theta)

@@ -39,6 +39,7 @@ from scipy.optimize import minimize
 from scipy.special import gammaln, hyp2f1, polygamma, psi, roots_genlaguerre, roots_hermitenorm
 
 from omnimmm.errors import DataError, NotFittedError
+from omnimmm.lifecycle.btyd import customer_weights
 
 __all__ = ["ParetoNBD", "ParetoNBDParams", "pareto_nbd_log_likelihood"]
 
@@ -131,15 +132,8 @@ class ParetoNBD:
         (optional) counts the customers behind each row, as in :meth:`BGNBD.fit`."""
         x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
         _check(x, t_x, T)
-        w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
-        if w.shape != x.shape or (w < 0).any():
-            raise DataError("Pareto/NBD: weights must be non-negative, one per customer row")
-
-        def total(v: np.ndarray) -> float:  # unweighted: the same sums as before weights
-            return float(v.sum() if weights is None else w @ v)
-
+        w, total, scale = customer_weights(x, T, weights, "Pareto/NBD")
         # fit on T/scale, then rescale alpha and beta
-        scale = float(np.mean(T) if weights is None else np.average(T, weights=w)) or 1.0
 
         # per customer: L-BFGS-B's first step is the raw gradient, which on a summed
         # likelihood of many customers jumps to the bounds' corner and stops there
