@@ -125,3 +125,33 @@ def test_split_controls_add_a_shrunk_slow_part_that_reads_the_same_past_in_the_f
     # The weeks after the training data, alone, read the training tail: the same features.
     future = baseline_features(panel.dates[90:], panel.controls.iloc[90:], spec, scaling)
     np.testing.assert_allclose(future["controls"], full[90:])
+
+
+def test_a_run_records_the_units_note_in_its_manifest_report_and_saved_model(tmp_path):
+    """Spend in thousandths of the outcome's currency: the guard fires, and the user reads
+    so on the report and in the manifest, also when the saved model is reused."""
+    import json
+
+    from omnimmm import run as pipeline
+    from omnimmm.mmm import load
+    from pipeline_world import world_frame, write_world
+
+    frame = world_frame()
+    for col in ("tv_spend", "search_spend", "social_spend"):
+        frame[col] = frame[col] * 1e-4
+    plan = write_world(tmp_path / "inputs", frame=frame)
+    pipeline.run(plan, tmp_path / "run")
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text(encoding="utf-8"))
+    notes = manifest["prior_notes"]
+    assert len(notes) == 1 and "tv" in notes[0]
+    html = (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
+    assert 'id="prior-notes"' in html and "&lt;script&gt;" in html and "<script>alert" not in html
+    assert load(tmp_path / "run" / "model").prior_notes_ == tuple(notes)
+
+
+def test_a_run_in_the_outcomes_currency_has_no_units_note(fitted_run):
+    import json
+
+    manifest = json.loads((fitted_run / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["prior_notes"] == []
+    assert 'id="prior-notes"' not in (fitted_run / "report.html").read_text(encoding="utf-8")

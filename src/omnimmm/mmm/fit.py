@@ -362,6 +362,7 @@ class OmniMMM:
             idata=self.idata_,
             timings=self.timings_,
             diagnostics=self.diagnostics_.to_dict(),
+            prior_notes=self.prior_notes_,
         )
 
     @classmethod
@@ -369,6 +370,7 @@ class OmniMMM:
         """A fitted model from a saved :class:`~omnimmm.mmm.persistence.FittedState`."""
         model = cls(state.plan, spec=state.spec, priors=state.priors, max_draws=state.max_draws)
         model._set_fitted(state.panel, state.scaling, state.idata, state.timings)
+        model.prior_notes_ = tuple(state.prior_notes)
         return model
 
     def save(self, directory: Any) -> Any:

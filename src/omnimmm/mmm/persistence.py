@@ -102,6 +102,9 @@ class FittedState:
         Compile and sampling seconds of the fit.
     diagnostics : dict
         Convergence summary (written to the manifest for reading without loading).
+    prior_notes : tuple of str
+        What the fit changed in the plan's priors to suit the data's units
+        (:mod:`omnimmm.mmm.units`); empty when nothing changed.
     """
 
     plan: Any
@@ -113,6 +116,7 @@ class FittedState:
     idata: Any
     timings: dict[str, Any]
     diagnostics: dict[str, Any] = dataclasses.field(default_factory=dict)
+    prior_notes: tuple[str, ...] = ()
 
 
 def save(state: Any, directory: str | Path) -> Path:
@@ -146,6 +150,7 @@ def save(state: Any, directory: str | Path) -> Path:
         "priors": dataclasses.asdict(state.priors),
         "max_draws": state.max_draws,
         "channel_kinds": dict(panel.channel_kinds),
+        "prior_notes": list(state.prior_notes),
     }
     (out / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
     scaling = json.dumps(state.scaling.to_dict(), indent=2)
@@ -224,4 +229,5 @@ def load_state(directory: str | Path) -> FittedState:
         idata=idata,
         timings=manifest["timings"],
         diagnostics=manifest.get("diagnostics", {}),
+        prior_notes=tuple(config.get("prior_notes", ())),
     )

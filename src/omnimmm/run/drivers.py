@@ -227,6 +227,8 @@ def _manifest(state: RunState, stages: dict[str, Any], gate: dict[str, Any]) -> 
         "model_files": state.model_files,
         "seeds": {"mmm": prep.seed, "holdout_refit": prep.seed, "optimizer": prep.seed},
         "sampler": prep.sampler,
+        # what the fit changed in the plan's priors to suit the data's units (mmm/units.py)
+        "prior_notes": list(getattr(state.model, "prior_notes_", ())),
         "fast": prep.fast,
         "stages": stages,
         "gate": gate,

@@ -97,6 +97,7 @@ def run_meta(prep: Prepared, model: Any) -> dict[str, Any]:
             "sampler": model.spec.sampler.sampler,
         },
         "n_draws_analysis": int(model.response_.n_draws),
+        "prior_notes": list(getattr(model, "prior_notes_", ())),
         "created": dt.datetime.now(dt.UTC).date().isoformat(),
     }
 
