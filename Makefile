@@ -20,7 +20,7 @@ $(UV):
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 $(VENV)/.synced: $(UV) pyproject.toml uv.lock
-	$(UV) sync --locked --extra dev --compile-bytecode --python $(PYTHON)
+	$(UV) sync --locked --extra dev --python $(PYTHON)
 	@touch $@
 
 install: $(VENV)/.synced
