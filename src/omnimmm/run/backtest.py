@@ -276,6 +276,7 @@ def _origins(
     from omnimmm.mmm.baselines import holdout_forecasts
     from omnimmm.mmm.explain import control_extrapolation
     from omnimmm.mmm.warm import warm_tune
+    from omnimmm.run.fit_rows import fit_row
     from omnimmm.run.remedies import fit_with_remedies
     from omnimmm.run.stages.gate import gate_spec
 
@@ -327,20 +328,8 @@ def _origins(
             if not ext.empty:
                 ext.insert(0, "origin", origin)
                 ctrl_frames.append(ext)
-            d = model.diagnostics_
-            fits.append({
-                "origin": str(origin.date()),
-                "train_weeks": int(start),
-                "rhat_max": float(d.rhat_max),
-                "ess_bulk_min": float(d.ess_bulk_min),
-                "divergences": int(d.divergences),
-                "seconds": float(model.timings_.get("total", np.nan)),
-                "compile_seconds": float(model.timings_.get("compile", np.nan)),
-                "gate_passed": bool(attempts[-1]["passed"]),
-                "remedies": attempts[1:],
-                "tune": int(model.timings_.get("tune", s["tune"])),
-                "warm_start": bool(model.timings_.get("warm", False)),
-            })  # fmt: skip
+            fits.append(fit_row(origin, start, model.diagnostics_, model.timings_,
+                                attempts[-1]["passed"], attempts[1:], s["tune"]))  # fmt: skip
             if bar is not None:
                 bar.advance(bar.task_ids[0])
     finally:

@@ -24,11 +24,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from omnimmm.data.geo_read import NATIONAL_ROW
 from omnimmm.run.context import Progress
+from omnimmm.run.fit_rows import fit_row
 
 __all__ = ["geo_origins", "national_part", "region_scores"]
 
@@ -89,19 +89,7 @@ def geo_origins(
         base_frames.append(bl[["origin", "geo", "date", "outcome", "method", "forecast"]])
         d = geo_stages.geo_diagnostics(model)
         timings = dict(getattr(model, "timings", {}) or {})
-        fits.append({
-            "origin": str(origin.date()),
-            "train_weeks": int(start),
-            "rhat_max": float(d.rhat_max),
-            "ess_bulk_min": float(d.ess_bulk_min),
-            "divergences": int(d.divergences),
-            "seconds": float(timings.get("total", np.nan)),
-            "compile_seconds": float(timings.get("compile", np.nan)),
-            "gate_passed": bool(quality_gate(d, gate).passed),
-            "remedies": [],
-            "tune": int(s["tune"]),
-            "warm_start": False,
-        })  # fmt: skip
+        fits.append(fit_row(origin, start, d, timings, quality_gate(d, gate).passed, [], s["tune"]))
     return (
         pd.concat(frames, ignore_index=True),
         pd.concat(base_frames, ignore_index=True),
