@@ -305,7 +305,7 @@ def lifecycle_points(
         f"outstanding balance (points): {fmt(doc['balance_points'])}",
         f"breakage: {b['mean']:.1%} [{b['low']:.1%}, {b['high']:.1%}] ({doc['breakage_basis']})",
         f"redeemed in the next {q['quarter_days']} days (points): from the balance "
-        f"{fmt(q['from_balance'])}, total {fmt(q['total'])}",
+        f"{fmt(q['from_balance'])}, total {fmt(q['total'])} ({q['interval']})",
     ]
     if doc["redemption_cost_next_quarter"] is not None:
         lines.append(

@@ -189,8 +189,8 @@ def _points(
         ("breakage (share of a point never redeemed)", doc["breakage"]),
         ("realised breakage of expired cohorts", doc["realised_breakage"]),
         ("balance points expected never to be redeemed", doc["balance_never_redeemed_points"]),
-        ("points redeemed next quarter, from the balance", q["from_balance"]),
-        ("points redeemed next quarter, total", q["total"]),
+        (f"points redeemed next quarter, from the balance ({q['interval']})", q["from_balance"]),
+        (f"points redeemed next quarter, total ({q['interval']})", q["total"]),
     ]
     if doc["redemption_cost_next_quarter"] is not None:
         rows.append(("redemption cost next quarter", doc["redemption_cost_next_quarter"]["total"]))
