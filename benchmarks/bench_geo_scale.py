@@ -139,15 +139,15 @@ def child_pymc_marketing(args: argparse.Namespace) -> dict[str, Any]:
         progressbar=False,
     )
     wall, cpu = time.perf_counter() - w0, time.process_time() - c0
-    post = idata.posterior
+    post = idata["posterior"]
     names = [rv.name for rv in mmm.model.free_RVs if rv.name in post]
     ess = az.ess(post[names], method="bulk")
     rhat = az.rhat(post[names])
     worst_r = max(names, key=lambda v: float(rhat[v].max()))
     worst_e = min(names, key=lambda v: float(ess[v].min()))
-    div = int(idata.sample_stats["diverging"].sum())
+    div = int(idata["sample_stats"]["diverging"].sum())
     # channel_contribution is on the target's scale (per region: max of the region's target)
-    contrib = post["channel_contribution"] * idata.constant_data["target_scale"]
+    contrib = post["channel_contribution"] * idata["constant_data"]["target_scale"]
     rev = (
         contrib.sum("date")
         .stack(sample=("chain", "draw"))
