@@ -146,15 +146,17 @@ def child_pymc_marketing(args: argparse.Namespace) -> dict[str, Any]:
     worst_r = max(names, key=lambda v: float(rhat[v].max()))
     worst_e = min(names, key=lambda v: float(ess[v].min()))
     div = int(idata["sample_stats"]["diverging"].sum())
-    # channel_contribution is on the target's scale (per region: max of the region's target)
-    contrib = post["channel_contribution"] * idata["constant_data"]["target_scale"]
-    rev = (
-        contrib.sum("date")
-        .stack(sample=("chain", "draw"))
-        .transpose("sample", "geo", "channel")
-        .sel(geo=list(p.geos), channel=list(p.channels))
-        .to_numpy()
-    )  # (draws, G, C) revenue over the fitted weeks
+    # channel_contribution is on the target's scale: one max over every date and region by
+    # default (``VariableScaling(dims=("geo",))`` reduces over regions too), else per region
+    cc = post["channel_contribution"].transpose("chain", "draw", "date", "geo", "channel")
+    cc = cc.sel(geo=list(p.geos), channel=list(p.channels))
+    scaled = cc.sum("date").to_numpy().reshape(-1, p.n_geos, len(p.channels))
+    tscale = mmm.get_scales_as_xarray()["target_scale"]
+    if "geo" in tscale.dims:
+        rev = scaled * tscale.sel(geo=list(p.geos)).to_numpy()[None, :, None]
+    else:
+        rev = scaled * float(np.asarray(tscale).reshape(-1)[0])
+    # rev: (draws, G, C) revenue over the fitted weeks
     if args.keep:  # the raw draws, so that a failure below does not lose the fit
         np.savez_compressed(args.keep, revenue=rev, geos=list(p.geos), channels=list(p.channels))
     spend = p.spend.sum(axis=0)  # (G, C)
