@@ -222,12 +222,16 @@ def run_child(name: str, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _row(name: str, r: dict[str, Any]) -> list[str]:
-    tool, geos, weeks = RUNS[name.split(" ")[0]]
+    run, _, tag = name.partition(" ")
+    tool, geos, weeks = RUNS[run]
     label = f"{tool} {geos}x{weeks} ({r.get('chains', '?')} x {r.get('draws', '?')})"
+    label += f" [{tag}]" if tag else ""
     if "error" in r:
-        return [label, "missing: " + r["error"][:100]] + [""] * 12
+        missing = f"missing after {r.get('elapsed_s', float('nan')):.0f} s: {r['error'][:100]}"
+        return [label, missing] + [""] * 12
     d = r["diagnostics"]
-    target = TARGETS.get(name.split(" ")[0])
+    full = (r.get("chains"), r.get("draws")) == (4, 1000)
+    target = TARGETS.get(run) if full else None
     return [
         label,
         f"{r['wall_s']:.0f}" + (f" (target {target:.0f})" if target else ""),
@@ -248,7 +252,10 @@ def _row(name: str, r: dict[str, Any]) -> list[str]:
 
 def report(out: Path, note: str) -> None:
     """Rewrite the ``geo_scale`` section of RESULTS.md from the JSON files in ``out``."""
-    results = {f.stem: json.loads(f.read_text()) for f in sorted(out.glob("*.json"))}
+    files = sorted(
+        out.glob("*.json"), key=lambda f: (list(RUNS).index(f.stem.split(" ")[0]), f.stem)
+    )
+    results = {f.stem: json.loads(f.read_text()) for f in files}
     header = ["run", "fit wall s", "fit CPU s", "process CPU s", "load (start-end)",
               "peak MB", "max R-hat", "min ESS", "div", "gate", "nat MAPE", "nat in 90%",
               "reg MAPE", "reg cov"]  # fmt: skip
