@@ -101,6 +101,7 @@ DROPPED = 1e9  # the ridge that holds a dropped interaction at zero
 MIN_CONTROLS, MAX_CONTROLS = 8, 60  # days without a purchase sampled per customer
 BURN_IN = 21  # days left out of the likelihood at the start (at most a fifth of the log)
 FLAT = 1.92  # log likelihood units: the shortest half-life this close to the best is chosen
+DESIGNS_KEPT = 4  # designs of the bootstrap's half-life choices kept for reuse
 
 
 @dataclass(frozen=True, eq=False)
@@ -488,16 +489,19 @@ def _fit(
     halves = np.zeros((n_ch, len(HALF_LIVES)))
     n_blocks = int(rows.block.max()) + 1
     fe_b, buy_b = st.rows, np.flatnonzero(buy)
+    point = tuple(int(h) for h in half)
+    designs: dict[tuple[int, ...], tuple[np.ndarray, ...]] = {point: (X, Xb)}
     for r in range(n_bootstrap):
         b = rng.poisson(1.0, n_cust).astype(float)
         half_b = _replicate_half_lives(prof, b)
         halves[np.arange(n_ch), half_b] += 1
-        X_r, Xb_r = X, Xb
-        if np.any(half_b != half):
-            X_r = _assemble(_main(rows, half_b, fe_b), rows.recent[fe_b], rows.block[fe_b],
-                            n_blocks)  # fmt: skip
-            Xb_r = _assemble(_main(rows, half_b, buy_b), rows.recent[buy_b],
-                             rows.block[buy_b], n_blocks)  # fmt: skip
+        key = tuple(int(h) for h in half_b)
+        if key not in designs:  # the few choices that recur are built once
+            if len(designs) >= DESIGNS_KEPT:
+                designs.pop(next(k for k in designs if k != point))
+            designs[key] = tuple(_assemble(_main(rows, half_b, ix), rows.recent[ix],
+                                           rows.block[ix], n_blocks) for ix in (fe_b, buy_b))  # fmt: skip
+        X_r, Xb_r = designs[key]
         beta_b, _ = _newton(X_r, st, beta_all, pen, b, iters=6, tol=1e-5)
         pen_b = _select(beta_b, se, inter, pen)
         kept += pen_b[inter] < DROPPED
