@@ -127,6 +127,7 @@ def model_forecast(frame: pd.DataFrame, run: Path) -> None:
     table["sn_err"] = table["seasonal_naive"] / table["actual"] - 1
     table["inside"] = (table["low"] <= table["actual"]) & (table["actual"] <= table["high"])
     show = table[["date", "actual", "mean", "low", "high", "seasonal_naive"]].copy()
+    show["date"] = show["date"].dt.date.astype(str)
     show[["actual", "mean", "low", "high", "seasonal_naive"]] /= 1e6
     show["err"] = table["err"].map("{:+.0%}".format)
     show["sn_err"] = table["sn_err"].map("{:+.0%}".format)
