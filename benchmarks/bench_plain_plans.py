@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -109,8 +110,12 @@ def variant_plan(plan: Path, model: dict, folder: Path) -> Path:
     return out
 
 
-def run_one(name: str, model: dict | None = None) -> dict:
-    """Run the quarterly run on one panel (``[model]`` keys changed by ``model``)."""
+def run_one(name: str, model: dict | None = None, keep: Path | None = None) -> dict:
+    """Run the quarterly run on one panel (``[model]`` keys changed by ``model``).
+
+    With ``keep``, the run's output folder is copied to ``keep / name`` (its tables, e.g.
+    ``tables/holdout.csv`` and ``tables/holdout_parts.csv``, for a diagnosis).
+    """
     from omnimmm import run as pipeline
     from omnimmm.errors import OmniError
     from omnimmm.report.result import load_result
@@ -129,6 +134,9 @@ def run_one(name: str, model: dict | None = None) -> dict:
         except OmniError as exc:
             return {"panel": name, "exit": exc.exit_code, "error": str(exc).split("\n")[0],
                     "seconds": time.perf_counter() - t0}  # fmt: skip
+        if keep is not None:
+            shutil.rmtree(keep / name, ignore_errors=True)
+            shutil.copytree(tmp / "run", keep / name)
         res = load_result(tmp / "run")
         d = res.diagnostics
         h = res.holdout
@@ -155,12 +163,13 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--only", action="append", choices=PANELS)
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--keep", type=Path, default=None, help="copy each run's folder here")
     args = ap.parse_args(argv)
     warnings.filterwarnings("ignore")
     header = machine_header(("omnimmm", "pymc", "nutpie", "statsmodels"))
     rows, notes = [], []
     for name in args.only or PANELS:
-        r = run_one(name)
+        r = run_one(name, keep=args.keep)
         print(r, flush=True)
         if r["exit"]:
             rows.append([name, str(r["exit"]), "-", "-", "-", "failed", "-", "-", "-", "-"])

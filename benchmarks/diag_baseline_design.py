@@ -33,6 +33,7 @@ from omnimmm.run.backtest import backtest_windows
 
 ORIGINS, HORIZON = 4, 13
 EPOCH = pd.Timestamp("2000-01-03")
+YEARLY_RHO: list[float] = []
 
 
 def load(name: str, tmp: Path):
@@ -64,7 +65,11 @@ def fourier(dates: pd.DatetimeIndex, order: int) -> np.ndarray:
 
 
 def fit_predict(
-    blocks: list[tuple[np.ndarray, float, bool]], y: np.ndarray, n: int, ar: float = 0.0
+    blocks: list[tuple[np.ndarray, float, bool]],
+    y: np.ndarray,
+    n: int,
+    ar: float = 0.0,
+    yearly_ar: bool = False,
 ) -> np.ndarray:
     """Penalised least squares on the first ``n`` weeks; prediction for all weeks.
 
@@ -92,6 +97,15 @@ def fit_predict(
         # residual carried forward with decay ``ar`` per week
         r = y[n - 1] - pred[n - 1]
         pred[n:] = pred[n:] + r * ar ** np.arange(1, len(y) - n + 1)
+    if yearly_ar and n > 2 * 52:
+        # last year's residual of the same week carried over with a weight learnt from the
+        # training weeks (least squares of r[t] on r[t - 52]): a yearly-lag structure
+        res = y[:n] - pred[:n]
+        rho = float(res[52:] @ res[:-52] / (res[:-52] @ res[:-52]))
+        lagged = np.concatenate([res, np.zeros(len(y) - n)])
+        idx = np.arange(n, len(y)) - 52
+        pred[n:] = pred[n:] + rho * lagged[idx]
+        YEARLY_RHO.append(rho)
     return pred
 
 
@@ -228,6 +242,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", action="append", choices=PANELS)
     ap.add_argument("--ar", type=float, default=0.0)
+    ap.add_argument(
+        "--yearly-ar",
+        action="store_true",
+        help="add last year's residual of the same week, weight learnt on the training weeks",
+    )
+    ap.add_argument("--variant", action="append", help="only these variants (labels)")
     args = ap.parse_args(argv)
     warnings.filterwarnings("ignore")
     table: dict[str, dict[str, float]] = {}
@@ -252,13 +272,18 @@ def main(argv: list[str] | None = None) -> int:
                 h = media_features(spend[:end], n)
                 act = y[n:end]
                 for label, blocks in variants().items():
+                    if args.variant and label not in args.variant:
+                        continue
                     bl = blocks(dates[:end], t, c_all[:end], n) + [(h, 0.5, True)]
-                    p = fit_predict(bl, y, n, ar=args.ar)[n:end]
+                    p = fit_predict(bl, y, n, ar=args.ar, yearly_ar=args.yearly_ar)[n:end]
                     res.setdefault(label, []).append(float(np.mean(np.abs(p - act) / act)))
                 sn = seasonal_naive_forecast(y[:n], HORIZON).values
                 et = ets_forecast(y[:n], HORIZON).values
                 res.setdefault("seasonal naive", []).append(float(np.mean(np.abs(sn - act) / act)))
                 res.setdefault("ETS", []).append(float(np.mean(np.abs(et - act) / act)))
+        if YEARLY_RHO:
+            print(f"{name}: learnt yearly residual weights {np.round(YEARLY_RHO, 2).tolist()}")
+            YEARLY_RHO.clear()
         table[name] = {k: float(np.mean(v)) for k, v in res.items()}
         table[name + " last"] = {k: v[-1] for k, v in res.items()}
     frame = pd.DataFrame(table)

@@ -132,6 +132,8 @@ def test_negative_control_the_moving_baseline_does_not_swallow_media(seed):
     pairs covered; drifting 12.8%, 7/8; a fixed baseline on the drifting world 29.7%, 4/8.
     World seed 1: steady 19.4%, drifting 18.2%, 7/8 each (the fixed baseline's 11.3% on the
     steady world, ``test_mmm_recovery``, shows what the walk costs where nothing drifts).
+    With split controls (the default since): seed 0 steady 10.3%, 8/8; drifting 10.7%, 7/8;
+    fixed on drifting 47.3%, 3/8. Seed 1: 18.7%, 8/8; 18.8%, 7/8; 44.2%, 3/8 (2026-12-06).
     """
     steady = simulate_world(seed=seed, channels=("search", "social", "tv", "outdoor"), noise=0.01)
     drifting = with_level_drift(steady, size=0.15, seed=seed)
