@@ -51,14 +51,29 @@ def _mean_back(
         m /= t_n
         for t in range(t_n):
             g[t, o] = r[t, o] - m
+    # The baseline coefficients' slopes, sum_t g[t, o] features[t, f], accumulate in a
+    # contiguous block (one accumulator per coefficient, the weeks added in the same order
+    # as one scattered add into ``gv`` per week would: the same numbers to the bit), so the
+    # loop over features is a vector operation instead of a chain of scattered adds. The
+    # coordinates ``base`` are distinct (one per feature and outcome, DensityTables).
+    gb = np.empty((o_n, f_n))
+    for o in range(o_n):
+        for f in range(f_n):
+            gb[o, f] = gv[base[f, o]]
+    for t in range(t_n):
+        for o in range(o_n):
+            go = g[t, o]
+            for f in range(f_n):
+                gb[o, f] += go * features[t, f]
+    for o in range(o_n):
+        for f in range(f_n):
+            gv[base[f, o]] = gb[o, f]
     gh = np.zeros((t_n, c_n, n_a))
     g_beta = np.zeros((c_n, o_n))
     for t in range(t_n):
         for o in range(o_n):
             go = g[t, o]
             a = oa[o]
-            for f in range(f_n):
-                gv[base[f, o]] += go * features[t, f]
             for c in range(c_n):
                 g_beta[c, o] += go * h[t, c, a]
                 gh[t, c, a] += go * beta[c, o]
