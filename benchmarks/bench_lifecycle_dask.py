@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import shutil
 import statistics
@@ -86,6 +87,9 @@ def _child(args: argparse.Namespace) -> None:
         import logging
 
         from distributed import Client, LocalCluster
+
+        logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
+        logging.getLogger("omnimmm.lifecycle.distributed").setLevel(logging.INFO)
 
         from omnimmm.lifecycle.distributed import score_customers_dask
 
@@ -170,6 +174,11 @@ def _measure(cmd: list[str], cap_gb: float | None, timeout: float | None = None)
     others = sorted((rss for pid, (_, rss) in peaks.items() if pid != proc.pid), reverse=True)
     result["peak_client_gb"] = (client[0] if client else 0) / 2**30
     result["peak_children_gb"] = [r / 2**30 for r in others]
+    result["children"] = sorted(([rss / 2**30, cpu.get(pid, 0.0)]
+                                 for pid, (_, rss) in peaks.items() if pid != proc.pid),
+                                reverse=True)  # fmt: skip
+    done_phases = re.findall(r"phase (\w+) done in ([\d.]+) s", stderr)
+    result["phases_done"] = {k: float(v) for k, v in done_phases}
     lines = [line for line in stdout.splitlines() if line.startswith("{")]
     if proc.returncode == 0 and lines:
         result |= json.loads(lines[-1])
@@ -299,6 +308,20 @@ def render(state: dict) -> str:
                                 "peak RSS client GB", "peak RSS per worker GB (max)",
                                 "load (mean)", "AUC repurchase", "AUC churn", "failure"],
                                rows), ""]  # fmt: skip
+        for kind, runs in s["runs"].items():
+            for i, r in enumerate(runs, 1):
+                if "cpu_s_client" not in r:
+                    continue
+                procs = ", ".join(f"{g:.2f} GB / {c:.0f} s" for g, c in r.get("children", [])
+                                  if g > 0.05)  # fmt: skip
+                out.append(f"- {kind} run {i}: wall {r['wall']:.0f} s, load {r['load_mean']:.1f}; "
+                           f"client{' (with the scheduler)' if kind == 'dask' else ''} "
+                           f"{r['peak_client_gb']:.2f} GB peak RSS / {r['cpu_s_client']:.0f} CPU s"
+                           + (f"; other processes (peak RSS / CPU s, largest first): {procs}"
+                              if procs else "")
+                           + (f"; phases finished before it stopped: {r['phases_done']}"
+                              if r["rc"] != 0 and r.get("phases_done") else ""))  # fmt: skip
+        out.append("")
         phases = [r["phases"] for r in s["runs"]["dask"] if r.get("phases")]
         if phases:
             out += ["Dask phases (wall s, median): " + ", ".join(
