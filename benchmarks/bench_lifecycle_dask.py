@@ -218,6 +218,12 @@ def main() -> None:
         help="Stop a run after this many seconds and report it as unfinished.",
     )
     ap.add_argument("--generate-only", action="store_true")
+    ap.add_argument(
+        "--append",
+        action="store_true",
+        help="Add this invocation's runs to the runs stored for this size (the median is "
+        "over all of them) instead of replacing them.",
+    )
     ap.add_argument("--child", choices=["single", "dask"], help=argparse.SUPPRESS)
     ap.add_argument("--data", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
@@ -261,7 +267,10 @@ def main() -> None:
             shutil.rmtree(root, ignore_errors=True)
     state = json.loads(STATE.read_text()) if STATE.is_file() else {}
     before = state.get(f"{args.rows}/{args.customers}", {}).get("runs", {})
-    runs = {k: v or before.get(k, []) for k, v in runs.items()}  # a path not run keeps its runs
+    if args.append:  # this invocation's runs join the stored ones (repeats run one at a time)
+        runs = {k: before.get(k, []) + v for k, v in runs.items()}
+    else:
+        runs = {k: v or before.get(k, []) for k, v in runs.items()}  # a path not run keeps its runs
     state[f"{args.rows}/{args.customers}"] = {
         "rows": rows, "customers": args.customers, "generate_s": gen_s, "runs": runs,
         "workers": args.workers, "worker_gb": args.worker_gb, "cap_gb": args.cap_gb,
