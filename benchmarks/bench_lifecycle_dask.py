@@ -107,6 +107,7 @@ def _child(args: argparse.Namespace) -> None:
         "auc_churn": m["churn"]["validation"]["roc_auc"],
         "train_rows": m["repurchase"]["n_train_rows"],
         "phases": m.get("engine", {}).get("phase_seconds"),
+        "phase_cpu": m.get("engine", {}).get("phase_cpu_seconds"),
     }))  # fmt: skip
 
 
@@ -177,8 +178,8 @@ def _measure(cmd: list[str], cap_gb: float | None, timeout: float | None = None)
     result["children"] = sorted(([rss / 2**30, cpu.get(pid, 0.0)]
                                  for pid, (_, rss) in peaks.items() if pid != proc.pid),
                                 reverse=True)  # fmt: skip
-    done_phases = re.findall(r"phase (\w+) done in ([\d.]+) s", stderr)
-    result["phases_done"] = {k: float(v) for k, v in done_phases}
+    done_phases = re.findall(r"phase (\w+) done in ([\d.]+) s \(([\d.]+) CPU s\)", stderr)
+    result["phases_done"] = {k: [float(w), float(c)] for k, w, c in done_phases}
     lines = [line for line in stdout.splitlines() if line.startswith("{")]
     if proc.returncode == 0 and lines:
         result |= json.loads(lines[-1])
@@ -328,13 +329,18 @@ def render(state: dict) -> str:
                            f"{r['peak_client_gb']:.2f} GB peak RSS / {r['cpu_s_client']:.0f} CPU s"
                            + (f"; other processes (peak RSS / CPU s, largest first): {procs}"
                               if procs else "")
-                           + (f"; phases finished before it stopped: {r['phases_done']}"
+                           + (f"; phases finished before it stopped (wall s, CPU s): "
+                              f"{r['phases_done']}"
                               if r["rc"] != 0 and r.get("phases_done") else ""))  # fmt: skip
         out.append("")
         phases = [r["phases"] for r in s["runs"]["dask"] if r.get("phases")]
         if phases:
             out += ["Dask phases (wall s, median): " + ", ".join(
                 f"{k} {statistics.median(p[k] for p in phases):.0f}" for k in phases[0]) + ".", ""]  # fmt: skip
+        cpus = [r["phase_cpu"] for r in s["runs"]["dask"] if r.get("phase_cpu")]
+        if cpus:
+            out += ["Dask phases (CPU s of the client and the workers, median): " + ", ".join(
+                f"{k} {statistics.median(p[k] for p in cpus):.0f}" for k in cpus[0]) + ".", ""]  # fmt: skip
         single, dask = _median(s["runs"]["single"], "wall"), _median(s["runs"]["dask"], "wall")
         if single and dask:
             out.append(f"Dask / single wall-time ratio: {dask / single:.2f}.")

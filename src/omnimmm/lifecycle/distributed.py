@@ -429,18 +429,39 @@ def score_customers_dask(
         shutil.rmtree(work, ignore_errors=True)
 
 
-class _Clock:
-    """Wall seconds of each phase, for ``metrics.json`` (where the time of a run goes)."""
+def _own_cpu_seconds() -> float:
+    """CPU seconds (user + system) of this process so far."""
+    import resource
 
-    def __init__(self) -> None:
+    use = resource.getrusage(resource.RUSAGE_SELF)
+    return use.ru_utime + use.ru_stime
+
+
+class _Clock:
+    """Wall seconds of each phase, and the CPU seconds of the client and the workers in it,
+    for ``metrics.json`` (where the time of a run goes; a local cluster's scheduler runs in
+    the client process)."""
+
+    def __init__(self, client: Any) -> None:
         self.laps: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+        self._client = client
         self._t = time.perf_counter()
+        self._cpu = self._cpu_now()
+
+    def _cpu_now(self) -> float:
+        try:
+            workers = sum(self._client.run(_own_cpu_seconds).values())
+        except Exception:  # a worker lost between phases: its CPU is not counted
+            workers = 0.0
+        return _own_cpu_seconds() + workers
 
     def lap(self, name: str) -> None:
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), self._cpu_now()
         self.laps[name] = round(now - self._t, 3)
-        self._t = now
-        _log.info("phase %s done in %.1f s", name, self.laps[name])
+        self.cpu[name] = round(cpu - self._cpu, 1)
+        self._t, self._cpu = now, cpu
+        _log.info("phase %s done in %.1f s (%.1f CPU s)", name, self.laps[name], self.cpu[name])
 
 
 def _score(client: Any, transactions: str | Path, as_of: DateLike, horizon_days: int, out: Path,
@@ -449,7 +470,7 @@ def _score(client: Any, transactions: str | Path, as_of: DateLike, horizon_days:
            model_preset: str, model_params: dict[str, Any] | None,
            n_partitions: int | None, train_rows_per_worker: int | None,
            piece_rows: int | None) -> ScoreResult:  # fmt: skip
-    clock = _Clock()
+    clock = _Clock(client)
     stop = cutoff_end(as_of)
     files, cols, roles = _inputs(transactions, columns, work)
     n_workers = max(1, len(client.scheduler_info()["workers"]))
@@ -561,6 +582,7 @@ def _score(client: Any, transactions: str | Path, as_of: DateLike, horizon_days:
             "train_rows_per_worker": job.train_rows_per_worker,
             "btyd_fit_customers_max": BTYD_FIT_CUSTOMERS,
             "phase_seconds": clock.laps,
+            "phase_cpu_seconds": clock.cpu,
         },
     }
     _write_atomic(out, scores.iloc[_id_order(scores["customer_id"])], metrics)
