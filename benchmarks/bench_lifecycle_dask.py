@@ -220,6 +220,12 @@ def main() -> None:
     )
     ap.add_argument("--generate-only", action="store_true")
     ap.add_argument(
+        "--render-only",
+        action="store_true",
+        help="Rewrite the RESULTS.md section from the stored runs (with --note: this size's "
+        "remark replaced).",
+    )
+    ap.add_argument(
         "--append",
         action="store_true",
         help="Add this invocation's runs to the runs stored for this size (the median is "
@@ -231,6 +237,13 @@ def main() -> None:
     args = ap.parse_args()
     if args.child:
         _child(args)
+        return
+    if args.render_only:
+        state = json.loads(STATE.read_text())
+        if args.note:
+            state[f"{args.rows}/{args.customers}"]["note"] = args.note
+            STATE.write_text(json.dumps(state, indent=1))
+        update_section("bench_lifecycle_dask", render(state))
         return
 
     if args.keep:
@@ -275,7 +288,8 @@ def main() -> None:
     state[f"{args.rows}/{args.customers}"] = {
         "rows": rows, "customers": args.customers, "generate_s": gen_s, "runs": runs,
         "workers": args.workers, "worker_gb": args.worker_gb, "cap_gb": args.cap_gb,
-        "preset": args.preset, "header": machine_header(PACKAGES), "note": args.note,
+        "preset": args.preset, "header": machine_header(PACKAGES),
+        "note": args.note or state.get(f"{args.rows}/{args.customers}", {}).get("note", ""),
     }  # fmt: skip
     STATE.write_text(json.dumps(state, indent=1))
     update_section("bench_lifecycle_dask", render(state))
