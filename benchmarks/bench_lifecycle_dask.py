@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import shutil
 import statistics
@@ -87,6 +88,9 @@ def _child(args: argparse.Namespace) -> None:
 
         from distributed import Client, LocalCluster
 
+        logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
+        logging.getLogger("omnimmm.lifecycle.distributed").setLevel(logging.INFO)
+
         from omnimmm.lifecycle.distributed import score_customers_dask
 
         with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
@@ -103,6 +107,7 @@ def _child(args: argparse.Namespace) -> None:
         "auc_churn": m["churn"]["validation"]["roc_auc"],
         "train_rows": m["repurchase"]["n_train_rows"],
         "phases": m.get("engine", {}).get("phase_seconds"),
+        "phase_cpu": m.get("engine", {}).get("phase_cpu_seconds"),
     }))  # fmt: skip
 
 
@@ -170,6 +175,11 @@ def _measure(cmd: list[str], cap_gb: float | None, timeout: float | None = None)
     others = sorted((rss for pid, (_, rss) in peaks.items() if pid != proc.pid), reverse=True)
     result["peak_client_gb"] = (client[0] if client else 0) / 2**30
     result["peak_children_gb"] = [r / 2**30 for r in others]
+    result["children"] = sorted(([rss / 2**30, cpu.get(pid, 0.0)]
+                                 for pid, (_, rss) in peaks.items() if pid != proc.pid),
+                                reverse=True)  # fmt: skip
+    done_phases = re.findall(r"phase (\w+) done in ([\d.]+) s \(([\d.]+) CPU s\)", stderr)
+    result["phases_done"] = {k: [float(w), float(c)] for k, w, c in done_phases}
     lines = [line for line in stdout.splitlines() if line.startswith("{")]
     if proc.returncode == 0 and lines:
         result |= json.loads(lines[-1])
@@ -209,12 +219,31 @@ def main() -> None:
         help="Stop a run after this many seconds and report it as unfinished.",
     )
     ap.add_argument("--generate-only", action="store_true")
+    ap.add_argument(
+        "--render-only",
+        action="store_true",
+        help="Rewrite the RESULTS.md section from the stored runs (with --note: this size's "
+        "remark replaced).",
+    )
+    ap.add_argument(
+        "--append",
+        action="store_true",
+        help="Add this invocation's runs to the runs stored for this size (the median is "
+        "over all of them) instead of replacing them.",
+    )
     ap.add_argument("--child", choices=["single", "dask"], help=argparse.SUPPRESS)
     ap.add_argument("--data", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         _child(args)
+        return
+    if args.render_only:
+        state = json.loads(STATE.read_text())
+        if args.note:
+            state[f"{args.rows}/{args.customers}"]["note"] = args.note
+            STATE.write_text(json.dumps(state, indent=1))
+        update_section("bench_lifecycle_dask", render(state))
         return
 
     if args.keep:
@@ -252,11 +281,15 @@ def main() -> None:
             shutil.rmtree(root, ignore_errors=True)
     state = json.loads(STATE.read_text()) if STATE.is_file() else {}
     before = state.get(f"{args.rows}/{args.customers}", {}).get("runs", {})
-    runs = {k: v or before.get(k, []) for k, v in runs.items()}  # a path not run keeps its runs
+    if args.append:  # this invocation's runs join the stored ones (repeats run one at a time)
+        runs = {k: before.get(k, []) + v for k, v in runs.items()}
+    else:
+        runs = {k: v or before.get(k, []) for k, v in runs.items()}  # a path not run keeps its runs
     state[f"{args.rows}/{args.customers}"] = {
         "rows": rows, "customers": args.customers, "generate_s": gen_s, "runs": runs,
         "workers": args.workers, "worker_gb": args.worker_gb, "cap_gb": args.cap_gb,
-        "preset": args.preset, "header": machine_header(PACKAGES), "note": args.note,
+        "preset": args.preset, "header": machine_header(PACKAGES),
+        "note": args.note or state.get(f"{args.rows}/{args.customers}", {}).get("note", ""),
     }  # fmt: skip
     STATE.write_text(json.dumps(state, indent=1))
     update_section("bench_lifecycle_dask", render(state))
@@ -299,10 +332,29 @@ def render(state: dict) -> str:
                                 "peak RSS client GB", "peak RSS per worker GB (max)",
                                 "load (mean)", "AUC repurchase", "AUC churn", "failure"],
                                rows), ""]  # fmt: skip
+        for kind, runs in s["runs"].items():
+            for i, r in enumerate(runs, 1):
+                if "cpu_s_client" not in r:
+                    continue
+                procs = ", ".join(f"{g:.2f} GB / {c:.0f} s" for g, c in r.get("children", [])
+                                  if g > 0.05)  # fmt: skip
+                out.append(f"- {kind} run {i}: wall {r['wall']:.0f} s, load {r['load_mean']:.1f}; "
+                           f"client{' (with the scheduler)' if kind == 'dask' else ''} "
+                           f"{r['peak_client_gb']:.2f} GB peak RSS / {r['cpu_s_client']:.0f} CPU s"
+                           + (f"; other processes (peak RSS / CPU s, largest first): {procs}"
+                              if procs else "")
+                           + (f"; phases finished before it stopped (wall s, CPU s): "
+                              f"{r['phases_done']}"
+                              if r["rc"] != 0 and r.get("phases_done") else ""))  # fmt: skip
+        out.append("")
         phases = [r["phases"] for r in s["runs"]["dask"] if r.get("phases")]
         if phases:
             out += ["Dask phases (wall s, median): " + ", ".join(
                 f"{k} {statistics.median(p[k] for p in phases):.0f}" for k in phases[0]) + ".", ""]  # fmt: skip
+        cpus = [r["phase_cpu"] for r in s["runs"]["dask"] if r.get("phase_cpu")]
+        if cpus:
+            out += ["Dask phases (CPU s of the client and the workers, median): " + ", ".join(
+                f"{k} {statistics.median(p[k] for p in cpus):.0f}" for k in cpus[0]) + ".", ""]  # fmt: skip
         single, dask = _median(s["runs"]["single"], "wall"), _median(s["runs"]["dask"], "wall")
         if single and dask:
             out.append(f"Dask / single wall-time ratio: {dask / single:.2f}.")

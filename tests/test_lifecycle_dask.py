@@ -158,8 +158,11 @@ def test_stop_round_follows_lightgbm_rule():
 def test_bad_inputs_fail_before_a_cluster(tmp_path):
     csv = tmp_path / "tx.csv"
     csv.write_text("customer_id,ts,amount\n1,2024-01-01,3\n")
+    assert input_files(csv) == [csv]  # one CSV file is read in pieces (distributed_input)
+    js = tmp_path / "tx.json"
+    js.write_text("[]")
     with pytest.raises(DataError, match="reads Parquet"):
-        input_files(csv)
+        input_files(js)
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="no .parquet files"):
         input_files(tmp_path / "empty")
@@ -169,7 +172,7 @@ def test_bad_inputs_fail_before_a_cluster(tmp_path):
         score_on_cluster(
             tmp_path / "empty", AS_OF, 60, tmp_path / "out", scheduler="tcp://x:1", workers=2
         )
-    res = CliRunner().invoke(app, ["lifecycle", "score", "--transactions", str(csv),
+    res = CliRunner().invoke(app, ["lifecycle", "score", "--transactions", str(js),
                                    "--as-of", AS_OF, "--horizon-days", "60",
                                    "--out", str(tmp_path / "o"), "--workers", "2"])  # fmt: skip
     assert res.exit_code != 0 and "reads Parquet" in res.output

@@ -154,7 +154,7 @@ def lifecycle_score(
     ] = 90,
     scheduler: Annotated[
         str | None,
-        typer.Option(help="Score on this Dask cluster (tcp://host:8786); Parquet input."),
+        typer.Option(help="Score on this Dask cluster (tcp://host:8786); Parquet or CSV input."),
     ] = None,
     workers: Annotated[
         int | None, typer.Option(help="Score on a local Dask cluster of N worker processes.")

@@ -1,14 +1,16 @@
 """``omnimmm lifecycle score --scheduler ADDRESS``: the scoring of :mod:`.score` on Dask.
 
-The transactions are a Parquet file or a folder of them (any layout DuckDB reads); no process
-loads them whole. The work runs as Dask tasks on the cluster's workers, which must see the
+The transactions are a folder of Parquet files (any layout DuckDB reads), or one Parquet or
+CSV file, however big; no process loads them whole. The work runs as Dask tasks on the cluster's workers, which must see the
 input files and the scratch folder (a shared file system, or a local cluster):
 
-1. **Partition.** One task per input file loads it with
+1. **Partition.** One task per input piece (a file, or a part of a big file of about
+   :data:`~omnimmm.lifecycle.distributed_input.PIECE_ROWS` rows: whole Parquet row groups,
+   or a CSV streamed to Parquet pieces; see :mod:`.distributed_input`) loads it with
    :func:`~omnimmm.lifecycle.features.load_transactions` (the same parsing, the same checks and
    error messages, the as-of filter in SQL) and writes its rows, already typed, to
    ``n_partitions`` buckets by a hash of the customer key in one ``COPY ... PARTITION_BY``:
-   every customer's whole history lands in one bucket, and every file is read once.
+   every customer's whole history lands in one bucket, and every row is read once.
 2. **BG/NBD and Pareto/NBD.** The rhythm features hold both models fitted at each cutoff on
    *every* customer. Each bucket returns its customers' ``(x, t_x, T)`` (the inputs
    :mod:`.rhythm` fits on) as distinct rows with customer counts (whole days); one task per
@@ -36,6 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import os
 import shutil
 import tempfile
@@ -53,6 +56,16 @@ import omnimmm
 from omnimmm.cluster import dask_client
 from omnimmm.errors import DataError
 from omnimmm.lifecycle.btyd import BGNBD
+from omnimmm.lifecycle.distributed_input import (
+    PIECE_ROWS,
+    Piece,
+    csv_pieces,
+    input_files,
+    is_csv,
+    materialize,
+    parquet_pieces,
+    relabel,
+)
 from omnimmm.lifecycle.distributed_train import (
     _LABELS,
     SAMPLE_ROWS,
@@ -95,28 +108,12 @@ from omnimmm.lifecycle.value import SpendModel, expected_revenue
 
 #: DuckDB memory per task (it spills to the scratch folder beyond this).
 DUCKDB_MEMORY = "1GB"
+_log = logging.getLogger(__name__)
+#: Transactions (about) per customer bucket when ``n_partitions`` is not given.
+ROWS_PER_BUCKET = 400_000
 #: Customers (at most) BG/NBD and Pareto/NBD are fitted on at a cutoff (see _fit_cutoff).
 BTYD_FIT_CUSTOMERS = 250_000
 BtydModels = dict[pd.Timestamp, dict[str, "BGNBD | ParetoNBD"]]
-
-
-def input_files(transactions: str | Path) -> list[Path]:
-    """The Parquet files behind ``transactions`` (a file, or a folder searched recursively)."""
-    path = Path(transactions)
-    if path.is_file():
-        if path.suffix.lower() not in (".parquet", ".pq"):
-            raise DataError(
-                f"{path}: --scheduler reads Parquet (a file or a folder of them), not "
-                f"{path.suffix or 'this file'}; convert it (e.g. DuckDB COPY ... TO 'x.parquet') "
-                "or score it without --scheduler"
-            )
-        return [path]
-    if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in (".parquet", ".pq"))
-        if files:
-            return files
-        raise DataError(f"{path}: the folder holds no .parquet files")
-    raise DataError(f"{path}: no such transactions file or folder")
 
 
 def _sql_path(path: Path) -> str:
@@ -130,18 +127,19 @@ def _connect(scratch: str) -> duckdb.DuckDBPyConnection:
     )
 
 
-def _partition_file(path: str, index: int, cols: ColumnMap, stop: pd.Timestamp,
+def _partition_file(piece: Piece, index: int, cols: ColumnMap, stop: pd.Timestamp,
                     scratch: str, n_partitions: int) -> dict[str, Any] | None:  # fmt: skip
-    """Load one input file as ``lifecycle score`` would and write its rows, typed, to the
-    buckets in one pass (``rows/f<index>/_bucket=<b>/*.parquet``)."""
+    """Load one input piece as ``lifecycle score`` would load a file and write its rows,
+    typed, to the buckets in one pass (``rows/f<index>/_bucket=<b>/*.parquet``)."""
     con = _connect(scratch)
+    read = materialize(piece, Path(scratch) / "pieces" / f"p{index:06d}.parquet")
     try:
         try:
-            t = load_transactions(path, columns=cols, until=stop, con=con)
+            t = load_transactions(read, columns=cols, until=stop, con=con)
         except DataError as exc:
             if "has no transactions" in str(exc):
-                return None  # every row of this file is after the as-of date
-            raise
+                return None  # every row of this piece is after the as-of date
+            raise relabel(exc, piece, read) from None
         target = Path(scratch) / "rows" / f"f{index:06d}"
         target.parent.mkdir(parents=True, exist_ok=True)
         con.execute(
@@ -151,6 +149,18 @@ def _partition_file(path: str, index: int, cols: ColumnMap, stop: pd.Timestamp,
         return {"n": t.n_rows, "start": t.start, "end": t.end, "optional": t.optional}
     finally:
         con.close()
+        if str(read) != piece.path:
+            read.unlink(missing_ok=True)
+
+
+def _pieces(client: Any, files: list[Path], scratch: str, piece_rows: int) -> list[Piece]:
+    """Every input file as pieces (see :mod:`.distributed_input`): Parquet files cut from
+    their footers here, CSV files streamed to Parquet pieces on the workers."""
+    csvs = [p for p in files if is_csv(p)]
+    futures = client.map(csv_pieces, [str(p) for p in csvs], range(len(csvs)), scratch=scratch,
+                         piece_rows=piece_rows, memory=DUCKDB_MEMORY, pure=False)  # fmt: skip
+    cut = dict(zip(csvs, client.gather(futures), strict=True))
+    return [q for p in files for q in (cut[p] if p in cut else parquet_pieces(p, piece_rows))]
 
 
 def _bucket_table(job: Job, b: int, con: duckdb.DuckDBPyConnection,
@@ -233,12 +243,22 @@ def _fit_cutoff(parts: list[np.ndarray], max_customers: int = BTYD_FIT_CUSTOMERS
     }
 
 
-def _fit_btyd(client: Any, parts: list[dict[pd.Timestamp, np.ndarray]],
+def _cutoff_rows(summary: dict[pd.Timestamp, np.ndarray], cutoff: pd.Timestamp) -> np.ndarray:
+    """One cutoff's counted rows of a bucket summary (none for an empty bucket)."""
+    return summary.get(cutoff, np.zeros((0, 4)))
+
+
+def _fit_btyd(client: Any, summaries: list[Any], cutoffs: list[pd.Timestamp],
               seed: int) -> BtydModels:  # fmt: skip
-    """:func:`_fit_cutoff` at every cutoff, one task per cutoff."""
-    cutoffs = sorted({c for p in parts for c in p})
-    fits = client.map(_fit_cutoff, [[p[c] for p in parts if c in p] for c in cutoffs],
-                      max_customers=BTYD_FIT_CUSTOMERS, seed=seed, pure=False)  # fmt: skip
+    """:func:`_fit_cutoff` at every cutoff, one task per cutoff, on the bucket ``summaries``
+    (futures): the counted rows go from worker to worker, not through the client (at 5M
+    customers they are about 1 GB over all cutoffs)."""
+    fits = [
+        client.submit(_fit_cutoff, [client.submit(_cutoff_rows, f, c, pure=False)
+                                    for f in summaries],
+                      max_customers=BTYD_FIT_CUSTOMERS, seed=seed, pure=False)
+        for c in cutoffs
+    ]  # fmt: skip
     return dict(zip(cutoffs, client.gather(fits), strict=True))
 
 
@@ -364,20 +384,26 @@ def score_customers_dask(
     n_partitions: int | None = None,
     scratch_dir: str | Path | None = None,
     train_rows_per_worker: int | None = None,
+    piece_rows: int | None = None,
 ) -> ScoreResult:
     """Score every customer at ``as_of`` on a Dask cluster; the outputs of ``score_customers``.
 
     Parameters
     ----------
     transactions
-        A Parquet file or a folder of Parquet files (searched recursively).
+        A Parquet or CSV file, or a folder of Parquet files (searched recursively). A big
+        file is read in pieces by every worker (see :mod:`.distributed_input`).
     as_of, horizon_days, out_dir, columns, churn_horizon_days, n_cutoffs, step_days,
     min_history_days, calibration, seed, salt, model_preset, model_params
         As in :func:`omnimmm.lifecycle.score.score_customers`.
     client
         A ``distributed.Client``; its workers must see ``transactions`` and ``scratch_dir``.
     n_partitions
-        Customer buckets (default: about 400,000 rows each, at least two per worker).
+        Customer buckets (default: about :data:`ROWS_PER_BUCKET` rows each, at least two per
+        worker).
+    piece_rows
+        Rows (about) of the pieces a big input file is cut into, one partition task each
+        (default :data:`~omnimmm.lifecycle.distributed_input.PIECE_ROWS`).
     train_rows_per_worker
         Training rows per worker the trees are trained on (default
         :data:`~omnimmm.lifecycle.distributed_train.TRAIN_ROWS_PER_WORKER`): smaller
@@ -408,48 +434,66 @@ def score_customers_dask(
             return _score(client, transactions, as_of, horizon_days, out, work, columns,
                           churn_horizon_days, n_cutoffs, step_days, min_history_days,
                           calibration, seed, salt, model_preset, model_params,
-                          n_partitions, train_rows_per_worker)  # fmt: skip
+                          n_partitions, train_rows_per_worker, piece_rows)  # fmt: skip
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-class _Clock:
-    """Wall seconds of each phase, for ``metrics.json`` (where the time of a run goes)."""
+def _own_cpu_seconds() -> float:
+    """CPU seconds (user + system) of this process so far."""
+    import resource
 
-    def __init__(self) -> None:
+    use = resource.getrusage(resource.RUSAGE_SELF)
+    return use.ru_utime + use.ru_stime
+
+
+class _Clock:
+    """Wall seconds of each phase, and the CPU seconds of the client and the workers in it,
+    for ``metrics.json`` (where the time of a run goes; a local cluster's scheduler runs in
+    the client process)."""
+
+    def __init__(self, client: Any) -> None:
         self.laps: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+        self._client = client
         self._t = time.perf_counter()
+        self._cpu = self._cpu_now()
+
+    def _cpu_now(self) -> float:
+        try:
+            workers = sum(self._client.run(_own_cpu_seconds).values())
+        except Exception:  # a worker lost between phases: its CPU is not counted
+            workers = 0.0
+        return _own_cpu_seconds() + workers
 
     def lap(self, name: str) -> None:
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), self._cpu_now()
         self.laps[name] = round(now - self._t, 3)
-        self._t = now
+        self.cpu[name] = round(cpu - self._cpu, 1)
+        self._t, self._cpu = now, cpu
+        _log.info("phase %s done in %.1f s (%.1f CPU s)", name, self.laps[name], self.cpu[name])
 
 
 def _score(client: Any, transactions: str | Path, as_of: DateLike, horizon_days: int, out: Path,
            work: str, columns: Any, churn_horizon_days: int | None, n_cutoffs: int,
            step_days: int, min_history_days: int, calibration: str, seed: int, salt: str,
            model_preset: str, model_params: dict[str, Any] | None,
-           n_partitions: int | None, train_rows_per_worker: int | None) -> ScoreResult:  # fmt: skip
-    clock = _Clock()
+           n_partitions: int | None, train_rows_per_worker: int | None,
+           piece_rows: int | None) -> ScoreResult:  # fmt: skip
+    clock = _Clock(client)
     stop = cutoff_end(as_of)
     files, cols, roles = _inputs(transactions, columns, work)
     n_workers = max(1, len(client.scheduler_info()["workers"]))
+    pieces = _pieces(client, files, work, piece_rows or PIECE_ROWS)
     if n_partitions is None:
-        n_bytes = sum(p.stat().st_size for p in files)
-        n_partitions = max(2 * n_workers, int(n_bytes // 8_000_000))  # ~400k rows of Parquet
-    parts = client.gather(
-        client.map(
-            _partition_file,
-            [str(p) for p in files],
-            range(len(files)),
-            cols=cols,
-            stop=stop,
-            scratch=work,
-            n_partitions=n_partitions,
-            pure=False,
-        )  # fmt: skip
-    )
+        if all(p.n_rows is not None for p in pieces):
+            n_rows = sum(p.n_rows or 0 for p in pieces)
+        else:  # a Parquet file without a readable footer (its task will say so)
+            n_rows = sum(p.stat().st_size for p in files) // 20
+        n_partitions = max(2 * n_workers, int(n_rows // ROWS_PER_BUCKET))
+    parts = client.gather(client.map(_partition_file, pieces, range(len(pieces)), cols=cols,
+                                     stop=stop, scratch=work, n_partitions=n_partitions,
+                                     pure=False))  # fmt: skip
     clock.lap("partition")
     stats = [p for p in parts if p is not None]
     label = str(transactions)
@@ -483,10 +527,13 @@ def _score(client: Any, transactions: str | Path, as_of: DateLike, horizon_days:
                tuple((c, h, lab) for (c, h), lab in sorted(wanted.items())), seed,
                whole.end)  # fmt: skip
     buckets = list(range(n_partitions))
-    summaries = client.gather(client.map(_bucket_summaries, [job] * len(buckets), buckets,
-                                         pure=False))  # fmt: skip
+    from distributed import wait
+
+    summaries = client.map(_bucket_summaries, [job] * len(buckets), buckets, pure=False)
+    wait(summaries)
     clock.lap("btyd_summaries")
-    models = _fit_btyd(client, summaries, seed)
+    models = _fit_btyd(client, summaries, sorted({c for c, _, _ in job.tables}), seed)
+    del summaries
     clock.lap("btyd_fit")
     model_future = client.scatter(models, broadcast=True)
     counts = client.gather(client.map(_bucket_features, [job] * len(buckets), buckets,
@@ -543,10 +590,12 @@ def _score(client: Any, transactions: str | Path, as_of: DateLike, horizon_days:
             "workers": n_workers,
             "partitions": n_partitions,
             "input_files": len(files),
+            "input_pieces": len(pieces),
             "sample_rows_linear_and_rfm": SAMPLE_ROWS,
             "train_rows_per_worker": job.train_rows_per_worker,
             "btyd_fit_customers_max": BTYD_FIT_CUSTOMERS,
             "phase_seconds": clock.laps,
+            "phase_cpu_seconds": clock.cpu,
         },
     }
     _write_atomic(out, scores.iloc[_id_order(scores["customer_id"])], metrics)
