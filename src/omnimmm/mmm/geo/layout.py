@@ -148,9 +148,16 @@ def geo_layout(
     """
     c_n = len(channels)
     roi = np.array([spec.roi_prior(c, k) for c, k in zip(channels, kinds, strict=True)])
+    # Centred: a zero-avoiding Gamma(2) spread (a spread near 0 would make a funnel);
+    # non-centred: a half-normal one, which lets the regions share one ROI.
+    spread_prior: tuple[str, tuple[int, ...], int, np.ndarray | float, np.ndarray | float] = (
+        ("roi_spread", (c_n,), GAMMA, 2.0, 2.0 / spec.roi_spread_sd)
+        if spec.roi_centred
+        else ("roi_spread", (c_n,), HALFNORMAL, 0.0, spec.roi_spread_sd)
+    )
     blocks: list[tuple[str, tuple[int, ...], int, np.ndarray | float, np.ndarray | float]] = [
         ("log_roi", (c_n,), NORMAL, roi[:, 0], roi[:, 1]),
-        ("roi_spread", (c_n,), GAMMA, 2.0, 2.0 / spec.roi_spread_sd),
+        spread_prior,
         ("roi_geo_log", (g_n, c_n), HIER if spec.roi_centred else HIER_NC, 0.0, 1.0),
         ("adstock_alpha", (c_n,), BETA, 2.0, 3.0),
         ("half_sat", (c_n,), LOGNORMAL, 0.0, 0.7),
