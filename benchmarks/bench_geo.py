@@ -11,7 +11,7 @@ and the children share nothing. Scores, against the simulator's truth: national 
 and how many channels' 90% intervals cover the truth; regional ROI MAPE (over region x
 channel pairs with spend) and coverage; for the ``same_effects`` world (every region has the
 national ROI) how many regional intervals cover the national truth. The section
-``geo`` of ``benchmarks/RESULTS.md`` is rewritten with the results.
+``geo`` of ``benchmarks/RESULTS.md`` (or ``--section``) is rewritten with the results.
 """
 
 from __future__ import annotations
@@ -291,7 +291,7 @@ def _report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> Non
         + "\n".join(notes)
         + ("\n\n" + args.note if args.note else "")
     )
-    update_section("geo", body)
+    update_section(args.section, body)
 
 
 def main() -> None:
@@ -320,6 +320,7 @@ def main() -> None:
     ap.add_argument("--report", action="store_true", help="only write RESULTS from --out")
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--note", default="", help="a paragraph appended to the section")
+    ap.add_argument("--section", default="geo", help="RESULTS.md section to write")
     args = ap.parse_args()
     if args.child:
         fn = child_omnimmm if args.child == "omnimmm" else child_pymc_marketing

@@ -15,6 +15,7 @@ they enter the mean linearly and the density integrates them out
 
     log_roi       (C,)      Normal(mu_c, sigma_c)       national ROI location, log scale
     roi_spread    (C,)      Gamma(2, 2 / mean)          regional spread of log ROI
+                            (non-centred: HalfNormal(roi_spread_sd), zero allowed)
     roi_geo_log   (G, C)    Normal(log_roi, spread)     roi[g, c] = exp(roi_geo_log[g, c])
     adstock_alpha (C,)      Beta(2, 3)                  geometric carryover, shared
     half_sat      (C,)      LogNormal(0, 0.7)           Hill K in per-capita units, shared

@@ -83,7 +83,8 @@ class GeoModelSpec:
         (online 1.5 +- 1.0, offline 1.0 +- 1.0, as the national model).
     roi_spread_sd : float
         Mean of the Gamma(2) prior on each channel's spread of regional ROI around the
-        national one (log scale): 0.3 lets regions differ by about +-30%.
+        national one (log scale): 0.3 lets regions differ by about +-30%. With
+        ``roi_centred=False`` the scale of a half-normal prior instead (zero allowed).
     baseline_spread_sd : float
         Mean of the Gamma(2) prior on the spread of each baseline coefficient across
         regions (scaled outcome). The regional coefficients themselves are integrated out
@@ -106,7 +107,8 @@ class GeoModelSpec:
     roi_centred : bool, default True
         The regional log ROI sampled centred around the national one (the data identify
         a region's ROI well: no ridge); False samples standard normal deviations scaled by
-        the spread (better when the regions barely differ: no funnel near a small spread).
+        the spread, with a half-normal spread prior (better when the regions barely differ:
+        no funnel near a small spread, and the regions may share one ROI).
     """
 
     l_max: int = 8
