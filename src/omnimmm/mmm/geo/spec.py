@@ -82,9 +82,10 @@ class GeoModelSpec:
         Prior on a channel's national ROI (log-normal); others use their kind's default
         (online 1.5 +- 1.0, offline 1.0 +- 1.0, as the national model).
     roi_spread_sd : float
-        Mean of the Gamma(2) prior on each channel's spread of regional ROI around the
-        national one (log scale): 0.3 lets regions differ by about +-30%. With
-        ``roi_centred=False`` the scale of a half-normal prior instead (zero allowed).
+        Scale of the prior on each channel's spread of regional ROI around the national
+        one (log scale): 0.3 lets regions differ by up to about +-30%. Half-normal with
+        this scale when the regional ROI are non-centred (the default: the regions may
+        share one ROI, spread 0); Gamma(2) with this mean when centred (zero-avoiding).
     baseline_spread_sd : float
         Mean of the Gamma(2) prior on the spread of each baseline coefficient across
         regions (scaled outcome). The regional coefficients themselves are integrated out
@@ -104,11 +105,12 @@ class GeoModelSpec:
         baseline coefficients.
     baseline_step_sd : float
     baseline_knot_weeks : int
-    roi_centred : bool, default True
-        The regional log ROI sampled centred around the national one (the data identify
-        a region's ROI well: no ridge); False samples standard normal deviations scaled by
-        the spread, with a half-normal spread prior (better when the regions barely differ:
-        no funnel near a small spread, and the regions may share one ROI).
+    roi_centred : bool, default False
+        False (the default) samples the regional log ROI as standard normal deviations
+        scaled by the spread, with a half-normal prior on the spread: no funnel when the
+        regions barely differ, and the regions may share one ROI. True samples them
+        centred around the national one with a zero-avoiding Gamma(2) spread (an option:
+        no ridge when every region's data identify its ROI well).
     """
 
     l_max: int = 8
@@ -123,7 +125,7 @@ class GeoModelSpec:
     baseline: str = "fixed"
     baseline_step_sd: float = 0.05
     baseline_knot_weeks: int = 13
-    roi_centred: bool = True
+    roi_centred: bool = False
 
     def __post_init__(self) -> None:
         if self.l_max < 1 or self.fourier_order < 0:
