@@ -11,7 +11,7 @@ and the children share nothing. Scores, against the simulator's truth: national 
 and how many channels' 90% intervals cover the truth; regional ROI MAPE (over region x
 channel pairs with spend) and coverage; for the ``same_effects`` world (every region has the
 national ROI) how many regional intervals cover the national truth. The section
-``geo`` of ``benchmarks/RESULTS.md`` is rewritten with the results.
+``geo`` of ``benchmarks/RESULTS.md`` (or ``--section``) is rewritten with the results.
 """
 
 from __future__ import annotations
@@ -202,7 +202,7 @@ def run_child(tool: str, peer_python: str = "", **kw: Any) -> dict[str, Any]:
 
 def _fmt_row(label: str, r: dict[str, Any]) -> list[str]:
     if "error" in r:
-        return [label, "error: " + r["error"][:80]] + [""] * 7
+        return [label, "error: " + r["error"][:80]] + [""] * 7  # + CPU, load, peak, gate
     d = r["diagnostics"]
     return [
         label,
@@ -220,12 +220,14 @@ def _fmt_row(label: str, r: dict[str, Any]) -> list[str]:
 def _runs(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     """The runs of a benchmark, by name: the child's tool and options."""
     runs: dict[str, dict[str, Any]] = {}
+    spec = {"spec": args.spec} if args.spec else {}
     for seed in args.seeds:
-        runs[f"omnimmm 16x130 seed {seed}"] = {"tool": "omnimmm", "seed": seed}
+        runs[f"omnimmm 16x130 seed {seed}"] = {"tool": "omnimmm", "seed": seed, **spec}
     runs["omnimmm 16x130 same_effects seed 0"] = {
         "tool": "omnimmm",
         "seed": 0,
         "same_effects": True,
+        **spec,
     }
     if not args.no_peer:
         runs[f"pymc-marketing 16x130 seed {args.seeds[0]} (4 x {args.peer_draws})"] = {
@@ -233,13 +235,15 @@ def _runs(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
             "tune": args.peer_draws,
         }  # fmt: skip
     if args.big:
-        runs["omnimmm 100x104 seed 0"] = {"tool": "omnimmm", "geos": 100, "weeks": 104, "seed": 0}
+        runs["omnimmm 100x104 seed 0"] = {
+            "tool": "omnimmm", "geos": 100, "weeks": 104, "seed": 0, **spec,
+        }  # fmt: skip
     return runs
 
 
 def _report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> None:
-    header = ["run", "wall s", "CPU s", "load (start-end)", "peak MB", "max R-hat", "min ESS",
-              "div", "nat MAPE", "nat in 90%", "reg MAPE", "reg cov"]  # fmt: skip
+    header = ["run", "wall s", "CPU s", "load (start-end)", "peak MB", "gate", "max R-hat",
+              "min ESS", "div", "nat MAPE", "nat in 90%", "reg MAPE", "reg cov"]  # fmt: skip
     rows = []
     for k, v in results.items():
         row = _fmt_row(k, v)
@@ -247,6 +251,8 @@ def _report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> Non
         load = v.get("load")
         row.insert(3, f"{load[0]:.1f}-{load[1]:.1f}" if load else "")
         row.insert(4, f"{v['peak_mb']:.0f}" if v.get("peak_mb") else "")
+        passed = v.get("diagnostics", {}).get("passed")
+        row.insert(5, "" if passed is None else ("pass" if passed else "FAIL"))
         rows.append(row)
     notes = []
     for k, v in results.items():
@@ -285,7 +291,7 @@ def _report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> Non
         + "\n".join(notes)
         + ("\n\n" + args.note if args.note else "")
     )
-    update_section("geo", body)
+    update_section(args.section, body)
 
 
 def main() -> None:
@@ -300,7 +306,7 @@ def main() -> None:
     ap.add_argument("--same-effects", action="store_true")
     ap.add_argument("--spec", default="", help="GeoModelSpec keywords as JSON (experiments)")
     ap.add_argument("--save", default="", help="save the fit there (child only)")
-    ap.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2])
+    ap.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2, 3, 4])
     ap.add_argument("--peer-draws", type=int, default=500)
     ap.add_argument(
         "--peer-python",
@@ -314,6 +320,7 @@ def main() -> None:
     ap.add_argument("--report", action="store_true", help="only write RESULTS from --out")
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--note", default="", help="a paragraph appended to the section")
+    ap.add_argument("--section", default="geo", help="RESULTS.md section to write")
     args = ap.parse_args()
     if args.child:
         fn = child_omnimmm if args.child == "omnimmm" else child_pymc_marketing

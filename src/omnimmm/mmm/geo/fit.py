@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from omnimmm.data.geo_panel import GeoPanel
+from omnimmm.mmm.geo.forecast import geo_forecast
 from omnimmm.mmm.geo.layout import BLOCKS, GeoLayout, geo_layout
 from omnimmm.mmm.geo.posterior import GeoDraws, baseline_coef, geo_draws, saturated, weights
 from omnimmm.mmm.geo.spec import GeoData, GeoModelSpec, geo_data
@@ -266,6 +267,41 @@ class GeoFit:
             out[k] = mu * self.data.y_scale[None]
         mean, low, high = _interval(out)
         return {"mean": mean, "low": low, "high": high, "observed": self.panel.y}
+
+    def forecast(
+        self, panel: GeoPanel, *, max_draws: int | None = 200, seed: int = 0
+    ) -> dict[str, np.ndarray]:
+        """Posterior predictive draws of the weeks of ``panel`` after the fitted ones.
+
+        Each draw's media (carryover from the fitted weeks' spend into the new weeks'),
+        regional baseline on the fitted weeks' scale (trend extrapolated), the moving
+        baseline's drift past the data if any, and residual noise per region (independent
+        across regions: the national forecast is the regions' draws summed draw by draw);
+        see :mod:`omnimmm.mmm.geo.forecast`.
+
+        Parameters
+        ----------
+        panel : GeoPanel
+            The fitted weeks followed by the weeks to forecast (same regions, channels,
+            outcomes, controls and events); their spend and controls are read.
+        max_draws : int or None, default 200
+            Posterior draws used (evenly spaced); None for all.
+        seed : int, default 0
+            Seed of the predictive draws.
+
+        Returns
+        -------
+        dict
+            ``draws`` (D, H, G, O) in currency units; ``mean``, ``low``, ``high`` (H, G, O),
+            their mean and 90% interval (``H`` the new weeks).
+
+        Raises
+        ------
+        DataError
+            If ``panel`` does not extend the fitted panel.
+        """
+        idx = self._draw_index(max_draws)
+        return geo_forecast(self.panel, self.spec, self.data, self.draws, idx, panel, seed)
 
     # ------------------------------------------------------------------ gate, optimizer
 

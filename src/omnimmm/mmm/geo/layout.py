@@ -5,17 +5,20 @@ density (:mod:`omnimmm.mmm.geo.kernel`) and the fit: each block is a named param
 its shape, its prior family and parameters, and the transform to the unconstrained point
 nutpie samples (PyMC's: log for positive, log-odds for (0, 1) values).
 
-The regional ROI are centred around the national ones (the data identify a region's well,
-where a non-centred form would tie every region to the national value in a narrow ridge),
-and their spreads have Gamma(2) priors, which keep them off zero, where a centred form
-would make a funnel. The regional deviations of the baseline coefficients are not sampled:
+The regional log ROI are non-centred by default: standard normal deviations ``eta`` scaled
+by the channel's spread, whose half-normal prior lets the regions share one ROI (the
+negative control's world) without the funnel a centred form makes near a zero spread.
+``GeoModelSpec(roi_centred=True)`` samples them centred, with a zero-avoiding Gamma(2)
+spread instead (no ridge when every region's data pin its ROI). The regional deviations of the baseline coefficients are not sampled:
 they enter the mean linearly and the density integrates them out
 (:mod:`omnimmm.mmm.geo.kernel`). Blocks, in order
 (``G`` regions, ``C`` channels, ``O`` outcomes, ``J`` baseline features)::
 
     log_roi       (C,)      Normal(mu_c, sigma_c)       national ROI location, log scale
-    roi_spread    (C,)      Gamma(2, 2 / mean)          regional spread of log ROI
-    roi_geo_log   (G, C)    Normal(log_roi, spread)     roi[g, c] = exp(roi_geo_log[g, c])
+    roi_spread    (C,)      HalfNormal(roi_spread_sd)   regional spread of log ROI
+                            (centred: Gamma(2, 2 / roi_spread_sd))
+    roi_geo_log   (G, C)    Normal(0, 1) = eta          roi[g, c] = exp(log_roi + spread eta)
+                            (centred: Normal(log_roi, spread), roi = exp(roi_geo_log))
     adstock_alpha (C,)      Beta(2, 3)                  geometric carryover, shared
     half_sat      (C,)      LogNormal(0, 0.7)           Hill K in per-capita units, shared
     hill_slope    (C,)      LogNormal(log 1.5, 0.4)     Hill slope, shared
@@ -148,9 +151,16 @@ def geo_layout(
     """
     c_n = len(channels)
     roi = np.array([spec.roi_prior(c, k) for c, k in zip(channels, kinds, strict=True)])
+    # Centred: a zero-avoiding Gamma(2) spread (a spread near 0 would make a funnel);
+    # non-centred: a half-normal one, which lets the regions share one ROI.
+    spread_prior: tuple[str, tuple[int, ...], int, np.ndarray | float, np.ndarray | float] = (
+        ("roi_spread", (c_n,), GAMMA, 2.0, 2.0 / spec.roi_spread_sd)
+        if spec.roi_centred
+        else ("roi_spread", (c_n,), HALFNORMAL, 0.0, spec.roi_spread_sd)
+    )
     blocks: list[tuple[str, tuple[int, ...], int, np.ndarray | float, np.ndarray | float]] = [
         ("log_roi", (c_n,), NORMAL, roi[:, 0], roi[:, 1]),
-        ("roi_spread", (c_n,), GAMMA, 2.0, 2.0 / spec.roi_spread_sd),
+        spread_prior,
         ("roi_geo_log", (g_n, c_n), HIER if spec.roi_centred else HIER_NC, 0.0, 1.0),
         ("adstock_alpha", (c_n,), BETA, 2.0, 3.0),
         ("half_sat", (c_n,), LOGNORMAL, 0.0, 0.7),

@@ -30,7 +30,7 @@ from omnimmm.errors import DataError, PlanError
 from omnimmm.mmm.priors import lognormal_params
 from omnimmm.mmm.timevarying import level_ramps
 
-__all__ = ["GeoData", "GeoLiftTest", "GeoModelSpec", "geo_data"]
+__all__ = ["GeoData", "GeoLiftTest", "GeoModelSpec", "baseline_design", "geo_data"]
 
 #: ROI prior (mean, sd) by channel kind when the spec gives none: the national model's.
 _ROI_DEFAULT = {"online": (1.5, 1.0), "offline": (1.0, 1.0)}
@@ -82,8 +82,10 @@ class GeoModelSpec:
         Prior on a channel's national ROI (log-normal); others use their kind's default
         (online 1.5 +- 1.0, offline 1.0 +- 1.0, as the national model).
     roi_spread_sd : float
-        Mean of the Gamma(2) prior on each channel's spread of regional ROI around the
-        national one (log scale): 0.3 lets regions differ by about +-30%.
+        Scale of the prior on each channel's spread of regional ROI around the national
+        one (log scale): 0.3 lets regions differ by up to about +-30%. Half-normal with
+        this scale when the regional ROI are non-centred (the default: the regions may
+        share one ROI, spread 0); Gamma(2) with this mean when centred (zero-avoiding).
     baseline_spread_sd : float
         Mean of the Gamma(2) prior on the spread of each baseline coefficient across
         regions (scaled outcome). The regional coefficients themselves are integrated out
@@ -103,10 +105,12 @@ class GeoModelSpec:
         baseline coefficients.
     baseline_step_sd : float
     baseline_knot_weeks : int
-    roi_centred : bool, default True
-        The regional log ROI sampled centred around the national one (the data identify
-        a region's ROI well: no ridge); False samples standard normal deviations scaled by
-        the spread (better when the regions barely differ: no funnel near a small spread).
+    roi_centred : bool, default False
+        False (the default) samples the regional log ROI as standard normal deviations
+        scaled by the spread, with a half-normal prior on the spread: no funnel when the
+        regions barely differ, and the regions may share one ROI. True samples them
+        centred around the national one with a zero-avoiding Gamma(2) spread (an option:
+        no ridge when every region's data identify its ROI well).
     """
 
     l_max: int = 8
@@ -121,7 +125,7 @@ class GeoModelSpec:
     baseline: str = "fixed"
     baseline_step_sd: float = 0.05
     baseline_knot_weeks: int = 13
-    roi_centred: bool = True
+    roi_centred: bool = False
 
     def __post_init__(self) -> None:
         if self.l_max < 1 or self.fourier_order < 0:
@@ -216,7 +220,7 @@ def geo_data(panel: GeoPanel, spec: GeoModelSpec) -> GeoData:
     DataError
         If a channel never spends, or a region's outcome has a mean week <= 0.
     """
-    t_n, g_n = panel.n_weeks, panel.n_geos
+    t_n = panel.n_weeks
     per_capita = panel.spend / panel.population[None, :, None]
     unit = np.empty(len(panel.channels))
     for c, name in enumerate(panel.channels):
@@ -234,37 +238,7 @@ def geo_data(panel: GeoPanel, spec: GeoModelSpec) -> GeoData:
             f"geo panel: outcome {panel.outcomes[o]!r} of region {panel.geos[g]!r} has a mean "
             "week <= 0; the model needs positive outcomes in every region"
         )
-    cols: list[np.ndarray] = []
-    names: list[str] = []
-    if spec.trend:
-        tt = np.linspace(-0.5, 0.5, t_n)
-        cols.append(np.broadcast_to(tt[:, None], (t_n, g_n)))
-        names.append("trend")
-    four, four_names = _fourier(panel.dates.values.astype("datetime64[D]"), spec.fourier_order)
-    for j, name in enumerate(four_names):
-        cols.append(np.broadcast_to(four[:, j, None], (t_n, g_n)))
-        names.append(name)
-    events = panel.event_matrix()
-    for e, name in enumerate(panel.event_names):
-        if np.ptp(events[:, e]) > 0:
-            cols.append(np.broadcast_to(events[:, e, None], (t_n, g_n)))
-            names.append(name)
-    for k, name in enumerate(panel.control_names):
-        x = panel.controls[:, :, k]
-        sd = x.std()
-        if sd > 0:
-            cols.append((x - x.mean()) / sd)
-            names.append(name)
-    feat = np.stack(cols, axis=2) if cols else np.zeros((t_n, g_n, 0))
-    feat = np.ascontiguousarray(feat, dtype=np.float64)
-    fc = feat - feat.mean(axis=0, keepdims=True)
-    if spec.baseline == "local_level":
-        span = float((panel.dates[-1] - panel.dates[0]).days)
-        t = (panel.dates - panel.dates[0]).days.to_numpy(dtype=float) / max(span, 1.0)
-        ramps = level_ramps(t, span, spec.baseline_knot_weeks)
-        ramps = ramps - ramps.mean(axis=0, keepdims=True)
-        fc = np.concatenate([fc, np.broadcast_to(ramps[:, None, :], (t_n, g_n, ramps.shape[1]))], 2)
-    fc = np.ascontiguousarray(fc)
+    feat, names, fc = baseline_design(panel, spec, t_n)
     spend_total = panel.spend.sum(axis=0)
     return GeoData(
         xs=np.ascontiguousarray(per_capita / unit[None, None, :]),
@@ -274,11 +248,71 @@ def geo_data(panel: GeoPanel, spec: GeoModelSpec) -> GeoData:
         y_scale=y_scale,
         unit=unit,
         spend_total=spend_total,
-        feature_names=tuple(names),
+        feature_names=names,
         fc=fc,
         ftf=np.ascontiguousarray(np.einsum("tgj,tgk->gjk", fc, fc)),
         lift=_lift_rows(panel, spec, spend_total),
     )
+
+
+def baseline_design(
+    panel: GeoPanel, spec: GeoModelSpec, n_fit: int
+) -> tuple[np.ndarray, tuple[str, ...], np.ndarray]:
+    """The baseline features of every week of ``panel``, scaled on its first ``n_fit`` weeks.
+
+    The weeks after ``n_fit`` (a forecast's) get the fitted weeks' scaling: the trend runs
+    on past +0.5, controls are standardised with the fitted weeks' mean and sd, events and
+    controls constant over the fitted weeks are left out, the centring per region is the
+    fitted weeks' mean, and the moving baseline's ramps are 1 past the last knot (the
+    forecast holds the last level).
+
+    Parameters
+    ----------
+    panel : GeoPanel
+    spec : GeoModelSpec
+    n_fit : int
+        The fitted weeks (the first ``n_fit`` of ``panel``).
+
+    Returns
+    -------
+    tuple
+        ``feat`` (T, G, J), the feature names (J,), and ``fc`` (T, G, J + W): ``feat``
+        centred per region, then the ``W`` ramps of the moving baseline, centred.
+    """
+    t_n, g_n = panel.n_weeks, panel.n_geos
+    fit = slice(0, n_fit)
+    cols: list[np.ndarray] = []
+    names: list[str] = []
+    if spec.trend:
+        tt = -0.5 + np.arange(t_n) / max(n_fit - 1, 1)
+        cols.append(np.broadcast_to(tt[:, None], (t_n, g_n)))
+        names.append("trend")
+    four, four_names = _fourier(panel.dates.values.astype("datetime64[D]"), spec.fourier_order)
+    for j, name in enumerate(four_names):
+        cols.append(np.broadcast_to(four[:, j, None], (t_n, g_n)))
+        names.append(name)
+    events = panel.event_matrix()
+    for e, name in enumerate(panel.event_names):
+        if np.ptp(events[fit, e]) > 0:
+            cols.append(np.broadcast_to(events[:, e, None], (t_n, g_n)))
+            names.append(name)
+    for k, name in enumerate(panel.control_names):
+        x = panel.controls[:, :, k]
+        sd = x[fit].std()
+        if sd > 0:
+            cols.append((x - x[fit].mean()) / sd)
+            names.append(name)
+    feat = np.stack(cols, axis=2) if cols else np.zeros((t_n, g_n, 0))
+    feat = np.ascontiguousarray(feat, dtype=np.float64)
+    fc = feat - feat[fit].mean(axis=0, keepdims=True)
+    if spec.baseline == "local_level":
+        dates = panel.dates
+        span = float((dates[n_fit - 1] - dates[0]).days)
+        t = (dates - dates[0]).days.to_numpy(dtype=float) / max(span, 1.0)
+        ramps = level_ramps(t, span, spec.baseline_knot_weeks)
+        ramps = ramps - ramps[fit].mean(axis=0, keepdims=True)
+        fc = np.concatenate([fc, np.broadcast_to(ramps[:, None, :], (t_n, g_n, ramps.shape[1]))], 2)
+    return feat, tuple(names), np.ascontiguousarray(fc)
 
 
 def _lift_rows(panel: GeoPanel, spec: GeoModelSpec, spend_total: np.ndarray) -> np.ndarray:
