@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import machine_header, markdown_table, update_section
@@ -91,7 +92,6 @@ def child_omnimmm(args: argparse.Namespace) -> dict[str, Any]:
 def child_pymc_marketing(args: argparse.Namespace) -> dict[str, Any]:
     """PyMC-Marketing's multidimensional MMM with ``dims=("geo",)`` on the summed outcomes."""
     import arviz as az
-    import pandas as pd
     from pymc_marketing.mmm import GeometricAdstock, LogisticSaturation
     from pymc_marketing.mmm.multidimensional import MMM
 
@@ -150,21 +150,7 @@ def child_pymc_marketing(args: argparse.Namespace) -> dict[str, Any]:
         .sel(geo=list(p.geos), channel=list(p.channels))
         .to_numpy()
     )
-    roi_g = rev / spend.to_numpy()[None]
-    roi_n = rev.sum(axis=1) / spend.to_numpy().sum(axis=0)[None]
-    q = lambda a: (a.mean(0), np.quantile(a, 0.05, 0), np.quantile(a, 0.95, 0))  # noqa: E731
-    nm, nl, nh = q(roi_n)
-    gm, gl, gh = q(roi_g)
-    nat = pd.DataFrame({"channel": list(p.channels), "mean": nm, "low": nl, "high": nh})
-    geo = pd.DataFrame(
-        {
-            "geo": np.repeat(list(p.geos), len(p.channels)),
-            "channel": np.tile(list(p.channels), p.n_geos),
-            "mean": gm.reshape(-1),
-            "low": gl.reshape(-1),
-            "high": gh.reshape(-1),
-        }
-    )
+    nat, geo = roi_frames(rev, spend.to_numpy(), list(p.geos), list(p.channels))
     out = {
         "wall_s": wall,
         "diagnostics": {
@@ -175,6 +161,36 @@ def child_pymc_marketing(args: argparse.Namespace) -> dict[str, Any]:
     }
     out.update(score(world, nat, geo))
     return out
+
+
+def roi_frames(
+    rev: np.ndarray, spend: np.ndarray, geos: list[str], channels: list[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """National and regional ROI (mean and 90% interval) of a peer's contribution draws.
+
+    ``rev``: contributions in currency, (draw, geo, channel); ``spend``: (geo, channel).
+    National ROI is summed contributions over summed spend (the issue's definition).
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        roi_g = rev / spend[None]
+    roi_n = rev.sum(axis=1) / spend.sum(axis=0)[None]
+
+    def q(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return a.mean(0), np.quantile(a, 0.05, 0), np.quantile(a, 0.95, 0)
+
+    nm, nl, nh = q(roi_n)
+    gm, gl, gh = q(roi_g)
+    nat = pd.DataFrame({"channel": channels, "mean": nm, "low": nl, "high": nh})
+    geo = pd.DataFrame(
+        {
+            "geo": np.repeat(geos, len(channels)),
+            "channel": np.tile(channels, len(geos)),
+            "mean": gm.reshape(-1),
+            "low": gl.reshape(-1),
+            "high": gh.reshape(-1),
+        }
+    )
+    return nat, geo
 
 
 _BENCHENV = Path(__file__).resolve().parent.parent / "benchenv" / "bin" / "python"

@@ -43,7 +43,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import machine_header, markdown_table, update_section
-from bench_geo import score
+from bench_geo import roi_frames, score
 
 #: The runs: name -> (tool, regions, weeks).
 RUNS: dict[str, tuple[str, int, int]] = {
@@ -108,7 +108,6 @@ def peer_frame(world: Any) -> tuple[Any, Any, list[str]]:
 def child_pymc_marketing(args: argparse.Namespace) -> dict[str, Any]:
     """PyMC-Marketing's multidimensional MMM with ``dims=("geo",)`` (in the child process)."""
     import arviz as az
-    import pandas as pd
     from pymc_marketing.mmm import GeometricAdstock, LogisticSaturation
     from pymc_marketing.mmm.multidimensional import MMM
 
@@ -159,26 +158,7 @@ def child_pymc_marketing(args: argparse.Namespace) -> dict[str, Any]:
     # rev: (draws, G, C) revenue over the fitted weeks
     if args.keep:  # the raw draws, so that a failure below does not lose the fit
         np.savez_compressed(args.keep, revenue=rev, geos=list(p.geos), channels=list(p.channels))
-    spend = p.spend.sum(axis=0)  # (G, C)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        roi_g = rev / spend[None]
-    roi_n = rev.sum(axis=1) / spend.sum(axis=0)[None]
-
-    def q(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return a.mean(0), np.quantile(a, 0.05, 0), np.quantile(a, 0.95, 0)
-
-    nm, nl, nh = q(roi_n)
-    gm, gl, gh = q(roi_g)
-    nat = pd.DataFrame({"channel": list(p.channels), "mean": nm, "low": nl, "high": nh})
-    geo = pd.DataFrame(
-        {
-            "geo": np.repeat(list(p.geos), len(p.channels)),
-            "channel": np.tile(list(p.channels), p.n_geos),
-            "mean": gm.reshape(-1),
-            "low": gl.reshape(-1),
-            "high": gh.reshape(-1),
-        }
-    )
+    nat, geo = roi_frames(rev, p.spend.sum(axis=0), list(p.geos), list(p.channels))
     out: dict[str, Any] = {
         "wall_s": wall,
         "fit_cpu_s": cpu,
