@@ -42,10 +42,10 @@ _LIFTS = (
     [
         (2, GeoModelSpec(lift_tests=_LIFTS)),
         (1, GeoModelSpec(l_max=5, fourier_order=1, trend=False, roi_spread_sd=0.5)),
-        (2, GeoModelSpec(roi_centred=True, lift_tests=_LIFTS[:1])),
+        (2, GeoModelSpec(roi_centred=False, lift_tests=_LIFTS[:1])),
         (2, GeoModelSpec(baseline="local_level", baseline_knot_weeks=8)),
     ],
-    ids=["two-outcomes-lift-tests", "one-outcome-short-lags", "centred-roi", "local-level"],
+    ids=["two-outcomes-lift-tests", "one-outcome-short-lags", "non-centred-roi", "local-level"],
 )
 def test_density_and_gradient_are_pymcs(outcomes, spec) -> None:  # type: ignore[no-untyped-def]
     world = simulate_geo_world(n_geos=3, n_weeks=30, seed=5, n_outcomes=outcomes)

@@ -5,20 +5,20 @@ density (:mod:`omnimmm.mmm.geo.kernel`) and the fit: each block is a named param
 its shape, its prior family and parameters, and the transform to the unconstrained point
 nutpie samples (PyMC's: log for positive, log-odds for (0, 1) values).
 
-The regional log ROI are non-centred by default: standard normal deviations ``eta`` scaled
-by the channel's spread, whose half-normal prior lets the regions share one ROI (the
-negative control's world) without the funnel a centred form makes near a zero spread.
-``GeoModelSpec(roi_centred=True)`` samples them centred, with a zero-avoiding Gamma(2)
-spread instead (no ridge when every region's data pin its ROI). The regional deviations of the baseline coefficients are not sampled:
+The regional log ROI are centred by default, around the national one with a zero-avoiding
+Gamma(2) spread: no ridge when every region's data pin its ROI (100 regions x 104 weeks).
+``GeoModelSpec(roi_centred=False)`` samples standard normal deviations ``eta`` scaled by
+the channel's spread, whose half-normal prior lets the regions share one ROI (the negative
+control's world) without the funnel a centred form makes near a zero spread. The regional deviations of the baseline coefficients are not sampled:
 they enter the mean linearly and the density integrates them out
 (:mod:`omnimmm.mmm.geo.kernel`). Blocks, in order
 (``G`` regions, ``C`` channels, ``O`` outcomes, ``J`` baseline features)::
 
     log_roi       (C,)      Normal(mu_c, sigma_c)       national ROI location, log scale
-    roi_spread    (C,)      HalfNormal(roi_spread_sd)   regional spread of log ROI
-                            (centred: Gamma(2, 2 / roi_spread_sd))
-    roi_geo_log   (G, C)    Normal(0, 1) = eta          roi[g, c] = exp(log_roi + spread eta)
-                            (centred: Normal(log_roi, spread), roi = exp(roi_geo_log))
+    roi_spread    (C,)      Gamma(2, 2 / roi_spread_sd) regional spread of log ROI
+                            (non-centred: HalfNormal(roi_spread_sd))
+    roi_geo_log   (G, C)    Normal(log_roi, spread)     roi[g, c] = exp(roi_geo_log)
+                            (non-centred: eta ~ Normal(0, 1), log_roi + spread eta)
     adstock_alpha (C,)      Beta(2, 3)                  geometric carryover, shared
     half_sat      (C,)      LogNormal(0, 0.7)           Hill K in per-capita units, shared
     hill_slope    (C,)      LogNormal(log 1.5, 0.4)     Hill slope, shared

@@ -105,12 +105,14 @@ class GeoModelSpec:
         baseline coefficients.
     baseline_step_sd : float
     baseline_knot_weeks : int
-    roi_centred : bool, default False
-        False (the default) samples the regional log ROI as standard normal deviations
-        scaled by the spread, with a half-normal prior on the spread: no funnel when the
-        regions barely differ, and the regions may share one ROI. True samples them
-        centred around the national one with a zero-avoiding Gamma(2) spread (an option:
-        no ridge when every region's data identify its ROI well).
+    roi_centred : bool, default True
+        True (the default) samples the regional log ROI centred around the national one
+        with a zero-avoiding Gamma(2) spread: no ridge when every region's data identify
+        its ROI well (100 regions x 104 weeks: R-hat 1.006 centred, 1.024 and a failed
+        gate non-centred). False samples them as standard normal deviations scaled by the
+        spread, with a half-normal prior on the spread: no funnel when the regions barely
+        differ (the same-effects world: 0 divergences against 4), and the regions may
+        share one ROI.
     """
 
     l_max: int = 8
@@ -125,7 +127,7 @@ class GeoModelSpec:
     baseline: str = "fixed"
     baseline_step_sd: float = 0.05
     baseline_knot_weeks: int = 13
-    roi_centred: bool = False
+    roi_centred: bool = True
 
     def __post_init__(self) -> None:
         if self.l_max < 1 or self.fourier_order < 0:
