@@ -92,8 +92,6 @@ def child_omnimmm(args: argparse.Namespace) -> dict[str, Any]:
 def child_pymc_marketing(args: argparse.Namespace) -> dict[str, Any]:
     """PyMC-Marketing's multidimensional MMM with ``dims=("geo",)`` on the summed outcomes."""
     import arviz as az
-    from pymc_marketing.mmm import GeometricAdstock, LogisticSaturation
-    from pymc_marketing.mmm.multidimensional import MMM
 
     from omnimmm.data.simulate_geo import simulate_geo_world
 
@@ -111,16 +109,7 @@ def child_pymc_marketing(args: argparse.Namespace) -> dict[str, Any]:
     x = df[["date", "geo", *p.channels, *controls]]
     y = df["revenue"]
     t0 = time.perf_counter()
-    mmm = MMM(
-        date_column="date",
-        channel_columns=list(p.channels),
-        target_column="revenue",
-        dims=("geo",),
-        adstock=GeometricAdstock(l_max=8),
-        saturation=LogisticSaturation(),
-        control_columns=controls,
-        yearly_seasonality=2,
-    )
+    mmm = peer_model(list(p.channels), controls)
     idata = mmm.fit(
         x,
         y,
@@ -161,6 +150,25 @@ def child_pymc_marketing(args: argparse.Namespace) -> dict[str, Any]:
     }
     out.update(score(world, nat, geo))
     return out
+
+
+def peer_model(channels: list[str], controls: list[str]) -> Any:
+    """PyMC-Marketing's multidimensional MMM as both geo benchmarks set it up: one
+    ``revenue`` target per date and geo, geometric adstock (8 weeks), logistic saturation,
+    the given controls and 2 yearly Fourier modes, its default priors."""
+    from pymc_marketing.mmm import GeometricAdstock, LogisticSaturation
+    from pymc_marketing.mmm.multidimensional import MMM
+
+    return MMM(
+        date_column="date",
+        channel_columns=channels,
+        target_column="revenue",
+        dims=("geo",),
+        adstock=GeometricAdstock(l_max=8),
+        saturation=LogisticSaturation(),
+        control_columns=controls,
+        yearly_seasonality=2,
+    )
 
 
 def roi_frames(

@@ -43,7 +43,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import machine_header, markdown_table, update_section
-from bench_geo import roi_frames, score
+from bench_geo import peer_model, roi_frames, score
 
 #: The runs: name -> (tool, regions, weeks).
 RUNS: dict[str, tuple[str, int, int]] = {
@@ -108,23 +108,12 @@ def peer_frame(world: Any) -> tuple[Any, Any, list[str]]:
 def child_pymc_marketing(args: argparse.Namespace) -> dict[str, Any]:
     """PyMC-Marketing's multidimensional MMM with ``dims=("geo",)`` (in the child process)."""
     import arviz as az
-    from pymc_marketing.mmm import GeometricAdstock, LogisticSaturation
-    from pymc_marketing.mmm.multidimensional import MMM
 
     world = _world(args)
     p = world.panel
     x, y, controls = peer_frame(world)
     w0, c0 = time.perf_counter(), time.process_time()
-    mmm = MMM(
-        date_column="date",
-        channel_columns=list(p.channels),
-        target_column="revenue",
-        dims=("geo",),
-        adstock=GeometricAdstock(l_max=8),
-        saturation=LogisticSaturation(),
-        control_columns=controls,
-        yearly_seasonality=2,
-    )
+    mmm = peer_model(list(p.channels), controls)
     mmm.build_model(x, y)
     build_s = time.perf_counter() - w0
     idata = mmm.fit(
