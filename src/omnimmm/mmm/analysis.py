@@ -40,6 +40,7 @@ __all__ = [
     "holdout_result",
     "mroi",
     "optimizer_arrays",
+    "prepare_holdout_refit",
     "response_curves",
     "roi",
     "start_holdout_refit",
@@ -429,21 +430,36 @@ def holdout(m: Any, weeks: int | None = None, warm: bool = True) -> HoldoutResul
     return holdout_result(start_holdout_refit(m, m.panel_, weeks, start), m.panel_)
 
 
-def start_holdout_refit(m: Any, panel: Any, weeks: int | None, warm_start: Any) -> Any:
+def _holdout_head(m: Any, panel: Any, weeks: int | None) -> Any:
+    n = int(weeks if weeks is not None else m.spec.holdout_weeks)
+    if not 0 < n < panel.n_weeks:
+        raise DataError(f"holdout needs 0 < weeks < {panel.n_weeks}, got {n}")
+    return head_panel(panel, panel.n_weeks - n)
+
+
+def prepare_holdout_refit(m: Any, panel: Any, weeks: int | None) -> Any:
+    """Build and compile the holdout refit of ``m`` (see :func:`start_holdout_refit`)
+    without sampling it, e.g. while ``m``'s own chains sample; returns the
+    :class:`~omnimmm.mmm.fit.PreparedFit` to pass to :func:`start_holdout_refit`."""
+    refit = type(m)(m.plan, spec=m.spec, priors=m.priors, max_draws=m.max_draws)
+    return refit.prepare(_holdout_head(m, panel, weeks))
+
+
+def start_holdout_refit(
+    m: Any, panel: Any, weeks: int | None, warm_start: Any, prepared: Any = None
+) -> Any:
     """Start the holdout refit of ``m`` on all but the last ``weeks`` of ``panel``.
 
     ``m`` needs its settings only (it may still be finishing its own fit); ``warm_start``
     (a :class:`~omnimmm.mmm.warm.WarmStart` or None) starts the chains where an earlier fit
-    ended. Returns the refit's :class:`~omnimmm.mmm.fit.PendingFit` (nutpie samples it in
-    the background); :func:`holdout_result` finishes it.
+    ended; ``prepared``: :func:`prepare_holdout_refit`'s model (used when it still fits).
+    Returns the refit's :class:`~omnimmm.mmm.fit.PendingFit` (nutpie samples it in the
+    background); :func:`holdout_result` finishes it.
     """
-    n = int(weeks if weeks is not None else m.spec.holdout_weeks)
-    if not 0 < n < panel.n_weeks:
-        raise DataError(f"holdout needs 0 < weeks < {panel.n_weeks}, got {n}")
-    head = head_panel(panel, panel.n_weeks - n)
+    head = _holdout_head(m, panel, weeks)
     # The estimator's own class, so this module needs no import of it (fit imports analysis).
     refit = type(m)(m.plan, spec=m.spec, priors=m.priors, max_draws=m.max_draws)
-    return refit.fit_start(head, warm_start=warm_start)
+    return refit.fit_start(head, warm_start=warm_start, prepared=prepared)
 
 
 def holdout_result(pending: Any, panel: Any) -> HoldoutResult:

@@ -24,11 +24,11 @@ from omnimmm.mmm.persistence import FittedState
 from omnimmm.mmm.priors import BaselinePriors
 from omnimmm.mmm.response import ResponseModel
 from omnimmm.mmm.sampling import SAMPLERS as _SAMPLERS
-from omnimmm.mmm.sampling import Sampling, sample_model, start_sampling
+from omnimmm.mmm.sampling import Sampling, compile_for_nutpie, sample_model, start_sampling
 from omnimmm.mmm.units import resolve_roi_units
 from omnimmm.mmm.warm import WarmStart
 
-__all__ = ["OmniMMM", "PendingFit", "sample_model"]
+__all__ = ["OmniMMM", "PendingFit", "PreparedFit", "sample_model"]
 
 
 class OmniMMM:
@@ -188,6 +188,7 @@ class OmniMMM:
         panel: Any,
         warm_start: WarmStart | None = None,
         on_sampled: Callable[[WarmStart | None], None] | None = None,
+        while_sampling: Callable[[], None] | None = None,
     ) -> OmniMMM:
         """Fit the model to a weekly panel (:class:`omnimmm.data.schema.Panel`).
 
@@ -203,24 +204,60 @@ class OmniMMM:
             Called with this fit's warm start (None without nutpie) as soon as the chains
             have finished, before the posterior's derived quantities and diagnostics are
             computed: a refit started there (:meth:`fit_start`) samples meanwhile.
+        while_sampling : callable, optional
+            Called once the chains have started (nutpie samples in its own threads), before
+            waiting for them: work that needs no posterior runs meanwhile.
 
         Returns
         -------
         OmniMMM
             ``self``, fitted; ``warm_start_`` holds where it ended (None without nutpie).
         """
-        return self.fit_start(panel, warm_start).wait(on_sampled)
+        pending = self.fit_start(panel, warm_start)
+        if while_sampling is not None:
+            try:
+                while_sampling()
+            except BaseException:
+                pending.cancel()
+                raise
+        return pending.wait(on_sampled)
 
-    def fit_start(self, panel: Any, warm_start: WarmStart | None = None) -> PendingFit:
-        """Build and compile the model and start sampling it (nutpie: in the background).
-
-        Arguments as :meth:`fit`; :meth:`PendingFit.wait` finishes the fit and returns
-        ``self``. Same numbers as :meth:`fit`.
-        """
+    def prepare(self, panel: Any) -> PreparedFit:
+        """Build and compile the model for ``panel`` without sampling it; a later
+        :meth:`fit_start` of the same panel and model (any sampler settings) starts from it."""
         scaling, features = self._design(panel)
         model = self._build(panel, scaling, features)
+        compiled = compile_for_nutpie(model, self.spec.sampler, self.spec)
+        return PreparedFit(panel, self.spec, self.prior_notes_, scaling, features, model, compiled)
+
+    def fit_start(
+        self,
+        panel: Any,
+        warm_start: WarmStart | None = None,
+        prepared: PreparedFit | None = None,
+    ) -> PendingFit:
+        """Build and compile the model and start sampling it (nutpie: in the background).
+
+        Arguments as :meth:`fit`; ``prepared``: :meth:`prepare`'s result for this panel
+        (ignored when it was made for another panel or model). :meth:`PendingFit.wait`
+        finishes the fit and returns ``self``. Same numbers as :meth:`fit`.
+        """
+        compiled = None
+        if prepared is not None and prepared.matches(panel, self.spec):
+            self.spec = dataclasses.replace(prepared.spec, sampler=self.spec.sampler)
+            self.prior_notes_ = prepared.prior_notes
+            scaling, features, model = prepared.scaling, prepared.features, prepared.model
+            compiled = prepared.compiled
+        else:
+            scaling, features = self._design(panel)
+            model = self._build(panel, scaling, features)
         sampling = start_sampling(
-            model, self.spec.sampler, self.progressbar, self.spec, warm=warm_start
+            model,
+            self.spec.sampler,
+            self.progressbar,
+            self.spec,
+            warm=warm_start,
+            compiled=compiled,
         )
         return PendingFit(self, panel, scaling, features, model, sampling)
 
@@ -392,6 +429,24 @@ class OmniMMM:
             f"OmniMMM({len(s.channels)} channels, outcomes={list(s.outcomes)}, "
             f"sampler={s.sampler.sampler}, {s.sampler.chains}x{s.sampler.draws}, {state})"
         )
+
+
+@dataclasses.dataclass(frozen=True)
+class PreparedFit:
+    """A model built and compiled for a panel, not sampled yet (:meth:`OmniMMM.prepare`)."""
+
+    panel: Any
+    spec: ModelSpec
+    prior_notes: tuple[str, ...]
+    scaling: Scaling
+    features: dict
+    model: Any
+    compiled: Any
+
+    def matches(self, panel: Any, spec: ModelSpec) -> bool:
+        """Whether this was prepared for ``panel`` and ``spec`` (sampler settings aside)."""
+        same_model = dataclasses.replace(spec, sampler=self.spec.sampler) == self.spec
+        return panel.data_hash == self.panel.data_hash and same_model
 
 
 class PendingFit:

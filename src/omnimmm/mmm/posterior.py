@@ -134,8 +134,13 @@ def complete_posterior(
             rest = rest + (flat("gamma") * np.concatenate(pair_means, axis=0)).sum(axis=1)
         terms = ("trend", "fourier", "control_coef", "festival_coef", "baseline_walk")
         base = {k: flat(k) for k in terms if k in post}
-        for term in baseline_terms(features, base, 1).values():
-            rest = rest + np.broadcast_to(term, (len(x), n, n_o)).mean(axis=0)
+        # Every baseline term is linear in its features: its mean over the weeks is the
+        # term of the features' mean week.
+        mean_week = {
+            k: np.asarray(v, dtype=float).mean(axis=0, keepdims=True) for k, v in features.items()
+        }
+        for term in baseline_terms(mean_week, base, 1).values():
+            rest = rest + np.broadcast_to(term, (1, n, n_o))[0]
         intercept = flat("level") - rest
         post["intercept"] = xr.DataArray(
             intercept.reshape(n_chain, n_draw, n_o),

@@ -220,9 +220,15 @@ def baseline_terms(
         z = features[feat]
         # Indexing, not reshape, so that ``z`` may be a tensor whose number of weeks is
         # not fixed in the graph (the PyMC model's shared data).
-        if _static_width(z):
+        if not _static_width(z):
+            continue
+        coef = params[name]
+        if isinstance(z, np.ndarray) and isinstance(coef, np.ndarray):
+            # (T, K) x (*B, K, O) -> (T, *B, O) without the (T, *B, K, O) product
+            out[comp] = np.tensordot(z, coef, axes=([1], [coef.ndim - 2]))
+        else:
             zz = z[(slice(None), *new, slice(None), None)]
-            out[comp] = (zz * params[name][None]).sum(axis=-2)
+            out[comp] = (zz * coef[None]).sum(axis=-2)
     return out
 
 

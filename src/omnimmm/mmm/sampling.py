@@ -25,7 +25,14 @@ from typing import Any
 from omnimmm.errors import PlanError
 from omnimmm.mmm.warm import WarmStart, warm_compiled, warm_start_from, warm_tune
 
-__all__ = ["SAMPLERS", "Sampling", "sample_model", "sampler_threads", "start_sampling"]
+__all__ = [
+    "SAMPLERS",
+    "Sampling",
+    "compile_for_nutpie",
+    "sample_model",
+    "sampler_threads",
+    "start_sampling",
+]
 
 SAMPLERS = ("nutpie", "pymc", "advi", "pathfinder")
 
@@ -115,13 +122,16 @@ def start_sampling(
     progressbar: bool = False,
     spec: Any = None,
     warm: WarmStart | None = None,
+    compiled: Any = None,
 ) -> Sampling:
     """Compile ``model`` and start sampling it with the settings ``s`` (a ``SamplerSpec``).
 
     With ``spec`` (what ``model`` was built from), nutpie samples the hand-written log
     density of :mod:`omnimmm.mmm.density` where it covers the model. With ``warm`` (nutpie
     only, same layout), the chains start at an earlier fit's draws with its step size and
-    tune :func:`~omnimmm.mmm.warm.warm_tune` steps (:mod:`omnimmm.mmm.warm`).
+    tune :func:`~omnimmm.mmm.warm.warm_tune` steps (:mod:`omnimmm.mmm.warm`). ``compiled``:
+    :func:`compile_for_nutpie`'s result for this ``model`` and ``spec``, compiled earlier
+    (nothing is compiled here then).
 
     Returns
     -------
@@ -137,7 +147,8 @@ def start_sampling(
 
             from omnimmm.mmm.compile import compile_nutpie, loaded_from_cache, log_density_of
 
-            compiled = compile_nutpie(model, spec)
+            if compiled is None:
+                compiled = compile_nutpie(model, spec)
             timings["compile_cached"] = loaded_from_cache(compiled)
             timings["log_density"] = log_density_of(compiled)
         except Exception as exc:
@@ -170,6 +181,20 @@ def start_sampling(
         return Sampling(timings, t0, t1, c0, c1, sampler=sampler, compiled=compiled)
     idata = _sample_in_foreground(model, s, progressbar)
     return Sampling(timings, t0, t0, c0, c0, idata=idata)
+
+
+def compile_for_nutpie(model: Any, s: Any, spec: Any = None) -> Any:
+    """What :func:`start_sampling` compiles for ``model`` with the settings ``s``, compiled
+    ahead (to pass as its ``compiled``); None when ``s`` is not nutpie's or the compile
+    fails (:func:`start_sampling` then compiles again and falls back as usual)."""
+    if s.sampler != "nutpie":
+        return None
+    try:
+        from omnimmm.mmm.compile import compile_nutpie
+
+        return compile_nutpie(model, spec)
+    except Exception:
+        return None
 
 
 def _sample_in_foreground(model: Any, s: Any, progressbar: bool) -> Any:

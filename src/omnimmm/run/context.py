@@ -154,6 +154,11 @@ class RunState:
     pending_holdout : PendingFit or None
         The holdout refit sampling in the background since the fit's chains finished
         (:func:`omnimmm.run.stages.holdout.start_holdout`), until the holdout stage.
+    prepared_holdout : PreparedFit or None
+        The holdout refit's model, built and compiled while the fit's chains sampled
+        (:func:`omnimmm.run.stages.holdout.prepare_holdout`).
+    baseline_forecasts : pandas.DataFrame or None
+        The holdout weeks' seasonal-naive and ETS forecasts, made meanwhile too.
     """
 
     prep: Prepared
@@ -175,6 +180,8 @@ class RunState:
     attempts: list[dict[str, Any]] = field(default_factory=list)
     analysis: dict[str, pd.DataFrame] | None = None
     pending_holdout: Any = None
+    prepared_holdout: Any = None
+    baseline_forecasts: pd.DataFrame | None = None
 
 
 Stage = Callable[[RunState], None]

@@ -3,8 +3,10 @@ that determines it changed (:mod:`omnimmm.run.reuse`). A fit that fails the qual
 refitted with safer sampler settings, at most ``[gate] remedies`` times
 (:mod:`omnimmm.run.remedies`), before the gate stage gives up.
 
-As soon as a fit's chains have finished, its holdout refit starts from where they ended and
-samples in the background while the fit's posterior is completed, checked and saved
+While a fit's chains sample, the holdout's baselines are fitted and its refit's model is
+built and compiled (:func:`omnimmm.run.stages.holdout.prepare_holdout`). As soon as the
+chains have finished, the holdout refit starts from where they ended and samples in the
+background while the fit's posterior is completed, checked and saved
 (:func:`omnimmm.run.stages.holdout.start_holdout`)."""
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from omnimmm.run.context import RunState
 from omnimmm.run.remedies import fit_with_remedies
 from omnimmm.run.reuse import model_hashes, reusable
 from omnimmm.run.stages.gate import gate_spec
-from omnimmm.run.stages.holdout import cancel_holdout, start_holdout
+from omnimmm.run.stages.holdout import cancel_holdout, prepare_holdout, start_holdout
 
 __all__ = ["fit_stage", "reuse_previous"]
 
@@ -70,7 +72,11 @@ def fit_stage(state: RunState) -> None:
         def fit_once(settings: dict[str, Any]) -> Any:
             cancel_holdout(state)  # an earlier attempt's refit: that fit failed the gate
             mmm = OmniMMM(prep.plan, progressbar=prep.progressbar, **settings)
-            return mmm.fit(prep.panel, on_sampled=lambda warm: start_holdout(state, mmm, warm))
+            return mmm.fit(
+                prep.panel,
+                on_sampled=lambda warm: start_holdout(state, mmm, warm),
+                while_sampling=lambda: prepare_holdout(state, mmm),
+            )
 
         state.model, state.attempts = fit_with_remedies(
             fit_once,

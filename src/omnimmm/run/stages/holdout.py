@@ -1,10 +1,11 @@
 """The holdout stage: refit without the last weeks, forecast them from the actual spend and
 controls, and score the forecast next to seasonal-naive and ETS baselines of the same weeks.
 
-The refit usually started already: the fit stage calls :func:`start_holdout` when the full
-fit's chains finish, and nutpie samples the refit in its own threads while the full fit is
-completed and saved and the baselines here are fitted. The refit's draws are the same as
-when it starts after those (same warm start, same seed)."""
+Most of it happens earlier, in the fit stage. While the full fit's chains sample,
+:func:`prepare_holdout` fits the baselines and builds and compiles the refit's model; when
+they finish, :func:`start_holdout` starts the refit from where they ended, and nutpie
+samples it in its own threads while the full fit is completed and saved. The refit's draws
+are the same as when it starts after those (same warm start, same seed)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,26 @@ import pandas as pd
 
 from omnimmm.run.context import Prepared, RunState
 
-__all__ = ["cancel_holdout", "holdout", "holdout_stage", "start_holdout"]
+__all__ = [
+    "cancel_holdout",
+    "holdout",
+    "holdout_stage",
+    "prepare_holdout",
+    "start_holdout",
+]
+
+
+def prepare_holdout(state: RunState, model: Any) -> None:
+    """While ``model``'s chains sample: the baselines' forecasts of the holdout weeks, and
+    the holdout refit's model built and compiled (nothing without a holdout)."""
+    from omnimmm.mmm.analysis import prepare_holdout_refit
+
+    weeks = int(state.prep.plan.model.holdout_weeks)
+    if not weeks:
+        return
+    if state.baseline_forecasts is None:
+        state.baseline_forecasts = _baseline_forecasts(state.prep, weeks)
+    state.prepared_holdout = prepare_holdout_refit(model, state.prep.panel, weeks)
 
 
 def start_holdout(state: RunState, model: Any, warm: Any) -> None:
@@ -25,8 +45,21 @@ def start_holdout(state: RunState, model: Any, warm: Any) -> None:
 
     cancel_holdout(state)
     weeks = int(state.prep.plan.model.holdout_weeks)
+    prepared, state.prepared_holdout = state.prepared_holdout, None
     if weeks and warm is not None:
-        state.pending_holdout = start_holdout_refit(model, state.prep.panel, weeks, warm)
+        state.pending_holdout = start_holdout_refit(
+            model, state.prep.panel, weeks, warm, prepared=prepared
+        )
+
+
+def _baseline_forecasts(prep: Prepared, weeks: int) -> pd.DataFrame:
+    from omnimmm.mmm.baselines import holdout_forecasts
+
+    return holdout_forecasts(_outcomes(prep), weeks)
+
+
+def _outcomes(prep: Prepared) -> pd.DataFrame:
+    return prep.panel.outcomes[list(prep.plan.data.outcomes)].set_axis(prep.panel.dates)
 
 
 def cancel_holdout(state: RunState) -> None:
@@ -37,7 +70,7 @@ def cancel_holdout(state: RunState) -> None:
 
 
 def holdout(
-    model: Any, prep: Prepared, pending: Any = None
+    model: Any, prep: Prepared, pending: Any = None, forecasts: pd.DataFrame | None = None
 ) -> tuple[dict[str, Any], dict[str, pd.DataFrame], dict[str, Any] | None]:
     """Holdout forecast of the refitted model against the seasonal-naive and ETS baselines.
 
@@ -49,16 +82,18 @@ def holdout(
         ``baseline_forecasts``, ``holdout_scores``) and the refit's timings (None without a
         holdout).
 
-    ``pending``: the refit :func:`start_holdout` started (None: refit here).
+    ``pending``: the refit :func:`start_holdout` started (None: refit here); ``forecasts``:
+    the baselines' forecasts :func:`prepare_holdout` made (None: made here).
     """
     from omnimmm.mmm.analysis import holdout_result
-    from omnimmm.mmm.baselines import accuracy, holdout_baselines, holdout_forecasts
+    from omnimmm.mmm.baselines import accuracy, holdout_baselines
 
     weeks = int(prep.plan.model.holdout_weeks)
     if weeks == 0:
         return {"weeks": 0, "mape": {}, "mape_mean": None}, {}, None
-    outcomes = prep.panel.outcomes[list(prep.plan.data.outcomes)].set_axis(prep.panel.dates)
-    forecasts = holdout_forecasts(outcomes, weeks)  # while a started refit samples
+    outcomes = _outcomes(prep)
+    if forecasts is None:
+        forecasts = _baseline_forecasts(prep, weeks)
     scores = holdout_baselines(outcomes, weeks, forecasts=forecasts)
     ho = model.holdout(weeks) if pending is None else holdout_result(pending, prep.panel)
     own = pd.DataFrame(
@@ -126,7 +161,7 @@ def holdout_stage(state: RunState) -> None:
     if weeks:
         state.say(f"holdout: refitting without the last {weeks} weeks, then forecasting them")
     pending, state.pending_holdout = state.pending_holdout, None
-    info, tables, refit = holdout(state.model, state.prep, pending)
+    info, tables, refit = holdout(state.model, state.prep, pending, state.baseline_forecasts)
     state.holdout = info
     state.tables = {**state.tables, **tables}
     if refit is not None:
