@@ -76,17 +76,24 @@ def test_a_refit_started_while_the_fit_finishes_gives_the_same_numbers(fitted: A
     """The run starts the holdout refit in the background as soon as the full fit's chains
     end (on_sampled) and collects it later: the same draws as a refit started afterwards."""
     from omnimmm.mmm import OmniMMM
-    from omnimmm.mmm.analysis import holdout_result, start_holdout_refit
+    from omnimmm.mmm.analysis import holdout_result, prepare_holdout_refit, start_holdout_refit
 
     plan, panel = _world()
     started: list[Any] = []
+    prepared: list[Any] = []
     full = OmniMMM(plan, chains=2, draws=150, tune=300, seed=5)
     full.fit(
         panel,
-        on_sampled=lambda warm: started.append(start_holdout_refit(full, panel, 13, warm)),
+        # built and compiled while the full fit's chains sample, as the run does
+        while_sampling=lambda: prepared.append(prepare_holdout_refit(full, panel, 13)),
+        on_sampled=lambda warm: started.append(
+            start_holdout_refit(full, panel, 13, warm, prepared=prepared[0])
+        ),
     )
-    assert len(started) == 1
+    assert len(started) == 1 and len(prepared) == 1
+    assert prepared[0].panel.n_weeks == panel.n_weeks - 13 and prepared[0].model is not None
     early = holdout_result(started[0], panel)
+    assert early.model.model_ is prepared[0].model  # the prepared model was sampled
     assert early.model.timings_["warm"] is True
     later = fitted.holdout(13)  # same plan, seed and data: same full fit, same warm start
     pd.testing.assert_frame_equal(early.table, later.table)
@@ -100,6 +107,36 @@ def test_a_refit_started_while_the_fit_finishes_gives_the_same_numbers(fitted: A
     pending.cancel()
     with pytest.raises(Exception, match="not fitted"):
         pending.wait()
+
+
+def test_a_failure_while_sampling_stops_the_chains():
+    """An error in the work done while the chains sample (``while_sampling``) stops them
+    and reaches the caller; the estimator stays unfitted."""
+    from omnimmm.mmm import OmniMMM
+
+    plan, panel = _world()
+    m = OmniMMM(plan, chains=2, draws=150, tune=300, seed=5)
+
+    def fail() -> None:
+        raise RuntimeError("baselines failed")
+
+    with pytest.raises(RuntimeError, match="baselines failed"):
+        m.fit(panel, while_sampling=fail)
+    with pytest.raises(Exception, match="not fitted"):
+        m.roi()
+
+
+def test_a_prepared_fit_is_used_only_for_its_own_panel(fitted: Any):
+    from omnimmm.mmm import OmniMMM
+    from omnimmm.mmm.analysis import head_panel
+
+    plan, panel = _world()
+    m = OmniMMM(plan, chains=2, draws=150, tune=300, seed=5)
+    prepared = m.prepare(head_panel(panel, 80))
+    assert prepared.matches(head_panel(panel, 80), m.spec)
+    assert not prepared.matches(head_panel(panel, 81), m.spec)
+    other_sampler = OmniMMM(plan, chains=3, draws=50, tune=60, seed=1)
+    assert prepared.matches(head_panel(panel, 80), other_sampler.spec)
 
 
 def test_another_layout_starts_cold(fitted: Any):
