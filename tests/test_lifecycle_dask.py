@@ -25,6 +25,7 @@ from omnimmm.lifecycle.btyd import BGNBD
 from omnimmm.lifecycle.distributed import _fit_cutoff, input_files, score_on_cluster
 from omnimmm.lifecycle.distributed_train import _stop_round
 from omnimmm.lifecycle.pareto_nbd import ParetoNBD
+from omnimmm.lifecycle.rhythm import fit_btyd
 
 CDNOW = Path(__file__).parent / "data" / "cdnow" / "cdnow_customers_summary.csv"
 
@@ -146,6 +147,24 @@ def test_btyd_fit_beyond_the_cap_is_on_a_seeded_sample_of_customers():
     # a sample of 1,500 of 2,357 customers: the same model up to sampling noise
     a, b = astuple(capped["bgnbd"].params_), astuple(full["bgnbd"].params_)
     assert np.allclose(np.log(a), np.log(b), atol=0.35)
+
+
+def test_both_paths_fit_beyond_the_cap_on_the_same_customers():
+    """Past the cap the single process (one row per customer) and the Dask path (bucket
+    counts) draw the same sample and so fit the very same BG/NBD and Pareto/NBD."""
+    d = pd.read_csv(CDNOW)
+    per = pd.DataFrame({"x": d["frequency"].astype(float), "t_x": np.round(d["recency"] * 7),
+                        "T": np.round(d["T"] * 7)})  # fmt: skip
+    one = fit_btyd(per["x"], per["t_x"], per["T"], max_customers=1500)
+    counted = per.value_counts().reset_index()
+    rng = np.random.default_rng(5)
+    parts = np.array_split(counted.iloc[rng.permutation(len(counted))].to_numpy(float), 3)
+    dask = _fit_cutoff(parts, max_customers=1500)
+    for name in ("bgnbd", "pnbd"):
+        assert one[name].n_customers_ == dask[name].n_customers_ == 1500
+        assert one[name].params_ == dask[name].params_
+    below = fit_btyd(per["x"], per["t_x"], per["T"])  # below the cap: every customer
+    assert below["bgnbd"].n_customers_ == len(d)
 
 
 def test_stop_round_follows_lightgbm_rule():

@@ -11,7 +11,12 @@ import pytest
 from scipy import integrate, stats
 
 from omnimmm.errors import NotFittedError
-from omnimmm.lifecycle.pareto_nbd import ParetoNBD, ParetoNBDParams, pareto_nbd_log_likelihood
+from omnimmm.lifecycle.pareto_nbd import (
+    ParetoNBD,
+    ParetoNBDParams,
+    _Pairs,
+    pareto_nbd_log_likelihood,
+)
 
 CDNOW = Path(__file__).parent / "data" / "cdnow"
 #: BTYD's pnbd.EstimateParameters on cdnowSummary (Fader, Hardie & Lee 2005 sample):
@@ -30,6 +35,21 @@ def test_cdnow_refit_gives_the_published_estimates():
     assert m.log_likelihood_ == pytest.approx(-9594.976, abs=0.01)
     at_published = pareto_nbd_log_likelihood((0.5534, 10.5802, 0.6061, 11.6562), x, t_x, T)
     assert at_published.sum() == pytest.approx(-9594.976, abs=0.01)
+
+
+@pytest.mark.parametrize("params", [(0.55, 1.2, 0.6, 1.5), (0.55, 2.0, 0.6, 1.0)])
+def test_fit_evaluates_2f1_once_per_pair_to_the_same_numbers(params):
+    """The fit evaluates A0's 2F1 terms once per distinct (x, t_x) and (x, T) pair: bit for
+    bit the per-row likelihood, on whole-day rows where pairs repeat (both 2F1 branches)."""
+    rng = np.random.default_rng(0)
+    x = rng.poisson(2, 20_000).astype(float)
+    T = rng.integers(1, 730, 20_000) / 7 / 50
+    t_x = np.where(x > 0, np.floor(rng.uniform(0, 1, 20_000) * T * 350) / 350, 0.0)
+    pairs = _Pairs.of(x, t_x, T)
+    assert len(pairs.tx) < 0.5 * len(x) and len(pairs.T) < 0.5 * len(x)
+    every = pareto_nbd_log_likelihood(params, x, t_x, T)
+    assert np.isfinite(every).all()
+    assert np.array_equal(pareto_nbd_log_likelihood(params, x, t_x, T, pairs=pairs), every)
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,8 @@ input files and the scratch folder (a shared file system, or a local cluster):
    *every* customer. Each bucket returns its customers' ``(x, t_x, T)`` (the inputs
    :mod:`.rhythm` fits on) as distinct rows with customer counts (whole days); one task per
    cutoff fits one model of each on the counted rows (the same likelihood as on every
-   customer; on a random :data:`BTYD_FIT_CUSTOMERS` of them beyond that many), so those
+   customer; beyond :data:`~omnimmm.lifecycle.rhythm.BTYD_FIT_CUSTOMERS` of them on the same
+   seeded sample as the single process, :func:`~omnimmm.lifecycle.rhythm.fit_btyd`), so those
    columns come from one fit on the whole customer base, not from per-bucket estimates.
 3. **Features and labels.** One task per bucket runs the single-process feature code
    (:func:`~omnimmm.lifecycle.features.build_features`,
@@ -94,7 +95,13 @@ from omnimmm.lifecycle.propensity import (
     PropensityModel,
     model_settings,
 )
-from omnimmm.lifecycle.rhythm import MIN_BGNBD_CUSTOMERS, add_rhythm_features
+from omnimmm.lifecycle.rhythm import (
+    BTYD_FIT_CUSTOMERS,
+    BTYD_SAMPLE_SEED,
+    add_rhythm_features,
+    counted_rows,
+    fit_btyd,
+)
 from omnimmm.lifecycle.score import (
     SCORE_COLUMNS,
     ScoreResult,
@@ -111,8 +118,6 @@ DUCKDB_MEMORY = "1GB"
 _log = logging.getLogger(__name__)
 #: Transactions (about) per customer bucket when ``n_partitions`` is not given.
 ROWS_PER_BUCKET = 400_000
-#: Customers (at most) BG/NBD and Pareto/NBD are fitted on at a cutoff (see _fit_cutoff).
-BTYD_FIT_CUSTOMERS = 250_000
 BtydModels = dict[pd.Timestamp, dict[str, "BGNBD | ParetoNBD"]]
 
 
@@ -216,31 +221,17 @@ def _bucket_summaries(job: Job, b: int) -> dict[pd.Timestamp, np.ndarray]:
 
 
 def _fit_cutoff(parts: list[np.ndarray], max_customers: int = BTYD_FIT_CUSTOMERS,
-                seed: int = 0) -> dict[str, BGNBD | ParetoNBD]:  # fmt: skip
-    """One BG/NBD and one Pareto/NBD on every customer at one cutoff, as
-    :func:`.rhythm._bgnbd_columns` fits them (none where it would leave the columns NaN).
+                seed: int = BTYD_SAMPLE_SEED) -> dict[str, BGNBD | ParetoNBD]:  # fmt: skip
+    """One BG/NBD and one Pareto/NBD on every customer at one cutoff, by
+    :func:`.rhythm.fit_btyd` as the single process fits them.
 
     The likelihood is a sum over customers, so it is fitted on the distinct
     ``(x, t_x, T)`` rows weighted by their customer counts: the same fit as on every
-    customer, on fewer rows. Beyond ``max_customers`` customers the fit is on a random
-    ``max_customers`` of them (drawn without replacement from the counts, seeded): four
-    parameters are pinned down long before that, and the fit's cost grows with the rows."""
-    rows = pd.DataFrame(np.concatenate(parts), columns=["x", "t_x_days", "t_days", "n"])
-    rows = rows.groupby(["x", "t_x_days", "t_days"], as_index=False).agg(n=("n", "sum"))
-    n = rows["n"].to_numpy(dtype=np.int64)
-    if n.sum() > max_customers:
-        rng = np.random.default_rng(seed)
-        rows["n"] = rng.multivariate_hypergeometric(n, max_customers, method="marginals")
-        rows = rows[rows["n"] > 0]
-    x, n = rows["x"].to_numpy(), rows["n"].to_numpy()
-    t_x = rows["t_x_days"].to_numpy() / 7.0
-    T = np.maximum(rows["t_days"].to_numpy() / 7.0, t_x)  # as in rhythm._bgnbd_columns
-    if n.sum() < MIN_BGNBD_CUSTOMERS or not (x > 0).any():
-        return {}
-    return {
-        "bgnbd": BGNBD(penalty=1e-3).fit(x, t_x, T, weights=n),
-        "pnbd": ParetoNBD(penalty=1e-3).fit(x, t_x, T, weights=n),
-    }
+    customer, on fewer rows. Beyond ``max_customers`` customers both paths fit on the same
+    seeded sample of them (drawn from the sorted distinct rows' counts)."""
+    rows = counted_rows(*np.concatenate(parts).T)
+    return fit_btyd(rows["x"], rows["t_x_days"], rows["t_days"], rows["n"].to_numpy(float),
+                    max_customers=max_customers, seed=seed)  # fmt: skip
 
 
 def _cutoff_rows(summary: dict[pd.Timestamp, np.ndarray], cutoff: pd.Timestamp) -> np.ndarray:
@@ -248,15 +239,14 @@ def _cutoff_rows(summary: dict[pd.Timestamp, np.ndarray], cutoff: pd.Timestamp) 
     return summary.get(cutoff, np.zeros((0, 4)))
 
 
-def _fit_btyd(client: Any, summaries: list[Any], cutoffs: list[pd.Timestamp],
-              seed: int) -> BtydModels:  # fmt: skip
+def _fit_btyd(client: Any, summaries: list[Any], cutoffs: list[pd.Timestamp]) -> BtydModels:
     """:func:`_fit_cutoff` at every cutoff, one task per cutoff, on the bucket ``summaries``
     (futures): the counted rows go from worker to worker, not through the client (at 5M
     customers they are about 1 GB over all cutoffs)."""
     fits = [
         client.submit(_fit_cutoff, [client.submit(_cutoff_rows, f, c, pure=False)
                                     for f in summaries],
-                      max_customers=BTYD_FIT_CUSTOMERS, seed=seed, pure=False)
+                      pure=False)
         for c in cutoffs
     ]  # fmt: skip
     return dict(zip(cutoffs, client.gather(fits), strict=True))
@@ -532,7 +522,7 @@ def _score(client: Any, transactions: str | Path, as_of: DateLike, horizon_days:
     summaries = client.map(_bucket_summaries, [job] * len(buckets), buckets, pure=False)
     wait(summaries)
     clock.lap("btyd_summaries")
-    models = _fit_btyd(client, summaries, sorted({c for c, _, _ in job.tables}), seed)
+    models = _fit_btyd(client, summaries, sorted({c for c, _, _ in job.tables}))
     del summaries
     clock.lap("btyd_fit")
     model_future = client.scatter(models, broadcast=True)

@@ -63,18 +63,58 @@ def _check(x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> None:
         raise DataError("Pareto/NBD: needs x >= 0 and 0 <= t_x <= T for every customer")
 
 
-def _log_a0(
-    r: float, alpha: float, s: float, beta: float, x: np.ndarray, t_x: np.ndarray, T: np.ndarray
+@dataclass(frozen=True)
+class _Pairs:
+    """The distinct ``(x, t_x)`` and ``(x, T)`` pairs of a fit's rows and where each row's
+    pair is: ``A0``'s two ``2F1`` terms depend on one pair each, and there are far fewer
+    distinct pairs than rows (whole days), so a fit evaluates them once per pair."""
+
+    x_tx: np.ndarray
+    tx: np.ndarray
+    at_tx: np.ndarray
+    x_T: np.ndarray
+    T: np.ndarray
+    at_T: np.ndarray
+
+    @classmethod
+    def of(cls, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> _Pairs:
+        """The pairs of rows ``(x, t_x, T)``."""
+        a, at_a = np.unique(np.column_stack([x, t_x]), axis=0, return_inverse=True)
+        b, at_b = np.unique(np.column_stack([x, T]), axis=0, return_inverse=True)
+        return cls(a[:, 0], a[:, 1], at_a.ravel(), b[:, 0], b[:, 1], at_b.ravel())
+
+
+def _log_f(
+    r: float, alpha: float, s: float, beta: float, x: np.ndarray, u: np.ndarray
 ) -> np.ndarray:
-    """``log A0`` of the module docstring, computed as a difference of logs."""
+    """``log F(u)`` of the module docstring for rows ``x``."""
     rsx = r + s + x
     m = max(alpha, beta)
     b = s + 1.0 if alpha >= beta else r + x
     d = abs(alpha - beta)
+    return np.log(hyp2f1(rsx, b, rsx + 1.0, d / (m + u))) - rsx * np.log(m + u)
+
+
+def _log_a0(
+    r: float,
+    alpha: float,
+    s: float,
+    beta: float,
+    x: np.ndarray,
+    t_x: np.ndarray,
+    T: np.ndarray,
+    pairs: _Pairs | None = None,
+) -> np.ndarray:
+    """``log A0`` of the module docstring, computed as a difference of logs (``2F1`` once
+    per distinct pair with ``pairs``: the same numbers)."""
     # far from the optimum 2F1 can overflow: the result is then inf/nan and the fit moves on
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        log_f_tx = np.log(hyp2f1(rsx, b, rsx + 1.0, d / (m + t_x))) - rsx * np.log(m + t_x)
-        log_f_T = np.log(hyp2f1(rsx, b, rsx + 1.0, d / (m + T))) - rsx * np.log(m + T)
+        if pairs is None:
+            log_f_tx = _log_f(r, alpha, s, beta, x, t_x)
+            log_f_T = _log_f(r, alpha, s, beta, x, T)
+        else:
+            log_f_tx = _log_f(r, alpha, s, beta, pairs.x_tx, pairs.tx)[pairs.at_tx]
+            log_f_T = _log_f(r, alpha, s, beta, pairs.x_T, pairs.T)[pairs.at_T]
         return log_f_tx + np.log(-np.expm1(np.minimum(log_f_T - log_f_tx, -1e-300)))
 
 
@@ -98,8 +138,11 @@ def pareto_nbd_log_likelihood(
     x: np.ndarray,
     t_x: np.ndarray,
     T: np.ndarray,
+    *,
+    pairs: _Pairs | None = None,
 ) -> np.ndarray:
-    """Log-likelihood of each customer under Pareto/NBD (see the module docstring)."""
+    """Log-likelihood of each customer under Pareto/NBD (see the module docstring);
+    ``pairs`` (the fit's, of these very rows) only saves ``2F1`` evaluations."""
     if isinstance(params, ParetoNBDParams):
         r, alpha, s, beta = params.r, params.alpha, params.s, params.beta
     else:
@@ -107,7 +150,7 @@ def pareto_nbd_log_likelihood(
     x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
     head = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
     alive = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
-    died = np.log(s) - np.log(r + s + x) + _log_a0(r, alpha, s, beta, x, t_x, T)
+    died = np.log(s) - np.log(r + s + x) + _log_a0(r, alpha, s, beta, x, t_x, T, pairs)
     with np.errstate(invalid="ignore"):
         return head + np.logaddexp(alive, died)
 
@@ -139,8 +182,11 @@ class ParetoNBD:
         # likelihood of many customers jumps to the bounds' corner and stops there
         n_rows = max(float(w.sum()), 1.0)
 
+        xs, ts = (t_x / scale, T / scale)
+        pairs = _Pairs.of(x, xs, ts)  # the same for every evaluation
+
         def nll(theta: np.ndarray) -> float:
-            ll = pareto_nbd_log_likelihood(tuple(np.exp(theta)), x, t_x / scale, T / scale)
+            ll = pareto_nbd_log_likelihood(tuple(np.exp(theta)), x, xs, ts, pairs=pairs)
             value = float(-total(ll) + self.penalty * np.sum(theta**2)) / n_rows
             return value if np.isfinite(value) else 1e300
 

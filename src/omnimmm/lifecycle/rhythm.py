@@ -48,6 +48,12 @@ from omnimmm.lifecycle.pareto_nbd import ParetoNBD
 DECAY_DAYS: tuple[int, ...] = (14, 45, 120)
 #: Fewer customers than this at a cutoff leave the BG/NBD columns empty (no stable fit).
 MIN_BGNBD_CUSTOMERS = 30
+#: Customers (at most) BG/NBD and Pareto/NBD are fitted on at one cutoff (see fit_btyd).
+BTYD_FIT_CUSTOMERS = 250_000
+#: Seed of that sample: fixed, not the run's seed, so that the single process and the Dask
+#: path (which fits on bucket counts, far from the run's other random draws) draw the same
+#: customers and give the same columns.
+BTYD_SAMPLE_SEED = 0
 RHYTHM_COLUMNS: tuple[str, ...] = (
     *(f"decay_orders_{d}d" for d in DECAY_DAYS),
     "decay_revenue_45d",
@@ -143,19 +149,74 @@ def _bgnbd_columns(
         for col in ("p_alive", "p_any", "expected"):
             f[f"{model_name}_{col}"] = np.nan
     h = horizon_days / 7.0
-    if fitted is not None:
-        models = dict(fitted)
-    elif len(f) < MIN_BGNBD_CUSTOMERS or not (x > 0).any():
-        return f
-    else:
-        models = {"bgnbd": BGNBD(penalty=1e-3), "pnbd": ParetoNBD(penalty=1e-3)}
-        for model in models.values():
-            model.fit(x, t_x, T)
+    models = dict(fitted) if fitted is not None else fit_btyd(x, f["t_x_days"], f["t_days"])
     for name, model in models.items():
         f[f"{name}_p_alive"] = model.p_alive(x, t_x, T)
         f[f"{name}_p_any"] = model.p_any(h, x, t_x, T)
         f[f"{name}_expected"] = model.expected_purchases(h, x, t_x, T)
     return f
+
+
+def counted_rows(
+    x: np.ndarray, t_x_days: np.ndarray, t_days: np.ndarray, counts: np.ndarray
+) -> pd.DataFrame:
+    """Distinct ``(x, t_x_days, t_days)`` rows, sorted, with their summed customer ``n``."""
+    rows = pd.DataFrame({"x": x, "t_x_days": t_x_days, "t_days": t_days, "n": counts})
+    return rows.groupby(["x", "t_x_days", "t_days"], as_index=False, sort=True).agg(n=("n", "sum"))
+
+
+def fit_btyd(
+    x: np.ndarray | pd.Series,
+    t_x_days: np.ndarray | pd.Series,
+    t_days: np.ndarray | pd.Series,
+    weights: np.ndarray | None = None,
+    *,
+    max_customers: int = BTYD_FIT_CUSTOMERS,
+    seed: int = BTYD_SAMPLE_SEED,
+) -> dict[str, BGNBD | ParetoNBD]:
+    """BG/NBD and Pareto/NBD fitted at one cutoff, in weeks, as the rhythm columns use them.
+
+    Parameters
+    ----------
+    x, t_x_days, t_days
+        Repeat purchase days, days from the first to the last purchase day and from the
+        first purchase day to the end of the cutoff day, one row per customer, or (with
+        ``weights``) per distinct row.
+    weights
+        Customers behind each row (the Dask path's bucket counts); ``None``: one each.
+    max_customers, seed
+        Beyond ``max_customers`` customers both models are fitted on a random
+        ``max_customers`` of them, drawn without replacement from the distinct rows' counts
+        (sorted, so the same customers whether the rows come per customer or counted):
+        four population parameters are pinned down long before that, and the fit's cost
+        grows with the rows. At or below it the fit is on every customer, as given.
+
+    Returns
+    -------
+    dict
+        ``{"bgnbd": BGNBD, "pnbd": ParetoNBD}``; empty with fewer than
+        :data:`MIN_BGNBD_CUSTOMERS` customers or no repeat purchase (the columns stay NaN).
+    """
+    x, t_x_days, t_days = (np.asarray(v, dtype=float) for v in (x, t_x_days, t_days))
+    w = None if weights is None else np.asarray(weights, dtype=float)
+    n_customers = len(x) if w is None else float(w.sum())
+    if n_customers > max_customers:
+        rows = counted_rows(x, t_x_days, t_days, np.ones(len(x)) if w is None else w)
+        n = rows["n"].to_numpy(dtype=np.int64)
+        rng = np.random.default_rng(seed)
+        rows["n"] = rng.multivariate_hypergeometric(n, max_customers, method="marginals")
+        rows = rows[rows["n"] > 0]
+        x, t_x_days, t_days = (rows[k].to_numpy() for k in ("x", "t_x_days", "t_days"))
+        w = rows["n"].to_numpy(dtype=float)
+        n_customers = float(w.sum())
+    t_x = t_x_days / 7.0
+    T = np.maximum(t_days / 7.0, t_x)
+    if n_customers < MIN_BGNBD_CUSTOMERS or not (x > 0).any():
+        return {}
+    return {
+        "bgnbd": BGNBD(penalty=1e-3).fit(x, t_x, T, weights=w),
+        "pnbd": ParetoNBD(penalty=1e-3).fit(x, t_x, T, weights=w),
+    }
 
 
 def add_rhythm_features(
