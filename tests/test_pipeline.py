@@ -67,6 +67,9 @@ def test_holdout_refit_reuses_the_full_fits_compiled_model(fitted_run: Path) -> 
     assert (
         fits["holdout_refit"]["compile"] < fits["mmm"]["compile"] or fits["mmm"]["compile_cached"]
     )
+    # the refit's own convergence is recorded next to its timings
+    refit = fits["holdout_refit"]
+    assert refit["rhat_max"] >= 1.0 and refit["ess_bulk_min"] > 0 and refit["divergences"] >= 0
 
 
 def test_recommendation_json_has_exactly_the_design_shape(fitted_run: Path) -> None:

@@ -79,7 +79,8 @@ def holdout(
     tuple
         The scores (``weeks``, ``mape`` per outcome, ``mape_mean``, baselines' MAPE, the best
         baseline and whether the model beats it), the tables (``holdout``,
-        ``baseline_forecasts``, ``holdout_scores``) and the refit's timings (None without a
+        ``baseline_forecasts``, ``holdout_scores``) and the refit's timings with its
+        convergence (``rhat_max``, ``ess_bulk_min``, ``divergences``; None without a
         holdout).
 
     ``pending``: the refit :func:`start_holdout` started (None: refit here); ``forecasts``:
@@ -128,7 +129,13 @@ def holdout(
         "holdout_scores": all_scores,
         "holdout_parts": _parts(ho.model, prep.panel),
     }
-    return info, tables, ho.model.timings_
+    d = ho.model.diagnostics_
+    convergence = {
+        "rhat_max": float(d.rhat_max),
+        "ess_bulk_min": float(d.ess_bulk_min),
+        "divergences": int(d.divergences),
+    }
+    return info, tables, {**ho.model.timings_, **convergence}
 
 
 def _explained(refit: Any, panel: Any, weeks: int) -> dict[str, Any]:
