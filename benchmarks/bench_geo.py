@@ -110,16 +110,7 @@ def child_pymc_marketing(args: argparse.Namespace) -> dict[str, Any]:
     y = df["revenue"]
     t0 = time.perf_counter()
     mmm = peer_model(list(p.channels), controls)
-    idata = mmm.fit(
-        x,
-        y,
-        nuts_sampler="nutpie",
-        chains=args.chains,
-        draws=args.draws,
-        tune=args.tune,
-        random_seed=args.seed,
-        progressbar=False,
-    )
+    idata = peer_fit(mmm, x, y, args)
     wall = time.perf_counter() - t0
     post = idata.posterior
     names = [rv.name for rv in mmm.model.free_RVs if rv.name in post]
@@ -168,6 +159,20 @@ def peer_model(channels: list[str], controls: list[str]) -> Any:
         saturation=LogisticSaturation(),
         control_columns=controls,
         yearly_seasonality=2,
+    )
+
+
+def peer_fit(mmm: Any, x: Any, y: Any, args: argparse.Namespace) -> Any:
+    """``mmm.fit`` on nutpie with the benchmark's chains, draws, tuning steps and seed."""
+    return mmm.fit(
+        x,
+        y,
+        nuts_sampler="nutpie",
+        chains=args.chains,
+        draws=args.draws,
+        tune=args.tune,
+        random_seed=args.seed,
+        progressbar=False,
     )
 
 

@@ -43,7 +43,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import machine_header, markdown_table, update_section
-from bench_geo import peer_model, roi_frames, score
+from bench_geo import peer_fit, peer_model, roi_frames, score
 
 #: The runs: name -> (tool, regions, weeks).
 RUNS: dict[str, tuple[str, int, int]] = {
@@ -116,16 +116,7 @@ def child_pymc_marketing(args: argparse.Namespace) -> dict[str, Any]:
     mmm = peer_model(list(p.channels), controls)
     mmm.build_model(x, y)
     build_s = time.perf_counter() - w0
-    idata = mmm.fit(
-        x,
-        y,
-        nuts_sampler="nutpie",
-        chains=args.chains,
-        draws=args.draws,
-        tune=args.tune,
-        random_seed=args.seed,
-        progressbar=False,
-    )
+    idata = peer_fit(mmm, x, y, args)
     wall, cpu = time.perf_counter() - w0, time.process_time() - c0
     post = idata["posterior"]
     names = [rv.name for rv in mmm.model.free_RVs if rv.name in post]
