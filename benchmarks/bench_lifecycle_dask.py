@@ -306,8 +306,10 @@ def render(state: dict) -> str:
         out += [f"### {s['rows']:,} transactions / {s['customers']:,} customers", "",
                 s["header"].strip(), f"- LightGBM preset `{s['preset']}`, as-of {AS_OF}, horizon "
                 f"{HORIZON} days; Dask: LocalCluster of {s['workers']} single-threaded workers "
-                f"(memory limit {s['worker_gb']} GB each); single process capped at "
-                f"{s['cap_gb']} GB of address space; data generated in {s['generate_s']:.0f} s",
+                f"(memory limit {s['worker_gb']} GB each); single process "
+                + (f"capped at {s['cap_gb']} GB of address space" if s["cap_gb"] else
+                   "not capped (its peak RSS is measured)")
+                + f"; data generated in {s['generate_s']:.0f} s",
                 ""]  # fmt: skip
         rows = []
         for kind, runs in s["runs"].items():
