@@ -82,8 +82,17 @@ _EXPORTS = {
 }
 
 
+# Submodules that import PyMC and ArviZ: the stack is imported first without ArviZ's eager
+# numba compile (:mod:`omnimmm.mmm.stack`).
+_SAMPLING = frozenset({"fit", "persistence", "priors"})
+
+
 def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
+        if _EXPORTS[name] in _SAMPLING:
+            from omnimmm.mmm.stack import import_sampling_stack
+
+            import_sampling_stack()
         module = importlib.import_module(f"omnimmm.mmm.{_EXPORTS[name]}")
         return getattr(module, name)
     raise AttributeError(f"module 'omnimmm.mmm' has no attribute {name!r}")

@@ -17,8 +17,12 @@ Modules, in the order of the data flow: ``spec`` (settings, scaled data), ``layo
 
 from __future__ import annotations
 
-from omnimmm.mmm.geo.fit import GATE, GeoFit, fit_geo, load_geo
-from omnimmm.mmm.geo.spec import GeoLiftTest, GeoModelSpec
+from omnimmm.mmm.stack import import_sampling_stack
+
+import_sampling_stack()  # before geo.fit imports PyMC: see omnimmm.mmm.stack
+
+from omnimmm.mmm.geo.fit import GATE, GeoFit, fit_geo, load_geo  # noqa: E402
+from omnimmm.mmm.geo.spec import GeoLiftTest, GeoModelSpec  # noqa: E402
 
 __all__ = [
     "GATE",
