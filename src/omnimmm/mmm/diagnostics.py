@@ -241,12 +241,34 @@ def _split_chains(x: np.ndarray) -> np.ndarray:
 
 
 def _z_scale(flat: np.ndarray) -> np.ndarray:
-    """Rank-normalised values of each row: average ranks, Blom's offset, normal quantile."""
-    from scipy import stats
+    """Rank-normalised values of each row: average ranks, Blom's offset, normal quantile
+    (``scipy.special.ndtri``, which ``scipy.stats.norm.ppf`` evaluates)."""
+    from scipy import special
 
-    rank = stats.rankdata(flat, method="average", axis=1)
     c = 3 / 8
-    return np.asarray(stats.norm.ppf((rank - c) / (flat.shape[1] - 2 * c + 1)))
+    return np.asarray(special.ndtri((_average_ranks(flat) - c) / (flat.shape[1] - 2 * c + 1)))
+
+
+def _average_ranks(x: np.ndarray) -> np.ndarray:
+    """``scipy.stats.rankdata(x, method="average", axis=1)`` for finite rows, in a few
+    vectorised passes (scipy's takes most of the diagnostics' time): ranks 1..n along each
+    row, ties sharing the mean of their positions."""
+    n = x.shape[1]
+    order = np.argsort(x, axis=1)  # the order within a run of ties does not matter
+    xs = np.take_along_axis(x, order, axis=1)
+    pos = np.broadcast_to(np.arange(n, dtype=float), x.shape)
+    starts = np.ones(x.shape, dtype=bool)  # where a run of equal values starts
+    starts[:, 1:] = xs[:, 1:] != xs[:, :-1]
+    ranks = np.empty(x.shape)
+    if starts.all():  # no ties (the rule for continuous draws)
+        np.put_along_axis(ranks, order, pos + 1, axis=1)
+        return ranks
+    ends = np.ones(x.shape, dtype=bool)  # where one ends
+    ends[:, :-1] = starts[:, 1:]
+    first = np.maximum.accumulate(np.where(starts, pos, 0), axis=1)
+    last = np.minimum.accumulate(np.where(ends, pos, n - 1)[:, ::-1], axis=1)[:, ::-1]
+    np.put_along_axis(ranks, order, (first + last) / 2 + 1, axis=1)
+    return ranks
 
 
 def _svar(x: np.ndarray, ddof: int) -> np.ndarray:
