@@ -296,7 +296,14 @@ def _loglik(
 def _event_sums(X: np.ndarray, st: _Strata) -> np.ndarray:
     """Each customer's summed design rows over their events ``(customers, k)``: it does not
     depend on ``beta``, so a fit computes it once."""
-    return np.asarray(st.group @ (st.event[:, None] * X))
+    return _weighted_sums(st, st.event, X)
+
+
+def _weighted_sums(st: _Strata, v: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """Each customer's sum of ``v * x`` over their rows, ``(customers, k)``: the customer
+    indicator with ``v`` as its entries times ``X`` (no ``(rows, k)`` temporary)."""
+    g = st.group
+    return np.asarray(sp.csr_matrix((v[g.indices], g.indices, g.indptr), shape=g.shape) @ X)
 
 
 def _score(
@@ -312,7 +319,7 @@ def _score(
     pi = mu / np.maximum(tot[st.cust], 1e-300)
     ll = float(b[st.cust] @ (st.event * eta) - nb @ np.log(np.maximum(tot, 1e-300)))
     ll -= float(nb.sum()) * shift
-    px = st.group @ (pi[:, None] * X)  # (customers, k): each customer's expected x
+    px = _weighted_sums(st, pi, X)  # (customers, k): each customer's expected x
     scores = (_event_sums(X, st) if ev is None else ev) - st.n_ev[:, None] * px
     return ll, b @ scores, scores, px, nb[st.cust] * pi
 
