@@ -7,10 +7,13 @@ share, chosen half-life and half-life profile are printed beside the truth; with
 ones, which separates the half-life choice from the rest of the model's error. With
 ``--bootstrap N`` the 90% intervals (half-life choice redone per replicate) are scored:
 channels whose true share falls inside, whether the no-effect channel's covers 0, and how
-often each half-life was chosen. Usage::
+often each half-life was chosen. ``--set KEY=JSON`` overrides a simulator setting of every
+world (e.g. ``log_until_last_purchase=false`` logs every touch, which separates the cut at
+the last purchase from the rest). Usage::
 
     nice -n 19 .venv/bin/python benchmarks/diag_journeys.py other:1 mixed:1 --oracle
     nice -n 19 .venv/bin/python benchmarks/diag_journeys.py other:2 --bootstrap 30
+    nice -n 19 .venv/bin/python benchmarks/diag_journeys.py mixed:1 --set log_until_last_purchase=false
 
 Writes nothing to RESULTS.md: it prints.
 """
@@ -18,6 +21,7 @@ Writes nothing to RESULTS.md: it prints.
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -29,12 +33,14 @@ from omnimmm.journeys import causal
 from omnimmm.journeys.inputs import load_journeys
 
 
-def _world(spec: str, cache: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def _world(
+    spec: str, cache: Path, over: dict[str, object]
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     world, seed = spec.split(":")
-    p = cache / f"{world}_{seed}"
+    p = cache / "_".join([world, seed, *(f"{k}-{over[k]}" for k in sorted(over))])
     if not (p / "truth.parquet").is_file():
         w = simulate_journeys(n_customers=20_000, days=120, seed=int(seed),
-                              **world_settings(world))  # fmt: skip
+                              **{**world_settings(world), **over})  # fmt: skip
         p.mkdir(parents=True, exist_ok=True)
         w.touches.to_parquet(p / "touches.parquet")
         w.conversions.to_parquet(p / "conversions.parquet")
@@ -49,11 +55,13 @@ def main() -> None:
     ap.add_argument("--oracle", action="store_true")
     ap.add_argument("--bootstrap", type=int, default=0)
     ap.add_argument("--cache", type=Path, default=Path("/tmp/omnimmm_journey_worlds"))
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=JSON")
     args = ap.parse_args()
+    over = {k: json.loads(v) for k, v in (kv.split("=", 1) for kv in args.set)}
     grid = np.log(np.asarray(causal.HALF_LIVES))
     for spec in args.worlds:
         world, seed = spec.split(":")
-        touches, conversions, truth_df = _world(spec, args.cache)
+        touches, conversions, truth_df = _world(spec, args.cache, over)
         data = load_journeys(touches, conversions)
         chans = world_settings(world).get("channels", default_channels())
         hl_true = {c.name: c.half_life for c in chans}
@@ -77,7 +85,7 @@ def main() -> None:
         err = 100 * float((tab["share"] - tr).abs().mean())
         rank = list(tab["share"].sort_values(ascending=False).index) == list(
             tr.sort_values(ascending=False).index)  # fmt: skip
-        print(f"{spec}{' oracle' if args.oracle else ''}: error {err:.1f} pts, ranking "
+        print(f"{spec}{' oracle' if args.oracle else ''}{' ' + str(over) if over else ''}: error {err:.1f} pts, ranking "
               f"{'right' if rank else 'wrong'}, {time.process_time() - t:.0f} s CPU")  # fmt: skip
         hl = r.diagnostics["half_life_days"]
         for n in tab.index:

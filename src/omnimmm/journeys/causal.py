@@ -80,6 +80,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from scipy.linalg import cho_factor, cho_solve
 from threadpoolctl import threadpool_limits
 
 from omnimmm.journeys.inputs import JourneyData
@@ -281,10 +282,35 @@ def _strata(rows: _Rows, n_cust: int) -> _Strata:
     return _Strata(idx, group, cust, event, rows.w[idx], np.asarray(group @ event))
 
 
-def _loglik(X: np.ndarray, st: _Strata, beta: np.ndarray, b: np.ndarray) -> tuple[
-    float, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+def _loglik(
+    X: np.ndarray, st: _Strata, beta: np.ndarray, b: np.ndarray, ev: np.ndarray | None = None
+) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
     """Fixed-effects Poisson log likelihood with customer weights ``b``; its gradient,
-    Hessian (negative definite) and the per-customer scores (rows: customers)."""
+    Hessian (negative definite) and the per-customer scores (rows: customers). ``ev`` is
+    each customer's summed ``x`` over their events (:func:`_event_sums`), if at hand."""
+    ll, grad, scores, px, a = _score(X, st, beta, b, ev)
+    hess = -((X * a[:, None]).T @ X - (px * (st.n_ev * b)[:, None]).T @ px)
+    return ll, grad, hess, scores
+
+
+def _event_sums(X: np.ndarray, st: _Strata) -> np.ndarray:
+    """Each customer's summed design rows over their events ``(customers, k)``: it does not
+    depend on ``beta``, so a fit computes it once."""
+    return _weighted_sums(st, st.event, X)
+
+
+def _weighted_sums(st: _Strata, v: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """Each customer's sum of ``v * x`` over their rows, ``(customers, k)``: the customer
+    indicator with ``v`` as its entries times ``X`` (no ``(rows, k)`` temporary)."""
+    g = st.group
+    return np.asarray(sp.csr_matrix((v[g.indices], g.indices, g.indptr), shape=g.shape) @ X)
+
+
+def _score(
+    X: np.ndarray, st: _Strata, beta: np.ndarray, b: np.ndarray, ev: np.ndarray | None
+) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The log likelihood, gradient and customer scores of :func:`_loglik`, and what its
+    Hessian needs: each customer's expected ``x`` and the rows' weights."""
     eta = X @ beta
     shift = float(eta.max())
     mu = st.w * np.exp(eta - shift)
@@ -293,13 +319,9 @@ def _loglik(X: np.ndarray, st: _Strata, beta: np.ndarray, b: np.ndarray) -> tupl
     pi = mu / np.maximum(tot[st.cust], 1e-300)
     ll = float(b[st.cust] @ (st.event * eta) - nb @ np.log(np.maximum(tot, 1e-300)))
     ll -= float(nb.sum()) * shift
-    px = st.group @ (pi[:, None] * X)  # (customers, k): each customer's expected x
-    ev = st.group @ (st.event[:, None] * X)
-    scores = ev - st.n_ev[:, None] * px
-    grad = b @ scores
-    a = nb[st.cust] * pi
-    hess = -((X * a[:, None]).T @ X - (px * nb[:, None]).T @ px)
-    return ll, grad, hess, scores
+    px = _weighted_sums(st, pi, X)  # (customers, k): each customer's expected x
+    scores = (_event_sums(X, st) if ev is None else ev) - st.n_ev[:, None] * px
+    return ll, b @ scores, scores, px, nb[st.cust] * pi
 
 
 def _customer_ll(X: np.ndarray, st: _Strata, beta: np.ndarray) -> np.ndarray:
@@ -313,15 +335,28 @@ def _customer_ll(X: np.ndarray, st: _Strata, beta: np.ndarray) -> np.ndarray:
 
 def _newton(
     X: np.ndarray, st: _Strata, beta: np.ndarray, ridge: np.ndarray, b: np.ndarray,
-    iters: int = 30, tol: float = 1e-7,
+    iters: int = 30, tol: float = 1e-7, chord: bool = False,
 ) -> tuple[np.ndarray, float]:  # fmt: skip
-    ll = -np.inf
+    """Penalised maximum likelihood by Newton's method from ``beta``. With ``chord`` the
+    Hessian of the first iteration is kept (refreshed only if a step grows): for starts
+    near the optimum (a trial half-life, a bootstrap replicate) each further iteration
+    costs a gradient, not a Hessian, and converges to the same point."""
+    ev = _event_sums(X, st)
+    ll, last_step, factor = -np.inf, np.inf, None
     for _ in range(iters):
-        ll, grad, hess, _ = _loglik(X, st, beta, b)
-        step = np.linalg.solve(-hess + np.diag(ridge), grad - ridge * beta)
+        if factor is None:
+            ll, grad, hess, _ = _loglik(X, st, beta, b, ev)
+            factor = cho_factor(-hess + np.diag(ridge))
+        else:
+            ll, grad = _score(X, st, beta, b, ev)[:2]
+        step = cho_solve(factor, grad - ridge * beta)
         beta = beta + step
-        if np.max(np.abs(step)) < tol:
+        size = float(np.max(np.abs(step)))
+        if size < tol:
             break
+        if not chord or size > last_step:
+            factor = None
+        last_step = size
     return beta, ll - 0.5 * float(ridge @ beta**2)
 
 
@@ -367,14 +402,14 @@ def _choose_half_lives(rows: _Rows, st: _Strata, n_ch: int, ridge: float) -> _Pr
             lls = np.empty(n_h)
             for h in range(n_h):
                 X[:, c] = sat[:, c, h]
-                b_h, lls[h] = _newton(X, st, beta, pen, ones, iters=12, tol=1e-5)
+                b_h, lls[h] = _newton(X, st, beta, pen, ones, iters=40, tol=1e-5, chord=True)
                 if sweep == 1:
                     cust_ll[c, h] = _customer_ll(X, st, b_h)
                     pen_ll[c, h] = 0.5 * float(pen @ b_h**2)
             half[c] = _pick(lls)
             profile[c] = [float(v - lls.max()) for v in lls]
             X[:, c] = sat[:, c, half[c]]
-            beta, _ = _newton(X, st, beta, pen, ones, iters=12, tol=1e-5)
+            beta, _ = _newton(X, st, beta, pen, ones, iters=40, tol=1e-5, chord=True)
     return _Profile(half, profile, cust_ll, pen_ll)
 
 
@@ -502,11 +537,11 @@ def _fit(
             designs[key] = tuple(_assemble(_main(rows, half_b, ix), rows.recent[ix],
                                            rows.block[ix], n_blocks) for ix in (fe_b, buy_b))  # fmt: skip
         X_r, Xb_r = designs[key]
-        beta_b, _ = _newton(X_r, st, beta_all, pen, b, iters=6, tol=1e-5)
+        beta_b, _ = _newton(X_r, st, beta_all, pen, b, iters=20, tol=1e-5, chord=True)
         pen_b = _select(beta_b, se, inter, pen)
         kept += pen_b[inter] < DROPPED
         beta_b, _ = _newton(X_r, st, np.where(pen_b < DROPPED, beta_b, 0.0), pen_b, b,
-                            iters=6, tol=1e-5)  # fmt: skip
+                            iters=20, tol=1e-5, chord=True)  # fmt: skip
         draws[r] = _effects(_contributions(Xb_r, beta_b, n_ch), conv * b[cust_b])[0] * scale
     value = data.con.execute("select avg(value) from conversions").fetchone()
     mean_value = float(value[0]) if value and value[0] is not None else float("nan")
