@@ -86,8 +86,12 @@ def _compare(d, *extra, tol=0.005, **api):
             assert b[base]["roc_auc"] == pytest.approx(a[base]["roc_auc"], abs=1e-4), base
         assert abs(a["validation"]["roc_auc"] - b["validation"]["roc_auc"]) < tol, target
         assert b["validation"]["roc_auc"] > b["baseline_rfm_logistic"]["roc_auc"] - 0.02
+    # the scores rank customers alike; on a small log the two paths may keep different
+    # recipes (their stop / calibration halves are drawn differently, and the recipes' log
+    # losses can be within a few thousandths), which moves the ranks a little more
+    same = all(m1[t]["recipe"] == m2[t]["recipe"] for t in ("repurchase", "churn"))
     rank = one["p_repurchase"].rank().corr(dist["p_repurchase"].rank())
-    assert rank > 0.98
+    assert rank > (0.98 if same else 0.95), (rank, same)
     return m1, m2
 
 
@@ -96,7 +100,14 @@ def test_dask_scores_match_single_process_quick(tmp_path_factory):
     exactly; with ~1,000 validation rows the trees' AUC is only held to 0.015 (distributed
     bagging and bin edges differ from one process; the 0.005 contract is the slow test)."""
     d = _log(tmp_path_factory, 1500, seed=3)
-    _compare(d, "--fast", tol=0.015)
+    _, m2 = _compare(d, "--fast", tol=0.015)
+    # the same data give the same model: each training worker holds its buckets as one block
+    # in bucket order, so neither the scheduler's placement nor its listing order enters
+    again, m3 = _score(d, "dask_again", "--workers", "2", "--fast")
+    dist = pd.read_csv(d / "dask" / "scores.csv", dtype={"customer_id": str})
+    pd.testing.assert_frame_equal(again, dist)
+    for target in ("repurchase", "churn"):
+        assert m3[target]["recipes"] == m2[target]["recipes"], target
 
 
 @pytest.mark.slow

@@ -129,42 +129,87 @@ def train_workers(client: Any, job: Job, cutoffs: Sequence[pd.Timestamp], h: int
     return pool[:k]
 
 
+@dataclass(frozen=True)
+class Matrix:
+    """A training matrix on the workers: ``X``, ``y`` (and the base's log-odds ``init``) as
+    dask arrays of one block per non-empty bucket, ``n`` rows, held by ``workers``."""
+
+    X: Any
+    y: Any
+    n: int
+    init: Any
+    workers: list[str]
+
+    def fit(self, model: Any, **kw: Any) -> Any:
+        """``model.fit`` with every task it submits kept on :attr:`workers`.
+
+        ``lightgbm.dask`` gathers the blocks into parts with tasks of its own, which the
+        scheduler may run on any worker; a part that lands on a worker outside the training
+        set adds a LightGBM machine, and which one it lands on varies from run to run, so the
+        trees (bin edges, bagging) would too. Kept on the training workers, the same data
+        give the same trees.
+        """
+        import dask
+
+        with dask.annotate(workers=self.workers, allow_other_workers=False):
+            return model.fit(self.X, self.y, init_score=self.init, **kw)
+
+
+def _stack(*blocks: np.ndarray) -> np.ndarray:
+    return np.concatenate(blocks, axis=0)
+
+
 def _dask_matrix(client: Any, job: Job, cutoffs: Sequence[pd.Timestamp], h: int, target: str,
                  rows: str, names: list[str], positive: bool = False,
-                 base: BTYDBase | None = None) -> tuple[Any, Any, int, Any]:  # fmt: skip
-    """``X, y`` as dask arrays made of one block per bucket, kept on the workers of
-    :func:`train_workers`, their rows, and (with a BTYD ``base``) the base's log-odds of the
-    rows, computed where each block is, in the same blocks (else ``None``)."""
+                 base: BTYDBase | None = None) -> Matrix:  # fmt: skip
+    """The rows of ``cutoffs`` as a :class:`Matrix` of one block per training worker of
+    :func:`train_workers`: bucket ``b`` is built on worker ``b mod k``, and each worker's
+    buckets are stacked in bucket order. The BTYD ``base``'s log-odds of the rows are computed
+    where each block is (else ``None``).
+
+    One block per worker, because ``lightgbm.dask`` joins a worker's blocks in the order the
+    scheduler lists them, which varies from run to run (and bagging draws rows by position);
+    with one block there is one order, so the same data give the same trees.
+    """
     import operator
 
     import dask
     import dask.array as da
 
     n_b = job.n_partitions
-    pin = {"workers": train_workers(client, job, cutoffs, h), "allow_other_workers": False}
-    futures = client.map(_matrix, [job] * n_b, [list(cutoffs)] * n_b, [h] * n_b,
-                         [target] * n_b, range(n_b), [rows] * n_b, [names] * n_b,
-                         [positive] * n_b, pure=False, **pin)  # fmt: skip
+    workers = train_workers(client, job, cutoffs, h)
+    home = [workers[b % len(workers)] for b in range(n_b)]
+    pinned = {"allow_other_workers": False, "pure": False}
+    futures = [client.submit(_matrix, job, list(cutoffs), h, target, b, rows, names, positive,
+                             workers=[w], **pinned)
+               for b, w in zip(range(n_b), home, strict=True)]  # fmt: skip
     shapes = client.gather(client.map(np.shape, futures, pure=False))
-    kept = [(f, shape) for f, shape in zip(futures, shapes, strict=True) if shape[0] > 0]
     n = sum(shape[0] for shape in shapes)
-    if not kept:
-        return None, None, 0, None
-    xs = client.map(operator.itemgetter((slice(None), slice(None, -1))), [f for f, _ in kept],
-                    pure=False, **pin)  # fmt: skip
-    ys = client.map(operator.itemgetter((slice(None), -1)), [f for f, _ in kept], pure=False,
-                    **pin)  # fmt: skip
+    blocks, held = [], []
+    for w in workers:
+        mine = [f for f, s, hw in zip(futures, shapes, home, strict=True) if hw == w and s[0] > 0]
+        if mine:
+            blocks.append(client.submit(_stack, *mine, workers=[w], **pinned))
+            held.append((w, sum(s[0] for s, hw in zip(shapes, home, strict=True) if hw == w)))
+    if not blocks:
+        return Matrix(None, None, 0, None, workers)
+    width = next(s[1] for s in shapes if s[0] > 0)
 
-    def column(parts: list[Any]) -> Any:
-        return da.concatenate([da.from_delayed(dask.delayed(f), shape=(s[0],), dtype=np.float64)
-                               for f, (_, s) in zip(parts, kept, strict=True)], axis=0)  # fmt: skip
+    def on_each(fn: Any, parts: list[Any]) -> list[Any]:
+        return [client.submit(fn, f, workers=[w], **pinned)
+                for f, (w, _) in zip(parts, held, strict=True)]  # fmt: skip
 
-    X = da.concatenate([da.from_delayed(dask.delayed(f), shape=(s[0], s[1] - 1), dtype=np.float64)
-                        for f, (_, s) in zip(xs, kept, strict=True)], axis=0)  # fmt: skip
-    init = None
-    if base is not None:
-        init = column(client.map(base.decision_function, xs, pure=False, **pin))
-    return X, column(ys), n, init
+    def array(parts: list[Any], cols: int | None) -> Any:
+        return da.concatenate([
+            da.from_delayed(dask.delayed(f), shape=(r,) if cols is None else (r, cols),
+                            dtype=np.float64)
+            for f, (_, r) in zip(parts, held, strict=True)
+        ], axis=0)  # fmt: skip
+
+    xs = on_each(operator.itemgetter((slice(None), slice(None, -1))), blocks)
+    ys = on_each(operator.itemgetter((slice(None), -1)), blocks)
+    init = None if base is None else array(on_each(base.decision_function, xs), None)
+    return Matrix(array(xs, width - 1), array(ys, None), n, init, workers)
 
 
 def gather(client: Any, fn: Any, job: Job, *args: Any) -> pd.DataFrame:
@@ -251,13 +296,12 @@ def _names(job: Job, cutoff: pd.Timestamp, h: int) -> list[str]:
 
 
 def _trees(client: Any, job: Job, later: pd.Timestamp, h: int, target: str, stop_rows: str,
-           early_stop: bool, names: list[str], data: tuple[Any, Any, Any], m: PropensityModel,
+           early_stop: bool, names: list[str], data: Matrix, m: PropensityModel,
            base: BTYDBase | None) -> tuple[Any, int]:  # fmt: skip
-    """``m``'s trees on the Dask training rows ``data`` (X, y, the base's log-odds or None),
+    """``m``'s trees on the Dask training rows ``data`` (from the base's log-odds, if any),
     early-stopped on the later cutoff's ``stop_rows`` as LightGBM's rule would."""
     from lightgbm.dask import DaskLGBMClassifier
 
-    X, y, init = data
     n_b = job.n_partitions
     # Dask LightGBM cannot stop early: train a round budget, read the curve, double it
     # until the single-process rule stops (the first rounds are the same trees each time)
@@ -270,7 +314,7 @@ def _trees(client: Any, job: Job, later: pd.Timestamp, h: int, target: str, stop
             colsample_bytree=m.colsample_bytree, reg_lambda=m.reg_lambda, max_bin=m.max_bin,
             random_state=m.random_state, verbose=-1,
         )  # fmt: skip
-        trees.fit(X, y, init_score=init)
+        data.fit(trees)
         local = trees.to_local()
         if not early_stop:
             return local, budget
@@ -330,7 +374,7 @@ def fit_models(client: Any, job: Job, plan: CutoffPlan, target: Target,
     stop_y = gather(client, _columns, job, [later], h, target, stop_rows, [target])
     n_stop = len(stop_y)
     early_stop = n_stop > 0 and stop_y[target].nunique() == 2
-    data: dict[bool, tuple[Any, Any, Any]] = {}  # the training matrix, with or without base
+    data: dict[bool, Matrix] = {}  # the training matrix, with or without base
     for m in models:
         if not 0.0 <= m.linear_weight <= 1.0:
             raise ValueError(f"linear_weight must be in [0, 1], not {m.linear_weight!r}")
@@ -344,9 +388,8 @@ def fit_models(client: Any, job: Job, plan: CutoffPlan, target: Target,
         if m.trees or m.base_ is None:
             key = m.base_ is not None
             if key not in data:
-                X, y, _, init = _dask_matrix(client, job, earlier, h, target, "all", names,
-                                             base=m.base_)  # fmt: skip
-                data[key] = (X, y, init)
+                data[key] = _dask_matrix(client, job, earlier, h, target, "all", names,
+                                         base=m.base_)  # fmt: skip
             m.model_, n_iter = _trees(client, job, later, h, target, stop_rows, early_stop,
                                       names, data[key], m, m.base_)  # fmt: skip
             m.n_iter_ = int(n_iter)
@@ -445,18 +488,18 @@ def fit_spend(client: Any, job: Job, plan: CutoffPlan, rep: PropensityModel,
     from lightgbm.dask import DaskLGBMRegressor
 
     names = rep.feature_names_
-    X, y, n, _ = _dask_matrix(client, job, plan.shifted().train, plan.horizon_days,
-                              "future_revenue", "all", names, positive=True)  # fmt: skip
-    if n == 0:
+    data = _dask_matrix(client, job, plan.shifted().train, plan.horizon_days,
+                        "future_revenue", "all", names, positive=True)  # fmt: skip
+    if data.n == 0:
         raise DataError("no customer bought in any production training window")
     spend = SpendModel.matching(rep.get_params(), random_state=seed, n_jobs=1)
-    reg = DaskLGBMRegressor(
+    reg = data.fit(DaskLGBMRegressor(
         client=client, objective="gamma", n_estimators=spend.n_estimators,
         learning_rate=spend.learning_rate, num_leaves=spend.num_leaves,
         min_child_samples=spend.min_child_samples, subsample=spend.subsample,
         subsample_freq=1 if spend.subsample < 1 else 0, max_bin=spend.max_bin,
         random_state=seed, verbose=-1,
-    ).fit(X, y)  # fmt: skip
+    ))  # fmt: skip
     spend.model_ = reg.to_local()
     spend.n_features_in_ = len(names)
     spend.feature_names_in_ = np.asarray(names, dtype=object)
