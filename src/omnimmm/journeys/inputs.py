@@ -28,6 +28,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from omnimmm.data import duck
 from omnimmm.errors import DataError
 
 __all__ = ["JourneyColumns", "JourneyData", "add_redemptions", "load_journeys"]
@@ -206,7 +207,7 @@ def load_journeys(
         channel, a conversion channel other than online/store, or an empty table.
     """
     cols = columns or JourneyColumns()
-    con = duckdb.connect()
+    con = duck.connect()
     con.execute("set threads to 2")
     wt = f"{what_touches}" if isinstance(touches, pd.DataFrame) else f"{touches}: {what_touches}"
     wc = (f"{what_conversions}" if isinstance(conversions, pd.DataFrame)

@@ -47,6 +47,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from omnimmm.data import duck
+
 __all__ = ["KPI_COLUMNS", "KpiSettings", "compute_kpis", "kpis_in_duckdb"]
 
 KPI_COLUMNS = ["kpi", "month", "channel", "other", "value", "numerator", "denominator",
@@ -95,7 +97,7 @@ def compute_kpis(
     -------
     pandas.DataFrame
     """
-    con = duckdb.connect()
+    con = duck.connect()
     con.execute("set threads to 2")
     con.register("kpi_t_in", touches)
     con.register("kpi_c_in", conversions)

@@ -55,6 +55,7 @@ import pandas as pd
 
 import omnimmm
 from omnimmm.cluster import dask_client
+from omnimmm.data import duck
 from omnimmm.errors import DataError
 from omnimmm.lifecycle.btyd import BGNBD
 from omnimmm.lifecycle.distributed_input import (
@@ -491,7 +492,7 @@ def _score(client: Any, transactions: str | Path, as_of: DateLike, horizon_days:
         raise DataError(f"{label} has no transactions before {stop.date()}")
     optional = stats[0]["optional"]
     whole = TransactionTable(
-        con=duckdb.connect(), table="(distributed)", source=label, optional=optional,
+        con=duck.connect(), table="(distributed)", source=label, optional=optional,
         n_rows=sum(s["n"] for s in stats), start=min(s["start"] for s in stats),
         end=min(max(s["end"] for s in stats), stop), roles=roles, columns=cols,
     )  # fmt: skip

@@ -61,6 +61,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from omnimmm.data import duck
 from omnimmm.data.tables import read_frame, register_duckdb
 from omnimmm.errors import DataError, numbered
 from omnimmm.lifecycle.campaigns import (
@@ -322,7 +323,7 @@ def load_transactions(
     """
     if isinstance(source, TransactionTable):
         return source
-    con = con if con is not None else duckdb.connect()
+    con = con if con is not None else duck.connect()
     roles = None
     if isinstance(columns, ColumnMap):
         cols = columns
