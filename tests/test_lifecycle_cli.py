@@ -72,6 +72,7 @@ def scored(files):
 def test_score_writes_scores_and_metrics(scored):
     result, out = scored
     assert result.exit_code == 0, result.output
+    assert "warning:" not in result.output  # a small log fits: no memory warning
     assert sorted(p.name for p in out.iterdir()) == ["metrics.json", "scores.csv"]
     scores = pd.read_csv(out / "scores.csv")
     assert list(scores.columns[:5]) == ["customer_id", "p_repurchase", "p_churn", "stage", "decile"]
@@ -252,3 +253,11 @@ def test_bad_model_settings_exit_3_naming_the_setting(files, tmp_path):
     assert result.exit_code == 3
     assert "learning_rate must be in (0, 1]" in " ".join(result.output.split())
     assert not (tmp_path / "out").exists()
+
+
+def test_score_warns_first_when_the_log_will_not_fit_in_memory(files, tmp_path, monkeypatch):
+    monkeypatch.setattr("omnimmm.lifecycle.memory.available_memory", lambda: 1_000_000)
+    result = _score(files / "tx.csv", tmp_path / "out", "--fast")
+    assert result.exit_code == 0, result.output  # a warning, not a refusal
+    first = result.output.splitlines()[0]
+    assert first.startswith("warning: ") and "tx.csv" in first and "--workers" in first

@@ -189,6 +189,11 @@ def lifecycle_score(
                                    step_days=step_days,
                                    min_history_days=min_history_days)  # fmt: skip
         else:
+            from omnimmm.lifecycle.memory import memory_warning
+
+            warning = memory_warning(transactions)
+            if warning:
+                console.print(warning, highlight=False, markup=False)
             res = score_customers(transactions, as_of, horizon_days, out, columns=cols,
                                   churn_horizon_days=churn_horizon_days, seed=seed,
                                   n_jobs=n_jobs, campaigns=campaigns,
