@@ -23,7 +23,7 @@ from omnimmm.data.simulate_customers import simulate_customers
 from omnimmm.errors import DataError
 from omnimmm.lifecycle.btyd import BGNBD
 from omnimmm.lifecycle.distributed import _fit_cutoff, input_files, score_on_cluster
-from omnimmm.lifecycle.distributed_train import _stop_round
+from omnimmm.lifecycle.distributed_train import Matrix, _stop_round
 from omnimmm.lifecycle.pareto_nbd import ParetoNBD
 from omnimmm.lifecycle.rhythm import fit_btyd
 
@@ -108,6 +108,31 @@ def test_dask_scores_match_single_process_quick(tmp_path_factory):
     pd.testing.assert_frame_equal(again, dist)
     for target in ("repurchase", "churn"):
         assert m3[target]["recipes"] == m2[target]["recipes"], target
+    # with the trees on both workers too (LightGBM ranks its machines in the workers' order)
+    k2 = [_score_api(d, f"dask_k2_{i}", train_rows_per_worker=500, model_preset="fast")[0]
+          for i in range(2)]  # fmt: skip
+    pd.testing.assert_frame_equal(k2[0], k2[1])
+
+
+def test_lightgbm_sees_the_training_workers_in_their_order():
+    """``Matrix.fit`` lists the parts' holders in the training workers' order, whatever
+    order the scheduler gives, and leaves the client as it was."""
+
+    class Client:
+        def who_has(self, futures=None):
+            return {"p_c": ["tcp://w3"], "p_a": ["tcp://w1"], "p_x": [], "p_b": ["tcp://w2"]}
+
+    class Model:
+        client = Client()
+
+        def fit(self, X, y, init_score=None):
+            self.order = list(self.client.who_has(["any"]))
+            return self
+
+    m = Matrix(None, None, 0, None, ["tcp://w1", "tcp://w2", "tcp://w3"])
+    fitted = m.fit(Model())
+    assert fitted.order == ["p_a", "p_b", "p_c", "p_x"]
+    assert "who_has" not in vars(Model.client)  # the client's own method again
 
 
 @pytest.mark.slow

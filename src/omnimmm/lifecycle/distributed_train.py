@@ -141,18 +141,35 @@ class Matrix:
     workers: list[str]
 
     def fit(self, model: Any, **kw: Any) -> Any:
-        """``model.fit`` with every task it submits kept on :attr:`workers`.
+        """``model.fit`` with every task it submits kept on :attr:`workers`, and the
+        workers in that order as LightGBM's machines.
 
         ``lightgbm.dask`` gathers the blocks into parts with tasks of its own, which the
         scheduler may run on any worker; a part that lands on a worker outside the training
-        set adds a LightGBM machine, and which one it lands on varies from run to run, so the
-        trees (bin edges, bagging) would too. Kept on the training workers, the same data
-        give the same trees.
+        set adds a LightGBM machine. It then ranks the machines in the order
+        ``client.who_has`` lists the parts, which comes from a set of task keys and so
+        changes from run to run; each machine's rank decides which features' bin edges it
+        computes from its own rows. Kept on the training workers, and ranked in
+        :attr:`workers` order (worker ``i`` holds the buckets ``b`` with ``b mod k = i``),
+        the same data give the same trees.
         """
         import dask
 
-        with dask.annotate(workers=self.workers, allow_other_workers=False):
-            return model.fit(self.X, self.y, init_score=self.init, **kw)
+        client = model.client
+        listed = client.who_has
+        rank = {w: i for i, w in enumerate(self.workers)}
+
+        def who_has(*args: Any, **kwargs: Any) -> dict[Any, Any]:
+            got = listed(*args, **kwargs)
+            return dict(sorted(got.items(), key=lambda kv: min(
+                (rank.get(w, len(rank)) for w in kv[1]), default=len(rank))))  # fmt: skip
+
+        client.who_has = who_has  # this fit's calls only; removed below
+        try:
+            with dask.annotate(workers=self.workers, allow_other_workers=False):
+                return model.fit(self.X, self.y, init_score=self.init, **kw)
+        finally:
+            del client.who_has
 
 
 def _stack(*blocks: np.ndarray) -> np.ndarray:
