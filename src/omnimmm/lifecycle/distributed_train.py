@@ -132,7 +132,8 @@ def train_workers(client: Any, job: Job, cutoffs: Sequence[pd.Timestamp], h: int
 @dataclass(frozen=True)
 class Matrix:
     """A training matrix on the workers: ``X``, ``y`` (and the base's log-odds ``init``) as
-    dask arrays of one block per non-empty bucket, ``n`` rows, held by ``workers``."""
+    dask arrays of one block per training worker that holds rows, ``n`` rows, the training
+    ``workers`` in their order (see :func:`_dask_matrix`)."""
 
     X: Any
     y: Any
@@ -202,12 +203,13 @@ def _dask_matrix(client: Any, job: Job, cutoffs: Sequence[pd.Timestamp], h: int,
                for b, w in zip(range(n_b), home, strict=True)]  # fmt: skip
     shapes = client.gather(client.map(np.shape, futures, pure=False))
     n = sum(shape[0] for shape in shapes)
-    blocks, held = [], []
+    blocks, held = [], []  # one stacked block per worker with rows; (worker, its rows)
     for w in workers:
-        mine = [f for f, s, hw in zip(futures, shapes, home, strict=True) if hw == w and s[0] > 0]
+        mine = [(f, s[0]) for f, s, hw in zip(futures, shapes, home, strict=True)
+                if hw == w and s[0] > 0]  # fmt: skip
         if mine:
-            blocks.append(client.submit(_stack, *mine, workers=[w], **pinned))
-            held.append((w, sum(s[0] for s, hw in zip(shapes, home, strict=True) if hw == w)))
+            blocks.append(client.submit(_stack, *(f for f, _ in mine), workers=[w], **pinned))
+            held.append((w, sum(r for _, r in mine)))
     if not blocks:
         return Matrix(None, None, 0, None, workers)
     width = next(s[1] for s in shapes if s[0] > 0)

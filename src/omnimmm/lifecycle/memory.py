@@ -44,14 +44,16 @@ def available_memory() -> int | None:
 def estimate_rows(path: Path) -> int | None:
     """Rows of a Parquet file or folder (exact, from the metadata) or of a CSV file (its
     size over the mean length of its first lines); None for anything else or unreadable."""
+    from omnimmm.lifecycle.distributed_input import input_files, is_csv
+
     path = Path(path)
     try:
-        if path.is_dir() or path.suffix.lower() in (".parquet", ".pq"):
+        files = input_files(path)  # the Dask path's reading of the same argument
+        if not is_csv(files[0]):
             import pyarrow.parquet as pq
 
-            files = sorted(path.rglob("*.parquet")) if path.is_dir() else [path]
             return sum(pq.ParquetFile(f).metadata.num_rows for f in files)
-        if path.suffix.lower() in (".csv", ".txt", ".tsv"):
+        if path.is_file():
             size = path.stat().st_size
             with open(path, "rb") as f:
                 head = f.read(_CSV_SAMPLE)
