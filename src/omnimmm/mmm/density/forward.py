@@ -9,9 +9,9 @@ Steps whose gradient is local (the priors, the likelihood's scales) add it at on
 
 Notation (``T`` weeks, ``C`` channels, ``O`` outcomes, ``L`` lags, ``n`` free coordinates):
 ``z`` the unconstrained point, ``v`` its constrained values, ``gv`` the gradient with
-respect to ``v`` of the likelihood, ``h`` the saturated adstocked spend (``h[t, c, a]``: its
-last axis is the outcome with carryover per outcome, else of length one; ``oa[o]`` is the
-column of outcome ``o``). The tables' layout is :class:`omnimmm.mmm.density.DensityTables`.
+respect to ``v`` of the likelihood, ``h`` the saturated adstocked spend (``h[c, a, t]``: its
+middle axis is the outcome with carryover per outcome, else of length one; ``oa[o]`` is the
+column of outcome ``o``; the weeks last, so a loop over them is a vector operation). The tables' layout is :class:`omnimmm.mmm.density.DensityTables`.
 """
 
 from __future__ import annotations
@@ -328,37 +328,48 @@ def _adstock_weights(v, channels, channel_f, n_a, l_n):  # pragma: no cover - co
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
 def _saturated(v, channels, lags, w, t_n, n_a):  # pragma: no cover - compiled
-    """The saturated adstocked spend ``h[t, c, a]`` and its slopes in the adstocked spend
-    and the saturation's two parameters."""
+    """The saturated adstocked spend ``h[c, a, t]``, its slopes in the adstocked spend and
+    the saturation's two parameters, and each channel's total ``s_tot[c, a]`` over the
+    weeks."""
     c_n = channels.shape[0]
-    # Adstock and saturation, with the saturation's slopes in x and its two parameters.
-    h = np.zeros((t_n, c_n, n_a))
-    dh_x = np.zeros((t_n, c_n, n_a))
-    dh_p1 = np.zeros((t_n, c_n, n_a))
-    dh_p2 = np.zeros((t_n, c_n, n_a))
+    l_n = lags.shape[0] // c_n if c_n > 0 else 0
+    # Adstock as a sum over lags of whole weeks (the inner loop runs over the weeks, so it
+    # is a vector operation; each week's sum still adds its lags in order, so the numbers
+    # are those of one dot product per week), then saturation week by week.
+    h = np.empty((c_n, n_a, t_n))
+    dh_x = np.empty((c_n, n_a, t_n))
+    dh_p1 = np.empty((c_n, n_a, t_n))
+    dh_p2 = np.empty((c_n, n_a, t_n))
+    s_tot = np.zeros((c_n, n_a))
+    x = np.empty(t_n)
     for c in range(c_n):
         sk, p1, p2 = _saturation_params(channels, v, c)
         lm = channels[c, _C_LMAX]
         for a in range(n_a):
             for t in range(t_n):
-                h[t, c, a], dh_x[t, c, a], dh_p1[t, c, a], dh_p2[t, c, a] = _adstock_saturation(
-                    lags[t * c_n + c], w[c, a], lm, sk, p1, p2
+                x[t] = 0.0
+            for lag in range(lm):
+                wl = w[c, a, lag]
+                row = lags[c * l_n + lag]
+                for t in range(t_n):
+                    x[t] += row[t] * wl
+            tot = 0.0
+            for t in range(t_n):
+                h[c, a, t], dh_x[c, a, t], dh_p1[c, a, t], dh_p2[c, a, t] = _saturation(
+                    sk, x[t], p1, p2
                 )
-    return h, dh_x, dh_p1, dh_p2
+                tot += h[c, a, t]
+            s_tot[c, a] = tot
+    return h, dh_x, dh_p1, dh_p2, s_tot
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
-def _effects(v, channels, channel_f, share, ratio, h, oa):  # pragma: no cover - compiled
-    """Each channel's total saturated spend ``s_tot`` (per adstock column) and its effect
-    size ``beta`` per outcome."""
-    t_n, c_n, n_a = h.shape
+def _effects(v, channels, channel_f, share, ratio, s_tot, oa):  # pragma: no cover - compiled
+    """Each channel's effect size ``beta`` per outcome, from its total saturated spend
+    ``s_tot``."""
+    c_n = channels.shape[0]
     o_n = oa.shape[0]
     # Effect sizes: through ROI, beta = roi * share * ratio / S with S = sum_t h.
-    s_tot = np.zeros((c_n, n_a))
-    for t in range(t_n):
-        for c in range(c_n):
-            for a in range(n_a):
-                s_tot[c, a] += h[t, c, a]
     beta = np.zeros((c_n, o_n))
     for c in range(c_n):
         for o in range(o_n):
@@ -367,37 +378,48 @@ def _effects(v, channels, channel_f, share, ratio, h, oa):  # pragma: no cover -
                 beta[c, o] = v[channels[c, _C_ROI]] * share[c, o] * ratio[c, o] / s_tot[c, a]
             else:
                 beta[c, o] = v[channels[c, _C_COEF] + o] * channel_f[c, 1]
-    return s_tot, beta
+    return beta
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
-def _mean(v, beta, h, pairs, gamma_ix, features, base, outcome, oa):  # pragma: no cover - compiled
-    """The mean ``mu[t, o]`` of each outcome: level, media, synergies and baseline features."""
-    t_n, c_n, _ = h.shape
+def _mean(v, beta, h, pairs, gamma_ix, features_t, base, outcome, oa):  # pragma: no cover
+    """The mean ``mu[t, o]`` of each outcome: level, media, synergies and baseline features
+    (``features_t``: the features by row, weeks along it)."""
+    c_n, _, t_n = h.shape
     o_n = oa.shape[0]
     p_n = pairs.shape[0]
-    f_n = features.shape[1]
-    # Mean, centred: mu = level + rest - mean_t(rest).
-    rest = np.zeros((t_n, o_n))
-    for t in range(t_n):
-        for o in range(o_n):
-            acc = 0.0
-            a = oa[o]
-            for c in range(c_n):
-                acc += beta[c, o] * h[t, c, a]
-            for p in range(p_n):
-                acc += v[gamma_ix[p, o]] * h[t, pairs[p, 0], a] * h[t, pairs[p, 1], a]
-            for f in range(f_n):
-                acc += features[t, f] * v[base[f, o]]
-            rest[t, o] = acc
+    f_n = features_t.shape[0]
+    # Mean, centred: mu = level + rest - mean_t(rest). Each part is added to every week at
+    # once (vector operations); each week still adds the channels, then the synergies, then
+    # the features, in order.
+    rest = np.zeros((o_n, t_n))
+    for o in range(o_n):
+        a = oa[o]
+        ro = rest[o]
+        for c in range(c_n):
+            b = beta[c, o]
+            hc = h[c, a]
+            for t in range(t_n):
+                ro[t] += b * hc[t]
+        for p in range(p_n):
+            gm = v[gamma_ix[p, o]]
+            ha = h[pairs[p, 0], a]
+            hb = h[pairs[p, 1], a]
+            for t in range(t_n):
+                ro[t] += gm * ha[t] * hb[t]
+        for f in range(f_n):
+            vf = v[base[f, o]]
+            xf = features_t[f]
+            for t in range(t_n):
+                ro[t] += xf[t] * vf
     mu = np.empty((t_n, o_n))
     for o in range(o_n):
         m = 0.0
         for t in range(t_n):
-            m += rest[t, o]
+            m += rest[o, t]
         m /= t_n
         for t in range(t_n):
-            mu[t, o] = v[outcome[0, o]] + rest[t, o] - m
+            mu[t, o] = v[outcome[0, o]] + rest[o, t] - m
     return mu
 
 

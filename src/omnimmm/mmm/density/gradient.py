@@ -37,12 +37,12 @@ def _mean_back(
     """Back through the mean from its slope ``r``: the slopes in the levels, baseline and
     synergy coefficients into ``gv``; returns the slopes ``gh`` in ``h`` and ``g_beta`` in
     the effect sizes."""
-    t_n, c_n, n_a = h.shape
+    c_n, n_a, t_n = h.shape
     o_n = oa.shape[0]
     p_n = pairs.shape[0]
     f_n = features.shape[1]
     # Back through the centring: level takes sum_t r, the rest r - mean_t r.
-    g = np.empty((t_n, o_n))
+    g = np.empty((o_n, t_n))
     for o in range(o_n):
         m = 0.0
         for t in range(t_n):
@@ -50,8 +50,8 @@ def _mean_back(
         gv[outcome[0, o]] += m
         m /= t_n
         for t in range(t_n):
-            g[t, o] = r[t, o] - m
-    # The baseline coefficients' slopes, sum_t g[t, o] features[t, f], accumulate in a
+            g[o, t] = r[t, o] - m
+    # The baseline coefficients' slopes, sum_t g[o, t] features[t, f], accumulate in a
     # contiguous block (one accumulator per coefficient, the weeks added in the same order
     # as one scattered add into ``gv`` per week would: the same numbers to the bit), so the
     # loop over features is a vector operation instead of a chain of scattered adds. The
@@ -62,28 +62,45 @@ def _mean_back(
             gb[o, f] = gv[base[f, o]]
     for t in range(t_n):
         for o in range(o_n):
-            go = g[t, o]
+            go = g[o, t]
             for f in range(f_n):
                 gb[o, f] += go * features[t, f]
     for o in range(o_n):
         for f in range(f_n):
             gv[base[f, o]] = gb[o, f]
-    gh = np.zeros((t_n, c_n, n_a))
+    # The effect sizes' slopes are sums over the weeks (one accumulator per channel, the
+    # weeks in order); the slopes in h are added to every week at once. Each element of
+    # ``gh`` takes its parts outcome by outcome, the channel's own term before the
+    # synergies', as a loop over weeks, then outcomes, then terms would add them.
+    gh = np.zeros((c_n, n_a, t_n))
     g_beta = np.zeros((c_n, o_n))
-    for t in range(t_n):
-        for o in range(o_n):
-            go = g[t, o]
-            a = oa[o]
+    acc = np.zeros(c_n)
+    for o in range(o_n):
+        a = oa[o]
+        go = g[o]
+        for c in range(c_n):
+            acc[c] = 0.0
+        for t in range(t_n):
             for c in range(c_n):
-                g_beta[c, o] += go * h[t, c, a]
-                gh[t, c, a] += go * beta[c, o]
-            for p in range(p_n):
-                pa = pairs[p, 0]
-                pb = pairs[p, 1]
-                gm = v[gamma_ix[p, o]]
-                gv[gamma_ix[p, o]] += go * h[t, pa, a] * h[t, pb, a]
-                gh[t, pa, a] += go * gm * h[t, pb, a]
-                gh[t, pb, a] += go * gm * h[t, pa, a]
+                acc[c] += go[t] * h[c, a, t]
+        for c in range(c_n):
+            g_beta[c, o] += acc[c]
+            b = beta[c, o]
+            ghc = gh[c, a]
+            for t in range(t_n):
+                ghc[t] += go[t] * b
+        for p in range(p_n):
+            gm = v[gamma_ix[p, o]]
+            ha = h[pairs[p, 0], a]
+            hb = h[pairs[p, 1], a]
+            gha = gh[pairs[p, 0], a]
+            ghb = gh[pairs[p, 1], a]
+            gg = gv[gamma_ix[p, o]]
+            for t in range(t_n):
+                gg += go[t] * ha[t] * hb[t]
+                gha[t] += go[t] * gm * hb[t]
+                ghb[t] += go[t] * gm * ha[t]
+            gv[gamma_ix[p, o]] = gg
     return gh, g_beta
 
 
@@ -109,7 +126,7 @@ def _lift_tests(
 ):  # pragma: no cover - compiled
     """``lp`` plus the lift tests' log likelihood; its slopes into ``gv``, ``gh``, ``g_beta``
     and the adstock weights' ``gw``."""
-    t_n, c_n, n_a = h.shape
+    c_n, n_a, t_n = h.shape
     o_n = oa.shape[0]
     p_n = pairs.shape[0]
     # Lift tests: incremental[k] ~ Normal(sum_o w[k, o] inc[k, o], se[k]) with inc the
@@ -128,7 +145,7 @@ def _lift_tests(
                 hm, dm_x[t, a], dm_p1[t, a], dm_p2[t, a] = _adstock_saturation(
                     lift_lags[k * t_n + t], w[c, a], lm, sk, p1, p2
                 )
-                diff[t, a] = (hm - h[t, c, a]) * lift_after[k, t]
+                diff[t, a] = (hm - h[c, a, t]) * lift_after[k, t]
         pred = 0.0
         for o in range(o_n):
             a = oa[o]
@@ -139,7 +156,7 @@ def _lift_tests(
                 if pairs[p, 0] == c or pairs[p, 1] == c:
                     oth = pairs[p, 1] if pairs[p, 0] == c else pairs[p, 0]
                     for t in range(t_n):
-                        inc += diff[t, a] * h[t, oth, a] * v[gamma_ix[p, o]]
+                        inc += diff[t, a] * h[oth, a, t] * v[gamma_ix[p, o]]
             pred += lift_f[k, 2 + o] * inc
         se = lift_f[k, 1]
         e = (lift_f[k, 0] - pred) / se
@@ -157,8 +174,8 @@ def _lift_tests(
                     oth = pairs[p, 1] if pairs[p, 0] == c else pairs[p, 0]
                     gm = v[gamma_ix[p, o]]
                     for t in range(t_n):
-                        gv[gamma_ix[p, o]] += gi * diff[t, a] * h[t, oth, a]
-                        gh[t, oth, a] += gi * gm * diff[t, a]
+                        gv[gamma_ix[p, o]] += gi * diff[t, a] * h[oth, a, t]
+                        gh[oth, a, t] += gi * gm * diff[t, a]
         for t in range(t_n):
             if lift_after[k, t] == 0.0:
                 continue
@@ -171,11 +188,11 @@ def _lift_tests(
                 for p in range(p_n):
                     if pairs[p, 0] == c or pairs[p, 1] == c:
                         oth = pairs[p, 1] if pairs[p, 0] == c else pairs[p, 0]
-                        gd[a] += gi * v[gamma_ix[p, o]] * h[t, oth, a]
+                        gd[a] += gi * v[gamma_ix[p, o]] * h[oth, a, t]
             row = k * t_n + t
             for a in range(n_a):
                 ga = gd[a] * lift_after[k, t]
-                gh[t, c, a] -= ga
+                gh[c, a, t] -= ga
                 gv[channels[c, _C_SP1]] += ga * dm_p1[t, a]
                 if channels[c, _C_SP2] >= 0:
                     gv[channels[c, _C_SP2]] += ga * dm_p2[t, a]
@@ -190,7 +207,7 @@ def _effects_back(
 ):  # pragma: no cover - compiled
     """Back through the effect sizes: the slopes in ROI or coefficients into ``gv``, in the
     total saturated spend into ``gh``; returns the slopes in the ROI shares."""
-    t_n, c_n, n_a = gh.shape
+    c_n, n_a, t_n = gh.shape
     o_n = oa.shape[0]
     # Effect sizes: beta = roi * share * ratio / S (ROI prior) or coef * scale.
     g_share = np.zeros((c_n, o_n))
@@ -207,7 +224,7 @@ def _effects_back(
                 g_s[a] -= g_beta[c, o] * beta[c, o] / s_tot[c, a]
             for a in range(n_a):
                 for t in range(t_n):
-                    gh[t, c, a] += g_s[a]
+                    gh[c, a, t] += g_s[a]
         else:
             for o in range(o_n):
                 gv[channels[c, _C_COEF] + o] += g_beta[c, o] * channel_f[c, 1]
@@ -220,20 +237,49 @@ def _adstock_back(
 ):  # pragma: no cover - compiled
     """Back through saturation and adstock from the slopes ``gh`` in ``h`` (and ``gw`` in
     the weights): the slopes in their parameters into ``gv``."""
-    t_n, c_n, n_a = gh.shape
-    # Back through saturation and adstock.
+    c_n, n_a, t_n = gh.shape
+    l_n = lags.shape[0] // c_n if c_n > 0 else 0
+    ga = np.empty(t_n)
+    # Back through saturation and adstock. Every sum over the weeks keeps one accumulator
+    # and adds the weeks in order (the same numbers as adding into ``gv`` and ``gw`` week by
+    # week); the weights' slopes take four lags at a time, so four sums run side by side.
     for c in range(c_n):
         lm = channels[c, _C_LMAX]
+        sp1 = channels[c, _C_SP1]
+        sp2 = channels[c, _C_SP2]
         for a in range(n_a):
+            g1 = gv[sp1]
             for t in range(t_n):
-                go = gh[t, c, a]
-                ga = go * dh_x[t, c, a]
-                gv[channels[c, _C_SP1]] += go * dh_p1[t, c, a]
-                if channels[c, _C_SP2] >= 0:
-                    gv[channels[c, _C_SP2]] += go * dh_p2[t, c, a]
-                row = t * c_n + c
-                for lag in range(lm):
-                    gw[c, a, lag] += ga * lags[row, lag]
+                go = gh[c, a, t]
+                ga[t] = go * dh_x[c, a, t]
+                g1 += go * dh_p1[c, a, t]
+            gv[sp1] = g1
+            if sp2 >= 0:
+                g2 = gv[sp2]
+                for t in range(t_n):
+                    g2 += gh[c, a, t] * dh_p2[c, a, t]
+                gv[sp2] = g2
+            gwa = gw[c, a]
+            r0 = c * l_n
+            lag = 0
+            while lag + 4 <= lm:
+                x0, x1 = lags[r0 + lag], lags[r0 + lag + 1]
+                x2, x3 = lags[r0 + lag + 2], lags[r0 + lag + 3]
+                s0, s1, s2, s3 = gwa[lag], gwa[lag + 1], gwa[lag + 2], gwa[lag + 3]
+                for t in range(t_n):
+                    s0 += ga[t] * x0[t]
+                    s1 += ga[t] * x1[t]
+                    s2 += ga[t] * x2[t]
+                    s3 += ga[t] * x3[t]
+                gwa[lag], gwa[lag + 1], gwa[lag + 2], gwa[lag + 3] = s0, s1, s2, s3
+                lag += 4
+            while lag < lm:
+                x0 = lags[r0 + lag]
+                s0 = gwa[lag]
+                for t in range(t_n):
+                    s0 += ga[t] * x0[t]
+                gwa[lag] = s0
+                lag += 1
             dot = 0.0
             for lag in range(lm):
                 dot += gw[c, a, lag] * w[c, a, lag]

@@ -58,13 +58,14 @@ def _logp_grad_kernel(
     lift_lags,
     lift_after,
     lift_f,
+    features_t,
 ):  # pragma: no cover - compiled; tested through logp_and_grad
     """Log density at ``z``, its gradient into ``grad`` (zeros on entry); the other
     arguments are :meth:`DensityTables.arrays`, in order."""
     n = z.shape[0]
     t_n, o_n = y.shape
     c_n = channels.shape[0]
-    l_n = lags.shape[1]
+    l_n = lift_lags.shape[1]
     # Carryover per outcome (the flag is the same for every channel): adstock column
     # a(o) = o of h, w and their slopes; shared: one column, a(o) = 0.
     n_a = o_n if c_n > 0 and channels[0, _C_PER_OUTCOME] else 1
@@ -82,9 +83,9 @@ def _logp_grad_kernel(
     share = np.ones((c_n, o_n))
     lp = _dirichlet(z, grad, blocks, alpha, share, lp)
     w, du_a, du_t, u_sum = _adstock_weights(v, channels, channel_f, n_a, l_n)
-    h, dh_x, dh_p1, dh_p2 = _saturated(v, channels, lags, w, t_n, n_a)
-    s_tot, beta = _effects(v, channels, channel_f, share, ratio, h, oa)
-    mu = _mean(v, beta, h, pairs, gamma_ix, features, base, outcome, oa)
+    h, dh_x, dh_p1, dh_p2, s_tot = _saturated(v, channels, lags, w, t_n, n_a)
+    beta = _effects(v, channels, channel_f, share, ratio, s_tot, oa)
+    mu = _mean(v, beta, h, pairs, gamma_ix, features_t, base, outcome, oa)
     lp, r = _likelihood(v, gv, y, mu, outcome, ch0, lp)
 
     gh, g_beta = _mean_back(v, gv, r, h, beta, pairs, gamma_ix, features, base, outcome, oa)

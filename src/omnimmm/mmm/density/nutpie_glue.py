@@ -129,7 +129,7 @@ _N_ARRAYS = len(_ARRAY_FIELDS) + 1
 _UNPACKED_AS = (
     *((np.dtype(np.int64), 1), *[(np.dtype(np.int64), 2)] * 6, (np.dtype(np.int64), 1)),
     *((np.dtype(np.float64), 1), (np.dtype(np.float64), 1)),
-    *[(np.dtype(np.float64), 2)] * 9,
+    *[(np.dtype(np.float64), 2)] * 10,
     (np.dtype(np.int64), 2),
 )
 
@@ -186,6 +186,7 @@ def _logp_callback(dim, x_, out_, logp_, user_data_):
         _f2(ud, 16),
         _f2(ud, 17),
         _f2(ud, 18),
+        _f2(ud, 19),
     )
     logp[()] = lp
     if not np.all(np.isfinite(out)):

@@ -92,10 +92,13 @@ class DensityTables:
     channel_f (C, 2)
         Peak-lag scale of ``theta_frac`` (lags - 1 of the kind; 1 for Weibull) and the coefficient
         prior's scale.
-    lags (T * C, L)
-        Lagged scaled spend, row ``t * C + c``.
+    lags (C * L, T)
+        Lagged scaled spend, row ``c * L + l`` (channel ``c``'s spend ``l`` weeks back),
+        the weeks along the row.
     features (T, F), y (T, O), ratio (C, O)
         Baseline features, scaled outcomes, spend total over outcome scale.
+    features_t (F, T)
+        ``features`` transposed (the forward pass adds each feature to every week at once).
     lift_lags (K * T, L), lift_after (K, T), lift_f (K, 2 + O)
         Per lift test: the tested channel's lagged spend with the test's change (row
         ``k * T + t``), 1 from the test's first week on, and its observed incremental
@@ -123,6 +126,7 @@ class DensityTables:
     lift_lags: np.ndarray
     lift_f: np.ndarray
     lift_after: np.ndarray
+    features_t: np.ndarray
     n_expanded: int
     shape_info: tuple[list[str], list[slice], list[tuple[int, ...]]]
 
@@ -151,6 +155,7 @@ _ARRAY_FIELDS = (
     "lift_lags",
     "lift_after",
     "lift_f",
+    "features_t",
 )
 
 
@@ -418,6 +423,7 @@ def _tables(model: Any, spec: ModelSpec) -> DensityTables | str:
         lift_f = np.ascontiguousarray(
             np.column_stack([observed, se, measured * y_scale[None] / y_scale.sum()])
         )
+    features = np.ascontiguousarray(np.column_stack(cols) if cols else np.zeros((t_n, 0)))
     return DensityTables(
         kinds=kinds,
         blocks=np.asarray(blocks, dtype=np.int64).reshape(-1, 3),
@@ -432,8 +438,9 @@ def _tables(model: Any, spec: ModelSpec) -> DensityTables | str:
         prior_b=prior_b,
         alpha=alpha,
         channel_f=channel_f,
-        lags=np.ascontiguousarray(lags.reshape(t_n * c_n, l_n)),
-        features=np.ascontiguousarray(np.column_stack(cols) if cols else np.zeros((t_n, 0))),
+        lags=np.ascontiguousarray(lags[:, :, 0, :].transpose(1, 2, 0).reshape(c_n * l_n, t_n)),
+        features=features,
+        features_t=np.ascontiguousarray(features.T),
         y=np.ascontiguousarray(y),
         ratio=np.ascontiguousarray(ratio),
         lift_lags=lift_lags,
