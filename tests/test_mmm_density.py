@@ -11,12 +11,15 @@ import pytest
 
 pytest.importorskip("nutpie")
 
+from nutpie.compile_pymc import _compute_shapes
+
 from omnimmm.config import plan_from_dict
 from omnimmm.data.schema import Panel
 from omnimmm.data.simulate import simulate_world
 from omnimmm.mmm import OmniMMM
 from omnimmm.mmm.compile import compile_nutpie, log_density_of
 from omnimmm.mmm.density import density_tables, expand, logp_and_grad
+from omnimmm.mmm.density.tables import _shapes
 from omnimmm.mmm.design import LiftTest
 
 
@@ -177,6 +180,11 @@ def test_log_density_and_gradient_are_pymcs(world, variant: str) -> None:
     model = OmniMMM(spec=spec).build(_panel_for(spec, panel))
     tables = density_tables(model, spec)
     assert not isinstance(tables, str), tables
+    # The layout's shapes, read from dims without a compile, are nutpie's.
+    ref = _compute_shapes(model)
+    got = _shapes(model)
+    assert {v.name for v in model.value_vars} <= set(got)
+    assert got == {k: tuple(int(d) for d in ref[k]) for k in got}
     logp, dlogp, point, n = _pymc_reference(model)
     assert len(tables.kinds) == n
     assert len(tables.lift_c) == (2 if spec.calibration else 0)  # no test left out
