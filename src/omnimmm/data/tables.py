@@ -365,15 +365,28 @@ def _show(delimiter: str | None) -> str:
 
 
 def _with_header(cells: pd.DataFrame) -> pd.DataFrame:
-    blank = cells.fillna("").astype(str).apply(lambda c: c.str.strip() == "").all(axis=1)
+    blank = _blank_rows(cells)
     if not blank.all():
-        cells = cells.iloc[int(np.argmin(blank.to_numpy())) :]  # blank rows above the header
+        cells = cells.iloc[int(np.argmin(blank)) :]  # blank rows above the header
     header = [str(h).strip() if h is not None else "" for h in cells.iloc[0]]
     body = cells.iloc[1:].reset_index(drop=True).fillna("")
     body.columns = pd.Index(header, dtype=object)
-    filled = (body.astype(str).apply(lambda c: c.str.strip()) != "").any(axis=1).to_numpy()
+    filled = ~_blank_rows(body)
     last = len(filled) - int(filled[::-1].argmax()) if filled.any() else 0
     return body.iloc[:last]
+
+
+def _blank_rows(cells: pd.DataFrame) -> np.ndarray:
+    """Whether each row's cells are all empty or whitespace (missing counts as empty)."""
+    blank = np.ones(len(cells), dtype=bool)
+    for j in range(cells.shape[1]):
+        col = cells.iloc[:, j].to_numpy(dtype=object)
+        blank &= np.fromiter(
+            (v is None or (isinstance(v, float) and v != v) or not str(v).strip() for v in col),
+            dtype=bool,
+            count=len(col),
+        )
+    return blank
 
 
 def _excel_cells(src: Path, what: str, sheet: str | None) -> pd.DataFrame:

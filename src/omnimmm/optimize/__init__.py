@@ -17,24 +17,45 @@ returns, the answer).
 ... # doctest: +SKIP
 """
 
-from omnimmm.optimize.response import (
-    AdstockSaturationResponse,
-    ResponseModel,
-    response_from_world,
-    weekly_pattern,
-)
-from omnimmm.optimize.result import Interval, OptimizationResult, SolverInfo
-from omnimmm.optimize.retention import RetentionSegment, segments_from_table
-from omnimmm.optimize.scenarios import (
-    ChannelBounds,
-    ChannelGroup,
-    Constraints,
-    FixedBudget,
-    RevenueTarget,
-    TargetROI,
-    check_feasible,
-)
-from omnimmm.optimize.solver import optimize_budget, risk_functional
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# Submodules are imported on first use: ``omnimmm validate`` checks a budget's feasibility
+# (``scenarios``) without loading the solver, the results or the response model.
+_EXPORTS = {
+    "AdstockSaturationResponse": "response",
+    "ResponseModel": "response",
+    "response_from_world": "response",
+    "weekly_pattern": "response",
+    "Interval": "result",
+    "OptimizationResult": "result",
+    "SolverInfo": "result",
+    "RetentionSegment": "retention",
+    "segments_from_table": "retention",
+    "ChannelBounds": "scenarios",
+    "ChannelGroup": "scenarios",
+    "Constraints": "scenarios",
+    "FixedBudget": "scenarios",
+    "RevenueTarget": "scenarios",
+    "TargetROI": "scenarios",
+    "check_feasible": "scenarios",
+    "optimize_budget": "solver",
+    "risk_functional": "solver",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        module = importlib.import_module(f"omnimmm.optimize.{_EXPORTS[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module 'omnimmm.optimize' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "AdstockSaturationResponse",
