@@ -11,7 +11,8 @@ Notation (``T`` weeks, ``C`` channels, ``O`` outcomes, ``L`` lags, ``n`` free co
 ``z`` the unconstrained point, ``v`` its constrained values, ``gv`` the gradient with
 respect to ``v`` of the likelihood, ``h`` the saturated adstocked spend (``h[c, a, t]``: its
 middle axis is the outcome with carryover per outcome, else of length one; ``oa[o]`` is the
-column of outcome ``o``; the weeks last, so a loop over them is a vector operation). The tables' layout is :class:`omnimmm.mmm.density.DensityTables`.
+column of outcome ``o``; the weeks come last, so a loop over them is a vector operation).
+The tables' layout is :class:`omnimmm.mmm.density.DensityTables`.
 """
 
 from __future__ import annotations
@@ -331,8 +332,7 @@ def _saturated(v, channels, lags, w, t_n, n_a):  # pragma: no cover - compiled
     """The saturated adstocked spend ``h[c, a, t]``, its slopes in the adstocked spend and
     the saturation's two parameters, and each channel's total ``s_tot[c, a]`` over the
     weeks."""
-    c_n = channels.shape[0]
-    l_n = lags.shape[0] // c_n if c_n > 0 else 0
+    c_n, _, l_n = w.shape
     # Adstock as a sum over lags of whole weeks (the inner loop runs over the weeks, so it
     # is a vector operation; each week's sum still adds its lags in order, so the numbers
     # are those of one dot product per week), then saturation week by week.

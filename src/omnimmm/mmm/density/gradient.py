@@ -238,7 +238,7 @@ def _adstock_back(
     """Back through saturation and adstock from the slopes ``gh`` in ``h`` (and ``gw`` in
     the weights): the slopes in their parameters into ``gv``."""
     c_n, n_a, t_n = gh.shape
-    l_n = lags.shape[0] // c_n if c_n > 0 else 0
+    l_n = w.shape[2]
     ga = np.empty(t_n)
     # Back through saturation and adstock. Every sum over the weeks keeps one accumulator
     # and adds the weeks in order (the same numbers as adding into ``gv`` and ``gw`` week by

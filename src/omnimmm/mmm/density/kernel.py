@@ -65,7 +65,7 @@ def _logp_grad_kernel(
     n = z.shape[0]
     t_n, o_n = y.shape
     c_n = channels.shape[0]
-    l_n = lift_lags.shape[1]
+    l_n = lags.shape[0] // c_n if c_n > 0 else 0  # lags: one row per channel and lag
     # Carryover per outcome (the flag is the same for every channel): adstock column
     # a(o) = o of h, w and their slopes; shared: one column, a(o) = 0.
     n_a = o_n if c_n > 0 and channels[0, _C_PER_OUTCOME] else 1
