@@ -255,3 +255,23 @@ def test_a_fit_samples_the_hand_written_density(world) -> None:
     assert fitted.diagnostics_.divergences == 0
     model = OmniMMM(spec=m.spec).build(panel)
     assert log_density_of(compile_nutpie(model, m.spec)) == "hand-written"
+
+
+def test_the_two_passes_compile_for_the_types_the_callback_passes(world) -> None:
+    """A first compile builds the backward pass in a child process for the argument types
+    of :mod:`omnimmm.mmm.density.two_cores`; the callback finds it in the disk cache only
+    if those are exactly the types it calls the passes with: the tables' arrays, then
+    what the forward pass returns."""
+    import numba
+
+    from omnimmm.mmm.density import kernel, two_cores
+
+    m, panel = world
+    tables = density_tables(OmniMMM(spec=m.spec).build(panel), m.spec)
+    assert not isinstance(tables, str)
+    z = np.zeros(len(tables.kinds))
+    args = tuple(numba.typeof(a) for a in (z, np.zeros_like(z), *tables.arrays()))
+    assert args == two_cores.FORWARD_ARGS
+    kernel._forward_pass.compile(args)  # from the disk cache after a first fit
+    state = kernel._forward_pass.overloads[args].signature.return_type
+    assert (args[1], *args[2:], *state) == two_cores.BACKWARD_ARGS

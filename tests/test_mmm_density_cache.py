@@ -32,6 +32,8 @@ def test_every_cached_kernel_function_carries_the_stamp() -> None:
     functions = [
         forward._priors,
         forward._likelihood,
+        kernel._forward_pass,
+        kernel._backward_pass,
         forward._saturation,
         gradient._lift_tests,
         kernel._logp_grad_kernel,
@@ -42,3 +44,45 @@ def test_every_cached_kernel_function_carries_the_stamp() -> None:
         locator = f._cache._impl.locator
         assert type(locator).__name__ == "_KernelLocator"
         assert locator.get_source_stamp() == SOURCE_STAMP
+
+
+def test_the_backward_pass_child_compiles_without_nutpie() -> None:
+    """The child of a first compile imports only the kernel (no nutpie, PyMC or ArviZ),
+    and finishes (here from the disk cache) with exit code 0."""
+    import subprocess
+    import sys
+
+    from omnimmm.mmm.density import two_cores
+
+    code = two_cores._CHILD_CODE + (
+        "; import sys; assert not {'nutpie', 'pymc', 'arviz'} & set(sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=300)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+
+
+def test_one_core_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from omnimmm.mmm.density import two_cores
+
+    monkeypatch.setenv(two_cores.ONE_CORE_ENV, "1")
+    assert two_cores._start_child() is None
+
+
+@pytest.mark.slow
+def test_a_cold_compile_uses_the_childs_backward_pass(tmp_path: Path) -> None:
+    """On an empty cache the callbacks' compile finds the backward pass the child wrote
+    (a cache hit), and the callbacks work."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from omnimmm.mmm.density import kernel, nutpie_glue\n"
+        "logp, expand, compiled = nutpie_glue.callbacks()\n"
+        "assert compiled\n"
+        "hits = kernel._backward_pass.stats.cache_hits\n"
+        "assert sum(hits.values()) == 1, hits\n"
+    )
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]

@@ -30,7 +30,8 @@ Modules, in the order of the data flow:
 - :mod:`~omnimmm.mmm.density.tables`: the model and its spec as the kernel's tables;
 - :mod:`~omnimmm.mmm.density.forward`: from the point to the log density;
 - :mod:`~omnimmm.mmm.density.gradient`: back from the likelihood to the gradient;
-- :mod:`~omnimmm.mmm.density.kernel`: the two passes as one numba function;
+- :mod:`~omnimmm.mmm.density.kernel`: the two passes as numba functions;
+- :mod:`~omnimmm.mmm.density.two_cores`: a first compile of them on two cores;
 - :mod:`~omnimmm.mmm.density.nutpie_glue`: nutpie's C callbacks and compiled model;
 - :mod:`~omnimmm.mmm.density.cache`: numba's disk cache, fresh after any edit here.
 
@@ -39,14 +40,9 @@ The compiler that calls it (:mod:`omnimmm.mmm.compile`) is above it: nothing her
 
 from __future__ import annotations
 
+from typing import Any
+
 from omnimmm.mmm.density.kernel import logp_and_grad
-from omnimmm.mmm.density.nutpie_glue import (
-    HandCompiledModel,
-    callbacks,
-    compile_model,
-    expand,
-    user_data,
-)
 from omnimmm.mmm.density.tables import DensityTables, density_tables
 
 __all__ = [
@@ -70,3 +66,16 @@ __all__ = [
 #: checks the density against PyMC's either way. numba's compiled cache does not depend on
 #: it (see :mod:`omnimmm.mmm.density.cache`).
 KERNEL_VERSION = "2"
+
+
+#: Imported on first use, so that importing the kernel alone (the child process of
+#: :mod:`~omnimmm.mmm.density.two_cores`) does not import nutpie and ArviZ.
+_NUTPIE_GLUE = ("HandCompiledModel", "callbacks", "compile_model", "expand", "user_data")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _NUTPIE_GLUE:
+        from omnimmm.mmm.density import nutpie_glue
+
+        return getattr(nutpie_glue, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

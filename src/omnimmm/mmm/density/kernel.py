@@ -35,7 +35,143 @@ __all__ = ["logp_and_grad"]
 use_kernel_stamp()  # before the numba.njit(cache=True) below
 
 
+#: The kernel's arguments after ``z`` and ``grad``: :meth:`DensityTables.arrays`, in order.
+#: Written out in each function below (numba compiles no ``*args`` of arrays into a cfunc).
+
+
 @numba.njit(cache=True, error_model="numpy")
+def _forward_pass(
+    z,
+    grad,
+    kinds,
+    blocks,
+    channels,
+    pairs,
+    gamma_ix,
+    base,
+    outcome,
+    lift_c,
+    prior_a,
+    prior_b,
+    alpha,
+    channel_f,
+    lags,
+    features,
+    y,
+    ratio,
+    lift_lags,
+    lift_after,
+    lift_f,
+    features_t,
+):  # pragma: no cover - compiled; tested through logp_and_grad
+    """From the point ``z`` to the log density: the log density, then what the backward
+    pass reads (:data:`FORWARD_STATE` names and types them); the priors' slopes in ``z``
+    are in ``grad`` already."""
+    n = z.shape[0]
+    t_n, o_n = y.shape
+    c_n = channels.shape[0]
+    l_n = lags.shape[0] // c_n if c_n > 0 else 0  # lags: one row per channel and lag
+    # Carryover per outcome (the flag is the same for every channel): adstock column
+    # a(o) = o of h, w and their slopes; shared: one column, a(o) = 0.
+    n_a = o_n if c_n > 0 and channels[0, _C_PER_OUTCOME] else 1
+    oa = np.zeros(o_n, dtype=np.int64)
+    if n_a > 1:
+        for o in range(o_n):
+            oa[o] = o
+    v = np.empty(n)
+    dv = np.empty(n)
+    gv = np.zeros(n)
+
+    lp = _priors(z, grad, kinds, prior_a, prior_b, v, dv)
+    ch0 = outcome[2, 1] if o_n > 1 else -1
+    lp = _lkj_prior(v, gv, ch0, prior_a, prior_b, o_n, lp)
+    share = np.ones((c_n, o_n))
+    lp = _dirichlet(z, grad, blocks, alpha, share, lp)
+    w, du_a, du_t, u_sum = _adstock_weights(v, channels, channel_f, n_a, l_n)
+    h, dh_x, dh_p1, dh_p2, s_tot = _saturated(v, channels, lags, w, t_n, n_a)
+    beta = _effects(v, channels, channel_f, share, ratio, s_tot, oa)
+    mu = _mean(v, beta, h, pairs, gamma_ix, features_t, base, outcome, oa)
+    lp, r = _likelihood(v, gv, y, mu, outcome, ch0, lp)
+    return lp, v, dv, gv, oa, share, w, du_a, du_t, u_sum, h, dh_x, dh_p1, dh_p2, s_tot, beta, r
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _backward_pass(
+    grad,
+    kinds,
+    blocks,
+    channels,
+    pairs,
+    gamma_ix,
+    base,
+    outcome,
+    lift_c,
+    prior_a,
+    prior_b,
+    alpha,
+    channel_f,
+    lags,
+    features,
+    y,
+    ratio,
+    lift_lags,
+    lift_after,
+    lift_f,
+    features_t,
+    lp,
+    v,
+    dv,
+    gv,
+    oa,
+    share,
+    w,
+    du_a,
+    du_t,
+    u_sum,
+    h,
+    dh_x,
+    dh_p1,
+    dh_p2,
+    s_tot,
+    beta,
+    r,
+):  # pragma: no cover - compiled; tested through logp_and_grad
+    """Back from the likelihood's slope ``r`` to the gradient in ``grad``, given the
+    forward pass's state; the log density with the lift tests' terms added."""
+    n = v.shape[0]
+    c_n = channels.shape[0]
+    gh, g_beta = _mean_back(v, gv, r, h, beta, pairs, gamma_ix, features, base, outcome, oa)
+    gw = np.zeros((c_n, w.shape[1], w.shape[2]))
+    lp = _lift_tests(
+        v,
+        gv,
+        gh,
+        g_beta,
+        gw,
+        channels,
+        pairs,
+        gamma_ix,
+        lift_c,
+        lift_lags,
+        lift_after,
+        lift_f,
+        w,
+        h,
+        beta,
+        oa,
+        lp,
+    )
+    g_share = _effects_back(v, gv, gh, g_beta, channels, channel_f, ratio, s_tot, beta, oa)
+    _adstock_back(gv, gh, gw, channels, channel_f, lags, w, du_a, du_t, u_sum, dh_x, dh_p1, dh_p2)
+    _shares_back(grad, blocks, share, g_share)
+    for i in range(n):
+        grad[i] += gv[i] * dv[i]
+    return lp
+
+
+# Inlined into nutpie's callback, which then links the two passes' compiled code directly:
+# one LLVM optimisation of the linked module instead of one here and one there.
+@numba.njit(cache=True, error_model="numpy", inline="always")
 def _logp_grad_kernel(
     z,
     grad,
@@ -62,59 +198,72 @@ def _logp_grad_kernel(
 ):  # pragma: no cover - compiled; tested through logp_and_grad
     """Log density at ``z``, its gradient into ``grad`` (zeros on entry); the other
     arguments are :meth:`DensityTables.arrays`, in order."""
-    n = z.shape[0]
-    t_n, o_n = y.shape
-    c_n = channels.shape[0]
-    l_n = lags.shape[0] // c_n if c_n > 0 else 0  # lags: one row per channel and lag
-    # Carryover per outcome (the flag is the same for every channel): adstock column
-    # a(o) = o of h, w and their slopes; shared: one column, a(o) = 0.
-    n_a = o_n if c_n > 0 and channels[0, _C_PER_OUTCOME] else 1
-    oa = np.zeros(o_n, dtype=np.int64)
-    if n_a > 1:
-        for o in range(o_n):
-            oa[o] = o
-    v = np.empty(n)
-    dv = np.empty(n)
-    gv = np.zeros(n)
-
-    lp = _priors(z, grad, kinds, prior_a, prior_b, v, dv)
-    ch0 = outcome[2, 1] if o_n > 1 else -1
-    lp = _lkj_prior(v, gv, ch0, prior_a, prior_b, o_n, lp)
-    share = np.ones((c_n, o_n))
-    lp = _dirichlet(z, grad, blocks, alpha, share, lp)
-    w, du_a, du_t, u_sum = _adstock_weights(v, channels, channel_f, n_a, l_n)
-    h, dh_x, dh_p1, dh_p2, s_tot = _saturated(v, channels, lags, w, t_n, n_a)
-    beta = _effects(v, channels, channel_f, share, ratio, s_tot, oa)
-    mu = _mean(v, beta, h, pairs, gamma_ix, features_t, base, outcome, oa)
-    lp, r = _likelihood(v, gv, y, mu, outcome, ch0, lp)
-
-    gh, g_beta = _mean_back(v, gv, r, h, beta, pairs, gamma_ix, features, base, outcome, oa)
-    gw = np.zeros((c_n, n_a, l_n))
-    lp = _lift_tests(
-        v,
-        gv,
-        gh,
-        g_beta,
-        gw,
+    lp, v, dv, gv, oa, share, w, du_a, du_t, u_sum, h, dh_x, dh_p1, dh_p2, s_tot, beta, r = (
+        _forward_pass(
+            z,
+            grad,
+            kinds,
+            blocks,
+            channels,
+            pairs,
+            gamma_ix,
+            base,
+            outcome,
+            lift_c,
+            prior_a,
+            prior_b,
+            alpha,
+            channel_f,
+            lags,
+            features,
+            y,
+            ratio,
+            lift_lags,
+            lift_after,
+            lift_f,
+            features_t,
+        )
+    )
+    return _backward_pass(
+        grad,
+        kinds,
+        blocks,
         channels,
         pairs,
         gamma_ix,
+        base,
+        outcome,
         lift_c,
+        prior_a,
+        prior_b,
+        alpha,
+        channel_f,
+        lags,
+        features,
+        y,
+        ratio,
         lift_lags,
         lift_after,
         lift_f,
-        w,
-        h,
-        beta,
-        oa,
+        features_t,
         lp,
+        v,
+        dv,
+        gv,
+        oa,
+        share,
+        w,
+        du_a,
+        du_t,
+        u_sum,
+        h,
+        dh_x,
+        dh_p1,
+        dh_p2,
+        s_tot,
+        beta,
+        r,
     )
-    g_share = _effects_back(v, gv, gh, g_beta, channels, channel_f, ratio, s_tot, beta, oa)
-    _adstock_back(gv, gh, gw, channels, channel_f, lags, w, du_a, du_t, u_sum, dh_x, dh_p1, dh_p2)
-    _shares_back(grad, blocks, share, g_share)
-    for i in range(n):
-        grad[i] += gv[i] * dv[i]
-    return lp
 
 
 def logp_and_grad(tables: DensityTables, z: np.ndarray) -> tuple[float, np.ndarray]:

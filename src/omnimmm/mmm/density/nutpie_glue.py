@@ -29,11 +29,13 @@ from omnimmm.mmm.density.forward import _sigmoid, _simplex
 from omnimmm.mmm.density.kernel import _logp_grad_kernel
 from omnimmm.mmm.density.tables import (
     _ARRAY_FIELDS,
+    _ARRAY_TYPES,
     _X_CHOL,
     _X_LOG,
     _X_LOGODDS,
     DensityTables,
 )
+from omnimmm.mmm.density.two_cores import compile_passes
 from omnimmm.mmm.nutpie_common import as_pointer, initial_point_fn
 
 __all__ = ["HandCompiledModel", "callbacks", "compile_model", "expand", "user_data"]
@@ -126,12 +128,7 @@ def user_data(tables: DensityTables) -> np.ndarray:
 _N_ARRAYS = len(_ARRAY_FIELDS) + 1
 #: dtype and rank of each array in ``user_data`` (``_ARRAY_FIELDS``, then ``expand``), as
 #: :func:`_logp_callback` and :func:`_expand_callback` read them.
-_UNPACKED_AS = (
-    *((np.dtype(np.int64), 1), *[(np.dtype(np.int64), 2)] * 6, (np.dtype(np.int64), 1)),
-    *((np.dtype(np.float64), 1), (np.dtype(np.float64), 1)),
-    *[(np.dtype(np.float64), 2)] * 10,
-    (np.dtype(np.int64), 2),
-)
+_UNPACKED_AS = (*_ARRAY_TYPES, (np.dtype(np.int64), 2))
 
 
 @numba.njit(inline="always")
@@ -228,10 +225,31 @@ def callbacks() -> tuple[Any, Any, bool]:
     expand_sig = numba.types.int64(
         numba.types.uint64, numba.types.uint64, f64p, f64p, numba.types.voidptr
     )
+
+    def expand_callback() -> None:
+        _COMPILED["expand"] = numba.cfunc(expand_sig, cache=True)(_expand_callback)
+
+    if _on_disk(_logp_callback, logp_sig):
+        expand_callback()
+    else:  # the kernel's two passes on two cores, then the expand callback meanwhile
+        compile_passes(meanwhile=expand_callback)
     _COMPILED["logp"] = numba.cfunc(logp_sig, cache=True)(_logp_callback)
-    _COMPILED["expand"] = numba.cfunc(expand_sig, cache=True)(_expand_callback)
     compiled = any(getattr(f, "_cache_hits", 0) == 0 for f in _COMPILED.values())
     return _COMPILED["logp"], _COMPILED["expand"], compiled
+
+
+def _on_disk(func: Any, sig: Any) -> bool:
+    """Whether numba's disk cache holds the ``cfunc`` of ``func`` with ``sig`` for this
+    machine and these sources (reads the cache's index; loads nothing)."""
+    from numba.core.caching import FunctionCache
+    from numba.core.registry import cpu_target
+
+    try:
+        cache = FunctionCache(func)
+        key = cache._index_key(sig, cpu_target.target_context.codegen())
+        return key in cache._cache_file._load_index()
+    except Exception:  # no readable cache: compile as if cold
+        return False
 
 
 @dataclass(frozen=True)

@@ -157,6 +157,12 @@ _ARRAY_FIELDS = (
     "lift_f",
     "features_t",
 )
+#: dtype and rank of each array of :data:`_ARRAY_FIELDS`, as the kernel reads them.
+_ARRAY_TYPES = (
+    *((np.dtype(np.int64), 1), *[(np.dtype(np.int64), 2)] * 6, (np.dtype(np.int64), 1)),
+    *((np.dtype(np.float64), 1), (np.dtype(np.float64), 1)),
+    *[(np.dtype(np.float64), 2)] * 10,
+)
 
 
 def _dist_params(model: Any) -> dict[str, list[np.ndarray]]:
