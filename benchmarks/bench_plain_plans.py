@@ -7,6 +7,8 @@ Chinese). Panels (all in ``../shared/data``):
 
 - ``real_retailer``: ``examples/real_retailer_plain/plan.toml`` (reads the shared file);
 - ``robyn``: ``examples/robyn_plain/plan.toml`` (reads the shared file);
+- ``pymc_marketing_cgp``: ``examples/cgp_plain/plan.toml``, PyMC-Marketing's mock
+  consumer-goods panel, eight channels and its first target (reads the shared file);
 - ``meridian_national``: ``national_all_channels.csv`` via
   :func:`omnimmm.data.peers.meridian_national` (revenue = conversions x revenue per
   conversion is computed, so the plan points at the converted copy in a temp folder);
@@ -39,7 +41,7 @@ from _results import machine_header, markdown_table, update_section
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
-PANELS = ("real_retailer", "robyn", "meridian_national", "pymc_marketing")
+PANELS = ("real_retailer", "robyn", "meridian_national", "pymc_marketing", "pymc_marketing_cgp")
 
 
 def _plain_from_peer(dataset, folder: Path) -> Path:
@@ -68,6 +70,8 @@ def plan_for(name: str, tmp: Path) -> Path:
         return REPO / "examples" / "real_retailer_plain" / "plan.toml"
     if name == "robyn":
         return REPO / "examples" / "robyn_plain" / "plan.toml"
+    if name == "pymc_marketing_cgp":
+        return REPO / "examples" / "cgp_plain" / "plan.toml"
     if name == "meridian_national":
         return _plain_from_peer(peers.meridian_national(SHARED / "meridian_national"), tmp)
     if name == "pymc_marketing":
