@@ -5,14 +5,22 @@
 cutoff plan of ``score_customers(path, as_of, 90, ...)`` (files as they come, roles inferred)
 and scores them on the same validation customers, so each difference is paired:
 
-* ``current``: the ``btyd_base`` recipe (:class:`PropensityModel` with the BTYD base alone,
-  the recipe chosen on every Complete Journey seed);
-* ``trees``: the ``btyd_trees`` recipe; ``blend``: the sum of the two recipes' log-odds;
-* ``glm+COLS``: the base model's inputs (logit of probabilities, ``log1p`` of counts and days,
-  median fill with missing indicators, standardised, L2 ``C = 1``) plus ``COLS``, fitted on the
-  same earlier rows as the base.
+* ``current``: the ``btyd_base`` recipe with the seven base inputs used before lc21d
+  (:class:`PropensityModel` with the BTYD base alone, ``BASE_COLUMNS`` swapped in for the
+  fit); ``trees``: the ``btyd_trees`` recipe with those inputs;
+* ``base+n_days+p_alive``: the same with ``n_days`` and ``bgnbd_p_alive`` added (the
+  library's default from lc21d on);
+* ``X, chosen``: the recipe ``score_customers`` would pick for X (lower validation log loss
+  of the base alone and the base + trees), i.e. what ``metrics.json`` reports;
+* ``glm+n_days+p_alive``: the base inputs plus those two (logit of probabilities, ``log1p``
+  of counts and days, median fill with missing indicators, standardised, L2 ``C = 1``),
+  fitted on the same earlier rows as the base; ``gam``/``gam+n_days+p_alive``: the same
+  with every input through a cubic B-spline basis;
+* ``base9+gam_rf``, ``base9+gamma_gamma``: the nine-input base with a spline term on
+  recency and purchase days, or with the log Gamma-Gamma expected order value
+  (:class:`_BaseTerm`).
 
-Each difference comes with the standard deviation of 400 paired bootstrap resamples of the
+Each difference comes with the standard deviation of 200 paired bootstrap resamples of the
 validation customers. Logs: Complete Journey as of 2017-12-31; the CDNOW sample and ten
 disjoint tenths of the CDNOW master log (customer id mod 10, ~2,357 customers each, the size
 of the sample) as of 1998-06-30, so the small-log regime is repeated ten times and the mean
@@ -21,7 +29,8 @@ over tenths has its own standard error.
 Usage::
 
     .venv/bin/python benchmarks/bench_btyd_variants.py --cdnow /path/CDNOW_master.txt \
-        --cdnow-sample /path/CDNOW_sample.txt [--tenths 0,1,2] [--no-write]
+        --cdnow-sample /path/CDNOW_sample.txt [--tenths 0,1,2] [--no-write] \
+        [--section lc21d_propensity] [--cache /tmp/sets]
 """
 
 from __future__ import annotations
@@ -60,6 +69,8 @@ BASE_7: tuple[str, ...] = (
 PLUS = ("n_days", "bgnbd_p_alive")
 #: Library variants: the recipes of score_customers with these base inputs.
 LIBRARY: dict[str, tuple[str, ...]] = {"current": BASE_7, "base+n_days+p_alive": BASE_7 + PLUS}
+#: The references each variant is compared with, paired.
+REFS = ("current", "base+n_days+p_alive", "BG/NBD", "RFM")
 #: Bench-only logistic variants: (inputs, cubic-spline GAM terms or linear).
 GLMS: dict[str, tuple[tuple[str, ...], bool]] = {
     "glm+n_days+p_alive": (BASE_7 + PLUS, False),
@@ -131,6 +142,54 @@ class _Spline(_GLM):
         return np.column_stack([self.spline.transform(z[:, :k]), z[:, k:]])
 
 
+class _BaseTerm:
+    """The library's base (:class:`BTYDBase` with the nine inputs of ``base+n_days+p_alive``)
+    with one more term, refitted as an L2 logistic (``C = 1``) on the base's own design:
+
+    * ``"gam_rf"``: log1p recency and log1p purchase days through cubic B-splines (4 knots
+      at quantiles, linear beyond the range) instead of linearly, a GAM-like term;
+    * ``"gamma_gamma"``: log of the Gamma-Gamma expected order value (fitted on the base's
+      rows' customers with two or more orders; orders and their mean value), the spend term.
+    """
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def _extra(self, df: pd.DataFrame) -> np.ndarray:
+        x = df["n_orders"].to_numpy(dtype=float)
+        m = df["aov"].to_numpy(dtype=float)
+        x = np.where(np.isfinite(m) & (m > 0), x, 0.0)
+        return np.log(self.gg.expected_spend(x, np.where(x > 0, m, 1.0)))
+
+    def _design(self, df: pd.DataFrame) -> np.ndarray:
+        z = self.base._z(df.to_numpy(dtype=float))
+        if self.kind == "gam_rf":
+            keep = [j for j in range(z.shape[1]) if j not in self.idx]
+            return np.column_stack([z[:, keep], self.spline.transform(z[:, self.idx])])
+        return np.column_stack([z, self._extra(df)])
+
+    def fit(self, df: pd.DataFrame, y: np.ndarray) -> _BaseTerm:
+        from omnimmm.lifecycle import btyd_base
+        from omnimmm.lifecycle.btyd import GammaGamma
+
+        with mock.patch.object(btyd_base, "BASE_COLUMNS", BASE_7 + PLUS):
+            self.base = btyd_base.BTYDBase(list(df.columns)).fit(df.to_numpy(dtype=float), y)
+        used = [self.base.names[i] for i in self.base.columns_]
+        self.idx = [used.index("recency_days"), used.index("n_days")]
+        z = self.base._z(df.to_numpy(dtype=float))
+        self.spline = SplineTransformer(
+            n_knots=4, degree=3, knots="quantile", extrapolation="linear"
+        ).fit(z[:, self.idx])
+        x, m = df["n_orders"].to_numpy(dtype=float), df["aov"].to_numpy(dtype=float)
+        ok = (x > 1) & np.isfinite(m) & (m > 0)
+        self.gg = GammaGamma().fit(x[ok], m[ok])
+        self.model = LogisticRegression(C=1.0, max_iter=2000).fit(self._design(df), y)
+        return self
+
+    def score(self, df: pd.DataFrame) -> np.ndarray:
+        return np.asarray(self.model.decision_function(self._design(df)), dtype=float)
+
+
 def _sets(path: Path, as_of: str, cache_dir: Path | None = None, key: str = "") -> dict:
     if cache_dir is not None and (cache_dir / f"{key}.pkl").exists():
         with open(cache_dir / f"{key}.pkl", "rb") as fh:  # this script's own earlier output
@@ -197,6 +256,8 @@ def _variants(tr, va, target: str) -> dict[str, np.ndarray]:
     for name, (cols, spline) in GLMS.items():
         glm = (_Spline if spline else _GLM)([c for c in cols if c in X])
         p[name] = glm.fit(X[early], tr.y[early]).score(Xv)
+    for kind in ("gam_rf", "gamma_gamma"):
+        p[f"base9+{kind}"] = _BaseTerm(kind).fit(X[early], tr.y[early]).score(Xv)
     return p
 
 
@@ -215,7 +276,7 @@ def _paired(y: np.ndarray, p: dict[str, np.ndarray], seed: int = 0) -> dict[str,
     out = {}
     for j, k in enumerate(names):
         diffs = {}
-        for ref in ("current", "BG/NBD", "RFM"):
+        for ref in REFS:
             r = names.index(ref)
             diffs[ref] = (auc[k] - auc[ref], float(np.std(bs[:, j] - bs[:, r])))
         out[k] = (auc[k], diffs)
@@ -270,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
         for k, (auc, d) in res.items():
             rows.append([name, target, k, f"{auc:.4f}"] + [
                 "-" if r == k else f"{d[r][0]:+.4f} ({d[r][1]:.4f})"
-                for r in ("current", "BG/NBD", "RFM")
+                for r in REFS
             ])  # fmt: skip
     tenth_rows = []
     for target in ("repurchase", "churn"):
@@ -278,17 +339,15 @@ def main(argv: list[str] | None = None) -> int:
         if not part:
             continue
         for k in part[0]:
-            vals = {
-                r: np.array([x[k][1][r][0] for x in part]) for r in ("current", "BG/NBD", "RFM")
-            }
+            vals = {r: np.array([x[k][1][r][0] for x in part]) for r in REFS}
             n = len(part)
             tenth_rows.append([f"{n} CDNOW tenths", target, k, f"{np.mean([x[k][0] for x in part]):.4f}"] + [
                 "-" if r == k else f"{vals[r].mean():+.4f} ({vals[r].std(ddof=1) / np.sqrt(n):.4f}; "
                 f"{int((vals[r] >= 0).sum())}/{n} >= 0)"
-                for r in ("current", "BG/NBD", "RFM")
+                for r in REFS
             ])  # fmt: skip
     table = markdown_table(
-        ["log", "target", "variant", "AUC", "vs current (sd)", "vs BG/NBD (sd)", "vs RFM (sd)"],
+        ["log", "target", "variant", "AUC"] + [f"vs {r} (sd)" for r in REFS],
         rows + tenth_rows,
     )
     body = (
