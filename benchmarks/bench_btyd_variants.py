@@ -5,14 +5,22 @@
 cutoff plan of ``score_customers(path, as_of, 90, ...)`` (files as they come, roles inferred)
 and scores them on the same validation customers, so each difference is paired:
 
-* ``current``: the ``btyd_base`` recipe (:class:`PropensityModel` with the BTYD base alone,
-  the recipe chosen on every Complete Journey seed);
-* ``trees``: the ``btyd_trees`` recipe; ``blend``: the sum of the two recipes' log-odds;
-* ``glm+COLS``: the base model's inputs (logit of probabilities, ``log1p`` of counts and days,
-  median fill with missing indicators, standardised, L2 ``C = 1``) plus ``COLS``, fitted on the
-  same earlier rows as the base.
+* ``current``: the ``btyd_base`` recipe with the seven base inputs used before lc21d
+  (:class:`PropensityModel` with the BTYD base alone, ``BASE_COLUMNS`` swapped in for the
+  fit); ``trees``: the ``btyd_trees`` recipe with those inputs;
+* ``base+n_days+p_alive``: the same with ``n_days`` and ``bgnbd_p_alive`` added (the
+  library's default from lc21d on);
+* ``X, chosen``: the recipe ``score_customers`` would pick for X (lower validation log loss
+  of the base alone and the base + trees), i.e. what ``metrics.json`` reports;
+* ``glm+n_days+p_alive``: the base inputs plus those two (logit of probabilities, ``log1p``
+  of counts and days, median fill with missing indicators, standardised, L2 ``C = 1``),
+  fitted on the same earlier rows as the base; ``gam``/``gam+n_days+p_alive``: the same
+  with every input through a cubic B-spline basis;
+* ``base9+gam_rf``, ``base9+gamma_gamma``: the nine-input base with a spline term on
+  recency and purchase days, or with the log Gamma-Gamma expected order value
+  (:class:`_BaseTerm`).
 
-Each difference comes with the standard deviation of 400 paired bootstrap resamples of the
+Each difference comes with the standard deviation of 200 paired bootstrap resamples of the
 validation customers. Logs: Complete Journey as of 2017-12-31; the CDNOW sample and ten
 disjoint tenths of the CDNOW master log (customer id mod 10, ~2,357 customers each, the size
 of the sample) as of 1998-06-30, so the small-log regime is repeated ten times and the mean
@@ -21,23 +29,26 @@ over tenths has its own standard error.
 Usage::
 
     .venv/bin/python benchmarks/bench_btyd_variants.py --cdnow /path/CDNOW_master.txt \
-        --cdnow-sample /path/CDNOW_sample.txt [--tenths 0,1,2] [--no-write]
+        --cdnow-sample /path/CDNOW_sample.txt [--tenths 0,1,2] [--no-write] \
+        [--section lc21d_propensity] [--cache /tmp/sets]
 """
 
 from __future__ import annotations
 
 import argparse
+import pickle
 import sys
 import tempfile
 import time
 import warnings
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pandas as pd
-from scipy.special import logit
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import log_loss, roc_auc_score
+from sklearn.preprocessing import SplineTransformer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import machine_header, markdown_table, update_section
@@ -45,12 +56,26 @@ from _results import machine_header, markdown_table, update_section
 REPO = Path(__file__).resolve().parents[1]
 CJ = REPO.parent / "shared" / "data" / "completejourney" / "transactions_sample.csv"
 PACKAGES = ("omnimmm", "lightgbm", "scikit-learn", "scipy", "numpy")
-EXTRAS: dict[str, list[str]] = {
-    "glm+n_days": ["n_days"],
-    "glm+bgnbd_p_alive": ["bgnbd_p_alive"],
-    "glm+n_days+bgnbd_p_alive": ["n_days", "bgnbd_p_alive"],
-    "glm+gap_cv": ["gap_cv"],
-    "glm+tenure_days": ["tenure_days"],
+#: The BTYD base's inputs before lc21d (``BASE_COLUMNS`` then).
+BASE_7: tuple[str, ...] = (
+    "pnbd_p_any",
+    "bgnbd_p_any",
+    "pnbd_expected",
+    "decay_orders_14d",
+    "decay_orders_45d",
+    "decay_orders_120d",
+    "recency_days",
+)
+PLUS = ("n_days", "bgnbd_p_alive")
+#: Library variants: the recipes of score_customers with these base inputs.
+LIBRARY: dict[str, tuple[str, ...]] = {"current": BASE_7, "base+n_days+p_alive": BASE_7 + PLUS}
+#: The references each variant is compared with, paired.
+REFS = ("current", "base+n_days+p_alive", "BG/NBD", "RFM")
+#: Bench-only logistic variants: (inputs, cubic-spline GAM terms or linear).
+GLMS: dict[str, tuple[tuple[str, ...], bool]] = {
+    "glm+n_days+p_alive": (BASE_7 + PLUS, False),
+    "gam": (BASE_7, True),
+    "gam+n_days+p_alive": (BASE_7 + PLUS, True),
 }
 B = 200
 
@@ -77,6 +102,9 @@ class _GLM:
         z = (np.where(miss, self.fill, z) - self.mu) / self.sd
         return np.column_stack([z, miss[:, self.flag].astype(float)])
 
+    def _design(self, df: pd.DataFrame) -> np.ndarray:
+        return self._z(df)
+
     def fit(self, df: pd.DataFrame, y: np.ndarray) -> _GLM:
         z = self._raw(df)
         miss = ~np.isfinite(z)
@@ -85,14 +113,96 @@ class _GLM:
         z = np.where(miss, self.fill, z)
         self.mu, self.sd = z.mean(axis=0), z.std(axis=0) + 1e-9
         self.flag = np.flatnonzero(miss.any(axis=0))
-        self.model = LogisticRegression(C=1.0, max_iter=2000).fit(self._z(df), y)
+        self._prepare(df)
+        self.model = LogisticRegression(C=1.0, max_iter=2000).fit(self._design(df), y)
+        return self
+
+    def _prepare(self, df: pd.DataFrame) -> None:
+        return None
+
+    def score(self, df: pd.DataFrame) -> np.ndarray:
+        return np.asarray(self.model.decision_function(self._design(df)), dtype=float)
+
+
+class _Spline(_GLM):
+    """A GAM-like logistic: each standardised input through a natural-ish cubic B-spline
+    basis (4 knots at quantiles, linear beyond the range), L2 ``C = 1``; missing flags as in
+    :class:`_GLM`."""
+
+    def _prepare(self, df: pd.DataFrame) -> None:
+        z = self._z(df)
+        k = len(self.cols)
+        self.spline = SplineTransformer(
+            n_knots=4, degree=3, knots="quantile", extrapolation="linear"
+        ).fit(z[:, :k])
+
+    def _design(self, df: pd.DataFrame) -> np.ndarray:
+        z = self._z(df)
+        k = len(self.cols)
+        return np.column_stack([self.spline.transform(z[:, :k]), z[:, k:]])
+
+
+class _BaseTerm:
+    """The library's base (:class:`BTYDBase` with the nine inputs of ``base+n_days+p_alive``)
+    with one more term, refitted as an L2 logistic (``C = 1``) on the base's own design:
+
+    * ``"gam_rf"``: log1p recency and log1p purchase days through cubic B-splines (4 knots
+      at quantiles, linear beyond the range) instead of linearly, a GAM-like term;
+    * ``"gamma_gamma"``: log of the Gamma-Gamma expected order value (fitted on the base's
+      rows' customers with two or more orders; orders and their mean value), the spend term.
+    """
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def _extra(self, df: pd.DataFrame) -> np.ndarray:
+        x = df["n_orders"].to_numpy(dtype=float)
+        m = df["aov"].to_numpy(dtype=float)
+        x = np.where(np.isfinite(m) & (m > 0), x, 0.0)
+        return np.log(self.gg.expected_spend(x, np.where(x > 0, m, 1.0)))
+
+    def _design(self, df: pd.DataFrame) -> np.ndarray:
+        z = self.base._z(df.to_numpy(dtype=float))
+        if self.kind == "gam_rf":
+            keep = [j for j in range(z.shape[1]) if j not in self.idx]
+            return np.column_stack([z[:, keep], self.spline.transform(z[:, self.idx])])
+        return np.column_stack([z, self._extra(df)])
+
+    def fit(self, df: pd.DataFrame, y: np.ndarray) -> _BaseTerm:
+        from omnimmm.lifecycle import btyd_base
+        from omnimmm.lifecycle.btyd import GammaGamma
+
+        with mock.patch.object(btyd_base, "BASE_COLUMNS", BASE_7 + PLUS):
+            self.base = btyd_base.BTYDBase(list(df.columns)).fit(df.to_numpy(dtype=float), y)
+        used = [self.base.names[i] for i in self.base.columns_]
+        self.idx = [used.index("recency_days"), used.index("n_days")]
+        z = self.base._z(df.to_numpy(dtype=float))
+        self.spline = SplineTransformer(
+            n_knots=4, degree=3, knots="quantile", extrapolation="linear"
+        ).fit(z[:, self.idx])
+        x, m = df["n_orders"].to_numpy(dtype=float), df["aov"].to_numpy(dtype=float)
+        ok = (x > 1) & np.isfinite(m) & (m > 0)
+        self.gg = GammaGamma().fit(x[ok], m[ok])
+        self.model = LogisticRegression(C=1.0, max_iter=2000).fit(self._design(df), y)
         return self
 
     def score(self, df: pd.DataFrame) -> np.ndarray:
-        return np.asarray(self.model.decision_function(self._z(df)), dtype=float)
+        return np.asarray(self.model.decision_function(self._design(df)), dtype=float)
 
 
-def _sets(path: Path, as_of: str) -> dict:
+def _sets(path: Path, as_of: str, cache_dir: Path | None = None, key: str = "") -> dict:
+    if cache_dir is not None and (cache_dir / f"{key}.pkl").exists():
+        with open(cache_dir / f"{key}.pkl", "rb") as fh:  # this script's own earlier output
+            return pickle.load(fh)
+    out = _build_sets(path, as_of)
+    if cache_dir is not None:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        with open(cache_dir / f"{key}.pkl", "wb") as fh:
+            pickle.dump(out, fh)
+    return out
+
+
+def _build_sets(path: Path, as_of: str) -> dict:
     from omnimmm.lifecycle.features import load_transactions
     from omnimmm.lifecycle.labels import check_history
     from omnimmm.lifecycle.propensity import rolling_training_set
@@ -108,29 +218,46 @@ def _sets(path: Path, as_of: str) -> dict:
     return out
 
 
-def _variants(tr, va, target: str) -> dict[str, np.ndarray]:
-    from omnimmm.lifecycle.btyd_base import BASE_COLUMNS
-    from omnimmm.lifecycle.propensity import RFM_COLUMNS, PropensityModel, rfm_baseline
+def _library(cols: tuple[str, ...], X, y, cutoff, Xv, yv) -> dict[str, tuple[np.ndarray, float]]:
+    """Both recipes of ``score_customers`` with ``cols`` as the BTYD base's inputs: the
+    library's own ``PropensityModel`` / ``BTYDBase``, only ``BASE_COLUMNS`` swapped."""
+    from omnimmm.lifecycle import btyd_base
+    from omnimmm.lifecycle.propensity import PropensityModel
     from omnimmm.lifecycle.score import RECIPES
+
+    out = {}
+    with mock.patch.object(btyd_base, "BASE_COLUMNS", cols):
+        for recipe in ("btyd_base", "btyd_trees"):
+            kw = RECIPES[recipe] | {"calibration": "sigmoid", "random_state": 0, "n_jobs": 1}
+            m = PropensityModel(**kw).fit(X, y, cutoff=cutoff)
+            p = m.predict_proba(Xv)[:, 1]
+            out[recipe] = (p, float(log_loss(yv, p, labels=[0, 1])))
+    return out
+
+
+def _variants(tr, va, target: str) -> dict[str, np.ndarray]:
+    from omnimmm.lifecycle.propensity import RFM_COLUMNS, rfm_baseline
 
     X, Xv = tr.X, va.X[tr.X.columns]
     p = {}
-    for name, recipe in (("current", "btyd_base"), ("trees", "btyd_trees")):
-        kw = RECIPES[recipe] | {"calibration": "sigmoid", "random_state": 0, "n_jobs": 1}
-        m = PropensityModel(**kw).fit(X, tr.y, cutoff=tr.cutoff)
-        p[name] = m.predict_proba(Xv)[:, 1]
-    clip = [np.clip(p[k], 1e-9, 1 - 1e-9) for k in ("current", "trees")]
-    p["blend"] = logit(clip[0]) + logit(clip[1])
+    for name, cols in LIBRARY.items():
+        fits = _library(cols, X, tr.y, tr.cutoff, Xv, va.y)
+        p[name] = fits["btyd_base"][0]
+        chosen = min(fits, key=lambda r: fits[r][1])  # score_customers' choice (log loss)
+        p[f"{name}, chosen"] = fits[chosen][0]
+        if name == "current":
+            p["trees"] = fits["btyd_trees"][0]
     p["BG/NBD"] = va.X["bgnbd_p_any"].to_numpy(dtype=float)
     if target == "churn":
         p["BG/NBD"] = 1.0 - p["BG/NBD"]
     rfm = list(RFM_COLUMNS)
     p["RFM"] = rfm_baseline().fit(X[rfm], tr.y).predict_proba(Xv[rfm])[:, 1]
     early = tr.cutoff != tr.cutoff.max()  # the base's rows (the later fold is held out)
-    base = [c for c in BASE_COLUMNS if c in X]
-    for name, extra in EXTRAS.items():
-        glm = _GLM(base + extra).fit(X[early], tr.y[early])
-        p[name] = glm.score(Xv)
+    for name, (cols, spline) in GLMS.items():
+        glm = (_Spline if spline else _GLM)([c for c in cols if c in X])
+        p[name] = glm.fit(X[early], tr.y[early]).score(Xv)
+    for kind in ("gam_rf", "gamma_gamma"):
+        p[f"base9+{kind}"] = _BaseTerm(kind).fit(X[early], tr.y[early]).score(Xv)
     return p
 
 
@@ -149,7 +276,7 @@ def _paired(y: np.ndarray, p: dict[str, np.ndarray], seed: int = 0) -> dict[str,
     out = {}
     for j, k in enumerate(names):
         diffs = {}
-        for ref in ("current", "BG/NBD", "RFM"):
+        for ref in REFS:
             r = names.index(ref)
             diffs[ref] = (auc[k] - auc[ref], float(np.std(bs[:, j] - bs[:, r])))
         out[k] = (auc[k], diffs)
@@ -179,16 +306,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cdnow-sample", type=Path, default=None, help="CDNOW_sample.txt")
     ap.add_argument("--tenths", default="0,1,2,3,4,5,6,7,8,9")
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--section", default="bench_btyd_variants", help="RESULTS.md section")
+    ap.add_argument("--cache", type=Path, default=None, help="keep the training sets here")
+    ap.add_argument("--skip-cj", action="store_true")
     args = ap.parse_args(argv)
     warnings.filterwarnings("ignore")
     header = machine_header(PACKAGES)
     t0 = time.process_time()
     results: list[tuple[str, str, dict]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        logs = [("Complete Journey", args.cj, "2017-12-31")] if args.cj.exists() else []
+        use_cj = args.cj.exists() and not args.skip_cj
+        logs = [("Complete Journey", args.cj, "2017-12-31")] if use_cj else []
         logs += _cdnow_csvs(args, Path(tmp))
         for name, path, as_of in logs:
-            for target, (tr, va) in _sets(path, as_of).items():
+            key = name.replace(" ", "_")
+            for target, (tr, va) in _sets(path, as_of, args.cache, key).items():
                 res = _paired(va.y, _variants(tr, va, target))
                 results.append((name, target, res))
                 print(name, target, {k: round(v[0], 4) for k, v in res.items()}, flush=True)
@@ -199,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
         for k, (auc, d) in res.items():
             rows.append([name, target, k, f"{auc:.4f}"] + [
                 "-" if r == k else f"{d[r][0]:+.4f} ({d[r][1]:.4f})"
-                for r in ("current", "BG/NBD", "RFM")
+                for r in REFS
             ])  # fmt: skip
     tenth_rows = []
     for target in ("repurchase", "churn"):
@@ -207,16 +339,15 @@ def main(argv: list[str] | None = None) -> int:
         if not part:
             continue
         for k in part[0]:
-            vals = {
-                r: np.array([x[k][1][r][0] for x in part]) for r in ("current", "BG/NBD", "RFM")
-            }
+            vals = {r: np.array([x[k][1][r][0] for x in part]) for r in REFS}
             n = len(part)
             tenth_rows.append([f"{n} CDNOW tenths", target, k, f"{np.mean([x[k][0] for x in part]):.4f}"] + [
-                "-" if r == k else f"{vals[r].mean():+.4f} ({vals[r].std(ddof=1) / np.sqrt(n):.4f})"
-                for r in ("current", "BG/NBD", "RFM")
+                "-" if r == k else f"{vals[r].mean():+.4f} ({vals[r].std(ddof=1) / np.sqrt(n):.4f}; "
+                f"{int((vals[r] >= 0).sum())}/{n} >= 0)"
+                for r in REFS
             ])  # fmt: skip
     table = markdown_table(
-        ["log", "target", "variant", "AUC", "vs current (sd)", "vs BG/NBD (sd)", "vs RFM (sd)"],
+        ["log", "target", "variant", "AUC"] + [f"vs {r} (sd)" for r in REFS],
         rows + tenth_rows,
     )
     body = (
@@ -225,8 +356,11 @@ def main(argv: list[str] | None = None) -> int:
         "of `score_customers(file, as_of, 90, out)` (roles inferred) and scored on the same "
         "validation customers. In brackets: the standard deviation of the difference over "
         f"{B} paired bootstrap resamples of those customers; for the CDNOW tenths the mean over "
-        "tenths and its standard error across them. `current` is the `btyd_base` recipe; "
-        "`glm+X` is the base model's inputs plus X (see the script's docstring).\n\n"
+        "tenths, its standard error across them and how many tenths are at or above the "
+        "reference. `current` is the `btyd_base` recipe with the seven base inputs used "
+        "before lc21d; `X, chosen` is the recipe score_customers picks (lower validation log "
+        "loss of base alone and base + trees); `glm`/`gam` are bench-only logistic "
+        "variants (see the script's docstring).\n\n"
         + header
         + f"\n- CPU: {time.process_time() - t0:.0f} s\n\n"
         + table
@@ -234,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(body)
     if not args.no_write:
-        update_section("bench_btyd_variants", body)
+        update_section(args.section, body)
     return 0
 
 

@@ -145,3 +145,27 @@ def test_rhythm_features_do_not_see_rows_after_the_cutoff(tx):
     rows = pd.to_datetime(tx.loc[tx["customer_id"] == c, "ts"])
     age = (stop - rows[rows < stop]) / pd.Timedelta(days=1)
     assert before["decay_orders_45d"].iloc[0] == pytest.approx(np.exp(-age / 45).sum())
+
+
+def test_btyd_base_reads_probabilities_as_logits_and_days_as_log1p():
+    """Simulated truth: the label's log-odds are logit(bgnbd_p_alive) + 0.5 log1p(n_days) - 1;
+    the base recovers both slopes on its transformed inputs, and a column it does not use
+    (negative control: an independent probability) gets a slope near 0."""
+    from omnimmm.lifecycle.btyd_base import BASE_COLUMNS, BTYDBase
+
+    rng = np.random.default_rng(3)
+    n = 40_000
+    names = ["bgnbd_p_any", "bgnbd_p_alive", "n_days", "revenue"]
+    p_alive = rng.uniform(0.02, 0.98, n)
+    n_days = rng.poisson(3.0, n) + 1.0
+    X = np.column_stack([rng.uniform(0.02, 0.98, n), p_alive, n_days, rng.gamma(2.0, 50.0, n)])
+    eta = np.log(p_alive / (1 - p_alive)) + 0.5 * np.log1p(n_days) - 1.0
+    y = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(int)
+    base = BTYDBase(names, C=100.0).fit(X, y)
+    assert {"n_days", "bgnbd_p_alive"} <= set(BASE_COLUMNS)
+    assert [names[i] for i in base.columns_] == names[:3]  # revenue is not a base input
+    assert base.is_prob_.tolist() == [True, True, False]
+    coef = dict(zip(names[:3], base.model_.coef_[0], strict=True))
+    assert coef["bgnbd_p_alive"] == pytest.approx(1.0, abs=0.06)
+    assert coef["n_days"] == pytest.approx(0.5, abs=0.08)
+    assert abs(coef["bgnbd_p_any"]) < 0.05

@@ -2,20 +2,26 @@
 
 BG/NBD and Pareto/NBD, fitted at each cutoff on the history before it
 (:mod:`omnimmm.lifecycle.rhythm`), give every customer a probability of at least one purchase
-in the horizon (``bgnbd_p_any``, ``pnbd_p_any``) and Pareto/NBD's expected purchases.
-Their meaning does not drift from one cutoff to the next the way raw counts and tenure do
-when a log starts on a fixed day (at an early cutoff nobody can have more than a few months
-of tenure), and neither does that of the time-decayed order counts and the recency, so a
-model built on them carries over from the training cutoffs to the scoring date.
+in the horizon (``bgnbd_p_any``, ``pnbd_p_any``), BG/NBD's probability of being still active
+(``bgnbd_p_alive``) and Pareto/NBD's expected purchases. Their meaning does not drift from
+one cutoff to the next the way raw counts and tenure do when a log starts on a fixed day (at
+an early cutoff nobody can have more than a few months of tenure), and neither does that of
+the time-decayed order counts and the recency, so a model built on them carries over from
+the training cutoffs to the scoring date. The number of distinct purchase days (``n_days``,
+BG/NBD's ``x + 1``) lets the base weigh frequency apart from what the two models' four
+population parameters make of it.
 
 :class:`BTYDBase` is an L2 logistic regression of the label on those few columns (logits of
-the probabilities, ``log1p`` of the counts and days; eight coefficients at most), fitted on
+the probabilities, ``log1p`` of the counts and days; ten coefficients at most), fitted on
 the same rows as the trees. Its log-odds are LightGBM's ``init_score``: the boosting rounds
 only learn where the other features correct it. On small real logs the full tree model
 overfits the training cutoffs (its later-fold log loss improves while the validation AUC
 falls below Pareto/NBD's), and this base alone ranks best: see ``benchmarks/RESULTS.md``
 (bench_btyd), where :func:`omnimmm.lifecycle.score.score_customers` picks between the base
-alone and the base with a tree correction on the validation cutoff.
+alone and the base with a tree correction on the validation cutoff. ``n_days`` and
+``bgnbd_p_alive`` joined the inputs in lc21d: paired on the same customers they raised the
+validation AUC on Complete Journey, the CDNOW sample and on average over ten disjoint tenths
+of CDNOW master, both targets (``benchmarks/RESULTS.md``, lc21d_propensity).
 """
 
 from __future__ import annotations
@@ -29,7 +35,8 @@ from sklearn.linear_model import LogisticRegression
 __all__ = ["BASE_COLUMNS", "BTYDBase"]
 
 #: Feature columns of the base model, where present: probabilities enter as logits, the
-#: others as ``log1p`` (counts and days are non-negative).
+#: others as ``log1p`` (counts and days are non-negative). The first two decide whether the
+#: base is usable (:meth:`BTYDBase.usable`).
 BASE_COLUMNS: tuple[str, ...] = (
     "pnbd_p_any",
     "bgnbd_p_any",
@@ -38,8 +45,15 @@ BASE_COLUMNS: tuple[str, ...] = (
     "decay_orders_45d",
     "decay_orders_120d",
     "recency_days",
+    "n_days",
+    "bgnbd_p_alive",
 )
 _EPS = 1e-6
+
+
+def _is_probability(name: str) -> bool:
+    """Probabilities (``*_p_any``, ``*_p_alive``) enter the base model as logits."""
+    return name.endswith(("_p_any", "_p_alive"))
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -48,7 +62,8 @@ def _logit(p: np.ndarray) -> np.ndarray:
 
 
 class BTYDBase:
-    """L2 logistic regression on the BTYD predictions, decayed counts and recency.
+    """L2 logistic regression on the BTYD predictions, decayed counts, recency and the
+    number of purchase days.
 
     Parameters
     ----------
@@ -90,7 +105,7 @@ class BTYDBase:
         self.columns_ = [i for i, n in enumerate(self.names) if n in BASE_COLUMNS]
         if not self.columns_:
             raise ValueError(f"no BTYD column among the features (need one of {BASE_COLUMNS})")
-        self.is_prob_ = np.array([self.names[i].endswith("_p_any") for i in self.columns_])
+        self.is_prob_ = np.array([_is_probability(self.names[i]) for i in self.columns_])
         raw = self._transform(X)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column: filled by 0

@@ -199,7 +199,7 @@ def _fit_target(
 
 def _top_drivers(model: PropensityModel, X: pd.DataFrame, k: int = 10) -> list[dict]:
     """The ``k`` features with the largest mean |SHAP|, leaving out those the model does not
-    use (the BTYD base alone reads seven columns)."""
+    use (the BTYD base alone reads nine columns)."""
     imp = model.drivers(X).importance
     return imp[imp["mean_abs_shap"] > 0].head(k).to_dict(orient="records")
 
