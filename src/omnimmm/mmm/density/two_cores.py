@@ -104,7 +104,9 @@ def compile_passes(meanwhile: Callable[[], None] | None = None) -> None:
 
 
 def _start_child() -> subprocess.Popen[bytes] | None:
-    if os.environ.get(ONE_CORE_ENV) == "1" or (os.cpu_count() or 1) < 2 or not sys.executable:
+    if os.environ.get(ONE_CORE_ENV) == "1" or (os.cpu_count() or 1) < 2:
+        return None
+    if not sys.executable or getattr(sys, "frozen", False):  # no interpreter to start
         return None
     try:
         return subprocess.Popen(
