@@ -30,13 +30,12 @@ Usage::
 
     .venv/bin/python benchmarks/bench_btyd_variants.py --cdnow /path/CDNOW_master.txt \
         --cdnow-sample /path/CDNOW_sample.txt [--tenths 0,1,2] [--no-write] \
-        [--section lc21d_propensity] [--cache /tmp/sets]
+        [--section lc21d_propensity]
 """
 
 from __future__ import annotations
 
 import argparse
-import pickle
 import sys
 import tempfile
 import time
@@ -53,20 +52,14 @@ from sklearn.preprocessing import SplineTransformer
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import machine_header, markdown_table, update_section
 
+from omnimmm.lifecycle.btyd_base import BASE_COLUMNS
+
 REPO = Path(__file__).resolve().parents[1]
 CJ = REPO.parent / "shared" / "data" / "completejourney" / "transactions_sample.csv"
 PACKAGES = ("omnimmm", "lightgbm", "scikit-learn", "scipy", "numpy")
-#: The BTYD base's inputs before lc21d (``BASE_COLUMNS`` then).
-BASE_7: tuple[str, ...] = (
-    "pnbd_p_any",
-    "bgnbd_p_any",
-    "pnbd_expected",
-    "decay_orders_14d",
-    "decay_orders_45d",
-    "decay_orders_120d",
-    "recency_days",
-)
 PLUS = ("n_days", "bgnbd_p_alive")
+#: The BTYD base's inputs before lc21d: today's ``BASE_COLUMNS`` without ``PLUS``.
+BASE_7: tuple[str, ...] = tuple(c for c in BASE_COLUMNS if c not in PLUS)
 #: Library variants: the recipes of score_customers with these base inputs.
 LIBRARY: dict[str, tuple[str, ...]] = {"current": BASE_7, "base+n_days+p_alive": BASE_7 + PLUS}
 #: The references each variant is compared with, paired.
@@ -190,18 +183,6 @@ class _BaseTerm:
         return np.asarray(self.model.decision_function(self._design(df)), dtype=float)
 
 
-def _sets(path: Path, as_of: str, cache_dir: Path | None = None, key: str = "") -> dict:
-    if cache_dir is not None and (cache_dir / f"{key}.pkl").exists():
-        with open(cache_dir / f"{key}.pkl", "rb") as fh:  # this script's own earlier output
-            return pickle.load(fh)
-    out = _build_sets(path, as_of)
-    if cache_dir is not None:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        with open(cache_dir / f"{key}.pkl", "wb") as fh:
-            pickle.dump(out, fh)
-    return out
-
-
 def _build_sets(path: Path, as_of: str) -> dict:
     from omnimmm.lifecycle.features import load_transactions
     from omnimmm.lifecycle.labels import check_history
@@ -307,7 +288,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tenths", default="0,1,2,3,4,5,6,7,8,9")
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--section", default="bench_btyd_variants", help="RESULTS.md section")
-    ap.add_argument("--cache", type=Path, default=None, help="keep the training sets here")
     ap.add_argument("--skip-cj", action="store_true")
     args = ap.parse_args(argv)
     warnings.filterwarnings("ignore")
@@ -319,8 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         logs = [("Complete Journey", args.cj, "2017-12-31")] if use_cj else []
         logs += _cdnow_csvs(args, Path(tmp))
         for name, path, as_of in logs:
-            key = name.replace(" ", "_")
-            for target, (tr, va) in _sets(path, as_of, args.cache, key).items():
+            for target, (tr, va) in _build_sets(path, as_of).items():
                 res = _paired(va.y, _variants(tr, va, target))
                 results.append((name, target, res))
                 print(name, target, {k: round(v[0], 4) for k, v in res.items()}, flush=True)

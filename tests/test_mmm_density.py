@@ -265,13 +265,19 @@ def test_the_two_passes_compile_for_the_types_the_callback_passes(world) -> None
     import numba
 
     from omnimmm.mmm.density import kernel, two_cores
+    from omnimmm.mmm.density import tables as density_tables_module
 
     m, panel = world
     tables = density_tables(OmniMMM(spec=m.spec).build(panel), m.spec)
     assert not isinstance(tables, str)
     z = np.zeros(len(tables.kinds))
-    args = tuple(numba.typeof(a) for a in (z, np.zeros_like(z), *tables.arrays()))
+    args = tuple(numba.typeof(a) for a in (z, np.zeros_like(z), tables.arrays()))
     assert args == two_cores.FORWARD_ARGS
     kernel._forward_pass.compile(args)  # from the disk cache after a first fit
-    state = kernel._forward_pass.overloads[args].signature.return_type
-    assert (args[1], *args[2:], *state) == two_cores.BACKWARD_ARGS
+    lp, state = kernel._forward_pass.overloads[args].signature.return_type
+    assert (args[1], args[2], lp, state) == two_cores.BACKWARD_ARGS
+    # The kernel reads the tables by position: the positions name the fields.
+    for name in density_tables_module._ARRAY_FIELDS:
+        assert getattr(density_tables_module, f"_{name.upper()}") == (
+            density_tables_module._ARRAY_FIELDS.index(name)
+        )

@@ -161,9 +161,7 @@ def _logp_callback(dim, x_, out_, logp_, user_data_):
     x = numba.carray(x_, (n,))
     out = numba.carray(out_, (n,))
     logp = numba.carray(logp_, ())
-    lp = _logp_grad_kernel(
-        x,
-        out,
+    tables = (
         _i1(ud, 0),
         _i2(ud, 1),
         _i2(ud, 2),
@@ -185,6 +183,7 @@ def _logp_callback(dim, x_, out_, logp_, user_data_):
         _f2(ud, 18),
         _f2(ud, 19),
     )
+    lp = _logp_grad_kernel(x, out, tables)
     logp[()] = lp
     if not np.all(np.isfinite(out)):
         return 3

@@ -157,6 +157,30 @@ _ARRAY_FIELDS = (
     "lift_f",
     "features_t",
 )
+#: Positions in :data:`_ARRAY_FIELDS` (and in the tuple of :meth:`DensityTables.arrays`,
+#: which the kernel indexes with these constants).
+(
+    _KINDS,
+    _BLOCKS,
+    _CHANNELS,
+    _PAIRS,
+    _GAMMA,
+    _BASE,
+    _OUTCOME,
+    _LIFT_C,
+    _PRIOR_A,
+    _PRIOR_B,
+    _ALPHA,
+    _CHANNEL_F,
+    _LAGS,
+    _FEATURES,
+    _Y,
+    _RATIO,
+    _LIFT_LAGS,
+    _LIFT_AFTER,
+    _LIFT_F,
+    _FEATURES_T,
+) = range(len(_ARRAY_FIELDS))
 #: dtype and rank of each array of :data:`_ARRAY_FIELDS`, as the kernel reads them.
 _ARRAY_TYPES = (
     *((np.dtype(np.int64), 1), *[(np.dtype(np.int64), 2)] * 6, (np.dtype(np.int64), 1)),

@@ -43,33 +43,18 @@ def _array(dtype: Any, ndim: int) -> Any:
 
 
 _F1, _F2, _F3 = (_array(np.float64, k) for k in (1, 2, 3))
-_TABLES = tuple(_array(dtype, ndim) for dtype, ndim in _ARRAY_TYPES)
-#: The forward pass's argument types: ``z``, ``grad``, then the tables.
-FORWARD_ARGS = (_F1, _F1, *_TABLES)
-#: The forward pass's state in the order it returns it: ``lp``, ``v``, ``dv``, ``gv``,
-#: ``oa``, ``share``, ``w``, ``du_a``, ``du_t``, ``u_sum``, ``h``, ``dh_x``, ``dh_p1``,
-#: ``dh_p2``, ``s_tot``, ``beta``, ``r``.
-_STATE = (
-    numba.types.float64,
-    _F1,
-    _F1,
-    _F1,
-    _array(np.int64, 1),
-    _F2,
-    _F3,
-    _F3,
-    _F3,
-    _F2,
-    _F3,
-    _F3,
-    _F3,
-    _F3,
-    _F2,
-    _F2,
-    _F2,
+#: The tables' tuple (:meth:`~omnimmm.mmm.density.tables.DensityTables.arrays`).
+_TABLES = numba.types.Tuple([_array(dtype, ndim) for dtype, ndim in _ARRAY_TYPES])
+#: The forward pass's argument types: ``z``, ``grad``, the tables.
+FORWARD_ARGS = (_F1, _F1, _TABLES)
+#: The forward pass's state, as it returns it after the log density: ``v``, ``dv``,
+#: ``gv``, ``oa``, ``share``, ``w``, ``du_a``, ``du_t``, ``u_sum``, ``h``, ``dh_x``,
+#: ``dh_p1``, ``dh_p2``, ``s_tot``, ``beta``, ``r``.
+_STATE = numba.types.Tuple(
+    [_F1, _F1, _F1, _array(np.int64, 1), _F2, _F3, _F3, _F3, _F2, _F3, _F3, _F3, _F3, _F2, _F2, _F2]
 )
-#: The backward pass's argument types: ``grad``, the tables, the forward pass's state.
-BACKWARD_ARGS = (_F1, *_TABLES, *_STATE)
+#: The backward pass's argument types: ``grad``, the tables, the log density, the state.
+BACKWARD_ARGS = (_F1, _TABLES, numba.types.float64, _STATE)
 
 _CHILD_CODE = "from omnimmm.mmm.density.two_cores import compile_backward; compile_backward()"
 
