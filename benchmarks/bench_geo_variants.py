@@ -59,7 +59,7 @@ def _row(seed: str, r: dict[str, Any]) -> list[str]:
     if "error" in r:
         return [world, "error: " + r["error"][:60]] + [""] * 11
     d = r["diagnostics"]
-    null = f"{96 - r['null_missed']}/96" if "null_missed" in r else ""
+    null = f"{r['n_regional'] - r['null_missed']}/{r['n_regional']}" if "null_missed" in r else ""
     return [
         world,
         str(r.get("draws_per_chain", 1000)),
@@ -77,6 +77,13 @@ def _row(seed: str, r: dict[str, Any]) -> list[str]:
     ]
 
 
+def _order(seed: str) -> tuple[int, int, str]:
+    """Worlds in seed order, then the same-effects ones, then other runs (e.g. ``0-500``)."""
+    if seed.isdigit():
+        return 0, int(seed), seed
+    return (1 if seed.startswith("n") else 2), 0, seed
+
+
 def report(variants: list[str], out: Path, note: str) -> None:
     """Write the section ``geo_defaults`` from the JSONs in ``out``."""
     header = ["world (16x130)", "draws/chain", "gate", "max R-hat", "min ESS", "div", "CPU s",
@@ -87,10 +94,8 @@ def report(variants: list[str], out: Path, note: str) -> None:
         machine_header(("omnimmm", "nutpie", "numba")),
     ]
     for v in variants:
-        files = sorted(
-            out.glob(f"{v}_s*.json"), key=lambda f: (f.stem[len(v) + 2 :].isdigit(), f.stem)
-        )
-        rows = [_row(f.stem[len(v) + 2 :], json.loads(f.read_text())) for f in files]
+        seeds = sorted((f.stem[len(v) + 2 :] for f in out.glob(f"{v}_s*.json")), key=_order)
+        rows = [_row(s, json.loads((out / f"{v}_s{s}.json").read_text())) for s in seeds]
         if rows:
             parts.append(f"**{VARIANTS[v][0]}** (`{v}`)\n\n" + markdown_table(header, rows) + "\n")
     if note:

@@ -106,14 +106,14 @@ def main() -> None:
             y = clean + rng.standard_normal(clean.shape) * prm["noise_sd"][None]
             w = dataclasses.replace(world, panel=dataclasses.replace(world.panel, y=y))
         res = profile(w, args.channels)
-        line = [f"seed {args.seed} {'noise as simulated' if rep == 0 else f'fresh noise {rep}'}:"]
-        line.append(f"chi2 at the true shape {res['_shape'][0]:+.1f} over the free minimum")
+        head = f"seed {args.seed} {'noise as simulated' if rep == 0 else f'fresh noise {rep}'}: "
+        line = [f"chi2 at the true shape {res['_shape'][0]:+.1f} over the free minimum"]
         line += [
             f"{c}: LS error {e:+.3f}, dchi2 at truth {d:.2f}"
             for c, (e, d) in res.items()
             if c != "_shape"
         ]
-        print("; ".join(line), flush=True)
+        print(head + "; ".join(line), flush=True)
 
 
 if __name__ == "__main__":

@@ -116,8 +116,8 @@ class GeoModelSpec:
     half_sat_sd : float
         Log-scale sd of the LogNormal(0, .) prior on each channel's Hill half-saturation
         (in units of the channel's mean per-capita spend on the weeks it ran). Widening
-        it and ``slope_sd`` (1.0, 0.6) was measured and not adopted: benchmarks/RESULTS.md,
-        section geo_defaults.
+        it and ``slope_sd`` to 1.0 and 0.6 left the national misses as they were (seeds 0
+        and 12; benchmarks/RESULTS.md, section geo_defaults): not the default.
     slope_sd : float
         Log-scale sd of the LogNormal(log 1.5, .) prior on each channel's Hill slope.
     """
