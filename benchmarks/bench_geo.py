@@ -77,8 +77,15 @@ def child_omnimmm(args: argparse.Namespace) -> dict[str, Any]:
     )
     spec = GeoModelSpec(**json.loads(args.spec)) if args.spec else None
     t0 = time.perf_counter()
+    extra = {"target_accept": args.target_accept} if args.target_accept else {}
     fit = fit_geo(
-        world.panel, spec, chains=args.chains, draws=args.draws, tune=args.tune, seed=args.seed
+        world.panel,
+        spec,
+        chains=args.chains,
+        draws=args.draws,
+        tune=args.tune,
+        seed=args.seed,
+        **extra,
     )
     wall = time.perf_counter() - t0
     diag = fit.diagnostics()
@@ -333,6 +340,7 @@ def main() -> None:
     ap.add_argument("--draws", type=int, default=1000)
     ap.add_argument("--tune", type=int, default=1000)
     ap.add_argument("--same-effects", action="store_true")
+    ap.add_argument("--target-accept", type=float, default=0.0, help="fit_geo's (0: its default)")
     ap.add_argument("--spec", default="", help="GeoModelSpec keywords as JSON (experiments)")
     ap.add_argument("--save", default="", help="save the fit there (child only)")
     ap.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2, 3, 4])

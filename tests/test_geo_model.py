@@ -41,7 +41,17 @@ _LIFTS = (
     "outcomes,spec",
     [
         (2, GeoModelSpec(lift_tests=_LIFTS)),
-        (1, GeoModelSpec(l_max=5, fourier_order=1, trend=False, roi_spread_sd=0.5)),
+        (
+            1,
+            GeoModelSpec(
+                l_max=5,
+                fourier_order=1,
+                trend=False,
+                roi_spread_sd=0.5,
+                half_sat_sd=1.0,
+                slope_sd=0.6,
+            ),
+        ),
         (2, GeoModelSpec(roi_centred=False, lift_tests=_LIFTS[:1])),
         (2, GeoModelSpec(baseline="local_level", baseline_knot_weeks=8)),
     ],
@@ -57,6 +67,8 @@ def test_density_and_gradient_are_pymcs(outcomes, spec) -> None:  # type: ignore
     d = geo_data(p, spec)
     _, g_n, _, o_n, j_n = d.shape
     lay = geo_layout(spec, p.channels, p.kinds, g_n, o_n, j_n)
+    k, s = lay.offsets["half_sat"], lay.offsets["hill_slope"]
+    assert (lay.prior_b[k], lay.prior_b[s]) == (spec.half_sat_sd, spec.slope_sd)
     model = build_geo_model(d, lay)
     names = [b for b in BLOCKS if lay.size(b)]
     assert [v.name for v in model.value_vars] == [lay.value_name(b) for b in names]

@@ -20,8 +20,8 @@ they enter the mean linearly and the density integrates them out
     roi_geo_log   (G, C)    Normal(log_roi, spread)     roi[g, c] = exp(roi_geo_log)
                             (non-centred: eta ~ Normal(0, 1), log_roi + spread eta)
     adstock_alpha (C,)      Beta(2, 3)                  geometric carryover, shared
-    half_sat      (C,)      LogNormal(0, 0.7)           Hill K in per-capita units, shared
-    hill_slope    (C,)      LogNormal(log 1.5, 0.4)     Hill slope, shared
+    half_sat      (C,)      LogNormal(0, half_sat_sd)   Hill K in per-capita units, shared
+    hill_slope    (C,)      LogNormal(log 1.5, slope_sd) Hill slope, shared
     share_first   (C,)      Beta(1, 1)                  share of ROI in outcome 0 (O = 2)
     level         (G, O)    Normal(1, 0.3)              each region's mean week (scaled)
     coef_mean     (J, O)    Normal(0, coef_sd)          national baseline coefficients
@@ -163,8 +163,8 @@ def geo_layout(
         spread_prior,
         ("roi_geo_log", (g_n, c_n), HIER if spec.roi_centred else HIER_NC, 0.0, 1.0),
         ("adstock_alpha", (c_n,), BETA, 2.0, 3.0),
-        ("half_sat", (c_n,), LOGNORMAL, 0.0, 0.7),
-        ("hill_slope", (c_n,), LOGNORMAL, math.log(1.5), 0.4),
+        ("half_sat", (c_n,), LOGNORMAL, 0.0, spec.half_sat_sd),
+        ("hill_slope", (c_n,), LOGNORMAL, math.log(1.5), spec.slope_sd),
         ("share_first", (c_n if o_n == 2 else 0,), BETA, 1.0, 1.0),
         ("level", (g_n, o_n), NORMAL, 1.0, 0.3),
         ("coef_mean", (j_n, o_n), NORMAL, 0.0, spec.coef_sd),

@@ -113,6 +113,13 @@ class GeoModelSpec:
         spread, with a half-normal prior on the spread: no funnel when the regions barely
         differ (the same-effects world: 0 divergences against 4), and the regions may
         share one ROI.
+    half_sat_sd : float
+        Log-scale sd of the LogNormal(0, .) prior on each channel's Hill half-saturation
+        (in units of the channel's mean per-capita spend on the weeks it ran). Widening
+        it and ``slope_sd`` to 1.0 and 0.6 left the national misses as they were (seeds 0
+        and 12; benchmarks/RESULTS.md, section geo_defaults): not the default.
+    slope_sd : float
+        Log-scale sd of the LogNormal(log 1.5, .) prior on each channel's Hill slope.
     """
 
     l_max: int = 8
@@ -128,6 +135,8 @@ class GeoModelSpec:
     baseline_step_sd: float = 0.05
     baseline_knot_weeks: int = 13
     roi_centred: bool = True
+    half_sat_sd: float = 0.7
+    slope_sd: float = 0.4
 
     def __post_init__(self) -> None:
         if self.l_max < 1 or self.fourier_order < 0:
@@ -137,7 +146,15 @@ class GeoModelSpec:
                 f"baseline must be 'fixed' or 'local_level' and baseline_knot_weeks >= 2, got "
                 f"{self.baseline!r}, {self.baseline_knot_weeks}"
             )
-        names = ("roi_spread_sd", "baseline_spread_sd", "coef_sd", "noise_sd", "baseline_step_sd")
+        names = (
+            "roi_spread_sd",
+            "baseline_spread_sd",
+            "coef_sd",
+            "noise_sd",
+            "baseline_step_sd",
+            "half_sat_sd",
+            "slope_sd",
+        )
         for name in names:
             if not getattr(self, name) > 0:
                 raise ValueError(f"GeoModelSpec.{name} must be > 0")
