@@ -157,10 +157,10 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
     btyd_base
         Start the trees from :class:`~omnimmm.lifecycle.btyd_base.BTYDBase` (a small
         logistic regression on the BG/NBD and Pareto/NBD predictions, decayed order counts,
-        recency and purchase days, fitted on the same earlier rows) as LightGBM's ``init_score``, so the
-        trees learn a correction of the classic models. Needs the ``pnbd_p_any`` or
-        ``bgnbd_p_any`` column (:mod:`omnimmm.lifecycle.rhythm`); without it the trees start
-        from zero as before.
+        recency and purchase days, fitted on the same earlier rows) as LightGBM's
+        ``init_score``, so the trees learn a correction of the classic models. Needs the
+        ``pnbd_p_any`` or ``bgnbd_p_any`` column (:mod:`omnimmm.lifecycle.rhythm`); without
+        it the trees start from zero as before.
     trees
         With ``btyd_base``, ``False`` keeps the base model alone (no boosting rounds).
     n_jobs, random_state

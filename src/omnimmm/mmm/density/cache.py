@@ -23,11 +23,18 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from numba.core.caching import CacheImpl, _CacheLocator
+from numba.core.caching import CacheImpl, FunctionCache, _CacheLocator
 
 from omnimmm.mmm import nutpie_common
 
-__all__ = ["SOURCE_STAMP", "source_stamp", "stamped_locator", "use_kernel_stamp", "use_stamp"]
+__all__ = [
+    "SOURCE_STAMP",
+    "cfunc_on_disk",
+    "source_stamp",
+    "stamped_locator",
+    "use_kernel_stamp",
+    "use_stamp",
+]
 
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -128,3 +135,29 @@ def use_kernel_stamp() -> None:
     functions, before their decorators run.
     """
     use_stamp(_KernelLocator)
+
+
+def cfunc_on_disk(func: Any, sig: Any) -> bool:
+    """Whether numba's disk cache holds ``numba.cfunc(sig, cache=True)(func)`` for this
+    machine and these sources (reads the cache's index; compiles and loads nothing).
+
+    Parameters
+    ----------
+    func : callable
+        The Python function of the ``cfunc``.
+    sig : numba signature
+        Its C signature.
+
+    Returns
+    -------
+    bool
+        False also when the cache cannot be read (a compile then behaves as on a cold cache).
+    """
+    from numba.core.registry import cpu_target
+
+    try:
+        cache = FunctionCache(func)
+        key = cache._index_key(sig, cpu_target.target_context.codegen())
+        return key in cache._cache_file._load_index()
+    except Exception:
+        return False

@@ -24,7 +24,7 @@ import numba
 import numpy as np
 from nutpie.compile_pymc import CompiledPyMCModel
 
-from omnimmm.mmm.density.cache import use_kernel_stamp
+from omnimmm.mmm.density.cache import cfunc_on_disk, use_kernel_stamp
 from omnimmm.mmm.density.forward import _sigmoid, _simplex
 from omnimmm.mmm.density.kernel import _logp_grad_kernel
 from omnimmm.mmm.density.tables import (
@@ -228,27 +228,13 @@ def callbacks() -> tuple[Any, Any, bool]:
     def expand_callback() -> None:
         _COMPILED["expand"] = numba.cfunc(expand_sig, cache=True)(_expand_callback)
 
-    if _on_disk(_logp_callback, logp_sig):
+    if cfunc_on_disk(_logp_callback, logp_sig):
         expand_callback()
     else:  # the kernel's two passes on two cores, then the expand callback meanwhile
         compile_passes(meanwhile=expand_callback)
     _COMPILED["logp"] = numba.cfunc(logp_sig, cache=True)(_logp_callback)
     compiled = any(getattr(f, "_cache_hits", 0) == 0 for f in _COMPILED.values())
     return _COMPILED["logp"], _COMPILED["expand"], compiled
-
-
-def _on_disk(func: Any, sig: Any) -> bool:
-    """Whether numba's disk cache holds the ``cfunc`` of ``func`` with ``sig`` for this
-    machine and these sources (reads the cache's index; loads nothing)."""
-    from numba.core.caching import FunctionCache
-    from numba.core.registry import cpu_target
-
-    try:
-        cache = FunctionCache(func)
-        key = cache._index_key(sig, cpu_target.target_context.codegen())
-        return key in cache._cache_file._load_index()
-    except Exception:  # no readable cache: compile as if cold
-        return False
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ cache while this process compiles the forward pass; the callback's own compile t
 both and only links them. Nothing is compiled twice: the child's result is found through
 the same cache key a compile here would have written (the backward pass's argument types,
 :data:`BACKWARD_ARGS`, are exactly those the callback passes, which
-``tests/test_mmm_density_cache.py`` checks). If the child fails, the callback compiles the
+``tests/test_mmm_density.py`` checks). If the child fails, the callback compiles the
 backward pass itself, as it did before.
 
 The child imports only this package's numba code (not nutpie, PyMC or ArviZ), about a
