@@ -121,6 +121,30 @@ def _variants(spec, dates):  # type: ignore[no-untyped-def]
         # Controls split into week-to-week and slow parts: more control columns than
         # controls (the world's price index has both, its festivals are indicators).
         "split-controls": dataclasses.replace(spec, control_form="split"),
+        # Level noise (sd = sigma * level(mu) ** p): with the two-outcome correlation,
+        # one bare outcome, three correlated outcomes (chained normals) and three
+        # uncorrelated ones with the moving baseline and lift tests.
+        "level-noise": dataclasses.replace(spec, noise="level"),
+        "level-noise-one-outcome-bare": dataclasses.replace(
+            spec,
+            outcomes=spec.outcomes[:1],
+            synergies=(),
+            trend=False,
+            fourier_order=0,
+            controls=(),
+            noise="level",
+        ),
+        "level-noise-three-outcomes-correlated": dataclasses.replace(
+            spec, outcomes=(*spec.outcomes, "app_revenue"), noise="level"
+        ),
+        "level-noise-three-outcomes-local-level-lift-tests": dataclasses.replace(
+            spec,
+            outcomes=(*spec.outcomes, "app_revenue"),
+            outcome_correlation=False,
+            calibration=lifts,
+            baseline="local_level",
+            noise="level",
+        ),
     }
     assert set(variants) == set(_VARIANTS)
     return variants
@@ -160,6 +184,10 @@ _VARIANTS = (
     "local-level-one-outcome-bare",
     "local-level-three-outcomes-lift-tests",
     "split-controls",
+    "level-noise",
+    "level-noise-one-outcome-bare",
+    "level-noise-three-outcomes-correlated",
+    "level-noise-three-outcomes-local-level-lift-tests",
 )
 
 
@@ -200,13 +228,21 @@ def test_log_density_and_gradient_are_pymcs(world, variant: str) -> None:
         refs.append(float(logp(point(z))))
     # PyMC evaluates a few prior constants (the Beta's normaliser of integer parameters,
     # the log of float32 scales) in single precision: the densities differ by a constant
-    # of about 1e-6, which no sampler sees. Differences between points must agree.
-    assert abs(values[0] - refs[0]) < 1e-5
+    # of about 1e-6, which no sampler sees. Differences between points must agree. (Level
+    # noise at random points can put a mean near zero and the density near -1e9, where
+    # the sums' rounding alone is about 1e-13 of it.)
+    assert abs(values[0] - refs[0]) < 1e-5 + 1e-12 * abs(refs[0])
     np.testing.assert_allclose(np.diff(values), np.diff(refs), rtol=1e-10, atol=1e-8)
 
 
 @pytest.mark.parametrize(
-    "variant", ["mixed-shapes-and-coefficient-priors", "three-outcomes-correlated", "local-level"]
+    "variant",
+    [
+        "mixed-shapes-and-coefficient-priors",
+        "three-outcomes-correlated",
+        "local-level",
+        "level-noise",
+    ],
 )
 def test_expanded_draw_is_the_constrained_values(world, variant: str) -> None:
     m, panel = world

@@ -259,6 +259,10 @@ class ModelSpec(_Frozen):
     #: has a prior a quarter as wide (slow movements are few and shared with the level).
     control_form: Literal["level", "deviation", "split"] = "split"
     control_window: StrictInt = Field(default=13, ge=2, le=104)
+    #: "constant": each outcome's noise has one standard deviation; "level": it grows
+    #: with the outcome's expected level as ``sigma * (mu / mean week) ** p``, the power
+    #: ``p`` in [0, 1] learnt per outcome (0 is constant noise, 1 proportional noise).
+    noise: Literal["constant", "level"] = "constant"
 
 
 class CalibrationSpec(_Frozen):

@@ -46,6 +46,9 @@ BASELINES = ("fixed", "local_level")
 #: Forms of the controls of ``[model] control_form`` (see
 #: :func:`omnimmm.mmm.timevarying.control_deviation`).
 CONTROL_FORMS = ("level", "deviation", "split")
+#: Noise models of ``[model] noise``: one sd per outcome, or an sd that grows with the
+#: expected level (``sigma * level ** noise_power``; :mod:`omnimmm.mmm.model`).
+NOISE_MODELS = ("constant", "level")
 #: ``control_form = "split"``: the slow part of a continuous control (its trailing mean)
 #: enters scaled by this, so its coefficient's prior is this fraction of the week-to-week
 #: part's (Normal(0, 0.05) per training SD against 0.2 at the default priors).
@@ -155,8 +158,11 @@ class ModelSpec:
     baseline_knot_weeks: int = 13
     control_form: str = "split"
     control_window: int = 13
+    noise: str = "constant"
 
     def __post_init__(self) -> None:
+        if self.noise not in NOISE_MODELS:
+            raise PlanError(f"[model] noise = {self.noise!r}; expected one of {list(NOISE_MODELS)}")
         if self.control_form not in CONTROL_FORMS:
             raise PlanError(
                 f"[model] control_form = {self.control_form!r}; expected one of "
@@ -260,6 +266,7 @@ class ModelSpec:
             baseline_knot_weeks=int(m.baseline_knot_weeks),
             control_form=str(m.control_form),
             control_window=int(m.control_window),
+            noise=str(m.noise),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -288,6 +295,7 @@ class ModelSpec:
             baseline_knot_weeks=d.get("baseline_knot_weeks", 13),
             control_form=d.get("control_form", "level"),
             control_window=d.get("control_window", 13),
+            noise=d.get("noise", "constant"),
         )
 
     def layout(self) -> ChannelLayout:

@@ -9,6 +9,13 @@ On the scaled data (see :mod:`omnimmm.mmm.design`), for week ``t`` and outcome `
             + sum_p gamma[p, o] * h_a(t) * h_b(t)         declared synergies
             + eps[t, o]                                   eps ~ MvNormal(0, Sigma) across o
 
+With ``[model] noise = "level"`` the noise grows with the expected level: ``eps[t, o] =
+g[t, o] * e[t, o]`` with ``e ~ MvNormal(0, Sigma)`` and ``g[t, o] = level(mu[t, o]) **
+p[o]``, ``p[o] ~ Beta(1, 2)`` learnt per outcome (0: constant noise, 1: noise proportional
+to the level; retail sales are often in between, their errors larger in the big weeks).
+``level(m) = (m + sqrt(m^2 + NOISE_FLOOR^2)) / 2`` is ``m`` on the scaled outcome (mean
+week 1) but stays positive and smooth where a draw's mean would touch zero.
+
 With ``[model] baseline = "local_level"`` the level drifts: a random walk on knots about
 ``baseline_knot_weeks`` apart, linear in between (:func:`omnimmm.mmm.design.level_ramps`),
 steps ``steps[k, o] ~ Normal(0, baseline_step_sd)``. Knots every quarter or so are too
@@ -73,6 +80,7 @@ from omnimmm.mmm.response import (
     channel_response,
     lagged,
     media_terms,
+    noise_scale,
 )
 from omnimmm.transforms import SATURATIONS
 
@@ -308,23 +316,39 @@ def _lift_likelihood(
     )
 
 
-def _correlated_normal(observed: Any, mu: Any, chol: Any, n_o: int) -> None:
+def _correlated_normal(observed: Any, mu: Any, chol: Any, n_o: int, scale: Any = None) -> None:
     """The multivariate normal likelihood as a chain of univariate normals.
 
     With ``Sigma = L L'`` and whitened residuals ``z = L^-1 (y - mu)`` (forward
     substitution, outcome by outcome), ``y[:, k] ~ Normal(mu[:, k] + sum_{j<k} L[k, j]
     z[:, j], L[k, k])`` has exactly the multivariate normal density. Written out for the
     few outcomes of a plan it avoids triangular solves in the graph, which dominate the
-    gradient's cost otherwise.
+    gradient's cost otherwise. With a per-week ``scale`` ``g`` (level noise: ``y = mu + g *
+    e``, ``e ~ MvNormal(0, Sigma)``) the residuals are ``(y - mu) / g`` and each outcome's
+    shift and sd are multiplied by its ``g``.
     """
     z: list[Any] = []
     cond: list[Any] = []
+    sd: list[Any] = []
     for k in range(n_o):
+        g = 1.0 if scale is None else scale[:, k]
         shift = sum((chol[k, j] * z[j] for j in range(k)), start=pt.zeros(()))
-        cond.append(mu[:, k] + shift)
-        z.append((observed[:, k] - cond[k]) / chol[k, k])
-    sd = pt.stack([chol[k, k] for k in range(n_o)])
-    pm.Normal("y", mu=pt.stack(cond, axis=1), sigma=sd, observed=observed, dims=("week", "outcome"))
+        cond.append(mu[:, k] + g * shift)
+        sd.append(g * chol[k, k])
+        z.append((observed[:, k] - cond[k]) / sd[k])
+    sigma = pt.stack(sd) if scale is None else pt.stack(sd, axis=1)
+    pm.Normal(
+        "y", mu=pt.stack(cond, axis=1), sigma=sigma, observed=observed, dims=("week", "outcome")
+    )
+
+
+def _unobserved(mu: Any, chol: Any, scale: Any) -> None:
+    """``y`` of a model without observed outcomes (prior draws only)."""
+    if scale is None:
+        pm.MvNormal("y", mu=mu, chol=chol, dims=("week", "outcome"))
+    else:
+        e = pm.MvNormal("y_noise", mu=pt.zeros_like(mu), chol=chol, dims=("week", "outcome"))
+        pm.Deterministic("y", mu + scale * e, dims=("week", "outcome"))
 
 
 def build_model(
@@ -431,6 +455,12 @@ def build_model(
             observed = _data(
                 "data_y", np.asarray(outcomes, dtype=float) / np.asarray(scaling.outcome_scale), 0
             )
+        scale = None
+        if spec.noise == "level":
+            power = pm.Beta(
+                "noise_power", priors.noise_power_a, priors.noise_power_b, dims="outcome"
+            )
+            scale = noise_scale(mu, power[None], pt)
         if n_o == 2 and spec.outcome_correlation:
             # Two outcomes: the LKJ(eta) prior of the one correlation is
             # (rho + 1) / 2 ~ Beta(eta, eta); the Cholesky factor is written out.
@@ -444,9 +474,9 @@ def build_model(
                 ]
             )
             if observed is None:
-                pm.MvNormal("y", mu=mu, chol=chol, dims=("week", "outcome"))
+                _unobserved(mu, chol, scale)
             else:
-                _correlated_normal(observed, mu, chol, n_o)
+                _correlated_normal(observed, mu, chol, n_o, scale)
         elif n_o > 2 and spec.outcome_correlation:
             chol, _, _ = pm.LKJCholeskyCov(
                 "chol_cov",
@@ -458,12 +488,13 @@ def build_model(
             )
             # ``chol`` and ``sigma`` are unpacked from ``chol_cov`` after sampling.
             if observed is None:
-                pm.MvNormal("y", mu=mu, chol=chol, dims=("week", "outcome"))
+                _unobserved(mu, chol, scale)
             else:
-                _correlated_normal(observed, mu, chol, n_o)
+                _correlated_normal(observed, mu, chol, n_o, scale)
         else:
             sigma = pm.HalfNormal("sigma", priors.noise_sd, dims="outcome")
-            pm.Normal("y", mu=mu, sigma=sigma, observed=observed, dims=("week", "outcome"))
+            sd = sigma if scale is None else sigma[None] * scale
+            pm.Normal("y", mu=mu, sigma=sd, observed=observed, dims=("week", "outcome"))
         if outcomes is not None and spec.calibration:
             _lift_likelihood(spec, scaling, dates, x, params, h, beta, gamma)
     return model

@@ -78,6 +78,10 @@ class BaselinePriors:
         Normal(0, sd) prior of each synergy coefficient (product of two saturations).
     lkj_eta : float
         LKJ concentration of the residual correlation between outcomes.
+    noise_power_a, noise_power_b : float
+        Beta prior of each outcome's noise power ``p`` (``[model] noise = "level"``: the
+        noise sd is ``sigma * level ** p``); Beta(1, 2) leans towards constant noise
+        (density 2 at 0, 0 at 1) and leaves the data to say how far the sd grows.
     """
 
     level_mu: float = 1.0
@@ -89,6 +93,8 @@ class BaselinePriors:
     noise_sd: float = 0.15
     synergy_sd: float = 0.1
     lkj_eta: float = 2.0
+    noise_power_a: float = 1.0
+    noise_power_b: float = 2.0
 
 
 # --------------------------------------------------------------------------- adstock

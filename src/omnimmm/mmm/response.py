@@ -38,12 +38,14 @@ _MEMO_SIZE = 4
 
 __all__ = [
     "FIXED_PARAMS",
+    "NOISE_FLOOR",
     "ResponseModel",
     "baseline_terms",
     "adstock_weight_matrix",
     "channel_response",
     "lagged",
     "media_terms",
+    "noise_scale",
     "param_names",
     "saturate",
 ]
@@ -59,6 +61,22 @@ BASELINE_PARAMS = (
     "festival_coef",
     "baseline_walk",
 )
+
+
+#: ``[model] noise = "level"``: below about this level (in mean weeks of the scaled outcome)
+#: the noise scale stops following the mean down (``level(m) = (m + sqrt(m^2 +
+#: NOISE_FLOOR^2)) / 2``).
+NOISE_FLOOR = 0.1
+
+
+def noise_scale(mu: Any, power: Any, xp: ModuleType = np) -> Any:
+    """The level noise's factor ``level(mu) ** power`` (``mu`` on the scaled outcome, the
+    mean week 1; ``power`` per outcome, broadcast on the last axis).
+
+    ``xp`` is ``numpy`` or ``pytensor.tensor``: the same formula in the graph and after
+    sampling (:mod:`omnimmm.mmm.density.forward` writes it out by hand)."""
+    level = 0.5 * (mu + xp.sqrt(mu * mu + NOISE_FLOOR * NOISE_FLOOR))
+    return xp.exp(power * xp.log(level))
 
 
 def param_names(layout: ChannelLayout) -> list[str]:
@@ -249,7 +267,8 @@ class ResponseModel:
     scaling : Scaling
     params : dict of str to numpy.ndarray
         Posterior draws, draw axis first (see :func:`param_names` and
-        :data:`BASELINE_PARAMS`; ``sigma`` (O,) and optionally ``chol`` (O, O) per draw).
+        :data:`BASELINE_PARAMS`; ``sigma`` (O,) and optionally ``chol`` (O, O) and
+        ``noise_power`` (O,) per draw).
     history : pandas.DataFrame
         Training spend (dates x channels, currency), used for inherited carryover.
     horizon_weeks : int, default 13
@@ -294,7 +313,7 @@ class ResponseModel:
         stacked = posterior.stack(sample=("chain", "draw"))
         n = stacked.sizes["sample"]
         step = 1 if max_draws is None or n <= max_draws else int(np.ceil(n / max_draws))
-        names = param_names(spec.layout()) + [*BASELINE_PARAMS, "sigma", "chol"]
+        names = param_names(spec.layout()) + [*BASELINE_PARAMS, "sigma", "chol", "noise_power"]
         params = {}
         for name in names:
             if name in stacked:
@@ -377,13 +396,22 @@ class ResponseModel:
             total = total + v
         return total
 
-    def noise(self, n_t: int, rng: np.random.Generator) -> np.ndarray:
-        """Draws of the observation noise ``(T, D, O)`` in currency (correlated if fitted)."""
+    def noise(
+        self, n_t: int, rng: np.random.Generator, mean: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Draws of the observation noise ``(T, D, O)`` in currency (correlated if fitted).
+
+        With level noise (``[model] noise = "level"``) each draw's noise grows with its own
+        expected outcome ``mean`` ``(T, D, O)`` in currency, which is then required."""
         z = rng.standard_normal((n_t, self.n_draws, len(self.spec.outcomes)))
         if "chol" in self.params:
             eps = np.einsum("dij,tdj->tdi", self.params["chol"], z)
         else:
             eps = z * self.params["sigma"]
+        if "noise_power" in self.params:
+            if mean is None:
+                raise ValueError("level noise needs each draw's expected outcome (mean=)")
+            eps = eps * noise_scale(mean / self._y_scale, self.params["noise_power"][None])
         return eps * self._y_scale
 
     def level_drift(self, n_t: int, rng: np.random.Generator) -> np.ndarray:

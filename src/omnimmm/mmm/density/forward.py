@@ -36,10 +36,12 @@ from omnimmm.mmm.density.tables import (
     _CHOL_DIAG,
     _CHOL_OFF,
 )
+from omnimmm.mmm.response import NOISE_FLOOR
 
 use_kernel_stamp()  # before the numba.njit(cache=True) below
 
 _LOG2PI = math.log(2.0 * math.pi)
+_NOISE_FLOOR = NOISE_FLOOR
 
 # ``error_model="numpy"``: a division by zero gives inf or nan, which the callback reports
 # to nutpie as a non-finite log density (the point is rejected, as with PyMC's graph),
@@ -426,7 +428,51 @@ def _mean(v, beta, h, pairs, gamma_ix, features_t, base, outcome, oa):  # pragma
 @numba.njit(cache=True, error_model="numpy", inline="always")
 def _likelihood(v, gv, y, mu, outcome, ch0, lp):  # pragma: no cover - compiled
     """``lp`` plus the outcomes' log likelihood, and its slope ``r`` in ``mu``; the slopes in
-    the residual scales (and correlation, Cholesky factor) into ``gv``."""
+    the residual scales (and correlation, Cholesky factor, noise powers) into ``gv``.
+
+    Level noise (``outcome[3]`` the noise powers' coordinates): ``y = mu + g e`` with ``g =
+    level(mu) ** p`` (:func:`omnimmm.mmm.model.noise_scale`) and ``e`` the constant-noise
+    model's residual. With ``u = (y - mu) / g`` the log likelihood is the constant-noise
+    one of ``u`` around 0, ``L0(u)``, minus ``sum log g``; with ``r0 = dL0 / d(mean)`` (so
+    ``dL0/du = -r0``) and ``k = dlog g / dmu = p level' / level``, the slope in ``mu`` is
+    ``r0 / g + r0 u k - k`` and in ``p`` it is ``sum_t (r0 u - 1) log level``."""
+    if outcome[3, 0] < 0:
+        return _gaussian(v, gv, y, mu, outcome, ch0, lp)
+    t_n, o_n = y.shape
+    u = np.empty((t_n, o_n))
+    g = np.empty((t_n, o_n))
+    k = np.empty((t_n, o_n))
+    log_m = np.empty((t_n, o_n))
+    f2 = _NOISE_FLOOR * _NOISE_FLOOR
+    for o in range(o_n):
+        p = v[outcome[3, o]]
+        for t in range(t_n):
+            m = mu[t, o]
+            root = math.sqrt(m * m + f2)
+            level = 0.5 * (m + root)
+            log_m[t, o] = math.log(level)
+            g[t, o] = math.exp(p * log_m[t, o])
+            # level' = (1 + m / root) / 2 = level / root
+            k[t, o] = p / root
+            u[t, o] = (y[t, o] - m) / g[t, o]
+            lp -= p * log_m[t, o]
+    lp, r0 = _gaussian(v, gv, u, np.zeros((t_n, o_n)), outcome, ch0, lp)
+    r = np.empty((t_n, o_n))
+    for o in range(o_n):
+        g_p = 0.0
+        for t in range(t_n):
+            ru = r0[t, o] * u[t, o]
+            r[t, o] = r0[t, o] / g[t, o] + (ru - 1.0) * k[t, o]
+            g_p += (ru - 1.0) * log_m[t, o]
+        gv[outcome[3, o]] += g_p
+    return lp, r
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _gaussian(v, gv, y, mu, outcome, ch0, lp):  # pragma: no cover - compiled
+    """The constant-noise likelihood (normal, correlated across outcomes): ``lp`` plus its
+    log density, its slope ``r`` in ``mu``; the slopes in the residual scales (and
+    correlation, Cholesky factor) into ``gv``."""
     t_n, o_n = y.shape
     # Likelihood and its slope r = dlogp/dmu.
     r = np.zeros((t_n, o_n))

@@ -72,12 +72,13 @@ class DensityTables:
     base (F, O)
         Coordinate of each baseline coefficient (columns of ``features``; the moving
         baseline's ramps are features too, its steps their coefficients).
-    outcome (3, O)
+    outcome (4, O)
         Coordinates of ``level`` and ``sigma`` (-1 for three or more correlated
         outcomes) per outcome; row 2: the two-outcome correlation's coordinate in column
         0, the first coordinate of the packed Cholesky factor ``chol_cov`` (three or more
         correlated outcomes; ``prior_a`` holds the LKJ ``eta``, ``prior_b`` the scales'
-        HalfNormal sigmas at its diagonal) in column 1, -1 without.
+        HalfNormal sigmas at its diagonal) in column 1, -1 without; row 3: the
+        coordinate of each outcome's ``noise_power`` (level noise), -1 for constant noise.
     lift_c (K,)
         The channel of each lift test.
     expand (E, 5)
@@ -444,8 +445,10 @@ def _tables(model: Any, spec: ModelSpec) -> DensityTables | str:
         for j in range(z.shape[1]):
             cols.append(z[:, j])
             base.append([at(name, j * n_o + o) for o in range(n_o)])
-    outcome = np.full((3, n_o), -1, dtype=np.int64)
+    outcome = np.full((4, n_o), -1, dtype=np.int64)
     outcome[0] = [at("level", o) for o in range(n_o)]
+    if spec.noise == "level":
+        outcome[3] = [at("noise_power", o) for o in range(n_o)]
     if n_o > 2 and spec.outcome_correlation:
         outcome[2, 1] = at("chol_cov", 0)
     elif "sigma" in names:

@@ -118,6 +118,8 @@ def _unsupported(plan: Plan, path: Path) -> None:
     # explicitly is refused (the national default would otherwise stop every geo plan)
     if "control_form" in plan.model.model_fields_set and plan.model.control_form != "level":
         found.append(f'model.control_form = "{plan.model.control_form}"')
+    if "noise" in plan.model.model_fields_set and plan.model.noise != "constant":
+        found.append(f'model.noise = "{plan.model.noise}"')  # the geo noise is constant
     for i, c in enumerate(plan.channels, 1):
         if c.adstock not in (None, "geometric"):
             found.append(f'channels[{i}].adstock = "{c.adstock}"')
