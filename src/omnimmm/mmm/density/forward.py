@@ -436,35 +436,37 @@ def _likelihood(v, gv, y, mu, outcome, ch0, lp):  # pragma: no cover - compiled
     one of ``u`` around 0, ``L0(u)``, minus ``sum log g``; with ``r0 = dL0 / d(mean)`` (so
     ``dL0/du = -r0``) and ``k = dlog g / dmu = p level' / level``, the slope in ``mu`` is
     ``r0 / g + r0 u k - k`` and in ``p`` it is ``sum_t (r0 u - 1) log level``."""
-    if outcome[3, 0] < 0:
-        return _gaussian(v, gv, y, mu, outcome, ch0, lp)
     t_n, o_n = y.shape
-    u = np.empty((t_n, o_n))
-    g = np.empty((t_n, o_n))
-    k = np.empty((t_n, o_n))
-    log_m = np.empty((t_n, o_n))
-    f2 = _NOISE_FLOOR * _NOISE_FLOOR
-    for o in range(o_n):
-        p = v[outcome[3, o]]
-        for t in range(t_n):
-            m = mu[t, o]
-            root = math.sqrt(m * m + f2)
-            level = 0.5 * (m + root)
-            log_m[t, o] = math.log(level)
-            g[t, o] = math.exp(p * log_m[t, o])
-            # level' = (1 + m / root) / 2 = level / root
-            k[t, o] = p / root
-            u[t, o] = (y[t, o] - m) / g[t, o]
-            lp -= p * log_m[t, o]
-    lp, r0 = _gaussian(v, gv, u, np.zeros((t_n, o_n)), outcome, ch0, lp)
-    r = np.empty((t_n, o_n))
-    for o in range(o_n):
-        g_p = 0.0
-        for t in range(t_n):
-            ru = r0[t, o] * u[t, o]
-            r[t, o] = r0[t, o] / g[t, o] + (ru - 1.0) * k[t, o]
-            g_p += (ru - 1.0) * log_m[t, o]
-        gv[outcome[3, o]] += g_p
+    level = outcome[3, 0] >= 0
+    # One call of the constant-noise likelihood for both models (it is inlined: a second
+    # call would compile it twice): of (y, mu), or of (u, 0).
+    yy, mm = y, mu
+    g = np.empty((t_n, o_n) if level else (0, 0))
+    k = np.empty_like(g)
+    log_m = np.empty_like(g)
+    if level:
+        yy = np.empty((t_n, o_n))
+        mm = np.zeros((t_n, o_n))
+        f2 = _NOISE_FLOOR * _NOISE_FLOOR
+        for o in range(o_n):
+            p = v[outcome[3, o]]
+            for t in range(t_n):
+                m = mu[t, o]
+                root = math.sqrt(m * m + f2)
+                log_m[t, o] = math.log(0.5 * (m + root))
+                g[t, o] = math.exp(p * log_m[t, o])
+                k[t, o] = p / root  # dlog g / dmu: level' = (1 + m / root) / 2 = level / root
+                yy[t, o] = (y[t, o] - m) / g[t, o]
+                lp -= p * log_m[t, o]
+    lp, r = _gaussian(v, gv, yy, mm, outcome, ch0, lp)
+    if level:
+        for o in range(o_n):
+            g_p = 0.0
+            for t in range(t_n):
+                ru = r[t, o] * yy[t, o]
+                g_p += (ru - 1.0) * log_m[t, o]
+                r[t, o] = r[t, o] / g[t, o] + (ru - 1.0) * k[t, o]
+            gv[outcome[3, o]] += g_p
     return lp, r
 
 
