@@ -72,7 +72,8 @@ def main() -> None:
 
             def oracle(rows, st, n_ch, ridge, _choose=choose, _fixed=fixed):
                 prof = _choose(rows, st, n_ch, ridge)
-                return causal._Profile(_fixed, prof.profile, prof.cust_ll, prof.pen_ll)
+                one_hot = np.eye(len(causal.HALF_LIVES))[_fixed]  # all weight on the truth
+                return causal._Profile(_fixed, prof.profile, one_hot, prof.cust_ll, prof.pen_ll)
 
             causal._choose_half_lives = oracle
         t = time.process_time()
@@ -90,6 +91,8 @@ def main() -> None:
         hl = r.diagnostics["half_life_days"]
         for n in tab.index:
             prof = " ".join(f"{v:.1f}" for v in r.diagnostics["half_life_profile"][n])
+            prof += "  weights " + " ".join(
+                f"{v:.2f}" for v in r.diagnostics["half_life_weights"][n])  # fmt: skip
             line = (f"  {n:12s} true {100 * tr[n]:5.1f} est {100 * tab.loc[n, 'share']:5.1f}"
                     f"  half-life true {hl_true[n]:4} used {hl[n]:4}  profile {prof}")  # fmt: skip
             if args.bootstrap:
