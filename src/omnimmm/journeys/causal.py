@@ -25,14 +25,30 @@ on the default world; 2-0.3% without them). The first ``BURN_IN`` days (at most 
 of the period) are left out of the likelihood, while exposures build up from the start
 of the log.
 
-Each channel's half-life is estimated: chosen from ``HALF_LIVES`` by the profile
-likelihood of the main-effects model, one channel at a time (two sweeps). Where the
-profile is flat the data cannot tell the half-lives apart, and the shortest within
-``FLAT`` log-likelihood units of the best is taken: a long half-life makes the exposure
-nearly constant within a customer, so its effect is estimated from little variation and
-its removal extrapolates far (a no-effect channel at 16 days got -50% to +15% of the
-credit; taking the best half-life outright gave a mean error of 10 points on the default
-world's seeds 1 and 5, 2.4 and 2.8 this way).
+Each channel's half-life is not chosen but averaged over. The profile likelihood of the
+main-effects model gives each value of ``HALF_LIVES`` a log likelihood (one channel at a
+time, the others at their current values, two sweeps), and each value a weight
+proportional to its likelihood times a prior that loses ``PRIOR_PER_DOUBLING`` (1.5)
+log-likelihood units for each doubling of the half-life over 0.5 days; the prior's mode
+(the weights' maximum) is where the other channels are held. A channel's incremental
+conversions are the weighted mean of its removal in refits of the full model with the
+channel at each half-life of weight at least ``MIN_WEIGHT`` (the interactions as selected
+at the modes). Short half-lives are favoured because where the profile is flat a long one
+makes the exposure nearly constant within a customer: its effect is then estimated from
+little variation and its removal extrapolates far (a no-effect channel at 8-16 days got
+-123% to +138% of the credit), and a no-effect channel aimed at high intent picks up the
+build-up. The rule this replaces took the shortest half-life within 1.92 units of the
+best: a jump at the threshold (``other`` world seed 5: the no-effect email 0.3 units
+from the best at 8 days and 2.2 at 4 took 8 days and -62%, 20.9 points of error; 3.2
+averaged). On tuning seeds 1, 2, 5 (``journeys20d`` in RESULTS.md) priors of 1-3 units
+per doubling were alike (5.0-5.2 points mean over 13 worlds, the rule 6.4), and so were
+two other smooth choices (one fit at the weights' mean log half-life, one fit with the
+weight-mixed exposure); on fresh seeds 61-63 of five worlds (20,000 customers) the mean
+error is 2.8 points against the rule's 3.4, on 8,000-customer worlds 7.5 against 7.1.
+Taking the best half-life outright gave a mean error of 10 points on the default world's
+seeds 1 and 5. Where the profile is flat the data cannot tell the half-lives apart and
+the prior decides: a long-carryover channel with a flat profile (``other`` world's video,
+10 days) still gets the weight of the short ones.
 
 Logs that end at the last purchase. When no buyer has a touch after their last purchase,
 the touch log is taken to end there (as path exports do). A buyer's exposures after the
@@ -59,14 +75,15 @@ mean conversion value. Effects through the customer's later history (a purchase 
 today changes tomorrow's "recent purchase") are not propagated.
 
 Intervals (90%): Poisson bootstrap over customers. Each replicate reweights every
-customer (their likelihood terms and their purchase days) by one Poisson(1) draw, redoes
-the half-life choice, and refits by Newton from the point estimate, reselecting the
-channel pairs. The half-life choice is redone on each channel's profile rebuilt from the
-customers' log likelihood terms of the point search's fits, reweighted (the refit under
-the replicate's weights would move each profile value by a second-order amount), with the
-same rule (the shortest within ``FLAT`` of the best); how often each half-life is chosen
-is in the diagnostics. Holding the half-lives at their point choice made the intervals
-too narrow where the profile is flat (truth inside 90%: 8/18 on the ``other`` world).
+customer (their likelihood terms and their purchase days) by one Poisson(1) draw, draws
+each channel's half-life from its weights redone under the replicate's customer weights,
+and refits by Newton from the point estimate, reselecting the channel pairs. The weights
+are redone on each channel's profile rebuilt from the customers' log likelihood terms of
+the point search's fits, reweighted (the refit under the replicate's weights would move
+each profile value by a second-order amount); the replicates thus spread over the
+half-lives as the weights do, and how often each half-life is drawn is in the
+diagnostics. Holding the half-lives at their point choice made the intervals too narrow
+where the profile is flat (truth inside 90%: 8/18 on the ``other`` world).
 Above ``max_customers`` buyers a seeded sample of buyers is used and scaled up; customers
 who never buy enter neither the likelihood (they carry no information given
 ``alpha_i``) nor the incremental sums (they have no purchase to lose).
