@@ -4,8 +4,8 @@ For each ``WORLD:SEED`` a simulated world (20,000 customers, 120 days, cached as
 ``--cache``) is attributed by :func:`omnimmm.journeys.causal.fit_causal` and each channel's
 share, half-life (the weights' mode), half-life profile and weights are printed beside
 the truth; with ``--oracle`` the half-lives are held at the grid values nearest the
-simulator's true ones, which separates the half-life choice from the rest of the model's error. With
-``--bootstrap N`` the 90% intervals (half-lives redrawn per replicate) are scored:
+simulator's true ones, which separates the half-life choice from the rest of the model's
+error. With ``--bootstrap N`` the 90% intervals (half-lives redrawn per replicate) are scored:
 channels whose true share falls inside, whether the no-effect channel's covers 0, and how
 often each half-life was drawn. ``--set KEY=JSON`` overrides a simulator setting of every
 world (e.g. ``log_until_last_purchase=false`` logs every touch, which separates the cut at
