@@ -387,7 +387,7 @@ def _cluster_se(X: np.ndarray, st: _Strata, beta: np.ndarray, ridge: np.ndarray)
 
 @dataclass(frozen=True, eq=False)
 class _Profile:
-    """The half-life choice and what redoing it under customer weights needs."""
+    """The half-life weights and what redoing them under customer weights needs."""
 
     half: np.ndarray  # (C,) index into HALF_LIVES: the weights' mode
     profile: list[list[float]]  # per channel: log likelihood per grid value minus its max
@@ -405,10 +405,11 @@ def _weights(lls: np.ndarray) -> np.ndarray:
 
 
 def _choose_half_lives(rows: _Rows, st: _Strata, n_ch: int, ridge: float) -> _Profile:
-    """Each channel's half-life by profile likelihood of the main-effects model, one
-    channel at a time, two sweeps; the trial fits swap one column of a design built once
-    and start from the current fit. The last sweep's fits keep each customer's term of the
-    log likelihood, so the bootstrap can redo the choice under its weights."""
+    """Each channel's half-life weights from the profile likelihood of the main-effects
+    model, one channel at a time (the others at their modes so far), two sweeps; the trial
+    fits swap one column of a design built once and start from the current fit. The last
+    sweep's fits keep each customer's term of the log likelihood, so the bootstrap can redo
+    the weights under its customer weights."""
     n_h = len(HALF_LIVES)
     half = np.full(n_ch, START_HALF_LIFE)
     sat = -np.expm1(-rows.expo[st.rows].astype(float))  # (R, C, H)
