@@ -2,12 +2,12 @@
 
 For each ``WORLD:SEED`` a simulated world (20,000 customers, 120 days, cached as Parquet in
 ``--cache``) is attributed by :func:`omnimmm.journeys.causal.fit_causal` and each channel's
-share, chosen half-life and half-life profile are printed beside the truth; with
-``--oracle`` the half-lives are held at the grid values nearest the simulator's true
-ones, which separates the half-life choice from the rest of the model's error. With
-``--bootstrap N`` the 90% intervals (half-life choice redone per replicate) are scored:
+share, half-life (the weights' mode), half-life profile and weights are printed beside
+the truth; with ``--oracle`` the half-lives are held at the grid values nearest the
+simulator's true ones, which separates the half-life choice from the rest of the model's
+error. With ``--bootstrap N`` the 90% intervals (half-lives redrawn per replicate) are scored:
 channels whose true share falls inside, whether the no-effect channel's covers 0, and how
-often each half-life was chosen. ``--set KEY=JSON`` overrides a simulator setting of every
+often each half-life was drawn. ``--set KEY=JSON`` overrides a simulator setting of every
 world (e.g. ``log_until_last_purchase=false`` logs every touch, which separates the cut at
 the last purchase from the rest). Usage::
 
@@ -72,7 +72,8 @@ def main() -> None:
 
             def oracle(rows, st, n_ch, ridge, _choose=choose, _fixed=fixed):
                 prof = _choose(rows, st, n_ch, ridge)
-                return causal._Profile(_fixed, prof.profile, prof.cust_ll, prof.pen_ll)
+                one_hot = np.eye(len(causal.HALF_LIVES))[_fixed]  # all weight on the truth
+                return causal._Profile(_fixed, prof.profile, one_hot, prof.cust_ll, prof.pen_ll)
 
             causal._choose_half_lives = oracle
         t = time.process_time()
@@ -90,6 +91,8 @@ def main() -> None:
         hl = r.diagnostics["half_life_days"]
         for n in tab.index:
             prof = " ".join(f"{v:.1f}" for v in r.diagnostics["half_life_profile"][n])
+            prof += "  weights " + " ".join(
+                f"{v:.2f}" for v in r.diagnostics["half_life_weights"][n])  # fmt: skip
             line = (f"  {n:12s} true {100 * tr[n]:5.1f} est {100 * tab.loc[n, 'share']:5.1f}"
                     f"  half-life true {hl_true[n]:4} used {hl[n]:4}  profile {prof}")  # fmt: skip
             if args.bootstrap:

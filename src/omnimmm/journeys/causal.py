@@ -25,14 +25,30 @@ on the default world; 2-0.3% without them). The first ``BURN_IN`` days (at most 
 of the period) are left out of the likelihood, while exposures build up from the start
 of the log.
 
-Each channel's half-life is estimated: chosen from ``HALF_LIVES`` by the profile
-likelihood of the main-effects model, one channel at a time (two sweeps). Where the
-profile is flat the data cannot tell the half-lives apart, and the shortest within
-``FLAT`` log-likelihood units of the best is taken: a long half-life makes the exposure
-nearly constant within a customer, so its effect is estimated from little variation and
-its removal extrapolates far (a no-effect channel at 16 days got -50% to +15% of the
-credit; taking the best half-life outright gave a mean error of 10 points on the default
-world's seeds 1 and 5, 2.4 and 2.8 this way).
+Each channel's half-life is not chosen but averaged over. The profile likelihood of the
+main-effects model gives each value of ``HALF_LIVES`` a log likelihood (one channel at a
+time, the others at their current values, two sweeps), and each value a weight
+proportional to its likelihood times a prior that loses ``PRIOR_PER_DOUBLING`` (1.5)
+log-likelihood units for each doubling of the half-life over 0.5 days; the prior's mode
+(the weights' maximum) is where the other channels are held. A channel's incremental
+conversions are the weighted mean of its removal in refits of the full model with the
+channel at each half-life of weight at least ``MIN_WEIGHT`` (the interactions as selected
+at the modes). Short half-lives are favoured because where the profile is flat a long one
+makes the exposure nearly constant within a customer: its effect is then estimated from
+little variation and its removal extrapolates far (a no-effect channel at 8-16 days got
+-123% to +138% of the credit), and a no-effect channel aimed at high intent picks up the
+build-up. The rule this replaces took the shortest half-life within 1.92 units of the
+best: a jump at the threshold (``other`` world seed 5: the no-effect email 0.3 units
+from the best at 8 days and 2.2 at 4 took 8 days and -62%, 20.9 points of error; 3.2
+averaged). On tuning seeds 1, 2, 5 (``journeys20d`` in RESULTS.md) priors of 1-3 units
+per doubling were alike (5.0-5.2 points mean over 13 worlds, the rule 6.4), and so were
+two other smooth choices (one fit at the weights' mean log half-life, one fit with the
+weight-mixed exposure); on fresh seeds 61-63 of five worlds (20,000 customers) the mean
+error is 2.8 points against the rule's 3.4, on 8,000-customer worlds 7.5 against 7.1.
+Taking the best half-life outright gave a mean error of 10 points on the default world's
+seeds 1 and 5. Where the profile is flat the data cannot tell the half-lives apart and
+the prior decides: a long-carryover channel with a flat profile (``other`` world's video,
+10 days) still gets the weight of the short ones.
 
 Logs that end at the last purchase. When no buyer has a touch after their last purchase,
 the touch log is taken to end there (as path exports do). A buyer's exposures after the
@@ -59,14 +75,15 @@ mean conversion value. Effects through the customer's later history (a purchase 
 today changes tomorrow's "recent purchase") are not propagated.
 
 Intervals (90%): Poisson bootstrap over customers. Each replicate reweights every
-customer (their likelihood terms and their purchase days) by one Poisson(1) draw, redoes
-the half-life choice, and refits by Newton from the point estimate, reselecting the
-channel pairs. The half-life choice is redone on each channel's profile rebuilt from the
-customers' log likelihood terms of the point search's fits, reweighted (the refit under
-the replicate's weights would move each profile value by a second-order amount), with the
-same rule (the shortest within ``FLAT`` of the best); how often each half-life is chosen
-is in the diagnostics. Holding the half-lives at their point choice made the intervals
-too narrow where the profile is flat (truth inside 90%: 8/18 on the ``other`` world).
+customer (their likelihood terms and their purchase days) by one Poisson(1) draw, draws
+each channel's half-life from its weights redone under the replicate's customer weights,
+and refits by Newton from the point estimate, reselecting the channel pairs. The weights
+are redone on each channel's profile rebuilt from the customers' log likelihood terms of
+the point search's fits, reweighted (the refit under the replicate's weights would move
+each profile value by a second-order amount); the replicates thus spread over the
+half-lives as the weights do, and how often each half-life is drawn is in the
+diagnostics. Holding the half-lives at their point choice made the intervals too narrow
+where the profile is flat (truth inside 90%: 8/18 on the ``other`` world).
 Above ``max_customers`` buyers a seeded sample of buyers is used and scaled up; customers
 who never buy enter neither the likelihood (they carry no information given
 ``alpha_i``) nor the incremental sums (they have no purchase to lose).
@@ -101,7 +118,8 @@ Z_KEEP = 2.5  # an interaction stays in the model when its clustered |z| reaches
 DROPPED = 1e9  # the ridge that holds a dropped interaction at zero
 MIN_CONTROLS, MAX_CONTROLS = 8, 60  # days without a purchase sampled per customer
 BURN_IN = 21  # days left out of the likelihood at the start (at most a fifth of the log)
-FLAT = 1.92  # log likelihood units: the shortest half-life this close to the best is chosen
+PRIOR_PER_DOUBLING = 1.5  # log likelihood units a half-life pays for each doubling over 0.5 d
+MIN_WEIGHT = 1e-3  # half-lives with less weight are left out of the averaged removal
 DESIGNS_KEPT = 4  # designs of the bootstrap's half-life choices kept for reuse
 
 
@@ -369,24 +387,29 @@ def _cluster_se(X: np.ndarray, st: _Strata, beta: np.ndarray, ridge: np.ndarray)
 
 @dataclass(frozen=True, eq=False)
 class _Profile:
-    """The half-life choice and what redoing it under customer weights needs."""
+    """The half-life weights and what redoing them under customer weights needs."""
 
-    half: np.ndarray  # (C,) index into HALF_LIVES
+    half: np.ndarray  # (C,) index into HALF_LIVES: the weights' mode
     profile: list[list[float]]  # per channel: log likelihood per grid value minus its max
+    weights: np.ndarray  # (C, H) each channel's weights over HALF_LIVES (rows sum to 1)
     cust_ll: np.ndarray  # (C, H, customers) customer terms of the last sweep's fits
     pen_ll: np.ndarray  # (C, H) the ridge term of those fits
 
 
-def _pick(lls: np.ndarray) -> int:
-    """The shortest half-life within ``FLAT`` of the best profile log likelihood."""
-    return int(np.flatnonzero(lls >= lls.max() - FLAT)[0])
+def _weights(lls: np.ndarray) -> np.ndarray:
+    """Weights over ``HALF_LIVES`` from profile log likelihoods ``lls`` (last axis): the
+    likelihood times a prior that loses ``PRIOR_PER_DOUBLING`` units per doubling."""
+    lw = lls - PRIOR_PER_DOUBLING * np.log2(np.asarray(HALF_LIVES) / HALF_LIVES[0])
+    w = np.exp(lw - lw.max(axis=-1, keepdims=True))
+    return w / w.sum(axis=-1, keepdims=True)
 
 
 def _choose_half_lives(rows: _Rows, st: _Strata, n_ch: int, ridge: float) -> _Profile:
-    """Each channel's half-life by profile likelihood of the main-effects model, one
-    channel at a time, two sweeps; the trial fits swap one column of a design built once
-    and start from the current fit. The last sweep's fits keep each customer's term of the
-    log likelihood, so the bootstrap can redo the choice under its weights."""
+    """Each channel's half-life weights from the profile likelihood of the main-effects
+    model, one channel at a time (the others at their modes so far), two sweeps; the trial
+    fits swap one column of a design built once and start from the current fit. The last
+    sweep's fits keep each customer's term of the log likelihood, so the bootstrap can redo
+    the weights under its customer weights."""
     n_h = len(HALF_LIVES)
     half = np.full(n_ch, START_HALF_LIFE)
     sat = -np.expm1(-rows.expo[st.rows].astype(float))  # (R, C, H)
@@ -406,19 +429,47 @@ def _choose_half_lives(rows: _Rows, st: _Strata, n_ch: int, ridge: float) -> _Pr
                 if sweep == 1:
                     cust_ll[c, h] = _customer_ll(X, st, b_h)
                     pen_ll[c, h] = 0.5 * float(pen @ b_h**2)
-            half[c] = _pick(lls)
+            half[c] = int(np.argmax(_weights(lls)))
             profile[c] = [float(v - lls.max()) for v in lls]
             X[:, c] = sat[:, c, half[c]]
             beta, _ = _newton(X, st, beta, pen, ones, iters=40, tol=1e-5, chord=True)
-    return _Profile(half, profile, cust_ll, pen_ll)
+    return _Profile(half, profile, _weights(np.asarray(profile)), cust_ll, pen_ll)
 
 
-def _replicate_half_lives(prof: _Profile, b: np.ndarray) -> np.ndarray:
-    """The half-life choice redone with customer weights ``b``: each channel's profile is
-    the weighted sum of the customers' log likelihood terms at the full sample's fits (the
-    refit under the weights moves each value by a second-order amount)."""
-    return np.array([_pick(prof.cust_ll[c] @ b - prof.pen_ll[c])
-                     for c in range(prof.half.size)])  # fmt: skip
+def _replicate_half_lives(prof: _Profile, b: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Each channel's half-life drawn from its weights redone with customer weights ``b``:
+    each channel's profile is the weighted sum of the customers' log likelihood terms at the
+    full sample's fits (the refit under the weights moves each value by a second-order
+    amount)."""
+    w = _weights(np.einsum("chn,n->ch", prof.cust_ll, b) - prof.pen_ll)
+    return np.array([rng.choice(w.shape[1], p=w[c]) for c in range(w.shape[0])])
+
+
+def _averaged_removals(
+    rows: _Rows, st: _Strata, prof: _Profile, beta: np.ndarray, pen: np.ndarray,
+    buy: np.ndarray, lost: np.ndarray,
+) -> np.ndarray:  # fmt: skip
+    """Each channel's conversions lost to its removal, averaged over its half-lives with the
+    profile's weights: for every half-life of enough weight the model (interactions as
+    selected) is refitted with the channel at that half-life and the others at their modes.
+    ``lost`` holds the removals of the fit at the modes."""
+    n_ch = prof.half.size
+    conv = rows.conv[buy]
+    out = np.zeros(n_ch)
+    for c in range(n_ch):
+        w = np.where(prof.weights[c] >= MIN_WEIGHT, prof.weights[c], 0.0)
+        w /= w.sum()
+        for h in np.flatnonzero(w):
+            if h == prof.half[c]:
+                out[c] += w[h] * lost[c]
+                continue
+            half = prof.half.copy()
+            half[c] = h
+            X_all = _design(rows, half)
+            b_h, _ = _newton(X_all[st.rows], st, beta, pen, np.ones(st.n_ev.size), iters=40,
+                             tol=1e-5, chord=True)  # fmt: skip
+            out[c] += w[h] * _effects(_contributions(X_all[buy], b_h, n_ch), conv)[0][c]
+    return out
 
 
 def _penalty(k: int, n_effects: int, ridge: float) -> np.ndarray:
@@ -518,6 +569,7 @@ def _fit(
     Xb, conv, cust_b = X_all[buy], rows.conv[buy], rows.cust[buy]
     scale = float(info["scale"])
     lost, base = _effects(_contributions(Xb, beta, n_ch), conv)
+    lost = _averaged_removals(rows, st, prof, beta, pen_sel, buy, lost)
     inc, base = lost * scale, base * scale
     draws = np.empty((n_bootstrap, n_ch))
     kept = np.zeros(n_pairs)
@@ -528,7 +580,7 @@ def _fit(
     designs: dict[tuple[int, ...], tuple[np.ndarray, ...]] = {point: (X, Xb)}
     for r in range(n_bootstrap):
         b = rng.poisson(1.0, n_cust).astype(float)
-        half_b = _replicate_half_lives(prof, b)
+        half_b = _replicate_half_lives(prof, b, rng)
         halves[np.arange(n_ch), half_b] += 1
         key = tuple(int(h) for h in half_b)
         if key not in designs:  # the few choices that recur are built once
@@ -551,6 +603,8 @@ def _fit(
     pairs = [f"{names[a]} x {names[c]}" for a in range(n_ch) for c in range(a + 1, n_ch)]
     info["half_life_days"] = {names[c]: HALF_LIVES[half[c]] for c in range(n_ch)}
     info["half_life_profile"] = {names[c]: profile[c] for c in range(n_ch)}
+    info["half_life_weights"] = {names[c]: [float(v) for v in prof.weights[c]]
+                                 for c in range(n_ch)}  # fmt: skip
     info["interactions_kept"] = [pr for k, pr in enumerate(pairs) if pen_sel[n_ch + k] < DROPPED]
     if n_bootstrap:
         info["interactions_kept_in_bootstrap"] = [
