@@ -41,8 +41,8 @@ base inputs, as shipped) rather than choose between them; the references are ``c
 Each difference comes with the standard deviation of 200 paired bootstrap resamples of the
 validation customers. Logs: Complete Journey as of 2017-12-31; the CDNOW sample and ten
 disjoint tenths of the CDNOW master log (customer id mod 10, ~2,357 customers each, the size
-of the sample) as of 1998-06-30, so the small-log regime is repeated ten times and the mean
-over tenths has its own standard error.
+of the sample) as of 1998-06-30 (``--cdnow-as-of``), so the small-log regime is repeated ten
+times and the mean over tenths has its own standard error.
 
 Usage::
 
@@ -391,13 +391,13 @@ def _cdnow_csvs(args, tmp: Path) -> list[tuple[str, Path, str]]:
         raw = pd.read_csv(args.cdnow_sample, sep=r"\s+", dtype=str, header=None).iloc[:, 1:]
         cols = ["customer_id", "date", "number_of_cds", "dollar_value"]
         raw.set_axis(cols, axis=1).to_csv(tmp / "cdnow_sample.csv", index=False)
-        logs.append(("CDNOW sample", tmp / "cdnow_sample.csv", "1998-06-30"))
+        logs.append(("CDNOW sample", tmp / "cdnow_sample.csv", args.cdnow_as_of))
     if args.cdnow is not None and args.cdnow.exists():
         m = pd.read_csv(args.cdnow, sep=r"\s+", dtype=str)
         ids = m["customer_id"].astype(int)
         for k in (int(s) for s in args.tenths.split(",")):
             m[ids % 10 == k].to_csv(tmp / f"tenth{k}.csv", index=False)
-            logs.append((f"CDNOW master tenth {k}", tmp / f"tenth{k}.csv", "1998-06-30"))
+            logs.append((f"CDNOW master tenth {k}", tmp / f"tenth{k}.csv", args.cdnow_as_of))
     return logs
 
 
@@ -407,6 +407,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cdnow", type=Path, default=None, help="CDNOW_master.txt from Lifetimes")
     ap.add_argument("--cdnow-sample", type=Path, default=None, help="CDNOW_sample.txt")
     ap.add_argument("--tenths", default="0,1,2,3,4,5,6,7,8,9")
+    ap.add_argument("--cdnow-as-of", default="1998-06-30", help="as-of date of the CDNOW logs")
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--section", default="bench_btyd_variants", help="RESULTS.md section")
     ap.add_argument("--skip-cj", action="store_true")
