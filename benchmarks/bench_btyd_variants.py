@@ -20,17 +20,35 @@ and scores them on the same validation customers, so each difference is paired:
   recency and purchase days, or with the log Gamma-Gamma expected order value
   (:class:`_BaseTerm`).
 
+With ``--set blend`` (lc21e) the variants instead combine the library's two recipes (nine
+base inputs, as shipped) rather than choose between them; the references are ``chosen``
+(today's ``score_customers`` choice, lower validation log loss) and ``base`` (the
+``btyd_base`` recipe):
+
+* ``avg_p`` / ``avg_logit``: the mean of the two recipes' calibrated probabilities / logits;
+* ``stack_later``: base log-odds + ``w`` x the trees' correction, ``w`` on a grid of 0, 0.05,
+  .., 1 chosen by log loss (after Platt scaling) on the trees recipe's calibration rows, the
+  half of the later training fold the trees did not early-stop on (honest: no validation
+  label is used);
+* ``stack_val``: the same with ``w`` chosen on the validation customers themselves (in
+  sample, as ``chosen`` is); ``stack_val_cf`` / ``chosen_cf``: ``w`` / the recipe chosen on
+  the other half of the validation customers (two random halves, cross-fitted);
+* ``bag5``: the trees recipe averaged over seeds 0-4 (probabilities); ``base+bag5``: its mean
+  with the base's probability;
+* ``base+glm``, ``base+trees+glm``: the mean logit of the recipes and of the standardised
+  logistic ``glm+n_days+p_alive``.
+
 Each difference comes with the standard deviation of 200 paired bootstrap resamples of the
 validation customers. Logs: Complete Journey as of 2017-12-31; the CDNOW sample and ten
 disjoint tenths of the CDNOW master log (customer id mod 10, ~2,357 customers each, the size
-of the sample) as of 1998-06-30, so the small-log regime is repeated ten times and the mean
-over tenths has its own standard error.
+of the sample) as of 1998-06-30 (``--cdnow-as-of``), so the small-log regime is repeated ten
+times and the mean over tenths has its own standard error.
 
 Usage::
 
     .venv/bin/python benchmarks/bench_btyd_variants.py --cdnow /path/CDNOW_master.txt \
         --cdnow-sample /path/CDNOW_sample.txt [--tenths 0,1,2] [--no-write] \
-        [--section lc21d_propensity]
+        [--section lc21d_propensity] [--set blend --section lc21e_blend]
 """
 
 from __future__ import annotations
@@ -62,8 +80,33 @@ PLUS = ("n_days", "bgnbd_p_alive")
 BASE_7: tuple[str, ...] = tuple(c for c in BASE_COLUMNS if c not in PLUS)
 #: Library variants: the recipes of score_customers with these base inputs.
 LIBRARY: dict[str, tuple[str, ...]] = {"current": BASE_7, "base+n_days+p_alive": BASE_7 + PLUS}
-#: The references each variant is compared with, paired.
-REFS = ("current", "base+n_days+p_alive", "BG/NBD", "RFM")
+#: The references each variant is compared with, paired, per variant set.
+REFS: dict[str, tuple[str, ...]] = {
+    "features": ("current", "base+n_days+p_alive", "BG/NBD", "RFM"),
+    "blend": ("chosen", "base", "BG/NBD", "RFM"),
+}
+#: Heading of the RESULTS.md section, per variant set.
+TITLE: dict[str, str] = {
+    "features": "## Propensity variants on small real logs, paired\n\n",
+    "blend": "## lc21e: blending the two recipes instead of choosing, paired\n\n",
+}
+#: What the variants of each set are, for the RESULTS.md section.
+ABOUT: dict[str, str] = {
+    "features": (
+        "`current` is the `btyd_base` recipe with the seven base inputs used before lc21d; "
+        "`X, chosen` is the recipe score_customers picks (lower validation log loss of base "
+        "alone and base + trees); `glm`/`gam` are bench-only logistic variants (see the "
+        "script's docstring)."
+    ),
+    "blend": (
+        "`chosen` is the recipe score_customers picks today (lower validation log loss of "
+        "`base`, the BTYD base alone, and `trees`, base + LightGBM); the other rows combine "
+        "the two recipes instead (see the script's docstring, `--set blend`)."
+    ),
+}
+#: Weights of the trees' correction searched by the stacks.
+GRID = np.linspace(0.0, 1.0, 21)
+SEEDS = (0, 1, 2, 3, 4)
 #: Bench-only logistic variants: (inputs, cubic-spline GAM terms or linear).
 GLMS: dict[str, tuple[tuple[str, ...], bool]] = {
     "glm+n_days+p_alive": (BASE_7 + PLUS, False),
@@ -242,8 +285,86 @@ def _variants(tr, va, target: str) -> dict[str, np.ndarray]:
     return p
 
 
-def _paired(y: np.ndarray, p: dict[str, np.ndarray], seed: int = 0) -> dict[str, tuple]:
-    """AUC of each variant, and its difference to current, BG/NBD and RFM with bootstrap sd."""
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-9, 1 - 1e-9)
+    return np.log(p) - np.log1p(-p)
+
+
+def _recipe(name: str, X, y, cutoff, seed: int = 0):
+    from omnimmm.lifecycle.propensity import PropensityModel
+    from omnimmm.lifecycle.score import RECIPES
+
+    kw = RECIPES[name] | {"calibration": "sigmoid", "random_state": seed, "n_jobs": 1}
+    return PropensityModel(**kw).fit(X, y, cutoff=cutoff)
+
+
+def _platt_loss(s: np.ndarray, y: np.ndarray) -> float:
+    lr = LogisticRegression(C=1e6).fit(s.reshape(-1, 1), y)
+    return float(log_loss(y, lr.predict_proba(s.reshape(-1, 1))[:, 1], labels=[0, 1]))
+
+
+def _best_w(b: np.ndarray, t: np.ndarray, y: np.ndarray) -> float:
+    """The weight of the trees' correction with the lowest Platt-scaled log loss."""
+    return float(GRID[int(np.argmin([_platt_loss(b + w * t, y) for w in GRID]))])
+
+
+def _halves(n: int) -> np.ndarray:
+    return np.random.default_rng(1).permutation(n) % 2 == 0
+
+
+def _blend_variants(tr, va, target: str) -> dict[str, np.ndarray]:
+    """The lc21e variants (``--set blend``; see the module docstring)."""
+    from omnimmm.lifecycle.propensity import RFM_COLUMNS, rfm_baseline
+
+    X, Xv = tr.X, va.X[tr.X.columns]
+    yv = va.y
+    base = _recipe("btyd_base", X, tr.y, tr.cutoff)
+    trees = [_recipe("btyd_trees", X, tr.y, tr.cutoff, seed) for seed in SEEDS]
+    pb, pt = base.predict_proba(Xv)[:, 1], trees[0].predict_proba(Xv)[:, 1]
+    loss = {"base": log_loss(yv, pb, labels=[0, 1]), "trees": log_loss(yv, pt, labels=[0, 1])}
+    p = {"chosen": pb if loss["base"] <= loss["trees"] else pt, "base": pb, "trees": pt}
+    p["avg_p"] = (pb + pt) / 2
+    p["avg_logit"] = (_logit(pb) + _logit(pt)) / 2
+    # The trees recipe's margin split into the base's log-odds and the trees' correction.
+    m = trees[0]
+    vals, vvals = X.to_numpy(dtype=float), Xv.to_numpy(dtype=float)
+    b, t = m.base_.decision_function(vvals), m._margin(vvals) - m.base_.decision_function(vvals)
+    later = m._later_fold(len(tr.y), tr.cutoff)
+    held = np.random.default_rng(m.random_state).permutation(np.flatnonzero(later))
+    cal = np.array_split(held, 2)[1]  # PropensityModel's calibration rows
+    bc = m.base_.decision_function(vals[cal])
+    tc = m._margin(vals[cal]) - bc
+    w_later = _best_w(bc, tc, tr.y[cal])
+    p["stack_later"] = b + w_later * t
+    p["stack_val"] = b + _best_w(b, t, yv) * t
+    half = _halves(len(yv))
+    cf, ccf = np.empty(len(yv)), np.empty(len(yv))
+    for h in (half, ~half):
+        w = _best_w(b[~h], t[~h], yv[~h])
+        cf[h] = b[h] + w * t[h]
+        lb = log_loss(yv[~h], pb[~h], labels=[0, 1])
+        lt = log_loss(yv[~h], pt[~h], labels=[0, 1])
+        ccf[h] = _logit(pb[h] if lb <= lt else pt[h])  # logits: the halves share a scale
+    p["stack_val_cf"], p["chosen_cf"] = cf, ccf
+    p["bag5"] = np.mean([mm.predict_proba(Xv)[:, 1] for mm in trees], axis=0)
+    p["base+bag5"] = (pb + p["bag5"]) / 2
+    early = tr.cutoff != tr.cutoff.max()  # the base's rows (the later fold is held out)
+    glm = _GLM([c for c in BASE_7 + PLUS if c in X]).fit(X[early], tr.y[early]).score(Xv)
+    p["base+glm"] = (_logit(pb) + glm) / 2
+    p["base+trees+glm"] = (_logit(pb) + _logit(pt) + glm) / 3
+    p["BG/NBD"] = va.X["bgnbd_p_any"].to_numpy(dtype=float)
+    if target == "churn":
+        p["BG/NBD"] = 1.0 - p["BG/NBD"]
+    rfm = list(RFM_COLUMNS)
+    p["RFM"] = rfm_baseline().fit(X[rfm], tr.y).predict_proba(Xv[rfm])[:, 1]
+    print(f"  w chosen on the later fold: {w_later:.2f}; validation log loss {loss}", flush=True)
+    return p
+
+
+def _paired(
+    y: np.ndarray, p: dict[str, np.ndarray], refs: tuple[str, ...], seed: int = 0
+) -> dict[str, tuple]:
+    """AUC of each variant, and its difference to each of ``refs`` with bootstrap sd."""
     rng = np.random.default_rng(seed)
     names = list(p)
     auc = {k: roc_auc_score(y, v) for k, v in p.items()}
@@ -257,7 +378,7 @@ def _paired(y: np.ndarray, p: dict[str, np.ndarray], seed: int = 0) -> dict[str,
     out = {}
     for j, k in enumerate(names):
         diffs = {}
-        for ref in REFS:
+        for ref in refs:
             r = names.index(ref)
             diffs[ref] = (auc[k] - auc[ref], float(np.std(bs[:, j] - bs[:, r])))
         out[k] = (auc[k], diffs)
@@ -270,13 +391,13 @@ def _cdnow_csvs(args, tmp: Path) -> list[tuple[str, Path, str]]:
         raw = pd.read_csv(args.cdnow_sample, sep=r"\s+", dtype=str, header=None).iloc[:, 1:]
         cols = ["customer_id", "date", "number_of_cds", "dollar_value"]
         raw.set_axis(cols, axis=1).to_csv(tmp / "cdnow_sample.csv", index=False)
-        logs.append(("CDNOW sample", tmp / "cdnow_sample.csv", "1998-06-30"))
+        logs.append(("CDNOW sample", tmp / "cdnow_sample.csv", args.cdnow_as_of))
     if args.cdnow is not None and args.cdnow.exists():
         m = pd.read_csv(args.cdnow, sep=r"\s+", dtype=str)
         ids = m["customer_id"].astype(int)
         for k in (int(s) for s in args.tenths.split(",")):
             m[ids % 10 == k].to_csv(tmp / f"tenth{k}.csv", index=False)
-            logs.append((f"CDNOW master tenth {k}", tmp / f"tenth{k}.csv", "1998-06-30"))
+            logs.append((f"CDNOW master tenth {k}", tmp / f"tenth{k}.csv", args.cdnow_as_of))
     return logs
 
 
@@ -286,10 +407,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cdnow", type=Path, default=None, help="CDNOW_master.txt from Lifetimes")
     ap.add_argument("--cdnow-sample", type=Path, default=None, help="CDNOW_sample.txt")
     ap.add_argument("--tenths", default="0,1,2,3,4,5,6,7,8,9")
+    ap.add_argument("--cdnow-as-of", default="1998-06-30", help="as-of date of the CDNOW logs")
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--section", default="bench_btyd_variants", help="RESULTS.md section")
     ap.add_argument("--skip-cj", action="store_true")
+    ap.add_argument("--set", choices=sorted(REFS), default="features", help="variant set")
     args = ap.parse_args(argv)
+    refs = REFS[args.set]
+    variants = _blend_variants if args.set == "blend" else _variants
     warnings.filterwarnings("ignore")
     header = machine_header(PACKAGES)
     t0 = time.process_time()
@@ -300,7 +425,7 @@ def main(argv: list[str] | None = None) -> int:
         logs += _cdnow_csvs(args, Path(tmp))
         for name, path, as_of in logs:
             for target, (tr, va) in _build_sets(path, as_of).items():
-                res = _paired(va.y, _variants(tr, va, target))
+                res = _paired(va.y, variants(tr, va, target), refs)
                 results.append((name, target, res))
                 print(name, target, {k: round(v[0], 4) for k, v in res.items()}, flush=True)
     rows = []
@@ -310,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
         for k, (auc, d) in res.items():
             rows.append([name, target, k, f"{auc:.4f}"] + [
                 "-" if r == k else f"{d[r][0]:+.4f} ({d[r][1]:.4f})"
-                for r in REFS
+                for r in refs
             ])  # fmt: skip
     tenth_rows = []
     for target in ("repurchase", "churn"):
@@ -318,28 +443,27 @@ def main(argv: list[str] | None = None) -> int:
         if not part:
             continue
         for k in part[0]:
-            vals = {r: np.array([x[k][1][r][0] for x in part]) for r in REFS}
+            vals = {r: np.array([x[k][1][r][0] for x in part]) for r in refs}
             n = len(part)
             tenth_rows.append([f"{n} CDNOW tenths", target, k, f"{np.mean([x[k][0] for x in part]):.4f}"] + [
                 "-" if r == k else f"{vals[r].mean():+.4f} ({vals[r].std(ddof=1) / np.sqrt(n):.4f}; "
                 f"{int((vals[r] >= 0).sum())}/{n} >= 0)"
-                for r in REFS
+                for r in refs
             ])  # fmt: skip
     table = markdown_table(
-        ["log", "target", "variant", "AUC"] + [f"vs {r} (sd)" for r in REFS],
+        ["log", "target", "variant", "AUC"] + [f"vs {r} (sd)" for r in refs],
         rows + tenth_rows,
     )
     body = (
-        "## Propensity variants on small real logs, paired\n\n"
-        "`benchmarks/bench_btyd_variants.py`: every variant trained on the rows and cutoff plan "
+        TITLE[args.set]
+        + "`benchmarks/bench_btyd_variants.py`: every variant trained on the rows and cutoff plan "
         "of `score_customers(file, as_of, 90, out)` (roles inferred) and scored on the same "
         "validation customers. In brackets: the standard deviation of the difference over "
         f"{B} paired bootstrap resamples of those customers; for the CDNOW tenths the mean over "
         "tenths, its standard error across them and how many tenths are at or above the "
-        "reference. `current` is the `btyd_base` recipe with the seven base inputs used "
-        "before lc21d; `X, chosen` is the recipe score_customers picks (lower validation log "
-        "loss of base alone and base + trees); `glm`/`gam` are bench-only logistic "
-        "variants (see the script's docstring).\n\n"
+        "reference. "
+        + ABOUT[args.set]
+        + "\n\n"
         + header
         + f"\n- CPU: {time.process_time() - t0:.0f} s\n\n"
         + table
