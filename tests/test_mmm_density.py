@@ -145,6 +145,16 @@ def _variants(spec, dates):  # type: ignore[no-untyped-def]
             baseline="local_level",
             noise="level",
         ),
+        # Seasonal noise (the sd's yearly shape): two correlated outcomes; one outcome
+        # without a trend (the Fourier columns come first); with level noise, three
+        # correlated outcomes.
+        "seasonal-noise": dataclasses.replace(spec, seasonal_noise=True),
+        "seasonal-noise-one-outcome-no-trend": dataclasses.replace(
+            spec, outcomes=spec.outcomes[:1], synergies=(), trend=False, seasonal_noise=True
+        ),
+        "level-seasonal-noise-three-outcomes-correlated": dataclasses.replace(
+            spec, outcomes=(*spec.outcomes, "app_revenue"), noise="level", seasonal_noise=True
+        ),
     }
     assert set(variants) == set(_VARIANTS)
     return variants
@@ -188,6 +198,9 @@ _VARIANTS = (
     "level-noise-one-outcome-bare",
     "level-noise-three-outcomes-correlated",
     "level-noise-three-outcomes-local-level-lift-tests",
+    "seasonal-noise",
+    "seasonal-noise-one-outcome-no-trend",
+    "level-seasonal-noise-three-outcomes-correlated",
 )
 
 

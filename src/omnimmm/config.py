@@ -263,6 +263,10 @@ class ModelSpec(_Frozen):
     #: with the outcome's expected level as ``sigma * (mu / mean week) ** p``, the power
     #: ``p`` in [0, 1] learnt per outcome (0 is constant noise, 1 proportional noise).
     noise: Literal["constant", "level"] = "constant"
+    #: The noise sd also varies over the year: times ``exp`` of two yearly harmonics with
+    #: coefficients learnt per outcome (holiday seasons are often the volatile weeks).
+    #: Needs ``yearly_fourier >= 2``.
+    seasonal_noise: StrictBool = False
 
 
 class CalibrationSpec(_Frozen):

@@ -376,7 +376,8 @@ def forecast(
     # draws are those of a fixed baseline.
     draws = draws + resp.level_drift(len(fut), np.random.default_rng([m.spec.sampler.seed, 1]))
     if noise:
-        draws = draws + resp.noise(len(fut), np.random.default_rng(m.spec.sampler.seed), draws)
+        rng = np.random.default_rng(m.spec.sampler.seed)
+        draws = draws + resp.noise(len(fut), rng, draws, feats)
     lo, hi = np.quantile(draws, [LOW, HIGH], axis=1)
     frames = [
         pd.DataFrame({"date": dates, "outcome": o, "mean": mean[:, k], "low": lo[:, k],

@@ -49,6 +49,9 @@ CONTROL_FORMS = ("level", "deviation", "split")
 #: Noise models of ``[model] noise``: one sd per outcome, or an sd that grows with the
 #: expected level (``sigma * level ** noise_power``; :mod:`omnimmm.mmm.model`).
 NOISE_MODELS = ("constant", "level")
+#: ``[model] seasonal_noise``: the noise sd's yearly shape uses the first this many Fourier
+#: pairs of the baseline (``sin1, cos1, sin2, cos2``).
+NOISE_HARMONICS = 2
 #: ``control_form = "split"``: the slow part of a continuous control (its trailing mean)
 #: enters scaled by this, so its coefficient's prior is this fraction of the week-to-week
 #: part's (Normal(0, 0.05) per training SD against 0.2 at the default priors).
@@ -159,10 +162,17 @@ class ModelSpec:
     control_form: str = "split"
     control_window: int = 13
     noise: str = "constant"
+    seasonal_noise: bool = False
 
     def __post_init__(self) -> None:
         if self.noise not in NOISE_MODELS:
             raise PlanError(f"[model] noise = {self.noise!r}; expected one of {list(NOISE_MODELS)}")
+        if self.seasonal_noise and self.fourier_order < NOISE_HARMONICS:
+            raise PlanError(
+                f"[model] seasonal_noise = true needs yearly_fourier >= {NOISE_HARMONICS} "
+                f"(the noise's yearly shape uses the first {NOISE_HARMONICS} harmonics), "
+                f"got {self.fourier_order}"
+            )
         if self.control_form not in CONTROL_FORMS:
             raise PlanError(
                 f"[model] control_form = {self.control_form!r}; expected one of "
@@ -267,6 +277,7 @@ class ModelSpec:
             control_form=str(m.control_form),
             control_window=int(m.control_window),
             noise=str(m.noise),
+            seasonal_noise=bool(m.seasonal_noise),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -296,6 +307,7 @@ class ModelSpec:
             control_form=d.get("control_form", "level"),
             control_window=d.get("control_window", 13),
             noise=d.get("noise", "constant"),
+            seasonal_noise=d.get("seasonal_noise", False),
         )
 
     def layout(self) -> ChannelLayout:

@@ -105,6 +105,7 @@ _LABELS = {
     "festival_coef": "festival effect",
     "sigma": "noise",
     "noise_power": "noise growth with level",
+    "noise_season": "noise over the year",
     "lift": "lift-test effect",
 }
 _TRANSFORMS = ("_log__", "_logodds__", "_interval__", "_simplex__", "_cholesky-cov-packed__")
@@ -462,7 +463,7 @@ def ppc(model: Any, seed: int = 0) -> pd.DataFrame:
     panel = model.panel_
     feats = model.features(panel.dates, panel.controls)
     mean = resp.mean(panel.spend[list(resp.channels)].to_numpy(), feats)  # (T, D, O)
-    rep = mean + resp.noise(mean.shape[0], np.random.default_rng(seed), mean)
+    rep = mean + resp.noise(mean.shape[0], np.random.default_rng(seed), mean, feats)
     y = panel.outcomes[list(resp.outcomes)].to_numpy(dtype=float)
     rows = {}
     for k, o in enumerate(resp.outcomes):

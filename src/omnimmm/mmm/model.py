@@ -16,6 +16,11 @@ to the level; retail sales are often in between, their errors larger in the big 
 ``level(m) = (m + sqrt(m^2 + NOISE_FLOOR^2)) / 2`` is ``m`` on the scaled outcome (mean
 week 1) but stays positive and smooth where a draw's mean would touch zero.
 
+With ``[model] seasonal_noise = true`` the noise's scale also varies over the year: ``g[t, o]``
+is multiplied by ``exp(fourier[t, :4] @ c[:, o])`` with the first two yearly sin/cos pairs of
+the baseline and ``c ~ Normal(0, noise_season_sd)``, for panels whose holiday season is
+their volatile one.
+
 With ``[model] baseline = "local_level"`` the level drifts: a random walk on knots about
 ``baseline_knot_weeks`` apart, linear in between (:func:`omnimmm.mmm.design.level_ramps`),
 steps ``steps[k, o] ~ Normal(0, baseline_step_sd)``. Knots every quarter or so are too
@@ -71,7 +76,13 @@ import pymc as pm
 import pytensor
 import pytensor.tensor as pt
 
-from omnimmm.mmm.design import ModelSpec, Scaling, control_names, fourier_names
+from omnimmm.mmm.design import (
+    NOISE_HARMONICS,
+    ModelSpec,
+    Scaling,
+    control_names,
+    fourier_names,
+)
 from omnimmm.mmm.priors import BaselinePriors, adstock_rvs, lognormal_params, saturation_rvs
 from omnimmm.mmm.response import (
     FIXED_PARAMS,
@@ -118,6 +129,8 @@ def _coords(
         "synergy": [f"{a}:{b}" for a, b in spec.synergies],
         "level_step": list(range(1, n_steps + 1)),
     }
+    if spec.seasonal_noise:
+        coords["noise_harmonic"] = fourier_names(NOISE_HARMONICS)
     names = spec.channel_names
     for kind, ix in layout.adstock_kinds.items():
         coords[f"channel_adstock_{kind}"] = [names[i] for i in ix]
@@ -461,6 +474,12 @@ def build_model(
                 "noise_power", priors.noise_power_a, priors.noise_power_b, dims="outcome"
             )
             scale = noise_scale(mu, power[None], pt)
+        if spec.seasonal_noise:
+            season = pm.Normal(
+                "noise_season", 0.0, priors.noise_season_sd, dims=("noise_harmonic", "outcome")
+            )
+            shape = pt.exp(feats["fourier"][:, : 2 * NOISE_HARMONICS] @ season)
+            scale = shape if scale is None else scale * shape
         if n_o == 2 and spec.outcome_correlation:
             # Two outcomes: the LKJ(eta) prior of the one correlation is
             # (rho + 1) / 2 ~ Beta(eta, eta); the Cholesky factor is written out.

@@ -82,6 +82,10 @@ class BaselinePriors:
         Beta prior of each outcome's noise power ``p`` (``[model] noise = "level"``: the
         noise sd is ``sigma * level ** p``); Beta(1, 2) leans towards constant noise
         (density 2 at 0, 0 at 1) and leaves the data to say how far the sd grows.
+    noise_season_sd : float
+        Normal(0, sd) prior of each coefficient of the noise sd's yearly shape (``[model]
+        seasonal_noise``: ``log sd`` gains ``sum_j c_j f_j(t)`` over the first yearly sin/cos
+        pairs); 0.3 lets the sd of the most volatile weeks reach about twice the calmest.
     """
 
     level_mu: float = 1.0
@@ -95,6 +99,7 @@ class BaselinePriors:
     lkj_eta: float = 2.0
     noise_power_a: float = 1.0
     noise_power_b: float = 2.0
+    noise_season_sd: float = 0.3
 
 
 # --------------------------------------------------------------------------- adstock

@@ -313,7 +313,8 @@ class ResponseModel:
         stacked = posterior.stack(sample=("chain", "draw"))
         n = stacked.sizes["sample"]
         step = 1 if max_draws is None or n <= max_draws else int(np.ceil(n / max_draws))
-        names = param_names(spec.layout()) + [*BASELINE_PARAMS, "sigma", "chol", "noise_power"]
+        noise = ["sigma", "chol", "noise_power", "noise_season"]
+        names = param_names(spec.layout()) + [*BASELINE_PARAMS, *noise]
         params = {}
         for name in names:
             if name in stacked:
@@ -397,12 +398,18 @@ class ResponseModel:
         return total
 
     def noise(
-        self, n_t: int, rng: np.random.Generator, mean: np.ndarray | None = None
+        self,
+        n_t: int,
+        rng: np.random.Generator,
+        mean: np.ndarray | None = None,
+        features: Mapping[str, np.ndarray] | None = None,
     ) -> np.ndarray:
         """Draws of the observation noise ``(T, D, O)`` in currency (correlated if fitted).
 
         With level noise (``[model] noise = "level"``) each draw's noise grows with its own
-        expected outcome ``mean`` ``(T, D, O)`` in currency, which is then required."""
+        expected outcome ``mean`` ``(T, D, O)`` in currency, which is then required; with
+        seasonal noise (``seasonal_noise``) it follows the weeks' yearly terms, so the
+        weeks' baseline ``features`` are required."""
         z = rng.standard_normal((n_t, self.n_draws, len(self.spec.outcomes)))
         if "chol" in self.params:
             eps = np.einsum("dij,tdj->tdi", self.params["chol"], z)
@@ -412,6 +419,13 @@ class ResponseModel:
             if mean is None:
                 raise ValueError("level noise needs each draw's expected outcome (mean=)")
             eps = eps * noise_scale(mean / self._y_scale, self.params["noise_power"][None])
+        if "noise_season" in self.params:
+            if features is None:
+                raise ValueError("seasonal noise needs the weeks' baseline features (features=)")
+            k = self.params["noise_season"].shape[1]
+            eps = eps * np.exp(
+                np.einsum("tk,dko->tdo", features["fourier"][:n_t, :k], self.params["noise_season"])
+            )
         return eps * self._y_scale
 
     def level_drift(self, n_t: int, rng: np.random.Generator) -> np.ndarray:

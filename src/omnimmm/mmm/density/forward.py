@@ -36,12 +36,14 @@ from omnimmm.mmm.density.tables import (
     _CHOL_DIAG,
     _CHOL_OFF,
 )
+from omnimmm.mmm.design import NOISE_HARMONICS
 from omnimmm.mmm.response import NOISE_FLOOR
 
 use_kernel_stamp()  # before the numba.njit(cache=True) below
 
 _LOG2PI = math.log(2.0 * math.pi)
 _NOISE_FLOOR = NOISE_FLOOR
+_NOISE_COLS = 2 * NOISE_HARMONICS
 
 # ``error_model="numpy"``: a division by zero gives inf or nan, which the callback reports
 # to nutpie as a non-finite log density (the point is rejected, as with PyMC's graph),
@@ -426,47 +428,68 @@ def _mean(v, beta, h, pairs, gamma_ix, features_t, base, outcome, oa):  # pragma
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
-def _likelihood(v, gv, y, mu, outcome, ch0, lp):  # pragma: no cover - compiled
+def _likelihood(v, gv, y, mu, outcome, ch0, lp, features):  # pragma: no cover - compiled
     """``lp`` plus the outcomes' log likelihood, and its slope ``r`` in ``mu``; the slopes in
-    the residual scales (and correlation, Cholesky factor, noise powers) into ``gv``.
+    the residual scales (and correlation, Cholesky factor, noise powers and yearly shape)
+    into ``gv``.
 
-    Level noise (``outcome[3]`` the noise powers' coordinates): ``y = mu + g e`` with ``g =
-    level(mu) ** p`` (:func:`omnimmm.mmm.model.noise_scale`) and ``e`` the constant-noise
-    model's residual. With ``u = (y - mu) / g`` the log likelihood is the constant-noise
-    one of ``u`` around 0, ``L0(u)``, minus ``sum log g``; with ``r0 = dL0 / d(mean)`` (so
-    ``dL0/du = -r0``) and ``k = dlog g / dmu = p level' / level``, the slope in ``mu`` is
-    ``r0 / g + r0 u k - k`` and in ``p`` it is ``sum_t (r0 u - 1) log level``."""
+    Level and seasonal noise (``outcome[3]`` the noise powers' coordinates, ``outcome[4:6]``
+    the yearly shape's): ``y = mu + g e`` with ``log g = p log level(mu) + sum_j c_j
+    f_j(t)`` (:func:`omnimmm.mmm.response.noise_scale`; ``f`` the first yearly Fourier
+    columns of ``features``) and ``e`` the constant-noise model's residual. With ``u = (y -
+    mu) / g`` the log likelihood is the constant-noise one of ``u`` around 0, ``L0(u)``,
+    minus ``sum log g``; with ``r0 = dL0 / d(mean)`` (so ``dL0/du = -r0``) and ``k = dlog g
+    / dmu = p level' / level``, the slope in ``mu`` is ``r0 / g + r0 u k - k``, in ``p``
+    it is ``sum_t (r0 u - 1) log level`` and in ``c_j`` ``sum_t (r0 u - 1) f_j(t)``."""
     t_n, o_n = y.shape
     level = outcome[3, 0] >= 0
+    season = outcome[5, 0] >= 0
+    scaled = level or season
     # One call of the constant-noise likelihood for both models (it is inlined: a second
     # call would compile it twice): of (y, mu), or of (u, 0).
     yy, mm = y, mu
-    g = np.empty((t_n, o_n) if level else (0, 0))
-    k = np.empty_like(g)
-    log_m = np.empty_like(g)
-    if level:
+    g = np.empty((t_n, o_n) if scaled else (0, 0))
+    k = np.zeros_like(g)
+    log_m = np.zeros_like(g)
+    f0 = outcome[4, 0]
+    if scaled:
         yy = np.empty((t_n, o_n))
         mm = np.zeros((t_n, o_n))
         f2 = _NOISE_FLOOR * _NOISE_FLOOR
         for o in range(o_n):
-            p = v[outcome[3, o]]
+            p = v[outcome[3, o]] if level else 0.0
             for t in range(t_n):
                 m = mu[t, o]
-                root = math.sqrt(m * m + f2)
-                log_m[t, o] = math.log(0.5 * (m + root))
-                g[t, o] = math.exp(p * log_m[t, o])
-                k[t, o] = p / root  # dlog g / dmu: level' = (1 + m / root) / 2 = level / root
+                log_g = 0.0
+                if level:
+                    root = math.sqrt(m * m + f2)
+                    log_m[t, o] = math.log(0.5 * (m + root))
+                    k[t, o] = p / root  # dlog g / dmu: level' = (1 + m / root) / 2 = level / root
+                    log_g += p * log_m[t, o]
+                if season:
+                    for j in range(_NOISE_COLS):
+                        log_g += v[outcome[5, o] + j * o_n] * features[t, f0 + j]
+                g[t, o] = math.exp(log_g)
                 yy[t, o] = (y[t, o] - m) / g[t, o]
-                lp -= p * log_m[t, o]
+                lp -= log_g
     lp, r = _gaussian(v, gv, yy, mm, outcome, ch0, lp)
-    if level:
+    if scaled:
+        g_c = np.zeros(_NOISE_COLS)
         for o in range(o_n):
             g_p = 0.0
+            g_c[:] = 0.0
             for t in range(t_n):
                 ru = r[t, o] * yy[t, o]
                 g_p += (ru - 1.0) * log_m[t, o]
+                if season:
+                    for j in range(_NOISE_COLS):
+                        g_c[j] += (ru - 1.0) * features[t, f0 + j]
                 r[t, o] = r[t, o] / g[t, o] + (ru - 1.0) * k[t, o]
-            gv[outcome[3, o]] += g_p
+            if level:
+                gv[outcome[3, o]] += g_p
+            if season:
+                for j in range(_NOISE_COLS):
+                    gv[outcome[5, o] + j * o_n] += g_c[j]
     return lp, r
 
 

@@ -96,7 +96,7 @@ def _forward_pass(z, grad, tables):  # pragma: no cover - compiled; tested via l
     mu = _mean(
         v, beta, h, tables[_PAIRS], tables[_GAMMA], tables[_FEATURES_T], tables[_BASE], outcome, oa
     )
-    lp, r = _likelihood(v, gv, y, mu, outcome, ch0, lp)
+    lp, r = _likelihood(v, gv, y, mu, outcome, ch0, lp, tables[_FEATURES])
     return lp, (v, dv, gv, oa, share, w, du_a, du_t, u_sum, h, dh_x, dh_p1, dh_p2, s_tot, beta, r)
 
 

@@ -72,13 +72,16 @@ class DensityTables:
     base (F, O)
         Coordinate of each baseline coefficient (columns of ``features``; the moving
         baseline's ramps are features too, its steps their coefficients).
-    outcome (4, O)
+    outcome (6, O)
         Coordinates of ``level`` and ``sigma`` (-1 for three or more correlated
         outcomes) per outcome; row 2: the two-outcome correlation's coordinate in column
         0, the first coordinate of the packed Cholesky factor ``chol_cov`` (three or more
         correlated outcomes; ``prior_a`` holds the LKJ ``eta``, ``prior_b`` the scales'
         HalfNormal sigmas at its diagonal) in column 1, -1 without; row 3: the
-        coordinate of each outcome's ``noise_power`` (level noise), -1 for constant noise.
+        coordinate of each outcome's ``noise_power`` (level noise), -1 for constant noise;
+        rows 4-5 (seasonal noise, -1 without): the column of ``features`` where its first
+        Fourier column is, and the coordinate of the outcome's first ``noise_season``
+        coefficient (harmonic ``j``'s is ``O * j`` further).
     lift_c (K,)
         The channel of each lift test.
     expand (E, 5)
@@ -445,10 +448,15 @@ def _tables(model: Any, spec: ModelSpec) -> DensityTables | str:
         for j in range(z.shape[1]):
             cols.append(z[:, j])
             base.append([at(name, j * n_o + o) for o in range(n_o)])
-    outcome = np.full((4, n_o), -1, dtype=np.int64)
+    outcome = np.full((6, n_o), -1, dtype=np.int64)
     outcome[0] = [at("level", o) for o in range(n_o)]
     if spec.noise == "level":
         outcome[3] = [at("noise_power", o) for o in range(n_o)]
+    if spec.seasonal_noise:
+        if "fourier" not in names:
+            return "seasonal noise without the yearly terms"
+        outcome[4] = 1 if "trend" in names else 0  # the features' first Fourier column
+        outcome[5] = [at("noise_season", o) for o in range(n_o)]
     if n_o > 2 and spec.outcome_correlation:
         outcome[2, 1] = at("chol_cov", 0)
     elif "sigma" in names:

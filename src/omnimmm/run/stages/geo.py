@@ -120,6 +120,8 @@ def _unsupported(plan: Plan, path: Path) -> None:
         found.append(f'model.control_form = "{plan.model.control_form}"')
     if "noise" in plan.model.model_fields_set and plan.model.noise != "constant":
         found.append(f'model.noise = "{plan.model.noise}"')  # the geo noise is constant
+    if plan.model.seasonal_noise:
+        found.append("model.seasonal_noise = true")
     for i, c in enumerate(plan.channels, 1):
         if c.adstock not in (None, "geometric"):
             found.append(f'channels[{i}].adstock = "{c.adstock}"')
