@@ -134,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
                     "bias",
                     "90% coverage",
                     "vs better",
+                    "rms z per origin",
                     "low tercile rms z (cov)",
                     "middle",
                     "high",
