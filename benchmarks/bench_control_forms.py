@@ -28,24 +28,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import machine_header, markdown_table, update_section
-from bench_plain_plans import PANELS, plan_for, variant_plan
+from bench_plain_plans import PANELS, backtest_variant
 
 VARIANTS = {"level": {"control_form": "level"}, "split": {"control_form": "split"}}
 
 
 def run_one(panel: str, variant: str, cache: Path) -> dict:
     """The backtest scores of one panel and variant (from the cache when it holds one)."""
-    from omnimmm.run.backtest import backtest
-
-    out = cache / f"{panel}-{variant}"
-    if not (out / "backtest.json").is_file():
-        with tempfile.TemporaryDirectory() as tmp_s:
-            tmp = Path(tmp_s)
-            (tmp / "in").mkdir()
-            (tmp / "v").mkdir()
-            model = {"holdout_weeks": 13, **VARIANTS[variant]}
-            plan = variant_plan(plan_for(panel, tmp / "in"), model, tmp / "v")
-            backtest(plan, out, origins=4, horizon=13)
+    out = backtest_variant(panel, VARIANTS[variant], cache / f"{panel}-{variant}")
     return json.loads((out / "backtest.json").read_text(encoding="utf-8"))
 
 

@@ -33,7 +33,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import machine_header, markdown_table, update_section
-from bench_plain_plans import PANELS, plan_for, variant_plan
+from bench_plain_plans import PANELS, backtest_variant
 
 VARIANTS = {
     "const": {},
@@ -42,22 +42,6 @@ VARIANTS = {
     "level_season": {"noise": "level", "seasonal_noise": True},
 }
 Z90 = 1.6449  # a 90% interval is 2 * Z90 standard deviations wide
-
-
-def run_one(panel: str, variant: str, cache: Path) -> Path:
-    """The backtest folder of one panel and variant (run unless the cache holds it)."""
-    from omnimmm.run.backtest import backtest
-
-    out = cache / f"{panel}-{variant}"
-    if not (out / "backtest.json").is_file():
-        with tempfile.TemporaryDirectory() as tmp_s:
-            tmp = Path(tmp_s)
-            (tmp / "in").mkdir()
-            (tmp / "v").mkdir()
-            model = {"holdout_weeks": 13, **VARIANTS[variant]}
-            plan = variant_plan(plan_for(panel, tmp / "in"), model, tmp / "v")
-            backtest(plan, out, origins=4, horizon=13)
-    return out
 
 
 def calibration(table: pd.DataFrame) -> list[tuple[float, float]]:
@@ -94,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for panel in args.only or PANELS:
         for variant in args.variant or list(VARIANTS):
-            out = run_one(panel, variant, args.cache)
+            out = backtest_variant(panel, VARIANTS[variant], args.cache / f"{panel}-{variant}")
             s = json.loads((out / "backtest.json").read_text(encoding="utf-8"))
             table = pd.read_csv(out / "tables" / "backtest.csv")
             o = s["overall"]

@@ -114,6 +114,24 @@ def variant_plan(plan: Path, model: dict, folder: Path) -> Path:
     return out
 
 
+def backtest_variant(name: str, model: dict, out: Path) -> Path:
+    """``omnimmm backtest`` (4 origins x 13 weeks) of one panel's plain plan with the
+    ``[model]`` keys ``model`` set (and ``holdout_weeks = 13``), written to ``out`` unless
+    ``out`` holds one already; returns ``out``."""
+    from omnimmm.run.backtest import backtest
+
+    if not (out / "backtest.json").is_file():
+        with tempfile.TemporaryDirectory() as tmp_s:
+            tmp = Path(tmp_s)
+            (tmp / "in").mkdir()
+            (tmp / "v").mkdir()
+            plan = variant_plan(
+                plan_for(name, tmp / "in"), {"holdout_weeks": 13, **model}, tmp / "v"
+            )
+            backtest(plan, out, origins=4, horizon=13)
+    return out
+
+
 def run_one(name: str, model: dict | None = None, keep: Path | None = None) -> dict:
     """Run the quarterly run on one panel (``[model]`` keys changed by ``model``).
 

@@ -9,32 +9,23 @@ media's ROI as well as on the same world without the drift.
 from __future__ import annotations
 
 import dataclasses
-import tempfile
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from omnimmm.config import plan_from_dict
-from omnimmm.data.schema import Panel
 from omnimmm.data.simulate import simulate_world
 from omnimmm.data.simulate_drift import level_drift, with_level_drift
 from omnimmm.errors import PlanError
 from omnimmm.mmm import ModelSpec, OmniMMM
 from omnimmm.mmm.timevarying import level_knots, level_ramps
+from world_plans import plan_and_panel
 
 OUTCOMES = ("online_revenue", "offline_revenue")
 
 
-def _plan_and_panel(world, **model):  # type: ignore[no-untyped-def]
-    raw = {**world.plan, "model": {**world.plan.get("model", {}), **model}}
-    with tempfile.TemporaryDirectory() as tmp:
-        plan = plan_from_dict(raw, base_dir=tmp)
-    return plan, Panel.from_frame(world.panel, plan, source="world.csv")
-
-
 def test_ramps_rise_between_knots_and_hold_the_last_level_past_the_data():
-    spec = ModelSpec.from_plan(_plan_and_panel(simulate_world(seed=1, weeks=104))[0])
+    spec = ModelSpec.from_plan(plan_and_panel(simulate_world(seed=1, weeks=104))[0])
     span = 103 * 7.0
     assert level_knots(span, 13) == 9  # 103 weeks / 13 = 7.9 -> 8 steps
     t = np.arange(104 + 10) / 103.0  # ten weeks past the data
@@ -47,7 +38,7 @@ def test_ramps_rise_between_knots_and_hold_the_last_level_past_the_data():
 
 
 def test_plan_keys_reach_the_spec_and_old_saved_specs_read_as_fixed():
-    plan, _ = _plan_and_panel(
+    plan, _ = plan_and_panel(
         simulate_world(seed=1, weeks=104), baseline="local_level", baseline_step_sd=0.1
     )
     spec = ModelSpec.from_plan(plan)
@@ -72,7 +63,7 @@ def test_a_moving_baseline_follows_a_level_shift_and_its_forecast_holds_and_wide
     for o in OUTCOMES:
         panel[o] = panel[o] * (1 + drop)
     world = dataclasses.replace(world, panel=panel)
-    plan, data = _plan_and_panel(world, baseline="local_level", trend=False)
+    plan, data = plan_and_panel(world, baseline="local_level", trend=False)
     m = OmniMMM(plan, chains=2, draws=150, tune=150, seed=3).fit(data)
     assert m.timings_["log_density"] == "hand-written"
     dec = m.decomposition()
@@ -143,7 +134,7 @@ def test_negative_control_the_moving_baseline_does_not_swallow_media(seed):
         ("drifting/local_level", drifting, "local_level"),
         ("drifting/fixed", drifting, "fixed"),
     ):
-        plan, data = _plan_and_panel(world, baseline=baseline)
+        plan, data = plan_and_panel(world, baseline=baseline)
         m = OmniMMM(plan, chains=4, draws=500, tune=500, seed=1).fit(data)
         scores[name] = (*_roi_scores(m, world), m.diagnostics_.divergences)
     print(f"\nseed {seed}: " + "; ".join(
@@ -166,7 +157,7 @@ def test_deviation_controls_read_the_same_past_in_training_and_in_the_forecast()
     x = np.array([[1.0], [2.0], [3.0], [10.0]])
     np.testing.assert_allclose(control_deviation(x, np.zeros((0, 1)), 2)[:, 0], [0, 1, 1.5, 7.5])
     world = simulate_world(seed=1, weeks=104)
-    plan, panel = _plan_and_panel(world, control_form="deviation", control_window=8)
+    plan, panel = plan_and_panel(world, control_form="deviation", control_window=8)
     spec = ModelSpec.from_plan(plan)
     assert spec.control_form == "deviation"
     n = 80

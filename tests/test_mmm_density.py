@@ -57,19 +57,27 @@ def _variants(spec, dates):  # type: ignore[no-untyped-def]
             "7": {"adstock": "weibull", "l_max": 8},
         },
     )
+    # One outcome with nothing but its level.
+    bare = {
+        "outcomes": spec.outcomes[:1],
+        "synergies": (),
+        "trend": False,
+        "fourier_order": 0,
+        "controls": (),
+    }
+    # Three uncorrelated outcomes with lift tests and the moving baseline.
+    three_lifts_walk = {
+        "outcomes": (*spec.outcomes, "app_revenue"),
+        "outcome_correlation": False,
+        "calibration": lifts,
+        "baseline": "local_level",
+    }
     variants = {
         # Two outcomes, correlated residuals, TV x search synergy, controls, festivals.
         "default": spec,
         "uncorrelated": dataclasses.replace(spec, outcome_correlation=False),
         "mixed-shapes-and-coefficient-priors": dataclasses.replace(spec, channels=mixed),
-        "one-outcome-bare-baseline": dataclasses.replace(
-            spec,
-            outcomes=spec.outcomes[:1],
-            synergies=(),
-            trend=False,
-            fourier_order=0,
-            controls=(),
-        ),
+        "one-outcome-bare-baseline": dataclasses.replace(spec, **bare),
         "lift-tests": dataclasses.replace(spec, calibration=lifts),
         # Three ROI shares per channel (a 3-category simplex); see _panel_for.
         "three-outcomes-uncorrelated": dataclasses.replace(
@@ -101,22 +109,9 @@ def _variants(spec, dates):  # type: ignore[no-untyped-def]
         # with everything else; one outcome with nothing else; with lift tests and three
         # uncorrelated outcomes.
         "local-level": dataclasses.replace(spec, baseline="local_level", baseline_knot_weeks=8),
-        "local-level-one-outcome-bare": dataclasses.replace(
-            spec,
-            outcomes=spec.outcomes[:1],
-            synergies=(),
-            trend=False,
-            fourier_order=0,
-            controls=(),
-            baseline="local_level",
-        ),
+        "local-level-one-outcome-bare": dataclasses.replace(spec, **bare, baseline="local_level"),
         "local-level-three-outcomes-lift-tests": dataclasses.replace(
-            spec,
-            outcomes=(*spec.outcomes, "app_revenue"),
-            outcome_correlation=False,
-            calibration=lifts,
-            baseline="local_level",
-            baseline_knot_weeks=26,
+            spec, **three_lifts_walk, baseline_knot_weeks=26
         ),
         # Controls split into week-to-week and slow parts: more control columns than
         # controls (the world's price index has both, its festivals are indicators).
@@ -125,25 +120,12 @@ def _variants(spec, dates):  # type: ignore[no-untyped-def]
         # one bare outcome, three correlated outcomes (chained normals) and three
         # uncorrelated ones with the moving baseline and lift tests.
         "level-noise": dataclasses.replace(spec, noise="level"),
-        "level-noise-one-outcome-bare": dataclasses.replace(
-            spec,
-            outcomes=spec.outcomes[:1],
-            synergies=(),
-            trend=False,
-            fourier_order=0,
-            controls=(),
-            noise="level",
-        ),
+        "level-noise-one-outcome-bare": dataclasses.replace(spec, **bare, noise="level"),
         "level-noise-three-outcomes-correlated": dataclasses.replace(
             spec, outcomes=(*spec.outcomes, "app_revenue"), noise="level"
         ),
         "level-noise-three-outcomes-local-level-lift-tests": dataclasses.replace(
-            spec,
-            outcomes=(*spec.outcomes, "app_revenue"),
-            outcome_correlation=False,
-            calibration=lifts,
-            baseline="local_level",
-            noise="level",
+            spec, **three_lifts_walk, noise="level"
         ),
         # Seasonal noise (the sd's yearly shape): two correlated outcomes; one outcome
         # without a trend (the Fourier columns come first); with level noise, three

@@ -12,31 +12,22 @@ stays nearly flat.
 from __future__ import annotations
 
 import dataclasses
-import tempfile
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from omnimmm.config import plan_from_dict
-from omnimmm.data.schema import Panel
 from omnimmm.data.simulate import simulate_world
 from omnimmm.errors import PlanError
 from omnimmm.mmm import ModelSpec, OmniMMM
 from omnimmm.mmm.response import NOISE_FLOOR, noise_scale
+from world_plans import plan_and_panel
 
 OUTCOMES = ("online_revenue", "offline_revenue")
 
 
-def _plan_and_panel(world, **model):  # type: ignore[no-untyped-def]
-    raw = {**world.plan, "model": {**world.plan.get("model", {}), **model}}
-    with tempfile.TemporaryDirectory() as tmp:
-        plan = plan_from_dict(raw, base_dir=tmp)
-    return plan, Panel.from_frame(world.panel, plan, source="world.csv")
-
-
 def test_plan_key_reaches_the_spec_and_old_saved_specs_read_as_constant():
-    plan, _ = _plan_and_panel(simulate_world(seed=1, weeks=104), noise="level")
+    plan, _ = plan_and_panel(simulate_world(seed=1, weeks=104), noise="level")
     spec = ModelSpec.from_plan(plan)
     assert spec.noise == "level"
     old = spec.to_dict()
@@ -46,8 +37,8 @@ def test_plan_key_reaches_the_spec_and_old_saved_specs_read_as_constant():
     with pytest.raises(PlanError, match="noise"):
         dataclasses.replace(spec, noise="student_t")
     with pytest.raises(Exception, match="noise"):
-        _plan_and_panel(simulate_world(seed=1, weeks=104), noise="multiplicative")
-    plan, _ = _plan_and_panel(simulate_world(seed=1, weeks=104), seasonal_noise=True)
+        plan_and_panel(simulate_world(seed=1, weeks=104), noise="multiplicative")
+    plan, _ = plan_and_panel(simulate_world(seed=1, weeks=104), seasonal_noise=True)
     spec = ModelSpec.from_plan(plan)
     assert spec.seasonal_noise and ModelSpec.from_dict(spec.to_dict()) == spec
     assert not ModelSpec.from_dict(old).seasonal_noise
@@ -85,7 +76,7 @@ def _world_with_noise(kind: str, seed: int):  # type: ignore[no-untyped-def]
 def fits():  # type: ignore[no-untyped-def]
     out = {}
     for kind in ("proportional", "constant"):
-        plan, data = _plan_and_panel(_world_with_noise(kind, seed=4), noise="level")
+        plan, data = plan_and_panel(_world_with_noise(kind, seed=4), noise="level")
         out[kind] = (OmniMMM(plan, chains=2, draws=300, tune=300, seed=1).fit(data), data)
     return out
 
@@ -148,7 +139,7 @@ def test_seasonal_noise_finds_the_volatile_quarter() -> None:
     ratio = {}
     for volatile in (True, False):
         world, q4 = _world_with_q4_noise(volatile, seed=6)
-        plan, data = _plan_and_panel(world, seasonal_noise=True)
+        plan, data = plan_and_panel(world, seasonal_noise=True)
         m = OmniMMM(plan, chains=2, draws=300, tune=300, seed=1).fit(data)
         assert m.timings_["log_density"] == "hand-written"
         assert m.diagnostics_.divergences == 0
