@@ -62,6 +62,13 @@ def test_contract_and_shares_sum_to_one(small: tuple[Path, pd.DataFrame]) -> Non
                                    "shapley", "hazard_removal"}  # fmt: skip
     for _, g in methods.groupby("method"):
         assert g.share.sum() == pytest.approx(1.0)
+    # The diagnostics keep their per-channel tables (they were written as null before).
+    diag = json.loads((out / "attribution.json").read_text())["diagnostics"]
+    names = set(truth["name"])
+    assert set(diag["half_life_days"]) == names
+    assert all(isinstance(v, float) for v in diag["half_life_days"].values())
+    for weights in diag["half_life_weights"].values():
+        assert sum(weights) == pytest.approx(1.0)
 
 
 def test_default_beats_path_methods_and_negative_control(small: tuple) -> None:

@@ -5,9 +5,11 @@ renders it, so neither needs the other."""
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from omnimmm.journeys.causal import CausalResult
@@ -92,6 +94,12 @@ def _num(x: Any) -> float | None:
 
 
 def _plain(v: Any) -> Any:
+    """``v`` as JSON: mappings with string keys, sequences (and arrays) as lists, numbers
+    (non-finite as null)."""
+    if isinstance(v, Mapping):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, np.ndarray):
+        return [_plain(x) for x in v.tolist()]
     if isinstance(v, tuple | list):
         return [_plain(x) for x in v]
     if isinstance(v, bool | int | str) or v is None:
