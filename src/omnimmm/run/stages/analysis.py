@@ -96,6 +96,15 @@ def run_meta(prep: Prepared, model: Any) -> dict[str, Any]:
             **{k: getattr(model.spec.sampler, k) for k in ("chains", "draws", "tune")},
             "sampler": model.spec.sampler.sampler,
         },
+        # the model's structure beyond the channels: what a reader comparing runs needs
+        "model": {
+            "baseline": model.spec.baseline,
+            "trend": bool(model.spec.trend),
+            "yearly_fourier": int(model.spec.fourier_order),
+            "control_form": model.spec.control_form,
+            "noise": model.spec.noise,
+            "seasonal_noise": bool(model.spec.seasonal_noise),
+        },
         "n_draws_analysis": int(model.response_.n_draws),
         "prior_notes": list(getattr(model, "prior_notes_", ())),
         "created": dt.datetime.now(dt.UTC).date().isoformat(),
