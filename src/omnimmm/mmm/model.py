@@ -91,7 +91,7 @@ from omnimmm.mmm.response import (
     channel_response,
     lagged,
     media_terms,
-    noise_scale,
+    noise_factor,
 )
 from omnimmm.transforms import SATURATIONS
 
@@ -468,18 +468,17 @@ def build_model(
             observed = _data(
                 "data_y", np.asarray(outcomes, dtype=float) / np.asarray(scaling.outcome_scale), 0
             )
-        scale = None
+        power = season = scale = None
         if spec.noise == "level":
             power = pm.Beta(
                 "noise_power", priors.noise_power_a, priors.noise_power_b, dims="outcome"
             )
-            scale = noise_scale(mu, power[None], pt)
         if spec.seasonal_noise:
             season = pm.Normal(
                 "noise_season", 0.0, priors.noise_season_sd, dims=("noise_harmonic", "outcome")
             )
-            shape = pt.exp(feats["fourier"][:, : 2 * NOISE_HARMONICS] @ season)
-            scale = shape if scale is None else scale * shape
+        if power is not None or season is not None:
+            scale = noise_factor(mu, power, feats.get("fourier"), season, 0, pt)
         if n_o == 2 and spec.outcome_correlation:
             # Two outcomes: the LKJ(eta) prior of the one correlation is
             # (rho + 1) / 2 ~ Beta(eta, eta); the Cholesky factor is written out.

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from omnimmm.mmm.design import ChannelLayout, ModelSpec, Scaling
+from omnimmm.mmm.design import NOISE_HARMONICS, ChannelLayout, ModelSpec, Scaling
 from omnimmm.mmm.timevarying import level_knots
 from omnimmm.transforms import ADSTOCKS, SATURATIONS, adstock
 
@@ -45,6 +45,7 @@ __all__ = [
     "channel_response",
     "lagged",
     "media_terms",
+    "noise_factor",
     "noise_scale",
     "param_names",
     "saturate",
@@ -77,6 +78,26 @@ def noise_scale(mu: Any, power: Any, xp: ModuleType = np) -> Any:
     sampling (:mod:`omnimmm.mmm.density.forward` writes it out by hand)."""
     level = 0.5 * (mu + xp.sqrt(mu * mu + NOISE_FLOOR * NOISE_FLOOR))
     return xp.exp(power * xp.log(level))
+
+
+def noise_factor(
+    mu: Any, power: Any, fourier: Any, season: Any, nb: int, xp: ModuleType = np
+) -> Any:
+    """Each week's noise scale ``g`` ``(T, *B, O)``: ``level(mu) ** power`` (level noise)
+    times ``exp(fourier[t, :2K] @ season)`` (seasonal noise, ``K`` =
+    :data:`~omnimmm.mmm.design.NOISE_HARMONICS`); 1 for constant noise.
+
+    ``mu`` ``(T, *B, O)`` on the scaled outcome; ``power`` ``(*B, O)`` and ``season`` ``(*B,
+    2K, O)`` or None; ``fourier`` the weeks' ``(T, 2 * order)`` yearly columns; ``nb`` the
+    number of batch axes ``B`` (draws after sampling, none in the graph). The same formula
+    in the PyMC graph and after sampling."""
+    g = 1.0
+    if power is not None:
+        g = noise_scale(mu, power[None], xp)
+    if season is not None:
+        f = fourier[:, : 2 * NOISE_HARMONICS][(slice(None), *(None,) * nb, slice(None), None)]
+        g = g * xp.exp((f * season[None]).sum(axis=-2))
+    return g
 
 
 def param_names(layout: ChannelLayout) -> list[str]:
@@ -415,17 +436,15 @@ class ResponseModel:
             eps = np.einsum("dij,tdj->tdi", self.params["chol"], z)
         else:
             eps = z * self.params["sigma"]
-        if "noise_power" in self.params:
-            if mean is None:
-                raise ValueError("level noise needs each draw's expected outcome (mean=)")
-            eps = eps * noise_scale(mean / self._y_scale, self.params["noise_power"][None])
-        if "noise_season" in self.params:
-            if features is None:
-                raise ValueError("seasonal noise needs the weeks' baseline features (features=)")
-            k = self.params["noise_season"].shape[1]
-            eps = eps * np.exp(
-                np.einsum("tk,dko->tdo", features["fourier"][:n_t, :k], self.params["noise_season"])
-            )
+        power, season = self.params.get("noise_power"), self.params.get("noise_season")
+        if power is not None and mean is None:
+            raise ValueError("level noise needs each draw's expected outcome (mean=)")
+        if season is not None and features is None:
+            raise ValueError("seasonal noise needs the weeks' baseline features (features=)")
+        if power is not None or season is not None:
+            mu = None if mean is None else mean / self._y_scale
+            fourier = None if features is None else features["fourier"][:n_t]
+            eps = eps * noise_factor(mu, power, fourier, season, 1)
         return eps * self._y_scale
 
     def level_drift(self, n_t: int, rng: np.random.Generator) -> np.ndarray:

@@ -432,7 +432,9 @@ def _tables(model: Any, spec: ModelSpec) -> DensityTables | str:
         [[at("gamma", p * n_o + o) for o in range(n_o)] for p in range(len(pairs))],
         dtype=np.int64,
     ).reshape(-1, n_o)
-    cols, base = [], []
+    cols: list[np.ndarray] = []
+    base: list[list[int]] = []
+    first_col: dict[str, int] = {}  # each feature block's first column in ``features``
     for feat, name in (
         ("t", "trend"),
         ("fourier", "fourier"),
@@ -445,6 +447,7 @@ def _tables(model: Any, spec: ModelSpec) -> DensityTables | str:
         z = _shared(model, f"data_{feat}")
         assert z is not None
         z = z.reshape(len(y), -1)
+        first_col[feat] = len(cols)
         for j in range(z.shape[1]):
             cols.append(z[:, j])
             base.append([at(name, j * n_o + o) for o in range(n_o)])
@@ -453,9 +456,9 @@ def _tables(model: Any, spec: ModelSpec) -> DensityTables | str:
     if spec.noise == "level":
         outcome[3] = [at("noise_power", o) for o in range(n_o)]
     if spec.seasonal_noise:
-        if "fourier" not in names:
+        if "fourier" not in first_col:
             return "seasonal noise without the yearly terms"
-        outcome[4] = 1 if "trend" in names else 0  # the features' first Fourier column
+        outcome[4] = first_col["fourier"]
         outcome[5] = [at("noise_season", o) for o in range(n_o)]
     if n_o > 2 and spec.outcome_correlation:
         outcome[2, 1] = at("chol_cov", 0)
