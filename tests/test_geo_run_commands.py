@@ -407,6 +407,9 @@ def test_plan_model_settings_reach_the_geo_model(
     (folder / "plan.toml").write_text(text + "\n[model]\nseasonal_noise = true\n")
     res = _invoke("validate", str(folder / "plan.toml"))
     assert res.exit_code == 2 and "model.seasonal_noise = true" in res.output
+    (folder / "plan.toml").write_text(text + '\n[model]\nlikelihood = "student_t"\n')
+    res = _invoke("validate", str(folder / "plan.toml"))
+    assert res.exit_code == 2 and 'model.likelihood = "student_t"' in res.output
 
 
 def test_a_failed_geo_gate_is_refitted_with_safer_settings(

@@ -137,6 +137,18 @@ def _variants(spec, dates):  # type: ignore[no-untyped-def]
         "level-seasonal-noise-three-outcomes-correlated": dataclasses.replace(
             spec, outcomes=(*spec.outcomes, "app_revenue"), noise="level", seasonal_noise=True
         ),
+        # Student-t noise: the two-outcome correlation, uncorrelated outcomes, three
+        # correlated ones (chained conditionals), and with level and seasonal noise.
+        "student-t": dataclasses.replace(spec, likelihood="student_t"),
+        "student-t-uncorrelated": dataclasses.replace(
+            spec, outcome_correlation=False, likelihood="student_t"
+        ),
+        "student-t-three-outcomes-correlated": dataclasses.replace(
+            spec, outcomes=(*spec.outcomes, "app_revenue"), likelihood="student_t"
+        ),
+        "student-t-level-seasonal-noise": dataclasses.replace(
+            spec, noise="level", seasonal_noise=True, likelihood="student_t"
+        ),
     }
     assert set(variants) == set(_VARIANTS)
     return variants
@@ -183,6 +195,10 @@ _VARIANTS = (
     "seasonal-noise",
     "seasonal-noise-one-outcome-no-trend",
     "level-seasonal-noise-three-outcomes-correlated",
+    "student-t",
+    "student-t-uncorrelated",
+    "student-t-three-outcomes-correlated",
+    "student-t-level-seasonal-noise",
 )
 
 

@@ -140,7 +140,7 @@ def test_html_shows_the_json_numbers_and_escapes_names(fitted_run: Path) -> None
     # which model structure the run fitted (the plan leaves [model] at its defaults)
     settings = re.search(r'id="model-settings">(.+?)</p>', html).group(1)
     assert "fixed baseline" in settings and "noise constant" in settings, settings
-    assert "varying over the year" not in settings
+    assert "varying over the year" not in settings and "Student-t" not in settings
 
 
 def test_xlsx_is_readable_and_numbers_are_numbers(fitted_run: Path) -> None:

@@ -267,6 +267,10 @@ class ModelSpec(_Frozen):
     #: coefficients learnt per outcome (holiday seasons are often the volatile weeks).
     #: Needs ``yearly_fourier >= 2``.
     seasonal_noise: StrictBool = False
+    #: The noise's distribution: "normal", or "student_t" (heavier tails, degrees of
+    #: freedom learnt per outcome from a Gamma(2, 0.1) prior), so that a few outlying
+    #: weeks do not widen every week's interval or pull the fit.
+    likelihood: Literal["normal", "student_t"] = "normal"
 
 
 class CalibrationSpec(_Frozen):

@@ -49,6 +49,9 @@ CONTROL_FORMS = ("level", "deviation", "split")
 #: Noise models of ``[model] noise``: one sd per outcome, or an sd that grows with the
 #: expected level (``sigma * level ** noise_power``; :mod:`omnimmm.mmm.model`).
 NOISE_MODELS = ("constant", "level")
+#: Noise distributions of ``[model] likelihood``: normal, or Student-t with degrees of
+#: freedom ``noise_df`` learnt per outcome (:mod:`omnimmm.mmm.model`).
+LIKELIHOODS = ("normal", "student_t")
 #: ``[model] seasonal_noise``: the noise sd's yearly shape uses the first this many Fourier
 #: pairs of the baseline (``sin1, cos1, sin2, cos2``).
 NOISE_HARMONICS = 2
@@ -163,10 +166,15 @@ class ModelSpec:
     control_window: int = 13
     noise: str = "constant"
     seasonal_noise: bool = False
+    likelihood: str = "normal"
 
     def __post_init__(self) -> None:
         if self.noise not in NOISE_MODELS:
             raise PlanError(f"[model] noise = {self.noise!r}; expected one of {list(NOISE_MODELS)}")
+        if self.likelihood not in LIKELIHOODS:
+            raise PlanError(
+                f"[model] likelihood = {self.likelihood!r}; expected one of {list(LIKELIHOODS)}"
+            )
         if self.seasonal_noise and self.fourier_order < NOISE_HARMONICS:
             raise PlanError(
                 f"[model] seasonal_noise = true needs yearly_fourier >= {NOISE_HARMONICS} "
@@ -278,6 +286,7 @@ class ModelSpec:
             control_window=int(m.control_window),
             noise=str(m.noise),
             seasonal_noise=bool(m.seasonal_noise),
+            likelihood=str(m.likelihood),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -308,6 +317,7 @@ class ModelSpec:
             control_window=d.get("control_window", 13),
             noise=d.get("noise", "constant"),
             seasonal_noise=d.get("seasonal_noise", False),
+            likelihood=d.get("likelihood", "normal"),
         )
 
     def layout(self) -> ChannelLayout:

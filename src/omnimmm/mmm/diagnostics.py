@@ -105,6 +105,7 @@ _LABELS = {
     "festival_coef": "festival effect",
     "sigma": "noise",
     "noise_power": "noise growth with level",
+    "noise_df": "noise tail weight (degrees of freedom)",
     "noise_season": "noise over the year",
     "lift": "lift-test effect",
 }

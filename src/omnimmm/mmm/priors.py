@@ -86,6 +86,11 @@ class BaselinePriors:
         Normal(0, sd) prior of each coefficient of the noise sd's yearly shape (``[model]
         seasonal_noise``: ``log sd`` gains ``sum_j c_j f_j(t)`` over the first yearly sin/cos
         pairs); 0.3 lets the sd of the most volatile weeks reach about twice the calmest.
+    noise_df_a, noise_df_b : float
+        Gamma(shape a, rate b) prior of each outcome's degrees of freedom ``nu`` (``[model]
+        likelihood = "student_t"``); Gamma(2, 0.1) (mean 20) is the usual weakly informative
+        choice: it keeps heavy tails (``nu`` 2-5) and a nearly normal noise (``nu`` 30+)
+        both plausible and lets the data choose.
     """
 
     level_mu: float = 1.0
@@ -100,6 +105,8 @@ class BaselinePriors:
     noise_power_a: float = 1.0
     noise_power_b: float = 2.0
     noise_season_sd: float = 0.3
+    noise_df_a: float = 2.0
+    noise_df_b: float = 0.1
 
 
 # --------------------------------------------------------------------------- adstock

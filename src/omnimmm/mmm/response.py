@@ -288,8 +288,8 @@ class ResponseModel:
     scaling : Scaling
     params : dict of str to numpy.ndarray
         Posterior draws, draw axis first (see :func:`param_names` and
-        :data:`BASELINE_PARAMS`; ``sigma`` (O,) and optionally ``chol`` (O, O) and
-        ``noise_power`` (O,) per draw).
+        :data:`BASELINE_PARAMS`; ``sigma`` (O,) and optionally ``chol`` (O, O),
+        ``noise_power`` (O,), ``noise_season`` and ``noise_df`` (O,) per draw).
     history : pandas.DataFrame
         Training spend (dates x channels, currency), used for inherited carryover.
     horizon_weeks : int, default 13
@@ -334,7 +334,7 @@ class ResponseModel:
         stacked = posterior.stack(sample=("chain", "draw"))
         n = stacked.sizes["sample"]
         step = 1 if max_draws is None or n <= max_draws else int(np.ceil(n / max_draws))
-        noise = ["sigma", "chol", "noise_power", "noise_season"]
+        noise = ["sigma", "chol", "noise_power", "noise_season", "noise_df"]
         names = param_names(spec.layout()) + [*BASELINE_PARAMS, *noise]
         params = {}
         for name in names:
@@ -430,8 +430,11 @@ class ResponseModel:
         With level noise (``[model] noise = "level"``) each draw's noise grows with its own
         expected outcome ``mean`` ``(T, D, O)`` in currency, which is then required; with
         seasonal noise (``seasonal_noise``) it follows the weeks' yearly terms, so the
-        weeks' baseline ``features`` are required."""
-        z = rng.standard_normal((n_t, self.n_draws, len(self.spec.outcomes)))
+        weeks' baseline ``features`` are required. With Student-t noise (``likelihood =
+        "student_t"``) the whitened draws are Student-t with each draw's ``noise_df``."""
+        shape = (n_t, self.n_draws, len(self.spec.outcomes))
+        df = self.params.get("noise_df")
+        z = rng.standard_normal(shape) if df is None else rng.standard_t(np.broadcast_to(df, shape))
         if "chol" in self.params:
             eps = np.einsum("dij,tdj->tdi", self.params["chol"], z)
         else:

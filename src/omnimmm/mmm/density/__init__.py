@@ -65,7 +65,7 @@ __all__ = [
 #: rename, a split into modules, a docstring) keeps it; ``tests/test_mmm_density.py``
 #: checks the density against PyMC's either way. numba's compiled cache does not depend on
 #: it (see :mod:`omnimmm.mmm.density.cache`).
-KERNEL_VERSION = "3"
+KERNEL_VERSION = "4"
 
 
 #: Imported on first use, so that importing the kernel alone (the child process of

@@ -493,18 +493,69 @@ def _likelihood(v, gv, y, mu, outcome, ch0, lp, features):  # pragma: no cover -
     return lp, r
 
 
+@numba.njit(cache=True, error_model="numpy")
+def _digamma(x):  # pragma: no cover - compiled
+    """The digamma function for ``x > 0``: recurrence up to 6, then the asymptotic series
+    (absolute error below 1e-12)."""
+    acc = 0.0
+    while x < 6.0:
+        acc -= 1.0 / x
+        x += 1.0
+    x2 = 1.0 / (x * x)
+    return acc + math.log(x) - 0.5 / x - x2 * (1.0 / 12 - x2 * (1.0 / 120 - x2 / 252))
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _whitened(v, df, k, z):  # pragma: no cover - compiled
+    """One whitened residual ``z`` of outcome ``k``: its log density (without the per-outcome
+    constant of :func:`_whitened_constant`), the slope in ``z`` and the slope in the degrees of
+    freedom. Standard normal when ``df[k] < 0``, else Student-t with ``nu = v[df[k]]``."""
+    if df[k] < 0:
+        return -0.5 * z * z, -z, 0.0
+    nu = v[df[k]]
+    zz = z * z
+    lq = math.log1p(zz / nu)
+    return (
+        -0.5 * (nu + 1.0) * lq,
+        -(nu + 1.0) * z / (nu + zz),
+        (-0.5 * lq + 0.5 * (nu + 1.0) * zz / (nu * (nu + zz))),
+    )
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _whitened_constant(v, df, k):  # pragma: no cover - compiled
+    """The per-residual constant of :func:`_whitened`'s log density and its slope in the
+    degrees of freedom."""
+    if df[k] < 0:
+        return -0.5 * _LOG2PI, 0.0
+    nu = v[df[k]]
+    c = math.lgamma(0.5 * (nu + 1.0)) - math.lgamma(0.5 * nu) - 0.5 * math.log(nu * math.pi)
+    return c, 0.5 * _digamma(0.5 * (nu + 1.0)) - 0.5 * _digamma(0.5 * nu) - 0.5 / nu
+
+
 @numba.njit(cache=True, error_model="numpy", inline="always")
 def _gaussian(v, gv, y, mu, outcome, ch0, lp):  # pragma: no cover - compiled
-    """The constant-noise likelihood (normal, correlated across outcomes): ``lp`` plus its
-    log density, its slope ``r`` in ``mu``; the slopes in the residual scales (and
-    correlation, Cholesky factor) into ``gv``."""
+    """The constant-scale likelihood (correlated across outcomes): ``lp`` plus its log
+    density, its slope ``r`` in ``mu``; the slopes in the residual scales (and correlation,
+    Cholesky factor, degrees of freedom) into ``gv``.
+
+    The residuals are whitened outcome by outcome (``z = L^-1 (y - mu)``), and each ``z`` is
+    standard normal, or Student-t where ``outcome[6]`` holds the outcome's degrees of
+    freedom (:func:`_whitened`): ``log p = sum_k -log L[k, k] + kappa(z_k)``; every slope
+    below is written with ``psi = dkappa / dz`` (``-z`` for the normal)."""
     t_n, o_n = y.shape
+    df = outcome[6]
     # Likelihood and its slope r = dlogp/dmu.
     r = np.zeros((t_n, o_n))
+    g_df = np.zeros(o_n)
+    for o in range(o_n):
+        c, dc = _whitened_constant(v, df, o)
+        lp += t_n * c
+        g_df[o] = t_n * dc
     rho_at = outcome[2, 0]
     if ch0 >= 0:
-        # Chained normals (model._correlated_normal): z = L^-1 (y - mu) by forward
-        # substitution, log p = sum_k -log L[k, k] - z_k^2 / 2; back through it row by
+        # Chained conditionals (model._correlated_normal): z = L^-1 (y - mu) by forward
+        # substitution, log p = sum_k -log L[k, k] + kappa(z_k); back through it row by
         # row from the last (``zb`` the slope in z, then in the residual).
         zz = np.zeros(o_n)
         zb = np.zeros(o_n)
@@ -515,8 +566,10 @@ def _gaussian(v, gv, y, mu, outcome, ch0, lp):  # pragma: no cover - compiled
                 for j in range(kk):
                     acc -= v[r0 + j] * zz[j]
                 zz[kk] = acc / v[r0 + kk]
-                lp += -0.5 * _LOG2PI - math.log(v[r0 + kk]) - 0.5 * zz[kk] * zz[kk]
-                zb[kk] = -zz[kk]
+                kap, psi, dnu = _whitened(v, df, kk, zz[kk])
+                lp += kap - math.log(v[r0 + kk])
+                zb[kk] = psi
+                g_df[kk] += dnu
             for kk in range(o_n - 1, -1, -1):
                 r0 = ch0 + kk * (kk + 1) // 2
                 lkk = v[r0 + kk]
@@ -532,12 +585,14 @@ def _gaussian(v, gv, y, mu, outcome, ch0, lp):  # pragma: no cover - compiled
             g_sd = 0.0
             for t in range(t_n):
                 e = (y[t, o] - mu[t, o]) / sd
-                lp += -0.5 * _LOG2PI - math.log(sd) - 0.5 * e * e
-                r[t, o] = e / sd
-                g_sd += (e * e - 1.0) / sd
+                kap, psi, dnu = _whitened(v, df, o, e)
+                lp += kap - math.log(sd)
+                r[t, o] = -psi / sd
+                g_sd += (-psi * e - 1.0) / sd
+                g_df[o] += dnu
             gv[outcome[1, o]] += g_sd
     else:
-        # y0 ~ N(mu0, s0); y1 ~ N(mu1 + s1 rho z0, s1 sqrt(1 - rho^2)), z0 = (y0 - mu0) / s0.
+        # y0 = mu0 + s0 z0; y1 = mu1 + s1 rho z0 + s1 sqrt(1 - rho^2) z1.
         s0 = v[outcome[1, 0]]
         s1 = v[outcome[1, 1]]
         rho = 2.0 * v[rho_at] - 1.0
@@ -548,16 +603,23 @@ def _gaussian(v, gv, y, mu, outcome, ch0, lp):  # pragma: no cover - compiled
         g_rho = 0.0
         for t in range(t_n):
             z0 = (y[t, 0] - mu[t, 0]) / s0
-            e1 = y[t, 1] - mu[t, 1] - s1 * rho * z0
-            q = e1 / (sc * sc)
-            lp += -_LOG2PI - math.log(s0) - math.log(sc) - 0.5 * z0 * z0 - 0.5 * e1 * q
+            z1 = (y[t, 1] - mu[t, 1] - s1 * rho * z0) / sc
+            k0, psi0, dnu0 = _whitened(v, df, 0, z0)
+            k1, psi1, dnu1 = _whitened(v, df, 1, z1)
+            lp += k0 + k1 - math.log(s0) - math.log(sc)
+            q = -psi1 / sc  # the slope in mu1
             r[t, 1] = q
-            r[t, 0] = z0 / s0 - q * s1 * rho / s0
-            dsc = -1.0 / sc + e1 * q / sc
-            g0 += (z0 * z0 - 1.0) / s0 - q * s1 * rho * z0 / s0
+            r[t, 0] = -psi0 / s0 - q * s1 * rho / s0
+            dsc = -1.0 / sc + q * z1
+            g0 += (-psi0 * z0 - 1.0) / s0 - q * s1 * rho * z0 / s0
             g1 += dsc * c1 + q * rho * z0
             g_rho += dsc * s1 * (-rho / c1) + q * s1 * z0
+            g_df[0] += dnu0
+            g_df[1] += dnu1
         gv[outcome[1, 0]] += g0
         gv[outcome[1, 1]] += g1
         gv[rho_at] += 2.0 * g_rho
+    for o in range(o_n):
+        if df[o] >= 0:
+            gv[df[o]] += g_df[o]
     return lp, r

@@ -72,7 +72,7 @@ class DensityTables:
     base (F, O)
         Coordinate of each baseline coefficient (columns of ``features``; the moving
         baseline's ramps are features too, its steps their coefficients).
-    outcome (6, O)
+    outcome (7, O)
         Coordinates of ``level`` and ``sigma`` (-1 for three or more correlated
         outcomes) per outcome; row 2: the two-outcome correlation's coordinate in column
         0, the first coordinate of the packed Cholesky factor ``chol_cov`` (three or more
@@ -81,7 +81,8 @@ class DensityTables:
         coordinate of each outcome's ``noise_power`` (level noise), -1 for constant noise;
         rows 4-5 (seasonal noise, -1 without): the column of ``features`` where its first
         Fourier column is, and the coordinate of the outcome's first ``noise_season``
-        coefficient (harmonic ``j``'s is ``O * j`` further).
+        coefficient (harmonic ``j``'s is ``O * j`` further); row 6: the coordinate of each
+        outcome's ``noise_df`` (Student-t noise), -1 for normal noise.
     lift_c (K,)
         The channel of each lift test.
     expand (E, 5)
@@ -451,8 +452,10 @@ def _tables(model: Any, spec: ModelSpec) -> DensityTables | str:
         for j in range(z.shape[1]):
             cols.append(z[:, j])
             base.append([at(name, j * n_o + o) for o in range(n_o)])
-    outcome = np.full((6, n_o), -1, dtype=np.int64)
+    outcome = np.full((7, n_o), -1, dtype=np.int64)
     outcome[0] = [at("level", o) for o in range(n_o)]
+    if spec.likelihood == "student_t":
+        outcome[6] = [at("noise_df", o) for o in range(n_o)]
     if spec.noise == "level":
         outcome[3] = [at("noise_power", o) for o in range(n_o)]
     if spec.seasonal_noise:

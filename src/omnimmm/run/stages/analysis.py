@@ -104,6 +104,7 @@ def run_meta(prep: Prepared, model: Any) -> dict[str, Any]:
             "control_form": model.spec.control_form,
             "noise": model.spec.noise,
             "seasonal_noise": bool(model.spec.seasonal_noise),
+            "likelihood": model.spec.likelihood,
         },
         "n_draws_analysis": int(model.response_.n_draws),
         "prior_notes": list(getattr(model, "prior_notes_", ())),
