@@ -1,11 +1,12 @@
-"""Student-t noise (``[model] likelihood = "student_t"``).
+"""Student-t noise (``[model] likelihood = "student_t"``) and the default ``"auto"``.
 
 The plan key and the saved spec; the forecast's noise draws are Student-t with each draw's
 degrees of freedom; and recovery with a negative control: on a world whose noise is
 Student-t with 3 degrees of freedom the learnt ``nu`` is small, on the same world with
 normal noise of the same sd it stays large, and the heavy-tailed fit's 90% noise band is
 narrower than the normal fit's on the same data (a few outlying weeks no longer widen
-every week's interval).
+every week's interval). ``"auto"`` keeps the normal fit on the normal world and refits
+the heavy-tailed one as Student-t.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ OUTCOMES = ("online_revenue", "offline_revenue")
 
 
 def test_plan_key_reaches_the_spec_and_old_saved_specs_read_as_normal():
+    plan, _ = plan_and_panel(simulate_world(seed=1, weeks=104))
+    assert ModelSpec.from_plan(plan).likelihood == "auto"
     plan, _ = plan_and_panel(simulate_world(seed=1, weeks=104), likelihood="student_t")
     spec = ModelSpec.from_plan(plan)
     assert spec.likelihood == "student_t"
@@ -105,3 +108,30 @@ def test_the_noise_draws_are_student_t_with_each_draws_degrees_of_freedom(fits) 
     q = {k: np.quantile(np.abs(v), 0.999) for k, v in draws.items()}
     assert q["heavy"] > 1.4 * q["light"], q
     assert 4.5 < q["light"] < 5.3, q
+
+
+@pytest.fixture(scope="module")
+def auto_fits():  # type: ignore[no-untyped-def]
+    out = {}
+    for kind in ("t3", "normal"):
+        plan, data = plan_and_panel(_world_with_noise(kind, seed=4))  # likelihood "auto"
+        out[kind] = OmniMMM(plan, chains=2, draws=300, tune=300, seed=1).fit(data)
+    return out
+
+
+def test_auto_refits_heavy_tails_as_student_t_and_keeps_normal_noise_normal(
+    auto_fits,
+) -> None:
+    heavy, normal = auto_fits["t3"], auto_fits["normal"]
+    assert heavy.spec_.likelihood == "student_t" and "noise_df" in heavy.idata_.posterior
+    assert normal.spec_.likelihood == "normal" and "noise_df" not in normal.idata_.posterior
+    for m in (heavy, normal):
+        assert ModelSpec.from_dict(m.spec_.to_dict()) == m.spec_  # saved as the choice
+    check = heavy.likelihood_check_
+    assert check["chosen"] == "student_t" and check["heavy"]
+    assert min(check["p"]) < check["alpha"] and max(check["excess_kurtosis"]) > 1.0, check
+    assert heavy.timings_["total"] > heavy.timings_["normal_fit_total"] > 0
+    check = normal.likelihood_check_
+    assert check["chosen"] == "normal" and not check["heavy"]
+    assert min(check["p"]) >= check["alpha"], check
+    assert "normal_fit_total" not in normal.timings_

@@ -49,9 +49,16 @@ CONTROL_FORMS = ("level", "deviation", "split")
 #: Noise models of ``[model] noise``: one sd per outcome, or an sd that grows with the
 #: expected level (``sigma * level ** noise_power``; :mod:`omnimmm.mmm.model`).
 NOISE_MODELS = ("constant", "level")
-#: Noise distributions of ``[model] likelihood``: normal, or Student-t with degrees of
-#: freedom ``noise_df`` learnt per outcome (:mod:`omnimmm.mmm.model`).
-LIKELIHOODS = ("normal", "student_t")
+#: Noise distributions of ``[model] likelihood``: normal, Student-t with degrees of
+#: freedom ``noise_df`` learnt per outcome (:mod:`omnimmm.mmm.model`), or "auto": normal
+#: unless its residuals' tails call for Student-t (:mod:`omnimmm.mmm.tails`); a fitted
+#: model's spec holds the one it chose.
+LIKELIHOODS = ("auto", "normal", "student_t")
+#: Student-t noise: the degrees of freedom are this plus ``noise_df_excess`` (Gamma prior),
+#: so the noise keeps a finite variance. Below 2 a few panels' posteriors (Robyn's, whose
+#: plain plan leaves its holidays out) split into modes that treat different weeks as the
+#: outliers, and chains stop agreeing (R-hat 1.53 at nu about 0.85).
+NOISE_DF_MIN = 2.0
 #: ``[model] seasonal_noise``: the noise sd's yearly shape uses the first this many Fourier
 #: pairs of the baseline (``sin1, cos1, sin2, cos2``).
 NOISE_HARMONICS = 2
@@ -166,7 +173,7 @@ class ModelSpec:
     control_window: int = 13
     noise: str = "constant"
     seasonal_noise: bool = False
-    likelihood: str = "normal"
+    likelihood: str = "auto"
 
     def __post_init__(self) -> None:
         if self.noise not in NOISE_MODELS:
@@ -317,7 +324,7 @@ class ModelSpec:
             control_window=d.get("control_window", 13),
             noise=d.get("noise", "constant"),
             seasonal_noise=d.get("seasonal_noise", False),
-            likelihood=d.get("likelihood", "normal"),
+            likelihood=d.get("likelihood", "normal"),  # saved before Student-t: normal
         )
 
     def layout(self) -> ChannelLayout:

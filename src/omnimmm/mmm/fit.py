@@ -61,7 +61,12 @@ class OmniMMM:
         Posterior mean function in currency units (the optimizer's response).
     diagnostics_ : Diagnostics
     timings_ : dict
-        ``compile``, ``sampling`` and ``total`` seconds and the sampler used.
+        ``compile``, ``sampling`` and ``total`` seconds and the sampler used (with
+        ``likelihood = "auto"`` refitted as Student-t: the refit's, and ``total`` both fits').
+    likelihood_check_ : dict or None
+        With ``likelihood = "auto"``: the tail test of the normal fit's residuals and the
+        likelihood it chose (:func:`omnimmm.mmm.tails.tail_check`, plus ``chosen``); the
+        fitted spec holds the chosen one. None otherwise and for a loaded model.
     warm_start_ : WarmStart or None
         Where the chains ended, for a warm refit (:meth:`fit`'s ``warm_start``); only after
         a nutpie fit in this process (None for a loaded model).
@@ -72,6 +77,7 @@ class OmniMMM:
     model_: Any
     #: What resolving the spec against the panel changed (:mod:`omnimmm.mmm.units`).
     prior_notes_: tuple[str, ...] = ()
+    likelihood_check_: dict[str, Any] | None = None
 
     def __init__(
         self,
@@ -276,6 +282,24 @@ class OmniMMM:
             horizon_weeks=self.horizon_weeks,
         )
         self.diagnostics_ = diagnostics.convergence(idata, self.spec.sampler.sampler)
+
+    def _choose_likelihood(self) -> None:
+        """``likelihood = "auto"``, after the normal fit (the model an "auto" spec builds):
+        keep it, or refit with Student-t noise when its residuals' tails are significantly
+        heavy (:mod:`omnimmm.mmm.tails`). The spec then names the choice."""
+        from omnimmm.mmm.tails import tail_check
+
+        check = tail_check(self)
+        chosen = "student_t" if check["heavy"] else "normal"
+        self.spec = self.spec_ = dataclasses.replace(self.spec, likelihood=chosen)
+        self.response_.spec = self.spec
+        if chosen == "student_t":
+            first, notes = dict(self.timings_), self.prior_notes_
+            self.fit(self.panel_)  # a cold refit: the normal fit's warm start is another model
+            self.prior_notes_ = notes
+            self.timings_["total"] = first.get("total", 0.0) + self.timings_.get("total", 0.0)
+            self.timings_["normal_fit_total"] = first.get("total", 0.0)
+        self.likelihood_check_ = {**check, "chosen": chosen}
 
     def prior_predictive(self, panel: Any, samples: int = 500) -> Any:
         """Prior predictive draws of the outcomes for ``panel`` (no fitting needed).
@@ -490,6 +514,8 @@ class PendingFit:
         )
         m._set_fitted(self.panel, self._scaling, idata, timings)
         m.model_ = self._model
+        if m.spec.likelihood == "auto":
+            m._choose_likelihood()
         return m
 
     def cancel(self) -> None:

@@ -22,8 +22,8 @@ the baseline and ``c ~ Normal(0, noise_season_sd)``, for panels whose holiday se
 their volatile one.
 
 With ``[model] likelihood = "student_t"`` the whitened noise ``z = L^-1 eps / g`` is
-Student-t instead of normal, outcome by outcome, with degrees of freedom ``nu[o] ~
-Gamma(2, 0.1)`` learnt per outcome: a few outlying weeks (a promotion that misfired, a
+Student-t instead of normal, outcome by outcome, with degrees of freedom ``nu[o] = 2 +
+noise_df_excess[o]``, ``noise_df_excess ~ Gamma(2, 0.1)``, learnt per outcome: a few outlying weeks (a promotion that misfired, a
 stock-out) then widen neither the fit nor every week's interval.
 
 With ``[model] baseline = "local_level"`` the level drifts: a random walk on knots about
@@ -82,6 +82,7 @@ import pytensor
 import pytensor.tensor as pt
 
 from omnimmm.mmm.design import (
+    NOISE_DF_MIN,
     NOISE_HARMONICS,
     ModelSpec,
     Scaling,
@@ -501,7 +502,10 @@ def build_model(
             scale = noise_factor(mu, power, feats.get("fourier"), season, 0, pt)
         nu = None
         if spec.likelihood == "student_t":
-            nu = pm.Gamma("noise_df", priors.noise_df_a, priors.noise_df_b, dims="outcome")
+            excess = pm.Gamma(
+                "noise_df_excess", priors.noise_df_a, priors.noise_df_b, dims="outcome"
+            )
+            nu = NOISE_DF_MIN + excess
         if n_o == 2 and spec.outcome_correlation:
             # Two outcomes: the LKJ(eta) prior of the one correlation is
             # (rho + 1) / 2 ~ Beta(eta, eta); the Cholesky factor is written out.

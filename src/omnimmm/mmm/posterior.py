@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from omnimmm.mmm.design import ModelSpec, Scaling
+from omnimmm.mmm.design import NOISE_DF_MIN, ModelSpec, Scaling
 from omnimmm.mmm.response import baseline_terms, channel_response
 
 __all__ = ["complete_posterior", "delayed_l_max"]
@@ -80,6 +80,8 @@ def complete_posterior(
     outcomes = list(spec.outcomes)
     n_o = len(outcomes)
 
+    if "noise_df_excess" in post and "noise_df" not in post:  # Student-t noise
+        post["noise_df"] = post["noise_df_excess"] + NOISE_DF_MIN
     if "adstock_delayed_theta_frac" in post and "adstock_delayed_theta" not in post:
         frac = post["adstock_delayed_theta_frac"]
         post["adstock_delayed_theta"] = frac * (delayed_l_max(spec) - 1)

@@ -87,10 +87,11 @@ class BaselinePriors:
         seasonal_noise``: ``log sd`` gains ``sum_j c_j f_j(t)`` over the first yearly sin/cos
         pairs); 0.3 lets the sd of the most volatile weeks reach about twice the calmest.
     noise_df_a, noise_df_b : float
-        Gamma(shape a, rate b) prior of each outcome's degrees of freedom ``nu`` (``[model]
-        likelihood = "student_t"``); Gamma(2, 0.1) (mean 20) is the usual weakly informative
-        choice: it keeps heavy tails (``nu`` 2-5) and a nearly normal noise (``nu`` 30+)
-        both plausible and lets the data choose.
+        Gamma(shape a, rate b) prior of each outcome's degrees of freedom above 2, ``nu -
+        2`` (``[model] likelihood = "student_t"``; :data:`omnimmm.mmm.design.NOISE_DF_MIN`);
+        Gamma(2, 0.1) (mean 20) is the usual weakly informative choice: it keeps heavy tails
+        (``nu`` 2-5) and a nearly normal noise (``nu`` 30+) both plausible and lets the
+        data choose.
     """
 
     level_mu: float = 1.0

@@ -36,7 +36,7 @@ from omnimmm.mmm.density.tables import (
     _CHOL_DIAG,
     _CHOL_OFF,
 )
-from omnimmm.mmm.design import NOISE_HARMONICS
+from omnimmm.mmm.design import NOISE_DF_MIN, NOISE_HARMONICS
 from omnimmm.mmm.response import NOISE_FLOOR
 
 use_kernel_stamp()  # before the numba.njit(cache=True) below
@@ -44,6 +44,7 @@ use_kernel_stamp()  # before the numba.njit(cache=True) below
 _LOG2PI = math.log(2.0 * math.pi)
 _NOISE_FLOOR = NOISE_FLOOR
 _NOISE_COLS = 2 * NOISE_HARMONICS
+_NOISE_DF_MIN = NOISE_DF_MIN
 
 # ``error_model="numpy"``: a division by zero gives inf or nan, which the callback reports
 # to nutpie as a non-finite log density (the point is rejected, as with PyMC's graph),
@@ -509,10 +510,11 @@ def _digamma(x):  # pragma: no cover - compiled
 def _whitened(v, df, k, z):  # pragma: no cover - compiled
     """One whitened residual ``z`` of outcome ``k``: its log density (without the per-outcome
     constant of :func:`_whitened_constant`), the slope in ``z`` and the slope in the degrees of
-    freedom. Standard normal when ``df[k] < 0``, else Student-t with ``nu = v[df[k]]``."""
+    freedom. Standard normal when ``df[k] < 0``, else Student-t with ``nu = v[df[k]] +
+    NOISE_DF_MIN``."""
     if df[k] < 0:
         return -0.5 * z * z, -z, 0.0
-    nu = v[df[k]]
+    nu = v[df[k]] + _NOISE_DF_MIN
     zz = z * z
     lq = math.log1p(zz / nu)
     return (
@@ -528,7 +530,7 @@ def _whitened_constant(v, df, k):  # pragma: no cover - compiled
     degrees of freedom."""
     if df[k] < 0:
         return -0.5 * _LOG2PI, 0.0
-    nu = v[df[k]]
+    nu = v[df[k]] + _NOISE_DF_MIN
     c = math.lgamma(0.5 * (nu + 1.0)) - math.lgamma(0.5 * nu) - 0.5 * math.log(nu * math.pi)
     return c, 0.5 * _digamma(0.5 * (nu + 1.0)) - 0.5 * _digamma(0.5 * nu) - 0.5 / nu
 

@@ -82,7 +82,8 @@ class DensityTables:
         rows 4-5 (seasonal noise, -1 without): the column of ``features`` where its first
         Fourier column is, and the coordinate of the outcome's first ``noise_season``
         coefficient (harmonic ``j``'s is ``O * j`` further); row 6: the coordinate of each
-        outcome's ``noise_df`` (Student-t noise), -1 for normal noise.
+        outcome's ``noise_df_excess`` (Student-t noise: ``nu = NOISE_DF_MIN + excess``), -1
+        for normal noise.
     lift_c (K,)
         The channel of each lift test.
     expand (E, 5)
@@ -455,7 +456,7 @@ def _tables(model: Any, spec: ModelSpec) -> DensityTables | str:
     outcome = np.full((7, n_o), -1, dtype=np.int64)
     outcome[0] = [at("level", o) for o in range(n_o)]
     if spec.likelihood == "student_t":
-        outcome[6] = [at("noise_df", o) for o in range(n_o)]
+        outcome[6] = [at("noise_df_excess", o) for o in range(n_o)]
     if spec.noise == "level":
         outcome[3] = [at("noise_power", o) for o in range(n_o)]
     if spec.seasonal_noise:

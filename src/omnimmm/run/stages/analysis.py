@@ -105,11 +105,21 @@ def run_meta(prep: Prepared, model: Any) -> dict[str, Any]:
             "noise": model.spec.noise,
             "seasonal_noise": bool(model.spec.seasonal_noise),
             "likelihood": model.spec.likelihood,
+            "likelihood_check": _tail_check_meta(model),
         },
         "n_draws_analysis": int(model.response_.n_draws),
         "prior_notes": list(getattr(model, "prior_notes_", ())),
         "created": dt.datetime.now(dt.UTC).date().isoformat(),
     }
+
+
+def _tail_check_meta(model: Any) -> dict[str, Any] | None:
+    """``likelihood = "auto"``: the normal fit's tail test, per outcome (None otherwise)."""
+    check = getattr(model, "likelihood_check_", None)
+    if not check:
+        return None
+    keys = ("outcomes", "excess_kurtosis", "z", "p", "alpha", "weeks", "heavy", "chosen")
+    return {k: check[k] for k in keys}
 
 
 def analysis_stage(state: RunState) -> None:

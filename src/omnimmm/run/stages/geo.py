@@ -122,7 +122,7 @@ def _unsupported(plan: Plan, path: Path) -> None:
         found.append(f'model.noise = "{plan.model.noise}"')  # the geo noise is constant
     if plan.model.seasonal_noise:
         found.append("model.seasonal_noise = true")
-    if plan.model.likelihood != "normal":
+    if plan.model.likelihood == "student_t":
         found.append(f'model.likelihood = "{plan.model.likelihood}"')  # the geo noise is normal
     for i, c in enumerate(plan.channels, 1):
         if c.adstock not in (None, "geometric"):
