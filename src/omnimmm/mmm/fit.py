@@ -78,6 +78,7 @@ class OmniMMM:
     #: What resolving the spec against the panel changed (:mod:`omnimmm.mmm.units`).
     prior_notes_: tuple[str, ...] = ()
     likelihood_check_: dict[str, Any] | None = None
+    _warm_request: WarmStart | None = None  # the last fit_start's warm start
 
     def __init__(
         self,
@@ -249,6 +250,7 @@ class OmniMMM:
         finishes the fit and returns ``self``. Same numbers as :meth:`fit`.
         """
         compiled = None
+        self._warm_request = warm_start  # the Student-t refit of "auto" may use it
         if prepared is not None and prepared.matches(panel, self.spec):
             self.spec = dataclasses.replace(prepared.spec, sampler=self.spec.sampler)
             self.prior_notes_ = prepared.prior_notes
@@ -295,7 +297,9 @@ class OmniMMM:
         self.response_.spec = self.spec
         if chosen == "student_t":
             first, notes = dict(self.timings_), self.prior_notes_
-            self.fit(self.panel_)  # a cold refit: the normal fit's warm start is another model
+            # Not from the normal fit's chains (another model); from the caller's warm
+            # start where it is a Student-t fit's (a backtest's previous origin).
+            self.fit(self.panel_, warm_start=self._warm_request)
             self.prior_notes_ = notes
             self.timings_["total"] = first.get("total", 0.0) + self.timings_.get("total", 0.0)
             self.timings_["normal_fit_total"] = first.get("total", 0.0)
