@@ -135,3 +135,48 @@ def test_auto_refits_heavy_tails_as_student_t_and_keeps_normal_noise_normal(
     assert check["chosen"] == "normal" and not check["heavy"]
     assert min(check["p"]) >= check["alpha"], check
     assert "normal_fit_total" not in normal.timings_
+
+
+def _world_with_events(seed: int, events: bool):  # type: ignore[no-untyped-def]
+    """The simulator's world (four channels) with 2% normal noise and, with ``events``, a
+    spike of +30-60% in about 6% of the weeks: events that no column of the plan records
+    (a promotion, a holiday the calendar lacks), as in Robyn's panel without its holidays."""
+    world = simulate_world(seed=seed, channels=("search", "social", "tv", "outdoor"), noise=0.0)
+    panel = world.panel.copy()
+    rng = np.random.default_rng(seed + 500)
+    for o in OUTCOMES:
+        m = panel[o].to_numpy(dtype=float)
+        e = 0.02 * m.mean() * rng.standard_normal(len(m))
+        hit = rng.random(len(m)) < 0.06
+        panel[o] = m + e + (hit * m * rng.uniform(0.3, 0.6, len(m)) if events else 0.0)
+    return dataclasses.replace(world, panel=panel)
+
+
+@pytest.mark.slow
+def test_auto_recovers_roi_better_where_unrecorded_events_spike_the_outcome() -> None:
+    """ROI recovery, normal vs auto, on four worlds with unrecorded event spikes and on
+    the same four without them (the negative control: auto keeps the normal fit, so the
+    same numbers). Measured (4 x 500): spikes, ROI MAPE 35.0% normal vs 23.5% auto (all
+    four refitted as Student-t), pairs covered 27/32 vs 28/32."""
+    mape: dict[tuple[bool, str], list[float]] = {}
+    covered: dict[tuple[bool, str], int] = {}
+    for events in (True, False):
+        for seed in range(4):
+            world = _world_with_events(seed, events)
+            for likelihood in ("normal", "auto"):
+                plan, data = plan_and_panel(world, likelihood=likelihood)
+                m = OmniMMM(plan, chains=4, draws=500, tune=500, seed=1).fit(data)
+                if likelihood == "auto":
+                    assert m.spec_.likelihood == ("student_t" if events else "normal")
+                roi, truth = m.roi(), world.truth.roi
+                err = np.abs(roi["mean"] - truth["total"]) / truth["total"]
+                mape.setdefault((events, likelihood), []).append(float(err.mean()))
+                inside = sum(
+                    int(((roi[f"{o}_low"] <= truth[o]) & (truth[o] <= roi[f"{o}_high"])).sum())
+                    for o in OUTCOMES
+                )
+                covered[events, likelihood] = covered.get((events, likelihood), 0) + inside
+    mean = {k: float(np.mean(v)) for k, v in mape.items()}
+    assert mean[True, "auto"] < 0.8 * mean[True, "normal"], mean
+    assert covered[True, "auto"] >= covered[True, "normal"] - 1, covered
+    assert mape[False, "auto"] == mape[False, "normal"], mape  # the same fit
