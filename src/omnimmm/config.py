@@ -268,7 +268,7 @@ class ModelSpec(_Frozen):
     #: Needs ``yearly_fourier >= 2``.
     seasonal_noise: StrictBool = False
     #: The noise's distribution: "normal", "student_t" (heavier tails, degrees of
-    #: freedom learnt per outcome from a Gamma(2, 0.1) prior, so that a few outlying
+    #: freedom 2 + a Gamma(2, 0.1) excess learnt per outcome, so that a few outlying
     #: weeks do not widen every week's interval or pull the fit), or "auto" (default):
     #: normal, refitted as Student-t when the normal fit's residuals have significantly
     #: heavy tails (excess-kurtosis test at 0.1%; :mod:`omnimmm.mmm.tails`).

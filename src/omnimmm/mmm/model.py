@@ -23,8 +23,10 @@ their volatile one.
 
 With ``[model] likelihood = "student_t"`` the whitened noise ``z = L^-1 eps / g`` is
 Student-t instead of normal, outcome by outcome, with degrees of freedom ``nu[o] = 2 +
-noise_df_excess[o]``, ``noise_df_excess ~ Gamma(2, 0.1)``, learnt per outcome: a few outlying weeks (a promotion that misfired, a
-stock-out) then widen neither the fit nor every week's interval.
+noise_df_excess[o]``, ``noise_df_excess ~ Gamma(2, 0.1)``, learnt per outcome: a few
+outlying weeks (a promotion that misfired, a stock-out) then widen neither the fit nor
+every week's interval. ``"auto"`` (the default) builds the normal model; the fit refits
+it as Student-t when its residuals' tails are heavy (:mod:`omnimmm.mmm.tails`).
 
 With ``[model] baseline = "local_level"`` the level drifts: a random walk on knots about
 ``baseline_knot_weeks`` apart, linear in between (:func:`omnimmm.mmm.design.level_ramps`),
