@@ -5,7 +5,9 @@ Each ``WORLD:SEED`` is simulated (``--customers``, ``--days``; cached as Parquet
 estimates, fit seed ``--fit-seed``, ``--max-rows``) under named variants of the model, so
 one run decomposes the error of the shipped model:
 
-* ``shipped``: the model as it is.
+* ``shipped``: the model as it is (``NONNEG = "main"`` since jn11).
+* ``signed``: main effects free to be negative (``NONNEG = ""``, the model before jn11).
+* ``nonneg`` / ``nonneg_drop``: ``NONNEG = "main"`` / ``"drop"`` (the pairs held at zero too).
 * ``oracle``: every channel's half-life held at the grid value nearest the simulator's.
 * ``oracle_exact``: the grid gets the true half-lives, and each channel is held at its own.
 * ``no_pairs`` / ``all_pairs``: no interaction kept / every interaction kept.
@@ -152,6 +154,8 @@ def variant(v: str, hl_true: dict[str, float], names: list[str]) -> Iterator[dic
                     return rows, info
 
                 causal._build_rows = no_recent
+            if base == "signed":
+                causal.NONNEG = ""
             if base == "nonneg":
                 causal.NONNEG = "main"
             if base == "nonneg_drop":
