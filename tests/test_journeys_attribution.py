@@ -305,6 +305,9 @@ def test_removal_is_the_weighted_mean_of_the_refits_at_each_half_life() -> None:
         pen = causal._penalty(X_all.shape[1], n_ch + 1, 1.0)
         beta, _ = causal._newton(X_all[st.rows], st, np.zeros(X_all.shape[1]), pen,
                                  np.ones(st.n_ev.size), tol=1e-10)  # fmt: skip
+        # channels with a negative main effect held at zero (a no-op unless NONNEG is set)
+        beta, _ = causal._nonneg(X_all[st.rows], st, beta, pen, np.ones(st.n_ev.size), n_ch,
+                                 tol=1e-10)  # fmt: skip
         lost = causal._effects(causal._contributions(X_all[buy], beta, n_ch), rows.conv[buy])
         return beta, pen, lost[0]
 
