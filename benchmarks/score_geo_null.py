@@ -40,6 +40,7 @@ def run_facts(run: Path) -> dict[str, Any]:
     """Gate, remedies and seconds from the run's manifest.json."""
     m = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
     attempts = m.get("remedies", {}).get("attempts", [])
+    stages = m.get("stages", {})
     out: dict[str, Any] = {
         "gate": m.get("gate"),
         "attempts": [
@@ -47,10 +48,11 @@ def run_facts(run: Path) -> dict[str, Any]:
                                    "divergences", "passed", "seconds")}
             for a in attempts
         ],
+        "wall_seconds": stages.get("wall_seconds"),
+        # wall and CPU seconds of each stage (--profile runs; the CPU is the process's)
+        "profile": {p["part"]: [p.get("seconds"), p.get("cpu_seconds")]
+                    for p in stages.get("profile", []) if p.get("cpu_seconds") is not None},
     }  # fmt: skip
-    for key in ("stages", "timings", "seconds"):
-        if key in m:
-            out[key] = m[key]
     return out
 
 
