@@ -15,7 +15,7 @@ from omnimmm.data.simulate_geo import simulate_geo_world
 from omnimmm.errors import PlanError
 from omnimmm.mmm.geo import GeoFit, GeoModelSpec, fit_geo, load_geo, truth_responses
 from omnimmm.mmm.geo.kernel import geo_logp_grad, marginal_baseline
-from omnimmm.mmm.geo.layout import BLOCKS, geo_layout
+from omnimmm.mmm.geo.layout import BLOCKS, GAMMA, HALFNORMAL, HIER, HIER_NC, geo_layout
 from omnimmm.mmm.geo.model import build_geo_model
 from omnimmm.mmm.geo.posterior import baseline_coef
 from omnimmm.mmm.geo.spec import GeoLiftTest, geo_data
@@ -53,9 +53,18 @@ _LIFTS = (
             ),
         ),
         (2, GeoModelSpec(roi_centred=False, lift_tests=_LIFTS[:1])),
+        (2, GeoModelSpec(roi_centred=False, roi_spread_prior="halfnormal", roi_spread_sd=0.4)),
+        (1, GeoModelSpec(roi_spread_prior="halfnormal", fourier_order=1)),
         (2, GeoModelSpec(baseline="local_level", baseline_knot_weeks=8)),
     ],
-    ids=["two-outcomes-lift-tests", "one-outcome-short-lags", "non-centred-roi", "local-level"],
+    ids=[
+        "two-outcomes-lift-tests",
+        "one-outcome-short-lags",
+        "non-centred-roi-gamma-spread",
+        "non-centred-roi-halfnormal-spread",
+        "centred-roi-halfnormal-spread",
+        "local-level",
+    ],
 )
 def test_density_and_gradient_are_pymcs(outcomes, spec) -> None:  # type: ignore[no-untyped-def]
     world = simulate_geo_world(n_geos=3, n_weeks=30, seed=5, n_outcomes=outcomes)
@@ -69,6 +78,10 @@ def test_density_and_gradient_are_pymcs(outcomes, spec) -> None:  # type: ignore
     lay = geo_layout(spec, p.channels, p.kinds, g_n, o_n, j_n)
     k, s = lay.offsets["half_sat"], lay.offsets["hill_slope"]
     assert (lay.prior_b[k], lay.prior_b[s]) == (spec.half_sat_sd, spec.slope_sd)
+    # The spread's prior is the spec's, whichever form samples the regional log ROI.
+    family = GAMMA if spec.roi_spread_prior == "gamma" else HALFNORMAL
+    assert lay.block_kind("roi_spread") == family
+    assert lay.block_kind("roi_geo_log") == (HIER if spec.roi_centred else HIER_NC)
     model = build_geo_model(d, lay)
     names = [b for b in BLOCKS if lay.size(b)]
     assert [v.name for v in model.value_vars] == [lay.value_name(b) for b in names]

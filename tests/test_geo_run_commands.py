@@ -448,3 +448,46 @@ def test_a_failed_geo_gate_is_refitted_with_safer_settings(
     attempts = manifest["remedies"]["attempts"]
     assert [a["passed"] for a in attempts] == [False, True] and manifest["gate"]["passed"]
     assert json.loads((out / "result.json").read_text())["meta"]["sampler"]["tune"] == 2000
+
+
+def test_a_funnel_in_the_regional_roi_is_refitted_non_centred_first(
+    sim: tuple[Path, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A centred fit failing in the regional ROI spread is refitted with the regional log ROI
+    non-centred at the SAME sampler settings (the same model: the spread's prior is not
+    changed), which passes; the holdout refit samples non-centred too, and the manifest and
+    the kept fit's spec say so."""
+    from geo_truth import TruthGeoFit
+    from omnimmm.mmm import geo as geo_model
+
+    folder, world = sim
+    specs: list[Any] = []
+    calls: list[dict[str, Any]] = []
+
+    class Funnel(TruthGeoFit):
+        def __init__(self, panel: Any, centred: bool) -> None:
+            super().__init__(world, world.panel.geos, panel)
+            self.centred = centred
+
+        def diagnostics(self) -> dict[str, Any]:
+            if not self.centred:
+                return super().diagnostics()
+            return {**super().diagnostics(), "max_rhat": 1.015, "min_ess_bulk": 322.0,
+                    "worst_rhat": "roi_spread[tv]", "worst_ess": "roi_spread[tv]"}  # fmt: skip
+
+    def fit_geo(panel: Any, spec: Any, **kw: Any) -> TruthGeoFit:
+        specs.append(spec)
+        calls.append(kw)
+        return Funnel(panel, spec.roi_centred)
+
+    monkeypatch.setattr(geo_model, "fit_geo", fit_geo)
+    out = tmp_path / "run"
+    res = _invoke("run", str(folder / "plan.toml"), "--out", str(out))
+    assert res.exit_code == 0, res.output
+    assert [s.roi_centred for s in specs] == [True, False, False]  # fit, remedy, holdout
+    assert {s.roi_spread_prior for s in specs} == {"gamma"}
+    assert [(c["target_accept"], c["tune"], c["draws"]) for c in calls] == [(0.8, 1000, 1000)] * 3
+    attempts = json.loads((out / "manifest.json").read_text())["remedies"]["attempts"]
+    assert [a["passed"] for a in attempts] == [False, True]
+    assert attempts[1]["settings"]["roi_centred"] is False
+    assert "non-centred" in attempts[1]["remedy"] and "non-centred" in res.output

@@ -113,6 +113,46 @@ def test_the_loop_gives_up_after_the_limit_and_zero_turns_it_off():
     assert len(attempts) == 1 and attempt_lines(attempts) == []
 
 
+def test_a_reparametrisation_is_tried_first_with_the_same_sampler_settings():
+    """The geo model's remedy: the regional log ROI non-centred when a centred fit fails
+    in them (same sampler settings); then the sampler remedies, on the new form."""
+    from omnimmm.run.stages.geo import roi_form_remedy
+
+    calls: list[dict[str, Any]] = []
+
+    def fit(settings: dict[str, Any]) -> Any:
+        calls.append(dict(settings))
+        d = Diagnostics(1.02, 300.0, 300.0, 0, settings["draws"], 4, "nutpie",
+                        worst_rhat="roi_spread[social]", worst_ess="roi_geo_log[r1, tv]")  # fmt: skip
+        return SimpleNamespace(diagnostics_=d)
+
+    _, attempts = fit_with_remedies(fit, START, GATE, limit=2, reform=roi_form_remedy)
+    assert [c.get("roi_centred") for c in calls] == [None, False, False]
+    assert calls[1]["draws"] == START["draws"] and calls[1]["tune"] == START["tune"]
+    assert calls[2]["draws"] > START["draws"]  # then the sampler remedy, non-centred
+    assert "non-centred" in attempts[1]["remedy"] and "roi_spread[social]" in attempts[1]["remedy"]
+    assert attempts[1]["settings"]["roi_centred"] is False
+    assert "roi_centred" not in attempts[0]["settings"]
+    assert "regional ROI non-centred" in attempt_lines(attempts)[1]
+
+
+def test_the_reparametrisation_needs_the_failure_in_the_regional_roi():
+    from omnimmm.run.stages.geo import roi_form_remedy
+
+    def diag(rhat: str, ess: str) -> Diagnostics:
+        return Diagnostics(1.02, 300.0, 300.0, 9, 1000, 4, "nutpie", worst_rhat=rhat, worst_ess=ess)
+
+    elsewhere = diag("noise[r1, online_revenue]", "half_sat[tv]")
+    assert roi_form_remedy(START, {"rhat", "ess", "divergences"}, elsewhere) is None
+    # the worst ESS in the spread counts only when ESS (or divergences, not located) failed
+    d = diag("half_sat[tv]", "roi_spread[tv]")
+    assert roi_form_remedy(START, {"rhat"}, d) is None
+    assert roi_form_remedy(START, {"ess"}, d)[0]["roi_centred"] is False  # type: ignore[index]
+    assert roi_form_remedy(START, {"divergences"}, d) is not None
+    # once non-centred, nothing more to switch
+    assert roi_form_remedy({**START, "roi_centred": False}, {"ess"}, d) is None
+
+
 def test_gate_remedies_key_is_validated():
     assert GateSpec().remedies == 2
     with pytest.raises(ValueError, match="remedies"):

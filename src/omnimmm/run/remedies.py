@@ -13,6 +13,12 @@ Each remedy builds on the settings of the attempt before it and answers what fai
 
 Draws and tuning steps stop at :data:`MAX_DRAWS` and :data:`MAX_TUNE` per chain.
 
+A model may also offer a **reparametrisation** (``fit_with_remedies(reform=...)``), tried
+before the sampler settings are raised: the same model, priors and likelihood, sampled in
+other coordinates where the diagnostics show the sampler struggling (the geo model's
+regional ROI: :func:`omnimmm.run.stages.geo.roi_form_remedy`). It never changes what is
+estimated; its settings key (e.g. ``roi_centred``) is kept in the attempt's record.
+
 Remedies run only where the gate is enforced: approximate fits (ADVI, pathfinder),
 ``--fast`` runs and plans with ``[gate] allow_failure = true`` get none (their settings, or
 a failed fit, are the user's choice). A model reused from an earlier run is not refitted. Each attempt's settings and diagnostics are returned for the
@@ -105,12 +111,18 @@ def next_settings(
     return new, ", ".join(changes)
 
 
+#: Settings a reparametrisation remedy may add, kept in the attempt's record when present.
+_FORM_KEYS = ("roi_centred",)
+_SAMPLER_KEYS = ("chains", "draws", "tune", "target_accept", "seed")
+
+
 def _record(model: Any, settings: dict[str, Any], remedy: str, gate: Any, seconds: float) -> dict:
     d = model.diagnostics_
     failed = failed_checks(d, gate) if d.sampler not in _APPROXIMATE else {"approximate"}
+    kept = [*_SAMPLER_KEYS, *(k for k in _FORM_KEYS if k in settings)]
     return {
         "remedy": remedy,
-        "settings": {k: settings[k] for k in ("chains", "draws", "tune", "target_accept", "seed")},
+        "settings": {k: settings[k] for k in kept},
         "rhat_max": float(d.rhat_max),
         "ess_bulk_min": float(d.ess_bulk_min),
         "divergences": int(d.divergences),
@@ -126,6 +138,8 @@ def fit_with_remedies(
     gate: Any,
     limit: int,
     say: Progress = quiet,
+    reform: Callable[[dict[str, Any], set[str], Any], tuple[dict[str, Any], str] | None]
+    | None = None,
 ) -> tuple[Any, list[dict[str, Any]]]:
     """Fit with ``settings``; while the gate fails, refit with the next remedy's settings.
 
@@ -141,6 +155,11 @@ def fit_with_remedies(
         Most refits to try (``[gate] remedies``); 0 fits once.
     say : callable
         Receives one line per remedy.
+    reform : callable, optional
+        ``reform(settings, failed, diagnostics) -> (settings, description) or None``: a
+        reparametrisation of the same model (never a different model), tried before
+        :func:`next_settings` whenever it returns one; the sampler settings stay those of
+        the failed attempt.
 
     Returns
     -------
@@ -156,7 +175,10 @@ def fit_with_remedies(
         last = attempts[-1]
         if "approximate" in last["failed"]:
             break
-        step = next_settings(settings, set(last["failed"]), model.diagnostics_, gate)
+        failed = set(last["failed"])
+        step = reform(settings, failed, model.diagnostics_) if reform is not None else None
+        if step is None:
+            step = next_settings(settings, failed, model.diagnostics_, gate)
         if step is None:
             say("quality gate failed and no remedy is left to try (settings at their bounds)")
             break
@@ -194,5 +216,6 @@ def attempt_lines(attempts: list[dict[str, Any]]) -> list[str]:
 
 
 def _settings(s: dict[str, Any]) -> str:
+    form = ", regional ROI non-centred" if s.get("roi_centred") is False else ""
     return (f"{s['chains']} chains x {s['draws']} draws after {s['tune']} tuning steps, "
-            f"target_accept {s['target_accept']:g}")  # fmt: skip
+            f"target_accept {s['target_accept']:g}{form}")  # fmt: skip

@@ -5,18 +5,20 @@ density (:mod:`omnimmm.mmm.geo.kernel`) and the fit: each block is a named param
 its shape, its prior family and parameters, and the transform to the unconstrained point
 nutpie samples (PyMC's: log for positive, log-odds for (0, 1) values).
 
-The regional log ROI are centred by default, around the national one with a zero-avoiding
-Gamma(2) spread: no ridge when every region's data pin its ROI (100 regions x 104 weeks).
-``GeoModelSpec(roi_centred=False)`` samples standard normal deviations ``eta`` scaled by
-the channel's spread, whose half-normal prior lets the regions share one ROI (the negative
-control's world) without the funnel a centred form makes near a zero spread. The regional deviations of the baseline coefficients are not sampled:
+The regional log ROI are centred by default, around the national one: no ridge when every
+region's data pin its ROI (100 regions x 104 weeks). ``GeoModelSpec(roi_centred=False)``
+samples standard normal deviations ``eta`` scaled by the channel's spread instead, without
+the funnel a centred form makes near a small spread (the negative control's world, where
+the regions share one ROI). The two forms are the same model: the spread's prior is
+:attr:`GeoModelSpec.roi_spread_prior`'s (a zero-avoiding Gamma(2) by default, or a
+half-normal) in both. The regional deviations of the baseline coefficients are not sampled:
 they enter the mean linearly and the density integrates them out
 (:mod:`omnimmm.mmm.geo.kernel`). Blocks, in order
 (``G`` regions, ``C`` channels, ``O`` outcomes, ``J`` baseline features)::
 
     log_roi       (C,)      Normal(mu_c, sigma_c)       national ROI location, log scale
     roi_spread    (C,)      Gamma(2, 2 / roi_spread_sd) regional spread of log ROI
-                            (non-centred: HalfNormal(roi_spread_sd))
+                            (roi_spread_prior "halfnormal": HalfNormal(roi_spread_sd))
     roi_geo_log   (G, C)    Normal(log_roi, spread)     roi[g, c] = exp(roi_geo_log)
                             (non-centred: eta ~ Normal(0, 1), log_roi + spread eta)
     adstock_alpha (C,)      Beta(2, 3)                  geometric carryover, shared
@@ -151,11 +153,11 @@ def geo_layout(
     """
     c_n = len(channels)
     roi = np.array([spec.roi_prior(c, k) for c, k in zip(channels, kinds, strict=True)])
-    # Centred: a zero-avoiding Gamma(2) spread (a spread near 0 would make a funnel);
-    # non-centred: a half-normal one, which lets the regions share one ROI.
+    # The spread's prior is the spec's whatever the parametrisation (centred or not): a
+    # zero-avoiding Gamma(2) of mean roi_spread_sd, or a half-normal of that scale.
     spread_prior: tuple[str, tuple[int, ...], int, np.ndarray | float, np.ndarray | float] = (
         ("roi_spread", (c_n,), GAMMA, 2.0, 2.0 / spec.roi_spread_sd)
-        if spec.roi_centred
+        if spec.roi_spread_prior == "gamma"
         else ("roi_spread", (c_n,), HALFNORMAL, 0.0, spec.roi_spread_sd)
     )
     blocks: list[tuple[str, tuple[int, ...], int, np.ndarray | float, np.ndarray | float]] = [

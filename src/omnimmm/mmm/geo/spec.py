@@ -83,9 +83,14 @@ class GeoModelSpec:
         (online 1.5 +- 1.0, offline 1.0 +- 1.0, as the national model).
     roi_spread_sd : float
         Scale of the prior on each channel's spread of regional ROI around the national
-        one (log scale): 0.3 lets regions differ by up to about +-30%. Half-normal with
-        this scale when the regional ROI are non-centred (the default: the regions may
-        share one ROI, spread 0); Gamma(2) with this mean when centred (zero-avoiding).
+        one (log scale): 0.3 lets regions differ by up to about +-30%. The mean of the
+        Gamma(2) prior (``roi_spread_prior = "gamma"``, the default) or the scale of the
+        half-normal one.
+    roi_spread_prior : {"gamma", "halfnormal"}, default "gamma"
+        Prior family of the regional ROI spread, whatever the parametrisation
+        (``roi_centred``): Gamma(2) with mean ``roi_spread_sd`` (zero-avoiding) or
+        HalfNormal(``roi_spread_sd``) (the regions may share one ROI, spread 0). With the
+        same family, ``roi_centred`` True and False are the same model sampled two ways.
     baseline_spread_sd : float
         Mean of the Gamma(2) prior on the spread of each baseline coefficient across
         regions (scaled outcome). The regional coefficients themselves are integrated out
@@ -106,13 +111,14 @@ class GeoModelSpec:
     baseline_step_sd : float
     baseline_knot_weeks : int
     roi_centred : bool, default True
-        True (the default) samples the regional log ROI centred around the national one
-        with a zero-avoiding Gamma(2) spread: no ridge when every region's data identify
-        its ROI well (100 regions x 104 weeks: R-hat 1.006 centred, 1.024 and a failed
-        gate non-centred). False samples them as standard normal deviations scaled by the
-        spread, with a half-normal prior on the spread: no funnel when the regions barely
-        differ (the same-effects world: 0 divergences against 4), and the regions may
-        share one ROI.
+        How the regional log ROI are sampled (the model, priors included, is the same
+        either way). True (the default) samples them centred around the national one: no
+        ridge when every region's data identify its ROI well (100 regions x 104 weeks:
+        R-hat 1.006 centred, 1.024 and a failed gate non-centred). False samples them as
+        standard normal deviations scaled by the spread: no funnel when the regions barely
+        differ (the same-effects world). A geo run switches to False as an automatic
+        remedy when a centred fit fails the gate in these parameters
+        (:func:`omnimmm.run.stages.geo.roi_form_remedy`).
     half_sat_sd : float
         Log-scale sd of the LogNormal(0, .) prior on each channel's Hill half-saturation
         (in units of the channel's mean per-capita spend on the weeks it ran). Widening
@@ -127,6 +133,7 @@ class GeoModelSpec:
     trend: bool = True
     roi_priors: dict[str, tuple[float, float]] | None = None
     roi_spread_sd: float = 0.3
+    roi_spread_prior: str = "gamma"
     baseline_spread_sd: float = 0.05
     coef_sd: float = 0.5
     noise_sd: float = 0.2
@@ -139,6 +146,10 @@ class GeoModelSpec:
     slope_sd: float = 0.4
 
     def __post_init__(self) -> None:
+        if self.roi_spread_prior not in ("gamma", "halfnormal"):
+            raise ValueError(
+                f"roi_spread_prior must be 'gamma' or 'halfnormal', got {self.roi_spread_prior!r}"
+            )
         if self.l_max < 1 or self.fourier_order < 0:
             raise ValueError(f"l_max must be >= 1 and fourier_order >= 0, got {self}")
         if self.baseline not in ("fixed", "local_level") or self.baseline_knot_weeks < 2:

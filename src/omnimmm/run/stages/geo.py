@@ -295,11 +295,65 @@ def fit_model(prep: GeoPrepared, say: Progress, settings: dict[str, Any] | None 
             )
         extra.update(baseline=m.baseline, baseline_step_sd=m.baseline_step_sd,
                      baseline_knot_weeks=m.baseline_knot_weeks)  # fmt: skip
+    if s.get("roi_centred") is False:  # a remedy's reparametrisation (roi_form_remedy)
+        extra["roi_centred"] = False
     spec = GeoModelSpec(roi_priors=priors or None, trend=m.trend, **extra)
     return fit_geo(
         prep.panel.panel, spec, chains=s["chains"], draws=s["draws"], tune=s["tune"],
         seed=s["seed"], target_accept=s["target_accept"], progress=prep.progressbar,
     )  # fmt: skip
+
+
+#: Blocks of the regional log ROI hierarchy, whose sampling form a remedy may switch.
+_ROI_BLOCKS = ("roi_spread[", "roi_geo_log[")
+
+
+def roi_form_remedy(
+    settings: dict[str, Any], failed: set[str], diag: Any
+) -> tuple[dict[str, Any], str] | None:
+    """The geo model's reparametrisation remedy: sample the regional log ROI non-centred
+    when a centred fit failed the gate in them.
+
+    A remedy may only change how the SAME model is sampled, never the model: the centred
+    and the non-centred forms have the same priors (the spread's is
+    :attr:`~omnimmm.mmm.geo.GeoModelSpec.roi_spread_prior` in both) and likelihood, so the
+    posterior is the same and only the sampler's coordinates change. The centred form
+    (the default) has no ridge when every region's data pin its ROI, but a funnel when the
+    regions barely differ (a small spread): there the diagnostics' worst parameters are the
+    spread or the regional log ROI, and the non-centred form removes the funnel.
+
+    Parameters
+    ----------
+    settings : dict
+        The failed attempt's sampler settings (``roi_centred`` False once switched).
+    failed : set of str
+        Its failed checks (:func:`omnimmm.run.remedies.failed_checks`).
+    diag : Diagnostics
+        Its diagnostics; ``worst_rhat`` and ``worst_ess`` name the parameters.
+
+    Returns
+    -------
+    tuple or None
+        ``(settings with roi_centred False, description)`` when the fit was centred and the
+        worst parameter of a failed check (either one, for divergences, which are not
+        located) is in ``roi_spread`` or ``roi_geo_log``; else None (the sampler remedies
+        follow).
+    """
+    if settings.get("roi_centred", True) is False:
+        return None
+    names = []
+    if "rhat" in failed or "divergences" in failed:
+        names.append(str(getattr(diag, "worst_rhat", "")))
+    if "ess" in failed or "divergences" in failed:
+        names.append(str(getattr(diag, "worst_ess", "")))
+    where = [n for n in names if n.startswith(_ROI_BLOCKS)]
+    if not where:
+        return None
+    return (
+        {**settings, "roi_centred": False},
+        f"regional log ROI sampled non-centred (the same model; the sampler struggled in "
+        f"{where[0]})",
+    )
 
 
 class _Checked:
@@ -310,8 +364,10 @@ class _Checked:
 
 
 def fit_checked(prep: GeoPrepared, say: Progress) -> tuple[Any, list[dict[str, Any]]]:
-    """Fit the geo model; while it fails an enforced gate, refit with safer sampler settings,
-    at most ``[gate] remedies`` times (:mod:`omnimmm.run.remedies`: the national run's rules).
+    """Fit the geo model; while it fails an enforced gate, refit, at most ``[gate] remedies``
+    times: first with the regional log ROI non-centred when the failure sits in them
+    (:func:`roi_form_remedy`, the same model), then with safer sampler settings
+    (:mod:`omnimmm.run.remedies`: the national run's rules).
 
     Returns
     -------
@@ -328,6 +384,7 @@ def fit_checked(prep: GeoPrepared, say: Progress) -> tuple[Any, list[dict[str, A
         gate,
         0 if gate.allow_failure else prep.plan.gate.remedies,
         say,
+        reform=roi_form_remedy,
     )
     return checked.fit, attempts
 
