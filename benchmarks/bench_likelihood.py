@@ -20,18 +20,16 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import machine_header, markdown_table, update_section
-from bench_noise_models import calibration, origin_rms
+from bench_noise_models import ROW_COLUMNS, backtest_row
 from bench_plain_plans import PANELS, backtest_variant, plan_for
 
 VARIANTS = {
@@ -94,18 +92,9 @@ def main(argv: list[str] | None = None) -> int:
             if not (folder / "backtest.json").is_file() and (alias / "backtest.json").is_file():
                 folder = alias
             out = backtest_variant(panel, VARIANTS[variant], folder)
-            s = json.loads((out / "backtest.json").read_text(encoding="utf-8"))
-            table = pd.read_csv(out / "tables" / "backtest.csv")
-            o = s["overall"]
-            fits = s.get("fits", [])
-            gate = sum(bool(f.get("gate_passed")) for f in fits)
-            per_origin = " / ".join(f"{o_['omnimmm']['mape']:.1%}" for o_ in s["origins"])
-            rms = " / ".join(f"{r:.2f}" for r in origin_rms(table))
-            row = [
-                panel, variant, f"{o['omnimmm']['mape']:.1%}", f"{o['omnimmm']['bias']:+.1%}",
-                f"{o['omnimmm']['coverage']:.1%}", f"{o['improvement']:+.1%}", per_origin, rms,
-                *(f"{r:.2f} ({c:.0%})" for r, c in calibration(table)), f"{gate}/{len(fits)}",
-            ]  # fmt: skip
+            summary, cells = backtest_row(out)
+            per_origin = " / ".join(f"{o['omnimmm']['mape']:.1%}" for o in summary["origins"])
+            row = [panel, variant, *cells[:4], per_origin, *cells[4:]]
             print(" | ".join(row), flush=True)
             rows.append(row)
         if not args.no_tails:
@@ -131,20 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             header.rstrip(),
             "",
             markdown_table(
-                [
-                    "panel",
-                    "likelihood",
-                    "MAPE",
-                    "bias",
-                    "90% coverage",
-                    "vs better",
-                    "MAPE per origin",
-                    "rms z per origin",
-                    "low tercile rms z (cov)",
-                    "middle",
-                    "high",
-                    "gate",
-                ],
+                ["panel", "likelihood", *ROW_COLUMNS[:4], "MAPE per origin", *ROW_COLUMNS[4:]],
                 rows,
             ),  # fmt: skip
             "",

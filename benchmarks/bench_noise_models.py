@@ -63,6 +63,30 @@ def origin_rms(table: pd.DataFrame) -> list[float]:
     return [float(np.sqrt(v)) for v in z2.groupby(table["origin"], sort=True).mean()]
 
 
+#: The columns of :func:`backtest_row` after the panel and variant.
+ROW_COLUMNS = (
+    "MAPE", "bias", "90% coverage", "vs better", "rms z per origin",
+    "low tercile rms z (cov)", "middle", "high", "gate",
+)  # fmt: skip
+
+
+def backtest_row(out: Path) -> tuple[dict, list[str]]:
+    """The backtest written to ``out``: its ``backtest.json`` and the table cells of
+    :data:`ROW_COLUMNS` (overall MAPE, bias, coverage, gain over the better baseline, rms z
+    per origin, rms z and coverage by tercile of the forecast, refits passing the gate)."""
+    s = json.loads((out / "backtest.json").read_text(encoding="utf-8"))
+    table = pd.read_csv(out / "tables" / "backtest.csv")
+    o = s["overall"]
+    fits = s.get("fits", [])
+    gate = sum(bool(f.get("gate_passed")) for f in fits)
+    per_origin = " / ".join(f"{r:.2f}" for r in origin_rms(table))
+    return s, [
+        f"{o['omnimmm']['mape']:.1%}", f"{o['omnimmm']['bias']:+.1%}",
+        f"{o['omnimmm']['coverage']:.1%}", f"{o['improvement']:+.1%}", per_origin,
+        *(f"{r:.2f} ({c:.0%})" for r, c in calibration(table)), f"{gate}/{len(fits)}",
+    ]  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run (or read) the backtests and write the RESULTS.md section."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -79,18 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     for panel in args.only or PANELS:
         for variant in args.variant or list(VARIANTS):
             out = backtest_variant(panel, VARIANTS[variant], args.cache / f"{panel}-{variant}")
-            s = json.loads((out / "backtest.json").read_text(encoding="utf-8"))
-            table = pd.read_csv(out / "tables" / "backtest.csv")
-            o = s["overall"]
-            fits = s.get("fits", [])
-            gate = sum(bool(f.get("gate_passed")) for f in fits)
-            terc = calibration(table)
-            per_origin = " / ".join(f"{r:.2f}" for r in origin_rms(table))
-            row = [
-                panel, variant, f"{o['omnimmm']['mape']:.1%}", f"{o['omnimmm']['bias']:+.1%}",
-                f"{o['omnimmm']['coverage']:.1%}", f"{o['improvement']:+.1%}", per_origin,
-                *(f"{r:.2f} ({c:.0%})" for r, c in terc), f"{gate}/{len(fits)}",
-            ]  # fmt: skip
+            row = [panel, variant, *backtest_row(out)[1]]
             print(" | ".join(row), flush=True)
             rows.append(row)
     if args.no_write:
@@ -111,19 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             header.rstrip(),
             "",
             markdown_table(
-                [
-                    "panel",
-                    "noise",
-                    "MAPE",
-                    "bias",
-                    "90% coverage",
-                    "vs better",
-                    "rms z per origin",
-                    "low tercile rms z (cov)",
-                    "middle",
-                    "high",
-                    "gate",
-                ],
+                ["panel", "noise", *ROW_COLUMNS],
                 rows,
             ),  # fmt: skip
         ]
