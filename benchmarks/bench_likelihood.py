@@ -18,7 +18,6 @@ Each backtest is written to ``--cache/PANEL-VARIANT`` and read from there when p
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import sys
 import tempfile
@@ -29,7 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import machine_header, markdown_table, update_section
-from bench_noise_models import ROW_COLUMNS, backtest_row
+from bench_noise_models import ROW_COLUMNS, backtest_parser, backtest_row
 from bench_plain_plans import PANELS, backtest_variant, plan_for
 
 VARIANTS = {
@@ -73,14 +72,8 @@ def tails(panel: str) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run (or read) the backtests and tail tests and write the RESULTS.md section."""
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--only", action="append", choices=PANELS)
-    ap.add_argument("--variant", action="append", choices=list(VARIANTS))
-    ap.add_argument(
-        "--cache", type=Path, default=Path(tempfile.gettempdir()) / "omnimmm_noise_models"
-    )
+    ap = backtest_parser(__doc__, list(VARIANTS))
     ap.add_argument("--no-tails", action="store_true", help="skip the tail-test fits")
-    ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args(argv)
     warnings.filterwarnings("ignore")
     header = machine_header(("omnimmm", "pymc", "nutpie", "statsmodels", "scipy"))

@@ -87,15 +87,22 @@ def backtest_row(out: Path) -> tuple[dict, list[str]]:
     ]  # fmt: skip
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run (or read) the backtests and write the RESULTS.md section."""
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def backtest_parser(doc: str, variants: list[str]) -> argparse.ArgumentParser:
+    """The arguments of a panel-by-variant backtest script: ``--only PANEL``, ``--variant``,
+    ``--cache DIR`` (one folder per backtest) and ``--no-write``."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     ap.add_argument("--only", action="append", choices=PANELS)
-    ap.add_argument("--variant", action="append", choices=list(VARIANTS))
+    ap.add_argument("--variant", action="append", choices=variants)
     ap.add_argument(
         "--cache", type=Path, default=Path(tempfile.gettempdir()) / "omnimmm_noise_models"
     )
     ap.add_argument("--no-write", action="store_true")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run (or read) the backtests and write the RESULTS.md section."""
+    ap = backtest_parser(__doc__, list(VARIANTS))
     args = ap.parse_args(argv)
     warnings.filterwarnings("ignore")
     header = machine_header(("omnimmm", "pymc", "nutpie", "statsmodels"))
