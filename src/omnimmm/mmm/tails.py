@@ -56,18 +56,17 @@ def tail_check(m: Any) -> dict[str, Any]:
     """
     from scipy import stats
 
+    from omnimmm.mmm.analysis import fitted
     from omnimmm.mmm.response import noise_factor
 
     resp = m.response_
     panel = m.panel_
     outcomes = list(resp.outcomes)
-    feats = m.features(panel.dates, panel.controls)
-    mean = resp.mean(panel.spend[list(resp.channels)].to_numpy(dtype=float), feats)  # (T, D, O)
-    mu = mean.mean(axis=1)
-    y = panel.outcomes[outcomes].to_numpy(dtype=float)
-    res = y - mu
+    mu = fitted(m)[outcomes].to_numpy()  # posterior mean of the fitted values (T, O)
+    res = panel.outcomes[outcomes].to_numpy(dtype=float) - mu
     power, season = resp.params.get("noise_power"), resp.params.get("noise_season")
     if power is not None or season is not None:  # the noise's shape, at the posterior mean
+        feats = m.features(panel.dates, panel.controls)
         scale = np.asarray(m.scaling_.outcome_scale, dtype=float)
         g = noise_factor(
             mu / scale,

@@ -473,7 +473,7 @@ def _likelihood(v, gv, y, mu, outcome, ch0, lp, features):  # pragma: no cover -
                 g[t, o] = math.exp(log_g)
                 yy[t, o] = (y[t, o] - m) / g[t, o]
                 lp -= log_g
-    lp, r = _gaussian(v, gv, yy, mm, outcome, ch0, lp)
+    lp, r = _constant_scale(v, gv, yy, mm, outcome, ch0, lp)
     if scaled:
         g_c = np.zeros(_NOISE_COLS)
         for o in range(o_n):
@@ -536,7 +536,7 @@ def _whitened_constant(v, df, k):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
-def _gaussian(v, gv, y, mu, outcome, ch0, lp):  # pragma: no cover - compiled
+def _constant_scale(v, gv, y, mu, outcome, ch0, lp):  # pragma: no cover - compiled
     """The constant-scale likelihood (correlated across outcomes): ``lp`` plus its log
     density, its slope ``r`` in ``mu``; the slopes in the residual scales (and correlation,
     Cholesky factor, degrees of freedom) into ``gv``.
