@@ -137,6 +137,28 @@ def test_national_shares_that_do_not_add_up(tmp_path: Path) -> None:
     geo_arrays(frame, _plan(tmp_path), "geo.csv")
 
 
+def test_national_shares_accept_a_wobble_but_not_a_pattern(tmp_path: Path) -> None:
+    frame = _frame()  # one region-week 2.5x its usual share: a split buy's ordinary wobble
+    frame.loc[WEEKS + 20, "tv"] *= 2.5
+    geo_arrays(frame, _plan(tmp_path), "geo.csv")
+    frame.loc[[WEEKS + 40, WEEKS + 60], "tv"] *= 2.5  # three of 240 region-weeks: over 1%
+    msg = _error(tmp_path, frame)
+    assert "3 of 240 region-weeks off by more than a factor 2, 0 by more than 3" in msg
+    frame = _frame()  # separate regional buys declared national
+    frame["tv"] = frame["social"] * 1e3
+    assert "national channel tv" in _error(tmp_path, frame)
+
+
+def test_simulated_geo_worlds_pass_their_own_reader(tmp_path: Path) -> None:
+    from omnimmm.config import load_plan
+    from omnimmm.data.geo_read import load_geo_panel
+    from omnimmm.data.geo_world_io import simulate_geo_files
+
+    # seed 21: one region-week of online_video 2.05x its usual share (refused before)
+    simulate_geo_files(tmp_path, 16, 130, 21, same_effects=False)
+    assert load_geo_panel(load_plan(tmp_path / "plan.toml")).panel.spend.shape == (130, 16, 6)
+
+
 def test_population(tmp_path: Path) -> None:
     frame = _frame()
     frame.loc[WEEKS + 40, "pop"] *= 3

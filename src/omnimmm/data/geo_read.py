@@ -14,8 +14,12 @@ row (header = row 1), and what was expected:
 * a missing column, a cell that is not a number, a missing value, negative spend;
 * a region-week that appears twice, a region without some of the panel's weeks, weeks that
   are not 7 days apart, a region whose rows carry no data (all outcomes zero or empty);
-* a national channel whose regional shares do not add up to one national buy consistently
-  (a region's share in a week far from its usual share, or missing while the others buy);
+* a national channel whose regional shares do not add up to one national buy consistently:
+  a region missing while the others buy, a region's share in a week more than
+  :data:`SHARE_GROSS` times (or less than its inverse) its usual share, or more than
+  :data:`SHARE_OFF_LIMIT` of the region-weeks beyond :data:`SHARE_FACTOR` (a column of
+  separate regional buys declared national). A few region-weeks between the two factors are
+  the ordinary wobble of a split buy (rounding, a late regional booking) and are accepted;
 * a population that is not positive or that changes wildly within a region (more than
   :data:`POPULATION_DRIFT` between its smallest and largest value); a steady population is
   averaged per region;
@@ -47,6 +51,8 @@ __all__ = [
     "NATIONAL_ROW",
     "POPULATION_DRIFT",
     "SHARE_FACTOR",
+    "SHARE_GROSS",
+    "SHARE_OFF_LIMIT",
     "GeoData",
     "geo_arrays",
     "load_geo_panel",
@@ -59,8 +65,13 @@ NATIONAL_ROW = "national"
 #: Largest ratio between a region's largest and smallest population before it is an error.
 POPULATION_DRIFT = 1.5
 #: A national channel's regional share in a week may differ from the region's median share
-#: by this factor (either way) before it is reported as inconsistent.
+#: by this factor (either way) before the region-week counts as off its usual share.
 SHARE_FACTOR = 2.0
+#: Largest share of a national channel's live region-weeks that may be off by
+#: :data:`SHARE_FACTOR` before the column is refused (isolated wobbles are accepted).
+SHARE_OFF_LIMIT = 0.01
+#: A region-week off its usual share by this factor (either way) is refused on its own.
+SHARE_GROSS = 3.0
 _SHARE_ABS = 0.01  # ... and by at least this much of the national buy (tiny regions wobble)
 _WEEK = pd.Timedelta(days=7)
 
@@ -378,9 +389,11 @@ class _Reader:
                 buy = np.nanmedian(np.where(usual > 0, x / usual, np.nan), axis=1)
                 expect = usual[None, :] * buy[:, None]
                 ratio = np.where(expect > 0, x / expect, np.where(x > 0, np.inf, 1.0))
-            far = np.abs(x - expect) > _SHARE_ABS * buy[:, None]
-            off = live[:, None] & far & ((ratio > SHARE_FACTOR) | (ratio < 1 / SHARE_FACTOR))
-            if off.any():
+            far = live[:, None] & (np.abs(x - expect) > _SHARE_ABS * buy[:, None])
+            off = far & ((ratio > SHARE_FACTOR) | (ratio < 1 / SHARE_FACTOR))
+            gross = far & ((ratio > SHARE_GROSS) | (ratio < 1 / SHARE_GROSS))
+            many = off.sum() > SHARE_OFF_LIMIT * live.sum() * len(geos)
+            if gross.any() or many:
                 with np.errstate(divide="ignore"):
                     badness = np.where(off, np.abs(np.log(np.maximum(ratio, 1e-300))), -1.0)
                 t, g = (int(v) for v in np.unravel_index(int(np.argmax(badness)), badness.shape))
@@ -390,10 +403,12 @@ class _Reader:
                     f"{_date(weeks[t])} (row {self._at(t, g)}) holds {x[t, g]:,.2f}, "
                     f"{100 * x[t, g] / total[t]:.1f}% of that week's buy, where its usual "
                     f"share ({100 * usual[g]:.1f}%) gives about {expect[t, g]:,.2f} "
-                    f"({int(off.sum())} region-week(s) off by more than a factor "
-                    f"{SHARE_FACTOR:g}). A national channel's column must hold each region's "
-                    "share of one national buy (e.g. spend or impressions by population); "
-                    'if regions buy it separately, declare it scope = "local"'
+                    f"({int(off.sum())} of {int(live.sum()) * len(geos)} region-weeks off by "
+                    f"more than a factor {SHARE_FACTOR:g}, {int(gross.sum())} by more than "
+                    f"{SHARE_GROSS:g}; at most {100 * SHARE_OFF_LIMIT:g}% and none are "
+                    "accepted). A national channel's column must hold each region's share of "
+                    "one national buy (e.g. spend or impressions by population); if regions "
+                    'buy it separately, declare it scope = "local"'
                 )
 
     def _events(
