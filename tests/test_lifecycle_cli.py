@@ -35,6 +35,11 @@ def files(tmp_path_factory):
     cid = identity.customer_id
     cols = ["customer_id", "ts", "amount", "order_id", "channel", "store_id", "coupon_used"]
     tx = world.transactions.assign(customer_id=cid)[cols]
+    # a guest purchase (no customer key) and a return (negative amount): left out and counted
+    odd = tx.iloc[:2].copy()
+    odd["customer_id"] = [None, odd["customer_id"].iloc[1]]
+    odd["amount"] = [25.0, -25.0]
+    tx = pd.concat([tx, odd], ignore_index=True)
     later = tx["ts"] >= pd.Timestamp(AS_OF) + pd.Timedelta(days=1)
     changed = tx.copy()
     changed.loc[later, "amount"] = 1.0
@@ -87,6 +92,10 @@ def test_score_writes_scores_and_metrics(scored):
     assert top.is_monotonic_decreasing
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["as_of"] == AS_OF
+    left = metrics["rows_left_out"]
+    assert left["no_customer_key"] == left["negative_amount"] == 1, left
+    assert "with no customer key in 'cust'" in result.output
+    assert "with a negative amount in 'value'" in result.output
     for target in ("repurchase", "churn"):
         v = metrics[target]["validation"]
         assert {"roc_auc", "pr_auc", "brier", "ece", "lift_by_decile"} <= set(v)

@@ -91,12 +91,54 @@ def test_values_decide_between_names_and_a_missing_amount_is_explained():
     )
     assert infer_roles(f).columns["ts"] == "stamp"
     retail = pd.DataFrame(
-        {"Customer ID": d["cust"], "InvoiceDate": "12/1/2010 8:26", "Quantity": 2, "Price": 1.5}
+        {"Customer ID": d["cust"], "InvoiceDate": "12/1/2010 8:26", "Quantity": 2, "Country": 1}
     )
     with pytest.raises(DataError, match="quantity x price"):
         infer_roles(retail)
     with pytest.raises(DataError, match="no column 'kunde'.*--customer-id-col"):
         infer_roles(retail, {"customer_id": "kunde"})
+
+
+def test_a_line_level_log_gets_quantity_times_unit_price(tmp_path):
+    # UCI Online Retail's header: no amount column, a quantity and a unit price per line
+    retail = pd.DataFrame(
+        {"Invoice": ["489434", "489434", "C489449", "489450", "489451"],
+         "StockCode": ["85048", "79323P", "22087", "21871", "21523"],
+         "Quantity": [12, 3, -12, 2, 1], "InvoiceDate": ["12/1/2009 7:45"] * 3 + ["12/2/2009 9:00"] * 2,
+         "Price": [6.95, 2.10, 2.10, 1.25, 5.95],
+         "Customer ID": [13085.0, 13085.0, 13085.0, None, 12346.0], "Country": "United Kingdom"}
+    )  # fmt: skip
+    m = infer_roles(retail)
+    assert m.columns["amount"] == "Price" and m.columns["quantity"] == "Quantity"
+    assert m.how["amount"] == "unit price" and any("Quantity x Price" in n for n in m.notes)
+    path = tmp_path / "online_retail.csv"
+    retail.to_csv(path, index=False)
+    t = load_transactions(path)
+    rows = t.frame().sort_values("amount")
+    # the return (negative quantity) and the guest line (no customer key) are left out, counted
+    assert rows["amount"].round(2).tolist() == [5.95, 6.30, 83.40]
+    assert rows["order_id"].tolist() == ["489451", "489434", "489434"]
+    assert t.left_out == {"no_customer_key": 1, "negative_amount": 1} and len(t.notes) == 2
+    assert "'Price' x 'Quantity'" in t.notes[1]
+    # a unit price alone is one unit a row; a file with an amount never multiplies it
+    alone = infer_roles(retail.drop(columns="Quantity"))
+    assert alone.columns["amount"] == "Price" and "quantity" not in alone.columns
+    assert any("one unit a row" in n for n in alone.notes)
+    priced = retail.assign(sales_value=1.0)
+    assert "quantity" not in infer_roles(priced).columns
+    # named by the user: the quantity makes the (inferred) amount a unit price
+    given = infer_roles(retail.rename(columns={"Quantity": "Menge"}), {"quantity": "Menge"})
+    assert given.columns["quantity"] == "Menge" and given.columns["amount"] == "Price"
+    assert ColumnMap.from_mapping({"quantity": "Menge", "amount": "Price"}).quantity == "Menge"
+
+
+def test_rows_without_a_key_or_with_a_negative_amount_are_refused_when_they_dominate():
+    frame = pd.DataFrame({"customer_id": ["a", None, None], "ts": ["2024-01-01"] * 3,
+                          "amount": [1.0, 2.0, 3.0]})  # fmt: skip
+    with pytest.raises(DataError, match=r"2 of 3 row\(s\) have no customer key.*under 50%"):
+        load_transactions(frame)
+    t = load_transactions(frame.assign(customer_id=["a", "b", None]))
+    assert t.n_rows == 2 and t.left_out == {"no_customer_key": 1}
 
 
 @pytest.mark.parametrize(

@@ -70,6 +70,8 @@ _ROLE_HELP = {
     "channel": "Optional channel column (online/offline).",
     "store_id": "Optional store column.",
     "coupon_used": "Optional coupon flag column (true/false).",
+    "quantity": "Quantity column: the amount column is then a unit price (amount = quantity x "
+    "price; inferred when no amount column exists).",
 }
 
 
@@ -106,6 +108,7 @@ def lifecycle_score(
     channel_col: Annotated[str | None, _col("channel")] = None,
     store_id_col: Annotated[str | None, _col("store_id")] = None,
     coupon_used_col: Annotated[str | None, _col("coupon_used")] = None,
+    quantity_col: Annotated[str | None, _col("quantity")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     n_jobs: Annotated[int, typer.Option(help="LightGBM threads.")] = 1,
     campaigns: Annotated[
@@ -173,7 +176,7 @@ def lifecycle_score(
 
     named = {"customer_id": customer_id_col, "ts": ts_col, "amount": amount_col,
              "order_id": order_id_col, "channel": channel_col, "store_id": store_id_col,
-             "coupon_used": coupon_used_col}  # fmt: skip
+             "coupon_used": coupon_used_col, "quantity": quantity_col}  # fmt: skip
     try:
         cols: dict[str, str | None] = {r: c for r, c in named.items() if c is not None}
         camp_cols = CampaignColumns(campaign_customer_id_col, campaign_sent_at_col,
@@ -209,7 +212,7 @@ def lifecycle_score(
                   + ("" if used["how"] == "given" else
                      f" ({', '.join(r for r, h in used['how'].items() if h != 'given') or 'none'}"
                      " inferred; pass --<role>-col to change)"), highlight=False, markup=False)  # fmt: skip
-    for note in used.get("notes", []):
+    for note in [*used.get("notes", []), *res.metrics.get("rows_left_out", {}).get("notes", [])]:
         console.print(note, highlight=False, markup=False)
     for line in lifecycle_score_lines(res.metrics, len(res.scores), out):
         console.print(line, markup=False)

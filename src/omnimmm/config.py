@@ -352,6 +352,9 @@ class LifecycleColumns(_Frozen):
     coupon_used: Name = "coupon_used"
     points_earned: Name = "points_earned"
     points_redeemed: Name = "points_redeemed"
+    #: With a quantity column, ``amount`` is a unit price and a row's amount quantity x price
+    #: (inferred for a file with a unit price and a quantity but no amount column).
+    quantity: Name | None = None
 
 
 class LifecycleSpec(_Frozen):

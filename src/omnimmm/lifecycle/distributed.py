@@ -89,6 +89,7 @@ from omnimmm.lifecycle.features import (
     build_features,
     cutoff_end,
     load_transactions,
+    share_text,
 )
 from omnimmm.lifecycle.labels import CHURN_STAGES, check_history, make_labels
 from omnimmm.lifecycle.pareto_nbd import ParetoNBD
@@ -152,7 +153,8 @@ def _partition_file(piece: Piece, index: int, cols: ColumnMap, stop: pd.Timestam
             f"COPY (SELECT *, CAST(hash(customer_id) % {n_partitions} AS INTEGER) AS _bucket "
             f"FROM {t.table}) TO {_sql_path(target)} (FORMAT PARQUET, PARTITION_BY (_bucket))"
         )
-        return {"n": t.n_rows, "start": t.start, "end": t.end, "optional": t.optional}
+        return {"n": t.n_rows, "start": t.start, "end": t.end, "optional": t.optional,
+                "left_out": t.left_out}  # fmt: skip
     finally:
         con.close()
         if str(read) != piece.path:
@@ -308,10 +310,7 @@ def _inputs(transactions: str | Path, columns: ColumnMap | dict[str, str | None]
         roles = _sample_roles(con, files[0], dict(columns or {}))
     finally:
         con.close()
-    got = roles.columns
-    cols = ColumnMap(got["customer_id"], got["ts"], got["amount"], got.get("order_id"),
-                     got.get("channel"), got.get("store_id"), got.get("coupon_used"))  # fmt: skip
-    return files, cols, roles
+    return files, roles.column_map(), roles
 
 
 @contextlib.contextmanager
@@ -491,10 +490,21 @@ def _score(client: Any, transactions: str | Path, as_of: DateLike, horizon_days:
     if not stats:
         raise DataError(f"{label} has no transactions before {stop.date()}")
     optional = stats[0]["optional"]
+    left_out: dict[str, int] = {}
+    for st in stats:
+        for k, v in st["left_out"].items():
+            left_out[k] = left_out.get(k, 0) + v
+    read = sum(s["n"] for s in stats) + sum(left_out.values())
+    why = {"no_customer_key": "with no customer key (anonymous purchases cannot be scored)",
+           "negative_amount": "with a negative amount (returns and cancellations are not "
+                              "purchases)"}  # fmt: skip
+    notes = tuple(f"left out {v:,} of {read:,} rows ({share_text(v, read)}) {why[k]}"
+                  for k, v in left_out.items())  # fmt: skip
     whole = TransactionTable(
         con=duck.connect(), table="(distributed)", source=label, optional=optional,
         n_rows=sum(s["n"] for s in stats), start=min(s["start"] for s in stats),
         end=min(max(s["end"] for s in stats), stop), roles=roles, columns=cols,
+        left_out=left_out, notes=notes,
     )  # fmt: skip
     churn_h = churn_horizon_days or horizon_days
     plans = {
@@ -558,6 +568,7 @@ def _score(client: Any, transactions: str | Path, as_of: DateLike, horizon_days:
         "as_of": str(as_of_day.date()),
         "history_start": str(whole.start.date()),
         "rows_used": whole.n_rows,
+        "rows_left_out": {**whole.left_out, "notes": list(whole.notes)},
         "customers_scored": int(len(scores)),
         "customer_id_hashed": hashed,
         "columns": roles.to_dict()

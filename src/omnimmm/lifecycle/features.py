@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from pathlib import Path
 
@@ -79,6 +79,11 @@ OPTIONAL: tuple[str, ...] = ("order_id", "channel", "store_id", "coupon_used")
 NON_FEATURES: tuple[str, ...] = ("customer_id", "stage")
 STAGES: tuple[str, ...] = ("new", "active", "at_risk", "lapsed")
 
+#: Rows with no customer key (anonymous purchases) or a negative amount (returns and
+#: cancellations) are left out and counted while they are under this share of the file's
+#: rows; at or above it the column is more likely the wrong one, and the load is refused.
+LEAVE_OUT_LIMIT = 0.5
+
 DateLike = str | date | datetime | pd.Timestamp
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}([ T].*)?$")
 
@@ -89,6 +94,8 @@ class ColumnMap:
 
     Optional roles left at their default name are used when the file has that column and
     skipped when it does not; a non-default name must exist. ``None`` switches a role off.
+    ``quantity`` (default ``None``) makes ``amount`` a unit price: a row's amount is then
+    quantity x unit price (a line-level log such as ``Quantity``, ``Price``).
     """
 
     customer_id: str = "customer_id"
@@ -98,6 +105,7 @@ class ColumnMap:
     channel: str | None = "channel"
     store_id: str | None = "store_id"
     coupon_used: str | None = "coupon_used"
+    quantity: str | None = None
 
     def __post_init__(self) -> None:
         for role in REQUIRED:
@@ -144,7 +152,8 @@ class ColumnMap:
             str(required["customer_id"]),
             str(required["ts"]),
             str(required["amount"]),
-            *(name(r) for r in OPTIONAL),
+            **{r: name(r) for r in OPTIONAL},
+            quantity=mapping.get("quantity"),
         )
 
 
@@ -166,6 +175,8 @@ class TransactionTable:
     end: pd.Timestamp
     roles: RoleMapping | None = None
     columns: ColumnMap | None = None
+    left_out: dict[str, int] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
     def frame(self) -> pd.DataFrame:
         """The canonical rows as a DataFrame (for small data, tests and the pandas oracle)."""
@@ -265,11 +276,24 @@ def _ts_expr(con: duckdb.DuckDBPyConnection, sql: str, column: str, source_type:
     return f"try_strptime(trim(CAST({col} AS VARCHAR)), '{fmt}')"
 
 
+def share_text(k: int, n: int) -> str:
+    """``k`` of ``n`` as a percentage, e.g. ``"2.4%"`` (``"under 0.1%"`` when tiny)."""
+    return f"{k / n:.1%}" if k >= 0.0005 * n else "under 0.1%"
+
+
+def _amount_expr(role: dict[str, str], types: dict[str, str]) -> str:
+    """SQL of a row's amount: the amount column, or quantity x unit price."""
+    amount = _try_cast(_quote(role["amount"]), types[role["amount"]], "DOUBLE")
+    if "quantity" not in role:
+        return amount
+    return f"({amount} * {_try_cast(_quote(role['quantity']), types[role['quantity']], 'DOUBLE')})"
+
+
 def _resolve(cols: ColumnMap, types: dict[str, str], label: str) -> dict[str, str]:
     """Map canonical role -> source column, checking required and explicitly named ones."""
     found: dict[str, str] = {}
     defaults = ColumnMap()
-    for role in REQUIRED + OPTIONAL:
+    for role in (*REQUIRED, *OPTIONAL, "quantity"):
         name = getattr(cols, role)
         if name is None:
             continue
@@ -329,9 +353,7 @@ def load_transactions(
         cols = columns
     else:
         roles = _sample_roles(con, source, dict(columns or {}))
-        got = roles.columns
-        cols = ColumnMap(got["customer_id"], got["ts"], got["amount"], got.get("order_id"),
-                         got.get("channel"), got.get("store_id"), got.get("coupon_used"))  # fmt: skip
+        cols = roles.column_map()
     sql, label, types = _relation(con, source, cols)
     role = _resolve(cols, types, label)
 
@@ -339,7 +361,7 @@ def load_transactions(
     select = [
         f"CAST({_quote(role['customer_id'])} AS VARCHAR) AS customer_id",
         f"{ts_expr} AS ts",
-        _try_cast(_quote(role["amount"]), types[role["amount"]], "DOUBLE") + " AS amount",
+        f"{_amount_expr(role, types)} AS amount",
     ]
     if "order_id" in role:
         select.append(f"CAST({_quote(role['order_id'])} AS VARCHAR) AS order_id")
@@ -360,7 +382,9 @@ def load_transactions(
     except duckdb.Error as exc:
         raise DataError(f"cannot read transactions from {label}: {exc}") from exc
     optional = tuple(r for r in OPTIONAL if r in role)
-    _validate(con, table, sql, label, role, optional, types, ts_expr)
+    left_out, notes = _validate(con, table, sql, label, role, optional, types, ts_expr)
+    if left_out:
+        con.execute(f"DELETE FROM {table} WHERE customer_id IS NULL OR amount < 0")
 
     # fetchall, not fetchone: DuckDB 2 keeps a half-read result open and refuses further work
     (n, lo, hi) = con.execute(f"SELECT count(*), min(ts), max(ts) FROM {table}").fetchall()[0]
@@ -369,7 +393,8 @@ def load_transactions(
     end = pd.Timestamp(hi).normalize() + pd.Timedelta(days=1)
     if until is not None:
         end = min(end, pd.Timestamp(until))
-    return TransactionTable(con, table, label, optional, int(n), pd.Timestamp(lo), end, roles, cols)
+    return TransactionTable(con, table, label, optional, int(n), pd.Timestamp(lo), end, roles,
+                            cols, left_out, notes)  # fmt: skip
 
 
 def _validate(
@@ -381,8 +406,10 @@ def _validate(
     optional: tuple[str, ...],
     types: dict[str, str],
     ts_expr: str,
-) -> None:
+) -> tuple[dict[str, int], tuple[str, ...]]:
+    """Refuse bad values; count the rows to leave out (no customer key, negative amount)."""
     checks = [
+        "count(*) AS n",
         "count(*) FILTER (WHERE customer_id IS NULL) AS no_id",
         "count(*) FILTER (WHERE ts IS NULL) AS bad_ts",
         "count(*) FILTER (WHERE amount IS NULL) AS bad_amount",
@@ -395,7 +422,7 @@ def _validate(
         )
     row = con.execute(f"SELECT {', '.join(checks)} FROM {table}").fetchall()[0]
     counts = dict(
-        zip(["no_id", "bad_ts", "bad_amount", "neg_amount", "bad_channel"], row, strict=False)
+        zip(["n", "no_id", "bad_ts", "bad_amount", "neg_amount", "bad_channel"], row, strict=False)
     )
 
     frame = label == "the transactions frame"
@@ -412,18 +439,21 @@ def _validate(
         where = f"position {hit[0] - 1}" if frame else f"data row {hit[0]}"
         return f"{hit[1]!r} at {where}"
 
-    amount_double = _try_cast(_quote(role["amount"]), types[role["amount"]], "DOUBLE")
+    amount_double = _amount_expr(role, types)
     ts_col, amt_col, id_col = (
         _quote(role["ts"]),
         _quote(role["amount"]),
         _quote(role["customer_id"]),
     )
-    if counts["no_id"]:
+    amount_name = f"'{role['amount']}'" + (f" x '{role['quantity']}'" if "quantity" in role else "")
+    n = int(counts["n"])
+    if counts["no_id"] >= LEAVE_OUT_LIMIT * n:
         bad = example(id_col, f"{id_col} IS NULL")
         raise DataError(
-            f"{label}: {counts['no_id']} row(s) have no customer key in column "
-            f"'{role['customer_id']}', e.g. {bad}; every transaction needs one (resolve "
-            "identities first)"
+            f"{label}: {counts['no_id']} of {n} row(s) have no customer key in column "
+            f"'{role['customer_id']}', e.g. {bad}; rows without one are left out only while "
+            f"they are under {LEAVE_OUT_LIMIT:.0%} of the rows (resolve identities first, or "
+            f"name the key column with --customer-id-col)"
         )
     if counts["bad_ts"]:
         bad = example(ts_col, f"{ts_expr} IS NULL")
@@ -434,14 +464,16 @@ def _validate(
     if counts["bad_amount"]:
         bad = example(amt_col, f"{amount_double} IS NULL")
         raise DataError(
-            f"{label}: {counts['bad_amount']} row(s) in column '{role['amount']}' are missing or "
+            f"{label}: {counts['bad_amount']} row(s) in column {amount_name} are missing or "
             f"not numeric, e.g. {bad}; expected a number (order value in currency units)"
         )
-    if counts["neg_amount"]:
+    if counts["neg_amount"] >= LEAVE_OUT_LIMIT * n:
         bad = example(amt_col, f"{amount_double} < 0")
         raise DataError(
-            f"{label}: {counts['neg_amount']} row(s) in column '{role['amount']}' are negative, "
-            f"e.g. {bad}; remove refunds or net them into their orders"
+            f"{label}: {counts['neg_amount']} of {n} row(s) in column {amount_name} are "
+            f"negative, e.g. {bad}; negative rows (returns, cancellations) are left out only "
+            f"while they are under {LEAVE_OUT_LIMIT:.0%} of the rows: remove refunds or net "
+            "them into their orders"
         )
     if counts.get("bad_channel"):
         seen = con.execute(
@@ -452,6 +484,18 @@ def _validate(
             f"{label}: column '{role['channel']}' must hold 'online' or 'offline', found "
             f"{[s[0] for s in seen]}"
         )
+    left_out = {k: int(counts[c]) for k, c in (("no_customer_key", "no_id"),
+                                               ("negative_amount", "neg_amount")) if counts[c]}  # fmt: skip
+    notes = []
+    if "no_customer_key" in left_out:
+        k = left_out["no_customer_key"]
+        notes.append(f"left out {k:,} of {n:,} rows ({share_text(k, n)}) with no customer key in "
+                     f"'{role['customer_id']}' (anonymous purchases cannot be scored)")  # fmt: skip
+    if "negative_amount" in left_out:
+        k = left_out["negative_amount"]
+        notes.append(f"left out {k:,} of {n:,} rows ({share_text(k, n)}) with a negative amount in "
+                     f"{amount_name} (returns and cancellations are not purchases)")  # fmt: skip
+    return left_out, tuple(notes)
 
 
 def _orders_sql(t: TransactionTable, stop: pd.Timestamp) -> str:

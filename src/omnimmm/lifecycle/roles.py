@@ -13,6 +13,12 @@ A purchase log arrives with its own names: ``household_id``, ``Customer ID``, ``
    (``date``, ``time``, ``customer``, ``member``, ``sales``, ``金额`` ...) and whose values
    fit; for the timestamp also any column whose values all parse as dates.
 
+A line-level log without an amount column (``Quantity`` and ``Price``, ``数量`` and ``单价``)
+gets its amount as quantity x unit price: when no column looks like an amount, one column
+named as a unit price (:data:`PRICE_ALIASES`) is the amount role and one named as a quantity
+(:data:`QUANTITY_ALIASES`), if there is one, its ``quantity`` multiplier (without one, each
+row is one unit). The mapping says so in its notes.
+
 Two columns at the same step for a required role is a refusal: the :class:`DataError` lists
 the candidates and the flag that picks one. For an optional role (order, channel, store,
 coupon) two candidates leave the role unused and say so. Nothing is guessed from values
@@ -28,10 +34,14 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from omnimmm.errors import DataError, numbered
+
+if TYPE_CHECKING:
+    from omnimmm.lifecycle.features import ColumnMap
 
 ROLES: tuple[str, ...] = (
     "customer_id",
@@ -43,6 +53,8 @@ ROLES: tuple[str, ...] = (
     "coupon_used",
 )
 REQUIRED_ROLES: tuple[str, ...] = ("customer_id", "ts", "amount")
+#: The multiplier of a unit-price amount column (never inferred when the file has an amount).
+QUANTITY = "quantity"
 #: Optional roles of a points programme, inferred only by readers that ask for them
 #: (``infer_roles(..., roles=ROLES + POINTS_ROLES)``, see :mod:`omnimmm.lifecycle.points`).
 POINTS_ROLES: tuple[str, ...] = ("points_earned", "points_redeemed")
@@ -56,7 +68,38 @@ ROLE_LABEL = {
     "coupon_used": "coupon flag",
     "points_earned": "points earned",
     "points_redeemed": "points redeemed",
+    "quantity": "quantity",
 }
+#: Names of a unit-price column (the amount when the file has no amount column).
+PRICE_ALIASES: tuple[str, ...] = (
+    "price",
+    "unit_price",
+    "unitprice",
+    "item_price",
+    "sale_price",
+    "selling_price",
+    "price_per_unit",
+    "单价",
+    "价格",
+    "售价",
+    "成交价",
+    "成交单价",
+)
+#: Names of a quantity column (multiplies a unit-price amount).
+QUANTITY_ALIASES: tuple[str, ...] = (
+    "quantity",
+    "qty",
+    "units",
+    "unit_qty",
+    "item_qty",
+    "quantity_sold",
+    "num_items",
+    "n_items",
+    "数量",
+    "购买数量",
+    "件数",
+    "销量",
+)
 
 ALIASES: dict[str, tuple[str, ...]] = {
     "customer_id": (
@@ -274,6 +317,8 @@ def _norm(name: str) -> str:
 
 
 _ALIAS_NORM = {role: {_norm(a) for a in names} for role, names in ALIASES.items()}
+_PRICE_NORM = {_norm(a) for a in PRICE_ALIASES}
+_QUANTITY_NORM = {_norm(a) for a in QUANTITY_ALIASES}
 
 
 def flag(role: str) -> str:
@@ -318,7 +363,7 @@ def _fits(role: str, values: pd.Series, dtype: str) -> bool:
         if dtype.startswith(("DOUBLE", "FLOAT", "DECIMAL")):
             return False
         return ts_format(vals) is not None
-    if role == "amount":
+    if role in ("amount", QUANTITY):
         if dtype.startswith(("TIMESTAMP", "DATE", "BOOL")):
             return False
         num = pd.to_numeric(pd.Series(vals).str.replace(",", "", regex=False), errors="coerce")
@@ -368,6 +413,15 @@ class RoleMapping:
         ]
         return "\n".join(lines + list(self.notes))
 
+    def column_map(self) -> ColumnMap:
+        """The :class:`~omnimmm.lifecycle.features.ColumnMap` of this mapping."""
+        from omnimmm.lifecycle.features import ColumnMap
+
+        got = self.columns
+        return ColumnMap(got["customer_id"], got["ts"], got["amount"], got.get("order_id"),
+                         got.get("channel"), got.get("store_id"), got.get("coupon_used"),
+                         got.get(QUANTITY))  # fmt: skip
+
     def to_dict(self) -> dict:
         """JSON-ready ``{"columns", "how", "notes"}`` for metrics.json."""
         return {"columns": dict(self.columns), "how": dict(self.how), "notes": list(self.notes)}
@@ -405,7 +459,7 @@ def infer_roles(
         column could fill (the message lists candidates and the flag to choose).
     """
     given = dict(given or {})
-    unknown = sorted(set(given) - set(roles))
+    unknown = sorted(set(given) - set(roles) - ({QUANTITY} if "amount" in roles else set()))
     if unknown:
         raise DataError(f"column map: unknown role(s) {unknown}; accepted roles are {list(roles)}")
     names = [str(c) for c in sample.columns]
@@ -436,7 +490,31 @@ def infer_roles(
         if role in free:
             columns[role], how[role] = role, "canonical name"
             continue
-        found, step = _candidates(role, free, sample, types)
+        if role == "amount" and given.get(QUANTITY):
+            found, step = _unit_price(free, sample, types)  # a quantity multiplies a price
+            if not found:
+                found, step = _candidates(role, free, sample, types)
+        else:
+            found, step = _candidates(role, free, sample, types)
+        if role == "amount" and not found and QUANTITY not in given:
+            found, step = _unit_price(free, sample, types)
+            if len(found) == 1:
+                rest = [c for c in free if c != found[0]]
+                qty = [c for c in rest if _norm(c) in _QUANTITY_NORM
+                       and _fits(QUANTITY, sample[c], types.get(c, "VARCHAR"))]  # fmt: skip
+                if len(qty) > 1:
+                    raise _ambiguous(QUANTITY, qty, label)
+                if qty:
+                    columns[QUANTITY], how[QUANTITY] = qty[0], "alias"
+                    notes.append(
+                        f"amount: no amount column, so each row's amount is {qty[0]} x "
+                        f"{found[0]} (quantity x unit price); name one with {flag('amount')}"
+                    )
+                else:
+                    notes.append(
+                        f"amount: no amount or quantity column, so each row's amount is its "
+                        f"unit price {found[0]} (one unit a row); name one with {flag('amount')}"
+                    )
         if len(found) == 1:
             columns[role], how[role] = found[0], step
         elif len(found) > 1 and role in REQUIRED_ROLES:
@@ -447,7 +525,7 @@ def infer_roles(
             )
         elif role in REQUIRED_ROLES:
             raise _missing(role, names, label)
-    ordered = {r: columns[r] for r in roles if r in columns}
+    ordered = {r: columns[r] for r in (*roles, QUANTITY) if r in columns}
     return RoleMapping(ordered, {r: how[r] for r in ordered}, tuple(notes))
 
 
@@ -479,6 +557,14 @@ def _candidates(
     return [
         c for c in by_value if not str(types.get(c, "")).upper().startswith(("BIGINT", "INT"))
     ], "values"
+
+
+def _unit_price(
+    free: list[str], sample: pd.DataFrame, types: Mapping[str, str]
+) -> tuple[list[str], str]:
+    """Columns named as a unit price whose values are numbers."""
+    named = [c for c in free if _norm(c) in _PRICE_NORM]
+    return [c for c in named if _fits("amount", sample[c], types.get(c, "VARCHAR"))], "unit price"
 
 
 def _ambiguous(role: str, found: list[str], label: str) -> DataError:

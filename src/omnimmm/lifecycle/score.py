@@ -365,6 +365,7 @@ def score_customers(
         "as_of": str((stop - pd.Timedelta(days=1)).date()),
         "history_start": str(t.start.date()),
         "rows_used": t.n_rows,
+        "rows_left_out": {**t.left_out, "notes": list(t.notes)},
         "customers_scored": int(len(scores)),
         "customer_id_hashed": hashed,
         "columns": t.roles.to_dict()

@@ -80,6 +80,8 @@ def run_lifecycle(plan: Any, seed: int, say: Any) -> LifecycleOutcome:
     cols = table.columns
     if table.roles is not None:
         say("lifecycle: columns " + "; ".join(table.roles.describe().splitlines()))
+    for note in table.notes:
+        say(f"lifecycle: {note}")
     as_of = lc.as_of or (table.end - pd.Timedelta(days=1)).date()
     say(f"lifecycle: scoring customers as of {as_of} ({table.n_rows:,} transaction rows)")
     with tempfile.TemporaryDirectory() as tmp:
