@@ -171,6 +171,12 @@ def test_non_iso_timestamps_and_a_parquet_folder_load(tmp_path):
     t = load_transactions(path)
     assert t.roles is not None and t.roles.columns["ts"] == "date" and t.n_rows == len(raw)
     assert t.start == pd.to_datetime(d["when"]).dt.normalize().min()
+    # the same log as Lifetimes ships CDNOW_master.txt: columns aligned by spaces
+    txt = tmp_path / "cdnow.txt"
+    txt.write_text(raw.to_string(index=False))
+    spaced = load_transactions(txt)
+    assert spaced.roles is not None and spaced.roles.columns["amount"] == "dollar_value"
+    pd.testing.assert_frame_equal(spaced.frame(), t.frame())
     folder = tmp_path / "tx"
     for month, part in d.assign(m=pd.to_datetime(d["when"]).dt.month).groupby("m"):
         (folder / f"month={month}").mkdir(parents=True)

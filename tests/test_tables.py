@@ -37,6 +37,28 @@ def test_csv_encodings_and_delimiters(tmp_path, encoding, delimiter):
     assert frame["ts"].tolist() == ["2024-01-02", "2024-01-03"]  # dates left as text
 
 
+def test_columns_aligned_by_spaces(tmp_path):
+    # CDNOW_master.txt's layout (as Lifetimes ships it): a header and leading spaces
+    text = (" customer_id  date number_of_cds  dollar_value\n 00001 19970101  1   11.77\n"
+            " 00002 19970112  1   12.00\n 00002 19970112  5   77.00\n")  # fmt: skip
+    path = _write(tmp_path / "cdnow.txt", text)
+    assert sniff_table(path).delimiter == r"\s+"
+    frame = read_frame(path)
+    assert list(frame.columns) == ["customer_id", "date", "number_of_cds", "dollar_value"]
+    assert frame["customer_id"].tolist() == ["00001", "00002", "00002"]
+    assert frame["dollar_value"].tolist() == [11.77, 12.0, 77.0]
+    con = duckdb.connect()
+    register_duckdb(con, path, "v", as_text=True)
+    assert con.execute("SELECT customer_id, dollar_value FROM v").fetchall()[2] == (
+        "00002",
+        "77.00",
+    )
+    # one space-free column is not a table of spaces; a ragged one is not either
+    assert sniff_table(_write(tmp_path / "one.txt", "amount\n1\n2\n")).delimiter == ","
+    ragged = _write(tmp_path / "ragged.txt", "a b c\n1 2 3\n1 2\n")
+    assert sniff_table(ragged).delimiter == ","
+
+
 def test_thousands_separators_in_quoted_and_semicolon_csv(tmp_path):
     comma = _write(tmp_path / "c.csv", ROWS)
     assert sniff_table(comma).thousands == ","

@@ -5,7 +5,9 @@ same everywhere and fail with one named paragraph instead of a parser's tracebac
 
 - CSV in UTF-8, UTF-8 with a byte-order mark (what Excel writes), GB18030 (what Chinese
   Excel calls "CSV", a superset of GBK) or UTF-16 with a byte-order mark (Excel's "Unicode
-  text"); delimiter ``,`` ``;`` tab or ``|``; thousands separators (``"3,860.00"``) removed
+  text"); delimiter ``,`` ``;`` tab or ``|``, or columns aligned by spaces (a ``.txt``
+  export such as CDNOW's, when no delimiter splits the header); thousands separators
+  (``"3,860.00"``) removed
   from numeric-looking cells; a semicolon file that writes decimals as ``1.234,5`` is read
   with decimal commas;
 - Parquet, a single file or a folder of ``*.parquet`` files (hive partitions become columns);
@@ -42,6 +44,9 @@ __all__ = ["TableFormat", "read_frame", "register_duckdb", "sniff_table"]
 
 _SAMPLE_BYTES = 1 << 16
 _DELIMITERS = (",", ";", "\t", "|")
+#: The :attr:`TableFormat.delimiter` of a text table whose columns are separated by runs of
+#: spaces (leading spaces ignored).
+WHITESPACE = r"\s+"
 _THOUSANDS = re.compile(r"^\s*[+-]?\d{1,3}(,\d{3})+(\.\d*)?\s*$")
 _CURRENCY = "¥￥$€£"
 #: An amount written with a currency sign and/or thousands separators: "¥3,860.00", "$12".
@@ -77,7 +82,8 @@ class TableFormat:
         Text encoding of a CSV (``"utf-8"``, ``"utf-8-sig"``, ``"gb18030"``, ``"utf-16"``);
         ``None`` otherwise.
     delimiter
-        Field delimiter of a CSV: one of ``,`` ``;`` tab ``|``; ``None`` otherwise.
+        Field delimiter of a CSV: one of ``,`` ``;`` tab ``|``, or :data:`WHITESPACE` for
+        columns separated by runs of spaces; ``None`` otherwise.
     thousands
         Thousands separator seen in numeric cells (``","``, or ``"."`` with decimal commas);
         ``None`` when none was seen in the sample.
@@ -162,7 +168,10 @@ def sniff_table(path: str | Path, *, what: str = "data file") -> TableFormat:
                     f"as .xls); open it in Excel and {_SAVE_AS}")  # fmt: skip
     rows = _sample_lines(text, complete=len(head) < _SAMPLE_BYTES)
     delimiter = _sniff_delimiter(rows)
-    cells = [c for row in csv.reader(rows, delimiter=delimiter) for c in row[:]]
+    if delimiter == WHITESPACE:
+        cells = [c for row in rows for c in row.split()]
+    else:
+        cells = [c for row in csv.reader(rows, delimiter=delimiter) for c in row[:]]
     thousands, decimal = _sniff_numbers(cells, delimiter)
     return TableFormat("csv", encoding, delimiter, thousands, None, decimal)
 
@@ -207,7 +216,8 @@ def _sample_lines(text: str, *, complete: bool) -> list[str]:
 
 
 def _sniff_delimiter(lines: list[str]) -> str:
-    """The delimiter that splits the header into most fields, rows agreeing with it."""
+    """The delimiter that splits the header into most fields, rows agreeing with it; runs
+    of spaces when none splits the header but spaces split every row alike."""
     best, best_score = ",", (0.0, 1)
     for d in _DELIMITERS:
         widths = [len(r) for r in csv.reader(lines, delimiter=d)]
@@ -217,6 +227,10 @@ def _sniff_delimiter(lines: list[str]) -> str:
         score = (round(agree, 1), widths[0])
         if score > best_score:
             best, best_score = d, score
+    if best_score[1] < 2 and len(lines) > 1:
+        widths = [len(line.split()) for line in lines]
+        if widths[0] >= 2 and all(w == widths[0] for w in widths):
+            return WHITESPACE
     return best
 
 
@@ -361,7 +375,7 @@ def _csv_cells(src: Path, what: str, fmt: TableFormat) -> pd.DataFrame:
 
 
 def _show(delimiter: str | None) -> str:
-    return {"\t": "tab", None: "','"}.get(delimiter, f"'{delimiter}'")
+    return {"\t": "tab", None: "','", WHITESPACE: "spaces"}.get(delimiter, f"'{delimiter}'")
 
 
 def _with_header(cells: pd.DataFrame) -> pd.DataFrame:
@@ -570,7 +584,12 @@ def register_duckdb(
         sql = (
             f"SELECT * FROM read_parquet({_lit(src / '**' / '*.parquet')}, hive_partitioning=true)"
         )
-    elif fmt.kind == "csv" and fmt.encoding in ("utf-8", "utf-8-sig") and fmt.decimal == ".":
+    elif (
+        fmt.kind == "csv"
+        and fmt.encoding in ("utf-8", "utf-8-sig")
+        and fmt.decimal == "."
+        and fmt.delimiter != WHITESPACE  # DuckDB's reader takes one delimiter, not a pattern
+    ):
         if not _all_utf8(src):
             return _register_frame(con, src, view, what, as_text)
         sql = _csv_sql(con, src, fmt, what, as_text)
