@@ -97,6 +97,11 @@ def test_values_decide_between_names_and_a_missing_amount_is_explained():
         infer_roles(retail)
     with pytest.raises(DataError, match="no column 'kunde'.*--customer-id-col"):
         infer_roles(retail, {"customer_id": "kunde"})
+    # CDNOW_sample.txt has no header row: its first row of data is taken for one
+    headless = pd.DataFrame([["00004", "0001", "19970118", "2", "29.73"]],
+                            columns=["00004", "0001", "19970101", "2", "29.33"])  # fmt: skip
+    with pytest.raises(DataError, match="looks like data, not a header"):
+        infer_roles(headless)
 
 
 def test_a_line_level_log_gets_quantity_times_unit_price(tmp_path):

@@ -575,6 +575,16 @@ def _ambiguous(role: str, found: list[str], label: str) -> DataError:
     )
 
 
+def _headless(names: list[str]) -> bool:
+    """Whether every column name is a number or a date: a file without a header row."""
+
+    def data(name: str) -> bool:
+        text = name.strip()
+        return not pd.isna(pd.to_numeric(text, errors="coerce")) or ts_format([text]) is not None
+
+    return len(names) > 1 and all(data(n) for n in names)
+
+
 def _missing(role: str, names: list[str], label: str) -> DataError:
     what = {
         "customer_id": "a customer key (customer_id, member_id, household_id, user_id, 会员ID ...)",
@@ -587,6 +597,11 @@ def _missing(role: str, names: list[str], label: str) -> DataError:
         if role == "amount"
         else "rename the column, or check the header row and delimiter"
     )
+    if _headless(names):
+        tip = (
+            f"the first row ({', '.join(names[:5])}) looks like data, not a header: add a "
+            "header row naming the columns (e.g. customer_id,ts,amount)"
+        )
     return DataError(
         f"{label}: no column looks like {what}. Columns found: {names}.\n"
         + numbered(
