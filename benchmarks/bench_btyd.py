@@ -13,9 +13,9 @@ Logs:
   household_id, basket_id, sales_value, transaction_timestamp, ...), as of 2017-12-31.
 * CDNOW master (23,570 customers, 1997-01..1998-06), shipped inside the PyPI package
   ``Lifetimes`` 0.11.3 (``lifetimes/datasets/CDNOW_master.txt``; MIT). Pass the file with
-  ``--cdnow PATH`` (extract it from the wheel; nothing is downloaded). Its whitespace layout is
-  written to CSV unchanged in content (``customer_id, date, number_of_cds, dollar_value``;
-  dates as ``19970101``), as of 1998-06-30.
+  ``--cdnow PATH`` (extract it from the wheel; nothing is downloaded). It is read as shipped
+  (columns aligned by spaces: ``customer_id, date, number_of_cds, dollar_value``; dates as
+  ``19970101``), as of 1998-06-30.
 * CDNOW sample (2,357 of those customers, ``lifetimes/datasets/CDNOW_sample.txt`` of the same
   wheel, no header: master id, sample id, date, CDs, dollars), written to CSV with the sample
   id as ``customer_id``; a small real log, as of 1998-06-30.
@@ -123,11 +123,9 @@ def main(argv: list[str] | None = None) -> int:
         rows += r
         notes.append(n)
     if args.cdnow is not None and args.cdnow.exists():
-        with tempfile.TemporaryDirectory() as tmp:
-            csv = Path(tmp) / "cdnow_master.csv"
-            pd.read_csv(args.cdnow, sep=r"\s+", dtype=str).to_csv(csv, index=False)
-            big = [int(s) for s in args.cdnow_seeds.split(",")] if args.cdnow_seeds else seeds
-            r, n = run_log("CDNOW master", csv, "1998-06-30", big)
+        # read as shipped: columns aligned by spaces, with a header
+        big = [int(s) for s in args.cdnow_seeds.split(",")] if args.cdnow_seeds else seeds
+        r, n = run_log("CDNOW master", args.cdnow, "1998-06-30", big)
         rows += r
         notes.append(n)
     if args.cdnow_sample is not None and args.cdnow_sample.exists():
