@@ -310,7 +310,7 @@ def _inputs(transactions: str | Path, columns: ColumnMap | dict[str, str | None]
         roles = _sample_roles(con, files[0], dict(columns or {}))
     finally:
         con.close()
-    return files, roles.column_map(), roles
+    return files, ColumnMap.from_roles(roles), roles
 
 
 @contextlib.contextmanager

@@ -131,6 +131,14 @@ class ColumnMap:
             )
 
     @classmethod
+    def from_roles(cls, roles: RoleMapping) -> ColumnMap:
+        """The columns an inferred :class:`~omnimmm.lifecycle.roles.RoleMapping` found."""
+        got = roles.columns
+        return cls(got["customer_id"], got["ts"], got["amount"], got.get("order_id"),
+                   got.get("channel"), got.get("store_id"), got.get("coupon_used"),
+                   got.get("quantity"))  # fmt: skip
+
+    @classmethod
     def from_mapping(cls, mapping: dict[str, str | None] | None) -> ColumnMap:
         """Build from ``{role: column}`` (a plan section or CLI flags); unknown roles fail."""
         mapping = dict(mapping or {})
@@ -353,7 +361,7 @@ def load_transactions(
         cols = columns
     else:
         roles = _sample_roles(con, source, dict(columns or {}))
-        cols = roles.column_map()
+        cols = ColumnMap.from_roles(roles)
     sql, label, types = _relation(con, source, cols)
     role = _resolve(cols, types, label)
 

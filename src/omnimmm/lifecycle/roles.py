@@ -34,14 +34,10 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from omnimmm.errors import DataError, numbered
-
-if TYPE_CHECKING:
-    from omnimmm.lifecycle.features import ColumnMap
 
 ROLES: tuple[str, ...] = (
     "customer_id",
@@ -412,15 +408,6 @@ class RoleMapping:
             for r, c in self.columns.items()
         ]
         return "\n".join(lines + list(self.notes))
-
-    def column_map(self) -> ColumnMap:
-        """The :class:`~omnimmm.lifecycle.features.ColumnMap` of this mapping."""
-        from omnimmm.lifecycle.features import ColumnMap
-
-        got = self.columns
-        return ColumnMap(got["customer_id"], got["ts"], got["amount"], got.get("order_id"),
-                         got.get("channel"), got.get("store_id"), got.get("coupon_used"),
-                         got.get(QUANTITY))  # fmt: skip
 
     def to_dict(self) -> dict:
         """JSON-ready ``{"columns", "how", "notes"}`` for metrics.json."""
