@@ -477,31 +477,13 @@ def infer_roles(
         if role in free:
             columns[role], how[role] = role, "canonical name"
             continue
-        if role == "amount" and given.get(QUANTITY):
-            found, step = _unit_price(free, sample, types)  # a quantity multiplies a price
-            if not found:
-                found, step = _candidates(role, free, sample, types)
+        if role == "amount":
+            found, step, qty, note = _amount(free, sample, types, given, label)
+            if qty is not None:
+                columns[QUANTITY], how[QUANTITY] = qty, "alias"
+            notes += [note] if note else []
         else:
             found, step = _candidates(role, free, sample, types)
-        if role == "amount" and not found and QUANTITY not in given:
-            found, step = _unit_price(free, sample, types)
-            if len(found) == 1:
-                rest = [c for c in free if c != found[0]]
-                qty = [c for c in rest if _norm(c) in _QUANTITY_NORM
-                       and _fits(QUANTITY, sample[c], types.get(c, "VARCHAR"))]  # fmt: skip
-                if len(qty) > 1:
-                    raise _ambiguous(QUANTITY, qty, label)
-                if qty:
-                    columns[QUANTITY], how[QUANTITY] = qty[0], "alias"
-                    notes.append(
-                        f"amount: no amount column, so each row's amount is {qty[0]} x "
-                        f"{found[0]} (quantity x unit price); name one with {flag('amount')}"
-                    )
-                else:
-                    notes.append(
-                        f"amount: no amount or quantity column, so each row's amount is its "
-                        f"unit price {found[0]} (one unit a row); name one with {flag('amount')}"
-                    )
         if len(found) == 1:
             columns[role], how[role] = found[0], step
         elif len(found) > 1 and role in REQUIRED_ROLES:
@@ -546,12 +528,35 @@ def _candidates(
     ], "values"
 
 
-def _unit_price(
-    free: list[str], sample: pd.DataFrame, types: Mapping[str, str]
-) -> tuple[list[str], str]:
-    """Columns named as a unit price whose values are numbers."""
-    named = [c for c in free if _norm(c) in _PRICE_NORM]
-    return [c for c in named if _fits("amount", sample[c], types.get(c, "VARCHAR"))], "unit price"
+def _amount(
+    free: list[str],
+    sample: pd.DataFrame,
+    types: Mapping[str, str],
+    given: Mapping[str, str | None],
+    label: str,
+) -> tuple[list[str], str, str | None, str | None]:
+    """Candidates for the amount and their step; without an amount column, a unit price
+    with the quantity column that multiplies it (if one) and the note saying so."""
+    price = [c for c in free if _norm(c) in _PRICE_NORM
+             and _fits("amount", sample[c], types.get(c, "VARCHAR"))]  # fmt: skip
+    if given.get(QUANTITY) and price:  # a named quantity makes the amount a unit price
+        return price, "unit price", None, None
+    found, step = _candidates("amount", free, sample, types)
+    if found or not price:
+        return found, step, None, None
+    if QUANTITY in given or len(price) > 1:
+        return price, "unit price", None, None
+    qty = [c for c in free if c != price[0] and _norm(c) in _QUANTITY_NORM
+           and _fits(QUANTITY, sample[c], types.get(c, "VARCHAR"))]  # fmt: skip
+    if len(qty) > 1:
+        raise _ambiguous(QUANTITY, qty, label)
+    if qty:
+        note = (f"amount: no amount column, so each row's amount is {qty[0]} x {price[0]} "
+                f"(quantity x unit price); name one with {flag('amount')}")  # fmt: skip
+        return price, "unit price", qty[0], note
+    note = (f"amount: no amount or quantity column, so each row's amount is its unit price "
+            f"{price[0]} (one unit a row); name one with {flag('amount')}")  # fmt: skip
+    return price, "unit price", None, note
 
 
 def _ambiguous(role: str, found: list[str], label: str) -> DataError:
