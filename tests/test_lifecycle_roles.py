@@ -115,7 +115,7 @@ def test_a_line_level_log_gets_quantity_times_unit_price(tmp_path):
     )  # fmt: skip
     m = infer_roles(retail)
     assert m.columns["amount"] == "Price" and m.columns["quantity"] == "Quantity"
-    assert m.how["amount"] == "unit price" and any("Quantity x Price" in n for n in m.notes)
+    assert m.how["amount"] == "unit price" and any("'Quantity' x 'Price'" in n for n in m.notes)
     path = tmp_path / "online_retail.csv"
     retail.to_csv(path, index=False)
     t = load_transactions(path)
@@ -131,6 +131,14 @@ def test_a_line_level_log_gets_quantity_times_unit_price(tmp_path):
     assert any("one unit a row" in n for n in alone.notes)
     priced = retail.assign(sales_value=1.0)
     assert "quantity" not in infer_roles(priced).columns
+    # H&M's log: a price per article and a sales channel code, which is no amount
+    hm = pd.DataFrame({"t_dat": ["2018-09-20", "2018-09-21"], "customer_id": ["a", "b"],
+                       "article_id": [663713001, 541518023], "price": [0.0508, 0.0305],
+                       "sales_channel_id": [2, 1]})  # fmt: skip
+    assert infer_roles(hm).columns == {"customer_id": "customer_id", "ts": "t_dat",
+                                       "amount": "price"}  # fmt: skip
+    with pytest.raises(DataError, match="no column looks like an amount"):
+        infer_roles(hm.drop(columns="price"))  # sales_channel_id is a code, not an amount
     # named by the user: the quantity makes the (inferred) amount a unit price
     given = infer_roles(retail.rename(columns={"Quantity": "Menge"}), {"quantity": "Menge"})
     assert given.columns["quantity"] == "Menge" and given.columns["amount"] == "Price"

@@ -281,6 +281,9 @@ _HINTS: dict[str, re.Pattern[str]] = {
     "ts": re.compile(r"date|time|_ts$|^ts_|日期|时间"),
     "amount": re.compile(r"amount|sales|revenue|value|spend|gmv|金额|销售额"),
 }
+#: A name ending like an identifier or a category is never an amount by a name hint alone
+#: (``sales_channel_id``, ``SalesRepID``, ``revenue_type``).
+_CODE_SUFFIX = re.compile(r"(?:(?:^|[\s_\-.])(?:id|code|no|key|type|channel|flag)|[a-z](?:ID|Id))$")
 _ISO = re.compile(
     r"^\d{4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?([+-]\d{2}:?\d{2}|Z)?$"
 )
@@ -519,6 +522,8 @@ def _candidates(
     if fit or role not in _HINTS:
         return fit, "alias"
     hinted = [c for c in free if _HINTS[role].search(str(c).lower())]
+    if role == "amount":
+        hinted = [c for c in hinted if not _CODE_SUFFIX.search(str(c).strip())]
     fit = [c for c in hinted if _fits(role, sample[c], types.get(c, "VARCHAR"))]
     if fit or role != "ts":
         return fit, "name hint"
@@ -537,12 +542,17 @@ def _amount(
 ) -> tuple[list[str], str, str | None, str | None]:
     """Candidates for the amount and their step; without an amount column, a unit price
     with the quantity column that multiplies it (if one) and the note saying so."""
-    price = [c for c in free if _norm(c) in _PRICE_NORM
-             and _fits("amount", sample[c], types.get(c, "VARCHAR"))]  # fmt: skip
+
+    def fit(c: str) -> bool:
+        return _fits("amount", sample[c], types.get(c, "VARCHAR"))
+
+    price = [c for c in free if _norm(c) in _PRICE_NORM and fit(c)]
     if given.get(QUANTITY) and price:  # a named quantity makes the amount a unit price
         return price, "unit price", None, None
-    found, step = _candidates("amount", free, sample, types)
-    if found or not price:
+    # an amount's own name first, then a unit price's, then a name that merely hints
+    alias = [c for c in free if _norm(c) in _ALIAS_NORM["amount"] and fit(c)]
+    if alias or not price:
+        found, step = (alias, "alias") if alias else _candidates("amount", free, sample, types)
         return found, step, None, None
     if QUANTITY in given or len(price) > 1:
         return price, "unit price", None, None
@@ -551,11 +561,11 @@ def _amount(
     if len(qty) > 1:
         raise _ambiguous(QUANTITY, qty, label)
     if qty:
-        note = (f"amount: no amount column, so each row's amount is {qty[0]} x {price[0]} "
-                f"(quantity x unit price); name one with {flag('amount')}")  # fmt: skip
+        note = (f"amount: no amount column, so each row's amount is '{qty[0]}' x "
+                f"'{price[0]}' (quantity x unit price); name one with {flag('amount')}")  # fmt: skip
         return price, "unit price", qty[0], note
     note = (f"amount: no amount or quantity column, so each row's amount is its unit price "
-            f"{price[0]} (one unit a row); name one with {flag('amount')}")  # fmt: skip
+            f"'{price[0]}' (one unit a row); name one with {flag('amount')}")  # fmt: skip
     return price, "unit price", None, note
 
 
