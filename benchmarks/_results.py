@@ -57,3 +57,14 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     return "\n".join(lines)
+
+
+def finish_section(name: str, intro: str, header: str, cpu_seconds: float, table: str,
+                   *, write: bool = True) -> int:  # fmt: skip
+    """Print a run's section (intro, machine header, CPU seconds, table) and, if ``write``,
+    put it into ``RESULTS.md`` as section ``name``; the script's exit status (0)."""
+    body = f"{intro}\n\n{header}\n- CPU: {cpu_seconds:.0f} s\n\n{table}\n"
+    print(body)
+    if write:
+        update_section(name, body)
+    return 0

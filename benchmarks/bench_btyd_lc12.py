@@ -67,8 +67,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss, roc_auc_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _results import machine_header, markdown_table, update_section
-from bench_btyd_variants import _cdnow_csvs
+from _results import finish_section, machine_header, markdown_table
+from bench_btyd_variants import _cdnow_csvs, log_parser
 
 from omnimmm.lifecycle import btyd_base
 from omnimmm.lifecycle.btyd_base import BASE_COLUMNS, BTYDBase
@@ -306,15 +306,8 @@ def ceiling(path: Path, as_of: str) -> list[list[str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--cj", type=Path, default=CJ)
-    ap.add_argument("--cdnow", type=Path, default=None, help="CDNOW_master.txt from Lifetimes")
-    ap.add_argument("--cdnow-sample", type=Path, default=None, help="CDNOW_sample.txt")
-    ap.add_argument("--tenths", default="0,1,2,3,4,5,6,7,8,9")
-    ap.add_argument("--cdnow-as-of", default="1998-06-30")
+    ap = log_parser(__doc__.split("\n\n")[0], "lc12_propensity")
     ap.add_argument("--fresh-as-of", default="1998-03-31")
-    ap.add_argument("--no-write", action="store_true")
-    ap.add_argument("--section", default="lc12_propensity")
     ap.add_argument("--ceiling", action="store_true", help="only the CJ in-period ceiling")
     args = ap.parse_args(argv)
     warnings.filterwarnings("ignore")
@@ -369,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
     short = {"Complete Journey": "CJ", "CDNOW sample": "sample", "tenths": "tenths"}
     cols = ["variant"] + [f"{short[n]} {w[2:]} {t[:3]}" for n, w, t in groups]
     table = markdown_table(cols, rows)
-    body = (
+    intro = (
         "## lc12: more levers for the BTYD base on small real logs, paired\n\n"
         "`benchmarks/bench_btyd_lc12.py` (see its docstring for every variant, declared "
         "before the run). Each cell: difference in validation AUC to the library's "
@@ -377,16 +370,10 @@ def main(argv: list[str] | None = None) -> int:
         "bootstrap resamples of the validation customers (seed 0); for the ten CDNOW "
         "tenths the mean difference, its se across tenths and the tenths at or above. "
         "Columns: log, as-of date (yy-mm-dd), target (rep = repurchase, chu = churn; "
-        "CJ churn = 1 - repurchase, same AUCs).\n\n"
-        + header
-        + f"\n- CPU: {time.process_time() - t0:.0f} s\n\n"
-        + table
-        + "\n"
+        "CJ churn = 1 - repurchase, same AUCs)."
     )
-    print(body)
-    if not args.no_write:
-        update_section(args.section, body)
-    return 0
+    cpu = time.process_time() - t0
+    return finish_section(args.section, intro, header, cpu, table, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -68,7 +68,7 @@ from sklearn.metrics import log_loss, roc_auc_score
 from sklearn.preprocessing import SplineTransformer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _results import machine_header, markdown_table, update_section
+from _results import finish_section, machine_header, markdown_table
 
 from omnimmm.lifecycle.btyd_base import BASE_COLUMNS
 
@@ -401,15 +401,21 @@ def _cdnow_csvs(args, tmp: Path) -> list[tuple[str, Path, str]]:
     return logs
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def log_parser(description: str, section: str) -> argparse.ArgumentParser:
+    """The arguments every real-log propensity bench takes: the logs and the section."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--cj", type=Path, default=CJ)
     ap.add_argument("--cdnow", type=Path, default=None, help="CDNOW_master.txt from Lifetimes")
     ap.add_argument("--cdnow-sample", type=Path, default=None, help="CDNOW_sample.txt")
     ap.add_argument("--tenths", default="0,1,2,3,4,5,6,7,8,9")
     ap.add_argument("--cdnow-as-of", default="1998-06-30", help="as-of date of the CDNOW logs")
     ap.add_argument("--no-write", action="store_true")
-    ap.add_argument("--section", default="bench_btyd_variants", help="RESULTS.md section")
+    ap.add_argument("--section", default=section, help="RESULTS.md section")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = log_parser(__doc__.split("\n\n")[0], "bench_btyd_variants")
     ap.add_argument("--skip-cj", action="store_true")
     ap.add_argument("--set", choices=sorted(REFS), default="features", help="variant set")
     args = ap.parse_args(argv)
@@ -454,25 +460,17 @@ def main(argv: list[str] | None = None) -> int:
         ["log", "target", "variant", "AUC"] + [f"vs {r} (sd)" for r in refs],
         rows + tenth_rows,
     )
-    body = (
+    intro = (
         TITLE[args.set]
         + "`benchmarks/bench_btyd_variants.py`: every variant trained on the rows and cutoff plan "
         "of `score_customers(file, as_of, 90, out)` (roles inferred) and scored on the same "
         "validation customers. In brackets: the standard deviation of the difference over "
         f"{B} paired bootstrap resamples of those customers; for the CDNOW tenths the mean over "
         "tenths, its standard error across them and how many tenths are at or above the "
-        "reference. "
-        + ABOUT[args.set]
-        + "\n\n"
-        + header
-        + f"\n- CPU: {time.process_time() - t0:.0f} s\n\n"
-        + table
-        + "\n"
+        "reference. " + ABOUT[args.set]
     )
-    print(body)
-    if not args.no_write:
-        update_section(args.section, body)
-    return 0
+    cpu = time.process_time() - t0
+    return finish_section(args.section, intro, header, cpu, table, write=not args.no_write)
 
 
 if __name__ == "__main__":
