@@ -117,7 +117,7 @@ def variant(v: str, hl_true: dict[str, float], names: list[str]) -> Iterator[dic
     saved = {k: getattr(causal, k) for k in ("HALF_LIVES", "Z_KEEP", "PRIOR_PER_DOUBLING",
                                              "_choose_half_lives", "_weights",
                                              "MIN_CONTROLS", "MAX_CONTROLS", "_build_rows",
-                                             "NONNEG", "SHRINK")}  # fmt: skip
+                                             "NONNEG")}  # fmt: skip
     kw: dict = {}
     try:
         for part in v.split("+"):
@@ -154,8 +154,6 @@ def variant(v: str, hl_true: dict[str, float], names: list[str]) -> Iterator[dic
                     return rows, info
 
                 causal._build_rows = no_recent
-            if base == "shrink":
-                causal.SHRINK = True
             if base == "signed":
                 causal.NONNEG = ""
             if base == "nonneg":

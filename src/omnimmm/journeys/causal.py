@@ -132,7 +132,6 @@ PRIOR_PER_DOUBLING = 1.5  # log likelihood units a half-life pays for each doubl
 NONNEG = "main"  # "main": a negative main effect held at zero; "drop": its pairs too; "": off
 MIN_WEIGHT = 1e-3  # half-lives with less weight are left out of the averaged removal
 DESIGNS_KEPT = 4  # designs of the bootstrap's half-life choices kept for reuse
-SHRINK = False  # empirical-Bayes shrinkage of the channels' contributions towards 0 (jn12)
 
 
 @dataclass(frozen=True, eq=False)
@@ -480,8 +479,7 @@ def _averaged_removals(
             X_all = _design(rows, half)
             X_h, ones = X_all[st.rows], np.ones(st.n_ev.size)
             b_h, _ = _newton(X_h, st, beta, pen, ones, iters=40, tol=1e-5, chord=True)
-            b_h, pen_h = _nonneg(X_h, st, b_h, pen, ones, n_ch, iters=40, tol=1e-5, chord=True)
-            b_h = _shrunk(X_h, st, b_h, pen_h, X_all[buy], conv, n_ch)
+            b_h, _ = _nonneg(X_h, st, b_h, pen, ones, n_ch, iters=40, tol=1e-5, chord=True)
             out[c] += w[h] * _effects(_contributions(X_all[buy], b_h, n_ch), conv)[0][c]
     return out
 
@@ -508,26 +506,6 @@ def _nonneg(
                     pen[n_ch + k] = DROPPED
         beta, _ = _newton(X, st, np.where(pen < DROPPED, beta, 0.0), pen, b, **newton)
     return beta, pen
-
-
-def _shrunk(
-    X: np.ndarray, st: _Strata, beta: np.ndarray, pen: np.ndarray, Xb: np.ndarray,
-    conv: np.ndarray, n_ch: int,
-) -> np.ndarray:  # fmt: skip
-    """With ``SHRINK``, the main effects shrunk towards 0 by a normal prior on each channel's
-    contribution (coefficient times its mean exposure on purchase days) whose variance is
-    estimated across the channels (method of moments): ``beta_c * tau2 / (tau2 + se_c2)``."""
-    if not SHRINK:
-        return beta
-    free = pen.copy()  # a channel held at zero gets the SE it has when free
-    free[:n_ch] = np.where(pen[:n_ch] >= DROPPED, 1.0, pen[:n_ch])
-    se = _cluster_se(X, st, beta, free)[:n_ch]
-    m = (conv @ Xb[:, :n_ch]) / max(float(conv.sum()), 1e-12)
-    k, v = beta[:n_ch] * m, (se * m) ** 2
-    tau2 = max(float(np.mean(k**2 - v)), 0.0)
-    out = beta.copy()
-    out[:n_ch] = beta[:n_ch] * np.where(tau2 + v > 0, tau2 / np.maximum(tau2 + v, 1e-300), 0.0)
-    return out
 
 
 def _penalty(k: int, n_effects: int, ridge: float) -> np.ndarray:
@@ -623,12 +601,11 @@ def _fit(
     se = _cluster_se(X, st, beta_all, pen)
     pen_sel = _select(beta_all, se, inter, pen)
     beta, _ = _newton(X, st, np.where(pen_sel < DROPPED, beta_all, 0.0), pen_sel, ones)
-    beta, pen_nn = _nonneg(X, st, beta, pen_sel, ones, n_ch)
+    beta, _ = _nonneg(X, st, beta, pen_sel, ones, n_ch)
     buy = rows.conv > 0
     Xb, conv, cust_b = X_all[buy], rows.conv[buy], rows.cust[buy]
     scale = float(info["scale"])
-    lost, base = _effects(_contributions(Xb, _shrunk(X, st, beta, pen_nn, Xb, conv, n_ch), n_ch),
-                          conv)  # fmt: skip
+    lost, base = _effects(_contributions(Xb, beta, n_ch), conv)
     lost = _averaged_removals(rows, st, prof, beta, pen_sel, buy, lost)
     inc, base = lost * scale, base * scale
     draws = np.empty((n_bootstrap, n_ch))
@@ -654,8 +631,7 @@ def _fit(
         kept += pen_b[inter] < DROPPED
         beta_b, _ = _newton(X_r, st, np.where(pen_b < DROPPED, beta_b, 0.0), pen_b, b,
                             iters=20, tol=1e-5, chord=True)  # fmt: skip
-        beta_b, pen_b = _nonneg(X_r, st, beta_b, pen_b, b, n_ch, iters=20, tol=1e-5, chord=True)
-        beta_b = _shrunk(X_r, st, beta_b, pen_b, Xb_r, conv * b[cust_b], n_ch)
+        beta_b, _ = _nonneg(X_r, st, beta_b, pen_b, b, n_ch, iters=20, tol=1e-5, chord=True)
         draws[r] = _effects(_contributions(Xb_r, beta_b, n_ch), conv * b[cust_b])[0] * scale
     value = data.con.execute("select avg(value) from conversions").fetchone()
     mean_value = float(value[0]) if value and value[0] is not None else float("nan")
