@@ -266,25 +266,6 @@ def test_half_life_weights_follow_the_profile_and_the_prior() -> None:
     assert both == pytest.approx(np.tile(flat, (3, 1)))
 
 
-def test_half_life_prior_lets_a_clear_long_carryover_win_but_not_a_flat_profile() -> None:
-    """Two profiles measured on 20,000-customer worlds (jn12). ``mixed`` seed 81's social
-    (true half-life 6 days, 30% of the credit) favours 8 days by 4.8 units over 0.5 days:
-    the weights' mode is 8 days (with 1.5 units per doubling it was 0.5 days, and social got
-    9% of the credit). ``default`` seed 5's display (true 2 days, a weak effect) is flat
-    within 1.8 units, rising towards 16 days: the mode stays at 0.5 days with most weight."""
-    import numpy as np
-
-    from omnimmm.journeys import causal
-
-    social = [-4.77, -4.35, -3.22, -1.37, 0.0, -1.6]
-    display = [-1.79, -1.81, -1.34, -0.74, -0.01, 0.0]
-    w = causal._weights(np.array([social, display]))
-    assert causal.HALF_LIVES[int(np.argmax(w[0]))] == 8.0
-    assert w[0][3:5].sum() > 0.5  # 4-8 days hold most of social's weight
-    assert int(np.argmax(w[1])) == 0 and w[1][0] > 0.5
-    assert w[1][4:].sum() < 0.2  # display's long half-lives stay light
-
-
 def _toy_fit() -> tuple:
     """A small fixed-effects sample whose second channel acts at a 2-day half-life, fitted
     at the half-lives ``half``."""

@@ -28,7 +28,7 @@ of the log.
 Each channel's half-life is not chosen but averaged over. The profile likelihood of the
 main-effects model gives each value of ``HALF_LIVES`` a log likelihood (one channel at a
 time, the others at their current values, two sweeps), and each value a weight
-proportional to its likelihood times a prior that loses ``PRIOR_PER_DOUBLING`` (1.0)
+proportional to its likelihood times a prior that loses ``PRIOR_PER_DOUBLING`` (1.5)
 log-likelihood units for each doubling of the half-life over 0.5 days; the prior's mode
 (the weights' maximum) is where the other channels are held. A channel's incremental
 conversions are the weighted mean of its removal in refits of the full model with the
@@ -49,19 +49,6 @@ Taking the best half-life outright gave a mean error of 10 points on the default
 seeds 1 and 5. Where the profile is flat the data cannot tell the half-lives apart and
 the prior decides: a long-carryover channel with a flat profile (``other`` world's video,
 10 days) still gets the weight of the short ones.
-
-The prior's strength is 1.0 unit per doubling since jn12 (1.5 before). With 1.5 the prior
-outweighed real long-carryover channels whose profile favours 4-8 days by 1-11 units: on
-the ``mixed`` world's tuning seeds (1, 2, 5, 81-83) social (6 days, 30% of the credit)
-took 0.5 days on half of them and got 3-9% (mean signed error -13 points), and the
-ranking failed there for that reason, not for close shares. The non-negative main
-effects (below) now do part of what the prior did (a no-effect channel's negative
-extrapolation at a long half-life). Weaker priors still let a weak frequent channel
-extrapolate (``default`` seed 5: display, 7%, takes 20% of the credit at 0.5 units per
-doubling and 33% at 0), so the prior stays. Fresh seeds 100-105 of the five worlds (``jn12`` in
-RESULTS.md, 30 worlds, bootstrap 30): mean error 3.25 -> 2.88 points, ranking right 15 ->
-16, truth inside 90% 142 -> 150 of 156, no-effect interval covering 0 26 -> 28 of 30;
-8,000-customer worlds 5.48 -> 5.52.
 
 No negative main effects. A channel whose main effect comes out negative is held at zero
 and the model refitted (repeated until none is; its pairs stay free), in the point fit, in
@@ -141,7 +128,7 @@ Z_KEEP = 2.5  # an interaction stays in the model when its clustered |z| reaches
 DROPPED = 1e9  # the ridge that holds a dropped interaction at zero
 MIN_CONTROLS, MAX_CONTROLS = 8, 60  # days without a purchase sampled per customer
 BURN_IN = 21  # days left out of the likelihood at the start (at most a fifth of the log)
-PRIOR_PER_DOUBLING = 1.0  # log likelihood units a half-life pays for each doubling over 0.5 d
+PRIOR_PER_DOUBLING = 1.5  # log likelihood units a half-life pays for each doubling over 0.5 d
 NONNEG = "main"  # "main": a negative main effect held at zero; "drop": its pairs too; "": off
 MIN_WEIGHT = 1e-3  # half-lives with less weight are left out of the averaged removal
 DESIGNS_KEPT = 4  # designs of the bootstrap's half-life choices kept for reuse
