@@ -152,6 +152,9 @@ def test_rows_without_a_key_or_with_a_negative_amount_are_refused_when_they_domi
         load_transactions(frame)
     t = load_transactions(frame.assign(customer_id=["a", "b", None]))
     assert t.n_rows == 2 and t.left_out == {"no_customer_key": 1}
+    # no rows before the cut: the load says so, not that half the (zero) rows lack a key
+    with pytest.raises(DataError, match="has no transactions before"):
+        load_transactions(frame.assign(customer_id=["a", "b", None]), until="2023-06-01")
 
 
 @pytest.mark.parametrize(

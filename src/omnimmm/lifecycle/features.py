@@ -455,7 +455,7 @@ def _validate(
     )
     amount_name = f"'{role['amount']}'" + (f" x '{role['quantity']}'" if "quantity" in role else "")
     n = int(counts["n"])
-    if counts["no_id"] >= LEAVE_OUT_LIMIT * n:
+    if counts["no_id"] and counts["no_id"] >= LEAVE_OUT_LIMIT * n:
         bad = example(id_col, f"{id_col} IS NULL")
         raise DataError(
             f"{label}: {counts['no_id']} of {n} row(s) have no customer key in column "
@@ -475,7 +475,7 @@ def _validate(
             f"{label}: {counts['bad_amount']} row(s) in column {amount_name} are missing or "
             f"not numeric, e.g. {bad}; expected a number (order value in currency units)"
         )
-    if counts["neg_amount"] >= LEAVE_OUT_LIMIT * n:
+    if counts["neg_amount"] and counts["neg_amount"] >= LEAVE_OUT_LIMIT * n:
         bad = example(amt_col, f"{amount_double} < 0")
         raise DataError(
             f"{label}: {counts['neg_amount']} of {n} row(s) in column {amount_name} are "
