@@ -123,6 +123,13 @@ def test_excel_first_or_named_sheet(tmp_path):
     assert read_frame(path, sheet="other")["a"].tolist() == [1]
     with pytest.raises(DataError, match=r"no sheet named 'nope'; sheets are \['orders', 'other'\]"):
         read_frame(path, sheet="nope")
+    # one log split into a sheet a year (UCI Online Retail II): the sheets are stacked
+    years = tmp_path / "years.xlsx"
+    with pd.ExcelWriter(years, engine="openpyxl") as xl:
+        first.to_excel(xl, sheet_name="Year 2009-2010", index=False)
+        first.assign(customer_id=["8", "9"]).to_excel(xl, sheet_name="Year 2010-2011", index=False)
+    assert read_frame(years)["customer_id"].tolist() == ["00123", "7", "8", "9"]
+    assert read_frame(years, sheet="Year 2010-2011")["customer_id"].tolist() == [8, 9]
 
 
 def test_parquet_file_and_hive_folder(tmp_path):

@@ -39,7 +39,8 @@ def read_table(path: str | Path, file_format: str | None = None) -> pd.DataFrame
     """Read the media panel (CSV, Parquet or .xlsx) into a frame, keeping header names.
 
     A thin wrapper of :func:`omnimmm.data.tables.read_frame`: CSV in UTF-8, UTF-8-BOM or
-    GB18030 with any common delimiter, Parquet, or Excel (first sheet).
+    GB18030 with any common delimiter, Parquet, or Excel (first sheet, or all sheets stacked
+    when they share its header).
 
     Parameters
     ----------

@@ -11,7 +11,9 @@ same everywhere and fail with one named paragraph instead of a parser's tracebac
   from numeric-looking cells; a semicolon file that writes decimals as ``1.234,5`` is read
   with decimal commas;
 - Parquet, a single file or a folder of ``*.parquet`` files (hive partitions become columns);
-- Excel ``.xlsx``/``.xlsm`` through openpyxl (first sheet unless one is named).
+- Excel ``.xlsx``/``.xlsm`` through openpyxl: the named sheet; else the first, or every
+  sheet stacked in order when all of them have the first one's header (a log split into one
+  sheet a year, as UCI's Online Retail II is).
 
 Legacy Excel (``.xls``, ``.xlsb``), Numbers, OpenDocument, compressed and HTML files are
 recognised by their first bytes and rejected with what to save instead.
@@ -334,6 +336,8 @@ def read_frame(
         if sheet is not None and sheet != fmt.sheet:
             fmt = _sniff_excel(src, what, sheet)
         cells = _excel_cells(src, what, fmt.sheet)
+        if sheet is None:
+            cells = _same_header_sheets(src, what, cells)
     else:
         cells = _csv_cells(src, what, fmt)
     cells = _clean_numbers(cells, fmt)
@@ -419,6 +423,22 @@ def _excel_cells(src: Path, what: str, sheet: str | None) -> pd.DataFrame:
     empty = [j for j in range(width) if not any(str(v).strip() for v in cells[j])]
     cells = cells.drop(columns=empty)  # blank columns openpyxl reports past the table
     return _with_header(cells)
+
+
+def _same_header_sheets(src: Path, what: str, first: pd.DataFrame) -> pd.DataFrame:
+    """The first sheet's cells, with every later sheet's stacked below when all of them
+    carry the same header (one table split over sheets); else the first sheet alone."""
+    book = _open_book(src, what)
+    try:
+        names = list(book.sheetnames)[1:]
+        heads = [next(book[n].iter_rows(max_row=1, values_only=True), ()) for n in names]
+    finally:
+        book.close()
+    header = [str(c) for c in first.columns]
+    same = [[_excel_text(v).strip() for v in h] for h in heads]
+    if not names or any([v for v in h if v] != header for h in same):
+        return first
+    return pd.concat([first, *(_excel_cells(src, what, n) for n in names)], ignore_index=True)
 
 
 def _excel_text(value: object) -> str:
