@@ -45,6 +45,7 @@ import shutil
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -88,8 +89,8 @@ from omnimmm.lifecycle.features import (
     _sql_ts,
     build_features,
     cutoff_end,
+    left_out_notes,
     load_transactions,
-    share_text,
 )
 from omnimmm.lifecycle.labels import CHURN_STAGES, check_history, make_labels
 from omnimmm.lifecycle.pareto_nbd import ParetoNBD
@@ -490,21 +491,16 @@ def _score(client: Any, transactions: str | Path, as_of: DateLike, horizon_days:
     if not stats:
         raise DataError(f"{label} has no transactions before {stop.date()}")
     optional = stats[0]["optional"]
-    left_out: dict[str, int] = {}
+    left_out: Counter[str] = Counter()
     for st in stats:
-        for k, v in st["left_out"].items():
-            left_out[k] = left_out.get(k, 0) + v
+        left_out.update(st["left_out"])
     read = sum(s["n"] for s in stats) + sum(left_out.values())
-    why = {"no_customer_key": "with no customer key (anonymous purchases cannot be scored)",
-           "negative_amount": "with a negative amount (returns and cancellations are not "
-                              "purchases)"}  # fmt: skip
-    notes = tuple(f"left out {v:,} of {read:,} rows ({share_text(v, read)}) {why[k]}"
-                  for k, v in left_out.items())  # fmt: skip
+    notes = left_out_notes(dict(left_out), read)
     whole = TransactionTable(
         con=duck.connect(), table="(distributed)", source=label, optional=optional,
         n_rows=sum(s["n"] for s in stats), start=min(s["start"] for s in stats),
         end=min(max(s["end"] for s in stats), stop), roles=roles, columns=cols,
-        left_out=left_out, notes=notes,
+        left_out=dict(left_out), notes=notes,
     )  # fmt: skip
     churn_h = churn_horizon_days or horizon_days
     plans = {

@@ -284,9 +284,25 @@ def _ts_expr(con: duckdb.DuckDBPyConnection, sql: str, column: str, source_type:
     return f"try_strptime(trim(CAST({col} AS VARCHAR)), '{fmt}')"
 
 
-def share_text(k: int, n: int) -> str:
-    """``k`` of ``n`` as a percentage, e.g. ``"2.4%"`` (``"under 0.1%"`` when tiny)."""
-    return f"{k / n:.1%}" if k >= 0.0005 * n else "under 0.1%"
+#: Why each kind of row is left out of the load (see :data:`LEAVE_OUT_LIMIT`).
+_LEFT_OUT = {
+    "no_customer_key": ("with no customer key", "anonymous purchases cannot be scored"),
+    "negative_amount": ("with a negative amount", "returns and cancellations are not purchases"),
+}
+
+
+def left_out_notes(
+    left_out: dict[str, int], n: int, where: dict[str, str] | None = None
+) -> tuple[str, ...]:
+    """One line per kind of row left out of ``n`` read, e.g. ``left out 3 of 120 rows (2.5%)
+    with no customer key in 'cust' (...)``; ``where`` names the column of each kind."""
+    lines = []
+    for kind, k in left_out.items():
+        what, why = _LEFT_OUT[kind]
+        share = f"{k / n:.1%}" if k >= 0.0005 * n else "under 0.1%"
+        at = f" in {where[kind]}" if where else ""
+        lines.append(f"left out {k:,} of {n:,} rows ({share}) {what}{at} ({why})")
+    return tuple(lines)
 
 
 def _amount_expr(role: dict[str, str], types: dict[str, str]) -> str:
@@ -494,16 +510,8 @@ def _validate(
         )
     left_out = {k: int(counts[c]) for k, c in (("no_customer_key", "no_id"),
                                                ("negative_amount", "neg_amount")) if counts[c]}  # fmt: skip
-    notes = []
-    if "no_customer_key" in left_out:
-        k = left_out["no_customer_key"]
-        notes.append(f"left out {k:,} of {n:,} rows ({share_text(k, n)}) with no customer key in "
-                     f"'{role['customer_id']}' (anonymous purchases cannot be scored)")  # fmt: skip
-    if "negative_amount" in left_out:
-        k = left_out["negative_amount"]
-        notes.append(f"left out {k:,} of {n:,} rows ({share_text(k, n)}) with a negative amount in "
-                     f"{amount_name} (returns and cancellations are not purchases)")  # fmt: skip
-    return left_out, tuple(notes)
+    where = {"no_customer_key": f"'{role['customer_id']}'", "negative_amount": amount_name}
+    return left_out, left_out_notes(left_out, n, where)
 
 
 def _orders_sql(t: TransactionTable, stop: pd.Timestamp) -> str:
