@@ -124,6 +124,7 @@ def test_a_line_level_log_gets_quantity_times_unit_price(tmp_path):
     assert rows["amount"].round(2).tolist() == [5.95, 6.30, 83.40]
     assert rows["order_id"].tolist() == ["489451", "489434", "489434"]
     assert t.left_out == {"no_customer_key": 1, "negative_amount": 1} and len(t.notes) == 2
+    assert t.n_left_out == 2 and t.n_rows == 3
     assert "'Price' x 'Quantity'" in t.notes[1]
     # a unit price alone is one unit a row; a file with an amount never multiplies it
     alone = infer_roles(retail.drop(columns="Quantity"))

@@ -155,7 +155,7 @@ def _partition_file(piece: Piece, index: int, cols: ColumnMap, stop: pd.Timestam
             f"FROM {t.table}) TO {_sql_path(target)} (FORMAT PARQUET, PARTITION_BY (_bucket))"
         )
         return {"n": t.n_rows, "start": t.start, "end": t.end, "optional": t.optional,
-                "left_out": t.left_out}  # fmt: skip
+                "left_out": t.left_out, "removed": t.n_left_out}  # fmt: skip
     finally:
         con.close()
         if str(read) != piece.path:
@@ -494,13 +494,13 @@ def _score(client: Any, transactions: str | Path, as_of: DateLike, horizon_days:
     left_out: Counter[str] = Counter()
     for st in stats:
         left_out.update(st["left_out"])
-    read = sum(s["n"] for s in stats) + sum(left_out.values())
+    read = sum(s["n"] + s["removed"] for s in stats)
     notes = left_out_notes(dict(left_out), read)
     whole = TransactionTable(
         con=duck.connect(), table="(distributed)", source=label, optional=optional,
         n_rows=sum(s["n"] for s in stats), start=min(s["start"] for s in stats),
         end=min(max(s["end"] for s in stats), stop), roles=roles, columns=cols,
-        left_out=dict(left_out), notes=notes,
+        left_out=dict(left_out), notes=notes, n_left_out=read - sum(s["n"] for s in stats),
     )  # fmt: skip
     churn_h = churn_horizon_days or horizon_days
     plans = {

@@ -185,6 +185,7 @@ class TransactionTable:
     columns: ColumnMap | None = None
     left_out: dict[str, int] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    n_left_out: int = 0  # rows removed (a row can be of both kinds of ``left_out``)
 
     def frame(self) -> pd.DataFrame:
         """The canonical rows as a DataFrame (for small data, tests and the pandas oracle)."""
@@ -407,8 +408,10 @@ def load_transactions(
         raise DataError(f"cannot read transactions from {label}: {exc}") from exc
     optional = tuple(r for r in OPTIONAL if r in role)
     left_out, notes = _validate(con, table, sql, label, role, optional, types, ts_expr)
+    removed = 0
     if left_out:
-        con.execute(f"DELETE FROM {table} WHERE customer_id IS NULL OR amount < 0")
+        sql_delete = f"DELETE FROM {table} WHERE customer_id IS NULL OR amount < 0"
+        removed = int(con.execute(sql_delete).fetchall()[0][0])
 
     # fetchall, not fetchone: DuckDB 2 keeps a half-read result open and refuses further work
     (n, lo, hi) = con.execute(f"SELECT count(*), min(ts), max(ts) FROM {table}").fetchall()[0]
@@ -418,7 +421,7 @@ def load_transactions(
     if until is not None:
         end = min(end, pd.Timestamp(until))
     return TransactionTable(con, table, label, optional, int(n), pd.Timestamp(lo), end, roles,
-                            cols, left_out, notes)  # fmt: skip
+                            cols, left_out, notes, removed)  # fmt: skip
 
 
 def _validate(
