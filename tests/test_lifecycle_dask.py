@@ -135,6 +135,33 @@ def test_lightgbm_sees_the_training_workers_in_their_order():
     assert "who_has" not in vars(Model.client)  # the client's own method again
 
 
+def test_each_part_is_trained_where_its_block_was_built():
+    """A part whose task the scheduler ran on the other worker (work stealing) is still
+    reported, and so trained, on its block's worker: two machines, not one."""
+
+    class Future:
+        def __init__(self, key):
+            self.key = key
+
+    class Client:
+        def who_has(self, futures=None):  # both parts ended up on w2
+            return {"p_0": ["tcp://w2"], "p_1": ["tcp://w2", "tcp://w1"]}
+
+    class Model:
+        client = Client()
+
+        def fit(self, X, y, init_score=None):
+            self.placed = self.client.who_has([Future("p_0"), Future("p_1")])
+            self.other = self.client.who_has([Future("p_0")])  # not the parts: as listed
+            return self
+
+    m = Matrix(None, None, 0, None, ["tcp://w1", "tcp://w2"], ("tcp://w1", "tcp://w2"))
+    fitted = m.fit(Model())
+    assert fitted.placed == {"p_0": ["tcp://w1"], "p_1": ["tcp://w2"]}
+    assert list(fitted.placed) == ["p_0", "p_1"]
+    assert fitted.other == {"p_1": ["tcp://w2", "tcp://w1"], "p_0": ["tcp://w2"]}
+
+
 @pytest.mark.slow
 def test_dask_scores_match_single_process_default_settings(tmp_path_factory):
     """The contract: same metrics as one process, validation AUC within 0.005, with the

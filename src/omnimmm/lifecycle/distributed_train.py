@@ -133,13 +133,15 @@ def train_workers(client: Any, job: Job, cutoffs: Sequence[pd.Timestamp], h: int
 class Matrix:
     """A training matrix on the workers: ``X``, ``y`` (and the base's log-odds ``init``) as
     dask arrays of one block per training worker that holds rows, ``n`` rows, the training
-    ``workers`` in their order (see :func:`_dask_matrix`)."""
+    ``workers`` in their order, and the worker each block was built on, in block order
+    (``homes``; see :func:`_dask_matrix`)."""
 
     X: Any
     y: Any
     n: int
     init: Any
     workers: list[str]
+    homes: tuple[str, ...] = ()
 
     def fit(self, model: Any, **kw: Any) -> Any:
         """``model.fit`` with every task it submits kept on :attr:`workers`, and the
@@ -153,15 +155,28 @@ class Matrix:
         computes from its own rows. Kept on the training workers, and ranked in
         :attr:`workers` order (worker ``i`` holds the buckets ``b`` with ``b mod k = i``),
         the same data give the same trees.
+
+        A part's task may still run on the other training worker (the scheduler steals
+        work from a busy worker, and these parts are cheap to move), which would leave
+        both parts on one worker and train on one machine instead of two. So the parts,
+        which ``lightgbm.dask`` asks about in block order, are each reported on the worker
+        their block was built on (:attr:`homes`); LightGBM then trains each part there,
+        moving it back if it ran elsewhere.
         """
         import dask
 
         client = model.client
         listed = client.who_has
         rank = {w: i for i, w in enumerate(self.workers)}
+        homes = self.homes
 
         def who_has(*args: Any, **kwargs: Any) -> dict[Any, Any]:
             got = listed(*args, **kwargs)
+            asked = args[0] if args else kwargs.get("futures")
+            if homes and isinstance(asked, list | tuple) and len(asked) == len(homes):
+                at = {getattr(f, "key", f): w for f, w in zip(asked, homes, strict=True)}
+                if set(at) == set(got):
+                    got = {key: [at[key]] for key in got}
             return dict(sorted(got.items(), key=lambda kv: min(
                 (rank.get(w, len(rank)) for w in kv[1]), default=len(rank))))  # fmt: skip
 
@@ -228,7 +243,9 @@ def _dask_matrix(client: Any, job: Job, cutoffs: Sequence[pd.Timestamp], h: int,
     xs = on_each(operator.itemgetter((slice(None), slice(None, -1))), blocks)
     ys = on_each(operator.itemgetter((slice(None), -1)), blocks)
     init = None if base is None else array(on_each(base.decision_function, xs), None)
-    return Matrix(array(xs, width - 1), array(ys, None), n, init, workers)
+    return Matrix(
+        array(xs, width - 1), array(ys, None), n, init, workers, tuple(w for w, _ in held)
+    )
 
 
 def gather(client: Any, fn: Any, job: Job, *args: Any) -> pd.DataFrame:
