@@ -227,9 +227,22 @@ def main() -> None:
                 tab = r.table.set_index("name").reindex(tr.index)
                 inside = int(((tab["low"] <= tr) & (tr <= tab["high"])).sum())
                 null = all(tab.loc[n, "low"] <= 0 <= tab.loc[n, "high"] for n in tr[tr == 0].index)
-                cover = {"inside": inside, "channels": len(tr), "null": bool(null)}
-                print(f"  90%: truth inside {inside}/{len(tr)}, no-effect covers 0: {null}  "
+                # the replicates' own quantiles, before the boundary rule reaches them to 0
+                raw = pd.DataFrame(r.diagnostics["share_interval_of_replicates"],
+                                   index=["low", "high"]).T.reindex(tr.index)  # fmt: skip
+                raw_inside = int(((raw["low"] <= tr) & (tr <= raw["high"])).sum())
+                raw_null = all(raw.loc[n, "low"] <= 0 <= raw.loc[n, "high"]
+                               for n in tr[tr == 0].index)  # fmt: skip
+                cover = {"inside": inside, "channels": len(tr), "null": bool(null),
+                         "width": float((tab["high"] - tab["low"]).mean()),
+                         "raw_inside": raw_inside, "raw_null": bool(raw_null),
+                         "raw_width": float((raw["high"] - raw["low"]).mean()),
+                         "at_zero": r.diagnostics["main_effect_at_zero_in_bootstrap"]}  # fmt: skip
+                print(f"  90%: truth inside {inside}/{len(tr)} (replicates' {raw_inside}), "
+                      f"no-effect covers 0: {null} (replicates' {raw_null})  "
                       + " ".join(f"{n} {100 * tab.loc[n, 'low']:.0f}..{100 * tab.loc[n, 'high']:.0f}"
+                                 f" ({100 * raw.loc[n, 'low']:.1f}..{100 * raw.loc[n, 'high']:.1f},"
+                                 f" at 0 {cover['at_zero'][n]:.2f})"
                                  for n in tr.index), flush=True)  # fmt: skip
             out.append({"world": spec, "variant": v, "error": err, "rank": rank, **cover,
                         "shares": s.to_dict(), "truth": tr.to_dict(),
@@ -245,7 +258,9 @@ def main() -> None:
         cov = ""
         if "inside" in g and g["inside"].notna().all():
             cov = (f"in90 {int(g['inside'].sum())}/{int(g['channels'].sum())} "
-                   f"null {int(g['null'].sum())}/{len(g)}  ")  # fmt: skip
+                   f"null {int(g['null'].sum())}/{len(g)} width {100 * g['width'].mean():.1f} "
+                   f"(replicates' in90 {int(g['raw_inside'].sum())} "
+                   f"null {int(g['raw_null'].sum())} width {100 * g['raw_width'].mean():.1f})  ")  # fmt: skip
         print(
             f"  {v:28s} {g['error'].mean():6.2f}  {ranks}/{len(g)}  {cov}"
             + " ".join(f"{k} {signed[k].mean():+.1f}" for k in signed.columns),

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -69,6 +70,15 @@ def test_contract_and_shares_sum_to_one(small: tuple[Path, pd.DataFrame]) -> Non
     assert all(isinstance(v, float) for v in diag["half_life_days"].values())
     for weights in diag["half_life_weights"].values():
         assert sum(weights) == pytest.approx(1.0)
+    # the replicates' own quantiles are kept; the reported ones reach 0 where the boundary
+    # rule applies and are the replicates' otherwise
+    at_zero = diag["main_effect_at_zero_in_bootstrap"]
+    for c in json.loads((out / "attribution.json").read_text())["channels"]:
+        lo, hi = diag["share_interval_of_replicates"][c["name"]]
+        if at_zero[c["name"]] >= 0.05:
+            assert (c["low"], c["high"]) == (min(lo, 0.0), max(hi, 0.0))
+        else:
+            assert (c["low"], c["high"]) == pytest.approx((lo, hi))
 
 
 def test_default_beats_path_methods_and_negative_control(small: tuple) -> None:
@@ -189,6 +199,26 @@ def test_three_point_target_on_a_bigger_world(bigger: tuple[Path, pd.DataFrame])
     shares = pd.Series({c["name"]: c["share"] for c in doc["channels"]})
     ranked = list(shares.sort_values(ascending=False).index)
     assert ranked == list(truth.sort_values("share", ascending=False).name)
+
+
+def test_intervals_reach_zero_where_the_bootstrap_holds_the_main_effect_there() -> None:
+    """A channel whose main effect is held at zero in at least 5% of the replicates gets
+    intervals that reach 0 from either side; the others keep the replicates' quantiles."""
+    from omnimmm.journeys import causal
+
+    table = pd.DataFrame({
+        "name": ["a", "b", "c", "d"],
+        "low": [0.004, -0.11, 0.20, 0.01], "high": [0.07, -0.002, 0.45, 0.09],
+        "incremental_conversions_low": [3.0, -90.0, 150.0, 8.0],
+        "incremental_conversions_high": [50.0, -1.0, 300.0, 60.0],
+    })  # fmt: skip
+    fraction = np.array([0.10, 0.05, 0.0, 0.04])
+    out = causal._reach_zero(table, fraction >= causal.AT_ZERO_SHARE)
+    assert out["low"].tolist() == [0.0, -0.11, 0.20, 0.01]
+    assert out["high"].tolist() == [0.07, 0.0, 0.45, 0.09]
+    assert out["incremental_conversions_low"].tolist() == [0.0, -90.0, 150.0, 8.0]
+    assert out["incremental_conversions_high"].tolist() == [50.0, 0.0, 300.0, 60.0]
+    assert table["low"].tolist()[0] == 0.004  # the input is left as it was
 
 
 def test_removal_effects_match_the_designs_with_the_channel_removed() -> None:
