@@ -14,6 +14,8 @@ one run decomposes the error of the shipped model:
 * ``oracle_no_pairs``: both.
 * ``all_rows``: every day of the window in the likelihood (no day sampling).
 * ``prior=X``: ``PRIOR_PER_DOUBLING`` set to X.
+* ``adjusted``: the half-life profiles divided by the sampled likelihood's inflation
+  (``ADJUST_PROFILE = True``; jn13 in RESULTS.md).
 * ``scaled=X``: the prior per doubling is X times (purchases in the likelihood / 5,000),
   a prior that scales with the data (see the RESULTS section).
 
@@ -117,7 +119,7 @@ def variant(v: str, hl_true: dict[str, float], names: list[str]) -> Iterator[dic
     saved = {k: getattr(causal, k) for k in ("HALF_LIVES", "Z_KEEP", "PRIOR_PER_DOUBLING",
                                              "_choose_half_lives", "_weights",
                                              "MIN_CONTROLS", "MAX_CONTROLS", "_build_rows",
-                                             "NONNEG")}  # fmt: skip
+                                             "NONNEG", "ADJUST_PROFILE")}  # fmt: skip
     kw: dict = {}
     try:
         for part in v.split("+"):
@@ -154,6 +156,8 @@ def variant(v: str, hl_true: dict[str, float], names: list[str]) -> Iterator[dic
                     return rows, info
 
                 causal._build_rows = no_recent
+            if base == "adjusted":  # profiles divided by the sampled likelihood's inflation
+                causal.ADJUST_PROFILE = True
             if base == "signed":
                 causal.NONNEG = ""
             if base == "nonneg":

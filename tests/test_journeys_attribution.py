@@ -70,6 +70,9 @@ def test_contract_and_shares_sum_to_one(small: tuple[Path, pd.DataFrame]) -> Non
     assert all(isinstance(v, float) for v in diag["half_life_days"].values())
     for weights in diag["half_life_weights"].values():
         assert sum(weights) == pytest.approx(1.0)
+    # the sampled likelihood's inflation is measured (sandwich over model variance, >= 1)
+    assert set(diag["likelihood_inflation"]) == names
+    assert all(1.0 <= v < 3.0 for v in diag["likelihood_inflation"].values())
     # the replicates' own quantiles are kept; the reported ones reach 0 where the boundary
     # rule applies and are the replicates' otherwise
     at_zero = diag["main_effect_at_zero_in_bootstrap"]
@@ -375,3 +378,15 @@ def test_bootstrap_draws_half_lives_as_the_replicate_weights_say() -> None:
     freq = np.bincount(draws[:, 0], minlength=n_h) / len(draws)
     assert freq == pytest.approx(causal._weights(np.zeros(n_h)), abs=0.03)
     assert (draws[:, 1] == 3).all()
+    # a profile divided by its likelihood's inflation (ADJUST_PROFILE): 50 units over 25 is
+    # 2 units, which the prior's 4.5 units for three doublings (0.5 to 4 days) outweigh
+    cust_ll[1, 3], cust_ll[1, 1] = 1.0, 0.0
+    inflated = causal._Profile(np.array([0, 3]), [[0.0] * n_h] * 2, np.zeros((2, n_h)),
+                               cust_ll, np.zeros((2, n_h)), np.array([1.0, 25.0]))  # fmt: skip
+    draws = np.array([causal._replicate_half_lives(inflated, np.ones(n_cust), rng)
+                      for _ in range(4000)])  # fmt: skip
+    lls = np.zeros(n_h)
+    lls[3] = 50.0 / 25.0
+    freq = np.bincount(draws[:, 1], minlength=n_h) / len(draws)
+    assert freq == pytest.approx(causal._weights(lls), abs=0.03)
+    assert freq[3] < 0.5

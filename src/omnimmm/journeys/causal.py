@@ -140,6 +140,7 @@ MIN_CONTROLS, MAX_CONTROLS = 8, 60  # days without a purchase sampled per custom
 BURN_IN = 21  # days left out of the likelihood at the start (at most a fifth of the log)
 PRIOR_PER_DOUBLING = 1.5  # log likelihood units a half-life pays for each doubling over 0.5 d
 NONNEG = "main"  # "main": a negative main effect held at zero; "drop": its pairs too; "": off
+ADJUST_PROFILE = False  # True: profiles divided by their inflation (see _inflation)
 MIN_WEIGHT = 1e-3  # half-lives with less weight are left out of the averaged removal
 DESIGNS_KEPT = 4  # designs of the bootstrap's half-life choices kept for reuse
 AT_ZERO_SHARE = 0.05  # a main effect held at zero in this share of replicates: interval to 0
@@ -416,6 +417,10 @@ class _Profile:
     weights: np.ndarray  # (C, H) each channel's weights over HALF_LIVES (rows sum to 1)
     cust_ll: np.ndarray  # (C, H, customers) customer terms of the last sweep's fits
     pen_ll: np.ndarray  # (C, H) the ridge term of those fits
+    # (C,) what the profiles were divided by (ones unless ADJUST_PROFILE), and the
+    # likelihood's measured inflation (see _inflation)
+    inflation: np.ndarray = field(default_factory=lambda: np.ones(0))
+    measured: np.ndarray = field(default_factory=lambda: np.ones(0))
 
 
 def _weights(lls: np.ndarray) -> np.ndarray:
@@ -424,6 +429,23 @@ def _weights(lls: np.ndarray) -> np.ndarray:
     lw = lls - PRIOR_PER_DOUBLING * np.log2(np.asarray(HALF_LIVES) / HALF_LIVES[0])
     w = np.exp(lw - lw.max(axis=-1, keepdims=True))
     return w / w.sum(axis=-1, keepdims=True)
+
+
+def _inflation(X: np.ndarray, st: _Strata, beta: np.ndarray, pen: np.ndarray,
+               n_ch: int) -> np.ndarray:  # fmt: skip
+    """How much the sampled likelihood overstates its information on each channel's main
+    effect: the clustered (sandwich) variance of the coefficient over the model's own, at
+    least 1. The days without a purchase enter as a weighted sample (8 to 60 a customer),
+    so the likelihood's differences carry that sample's noise as well: measured 1.04-1.08
+    with 33 days a customer (20,000 customers), 1.4-1.9 with 8 (200,000). With
+    :data:`ADJUST_PROFILE` the profiles are divided by it, to put them in the units of a
+    full likelihood, which the prior per doubling is written in. Not the default: on fresh
+    worlds it helped at 200,000 customers and not at 8,000-20,000 (``jn13`` in
+    RESULTS.md); it is reported in the diagnostics either way."""
+    _, _, hess, scores = _loglik(X, st, beta, np.ones(st.n_ev.size))
+    h_inv = np.linalg.inv(-hess + np.diag(pen))
+    sandwich = np.einsum("ij,jk,ki->i", h_inv[:n_ch], scores.T @ scores, h_inv[:, :n_ch])
+    return np.maximum(sandwich / np.maximum(np.diag(h_inv)[:n_ch], 1e-300), 1.0)
 
 
 def _choose_half_lives(rows: _Rows, st: _Strata, n_ch: int, ridge: float) -> _Profile:
@@ -443,6 +465,7 @@ def _choose_half_lives(rows: _Rows, st: _Strata, n_ch: int, ridge: float) -> _Pr
     pen_ll = np.zeros((n_ch, n_h))
     beta, _ = _newton(X, st, np.zeros(X.shape[1]), pen, ones, iters=12, tol=1e-5)
     for sweep in range(2):
+        k = _inflation(X, st, beta, pen, n_ch)
         for c in range(n_ch):
             lls = np.empty(n_h)
             for h in range(n_h):
@@ -451,11 +474,14 @@ def _choose_half_lives(rows: _Rows, st: _Strata, n_ch: int, ridge: float) -> _Pr
                 if sweep == 1:
                     cust_ll[c, h] = _customer_ll(X, st, b_h)
                     pen_ll[c, h] = 0.5 * float(pen @ b_h**2)
+            if ADJUST_PROFILE:
+                lls /= k[c]
             half[c] = int(np.argmax(_weights(lls)))
             profile[c] = [float(v - lls.max()) for v in lls]
             X[:, c] = sat[:, c, half[c]]
             beta, _ = _newton(X, st, beta, pen, ones, iters=40, tol=1e-5, chord=True)
-    return _Profile(half, profile, _weights(np.asarray(profile)), cust_ll, pen_ll)
+    return _Profile(half, profile, _weights(np.asarray(profile)), cust_ll, pen_ll,
+                    k if ADJUST_PROFILE else np.ones(n_ch), k)  # fmt: skip
 
 
 def _replicate_half_lives(prof: _Profile, b: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -463,7 +489,8 @@ def _replicate_half_lives(prof: _Profile, b: np.ndarray, rng: np.random.Generato
     each channel's profile is the weighted sum of the customers' log likelihood terms at the
     full sample's fits (the refit under the weights moves each value by a second-order
     amount)."""
-    w = _weights(np.einsum("chn,n->ch", prof.cust_ll, b) - prof.pen_ll)
+    k = prof.inflation if prof.inflation.size else np.ones(prof.half.size)
+    w = _weights((np.einsum("chn,n->ch", prof.cust_ll, b) - prof.pen_ll) / k[:, None])
     return np.array([rng.choice(w.shape[1], p=w[c]) for c in range(w.shape[0])])
 
 
@@ -662,6 +689,7 @@ def _fit(
     pairs = [f"{names[a]} x {names[c]}" for a in range(n_ch) for c in range(a + 1, n_ch)]
     info["half_life_days"] = {names[c]: HALF_LIVES[half[c]] for c in range(n_ch)}
     info["half_life_profile"] = {names[c]: profile[c] for c in range(n_ch)}
+    info["likelihood_inflation"] = {names[c]: float(prof.measured[c]) for c in range(n_ch)}
     info["half_life_weights"] = {names[c]: [float(v) for v in prof.weights[c]]
                                  for c in range(n_ch)}  # fmt: skip
     info["interactions_kept"] = [pr for k, pr in enumerate(pairs) if pen_sel[n_ch + k] < DROPPED]
