@@ -144,9 +144,27 @@ def test_national_shares_accept_a_wobble_but_not_a_pattern(tmp_path: Path) -> No
     frame.loc[[WEEKS + 40, WEEKS + 60], "tv"] *= 2.5  # three of 240 region-weeks: over 1%
     msg = _error(tmp_path, frame)
     assert "3 of 240 region-weeks off by more than a factor 2, 0 by more than 3" in msg
-    frame = _frame()  # separate regional buys declared national
-    frame["tv"] = frame["social"] * 1e3
+    frame = _frame()  # separate regional buys declared national: each region's own flights
+    flights = np.random.default_rng(1).random(len(frame)) < 0.7
+    frame["tv"] = frame["social"] * 1e3 * flights
     assert "national channel tv" in _error(tmp_path, frame)
+
+
+def test_national_shares_that_wobble_widen_what_counts_as_off(tmp_path: Path) -> None:
+    """Delivered impressions wobble around each region's share every week (here by a
+    log-normal factor of sd 0.35: about 1 in 20 region-weeks beyond 1.8x): accepted. A region
+    missing from a live buy is still refused, and so is a wobble too wide to be one buy."""
+    rng = np.random.default_rng(5)
+    frame = _frame()
+    frame["tv"] *= rng.lognormal(0.0, 0.35, len(frame))
+    geo_arrays(frame, _plan(tmp_path), "geo.csv")
+    missing = frame.copy()
+    missing.loc[WEEKS + 20, "tv"] = 0.0  # shanghai missing from week 21's buy
+    assert "region shanghai, week 2023-05-22" in _error(tmp_path, missing)
+    frame = _frame()
+    frame["tv"] *= rng.lognormal(0.0, 1.0, len(frame))
+    msg = _error(tmp_path, frame)
+    assert "national channel tv" in msg and "by a typical factor" in msg
 
 
 def test_simulated_geo_worlds_pass_their_own_reader(tmp_path: Path) -> None:

@@ -20,6 +20,8 @@ row (header = row 1), and what was expected:
   :data:`SHARE_OFF_LIMIT` of the region-weeks beyond :data:`SHARE_FACTOR` (a column of
   separate regional buys declared national). A few region-weeks between the two factors are
   the ordinary wobble of a split buy (rounding, a late regional booking) and are accepted;
+  where the shares wobble every week (delivered impressions), both factors widen with the
+  wobble (:data:`SHARE_WOBBLE`), and a wobble too wide to be one buy is refused;
 * a population that is not positive or that changes wildly within a region (more than
   :data:`POPULATION_DRIFT` between its smallest and largest value); a steady population is
   averaged per region;
@@ -53,6 +55,7 @@ __all__ = [
     "SHARE_FACTOR",
     "SHARE_GROSS",
     "SHARE_OFF_LIMIT",
+    "SHARE_WOBBLE",
     "GeoData",
     "geo_arrays",
     "load_geo_panel",
@@ -72,6 +75,13 @@ SHARE_FACTOR = 2.0
 SHARE_OFF_LIMIT = 0.01
 #: A region-week off its usual share by this factor (either way) is refused on its own.
 SHARE_GROSS = 3.0
+#: Where a national column's shares wobble from week to week (delivered impressions, say),
+#: the two factors above widen to this many of the wobble's robust standard deviations (of
+#: the log of each region-week's share over its usual one), so that ordinary noise is not
+#: taken for a problem: :data:`SHARE_FACTOR` to ``SHARE_WOBBLE[0]`` of them and
+#: :data:`SHARE_GROSS` to ``SHARE_WOBBLE[1]``. A wobble whose standard deviation is itself
+#: beyond a factor :data:`SHARE_FACTOR` is not one national buy and is refused.
+SHARE_WOBBLE = (3.5, 5.0)
 _SHARE_ABS = 0.01  # ... and by at least this much of the national buy (tiny regions wobble)
 _WEEK = pd.Timedelta(days=7)
 
@@ -389,13 +399,31 @@ class _Reader:
                 buy = np.nanmedian(np.where(usual > 0, x / usual, np.nan), axis=1)
                 expect = usual[None, :] * buy[:, None]
                 ratio = np.where(expect > 0, x / expect, np.where(x > 0, np.inf, 1.0))
+                dev = np.abs(np.log(ratio))  # inf where a region is missing from a buy
             far = live[:, None] & (np.abs(x - expect) > _SHARE_ABS * buy[:, None])
-            off = far & ((ratio > SHARE_FACTOR) | (ratio < 1 / SHARE_FACTOR))
-            gross = far & ((ratio > SHARE_GROSS) | (ratio < 1 / SHARE_GROSS))
+            # the wobble of the deviations themselves: a week's middle region (its buy's
+            # reference, exactly on its usual share) and exact shares tell nothing about it
+            seen = live[:, None] & np.isfinite(dev) & (expect > 0) & (dev > 1e-9)
+            wobble = 0.0
+            if seen.sum() > 1:  # robust sd of the log shares around the usual ones
+                lr = np.log(ratio[seen])
+                wobble = 1.4826 * float(np.median(np.abs(lr - np.median(lr))))
+            off_at = max(SHARE_FACTOR, float(np.exp(SHARE_WOBBLE[0] * wobble)))
+            gross_at = max(SHARE_GROSS, float(np.exp(SHARE_WOBBLE[1] * wobble)))
+            off = far & (dev > np.log(off_at))
+            gross = far & (dev > np.log(gross_at))
             many = off.sum() > SHARE_OFF_LIMIT * live.sum() * len(geos)
+            if wobble > np.log(SHARE_FACTOR):
+                raise self.fail(
+                    f'column "{ch.column}" (national channel {ch.name}): the regional shares '
+                    f"move from week to week by a typical factor {np.exp(wobble):.2g} (robust "
+                    f"standard deviation of the log share; at most {SHARE_FACTOR:g} is one "
+                    "national buy split by region). A national channel's column must hold "
+                    "each region's share of one national buy (e.g. spend or impressions by "
+                    'population); if regions buy it separately, declare it scope = "local"'
+                )
             if gross.any() or many:
-                with np.errstate(divide="ignore"):
-                    badness = np.where(off, np.abs(np.log(np.maximum(ratio, 1e-300))), -1.0)
+                badness = np.where(off, dev, -1.0)
                 t, g = (int(v) for v in np.unravel_index(int(np.argmax(badness)), badness.shape))
                 raise self.fail(
                     f'column "{ch.column}" (national channel {ch.name}): the regional shares do '
@@ -404,8 +432,8 @@ class _Reader:
                     f"{100 * x[t, g] / total[t]:.1f}% of that week's buy, where its usual "
                     f"share ({100 * usual[g]:.1f}%) gives about {expect[t, g]:,.2f} "
                     f"({int(off.sum())} of {int(live.sum()) * len(geos)} region-weeks off by "
-                    f"more than a factor {SHARE_FACTOR:g}, {int(gross.sum())} by more than "
-                    f"{SHARE_GROSS:g}; at most {100 * SHARE_OFF_LIMIT:g}% and none are "
+                    f"more than a factor {off_at:.3g}, {int(gross.sum())} by more than "
+                    f"{gross_at:.3g}; at most {100 * SHARE_OFF_LIMIT:g}% and none are "
                     "accepted). A national channel's column must hold each region's share of "
                     "one national buy (e.g. spend or impressions by population); if regions "
                     'buy it separately, declare it scope = "local"'
