@@ -159,6 +159,25 @@ def test_identity_keys_join_touches_of_one_person(tmp_path: Path) -> None:
     assert keys.str.fullmatch(r"C\d{8}").all()  # resolved ids, never the phone
 
 
+def test_conversion_places_by_their_other_names() -> None:
+    """Conversion channels named as users name them (App, 门店, offline, WEB ...) count as
+    online or store; a value that is neither is refused, naming the column and the names."""
+    from omnimmm.errors import DataError
+    from omnimmm.journeys.inputs import load_journeys
+
+    world = simulate_journeys(n_customers=300, days=40, seed=6, truth=False)
+    c = world.conversions.copy()
+    online = c["channel"] == "online"
+    c["channel"] = np.where(online, np.resize([" App", "WEB", "线上", "mini_program"], len(c)),
+                            np.resize(["门店", "Offline", "in-store", "POS "], len(c)))  # fmt: skip
+    data = load_journeys(world.touches, c)
+    got = data.con.execute("select place, count(*) from conversions group by place").fetchall()
+    assert dict(got) == {"online": int(online.sum()), "store": int((~online).sum())}
+    c.loc[c.index[3], "channel"] = "phone"
+    with pytest.raises(DataError, match=r"column 'channel'.*门店.*'phone'"):
+        load_journeys(world.touches, c)
+
+
 def test_journeys_never_import_pymc() -> None:
     code = ("import sys, omnimmm.journeys.attribute, omnimmm.journeys.board, "
             "omnimmm.journeys.stage\n"

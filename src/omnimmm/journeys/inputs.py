@@ -5,7 +5,8 @@ Inputs (CSV, Parquet, a folder of Parquet files or Excel, read by
 
 * touches: ``customer_id, ts, channel``, optionally ``cost`` and ``campaign``;
 * conversions (orders, receipts): ``customer_id, ts, value``, optionally ``channel``
-  (``online`` or ``store``; ``offline`` means ``store``).
+  (``online`` or ``store``, and the other names of each in :data:`ONLINE_PLACES` and
+  :data:`STORE_PLACES`, such as ``offline``, ``app``, ``门店``; case and spaces ignored).
 
 Column names are mapped with :class:`JourneyColumns`. When the customer column is absent
 but identity keys are present (``account_id, member_id, phone, email, device_id``), the
@@ -31,7 +32,26 @@ import pandas as pd
 from omnimmm.data import duck
 from omnimmm.errors import DataError
 
-__all__ = ["JourneyColumns", "JourneyData", "add_redemptions", "load_journeys"]
+__all__ = [
+    "ONLINE_PLACES",
+    "STORE_PLACES",
+    "JourneyColumns",
+    "JourneyData",
+    "add_redemptions",
+    "load_journeys",
+]
+
+#: Conversion channel values that mean a purchase online (lower case).
+ONLINE_PLACES = ("online", "web", "app", "ecommerce", "e-commerce", "mini_program",
+                 "miniprogram", "mini-program", "线上", "电商", "网店", "小程序")  # fmt: skip
+#: Conversion channel values that mean a purchase in a store (lower case).
+STORE_PLACES = ("store", "offline", "in_store", "in-store", "instore", "shop", "retail",
+                "pos", "门店", "线下", "实体店")  # fmt: skip
+
+
+def _sql_list(values: tuple[str, ...]) -> str:
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+
 
 IDENTITY_KEYS: tuple[str, ...] = ("account_id", "member_id", "app_id", "mini_program_id",
                                   "openid", "unionid", "store_card_id", "phone", "email",
@@ -269,8 +289,10 @@ def load_journeys(
                "non-negative numbers (or empty)")  # fmt: skip
     if has_place:
         place = f"lower(trim({_q(cols.conversion_channel)}::varchar))"
-        _check(con, cview, f"{place} not in ('online', 'store', 'offline')",
-               cols.conversion_channel, wc, "'online' or 'store' ('offline' counts as store)")  # fmt: skip
+        _check(con, cview, f"{place} not in ({_sql_list(ONLINE_PLACES + STORE_PLACES)})",
+               cols.conversion_channel, wc,
+               f"'online' or 'store' (or another name of one: {', '.join(ONLINE_PLACES[1:])} "
+               f"for online; {', '.join(STORE_PLACES[1:])} for store)")  # fmt: skip
     data = _materialise(con, tview, cview, tcust, ccust, cols, has_cost, has_campaign,
                         has_place, notes)  # fmt: skip
     data.resolved = resolved
@@ -334,8 +356,9 @@ def _materialise(
     keep = "where __cust is not null" if tcust == "__cust" else ""
     cost = f"try_cast({_q(cols.cost)} as double)" if has_cost else "null::double"
     camp = f"{_q(cols.campaign)}::varchar" if has_campaign else "null::varchar"
-    place = (f"case lower(trim({_q(cols.conversion_channel)}::varchar)) when 'online' "
-             "then 'online' else 'store' end" if has_place else "null::varchar")  # fmt: skip
+    place = (f"case when lower(trim({_q(cols.conversion_channel)}::varchar)) in "
+             f"({_sql_list(ONLINE_PLACES)}) then 'online' else 'store' end"
+             if has_place else "null::varchar")  # fmt: skip
     con.execute(f"create temp table t0 as select trim({_q(tcust)}::varchar) as cust, "
                 f"{_ts_sql(cols.ts)} as ts, trim({_q(cols.channel)}::varchar) as channel, "
                 f"coalesce({cost}, 0) as cost, {camp} as campaign from {tview} {keep}")  # fmt: skip
