@@ -14,7 +14,9 @@ its main effect) and the shares. Worlds, all 120 days with full logs:
 * ``default_full``: the default world with every touch logged.
 
 Options: ``all_rows`` (every day of every buyer in the likelihood), ``controls=N`` (every
-buyer, ``N`` days without a purchase each), ``adjusted`` (``ADJUST_PROFILE``).
+buyer, ``N`` days without a purchase each), ``adjusted`` (``ADJUST_PROFILE``). Without
+``adjusted`` the profiles are the sampled likelihood's own (``ADJUST_PROFILE`` off, whatever
+the library's default), as this diagnosis needs.
 
     PYTHONPATH=src nice -n 19 .venv/bin/python benchmarks/diag_journeys_inflation.py \\
         five_primed:200000:1 five_primed:200000:1:all_rows two_recent:200000:1

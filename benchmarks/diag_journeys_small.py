@@ -14,8 +14,9 @@ one run decomposes the error of the shipped model:
 * ``oracle_no_pairs``: both.
 * ``all_rows``: every day of the window in the likelihood (no day sampling).
 * ``prior=X``: ``PRIOR_PER_DOUBLING`` set to X.
-* ``adjusted``: the half-life profiles divided by the sampled likelihood's inflation
-  (``ADJUST_PROFILE = True``; jn13 in RESULTS.md).
+* ``adjusted`` / ``unadjusted``: the half-life profiles divided by the sampled
+  likelihood's inflation or not (``ADJUST_PROFILE``, on by default since jn13 in
+  RESULTS.md).
 * ``scaled=X``: the prior per doubling is X times (purchases in the likelihood / 5,000),
   a prior that scales with the data (see the RESULTS section).
 
@@ -158,6 +159,8 @@ def variant(v: str, hl_true: dict[str, float], names: list[str]) -> Iterator[dic
                 causal._build_rows = no_recent
             if base == "adjusted":  # profiles divided by the sampled likelihood's inflation
                 causal.ADJUST_PROFILE = True
+            if base == "unadjusted":  # the profiles as the sampled likelihood gives them
+                causal.ADJUST_PROFILE = False
             if base == "signed":
                 causal.NONNEG = ""
             if base == "nonneg":

@@ -27,7 +27,9 @@ of the log.
 
 Each channel's half-life is not chosen but averaged over. The profile likelihood of the
 main-effects model gives each value of ``HALF_LIVES`` a log likelihood (one channel at a
-time, the others at their current values, two sweeps), and each value a weight
+time, the others at their current values, two sweeps; divided by how much the sampled
+days without a purchase inflate the likelihood's information on that channel, see
+``_inflation``), and each value a weight
 proportional to its likelihood times a prior that loses ``PRIOR_PER_DOUBLING`` (1.5)
 log-likelihood units for each doubling of the half-life over 0.5 days; the prior's mode
 (the weights' maximum) is where the other channels are held. A channel's incremental
@@ -140,7 +142,7 @@ MIN_CONTROLS, MAX_CONTROLS = 8, 60  # days without a purchase sampled per custom
 BURN_IN = 21  # days left out of the likelihood at the start (at most a fifth of the log)
 PRIOR_PER_DOUBLING = 1.5  # log likelihood units a half-life pays for each doubling over 0.5 d
 NONNEG = "main"  # "main": a negative main effect held at zero; "drop": its pairs too; "": off
-ADJUST_PROFILE = False  # True: profiles divided by their inflation (see _inflation)
+ADJUST_PROFILE = True  # profiles divided by the likelihood's inflation (see _inflation)
 MIN_WEIGHT = 1e-3  # half-lives with less weight are left out of the averaged removal
 DESIGNS_KEPT = 4  # designs of the bootstrap's half-life choices kept for reuse
 AT_ZERO_SHARE = 0.05  # a main effect held at zero in this share of replicates: interval to 0
@@ -437,11 +439,14 @@ def _inflation(X: np.ndarray, st: _Strata, beta: np.ndarray, pen: np.ndarray,
     effect: the clustered (sandwich) variance of the coefficient over the model's own, at
     least 1. The days without a purchase enter as a weighted sample (8 to 60 a customer),
     so the likelihood's differences carry that sample's noise as well: measured 1.04-1.08
-    with 33 days a customer (20,000 customers), 1.4-1.9 with 8 (200,000). With
-    :data:`ADJUST_PROFILE` the profiles are divided by it, to put them in the units of a
-    full likelihood, which the prior per doubling is written in. Not the default: on fresh
-    worlds it helped at 200,000 customers and not at 8,000-20,000 (``jn13`` in
-    RESULTS.md); it is reported in the diagnostics either way."""
+    with 33 days a customer (20,000 customers), 1.4-1.9 with 8 (200,000 and more). With
+    :data:`ADJUST_PROFILE` (the default) the profiles are divided by it, to put them in the
+    units of a full likelihood, which the prior per doubling is written in: without it a
+    no-effect channel's noise at a long half-life looked 1.4-1.9 times stronger on large
+    logs than on small ones. Measured (``jn13`` in RESULTS.md): the 1,000,000-customer
+    benchmark world 4.33 -> 3.26 points, three 200,000-customer worlds 1.84 -> 1.55, fresh
+    20,000-customer worlds 3.83 -> 3.91, 8,000-customer worlds 5.48 -> 5.51. It is
+    reported in the diagnostics (``likelihood_inflation``) either way."""
     _, _, hess, scores = _loglik(X, st, beta, np.ones(st.n_ev.size))
     h_inv = np.linalg.inv(-hess + np.diag(pen))
     sandwich = np.einsum("ij,jk,ki->i", h_inv[:n_ch], scores.T @ scores, h_inv[:, :n_ch])
