@@ -15,6 +15,8 @@ import re
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+#: The line under which a section keeps its earlier runs when a script rewrites it.
+HISTORY = "**Earlier runs of this section**"
 _TITLE = "# Benchmark results\n\nWritten by the scripts in `benchmarks/`; see its README.\n"
 
 
@@ -50,6 +52,20 @@ def update_section(name: str, body: str, path: Path = RESULTS) -> Path:
         text = text.rstrip("\n") + "\n\n" + block + "\n"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def section_history(name: str, marker: str = HISTORY, path: Path = RESULTS) -> str:
+    """What a rewrite of section ``name`` keeps below its new run: ``marker``, then the run
+    the section shows now (without its ``##`` heading), then the earlier runs that were
+    already under ``marker``; ``""`` when the section does not exist yet."""
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    start, end = f"<!-- section:{name} -->", f"<!-- /section:{name} -->"
+    if start not in text or end not in text:
+        return ""
+    body = text[text.index(start) + len(start) : text.index(end)]
+    current, _, earlier = body.partition(marker)
+    current = "\n".join(ln for ln in current.strip().splitlines() if not ln.startswith("## "))
+    return "\n\n".join(p for p in (marker, current.strip(), earlier.strip()) if p) + "\n"
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:

@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _results import machine_header, markdown_table, update_section
+from _results import HISTORY, machine_header, markdown_table, section_history, update_section
 
 
 def main() -> None:
@@ -83,14 +83,26 @@ def main() -> None:
     table = markdown_table(["customers", "touches", "conversions", "bootstrap", "runs (s)",
                             "median (s)", "CPU s per run", "CPU s (median)",
                             "load (start-end)", "CPU s / 180 s"], rows)  # fmt: skip
+    made = (
+        f"The world was reused from Parquet (`--data {args.data}`; not timed)."
+        if args.data is not None
+        else f"World generation and Parquet writing (not timed above): {gen:.0f} s."
+    )
     body = (
-        machine_header(("numpy", "pandas", "duckdb")) + "\n" + table + "\n\n"
-        f"World generation and Parquet writing (not timed above): {gen:.0f} s.\n"
+        "## Journeys: attribution at 1M customers / 20M touches (`benchmarks/bench_journeys.py`)"
+        "\n\n"
+        + machine_header(("numpy", "pandas", "duckdb"))
+        + "\n"
+        + table
+        + "\n\n"
+        + made
+        + "\n"
         + (f"\n{args.note}\n" if args.note else "")
     )
     print(body)
-    if not args.no_write:
-        update_section("journeys", body)
+    if not args.no_write:  # the earlier runs stay below the new one
+        history = section_history("journeys") or f"{HISTORY}\n"
+        update_section("journeys", f"{body}\n{history}")
 
 
 if __name__ == "__main__":
