@@ -236,6 +236,29 @@ def test_a_tiny_fit_runs_and_reports_diagnostics() -> None:
     np.testing.assert_array_equal(again.points, fit.points)  # seeds give the same numbers
 
 
+def test_starting_points_follow_each_chains_seed_not_the_call_order(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """nutpie's chains ask for their starting points from their own threads, in any order;
+    each chain's point comes from the seed nutpie gives that chain (a shared counter made
+    the same seed give other draws now and then)."""
+    import nutpie
+
+    captured = {}
+
+    def stop(model, **kwargs):  # type: ignore[no-untyped-def]
+        captured["model"] = model
+        raise RuntimeError("stop before sampling")
+
+    monkeypatch.setattr(nutpie, "sample", stop)
+    world = simulate_geo_world(n_geos=2, n_weeks=30, n_channels=3, n_national=1, seed=1)
+    with pytest.raises(RuntimeError, match="stop before sampling"):
+        fit_geo(world.panel, chains=2, draws=10, tune=10, seed=3)
+    start = captured["model"].initial_point_func
+    first, second = start(14291684070785161500), start(4772028819099713876)
+    np.testing.assert_array_equal(start(4772028819099713876), second)  # asked in reverse
+    np.testing.assert_array_equal(start(14291684070785161500), first)
+    assert not np.array_equal(first, second)
+
+
 def test_a_lift_test_naming_a_region_moves_that_regions_roi() -> None:
     world = simulate_geo_world(n_geos=3, n_weeks=40, n_channels=3, n_national=1, seed=1)
     g, c = "region_02", "search"

@@ -198,7 +198,6 @@ def run_nutpie(
     for b in names:
         slices.append(slice(at, at + layout.size(b)))
         at += layout.size(b)
-    counter = iter(range(1 << 30))
     model = CompiledPyMCModel(
         _n_dim=layout.n,
         dims={},
@@ -206,7 +205,11 @@ def run_nutpie(
         _shapes={b: tuple(s) for b, s in zip(names, shapes, strict=True)},
         compiled_logp_func=logp_c,
         compiled_expand_func=expand_c,
-        initial_point_func=lambda _seed=None: initial_points(layout, seed + next(counter)),
+        # nutpie hands each chain its own seed, drawn from ``seed`` and the chain: starting
+        # points from it do not depend on which chain's thread asks first
+        initial_point_func=lambda chain_seed=None: initial_points(
+            layout, seed if chain_seed is None else int(chain_seed)
+        ),
         shared_data={},
         user_data=_user_data(arrays),
         n_expanded=layout.n,
