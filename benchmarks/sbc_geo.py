@@ -170,6 +170,7 @@ def quantities_draws(data: GeoData, layout: GeoLayout, points: np.ndarray) -> di
 
 
 def one_rep(args: argparse.Namespace, r: int) -> dict:
+    from omnimmm.mmm.geo.fit import posterior_points
     from omnimmm.mmm.geo.sampler import run_nutpie
 
     spec = GeoModelSpec(roi_centred=not args.noncentred)
@@ -202,12 +203,8 @@ def one_rep(args: argparse.Namespace, r: int) -> dict:
             progress=False,
             cores=1,
         )
-        post = idata.posterior
-        names = [b for b in BLOCKS if layout.size(b)]
-        c_n, d_n = post.sizes["chain"], post.sizes["draw"]
-        points = np.concatenate([post[b].values.reshape(c_n, d_n, -1) for b in names], axis=2)
-        div = int(np.asarray(idata.sample_stats["diverging"].values).sum())
-        fit_data = sim
+        points, diverging = posterior_points(idata, layout)
+        div, fit_data = int(diverging.sum()), sim
     else:
         from omnimmm.mmm.geo import fit_geo
 

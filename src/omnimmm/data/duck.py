@@ -18,7 +18,12 @@ from typing import Any
 
 import duckdb
 
-__all__ = ["connect", "spill_directory"]
+__all__ = ["connect", "spill_directory", "sql_string"]
+
+
+def sql_string(value: object) -> str:
+    """``value`` (a path, a name, a pattern) as a SQL string literal, quotes doubled."""
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 def spill_directory() -> Path:

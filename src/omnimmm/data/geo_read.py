@@ -82,6 +82,11 @@ SHARE_GROSS = 3.0
 #: :data:`SHARE_GROSS` to ``SHARE_WOBBLE[1]``. A wobble whose standard deviation is itself
 #: beyond a factor :data:`SHARE_FACTOR` is not one national buy and is refused.
 SHARE_WOBBLE = (3.5, 5.0)
+_NATIONAL_COLUMN = (
+    "A national channel's column must hold each region's share of one national buy (e.g. "
+    "spend or impressions by population); if regions buy it separately, declare it scope = "
+    '"local"'
+)
 _SHARE_ABS = 0.01  # ... and by at least this much of the national buy (tiny regions wobble)
 _WEEK = pd.Timedelta(days=7)
 
@@ -399,14 +404,15 @@ class _Reader:
                 buy = np.nanmedian(np.where(usual > 0, x / usual, np.nan), axis=1)
                 expect = usual[None, :] * buy[:, None]
                 ratio = np.where(expect > 0, x / expect, np.where(x > 0, np.inf, 1.0))
-                dev = np.abs(np.log(ratio))  # inf where a region is missing from a buy
+                log_ratio = np.log(ratio)
+                dev = np.abs(log_ratio)  # inf where a region is missing from a buy
             far = live[:, None] & (np.abs(x - expect) > _SHARE_ABS * buy[:, None])
             # the wobble of the deviations themselves: a week's middle region (its buy's
             # reference, exactly on its usual share) and exact shares tell nothing about it
             seen = live[:, None] & np.isfinite(dev) & (expect > 0) & (dev > 1e-9)
             wobble = 0.0
             if seen.sum() > 1:  # robust sd of the log shares around the usual ones
-                lr = np.log(ratio[seen])
+                lr = log_ratio[seen]
                 wobble = 1.4826 * float(np.median(np.abs(lr - np.median(lr))))
             off_at = max(SHARE_FACTOR, float(np.exp(SHARE_WOBBLE[0] * wobble)))
             gross_at = max(SHARE_GROSS, float(np.exp(SHARE_WOBBLE[1] * wobble)))
@@ -418,9 +424,7 @@ class _Reader:
                     f'column "{ch.column}" (national channel {ch.name}): the regional shares '
                     f"move from week to week by a typical factor {np.exp(wobble):.2g} (robust "
                     f"standard deviation of the log share; at most {SHARE_FACTOR:g} is one "
-                    "national buy split by region). A national channel's column must hold "
-                    "each region's share of one national buy (e.g. spend or impressions by "
-                    'population); if regions buy it separately, declare it scope = "local"'
+                    f"national buy split by region). {_NATIONAL_COLUMN}"
                 )
             if gross.any() or many:
                 badness = np.where(off, dev, -1.0)
@@ -434,9 +438,7 @@ class _Reader:
                     f"({int(off.sum())} of {int(live.sum()) * len(geos)} region-weeks off by "
                     f"more than a factor {off_at:.3g}, {int(gross.sum())} by more than "
                     f"{gross_at:.3g}; at most {100 * SHARE_OFF_LIMIT:g}% and none are "
-                    "accepted). A national channel's column must hold each region's share of "
-                    "one national buy (e.g. spend or impressions by population); if regions "
-                    'buy it separately, declare it scope = "local"'
+                    f"accepted). {_NATIONAL_COLUMN}"
                 )
 
     def _events(

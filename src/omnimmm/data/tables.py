@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 import numpy as np
 import pandas as pd
 
+from omnimmm.data.duck import sql_string
 from omnimmm.errors import DataError
 
 if TYPE_CHECKING:
@@ -547,10 +548,6 @@ def _read_parquet(src: Path, what: str, fmt: TableFormat) -> pd.DataFrame:
 # --- DuckDB ---------------------------------------------------------------------------------
 
 
-def _lit(path: str | Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
-
-
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -599,11 +596,9 @@ def register_duckdb(
     src = Path(path)
     fmt = sniff_table(src, what=what)
     if fmt.kind == "parquet":
-        sql = f"SELECT * FROM read_parquet({_lit(src)})"
+        sql = f"SELECT * FROM read_parquet({sql_string(src)})"
     elif fmt.kind == "parquet_dir":
-        sql = (
-            f"SELECT * FROM read_parquet({_lit(src / '**' / '*.parquet')}, hive_partitioning=true)"
-        )
+        sql = f"SELECT * FROM read_parquet({sql_string(src / '**' / '*.parquet')}, hive_partitioning=true)"
     elif (
         fmt.kind == "csv"
         and fmt.encoding in ("utf-8", "utf-8-sig")
@@ -644,29 +639,31 @@ def _csv_sql(
     import duckdb
 
     names = _csv_header(src, fmt, what)
-    delim = _lit(fmt.delimiter or ",")
+    delim = sql_string(fmt.delimiter or ",")
     dialect = f"delim={delim}, quote='\"', escape='\"'"
     types = ["VARCHAR"] * len(names)
     if not as_text:
         extra = ", thousands=','" if fmt.thousands == "," else ""
         try:
             sniffed = con.execute(
-                f"DESCRIBE SELECT * FROM read_csv({_lit(src)}, {dialect}, header=true{extra})"
+                f"DESCRIBE SELECT * FROM read_csv({sql_string(src)}, {dialect}, header=true{extra})"
             ).fetchall()
             if len(sniffed) == len(names):
                 types = [str(row[1]) for row in sniffed]
         except duckdb.Error:
             pass  # read as text; the explicit read below reports the bad row
-    columns = ", ".join(f"{_lit(n)}: {_lit(t)}" for n, t in zip(names, types, strict=True))
+    columns = ", ".join(
+        f"{sql_string(n)}: {sql_string(t)}" for n, t in zip(names, types, strict=True)
+    )
     extra = ", thousands=','" if fmt.thousands == "," and not as_text else ""
     base = (
-        f"read_csv({_lit(src)}, {dialect}, header=false, skip=1, auto_detect=false, "
+        f"read_csv({sql_string(src)}, {dialect}, header=false, skip=1, auto_detect=false, "
         f"columns={{{columns}}}{extra})"
     )
     if not as_text:
         return f"SELECT * FROM {base}"
     # text cells: strip thousands separators and currency signs of amounts ("¥3,860.00")
-    pattern, strip = _lit(_AMOUNT.pattern), _lit(_STRIP.pattern)
+    pattern, strip = sql_string(_AMOUNT.pattern), sql_string(_STRIP.pattern)
     star = f"COLUMNS(*) IS NOT NULL AND regexp_full_match(COLUMNS(*), {pattern})"
     return (
         f"SELECT CASE WHEN {star} THEN regexp_replace(COLUMNS(*), {strip}, '', 'g') "

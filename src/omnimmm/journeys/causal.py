@@ -403,11 +403,19 @@ def _newton(
     return beta, ll - 0.5 * float(ridge @ beta**2)
 
 
-def _cluster_se(X: np.ndarray, st: _Strata, beta: np.ndarray, ridge: np.ndarray) -> np.ndarray:
-    """Standard errors clustered by customer (sandwich)."""
+def _variances(
+    X: np.ndarray, st: _Strata, beta: np.ndarray, ridge: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The coefficients' variances: the model's own (inverse penalised Hessian) and
+    clustered by customer (sandwich)."""
     _, _, hess, scores = _loglik(X, st, beta, np.ones(st.n_ev.size))
     h_inv = np.linalg.inv(-hess + np.diag(ridge))
-    return np.sqrt(np.maximum(np.diag(h_inv @ (scores.T @ scores) @ h_inv), 0.0))
+    return np.diag(h_inv), np.diag(h_inv @ (scores.T @ scores) @ h_inv)
+
+
+def _cluster_se(X: np.ndarray, st: _Strata, beta: np.ndarray, ridge: np.ndarray) -> np.ndarray:
+    """Standard errors clustered by customer (sandwich)."""
+    return np.sqrt(np.maximum(_variances(X, st, beta, ridge)[1], 0.0))
 
 
 @dataclass(frozen=True, eq=False)
@@ -419,10 +427,9 @@ class _Profile:
     weights: np.ndarray  # (C, H) each channel's weights over HALF_LIVES (rows sum to 1)
     cust_ll: np.ndarray  # (C, H, customers) customer terms of the last sweep's fits
     pen_ll: np.ndarray  # (C, H) the ridge term of those fits
-    # (C,) what the profiles were divided by (ones unless ADJUST_PROFILE), and the
-    # likelihood's measured inflation (see _inflation)
+    # (C,) the likelihood's inflation (see _inflation); the profiles are divided by it
+    # with ADJUST_PROFILE (empty: no inflation known, i.e. ones)
     inflation: np.ndarray = field(default_factory=lambda: np.ones(0))
-    measured: np.ndarray = field(default_factory=lambda: np.ones(0))
 
 
 def _weights(lls: np.ndarray) -> np.ndarray:
@@ -447,10 +454,15 @@ def _inflation(X: np.ndarray, st: _Strata, beta: np.ndarray, pen: np.ndarray,
     benchmark world 4.33 -> 3.26 points, three 200,000-customer worlds 1.84 -> 1.55, fresh
     20,000-customer worlds 3.83 -> 3.91, 8,000-customer worlds 5.48 -> 5.51. It is
     reported in the diagnostics (``likelihood_inflation``) either way."""
-    _, _, hess, scores = _loglik(X, st, beta, np.ones(st.n_ev.size))
-    h_inv = np.linalg.inv(-hess + np.diag(pen))
-    sandwich = np.einsum("ij,jk,ki->i", h_inv[:n_ch], scores.T @ scores, h_inv[:, :n_ch])
-    return np.maximum(sandwich / np.maximum(np.diag(h_inv)[:n_ch], 1e-300), 1.0)
+    model, sandwich = _variances(X, st, beta, pen)
+    return np.maximum(sandwich[:n_ch] / np.maximum(model[:n_ch], 1e-300), 1.0)
+
+
+def _divisor(prof: _Profile) -> np.ndarray:
+    """What each channel's profile is divided by: its inflation with ADJUST_PROFILE."""
+    if ADJUST_PROFILE and prof.inflation.size:
+        return prof.inflation
+    return np.ones(prof.half.size)
 
 
 def _choose_half_lives(rows: _Rows, st: _Strata, n_ch: int, ridge: float) -> _Profile:
@@ -485,8 +497,7 @@ def _choose_half_lives(rows: _Rows, st: _Strata, n_ch: int, ridge: float) -> _Pr
             profile[c] = [float(v - lls.max()) for v in lls]
             X[:, c] = sat[:, c, half[c]]
             beta, _ = _newton(X, st, beta, pen, ones, iters=40, tol=1e-5, chord=True)
-    return _Profile(half, profile, _weights(np.asarray(profile)), cust_ll, pen_ll,
-                    k if ADJUST_PROFILE else np.ones(n_ch), k)  # fmt: skip
+    return _Profile(half, profile, _weights(np.asarray(profile)), cust_ll, pen_ll, k)
 
 
 def _replicate_half_lives(prof: _Profile, b: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -494,8 +505,8 @@ def _replicate_half_lives(prof: _Profile, b: np.ndarray, rng: np.random.Generato
     each channel's profile is the weighted sum of the customers' log likelihood terms at the
     full sample's fits (the refit under the weights moves each value by a second-order
     amount)."""
-    k = prof.inflation if prof.inflation.size else np.ones(prof.half.size)
-    w = _weights((np.einsum("chn,n->ch", prof.cust_ll, b) - prof.pen_ll) / k[:, None])
+    lls = np.einsum("chn,n->ch", prof.cust_ll, b) - prof.pen_ll
+    w = _weights(lls / _divisor(prof)[:, None])
     return np.array([rng.choice(w.shape[1], p=w[c]) for c in range(w.shape[0])])
 
 
@@ -694,7 +705,7 @@ def _fit(
     pairs = [f"{names[a]} x {names[c]}" for a in range(n_ch) for c in range(a + 1, n_ch)]
     info["half_life_days"] = {names[c]: HALF_LIVES[half[c]] for c in range(n_ch)}
     info["half_life_profile"] = {names[c]: profile[c] for c in range(n_ch)}
-    info["likelihood_inflation"] = {names[c]: float(prof.measured[c]) for c in range(n_ch)}
+    info["likelihood_inflation"] = {names[c]: float(prof.inflation[c]) for c in range(n_ch)}
     info["half_life_weights"] = {names[c]: [float(v) for v in prof.weights[c]]
                                  for c in range(n_ch)}  # fmt: skip
     info["interactions_kept"] = [pr for k, pr in enumerate(pairs) if pen_sel[n_ch + k] < DROPPED]

@@ -49,10 +49,6 @@ STORE_PLACES = ("store", "offline", "in_store", "in-store", "instore", "shop", "
                 "pos", "门店", "线下", "实体店")  # fmt: skip
 
 
-def _sql_list(values: tuple[str, ...]) -> str:
-    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
-
-
 IDENTITY_KEYS: tuple[str, ...] = ("account_id", "member_id", "app_id", "mini_program_id",
                                   "openid", "unionid", "store_card_id", "phone", "email",
                                   "device_id")  # fmt: skip
@@ -289,7 +285,8 @@ def load_journeys(
                "non-negative numbers (or empty)")  # fmt: skip
     if has_place:
         place = f"lower(trim({_q(cols.conversion_channel)}::varchar))"
-        _check(con, cview, f"{place} not in ({_sql_list(ONLINE_PLACES + STORE_PLACES)})",
+        known = ", ".join(map(duck.sql_string, ONLINE_PLACES + STORE_PLACES))
+        _check(con, cview, f"{place} not in ({known})",
                cols.conversion_channel, wc,
                f"'online' or 'store' (or another name of one: {', '.join(ONLINE_PLACES[1:])} "
                f"for online; {', '.join(STORE_PLACES[1:])} for store)")  # fmt: skip
@@ -357,7 +354,7 @@ def _materialise(
     cost = f"try_cast({_q(cols.cost)} as double)" if has_cost else "null::double"
     camp = f"{_q(cols.campaign)}::varchar" if has_campaign else "null::varchar"
     place = (f"case when lower(trim({_q(cols.conversion_channel)}::varchar)) in "
-             f"({_sql_list(ONLINE_PLACES)}) then 'online' else 'store' end"
+             f"({', '.join(map(duck.sql_string, ONLINE_PLACES))}) then 'online' else 'store' end"
              if has_place else "null::varchar")  # fmt: skip
     con.execute(f"create temp table t0 as select trim({_q(tcust)}::varchar) as cust, "
                 f"{_ts_sql(cols.ts)} as ts, trim({_q(cols.channel)}::varchar) as channel, "

@@ -124,11 +124,6 @@ ROWS_PER_BUCKET = 400_000
 BtydModels = dict[pd.Timestamp, dict[str, "BGNBD | ParetoNBD"]]
 
 
-def _sql_path(path: Path) -> str:
-    """``path`` as a SQL string literal (quotes doubled)."""
-    return "'" + str(path).replace("'", "''") + "'"
-
-
 def _connect(scratch: str) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(
         config={"threads": 1, "memory_limit": DUCKDB_MEMORY, "temp_directory": scratch}
@@ -152,7 +147,7 @@ def _partition_file(piece: Piece, index: int, cols: ColumnMap, stop: pd.Timestam
         target.parent.mkdir(parents=True, exist_ok=True)
         con.execute(
             f"COPY (SELECT *, CAST(hash(customer_id) % {n_partitions} AS INTEGER) AS _bucket "
-            f"FROM {t.table}) TO {_sql_path(target)} (FORMAT PARQUET, PARTITION_BY (_bucket))"
+            f"FROM {t.table}) TO {duck.sql_string(target)} (FORMAT PARQUET, PARTITION_BY (_bucket))"
         )
         return {"n": t.n_rows, "start": t.start, "end": t.end, "optional": t.optional,
                 "left_out": t.left_out, "removed": t.n_left_out}  # fmt: skip
@@ -180,7 +175,7 @@ def _bucket_table(job: Job, b: int, con: duckdb.DuckDBPyConnection,
     if not files:
         return None
     keep = job.optional if optional is None else tuple(c for c in optional if c in job.optional)
-    listed = ", ".join(_sql_path(p) for p in files)
+    listed = ", ".join(duck.sql_string(p) for p in files)
     con.execute(
         f"CREATE TEMP TABLE tx AS SELECT {', '.join(['customer_id', 'ts', 'amount', *keep])} "
         f"FROM read_parquet([{listed}], hive_partitioning = false)"

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import duckdb
 
+from omnimmm.data.duck import sql_string
 from omnimmm.data.tables import register_duckdb
 from omnimmm.errors import DataError
 
@@ -125,7 +126,7 @@ def csv_pieces(path: str, index: int, scratch: str, piece_rows: int = PIECE_ROWS
         per_file = max(1, round(piece_rows / group))
         try:
             con.execute(
-                f"COPY (SELECT * FROM {view}) TO {_sql_path(out)} (FORMAT PARQUET, "
+                f"COPY (SELECT * FROM {view}) TO {sql_string(out)} (FORMAT PARQUET, "
                 f"ROW_GROUP_SIZE {group}, ROW_GROUPS_PER_FILE {per_file})"
             )
         except duckdb.Error as exc:
@@ -177,8 +178,3 @@ def relabel(exc: DataError, piece: Piece, read: Path) -> DataError:
         r"data row (\d+)", lambda m: f"data row {int(m.group(1)) + piece.first_row}", message
     )
     return DataError(message)
-
-
-def _sql_path(path: Path) -> str:
-    """``path`` as a SQL string literal (quotes doubled)."""
-    return "'" + str(path).replace("'", "''") + "'"

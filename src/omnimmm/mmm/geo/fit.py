@@ -23,11 +23,21 @@ from omnimmm.mmm.geo.spec import GeoData, GeoModelSpec, geo_data
 from omnimmm.mmm.geo.store import read_geo_dir, write_geo_dir
 from omnimmm.optimize.response import AdstockSaturationResponse
 
-__all__ = ["GATE", "GeoFit", "fit_geo", "load_geo"]
+__all__ = ["GATE", "GeoFit", "fit_geo", "load_geo", "posterior_points"]
 
 #: The quality gate's thresholds (issue 19): R-hat, bulk ESS, divergence rate.
 GATE = {"max_rhat": 1.01, "min_ess_bulk": 400.0, "max_divergence_rate": 0.001}
 _LOW, _HIGH = 0.05, 0.95
+
+
+def posterior_points(idata: Any, layout: GeoLayout) -> tuple[np.ndarray, np.ndarray]:
+    """nutpie's draws as points of ``layout`` ``(chain, draw, n)``, and which diverged
+    ``(chain, draw)``."""
+    post = idata.posterior
+    names = [b for b in BLOCKS if layout.size(b)]
+    c_n, d_n = post.sizes["chain"], post.sizes["draw"]
+    points = np.concatenate([post[b].values.reshape(c_n, d_n, -1) for b in names], axis=2)
+    return points, np.asarray(idata.sample_stats["diverging"].values, dtype=bool)
 
 
 def _param_names(layout: GeoLayout, panel: GeoPanel, features: tuple[str, ...]) -> list[str]:
@@ -432,11 +442,7 @@ def fit_geo(
         cores=cores,
         low_rank=low_rank,
     )
-    post = idata.posterior
-    names = [b for b in BLOCKS if layout.size(b)]
-    c_n, d_n = post.sizes["chain"], post.sizes["draw"]
-    points = np.concatenate([post[b].values.reshape(c_n, d_n, -1) for b in names], axis=2)
-    diverging = np.asarray(idata.sample_stats["diverging"].values, dtype=bool)
+    points, diverging = posterior_points(idata, layout)
     timings["total"] = time.perf_counter() - t0
     return GeoFit(
         panel=panel,
