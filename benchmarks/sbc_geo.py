@@ -189,20 +189,12 @@ def one_rep(args: argparse.Namespace, r: int) -> dict:
     layout = geo_layout(spec, panel.channels, panel.kinds, g_n, o_n, j_n)
     truth = prior_draw(layout, rng)
     ys = simulate_scaled(data, truth, spec.l_max, rng)
+    sampler = {"chains": args.chains, "draws": args.draws, "tune": args.tune, "seed": r,
+               "target_accept": args.target_accept, "cores": 1}  # fmt: skip
     t0 = time.process_time()
     if args.mode == "exact":
         sim = replace(data, ys=np.ascontiguousarray(ys))
-        idata, _ = run_nutpie(
-            sim,
-            layout,
-            chains=args.chains,
-            draws=args.draws,
-            tune=args.tune,
-            seed=r,
-            target_accept=args.target_accept,
-            progress=False,
-            cores=1,
-        )
+        idata, _ = run_nutpie(sim, layout, progress=False, **sampler)
         points, diverging = posterior_points(idata, layout)
         div, fit_data = int(diverging.sum()), sim
     else:
@@ -210,16 +202,7 @@ def one_rep(args: argparse.Namespace, r: int) -> dict:
 
         y = ys * data.y_scale[None]  # the fit rescales by each region's mean week
         p2 = replace(panel, y=np.ascontiguousarray(y))
-        fit = fit_geo(
-            p2,
-            spec,
-            chains=args.chains,
-            draws=args.draws,
-            tune=args.tune,
-            seed=r,
-            cores=1,
-            target_accept=args.target_accept,
-        )
+        fit = fit_geo(p2, spec, **sampler)
         points, div, fit_data = fit.points, int(fit.diverging.sum()), fit.data
     cpu = time.process_time() - t0
     thin = points[:, :: args.thin].reshape(-1, layout.n)
