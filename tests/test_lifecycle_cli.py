@@ -270,3 +270,27 @@ def test_score_warns_first_when_the_log_will_not_fit_in_memory(files, tmp_path, 
     assert result.exit_code == 0, result.output  # a warning, not a refusal
     first = result.output.splitlines()[0]
     assert first.startswith("warning: ") and "tx.csv" in first and "--workers" in first
+
+
+def test_a_log_without_amounts_is_scored_counting_rows_and_refused_for_money(files, tmp_path):
+    """Visits or a purchase log exported without values: propensities need no money, so the
+    log is scored with every row counted 1 and says so; campaign ROI needs money and refuses."""
+    tx = pd.read_csv(files / "tx.csv").drop(columns="value").rename(columns={"cust": "member_id"})
+    tx.to_csv(tmp_path / "visits.csv", index=False)
+    args = ["lifecycle", "score", "--transactions", str(tmp_path / "visits.csv"),
+            "--as-of", AS_OF, "--horizon-days", "30", "--out", str(tmp_path / "out")]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "every purchase row counts 1" in " ".join(result.output.split())
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["columns"]["how"]["amount"] == "no amount column"
+    assert metrics["repurchase"]["validation"]["roc_auc"] > 0.7
+    assert "negative_amount" not in metrics["rows_left_out"]  # the return row is a visit now
+    result = CliRunner().invoke(app, [
+        "lifecycle", "campaigns", "--transactions", str(tmp_path / "visits.csv"),
+        "--campaigns", str(files / "campaigns.csv"), "--out", str(tmp_path / "camp"),
+    ])  # fmt: skip
+    assert result.exit_code == 3, result.output
+    text = " ".join(result.output.split())
+    assert "visits.csv" in text and "--amount-col" in text and "ROI" in text
+    assert not (tmp_path / "camp").exists()

@@ -8,7 +8,7 @@ import pytest
 
 from omnimmm.errors import DataError
 from omnimmm.lifecycle.features import ColumnMap, build_features, load_transactions
-from omnimmm.lifecycle.roles import infer_roles, ts_format
+from omnimmm.lifecycle.roles import ROW_COUNT, infer_roles, ts_format
 
 
 def _log(n: int = 60, seed: int = 0) -> pd.DataFrame:
@@ -93,8 +93,11 @@ def test_values_decide_between_names_and_a_missing_amount_is_explained():
     retail = pd.DataFrame(
         {"Customer ID": d["cust"], "InvoiceDate": "12/1/2010 8:26", "Quantity": 2, "Country": 1}
     )
-    with pytest.raises(DataError, match="quantity x price"):
-        infer_roles(retail)
+    # no amount and no unit price: every row counts 1, and the mapping says so
+    counted = infer_roles(retail)
+    assert counted.columns["amount"] == ROW_COUNT and "quantity" not in counted.columns
+    assert counted.how["amount"] == "no amount column"
+    assert any("every purchase row counts 1" in n and "--amount-col" in n for n in counted.notes)
     with pytest.raises(DataError, match="no column 'kunde'.*--customer-id-col"):
         infer_roles(retail, {"customer_id": "kunde"})
     # CDNOW_sample.txt has no header row: its first row of data is taken for one
@@ -138,8 +141,8 @@ def test_a_line_level_log_gets_quantity_times_unit_price(tmp_path):
                        "sales_channel_id": [2, 1]})  # fmt: skip
     assert infer_roles(hm).columns == {"customer_id": "customer_id", "ts": "t_dat",
                                        "amount": "price"}  # fmt: skip
-    with pytest.raises(DataError, match="no column looks like an amount"):
-        infer_roles(hm.drop(columns="price"))  # sales_channel_id is a code, not an amount
+    # sales_channel_id is a code, not an amount: without the price the rows are counted
+    assert infer_roles(hm.drop(columns="price")).columns["amount"] == ROW_COUNT
     # named by the user: the quantity makes the (inferred) amount a unit price
     given = infer_roles(retail.rename(columns={"Quantity": "Menge"}), {"quantity": "Menge"})
     assert given.columns["quantity"] == "Menge" and given.columns["amount"] == "Price"

@@ -41,7 +41,7 @@ import pandas as pd
 from omnimmm.data.outputs import write_files_atomic
 from omnimmm.data.tables import read_frame
 from omnimmm.errors import DataError
-from omnimmm.lifecycle.features import ColumnMap, load_transactions
+from omnimmm.lifecycle.features import ColumnMap, load_transactions, require_amount
 from omnimmm.lifecycle.incrementality import CampaignEstimate, Effect, estimate_campaign, pool
 from omnimmm.lifecycle.roles import ALIASES
 
@@ -160,6 +160,7 @@ def campaign_effects(
         return read_frame(src, what=what), str(src)
 
     t = load_transactions(transactions, columns=columns)
+    require_amount(t, "a campaign's incremental spend and ROI")
     camp, c_label = frame(campaigns, "campaigns file (--campaigns)")
     desc, d_label = (None, "") if descriptions is None else frame(descriptions, "descriptions")
     rows = _campaign_table(camp, desc, (c_label, d_label))

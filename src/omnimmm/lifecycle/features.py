@@ -71,7 +71,7 @@ from omnimmm.lifecycle.campaigns import (
     add_campaign_features,
     load_campaigns,
 )
-from omnimmm.lifecycle.roles import RoleMapping, infer_roles, ts_format
+from omnimmm.lifecycle.roles import ROW_COUNT, RoleMapping, infer_roles, ts_format
 
 DEFAULT_WINDOWS: tuple[int, ...] = (30, 90, 180, 365)
 REQUIRED: tuple[str, ...] = ("customer_id", "ts", "amount")
@@ -307,7 +307,9 @@ def left_out_notes(
 
 
 def _amount_expr(role: dict[str, str], types: dict[str, str]) -> str:
-    """SQL of a row's amount: the amount column, or quantity x unit price."""
+    """SQL of a row's amount: the amount column, quantity x unit price, or 1 (no amount)."""
+    if role["amount"] == ROW_COUNT:
+        return "CAST(1 AS DOUBLE)"
     amount = _try_cast(_quote(role["amount"]), types[role["amount"]], "DOUBLE")
     if "quantity" not in role:
         return amount
@@ -322,7 +324,7 @@ def _resolve(cols: ColumnMap, types: dict[str, str], label: str) -> dict[str, st
         name = getattr(cols, role)
         if name is None:
             continue
-        if name in types:
+        if name in types or (role == "amount" and name == ROW_COUNT):
             found[role] = name
         elif role in REQUIRED or name != getattr(defaults, role):
             raise DataError(
@@ -515,6 +517,31 @@ def _validate(
                                                ("negative_amount", "neg_amount")) if counts[c]}  # fmt: skip
     where = {"no_customer_key": f"'{role['customer_id']}'", "negative_amount": amount_name}
     return left_out, left_out_notes(left_out, n, where)
+
+
+def require_amount(t: TransactionTable, why: str) -> None:
+    """Refuse a log without an amount column (every row counted 1) where money is reported.
+
+    Raises
+    ------
+    DataError
+        ``t`` was loaded with :data:`~omnimmm.lifecycle.roles.ROW_COUNT` as its amount; the
+        message names the file, ``why`` money is needed and the flag that names the column.
+    """
+    if t.columns is None or t.columns.amount != ROW_COUNT:
+        return
+    raise DataError(
+        f"{t.source}: no column looks like an amount, and {why} needs money, not a count of "
+        "purchase rows.\n"
+        + numbered(
+            [
+                'name the amount column: --amount-col COLUMN (or amount = "COLUMN" in the '
+                "plan's [lifecycle.columns])",
+                "if the file has a quantity and a unit price, name the price with --amount-col "
+                "and the quantity with --quantity-col",
+            ]
+        )
+    )
 
 
 def _orders_sql(t: TransactionTable, stop: pd.Timestamp) -> str:

@@ -19,6 +19,12 @@ named as a unit price (:data:`PRICE_ALIASES`) is the amount role and one named a
 (:data:`QUANTITY_ALIASES`), if there is one, its ``quantity`` multiplier (without one, each
 row is one unit). The mapping says so in its notes.
 
+A log with no amount at all (visits, check-ins, a purchase log exported without values) is
+still a history of purchases: the amount role is then :data:`ROW_COUNT`, every row counts 1,
+and the "revenue" features count purchase rows. Scores do not need money; what reports money
+(campaign ROI, the quarterly run's retention value) refuses such a log
+(:func:`omnimmm.lifecycle.features.require_amount`).
+
 Two columns at the same step for a required role is a refusal: the :class:`DataError` lists
 the candidates and the flag that picks one. For an optional role (order, channel, store,
 coupon) two candidates leave the role unused and say so. Nothing is guessed from values
@@ -51,6 +57,8 @@ ROLES: tuple[str, ...] = (
 REQUIRED_ROLES: tuple[str, ...] = ("customer_id", "ts", "amount")
 #: The multiplier of a unit-price amount column (never inferred when the file has an amount).
 QUANTITY = "quantity"
+#: The amount "column" of a log that has none: every purchase row counts 1.
+ROW_COUNT = "(1 per row)"
 #: Optional roles of a points programme, inferred only by readers that ask for them
 #: (``infer_roles(..., roles=ROLES + POINTS_ROLES)``, see :mod:`omnimmm.lifecycle.points`).
 POINTS_ROLES: tuple[str, ...] = ("points_earned", "points_redeemed")
@@ -487,7 +495,10 @@ def infer_roles(
             notes += [note] if note else []
         else:
             found, step = _candidates(role, free, sample, types)
-        if len(found) == 1:
+        if role == "amount" and not found:
+            columns[role], how[role] = ROW_COUNT, "no amount column"
+            notes.append(_counted(names))
+        elif len(found) == 1:
             columns[role], how[role] = found[0], step
         elif len(found) > 1 and role in REQUIRED_ROLES:
             raise _ambiguous(role, found, label)
@@ -569,6 +580,16 @@ def _amount(
     return price, "unit price", None, note
 
 
+def _counted(names: list[str]) -> str:
+    """The note of a log without an amount: what counting rows means and how to change it."""
+    return (
+        f"amount: no column looks like an amount (amount, sales, revenue, order_value, 实付金额, "
+        f"or a unit price) among {names}, so every purchase row counts 1: the revenue features "
+        f"count purchase rows and expected_revenue is in rows, not money; propensities need no "
+        f"money. Name the amount with {flag('amount')} COLUMN"
+    )
+
+
 def _ambiguous(role: str, found: list[str], label: str) -> DataError:
     return DataError(
         f"{label}: {len(found)} columns could be the {ROLE_LABEL[role]}: {found}. omnimmm does "
@@ -592,13 +613,8 @@ def _missing(role: str, names: list[str], label: str) -> DataError:
         "customer_id": "a customer key (customer_id, member_id, household_id, user_id, 会员ID ...)",
         "ts": "a timestamp (ts, timestamp, date, order_date, created_at, 下单时间 ...) whose "
         "values parse as dates",
-        "amount": "an amount (amount, sales, revenue, order_value, 实付金额 ...) with numeric values",
     }[role]
-    tip = (
-        "if the file has a quantity and a unit price, add an amount column = quantity x price"
-        if role == "amount"
-        else "rename the column, or check the header row and delimiter"
-    )
+    tip = "rename the column, or check the header row and delimiter"
     if _headless(names):
         tip = (
             f"the first row ({', '.join(names[:5])}) looks like data, not a header: add a "

@@ -33,7 +33,12 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import validate_data
 
 from omnimmm.errors import DataError
-from omnimmm.lifecycle.features import ColumnMap, TransactionTable, load_transactions
+from omnimmm.lifecycle.features import (
+    ColumnMap,
+    TransactionTable,
+    load_transactions,
+    require_amount,
+)
 from omnimmm.lifecycle.propensity import ModelNotFittedError
 
 
@@ -186,6 +191,7 @@ def campaign_outcomes(
                 f"campaign table has no column '{col}'; columns found: {list(campaigns.columns)}"
             )
     t = load_transactions(transactions, columns=columns)
+    require_amount(t, "a campaign's revenue")
     rows = pd.DataFrame(
         {
             "_row": np.arange(len(campaigns)),

@@ -68,7 +68,7 @@ def run_lifecycle(plan: Any, seed: int, say: Any) -> LifecycleOutcome:
     DataError
         Bad transaction or campaign files, or a history too short for the horizon.
     """
-    from omnimmm.lifecycle.features import load_transactions
+    from omnimmm.lifecycle.features import load_transactions, require_amount
     from omnimmm.lifecycle.score import score_customers
 
     lc = plan.lifecycle
@@ -77,6 +77,7 @@ def run_lifecycle(plan: Any, seed: int, say: Any) -> LifecycleOutcome:
     named = lc.columns.model_dump(exclude_unset=True)
     points_cols = {r: named.pop(r) for r in ("points_earned", "points_redeemed") if r in named}
     table = load_transactions(source, columns=named)
+    require_amount(table, "the quarterly run's retention value")
     cols = table.columns
     if table.roles is not None:
         say("lifecycle: columns " + "; ".join(table.roles.describe().splitlines()))
