@@ -168,6 +168,10 @@ def test_points_columns_are_inferred_and_bad_values_named():
         read_points(frame.assign(使用积分=["0", "0", "-5"]))
     with pytest.raises(DataError, match="no points columns"):
         read_points(frame.drop(columns=["获得积分", "使用积分"]))
+    # the same ledger with Unix seconds in 'timestamp' (UTC)
+    epoch = frame.drop(columns="下单时间").assign(timestamp=[1704189600, 1704279600, 1706788800])
+    got, _ = read_points(epoch)
+    assert got["ts"].tolist() == list(pd.to_datetime(frame["下单时间"]))
 
 
 def test_cli_writes_points_outputs_without_customer_ids(tmp_path, world):

@@ -210,3 +210,57 @@ def test_non_iso_timestamps_and_a_parquet_folder_load(tmp_path):
     empty.mkdir()
     with pytest.raises(DataError, match="a folder without .parquet files"):
         load_transactions(empty)
+
+
+def test_unix_time_and_a_zone_suffix_are_timestamps_by_name_only(tmp_path):
+    d = _log()
+    when = pd.to_datetime(d["when"])
+    seconds = (when - pd.Timestamp("1970-01-01")) // pd.Timedelta(seconds=1)
+    # Taobao's log: Unix seconds in 'timestamp'; RetailRocket's: milliseconds
+    for scale, unit in ((1, "s"), (1000, "ms")):
+        f = pd.DataFrame({"user_id": d["cust"], "timestamp": seconds * scale, "sales": d["value"]})
+        assert infer_roles(f).columns["ts"] == "timestamp"
+        path = tmp_path / f"epoch_{unit}.csv"
+        f.to_csv(path, index=False)
+        got = load_transactions(path).frame().sort_values(["customer_id", "ts"])
+        want = when.sort_values().reset_index(drop=True)
+        assert sorted(got["ts"]) == list(want), unit
+    # numbers in the same range under another name are ids, not times
+    ids = pd.DataFrame({"user_id": d["cust"], "when": d["when"], "sales": d["value"],
+                        "order_ref": seconds.to_numpy()})  # fmt: skip
+    assert infer_roles(ids).columns["ts"] == "when"
+    with pytest.raises(DataError, match="no column looks like a timestamp"):
+        infer_roles(ids.drop(columns="when").rename(columns={"order_ref": "ref"}))
+    # REES46's event_time: ISO text with a zone name; the wall-clock time is kept
+    utc = pd.DataFrame({"user_id": d["cust"], "event_time": when.dt.strftime("%Y-%m-%d %H:%M:%S UTC"),
+                        "sales": d["value"]})  # fmt: skip
+    assert ts_format(utc["event_time"].tolist()) == "iso"
+    utc.to_csv(tmp_path / "utc.csv", index=False)
+    assert sorted(load_transactions(tmp_path / "utc.csv").frame()["ts"]) == sorted(when)
+
+
+def test_an_event_log_is_read_as_its_purchases(tmp_path):
+    d = _log()
+    n = len(d)
+    events = np.where(np.arange(n) % 3 == 0, "buy", np.where(np.arange(n) % 3 == 1, "pv", "cart"))
+    taobao = pd.DataFrame({"user_id": d["cust"], "item_id": np.arange(n) + 10_000,
+                           "behavior_type": events, "ts_text": d["when"]})  # fmt: skip
+    m = infer_roles(taobao)
+    assert m.columns["event"] == "behavior_type" and m.columns["amount"] == ROW_COUNT
+    path = tmp_path / "taobao.csv"
+    taobao.to_csv(path, index=False)
+    t = load_transactions(path)
+    assert t.n_rows == int((events == "buy").sum())
+    assert t.left_out == {"not_a_purchase": int((events != "buy").sum())}
+    assert t.n_left_out == t.left_out["not_a_purchase"]
+    assert any("whose event is not a purchase in 'behavior_type'" in note for note in t.notes)
+    assert sorted(t.frame()["ts"]) == sorted(pd.to_datetime(d["when"][events == "buy"]))
+    # an 'event' column holding no purchase (festival names) is not an event type
+    festival = pd.DataFrame({"customer_id": d["cust"], "ts": d["when"], "amount": d["value"],
+                             "event": "618"})  # fmt: skip
+    assert "event" not in infer_roles(festival).columns
+    festival.to_csv(tmp_path / "festival.csv", index=False)
+    assert load_transactions(tmp_path / "festival.csv").n_rows == n
+    # named by the user but holding no purchase: refused, with the values it does hold
+    with pytest.raises(DataError, match=r"'event'.*holds no purchase, only \['618'\]"):
+        load_transactions(tmp_path / "festival.csv", columns={"event": "event"})

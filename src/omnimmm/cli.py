@@ -72,6 +72,8 @@ _ROLE_HELP = {
     "coupon_used": "Optional coupon flag column (true/false).",
     "quantity": "Quantity column: the amount column is then a unit price (amount = quantity x "
     "price; inferred when no amount column exists).",
+    "event": "Event-type column of an event log (view/cart/buy): only purchase rows are read "
+    "(inferred when absent: event, event_type, behavior_type, ...).",
 }
 
 
@@ -109,6 +111,7 @@ def lifecycle_score(
     store_id_col: Annotated[str | None, _col("store_id")] = None,
     coupon_used_col: Annotated[str | None, _col("coupon_used")] = None,
     quantity_col: Annotated[str | None, _col("quantity")] = None,
+    event_col: Annotated[str | None, _col("event")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     n_jobs: Annotated[int, typer.Option(help="LightGBM threads.")] = 1,
     campaigns: Annotated[
@@ -176,7 +179,8 @@ def lifecycle_score(
 
     named = {"customer_id": customer_id_col, "ts": ts_col, "amount": amount_col,
              "order_id": order_id_col, "channel": channel_col, "store_id": store_id_col,
-             "coupon_used": coupon_used_col, "quantity": quantity_col}  # fmt: skip
+             "coupon_used": coupon_used_col, "quantity": quantity_col,
+             "event": event_col}  # fmt: skip
     try:
         cols: dict[str, str | None] = {r: c for r, c in named.items() if c is not None}
         camp_cols = CampaignColumns(campaign_customer_id_col, campaign_sent_at_col,

@@ -355,6 +355,9 @@ class LifecycleColumns(_Frozen):
     #: With a quantity column, ``amount`` is a unit price and a row's amount quantity x price
     #: (inferred for a file with a unit price and a quantity but no amount column).
     quantity: Name | None = None
+    #: An event-type column (pv/cart/buy): only purchase rows are read (inferred by name and
+    #: values, see ``omnimmm.lifecycle.roles.PURCHASE_EVENTS``).
+    event: Name | None = None
 
 
 class LifecycleSpec(_Frozen):

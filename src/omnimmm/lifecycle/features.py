@@ -71,7 +71,14 @@ from omnimmm.lifecycle.campaigns import (
     add_campaign_features,
     load_campaigns,
 )
-from omnimmm.lifecycle.roles import ROW_COUNT, RoleMapping, infer_roles, ts_format
+from omnimmm.lifecycle.roles import (
+    PURCHASE_EVENTS,
+    ROW_COUNT,
+    RoleMapping,
+    epoch_unit,
+    infer_roles,
+    ts_format,
+)
 
 DEFAULT_WINDOWS: tuple[int, ...] = (30, 90, 180, 365)
 REQUIRED: tuple[str, ...] = ("customer_id", "ts", "amount")
@@ -95,7 +102,9 @@ class ColumnMap:
     Optional roles left at their default name are used when the file has that column and
     skipped when it does not; a non-default name must exist. ``None`` switches a role off.
     ``quantity`` (default ``None``) makes ``amount`` a unit price: a row's amount is then
-    quantity x unit price (a line-level log such as ``Quantity``, ``Price``).
+    quantity x unit price (a line-level log such as ``Quantity``, ``Price``). ``event``
+    (default ``None``) names an event-type column: only rows whose event is a purchase
+    (:data:`~omnimmm.lifecycle.roles.PURCHASE_EVENTS`) are loaded.
     """
 
     customer_id: str = "customer_id"
@@ -106,6 +115,7 @@ class ColumnMap:
     store_id: str | None = "store_id"
     coupon_used: str | None = "coupon_used"
     quantity: str | None = None
+    event: str | None = None
 
     def __post_init__(self) -> None:
         for role in REQUIRED:
@@ -136,7 +146,7 @@ class ColumnMap:
         got = roles.columns
         return cls(got["customer_id"], got["ts"], got["amount"], got.get("order_id"),
                    got.get("channel"), got.get("store_id"), got.get("coupon_used"),
-                   got.get("quantity"))  # fmt: skip
+                   got.get("quantity"), got.get("event"))  # fmt: skip
 
     @classmethod
     def from_mapping(cls, mapping: dict[str, str | None] | None) -> ColumnMap:
@@ -162,6 +172,7 @@ class ColumnMap:
             str(required["amount"]),
             **{r: name(r) for r in OPTIONAL},
             quantity=mapping.get("quantity"),
+            event=mapping.get("event"),
         )
 
 
@@ -271,7 +282,8 @@ def _relation(
 
 def _ts_expr(con: duckdb.DuckDBPyConnection, sql: str, column: str, source_type: str) -> str:
     """SQL turning the timestamp column into TIMESTAMP: ISO text by cast, other layouts
-    (``20170101``, ``12/1/2010 8:26``, ``2024年6月18日``) by the format their sample shows."""
+    (``20170101``, ``12/1/2010 8:26``, ``2024年6月18日``) by the format their sample shows,
+    Unix seconds or milliseconds (UTC) by their range."""
     col = _quote(column)
     if source_type.startswith("TIMESTAMP") or source_type == "DATE":
         return f"CAST({col} AS TIMESTAMP)"
@@ -280,6 +292,10 @@ def _ts_expr(con: duckdb.DuckDBPyConnection, sql: str, column: str, source_type:
         f"WHERE {col} IS NOT NULL LIMIT 500"
     ).fetchall()
     fmt = ts_format([str(r[0]) for r in rows])
+    unit = epoch_unit([str(r[0]) for r in rows]) if fmt is None else None
+    if unit is not None:  # Unix time, UTC: make_timestamp takes microseconds
+        micros = _try_cast(col, source_type, "DOUBLE") + (" * 1e6" if unit == "s" else " * 1e3")
+        return f"make_timestamp(CAST(round({micros}) AS BIGINT))"
     if fmt is None or fmt == "iso":
         return _try_cast(col, source_type, "TIMESTAMP")
     return f"try_strptime(trim(CAST({col} AS VARCHAR)), '{fmt}')"
@@ -289,6 +305,10 @@ def _ts_expr(con: duckdb.DuckDBPyConnection, sql: str, column: str, source_type:
 _LEFT_OUT = {
     "no_customer_key": ("with no customer key", "anonymous purchases cannot be scored"),
     "negative_amount": ("with a negative amount", "returns and cancellations are not purchases"),
+    "not_a_purchase": (
+        "whose event is not a purchase",
+        "views, carts and favourites are not purchases",
+    ),  # fmt: skip
 }
 
 
@@ -320,7 +340,7 @@ def _resolve(cols: ColumnMap, types: dict[str, str], label: str) -> dict[str, st
     """Map canonical role -> source column, checking required and explicitly named ones."""
     found: dict[str, str] = {}
     defaults = ColumnMap()
-    for role in (*REQUIRED, *OPTIONAL, "quantity"):
+    for role in (*REQUIRED, *OPTIONAL, "quantity", "event"):
         name = getattr(cols, role)
         if name is None:
             continue
@@ -399,10 +419,16 @@ def load_transactions(
     if "coupon_used" in role:
         coupon = _try_cast(_quote(role["coupon_used"]), types[role["coupon_used"]], "BOOLEAN")
         select.append(f"{coupon} AS coupon_used")
-    where = ""
+    keep = []
     if until is not None:
         stop = pd.Timestamp(until)
-        where = f"WHERE {ts_expr} < {_sql_ts(stop)} OR {ts_expr} IS NULL"
+        keep.append(f"({ts_expr} < {_sql_ts(stop)} OR {ts_expr} IS NULL)")
+    not_purchases = 0
+    if "event" in role:
+        purchase = _purchase_sql(role["event"])
+        keep.append(purchase)
+        not_purchases = _count_not_purchases(con, sql, purchase, keep[:-1])
+    where = f"WHERE {' AND '.join(keep)}" if keep else ""
     table = f"omni_tx_{uuid.uuid4().hex[:12]}"
     try:
         con.execute(f"CREATE TEMP TABLE {table} AS SELECT {', '.join(select)} FROM {sql} {where}")
@@ -414,9 +440,19 @@ def load_transactions(
     if left_out:
         sql_delete = f"DELETE FROM {table} WHERE customer_id IS NULL OR amount < 0"
         removed = int(con.execute(sql_delete).fetchall()[0][0])
+    if not_purchases:
+        n_read = int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]) + removed
+        kind = {"not_a_purchase": not_purchases}
+        notes += left_out_notes(
+            kind, n_read + not_purchases, {"not_a_purchase": f"'{role['event']}'"}
+        )
+        left_out = {**left_out, **kind}
+        removed += not_purchases
 
     # fetchall, not fetchone: DuckDB 2 keeps a half-read result open and refuses further work
     (n, lo, hi) = con.execute(f"SELECT count(*), min(ts), max(ts) FROM {table}").fetchall()[0]
+    if n == 0 and not_purchases:
+        raise _no_purchase(con, sql, label, role["event"])
     if n == 0:
         raise DataError(f"{label} has no transactions" + (f" before {until}" if until else ""))
     end = pd.Timestamp(hi).normalize() + pd.Timedelta(days=1)
@@ -424,6 +460,34 @@ def load_transactions(
         end = min(end, pd.Timestamp(until))
     return TransactionTable(con, table, label, optional, int(n), pd.Timestamp(lo), end, roles,
                             cols, left_out, notes, removed)  # fmt: skip
+
+
+def _purchase_sql(column: str) -> str:
+    """SQL condition: the row's event is a purchase (see PURCHASE_EVENTS)."""
+    listed = ", ".join(duck.sql_string(v) for v in PURCHASE_EVENTS)
+    return f"lower(trim(CAST({_quote(column)} AS VARCHAR))) IN ({listed})"
+
+
+def _count_not_purchases(
+    con: duckdb.DuckDBPyConnection, sql: str, purchase: str, keep: list[str]
+) -> int:
+    """Rows (within the ``keep`` conditions) whose event is not a purchase."""
+    where = " AND ".join(keep) or "TRUE"
+    q = f"SELECT count(*) FROM {sql} WHERE ({where}) AND NOT coalesce({purchase}, FALSE)"
+    return int(con.execute(q).fetchall()[0][0])
+
+
+def _no_purchase(con: duckdb.DuckDBPyConnection, sql: str, label: str, column: str) -> DataError:
+    """The refusal of an event log with no purchase row (the values it holds instead)."""
+    seen = con.execute(
+        f"SELECT DISTINCT CAST({_quote(column)} AS VARCHAR) FROM {sql} LIMIT 10"
+    ).fetchall()
+    return DataError(
+        f"{label} has no transactions: column '{column}' (the event type, --event-col) holds "
+        f"no purchase, only {[s[0] for s in seen]}; purchase rows are marked one of "
+        f"{list(PURCHASE_EVENTS)}. Rename the purchase event, or drop the column if every row "
+        "is a purchase"
+    )
 
 
 def _validate(

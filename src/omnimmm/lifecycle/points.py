@@ -57,7 +57,7 @@ import pandas as pd
 
 from omnimmm.data.tables import read_frame
 from omnimmm.errors import DataError, numbered
-from omnimmm.lifecycle.roles import POINTS_ROLES, flag, infer_roles, ts_format
+from omnimmm.lifecycle.roles import POINTS_ROLES, epoch_unit, flag, infer_roles, ts_format
 
 __all__ = ["PointsLedger", "points_ledger", "points_summary", "read_points"]
 
@@ -151,7 +151,11 @@ def read_points(
     else:
         text = ts_raw.astype(str).str.strip()
         fmt = ts_format(text.head(2000).tolist())
-        ts = pd.to_datetime(text, format=None if fmt in (None, "iso") else fmt, errors="coerce")
+        unit = epoch_unit(text.head(2000).tolist()) if fmt is None else None
+        if unit is not None:  # Unix time, UTC
+            ts = pd.to_datetime(pd.to_numeric(text, errors="coerce"), unit=unit, errors="coerce")
+        else:
+            ts = pd.to_datetime(text, format=None if fmt in (None, "iso") else fmt, errors="coerce")
     bad = ts.isna().to_numpy()
     if bad.any():
         row = int(np.flatnonzero(bad)[0])

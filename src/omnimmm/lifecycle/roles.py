@@ -19,6 +19,11 @@ named as a unit price (:data:`PRICE_ALIASES`) is the amount role and one named a
 (:data:`QUANTITY_ALIASES`), if there is one, its ``quantity`` multiplier (without one, each
 row is one unit). The mapping says so in its notes.
 
+An event log (Taobao's ``behavior_type`` of pv/cart/fav/buy, RetailRocket's ``event`` of
+view/addtocart/transaction) is read as its purchases: a column named as an event type
+(:data:`ALIASES` ``event``) whose sampled values include a purchase (:data:`PURCHASE_EVENTS`)
+is the ``event`` role, and the loader keeps only the rows whose event is a purchase.
+
 A log with no amount at all (visits, check-ins, a purchase log exported without values) is
 still a history of purchases: the amount role is then :data:`ROW_COUNT`, every row counts 1,
 and the "revenue" features count purchase rows. Scores do not need money; what reports money
@@ -31,7 +36,10 @@ coupon) two candidates leave the role unused and say so. Nothing is guessed from
 alone except the timestamp, where the values are unambiguous.
 
 :func:`ts_format` finds the ``strptime`` format of non-ISO timestamps (``20170101``,
-``12/1/2010 8:26``, ``2024年6月18日``) so that the loader can parse them.
+``12/1/2010 8:26``, ``2024年6月18日``) so that the loader can parse them; ISO text may end
+in a zone (``Z``, ``+08:00``, `` UTC``), which is dropped (the wall-clock time is kept).
+:func:`epoch_unit` reads Unix time in seconds or milliseconds (Taobao's and RetailRocket's
+event logs) from a column whose name says it is a timestamp, as UTC.
 """
 
 from __future__ import annotations
@@ -53,12 +61,32 @@ ROLES: tuple[str, ...] = (
     "channel",
     "store_id",
     "coupon_used",
+    "event",
 )
 REQUIRED_ROLES: tuple[str, ...] = ("customer_id", "ts", "amount")
 #: The multiplier of a unit-price amount column (never inferred when the file has an amount).
 QUANTITY = "quantity"
 #: The amount "column" of a log that has none: every purchase row counts 1.
 ROW_COUNT = "(1 per row)"
+#: Values of an event column (lower case) that are purchases; an event log's other rows
+#: (views, carts, favourites) are left out by the loader.
+PURCHASE_EVENTS: tuple[str, ...] = (
+    "purchase",
+    "purchased",
+    "buy",
+    "transaction",
+    "order",
+    "ordered",
+    "paid",
+    "pay",
+    "payment",
+    "sale",
+    "购买",
+    "下单",
+    "支付",
+    "付款",
+    "成交",
+)
 #: Optional roles of a points programme, inferred only by readers that ask for them
 #: (``infer_roles(..., roles=ROLES + POINTS_ROLES)``, see :mod:`omnimmm.lifecycle.points`).
 POINTS_ROLES: tuple[str, ...] = ("points_earned", "points_redeemed")
@@ -70,6 +98,7 @@ ROLE_LABEL = {
     "channel": "channel",
     "store_id": "store",
     "coupon_used": "coupon flag",
+    "event": "event type",
     "points_earned": "points earned",
     "points_redeemed": "points redeemed",
     "quantity": "quantity",
@@ -128,6 +157,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "household",
         "buyer_id",
         "shopper_id",
+        "visitor_id",
         "account_id",
         "consumer_id",
         "vip_id",
@@ -257,6 +287,21 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "店铺id",
     ),
     "coupon_used": ("coupon_used", "used_coupon", "coupon_flag", "has_coupon", "用券"),
+    "event": (
+        "event",
+        "event_type",
+        "event_name",
+        "behavior",
+        "behavior_type",
+        "behaviour",
+        "behaviour_type",
+        "action",
+        "action_type",
+        "行为",
+        "行为类型",
+        "事件",
+        "事件类型",
+    ),
     "points_earned": (
         "points_earned",
         "earned_points",
@@ -284,7 +329,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
 }
 _HINTS: dict[str, re.Pattern[str]] = {
     "customer_id": re.compile(
-        r"customer|cust|member|household|client|user|buyer|shopper|会员|客户|用户|顾客"
+        r"customer|cust|member|household|client|user|buyer|shopper|visitor|会员|客户|用户|顾客"
     ),
     "ts": re.compile(r"date|time|_ts$|^ts_|日期|时间"),
     "amount": re.compile(r"amount|sales|revenue|value|spend|gmv|金额|销售额"),
@@ -293,8 +338,15 @@ _HINTS: dict[str, re.Pattern[str]] = {
 #: (``sales_channel_id``, ``SalesRepID``, ``revenue_type``).
 _CODE_SUFFIX = re.compile(r"(?:(?:^|[\s_\-.])(?:id|code|no|key|type|channel|flag)|[a-z](?:ID|Id))$")
 _ISO = re.compile(
-    r"^\d{4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?([+-]\d{2}:?\d{2}|Z)?$"
+    r"^\d{4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?"
+    r"(\s?([+-]\d{2}:?\d{2}|Z|UTC|GMT))?$"
 )
+#: Unix time in seconds or milliseconds from 2000-01-01 to 2100-01-01 (UTC): the range a
+#: numeric column named as a timestamp must fall in to be read as one (see :func:`epoch_unit`).
+EPOCH_RANGE: dict[str, tuple[float, float]] = {
+    "s": (946_684_800.0, 4_102_444_800.0),
+    "ms": (946_684_800_000.0, 4_102_444_800_000.0),
+}
 #: Non-ISO timestamp formats tried in this order (month-first before day-first: the first that
 #: parses every sampled value wins, and an unambiguous sample settles it).
 _FORMATS: tuple[str, ...] = (
@@ -358,6 +410,20 @@ def ts_format(values: Sequence[str]) -> str | None:
     return None
 
 
+def epoch_unit(values: Sequence[str]) -> str | None:
+    """``"s"`` or ``"ms"`` if every value is a Unix time in that unit between 2000 and 2100
+    (:data:`EPOCH_RANGE`), else ``None``. Only a column named as a timestamp is read this
+    way: plain numbers (order ids, phone numbers) can fall in the same range."""
+    vals = [v.strip() for v in values if v and v.strip()]
+    num = pd.to_numeric(pd.Series(vals, dtype=object), errors="coerce")
+    if not vals or num.isna().any():
+        return None
+    for unit, (lo, hi) in EPOCH_RANGE.items():
+        if bool(num.between(lo, hi).all()):
+            return unit
+    return None
+
+
 def _fits(role: str, values: pd.Series, dtype: str) -> bool:
     """Whether a column's sampled values can fill ``role``."""
     vals = _text(values)
@@ -366,6 +432,8 @@ def _fits(role: str, values: pd.Series, dtype: str) -> bool:
     dtype = dtype.upper()
     if role == "ts":
         if dtype.startswith("TIMESTAMP") or dtype == "DATE":
+            return True
+        if epoch_unit(vals) is not None:
             return True
         if dtype.startswith(("DOUBLE", "FLOAT", "DECIMAL")):
             return False
@@ -385,6 +453,9 @@ def _fits(role: str, values: pd.Series, dtype: str) -> bool:
         return {v.lower() for v in vals} <= {"online", "offline"}
     if role == "coupon_used":
         return {v.lower() for v in vals} <= {"true", "false", "0", "1", "t", "f", "yes", "no"}
+    if role == "event":  # a few text values, among them a purchase
+        seen = {v.lower() for v in vals}
+        return len(seen) <= 50 and bool(seen & set(PURCHASE_EVENTS))
     if role in POINTS_ROLES:
         if dtype.startswith(("TIMESTAMP", "DATE", "BOOL")):
             return False
@@ -485,8 +556,11 @@ def infer_roles(
         if role in columns or (role in given and given[role] is None):
             continue
         free = [c for c in names if c not in columns.values()]
-        if role in free:
-            columns[role], how[role] = role, "canonical name"
+        if role in free and (role != "event" or _fits(role, sample[role], types.get(role, ""))):
+            columns[role], how[role] = (
+                role,
+                "canonical name",
+            )  # an event column must hold a purchase
             continue
         if role == "amount":
             found, step, qty, note = _amount(free, sample, types, given, label)
@@ -540,7 +614,10 @@ def _candidates(
         return fit, "name hint"
     by_value = [c for c in free if _fits("ts", sample[c], types.get(c, "VARCHAR"))]
     return [
-        c for c in by_value if not str(types.get(c, "")).upper().startswith(("BIGINT", "INT"))
+        c
+        for c in by_value
+        if not str(types.get(c, "")).upper().startswith(("BIGINT", "INT"))
+        and epoch_unit(_text(sample[c])) is None  # numbers are a timestamp by name only
     ], "values"
 
 
