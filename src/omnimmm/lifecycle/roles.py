@@ -48,6 +48,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 import pandas as pd
 
@@ -410,7 +411,7 @@ def ts_format(values: Sequence[str]) -> str | None:
     return None
 
 
-def epoch_unit(values: Sequence[str]) -> str | None:
+def epoch_unit(values: Sequence[str]) -> Literal["s", "ms"] | None:
     """``"s"`` or ``"ms"`` if every value is a Unix time in that unit between 2000 and 2100
     (:data:`EPOCH_RANGE`), else ``None``. Only a column named as a timestamp is read this
     way: plain numbers (order ids, phone numbers) can fall in the same range."""
@@ -418,9 +419,10 @@ def epoch_unit(values: Sequence[str]) -> str | None:
     num = pd.to_numeric(pd.Series(vals, dtype=object), errors="coerce")
     if not vals or num.isna().any():
         return None
-    for unit, (lo, hi) in EPOCH_RANGE.items():
-        if bool(num.between(lo, hi).all()):
-            return unit
+    if bool(num.between(*EPOCH_RANGE["s"]).all()):
+        return "s"
+    if bool(num.between(*EPOCH_RANGE["ms"]).all()):
+        return "ms"
     return None
 
 
