@@ -178,6 +178,44 @@ def test_conversion_places_by_their_other_names() -> None:
         load_journeys(world.touches, c)
 
 
+def test_timestamps_are_read_as_the_lifecycle_reader_reads_them(tmp_path: Path) -> None:
+    """Unix seconds, milliseconds and US-style dates in the files give the same journeys as
+    ISO text; a value that is no time is refused, naming the column and the row."""
+    from omnimmm.errors import DataError
+    from omnimmm.journeys.inputs import load_journeys
+
+    world = simulate_journeys(n_customers=300, days=40, seed=6, truth=False)
+    t, c = world.touches.copy(), world.conversions.copy()
+    t["ts"], c["ts"] = (
+        pd.to_datetime(t["ts"]).dt.floor("min"),
+        pd.to_datetime(c["ts"]).dt.floor("min"),
+    )
+    seconds = (t["ts"] - pd.Timestamp("1970-01-01")) // pd.Timedelta(seconds=1)
+    millis = (c["ts"] - pd.Timestamp("1970-01-01")) // pd.Timedelta(milliseconds=1)
+    layouts = {
+        "iso": (t.assign(ts=t["ts"].dt.strftime("%Y-%m-%d %H:%M:%S")),
+                c.assign(ts=c["ts"].dt.strftime("%Y-%m-%d %H:%M:%S"))),
+        "epoch": (t.assign(ts=seconds), c.assign(ts=millis)),
+        "us": (t.assign(ts=t["ts"].dt.strftime("%m/%d/%Y %H:%M")),
+               c.assign(ts=c["ts"].dt.strftime("%m/%d/%Y %H:%M"))),
+    }  # fmt: skip
+    got = {}
+    for name, (touches, conversions) in layouts.items():
+        touches.to_csv(tmp_path / f"t_{name}.csv", index=False)
+        conversions.to_csv(tmp_path / f"c_{name}.csv", index=False)
+        data = load_journeys(tmp_path / f"t_{name}.csv", tmp_path / f"c_{name}.csv")
+        got[name] = [data.con.execute(f"select cid, ts from {table} order by cid, ts").df()
+                     for table in ("touches", "conversions")]  # fmt: skip
+    for name in ("epoch", "us"):
+        for a, b in zip(got["iso"], got[name], strict=True):
+            pd.testing.assert_frame_equal(a, b)
+    bad = layouts["us"][0].copy()
+    bad.loc[bad.index[5], "ts"] = "soon"
+    bad.to_csv(tmp_path / "t_bad.csv", index=False)
+    with pytest.raises(DataError, match=r"column 'ts'.*data row 6 has 'soon'"):
+        load_journeys(tmp_path / "t_bad.csv", tmp_path / "c_us.csv")
+
+
 def test_journeys_never_import_pymc() -> None:
     code = ("import sys, omnimmm.journeys.attribute, omnimmm.journeys.board, "
             "omnimmm.journeys.stage\n"

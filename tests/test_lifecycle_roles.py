@@ -264,3 +264,24 @@ def test_an_event_log_is_read_as_its_purchases(tmp_path):
     # named by the user but holding no purchase: refused, with the values it does hold
     with pytest.raises(DataError, match=r"'event'.*holds no purchase, only \['618'\]"):
         load_transactions(tmp_path / "festival.csv", columns={"event": "event"})
+
+
+def test_a_unique_customer_key_wins_over_a_per_order_customer_id():
+    # Olist's orders joined with its customers: customer_id is one per order
+    olist = pd.DataFrame({
+        "order_id": ["o1", "o2", "o3"], "customer_id": ["c1", "c2", "c3"],
+        "order_purchase_timestamp": ["2017-10-02 10:56:33", "2018-07-24 20:41:37",
+                                     "2018-08-08 08:38:49"],
+        "customer_unique_id": ["u1", "u2", "u1"], "customer_city": "sao paulo",
+        "payment_value": [38.71, 141.46, 179.12],
+    })  # fmt: skip
+    m = infer_roles(olist)
+    assert m.columns["customer_id"] == "customer_unique_id" and m.how["customer_id"] == "unique key"
+    assert any("rather than ['customer_id']" in n for n in m.notes)
+    assert (
+        infer_roles(olist, {"customer_id": "customer_id"}).columns["customer_id"] == "customer_id"
+    )
+    assert (
+        infer_roles(olist.drop(columns="customer_unique_id")).columns["customer_id"]
+        == "customer_id"
+    )

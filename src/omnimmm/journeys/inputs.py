@@ -134,9 +134,12 @@ def _check(con: duckdb.DuckDBPyConnection, view: str, cond: str, col: str, what:
         )
 
 
-def _ts_sql(col: str) -> str:
-    c = _q(col)
-    return f"coalesce(try_cast({c} as timestamp), try_cast(try_cast({c} as date) as timestamp))"
+def _ts_sql(con: duckdb.DuckDBPyConnection, view: str, col: str) -> str:
+    """The column as TIMESTAMP, read as the lifecycle reader reads it (ISO text, other date
+    layouts, Unix time; see omnimmm.lifecycle.features.timestamp_sql)."""
+    from omnimmm.lifecycle.features import timestamp_sql
+
+    return timestamp_sql(con, view, col)
 
 
 def _resolve_customers(
@@ -161,10 +164,10 @@ def _resolve_customers(
     for source, (view, have, ts) in parts.items():
         mine = [k for k in keys if k in have]
         if not mine:
-            frames.append(con.execute(f"select {_ts_sql(ts)} as ts from {view}").df()
+            frames.append(con.execute(f"select {_ts_sql(con, view, ts)} as ts from {view}").df()
                           .assign(source=source))  # fmt: skip
             continue
-        frames.append(con.execute(f"select {', '.join(_q(k) for k in mine)}, {_ts_sql(ts)} "
+        frames.append(con.execute(f"select {', '.join(_q(k) for k in mine)}, {_ts_sql(con, view, ts)} "
                                   f"as ts from {view}").df().assign(source=source))  # fmt: skip
     res = resolve_identities(pd.concat(frames, ignore_index=True), keys=keys,
                              record_keys=RECORD_KEYS, source="source", time="ts")  # fmt: skip
@@ -265,9 +268,9 @@ def load_journeys(
         count = con.execute(f"select count(*) from {view}").fetchone()
         if not count or not count[0]:
             raise DataError(f"{what}: the {n} table has no rows")
-    _check(con, tview, f"{_ts_sql(cols.ts)} is null", cols.ts, wt,
+    _check(con, tview, f"{_ts_sql(con, tview, cols.ts)} is null", cols.ts, wt,
            "timestamps (YYYY-MM-DD or YYYY-MM-DD HH:MM:SS)")  # fmt: skip
-    _check(con, cview, f"{_ts_sql(cols.conversion_ts)} is null", cols.conversion_ts, wc,
+    _check(con, cview, f"{_ts_sql(con, cview, cols.conversion_ts)} is null", cols.conversion_ts, wc,
            "timestamps (YYYY-MM-DD or YYYY-MM-DD HH:MM:SS)")  # fmt: skip
     _check(con, tview, f"nullif(trim({_q(cols.channel)}::varchar), '') is null", cols.channel,
            wt, "a channel name in every row")  # fmt: skip
@@ -324,9 +327,9 @@ def _redemptions(
         if name == names[0] and cust == "__cust":
             continue
         _need(rcols, name, what, flag)
-    _check(con, view, f"{_ts_sql(names[1])} is null", names[1], what,
+    _check(con, view, f"{_ts_sql(con, view, names[1])} is null", names[1], what,
            "timestamps (YYYY-MM-DD or YYYY-MM-DD HH:MM:SS)")  # fmt: skip
-    con.execute(f"create table redemptions as select k.cid, {_ts_sql(names[1])} as ts, "
+    con.execute(f"create table redemptions as select k.cid, {_ts_sql(con, view, names[1])} as ts, "
                 f"{_q(names[2])}::varchar as campaign from {view} r join customer_keys k "
                 f"on k.cust = trim(r.{_q(cust)}::varchar)")  # fmt: skip
     row = con.execute(f"select (select count(*) from {view}), "
@@ -357,10 +360,10 @@ def _materialise(
              f"({', '.join(map(duck.sql_string, ONLINE_PLACES))}) then 'online' else 'store' end"
              if has_place else "null::varchar")  # fmt: skip
     con.execute(f"create temp table t0 as select trim({_q(tcust)}::varchar) as cust, "
-                f"{_ts_sql(cols.ts)} as ts, trim({_q(cols.channel)}::varchar) as channel, "
+                f"{_ts_sql(con, tview, cols.ts)} as ts, trim({_q(cols.channel)}::varchar) as channel, "
                 f"coalesce({cost}, 0) as cost, {camp} as campaign from {tview} {keep}")  # fmt: skip
     con.execute(f"create temp table c0 as select trim({_q(ccust)}::varchar) as cust, "
-                f"{_ts_sql(cols.conversion_ts)} as ts, "
+                f"{_ts_sql(con, cview, cols.conversion_ts)} as ts, "
                 f"try_cast({_q(cols.value)} as double) as value, {place} as place "
                 f"from {cview} {keep}")  # fmt: skip
     con.execute("create temp table customer_keys as select cust, (row_number() over (order by cust) - 1)"

@@ -280,18 +280,27 @@ def _relation(
     return sql, label, {row[0]: str(row[1]).upper() for row in described}
 
 
-def _ts_expr(con: duckdb.DuckDBPyConnection, sql: str, column: str, source_type: str) -> str:
-    """SQL turning the timestamp column into TIMESTAMP: ISO text by cast, other layouts
-    (``20170101``, ``12/1/2010 8:26``, ``2024年6月18日``) by the format their sample shows,
-    Unix seconds or milliseconds (UTC) by their range."""
+def timestamp_sql(
+    con: duckdb.DuckDBPyConnection, sql: str, column: str, source_type: str | None = None
+) -> str:
+    """SQL turning a timestamp column of the table or view ``sql`` into TIMESTAMP (NULL where
+    a value does not parse): ISO text by cast, other layouts (``20170101``, ``12/1/2010
+    8:26``, ``2024年6月18日``) by the format their sample shows, Unix seconds or milliseconds
+    (UTC) by their range. The lifecycle and journeys readers both use it.
+
+    ``source_type`` is the column's DuckDB type (looked up when omitted)."""
     col = _quote(column)
+    if source_type is None:
+        described = con.execute(f"DESCRIBE SELECT {col} FROM {sql}").fetchall()
+        source_type = str(described[0][1]).upper()
     if source_type.startswith("TIMESTAMP") or source_type == "DATE":
         return f"CAST({col} AS TIMESTAMP)"
     rows = con.execute(
         f"SELECT DISTINCT CAST({col} AS VARCHAR) FROM (SELECT {col} FROM {sql} LIMIT 5000) "
         f"WHERE {col} IS NOT NULL LIMIT 500"
     ).fetchall()
-    fmt = ts_format([str(r[0]) for r in rows])
+    # the layout most values have: the rows that do not parse are reported by the caller
+    fmt = ts_format([str(r[0]) for r in rows], min_share=0.9)
     unit = epoch_unit([str(r[0]) for r in rows]) if fmt is None else None
     if unit is not None:  # Unix time, UTC: make_timestamp takes microseconds
         micros = _try_cast(col, source_type, "DOUBLE") + (" * 1e6" if unit == "s" else " * 1e3")
@@ -404,7 +413,7 @@ def load_transactions(
     sql, label, types = _relation(con, source, cols)
     role = _resolve(cols, types, label)
 
-    ts_expr = _ts_expr(con, sql, role["ts"], types[role["ts"]])
+    ts_expr = timestamp_sql(con, sql, role["ts"], types[role["ts"]])
     select = [
         f"CAST({_quote(role['customer_id'])} AS VARCHAR) AS customer_id",
         f"{ts_expr} AS ts",

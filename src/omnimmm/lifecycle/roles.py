@@ -6,7 +6,10 @@ A purchase log arrives with its own names: ``household_id``, ``Customer ID``, ``
 :class:`~omnimmm.lifecycle.features.ColumnMap` from the header and a sample of values:
 
 1. a column the user named (CLI flag or the plan's ``[lifecycle.columns]``) is used as given;
-2. otherwise the canonical name (``customer_id``, ``ts``, ``amount``, ...) if the file has it;
+2. otherwise the canonical name (``customer_id``, ``ts``, ``amount``, ...) if the file has it,
+   except that a customer key named as unique (``customer_unique_id``) comes first: its name
+   says that the ``customer_id`` beside it is not the person's key (in Olist it is one per
+   order);
 3. otherwise a column whose name is a known alias of the role (case, spaces and
    underscores ignored) and whose values fit it (a timestamp parses, an amount is numeric);
 4. otherwise, for the three required roles, a column whose name merely contains a hint
@@ -391,24 +394,42 @@ def _text(values: pd.Series) -> list[str]:
     return [v for v in s.head(_SAMPLE).tolist() if v]
 
 
-def ts_format(values: Sequence[str]) -> str | None:
+def ts_format(values: Sequence[str], min_share: float = 1.0) -> str | None:
     """``"iso"`` if every value is an ISO date or date-time, else the first ``strptime``
-    format of :data:`_FORMATS` that parses them all, else ``None``."""
+    format of :data:`_FORMATS` that parses them all, else ``None``.
+
+    With ``min_share`` below 1 a format needs to parse only that share of the values: a
+    reader that reports the rows that do not parse picks the layout of the rest."""
     vals = [v.strip() for v in values if v and v.strip()]
     if not vals:
         return None
-    if all(_ISO.match(v) for v in vals):
+    need = min_share * len(vals)
+    if sum(1 for v in vals if _ISO.match(v)) >= need:
         return "iso"
+    allowed = len(vals) - need  # failures a format may have
     for fmt in _FORMATS:
-        try:
-            for v in vals:
-                datetime.strptime(v, fmt)
-        except ValueError:
+        parsed, failed = [], 0
+        for v in vals:
+            if _parses(v, fmt):
+                parsed.append(v)
+            else:
+                failed += 1
+                if failed > allowed:
+                    break
+        if failed > allowed or not parsed:
             continue
-        if fmt.startswith("%Y%m%d") and not all(1900 <= int(v[:4]) <= 2100 for v in vals):
+        if fmt.startswith("%Y%m%d") and not all(1900 <= int(v[:4]) <= 2100 for v in parsed):
             continue
         return fmt
     return None
+
+
+def _parses(value: str, fmt: str) -> bool:
+    try:
+        datetime.strptime(value, fmt)
+    except ValueError:
+        return False
+    return True
 
 
 def epoch_unit(values: Sequence[str]) -> Literal["s", "ms"] | None:
@@ -471,8 +492,9 @@ class RoleMapping:
     """The column of each role and how it was found.
 
     ``columns`` maps role -> column for the roles in use; ``how`` says ``"given"``,
-    ``"canonical name"``, ``"alias"`` or ``"name hint"`` (``"values"`` for a timestamp found
-    by its values) per role in use; ``notes`` lists optional roles left unused because two
+    ``"unique key"``, ``"canonical name"``, ``"alias"`` or ``"name hint"`` (``"values"`` for a
+    timestamp found by its values, ``"unit price"`` or ``"no amount column"`` for the amount)
+    per role in use; ``notes`` lists optional roles left unused because two
     columns could fill them.
     """
 
@@ -558,11 +580,20 @@ def infer_roles(
         if role in columns or (role in given and given[role] is None):
             continue
         free = [c for c in names if c not in columns.values()]
+        unique = _unique_key(free, sample, types) if role == "customer_id" else []
+        if len(unique) == 1:
+            columns[role], how[role] = unique[0], "unique key"
+            others = [c for c in free if c != unique[0] and _norm(c) in _ALIAS_NORM[role]]
+            if others:
+                notes.append(
+                    f"customer key: '{unique[0]}' rather than {others}: its name says it is the "
+                    f"person's key, and the other is often one per order (Olist's customer_id); "
+                    f"choose with {flag(role)}"
+                )
+            continue
+        # an event column must hold a purchase
         if role in free and (role != "event" or _fits(role, sample[role], types.get(role, ""))):
-            columns[role], how[role] = (
-                role,
-                "canonical name",
-            )  # an event column must hold a purchase
+            columns[role], how[role] = role, "canonical name"
             continue
         if role == "amount":
             found, step, qty, note = _amount(free, sample, types, given, label)
@@ -621,6 +652,18 @@ def _candidates(
         if not str(types.get(c, "")).upper().startswith(("BIGINT", "INT"))
         and epoch_unit(_text(sample[c])) is None  # numbers are a timestamp by name only
     ], "values"
+
+
+def _unique_key(free: list[str], sample: pd.DataFrame, types: Mapping[str, str]) -> list[str]:
+    """Columns named as a customer's unique key (``customer_unique_id``, ``unique_user_id``)
+    whose values fit a key: such a name says the plain ``customer_id`` beside it is not."""
+    return [
+        c
+        for c in free
+        if "unique" in c.lower()
+        and _HINTS["customer_id"].search(c.lower())
+        and _fits("customer_id", sample[c], types.get(c, "VARCHAR"))
+    ]
 
 
 def _amount(
