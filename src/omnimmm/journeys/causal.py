@@ -97,8 +97,9 @@ half-lives as the weights do, and how often each half-life is drawn is in the
 diagnostics. Holding the half-lives at their point choice made the intervals too narrow
 where the profile is flat (truth inside 90%: 8/18 on the ``other`` world).
 A channel whose main effect the bootstrap holds at zero (``NONNEG``) in at least
-``AT_ZERO_SHARE`` (5%) of the replicates has its intervals (share and incremental
-conversions) extended to reach 0. Its coefficient's bootstrap distribution then puts at
+``AT_ZERO_SHARE`` (5%) of the replicates, and in at least ``AT_ZERO_MIN`` (2) of them, has
+its intervals (share and incremental conversions) extended to reach 0. (With a small
+bootstrap, 10 replicates, a single replicate would be 10%: one is not taken as evidence.) Its coefficient's bootstrap distribution then puts at
 least that much mass at the boundary, so its 90% interval would contain a zero main
 effect, and the bootstrap of an estimate held at a boundary understates how far its
 quantiles reach (it is not consistent there). In those replicates the channel's removal
@@ -146,6 +147,7 @@ ADJUST_PROFILE = True  # profiles divided by the likelihood's inflation (see _in
 MIN_WEIGHT = 1e-3  # half-lives with less weight are left out of the averaged removal
 DESIGNS_KEPT = 4  # designs of the bootstrap's half-life choices kept for reuse
 AT_ZERO_SHARE = 0.05  # a main effect held at zero in this share of replicates: interval to 0
+AT_ZERO_MIN = 2  # ... and in at least this many (one of a small bootstrap proves little)
 
 
 @dataclass(frozen=True, eq=False)
@@ -700,7 +702,7 @@ def _fit(
                 index=False)}  # fmt: skip
         info["main_effect_at_zero_in_bootstrap"] = {
             n: float(k / n_bootstrap) for n, k in zip(data.channels, at_zero, strict=True)}  # fmt: skip
-        table = _reach_zero(table, at_zero / n_bootstrap >= AT_ZERO_SHARE)
+        table = _reach_zero(table, _held_at_zero(at_zero, n_bootstrap))
     names = data.channels
     pairs = [f"{names[a]} x {names[c]}" for a in range(n_ch) for c in range(a + 1, n_ch)]
     info["half_life_days"] = {names[c]: HALF_LIVES[half[c]] for c in range(n_ch)}
@@ -720,6 +722,12 @@ def _fit(
                  "mean_conversion_value": mean_value,
                  "coefficients": int(X.shape[1])})  # fmt: skip
     return CausalResult(table, base, info)
+
+
+def _held_at_zero(at_zero: np.ndarray, n_bootstrap: int) -> np.ndarray:
+    """Channels whose main effect the bootstrap held at zero often enough for their
+    intervals to reach 0: in ``AT_ZERO_SHARE`` of the replicates and ``AT_ZERO_MIN`` at least."""
+    return (at_zero / n_bootstrap >= AT_ZERO_SHARE) & (at_zero >= AT_ZERO_MIN)
 
 
 def _reach_zero(table: pd.DataFrame, at_boundary: np.ndarray) -> pd.DataFrame:
