@@ -360,13 +360,22 @@ def test_short_history_names_real_flags(tmp_path: Path) -> None:
     pd.DataFrame({"customer_id": np.arange(120) % 7, "ts": days, "amount": 10.0}).to_csv(
         tx, index=False
     )
-    result = runner.invoke(app, ["lifecycle", "score", "--transactions", str(tx), "--as-of",
-                                 "2024-04-29", "--horizon-days", "30", "--out",
-                                 str(tmp_path / "o")])  # fmt: skip
-    assert result.exit_code == 3
-    text = " ".join(result.output.split())
-    assert "--n-cutoffs, now 4; --step-days, now 30" in text
-    assert "--min-history-days, now 90" in text
+
+    def score(as_of: str) -> str:
+        result = runner.invoke(app, ["lifecycle", "score", "--transactions", str(tx), "--as-of",
+                                     as_of, "--horizon-days", "30", "--out",
+                                     str(tmp_path / "o")])  # fmt: skip
+        assert result.exit_code == 3, result.output
+        return " ".join(result.output.split())
+
+    # 99 days: too short even for the shortest plan tried (2 cutoffs, 30 days of history)
+    text = score("2024-04-08")
+    assert "--n-cutoffs, now 2; --step-days, now 30" in text
+    assert "--min-history-days, now 30" in text
+    # 120 days fit that plan, but every customer buys weekly: labels of one class, refused
+    text = score("2024-04-29")
+    assert "every customer bought again within 30 days" in text and "one class" in text
+    assert not (tmp_path / "o").exists()
     help_text = runner.invoke(app, ["lifecycle", "score", "--help"]).output
     for flag in ("--n-cutoffs", "--step-days", "--min-history-days"):
         assert flag in help_text

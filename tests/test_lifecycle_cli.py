@@ -101,6 +101,10 @@ def test_score_writes_scores_and_metrics(scored):
         assert {"roc_auc", "pr_auc", "brier", "ece", "lift_by_decile"} <= set(v)
         assert v["roc_auc"] > 0.7
         assert metrics[target]["validation_cutoff"] < AS_OF
+        # 17 months of history: the default cutoff plan, not shortened
+        assert metrics[target]["cutoff_plan"] == {"n_cutoffs": 4, "step_days": 30,
+                                                  "min_history_days": 90}  # fmt: skip
+        assert metrics[target]["cutoff_note"] is None
         assert "roc_auc" in metrics[target]["baseline_rfm_logistic"]
         # two recipes fitted on the training cutoffs; the lower validation log loss scores
         recipes = metrics[target]["recipes"]

@@ -22,7 +22,12 @@ from omnimmm.lifecycle.features import (
     load_transactions,
 )
 from omnimmm.lifecycle.identity import assign_customer_ids
-from omnimmm.lifecycle.labels import check_history, make_labels, max_supported_horizon
+from omnimmm.lifecycle.labels import (
+    DEFAULT_PLAN,
+    check_history,
+    make_labels,
+    max_supported_horizon,
+)
 
 AS_OF = "2025-03-31"
 COLUMNS = ["customer_id", "ts", "amount", "order_id", "channel", "store_id", "coupon_used"]
@@ -152,16 +157,42 @@ def test_bad_channel_values_are_listed():
 def test_horizon_too_long_names_the_longest_supported_one(tx):
     t = load_transactions(tx)
     as_of = "2025-06-15"
-    longest = max_supported_horizon(t.start, as_of)
+    given = {"n_cutoffs": 4, "step_days": 30, "min_history_days": 90}
+    longest = max_supported_horizon(t.start, as_of, **given)
     assert longest > 30
-    check_history(t, as_of, longest)  # fits
+    assert not check_history(t, as_of, longest, **given).note  # fits as given
     with pytest.raises(DataError) as err:
-        check_history(t, as_of, longest + 1)
+        check_history(t, as_of, longest + 1, **given)
     msg = str(err.value)
     assert f"longest supported horizon is {longest} days" in msg
     assert f"--horizon-days {longest}" in msg
     with pytest.raises(DataError, match="after the last transaction day"):
         check_history(t, "2026-01-01", 30)
+
+
+def test_a_short_history_shortens_the_default_plan_and_says_so(tx):
+    t = load_transactions(tx)
+    as_of = "2025-06-15"
+    longest = max_supported_horizon(t.start, as_of)  # of the default plan
+    assert check_history(t, as_of, longest).settings == DEFAULT_PLAN
+    plan = check_history(t, as_of, longest + 1)
+    assert plan.settings == {"n_cutoffs": 3, "step_days": 30, "min_history_days": 90}
+    assert len(plan.train) == 3 and "trained on 3 cutoff(s)" in plan.note
+    assert plan.shifted().note == plan.note
+    # every training label window still ends before the validation window starts
+    assert plan.train[-1] + pd.Timedelta(days=longest + 1) <= plan.validation
+    first = plan.train[0] + pd.Timedelta(days=1) - pd.Timedelta(days=90)
+    assert t.start.normalize() <= first
+    # what the user set is kept: with 4 cutoffs asked for, only the history may shrink
+    kept = check_history(t, as_of, longest + 1, n_cutoffs=4)
+    assert len(kept.train) == 4 and kept.settings["min_history_days"] == 60
+    # the shortest plan: two cutoffs and 30 days of history; beyond it, refused on that plan
+    shortest = max_supported_horizon(t.start, as_of, n_cutoffs=2, min_history_days=30)
+    assert check_history(t, as_of, shortest).settings["min_history_days"] == 30
+    with pytest.raises(
+        DataError, match=f"2 training cutoffs .*longest supported horizon is {shortest}"
+    ):
+        check_history(t, as_of, shortest + 1)
 
 
 def test_label_window_past_the_data_says_how_long_it_can_be(tx):

@@ -150,14 +150,23 @@ def lifecycle_score(
         int | None, typer.Option(help="LightGBM min_child_samples (default 100).")
     ] = None,
     n_cutoffs: Annotated[
-        int, typer.Option(help="Training cutoffs (snapshots) per model; fewer need less history.")
-    ] = 4,
+        int | None,
+        typer.Option(
+            help="Training cutoffs (snapshots) per model; fewer need less history (default "
+            "4, fewer when the history is short)."
+        ),
+    ] = None,
     step_days: Annotated[
-        int, typer.Option(help="Days between training cutoffs; closer need less history.")
-    ] = 30,
+        int | None,
+        typer.Option(help="Days between training cutoffs; closer need less history (default 30)."),
+    ] = None,
     min_history_days: Annotated[
-        int, typer.Option(help="History required before the first training cutoff, days.")
-    ] = 90,
+        int | None,
+        typer.Option(
+            help="History required before the first training cutoff, days (default 90, less "
+            "when the history is short)."
+        ),
+    ] = None,
     scheduler: Annotated[
         str | None,
         typer.Option(help="Score on this Dask cluster (tcp://host:8786); Parquet or CSV input."),

@@ -102,6 +102,8 @@ def lifecycle_score_lines(metrics: dict[str, Any], n_customers: int, out: Path) 
     """What ``omnimmm lifecycle score`` prints: each model's validation AUC next to the
     RFM-only baseline's, and a plain warning when the baseline scored higher."""
     lines = [f"scored {n_customers:,} customers as of {metrics.get('as_of', '?')}"]
+    notes = [(metrics.get(t) or {}).get("cutoff_note") for t in ("repurchase", "churn")]
+    lines += [f"note: {n}" for n in dict.fromkeys(n for n in notes if n)]
     for target in ("repurchase", "churn"):
         report = metrics.get(target) or {}
         auc = (report.get("validation") or {}).get("roc_auc")

@@ -359,9 +359,9 @@ def score_customers_dask(
     client: Any,
     columns: ColumnMap | dict[str, str | None] | None = None,
     churn_horizon_days: int | None = None,
-    n_cutoffs: int = 4,
-    step_days: int = 30,
-    min_history_days: int = 90,
+    n_cutoffs: int | None = None,
+    step_days: int | None = None,
+    min_history_days: int | None = None,
     calibration: str = "sigmoid",
     seed: int = 0,
     salt: str = "omnimmm",
@@ -461,8 +461,9 @@ class _Clock:
 
 
 def _score(client: Any, transactions: str | Path, as_of: DateLike, horizon_days: int, out: Path,
-           work: str, columns: Any, churn_horizon_days: int | None, n_cutoffs: int,
-           step_days: int, min_history_days: int, calibration: str, seed: int, salt: str,
+           work: str, columns: Any, churn_horizon_days: int | None, n_cutoffs: int | None,
+           step_days: int | None, min_history_days: int | None, calibration: str, seed: int,
+           salt: str,
            model_preset: str, model_params: dict[str, Any] | None,
            n_partitions: int | None, train_rows_per_worker: int | None,
            piece_rows: int | None) -> ScoreResult:  # fmt: skip

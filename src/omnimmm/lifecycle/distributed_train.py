@@ -32,7 +32,7 @@ import pandas as pd
 from omnimmm.errors import DataError
 from omnimmm.lifecycle.btyd_base import BTYDBase
 from omnimmm.lifecycle.features import feature_columns
-from omnimmm.lifecycle.labels import CutoffPlan
+from omnimmm.lifecycle.labels import CutoffPlan, require_both_classes
 from omnimmm.lifecycle.propensity import (
     RFM_COLUMNS,
     PropensityModel,
@@ -466,6 +466,7 @@ def report(client: Any, job: Job, plan: CutoffPlan, target: Target, model_kw: di
     got = gather(client, _predicted, job, [plan.validation], h, target, "all", by_name,
                   [target, *rfm, "bgnbd_p_any", "pnbd_p_any"], False)  # fmt: skip
     y = got[target].to_numpy(dtype=np.int64)
+    require_both_classes(y, target, [plan.validation], h, "the transactions")
     scored = {
         name: (evaluate(y, got[f"p_{name}"].to_numpy()),
                float(log_loss(y, got[f"p_{name}"].to_numpy(), labels=[0, 1])))
@@ -506,6 +507,8 @@ def report(client: Any, job: Job, plan: CutoffPlan, target: Target, model_kw: di
         },
         "baseline_bgnbd": baselines["bgnbd"],
         "baseline_pareto_nbd": baselines["pnbd"],
+        "cutoff_plan": plan.settings,
+        "cutoff_note": plan.note or None,
         "check_cutoffs": [str(c.date()) for c in plan.train],
         "validation_cutoff": str(plan.validation.date()),
         "production_cutoffs": [str(c.date()) for c in prod_plan.train],

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from omnimmm.errors import DataError, numbered
@@ -50,13 +51,16 @@ class CutoffPlan:
     train: tuple[pd.Timestamp, ...]
     validation: pd.Timestamp
     horizon_days: int
+    #: The settings it was built with and, when a short history made :func:`check_history`
+    #: shorten the default plan, a sentence saying so.
+    settings: dict[str, int] | None = None
+    note: str = ""
 
     def shifted(self) -> CutoffPlan:
         """The same recipe moved forward by one horizon (for the production model)."""
         step = pd.Timedelta(days=self.horizon_days)
-        return CutoffPlan(
-            tuple(c + step for c in self.train), self.validation + step, self.horizon_days
-        )
+        return CutoffPlan(tuple(c + step for c in self.train), self.validation + step,
+                          self.horizon_days, self.settings, self.note)  # fmt: skip
 
 
 def plan_cutoffs(
@@ -93,16 +97,84 @@ def max_supported_horizon(
     return int((span - min_history_days - (n_cutoffs - 1) * step_days) // 2)
 
 
+#: The cutoff plan's settings when the user gives none: training cutoffs, days between them,
+#: days of history before the first.
+DEFAULT_PLAN: dict[str, int] = {"n_cutoffs": 4, "step_days": 30, "min_history_days": 90}
+#: Shorter plans tried in turn when the history is too short for the default and the user
+#: did not set the values: fewer cutoffs first (each customer keeps 90 days of history to be
+#: described by), then less history before the first. Two cutoffs at least: the propensity
+#: model stops its boosting on the later one. A log of a year or more never gets here at a
+#: 90-day horizon; a shorter one is scored on what it has, and says so.
+SHORTER_PLANS: tuple[tuple[int, int], ...] = ((3, 90), (2, 90), (2, 60), (2, 30))
+
+
 def check_history(
     transactions: TransactionTable,
     as_of: DateLike,
     horizon_days: int,
     *,
-    n_cutoffs: int = 4,
-    step_days: int = 30,
-    min_history_days: int = 90,
+    n_cutoffs: int | None = None,
+    step_days: int | None = None,
+    min_history_days: int | None = None,
 ) -> CutoffPlan:
-    """The cutoff plan, or a DataError saying the history is too short and what would fit."""
+    """The cutoff plan, or a DataError saying the history is too short and what would fit.
+
+    Settings left ``None`` start at :data:`DEFAULT_PLAN`; when that does not fit the history,
+    the plans of :data:`SHORTER_PLANS` are tried in turn (only in the settings left ``None``)
+    and the first that fits is returned with a ``note``. Settings the user gave are kept.
+    """
+    given = {"n_cutoffs": n_cutoffs, "step_days": step_days, "min_history_days": min_history_days}
+    first = {k: DEFAULT_PLAN[k] if v is None else v for k, v in given.items()}
+    tries = [first] + [
+        {
+            **first,
+            **{k: v for k, v in (("n_cutoffs", n), ("min_history_days", m)) if given[k] is None},
+        }  # fmt: skip
+        for n, m in SHORTER_PLANS
+    ]
+    for settings in tries:
+        if _fits_history(transactions, as_of, horizon_days, **settings):
+            break
+    else:
+        settings = tries[-1]  # nothing fits: the refusal explains the shortest plan tried
+    plan = _checked_plan(transactions, as_of, horizon_days, **settings)
+    if settings == first:
+        return CutoffPlan(plan.train, plan.validation, horizon_days, settings)
+    have = (cutoff_end(as_of) - transactions.start.normalize()).days
+    note = (
+        f"history of {have} days is too short for the default plan at a {horizon_days}-day "
+        f"horizon ({first['n_cutoffs']} training cutoffs, {first['min_history_days']} days of "
+        f"history before the first): trained on {settings['n_cutoffs']} cutoff(s) with "
+        f"{settings['min_history_days']} days of history before the first (set --n-cutoffs "
+        "and --min-history-days to choose)"
+    )
+    return CutoffPlan(plan.train, plan.validation, horizon_days, settings, note)
+
+
+def _fits_history(
+    transactions: TransactionTable,
+    as_of: DateLike,
+    horizon_days: int,
+    *,
+    n_cutoffs: int,
+    step_days: int,
+    min_history_days: int,
+) -> bool:
+    plan = plan_cutoffs(as_of, horizon_days, n_cutoffs=n_cutoffs, step_days=step_days)
+    first_needed = plan.train[0] + pd.Timedelta(days=1) - pd.Timedelta(days=min_history_days)
+    return bool(transactions.start.normalize() <= first_needed)
+
+
+def _checked_plan(
+    transactions: TransactionTable,
+    as_of: DateLike,
+    horizon_days: int,
+    *,
+    n_cutoffs: int,
+    step_days: int,
+    min_history_days: int,
+) -> CutoffPlan:
+    """The plan of these settings, or the DataError of a history too short for it."""
     stop = cutoff_end(as_of)
     if stop > transactions.end:
         last = (transactions.end - pd.Timedelta(days=1)).date()
@@ -111,8 +183,8 @@ def check_history(
             f"the last transaction day {last}; pick an as-of date on or before {last}"
         )
     plan = plan_cutoffs(as_of, horizon_days, n_cutoffs=n_cutoffs, step_days=step_days)
-    first_needed = plan.train[0] + pd.Timedelta(days=1) - pd.Timedelta(days=min_history_days)
-    if transactions.start.normalize() > first_needed:
+    if not _fits_history(transactions, as_of, horizon_days, n_cutoffs=n_cutoffs,
+                         step_days=step_days, min_history_days=min_history_days):  # fmt: skip
         longest = max_supported_horizon(
             transactions.start,
             as_of,
@@ -145,6 +217,37 @@ def check_history(
             )
         )
     return plan
+
+
+def require_both_classes(
+    y: np.ndarray, target: str, cutoffs: tuple[pd.Timestamp, ...] | list[pd.Timestamp],
+    horizon_days: int, source: str,
+) -> None:  # fmt: skip
+    """Refuse labels of one class: a propensity model needs customers who did and who did not.
+
+    Raises
+    ------
+    DataError
+        Naming the target, the cutoffs, what every customer did and what would help.
+    """
+    seen = set(np.unique(np.asarray(y)).tolist())
+    if len(seen) >= 2:
+        return
+    did = {"repurchase": ("bought again", "did not buy again"),
+           "churn": ("stopped buying", "bought again")}[target]  # fmt: skip
+    what = did[0] if seen == {1} else did[1] if seen == {0} else "had no label"
+    days = ", ".join(str(c.date()) for c in cutoffs)
+    raise DataError(
+        f"{source}: at the cutoff(s) {days} every customer {what} within {horizon_days} days, "
+        f"so the {target} labels have one class and no propensity can be learnt from them.\n"
+        + numbered(
+            [
+                "use a longer or shorter --horizon-days",
+                "load a longer history or more customers (a log where everyone buys every few "
+                "days, or nobody comes back, has nothing to rank)",
+            ]
+        )
+    )
 
 
 def make_labels(

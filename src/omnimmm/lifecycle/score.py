@@ -50,7 +50,12 @@ from omnimmm.lifecycle.features import (
     load_transactions,
 )
 from omnimmm.lifecycle.identity import normalize_email, normalize_phone
-from omnimmm.lifecycle.labels import CHURN_STAGES, CutoffPlan, check_history
+from omnimmm.lifecycle.labels import (
+    CHURN_STAGES,
+    CutoffPlan,
+    check_history,
+    require_both_classes,
+)
 from omnimmm.lifecycle.privacy import hash_identifier
 from omnimmm.lifecycle.propensity import (
     RFM_COLUMNS,
@@ -143,6 +148,8 @@ def _fit_target(
     extra = {"campaigns": campaigns, "response_days": response_days}
     train = rolling_training_set(t, plan.train, h, target=target, cache=cache, **extra)
     val = rolling_training_set(t, [plan.validation], h, target=target, cache=cache, **extra)
+    require_both_classes(train.y, target, plan.train, h, t.source)
+    require_both_classes(val.y, target, [plan.validation], h, t.source)
     candidates: dict[str, Any] = {}
     for name, kw in recipe_settings(model_kw).items():
         model = PropensityModel(**kw).fit(train.X, train.y, cutoff=train.cutoff)
@@ -185,6 +192,8 @@ def _fit_target(
         },
         "baseline_bgnbd": bgnbd,
         "baseline_pareto_nbd": pnbd,
+        "cutoff_plan": plan.settings,
+        "cutoff_note": plan.note or None,
         "check_cutoffs": [str(c.date()) for c in plan.train],
         "validation_cutoff": str(plan.validation.date()),
         "production_cutoffs": [str(c.date()) for c in prod_plan.train],
@@ -245,9 +254,9 @@ def score_customers(
     *,
     columns: ColumnMap | dict[str, str | None] | None = None,
     churn_horizon_days: int | None = None,
-    n_cutoffs: int = 4,
-    step_days: int = 30,
-    min_history_days: int = 90,
+    n_cutoffs: int | None = None,
+    step_days: int | None = None,
+    min_history_days: int | None = None,
     calibration: str = "sigmoid",
     seed: int = 0,
     n_jobs: int | None = 1,
@@ -278,6 +287,9 @@ def score_customers(
         records the mapping used.
     n_cutoffs, step_days, min_history_days
         Rolling training cutoffs: how many, how far apart, and the history the first needs.
+        Those left ``None`` start at 4, 30 and 90 and shrink when the history is too short
+        for them (:func:`~omnimmm.lifecycle.labels.check_history`; ``metrics.json`` records
+        the plan used per target, with a note when it was shortened).
     calibration
         ``sigmoid``, ``isotonic`` or ``none``.
     seed, n_jobs
