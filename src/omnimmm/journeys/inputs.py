@@ -136,8 +136,8 @@ def _check(con: duckdb.DuckDBPyConnection, view: str, cond: str, col: str, what:
 
 def _ts_sql(con: duckdb.DuckDBPyConnection, view: str, col: str) -> str:
     """The column as TIMESTAMP, read as the lifecycle reader reads it (ISO text, other date
-    layouts, Unix time; see omnimmm.lifecycle.features.timestamp_sql)."""
-    from omnimmm.lifecycle.features import timestamp_sql
+    layouts, Unix time; see omnimmm.lifecycle.transactions.timestamp_sql)."""
+    from omnimmm.lifecycle.transactions import timestamp_sql
 
     return timestamp_sql(con, view, col)
 

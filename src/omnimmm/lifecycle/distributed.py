@@ -7,7 +7,7 @@ input files and the scratch folder (a shared file system, or a local cluster):
 1. **Partition.** One task per input piece (a file, or a part of a big file of about
    :data:`~omnimmm.lifecycle.distributed_input.PIECE_ROWS` rows: whole Parquet row groups,
    or a CSV streamed to Parquet pieces; see :mod:`.distributed_input`) loads it with
-   :func:`~omnimmm.lifecycle.features.load_transactions` (the same parsing, the same checks and
+   :func:`~omnimmm.lifecycle.transactions.load_transactions` (the same parsing, the same checks and
    error messages, the as-of filter in SQL) and writes its rows, already typed, to
    ``n_partitions`` buckets by a hash of the customer key in one ``COPY ... PARTITION_BY``:
    every customer's whole history lands in one bucket, and every row is read once.
@@ -85,8 +85,6 @@ from omnimmm.lifecycle.features import (
     DateLike,
     TransactionTable,
     _orders_sql,
-    _sample_roles,
-    _sql_ts,
     build_features,
     cutoff_end,
     left_out_notes,
@@ -114,6 +112,7 @@ from omnimmm.lifecycle.score import (
     _is_pii_key,
     _write_atomic,
 )
+from omnimmm.lifecycle.transactions import _sample_roles, _sql_ts
 from omnimmm.lifecycle.value import SpendModel, expected_revenue
 
 #: DuckDB memory per task (it spills to the scratch folder beyond this).

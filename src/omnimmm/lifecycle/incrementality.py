@@ -43,10 +43,10 @@ import pandas as pd
 from omnimmm.errors import DataError
 from omnimmm.lifecycle.features import (
     TransactionTable,
-    _sql_ts,
     build_features,
     feature_columns,
 )
+from omnimmm.lifecycle.transactions import _sql_ts
 
 Z90 = 1.6448536269514722
 _CLIP = 0.01

@@ -35,11 +35,11 @@ from omnimmm.lifecycle.features import (
     ColumnMap,
     DateLike,
     TransactionTable,
-    _sql_ts,
     build_features,
     cutoff_end,
     load_transactions,
 )
+from omnimmm.lifecycle.transactions import _sql_ts
 
 CHURN_STAGES: tuple[str, ...] = ("new", "active", "at_risk")
 

@@ -40,10 +40,10 @@ from omnimmm.lifecycle.features import (
     DateLike,
     TransactionTable,
     _orders_sql,
-    _sql_ts,
     cutoff_end,
 )
 from omnimmm.lifecycle.pareto_nbd import ParetoNBD
+from omnimmm.lifecycle.transactions import _sql_ts
 
 DECAY_DAYS: tuple[int, ...] = (14, 45, 120)
 #: Fewer customers than this at a cutoff leave the BG/NBD columns empty (no stable fit).
@@ -89,7 +89,7 @@ def rhythm_features(
     Parameters
     ----------
     t
-        Loaded transactions (:func:`omnimmm.lifecycle.features.load_transactions`).
+        Loaded transactions (:func:`omnimmm.lifecycle.transactions.load_transactions`).
     as_of
         Cutoff date; only orders before the end of that day are read.
     horizon_days

@@ -3,7 +3,7 @@
 A purchase log arrives with its own names: ``household_id``, ``Customer ID``, ``会员ID``;
 ``timestamp``, ``InvoiceDate``, ``下单时间``; ``sales_value``, ``dollar_value``, ``实付金额``.
 :func:`infer_roles` maps them onto the canonical roles of
-:class:`~omnimmm.lifecycle.features.ColumnMap` from the header and a sample of values:
+:class:`~omnimmm.lifecycle.transactions.ColumnMap` from the header and a sample of values:
 
 1. a column the user named (CLI flag or the plan's ``[lifecycle.columns]``) is used as given;
 2. otherwise the canonical name (``customer_id``, ``ts``, ``amount``, ...) if the file has it,
@@ -31,7 +31,7 @@ A log with no amount at all (visits, check-ins, a purchase log exported without 
 still a history of purchases: the amount role is then :data:`ROW_COUNT`, every row counts 1,
 and the "revenue" features count purchase rows. Scores do not need money; what reports money
 (campaign ROI, the quarterly run's retention value) refuses such a log
-(:func:`omnimmm.lifecycle.features.require_amount`).
+(:func:`omnimmm.lifecycle.transactions.require_amount`).
 
 Two columns at the same step for a required role is a refusal: the :class:`DataError` lists
 the candidates and the flag that picks one. For an optional role (order, channel, store,
