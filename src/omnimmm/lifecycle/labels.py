@@ -133,11 +133,11 @@ def check_history(
         for n, m in SHORTER_PLANS
     ]
     for settings in tries:
-        if _fits_history(transactions, as_of, horizon_days, **settings):
+        if _fits_history(transactions, as_of, horizon_days, settings):
             break
     else:
         settings = tries[-1]  # nothing fits: the refusal explains the shortest plan tried
-    plan = _checked_plan(transactions, as_of, horizon_days, **settings)
+    plan = _checked_plan(transactions, as_of, horizon_days, settings)
     if settings == first:
         return CutoffPlan(plan.train, plan.validation, horizon_days, settings)
     have = (cutoff_end(as_of) - transactions.start.normalize()).days
@@ -152,29 +152,21 @@ def check_history(
 
 
 def _fits_history(
-    transactions: TransactionTable,
-    as_of: DateLike,
-    horizon_days: int,
-    *,
-    n_cutoffs: int,
-    step_days: int,
-    min_history_days: int,
+    transactions: TransactionTable, as_of: DateLike, horizon_days: int, settings: dict[str, int]
 ) -> bool:
+    """Whether the history holds the plan of ``settings`` (see :data:`DEFAULT_PLAN`)."""
+    n_cutoffs, step_days = settings["n_cutoffs"], settings["step_days"]
     plan = plan_cutoffs(as_of, horizon_days, n_cutoffs=n_cutoffs, step_days=step_days)
-    first_needed = plan.train[0] + pd.Timedelta(days=1) - pd.Timedelta(days=min_history_days)
-    return bool(transactions.start.normalize() <= first_needed)
+    before = pd.Timedelta(days=settings["min_history_days"])
+    return bool(transactions.start.normalize() <= plan.train[0] + pd.Timedelta(days=1) - before)
 
 
 def _checked_plan(
-    transactions: TransactionTable,
-    as_of: DateLike,
-    horizon_days: int,
-    *,
-    n_cutoffs: int,
-    step_days: int,
-    min_history_days: int,
+    transactions: TransactionTable, as_of: DateLike, horizon_days: int, settings: dict[str, int]
 ) -> CutoffPlan:
-    """The plan of these settings, or the DataError of a history too short for it."""
+    """The plan of ``settings``, or the DataError of a history too short for it."""
+    n_cutoffs, step_days = settings["n_cutoffs"], settings["step_days"]
+    min_history_days = settings["min_history_days"]
     stop = cutoff_end(as_of)
     if stop > transactions.end:
         last = (transactions.end - pd.Timedelta(days=1)).date()
@@ -183,8 +175,7 @@ def _checked_plan(
             f"the last transaction day {last}; pick an as-of date on or before {last}"
         )
     plan = plan_cutoffs(as_of, horizon_days, n_cutoffs=n_cutoffs, step_days=step_days)
-    if not _fits_history(transactions, as_of, horizon_days, n_cutoffs=n_cutoffs,
-                         step_days=step_days, min_history_days=min_history_days):  # fmt: skip
+    if not _fits_history(transactions, as_of, horizon_days, settings):
         longest = max_supported_horizon(
             transactions.start,
             as_of,
