@@ -104,3 +104,22 @@ def test_report_names_the_drivers_of_both_propensity_models(lifecycle_run: tuple
     top = drivers[(drivers["target"] == "churn") & (drivers["rank"] == 1)]["feature"].item()
     assert f'<td class="l">{top}</td>' in html
     assert len(pd.read_csv(run / "tables" / "lifecycle_drivers.csv")) == len(drivers)
+
+
+def test_a_log_without_amounts_stops_the_run_naming_the_flag(
+    fitted_run: Path, tmp_path: Path
+) -> None:
+    """The quarterly run values retention in money: a log whose rows would only be counted
+    (no amount column) stops it before any fit, naming the file and the way to name one."""
+    from omnimmm.errors import DataError
+
+    tx, _, _ = _customer_files(tmp_path)
+    pd.read_csv(tx).drop(columns="amount").to_csv(tx, index=False)
+    plan = tmp_path / "plan.toml"
+    inputs = fitted_run.parent / "inputs"
+    text = plan_text().replace('path = "world.csv"', f'path = "{inputs / "world.csv"}"')
+    plan.write_text(text + '\n[lifecycle]\ntransactions = "transactions.csv"\n', encoding="utf-8")
+    run = tmp_path / "run"
+    shutil.copytree(fitted_run, run)
+    with pytest.raises(DataError, match=r"(?s)transactions\.csv.*retention value.*--amount-col"):
+        pipeline.run(plan, run)
