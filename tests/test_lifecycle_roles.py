@@ -261,6 +261,13 @@ def test_an_event_log_is_read_as_its_purchases(tmp_path):
     assert "event" not in infer_roles(festival).columns
     festival.to_csv(tmp_path / "festival.csv", index=False)
     assert load_transactions(tmp_path / "festival.csv").n_rows == n
+    # a bad value is shown from a purchase row, by its row in the file; a view's is not read
+    odd = taobao.assign(amount=np.where(events == "buy", "12.5", ""))
+    odd.loc[3, "amount"] = "n/a"  # row 3 is a purchase
+    odd.loc[4, "ts_text"] = "soon"  # row 4 is a view
+    odd.to_csv(tmp_path / "odd.csv", index=False)
+    with pytest.raises(DataError, match=r"'amount'.*'n/a' at data row 4\b"):
+        load_transactions(tmp_path / "odd.csv")
     # named by the user but holding no purchase: refused, with the values it does hold
     with pytest.raises(DataError, match=r"'event'.*holds no purchase, only \['618'\]"):
         load_transactions(tmp_path / "festival.csv", columns={"event": "event"})

@@ -394,7 +394,8 @@ def load_transactions(
     except duckdb.Error as exc:
         raise DataError(f"cannot read transactions from {label}: {exc}") from exc
     optional = tuple(r for r in OPTIONAL if r in role)
-    left_out, notes = _validate(con, table, sql, label, role, optional, types, ts_expr)
+    scope = " AND ".join(keep) or "TRUE"  # the rows loaded: examples of bad values come from them
+    left_out, notes = _validate(con, table, sql, label, role, optional, types, ts_expr, scope)
     removed = 0
     if left_out:
         sql_delete = f"DELETE FROM {table} WHERE customer_id IS NULL OR amount < 0"
@@ -458,8 +459,11 @@ def _validate(
     optional: tuple[str, ...],
     types: dict[str, str],
     ts_expr: str,
+    scope: str = "TRUE",
 ) -> tuple[dict[str, int], tuple[str, ...]]:
-    """Refuse bad values; count the rows to leave out (no customer key, negative amount)."""
+    """Refuse bad values; count the rows to leave out (no customer key, negative amount).
+    ``scope`` is the SQL condition of the source rows loaded (before the as-of date, and the
+    purchases of an event log): the examples of bad values are taken among them."""
     checks = [
         "count(*) AS n",
         "count(*) FILTER (WHERE customer_id IS NULL) AS no_id",
@@ -483,7 +487,7 @@ def _validate(
         """The first offending value and where it is (data row, 1 = first after the header)."""
         rows = con.execute(
             f"SELECT _rn, {column} FROM (SELECT row_number() OVER () AS _rn, * FROM {sql}) "
-            f"WHERE {condition} ORDER BY _rn LIMIT 1"
+            f"WHERE ({condition}) AND {scope} ORDER BY _rn LIMIT 1"
         ).fetchall()
         if not rows:
             return "?"
