@@ -31,6 +31,7 @@ import pandas as pd
 
 from omnimmm.data import duck
 from omnimmm.errors import DataError
+from omnimmm.lifecycle.transactions import timestamp_sql  # the lifecycle reader's layouts
 
 __all__ = [
     "ONLINE_PLACES",
@@ -134,14 +135,6 @@ def _check(con: duckdb.DuckDBPyConnection, view: str, cond: str, col: str, what:
         )
 
 
-def _ts_sql(con: duckdb.DuckDBPyConnection, view: str, col: str) -> str:
-    """The column as TIMESTAMP, read as the lifecycle reader reads it (ISO text, other date
-    layouts, Unix time; see omnimmm.lifecycle.transactions.timestamp_sql)."""
-    from omnimmm.lifecycle.transactions import timestamp_sql
-
-    return timestamp_sql(con, view, col)
-
-
 def _resolve_customers(
     con: duckdb.DuckDBPyConnection, tcols: list[str], ccols: list[str], cols: JourneyColumns,
     red: tuple[list[str], str] | None,
@@ -164,10 +157,10 @@ def _resolve_customers(
     for source, (view, have, ts) in parts.items():
         mine = [k for k in keys if k in have]
         if not mine:
-            frames.append(con.execute(f"select {_ts_sql(con, view, ts)} as ts from {view}").df()
+            frames.append(con.execute(f"select {timestamp_sql(con, view, ts)} as ts from {view}").df()
                           .assign(source=source))  # fmt: skip
             continue
-        frames.append(con.execute(f"select {', '.join(_q(k) for k in mine)}, {_ts_sql(con, view, ts)} "
+        frames.append(con.execute(f"select {', '.join(_q(k) for k in mine)}, {timestamp_sql(con, view, ts)} "
                                   f"as ts from {view}").df().assign(source=source))  # fmt: skip
     res = resolve_identities(pd.concat(frames, ignore_index=True), keys=keys,
                              record_keys=RECORD_KEYS, source="source", time="ts")  # fmt: skip
@@ -268,9 +261,11 @@ def load_journeys(
         count = con.execute(f"select count(*) from {view}").fetchone()
         if not count or not count[0]:
             raise DataError(f"{what}: the {n} table has no rows")
-    _check(con, tview, f"{_ts_sql(con, tview, cols.ts)} is null", cols.ts, wt,
+    # each file's timestamps as its sample shows them (ISO, other layouts, Unix time)
+    t_ts, c_ts = timestamp_sql(con, tview, cols.ts), timestamp_sql(con, cview, cols.conversion_ts)
+    _check(con, tview, f"{t_ts} is null", cols.ts, wt,
            "timestamps (YYYY-MM-DD or YYYY-MM-DD HH:MM:SS)")  # fmt: skip
-    _check(con, cview, f"{_ts_sql(con, cview, cols.conversion_ts)} is null", cols.conversion_ts, wc,
+    _check(con, cview, f"{c_ts} is null", cols.conversion_ts, wc,
            "timestamps (YYYY-MM-DD or YYYY-MM-DD HH:MM:SS)")  # fmt: skip
     _check(con, tview, f"nullif(trim({_q(cols.channel)}::varchar), '') is null", cols.channel,
            wt, "a channel name in every row")  # fmt: skip
@@ -294,7 +289,7 @@ def load_journeys(
                f"'online' or 'store' (or another name of one: {', '.join(ONLINE_PLACES[1:])} "
                f"for online; {', '.join(STORE_PLACES[1:])} for store)")  # fmt: skip
     data = _materialise(con, tview, cview, tcust, ccust, cols, has_cost, has_campaign,
-                        has_place, notes)  # fmt: skip
+                        has_place, notes, (t_ts, c_ts))  # fmt: skip
     data.resolved = resolved
     if redemptions is not None:
         _redemptions(data, "r_keyed" if resolved else "r_raw",
@@ -327,9 +322,10 @@ def _redemptions(
         if name == names[0] and cust == "__cust":
             continue
         _need(rcols, name, what, flag)
-    _check(con, view, f"{_ts_sql(con, view, names[1])} is null", names[1], what,
+    ts = timestamp_sql(con, view, names[1])
+    _check(con, view, f"{ts} is null", names[1], what,
            "timestamps (YYYY-MM-DD or YYYY-MM-DD HH:MM:SS)")  # fmt: skip
-    con.execute(f"create table redemptions as select k.cid, {_ts_sql(con, view, names[1])} as ts, "
+    con.execute(f"create table redemptions as select k.cid, {ts} as ts, "
                 f"{_q(names[2])}::varchar as campaign from {view} r join customer_keys k "
                 f"on k.cust = trim(r.{_q(cust)}::varchar)")  # fmt: skip
     row = con.execute(f"select (select count(*) from {view}), "
@@ -352,6 +348,7 @@ def _materialise(
     has_campaign: bool,
     has_place: bool,
     notes: list[str],
+    ts: tuple[str, str],
 ) -> JourneyData:
     keep = "where __cust is not null" if tcust == "__cust" else ""
     cost = f"try_cast({_q(cols.cost)} as double)" if has_cost else "null::double"
@@ -360,10 +357,10 @@ def _materialise(
              f"({', '.join(map(duck.sql_string, ONLINE_PLACES))}) then 'online' else 'store' end"
              if has_place else "null::varchar")  # fmt: skip
     con.execute(f"create temp table t0 as select trim({_q(tcust)}::varchar) as cust, "
-                f"{_ts_sql(con, tview, cols.ts)} as ts, trim({_q(cols.channel)}::varchar) as channel, "
+                f"{ts[0]} as ts, trim({_q(cols.channel)}::varchar) as channel, "
                 f"coalesce({cost}, 0) as cost, {camp} as campaign from {tview} {keep}")  # fmt: skip
     con.execute(f"create temp table c0 as select trim({_q(ccust)}::varchar) as cust, "
-                f"{_ts_sql(con, cview, cols.conversion_ts)} as ts, "
+                f"{ts[1]} as ts, "
                 f"try_cast({_q(cols.value)} as double) as value, {place} as place "
                 f"from {cview} {keep}")  # fmt: skip
     con.execute("create temp table customer_keys as select cust, (row_number() over (order by cust) - 1)"

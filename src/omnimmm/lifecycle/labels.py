@@ -44,6 +44,17 @@ from omnimmm.lifecycle.transactions import _sql_ts
 CHURN_STAGES: tuple[str, ...] = ("new", "active", "at_risk")
 
 
+#: The cutoff plan's settings when the user gives none: training cutoffs, days between them,
+#: days of history before the first.
+DEFAULT_PLAN: dict[str, int] = {"n_cutoffs": 4, "step_days": 30, "min_history_days": 90}
+#: Shorter plans tried in turn when the history is too short for the default and the user
+#: did not set the values: fewer cutoffs first (each customer keeps 90 days of history to be
+#: described by), then less history before the first. Two cutoffs at least: the propensity
+#: model stops its boosting on the later one. A log of a year or more never gets here at a
+#: 90-day horizon; a shorter one is scored on what it has, and says so.
+SHORTER_PLANS: tuple[tuple[int, int], ...] = ((3, 90), (2, 90), (2, 60), (2, 30))
+
+
 @dataclass(frozen=True)
 class CutoffPlan:
     """As-of dates of a rolling training set and its later validation cutoff."""
@@ -64,7 +75,11 @@ class CutoffPlan:
 
 
 def plan_cutoffs(
-    as_of: DateLike, horizon_days: int, *, n_cutoffs: int = 4, step_days: int = 30
+    as_of: DateLike,
+    horizon_days: int,
+    *,
+    n_cutoffs: int = DEFAULT_PLAN["n_cutoffs"],
+    step_days: int = DEFAULT_PLAN["step_days"],
 ) -> CutoffPlan:
     """Training and validation cutoffs for scoring at ``as_of`` (see the module docstring)."""
     if horizon_days < 1 or n_cutoffs < 1 or step_days < 1:
@@ -85,9 +100,9 @@ def max_supported_horizon(
     start: DateLike,
     as_of: DateLike,
     *,
-    n_cutoffs: int = 4,
-    step_days: int = 30,
-    min_history_days: int = 90,
+    n_cutoffs: int = DEFAULT_PLAN["n_cutoffs"],
+    step_days: int = DEFAULT_PLAN["step_days"],
+    min_history_days: int = DEFAULT_PLAN["min_history_days"],
 ) -> int:
     """Longest horizon (days) whose cutoff plan fits in history from ``start`` to ``as_of``.
 
@@ -95,17 +110,6 @@ def max_supported_horizon(
     """
     span = (cutoff_end(as_of) - pd.Timestamp(start).normalize()) / pd.Timedelta(days=1)
     return int((span - min_history_days - (n_cutoffs - 1) * step_days) // 2)
-
-
-#: The cutoff plan's settings when the user gives none: training cutoffs, days between them,
-#: days of history before the first.
-DEFAULT_PLAN: dict[str, int] = {"n_cutoffs": 4, "step_days": 30, "min_history_days": 90}
-#: Shorter plans tried in turn when the history is too short for the default and the user
-#: did not set the values: fewer cutoffs first (each customer keeps 90 days of history to be
-#: described by), then less history before the first. Two cutoffs at least: the propensity
-#: model stops its boosting on the later one. A log of a year or more never gets here at a
-#: 90-day horizon; a shorter one is scored on what it has, and says so.
-SHORTER_PLANS: tuple[tuple[int, int], ...] = ((3, 90), (2, 90), (2, 60), (2, 30))
 
 
 def check_history(
