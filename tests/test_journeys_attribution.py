@@ -200,6 +200,11 @@ def test_timestamps_are_read_as_the_lifecycle_reader_reads_them(tmp_path: Path) 
         "epoch": (t.assign(ts=seconds), c.assign(ts=millis)),
         "us": (t.assign(ts=t["ts"].dt.strftime("%m/%d/%Y %H:%M")),
                c.assign(ts=c["ts"].dt.strftime("%m/%d/%Y %H:%M"))),
+        # dates alone: DuckDB's sniffer types them DATE in its own layout
+        "iso_day": (t.assign(ts=t["ts"].dt.strftime("%Y-%m-%d")),
+                    c.assign(ts=c["ts"].dt.strftime("%Y-%m-%d"))),
+        "us_day": (t.assign(ts=t["ts"].dt.strftime("%m/%d/%Y")),
+                   c.assign(ts=c["ts"].dt.strftime("%m/%d/%Y"))),
     }  # fmt: skip
     got = {}
     for name, (touches, conversions) in layouts.items():
@@ -208,8 +213,8 @@ def test_timestamps_are_read_as_the_lifecycle_reader_reads_them(tmp_path: Path) 
         data = load_journeys(tmp_path / f"t_{name}.csv", tmp_path / f"c_{name}.csv")
         got[name] = [data.con.execute(f"select cid, ts from {table} order by cid, ts").df()
                      for table in ("touches", "conversions")]  # fmt: skip
-    for name in ("epoch", "us"):
-        for a, b in zip(got["iso"], got[name], strict=True):
+    for name, same in (("epoch", "iso"), ("us", "iso"), ("us_day", "iso_day")):
+        for a, b in zip(got[same], got[name], strict=True):
             pd.testing.assert_frame_equal(a, b)
     bad = layouts["us"][0].copy()
     bad.loc[bad.index[5], "ts"] = "soon"

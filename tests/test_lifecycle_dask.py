@@ -259,3 +259,19 @@ def test_bad_inputs_fail_before_a_cluster(tmp_path):
                                    "--out", str(tmp_path / "o"), "--workers", "2"])  # fmt: skip
     assert res.exit_code != 0 and "reads Parquet" in res.output
     assert "Traceback" not in res.output
+
+
+def test_one_class_training_labels_are_refused_on_the_dask_path(tmp_path):
+    # every customer buys weekly: each training cutoff's 30-day labels are all "bought again"
+    days = pd.Timestamp("2024-01-01") + pd.to_timedelta(np.arange(120), unit="D")
+    tx = tmp_path / "tx.csv"
+    pd.DataFrame({"customer_id": np.arange(120) % 7, "ts": days, "amount": 10.0}).to_csv(
+        tx, index=False
+    )
+    res = CliRunner().invoke(app, ["lifecycle", "score", "--transactions", str(tx),
+                                   "--as-of", "2024-04-29", "--horizon-days", "30",
+                                   "--out", str(tmp_path / "o"), "--workers", "1"])  # fmt: skip
+    text = " ".join(res.output.split())
+    assert res.exit_code == 3, res.output
+    assert "every customer bought again within 30 days" in text and "one class" in text
+    assert not (tmp_path / "o").exists()

@@ -252,6 +252,12 @@ def test_campaign_file_errors_name_the_column_and_row(tmp_path):
     path.write_text("cust,sent_at\na,2024-01-02\n")
     with pytest.raises(DataError, match=r"no column 'customer_id'"):
         build_features(tx, "2024-03-31", campaigns=path)
+    # contact dates in another layout are read as the purchase log's are
+    iso, us = tmp_path / "iso.csv", tmp_path / "us.csv"
+    iso.write_text("customer_id,sent_at,redeemed_at\na,2024-01-02,\na,2024-02-13,2024-02-15\n")
+    us.write_text("customer_id,sent_at,redeemed_at\na,1/2/2024,\na,2/13/2024,2/15/2024\n")
+    pd.testing.assert_frame_equal(build_features(tx, "2024-03-31", campaigns=us),
+                                  build_features(tx, "2024-03-31", campaigns=iso))  # fmt: skip
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import pytest
 
 from omnimmm.errors import DataError
 from omnimmm.lifecycle.features import ColumnMap, build_features, load_transactions
-from omnimmm.lifecycle.roles import ROW_COUNT, infer_roles, ts_format
+from omnimmm.lifecycle.roles import QUANTITY, ROW_COUNT, infer_roles, ts_format
 
 
 def _log(n: int = 60, seed: int = 0) -> pd.DataFrame:
@@ -271,6 +271,89 @@ def test_an_event_log_is_read_as_its_purchases(tmp_path):
     # named by the user but holding no purchase: refused, with the values it does hold
     with pytest.raises(DataError, match=r"'event'.*holds no purchase, only \['618'\]"):
         load_transactions(tmp_path / "festival.csv", columns={"event": "event"})
+
+
+def test_an_event_log_coded_as_numbers_is_refused_until_its_purchase_code_is_named(tmp_path):
+    # Tianchi's mobile-recommendation log: behavior_type 1 view, 2 favourite, 3 cart, 4 buy
+    d = _log()
+    n = len(d)
+    codes = (np.arange(n) % 4) + 1
+    tianchi = pd.DataFrame({"user_id": d["cust"], "item_id": np.arange(n) + 10_000,
+                            "behavior_type": codes, "time": d["when"]})  # fmt: skip
+    path = tmp_path / "tianchi.csv"
+    tianchi.to_csv(path, index=False)
+    # read as it stands, every view would count as a purchase: refused, with the way out
+    with pytest.raises(DataError, match=r"'behavior_type'.*numbers \['1', '2', '3', '4'\]"
+                       r"(?s:.*)--event-col 'behavior_type=4'(?s:.*)--event-col none"):  # fmt: skip
+        load_transactions(path)
+    t = load_transactions(path, columns={"event": "behavior_type=4"})
+    assert t.n_rows == int((codes == 4).sum())
+    assert t.left_out == {"not_a_purchase": int((codes != 4).sum())}
+    assert any("not a purchase in 'behavior_type'" in note for note in t.notes)
+    assert sorted(t.frame()["ts"]) == sorted(pd.to_datetime(d["when"][codes == 4]))
+    assert load_transactions(path, columns={"event": "behavior_type=3, 4"}).n_rows == int(
+        (codes >= 3).sum()
+    )
+    # 'none': every row is a purchase, the column is not an event type
+    assert load_transactions(path, columns={"event": "none"}).n_rows == n
+    # a value that no row holds: refused, naming what the column holds
+    with pytest.raises(DataError, match=r"holds no purchase, only .*'behavior_type=VALUE'"):
+        load_transactions(path, columns={"event": "behavior_type=buy"})
+    with pytest.raises(DataError, match=r"COLUMN=VALUE"):
+        load_transactions(path, columns={"event": "behavior_type="})
+    # text values that are not purchases leave the column unused, with a note
+    promo = tianchi.assign(behavior_type=np.where(codes == 4, "flash sale", "member day"))
+    m = infer_roles(promo)
+    assert "event" not in m.columns
+    assert any("'behavior_type' is named as one" in note for note in m.notes)
+
+
+def test_ta_feng_layout_with_us_dates_that_duckdb_types_as_dates(tmp_path):
+    # Ta Feng grocery: TRANSACTION_DT as 1/28/2001; DuckDB's sniffer types such a column
+    # DATE in its own layout, which the typed read then parsed as ISO and failed on
+    d = _log()
+    when = pd.to_datetime(d["when"]).dt.normalize()
+    tafeng = pd.DataFrame({"TRANSACTION_DT": [f"{t.month}/{t.day}/{t.year}" for t in when],
+                           "CUSTOMER_ID": d["cust"], "AGE_GROUP": "35-39", "PIN_CODE": 115,
+                           "PRODUCT_ID": np.arange(len(d)) + 4_710_000,
+                           "AMOUNT": d["value"]})  # fmt: skip
+    path = tmp_path / "tafeng.csv"
+    tafeng.to_csv(path, index=False)
+    t = load_transactions(path)
+    assert t.roles.columns["ts"] == "TRANSACTION_DT" and t.roles.how["ts"] == "name hint"
+    assert sorted(t.frame()["ts"]) == sorted(when)
+
+
+def test_rivals_that_are_not_rivals_are_told_apart_and_real_ones_still_refused():
+    d = _log()
+    n = len(d)
+    when = pd.to_datetime(d["when"]) + pd.to_timedelta(np.arange(n) % 24, unit="h")
+    # dunnhumby's "Let's get sort of real": CUST_CODE beside attributes of the customer
+    lgsr = pd.DataFrame({"SHOP_DATE": when.dt.strftime("%Y%m%d"), "SPEND": d["value"],
+                         "CUST_CODE": "CUST" + d["cust"].str[1:].str.zfill(10),
+                         "CUST_PRICE_SENSITIVITY": np.resize(["LA", "MM", "UM"], n),
+                         "CUST_LIFESTAGE": np.resize(["YA", "OF", "PE", "YF"], n),
+                         "BASKET_ID": np.arange(n) + 994_100_000})  # fmt: skip
+    m = infer_roles(lgsr)
+    assert m.columns["customer_id"] == "CUST_CODE" and m.columns["ts"] == "SHOP_DATE"
+    assert any("'CUST_CODE' rather than" in note for note in m.notes)
+    # JD.com's orders: the same moment as a date and as a date and time; a price paid
+    jd = pd.DataFrame({"user_ID": d["cust"], "order_ID": np.arange(n),
+                       "order_date": when.dt.strftime("%Y-%m-%d"),
+                       "order_time": when.dt.strftime("%Y-%m-%d %H:%M:%S.0"),
+                       "quantity": 2, "original_unit_price": d["value"] * 1.2,
+                       "final_unit_price": d["value"]})  # fmt: skip
+    m = infer_roles(jd)
+    assert m.columns["ts"] == "order_time" and m.columns["amount"] == "final_unit_price"
+    assert m.columns[QUANTITY] == "quantity"
+    assert any("hold the same days" in note for note in m.notes)
+    # rivals stay rivals: two moments (bought, delivered), two keys that end like keys
+    olist = jd.assign(order_date=(when + pd.Timedelta(days=3)).dt.strftime("%Y-%m-%d"))
+    with pytest.raises(DataError, match=r"2 columns could be the timestamp"):
+        infer_roles(olist)
+    two_keys = lgsr.assign(CUST_NO=lgsr["CUST_CODE"].str[::-1])
+    with pytest.raises(DataError, match=r"could be the customer key: \['CUST_CODE'"):
+        infer_roles(two_keys)
 
 
 def test_a_unique_customer_key_wins_over_a_per_order_customer_id():

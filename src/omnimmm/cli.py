@@ -73,7 +73,8 @@ _ROLE_HELP = {
     "quantity": "Quantity column: the amount column is then a unit price (amount = quantity x "
     "price; inferred when no amount column exists).",
     "event": "Event-type column of an event log (view/cart/buy): only purchase rows are read "
-    "(inferred when absent: event, event_type, behavior_type, ...).",
+    "(inferred when absent: event, event_type, behavior_type, ...). COLUMN=VALUE names the "
+    "purchase value (behavior_type=4); 'none' reads every row as a purchase.",
 }
 
 

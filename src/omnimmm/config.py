@@ -356,7 +356,8 @@ class LifecycleColumns(_Frozen):
     #: (inferred for a file with a unit price and a quantity but no amount column).
     quantity: Name | None = None
     #: An event-type column (pv/cart/buy): only purchase rows are read (inferred by name and
-    #: values, see ``omnimmm.lifecycle.roles.PURCHASE_EVENTS``).
+    #: values, see ``omnimmm.lifecycle.roles.PURCHASE_EVENTS``). ``"behavior_type=4"`` names
+    #: the purchase value of a log that codes it otherwise; ``"none"``: every row is a purchase.
     event: Name | None = None
 
 

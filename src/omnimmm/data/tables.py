@@ -645,11 +645,12 @@ def _csv_sql(
     if not as_text:
         extra = ", thousands=','" if fmt.thousands == "," else ""
         try:
-            sniffed = con.execute(
-                f"DESCRIBE SELECT * FROM read_csv({sql_string(src)}, {dialect}, header=true{extra})"
-            ).fetchall()
+            options = f"{sql_string(src)}, {dialect}, header=true{extra}"
+            sniffed = con.execute(f"DESCRIBE SELECT * FROM read_csv({options})").fetchall()
             if len(sniffed) == len(names):
                 types = [str(row[1]) for row in sniffed]
+            if any(t.upper().startswith(("DATE", "TIMESTAMP")) for t in types):
+                types = _iso_dates_only(con, options, types)
         except duckdb.Error:
             pass  # read as text; the explicit read below reports the bad row
     columns = ", ".join(
@@ -669,6 +670,24 @@ def _csv_sql(
         f"SELECT CASE WHEN {star} THEN regexp_replace(COLUMNS(*), {strip}, '', 'g') "
         f"ELSE COLUMNS(*) END FROM {base}"
     )
+
+
+def _iso_dates_only(con: duckdb.DuckDBPyConnection, options: str, types: list[str]) -> list[str]:
+    """Sniffed DATE/TIMESTAMP columns stay typed only when the sniffer read them as ISO text;
+    others (``1/28/2017``) are read as text, since the explicit read below would parse them
+    as ISO and fail, and the sniffer's day/month order comes from a sample. Callers parse
+    text dates by the layout their values show (``omnimmm.lifecycle.transactions``)."""
+    row = con.execute(f"SELECT DateFormat, TimestampFormat FROM sniff_csv({options})").fetchall()
+    date_fmt, ts_fmt = row[0] if row else (None, None)
+    iso = (None, "%Y-%m-%d", "%Y-%m-%d %H:%M:%S")
+    out = []
+    for t in types:
+        kind = t.upper()
+        non_iso = (kind == "DATE" and date_fmt not in iso) or (
+            kind.startswith("TIMESTAMP") and ts_fmt not in iso
+        )
+        out.append("VARCHAR" if non_iso else t)
+    return out
 
 
 def _csv_header(src: Path, fmt: TableFormat, what: str) -> list[str]:

@@ -51,6 +51,7 @@ import pandas as pd
 
 from omnimmm.data.tables import register_duckdb
 from omnimmm.errors import DataError
+from omnimmm.lifecycle.transactions import timestamp_sql
 
 __all__ = [
     "CAMPAIGN_WINDOWS",
@@ -146,12 +147,8 @@ def load_campaigns(
                 f"columns found: {sorted(present)}"
             )
 
-    def ts(name: str) -> str:
-        src = _q(name)
-        kind = present[name]
-        if kind.startswith("TIMESTAMP") or kind == "DATE":
-            return f"CAST({src} AS TIMESTAMP)"
-        return f"TRY_CAST(nullif(trim(CAST({src} AS VARCHAR)), '') AS TIMESTAMP)"
+    def ts(name: str) -> str:  # ISO, other layouts, Unix time: as the purchase log reads them
+        return timestamp_sql(con, sql, name, present[name])
 
     has_redeemed = cols.redeemed_at in present
     has_treated = cols.treated in present

@@ -397,6 +397,7 @@ def fit_models(client: Any, job: Job, plan: CutoffPlan, target: Target,
     sample = gather(client, _columns, job, earlier, h, target,
                      "all" if share >= 1.0 else f"share={share}", [*names, target])  # fmt: skip
     xs, ys = sample[names].to_numpy(dtype=float), sample[target].to_numpy(dtype=np.int64)
+    require_both_classes(ys, target, earlier, h, "the transactions")
     base = None
     if any(m.btyd_base for m in models) and BTYDBase.usable(names, xs):
         base = BTYDBase(names).fit(xs, ys)

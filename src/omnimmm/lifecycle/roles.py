@@ -25,7 +25,12 @@ row is one unit). The mapping says so in its notes.
 An event log (Taobao's ``behavior_type`` of pv/cart/fav/buy, RetailRocket's ``event`` of
 view/addtocart/transaction) is read as its purchases: a column named as an event type
 (:data:`ALIASES` ``event``) whose sampled values include a purchase (:data:`PURCHASE_EVENTS`)
-is the ``event`` role, and the loader keeps only the rows whose event is a purchase.
+is the ``event`` role, and the loader keeps only the rows whose event is a purchase. A log
+whose purchase event has another name or a code (Tianchi's ``behavior_type`` 1-4, where 4 is
+a purchase) names it after the column: ``--event-col behavior_type=4``
+(:func:`event_column`); ``--event-col none`` reads every row as a purchase. A column named as
+an event type whose values are integer codes, none of them a purchase, is refused rather
+than read as purchases; one with other text values is left unused, with a note.
 
 A log with no amount at all (visits, check-ins, a purchase log exported without values) is
 still a history of purchases: the amount role is then :data:`ROW_COUNT`, every row counts 1,
@@ -91,6 +96,30 @@ PURCHASE_EVENTS: tuple[str, ...] = (
     "付款",
     "成交",
 )
+#: ``--event-col`` value that reads every row as a purchase (no event column).
+NO_EVENT = "none"
+
+
+def event_column(spec: str, names: Sequence[str] = ()) -> tuple[str, tuple[str, ...]]:
+    """The column of an event-column spec and the values (lower case) that mark a purchase.
+
+    ``behavior_type`` -> ``("behavior_type", PURCHASE_EVENTS)``; ``behavior_type=4`` ->
+    ``("behavior_type", ("4",))``; ``event=Paid, Shipped`` -> ``("event", ("paid",
+    "shipped"))``. A spec that is itself one of ``names`` (a column whose name holds ``=``)
+    is that column.
+    """
+    if spec in names or "=" not in spec:
+        return spec, PURCHASE_EVENTS
+    column, _, values = spec.partition("=")
+    listed = tuple(v.strip().lower() for v in values.split(",") if v.strip())
+    if not column.strip() or not listed:
+        raise DataError(
+            f"event column '{spec}': expected COLUMN or COLUMN=VALUE[,VALUE...] (the values "
+            "that mark a purchase, e.g. behavior_type=4)"
+        )
+    return column.strip(), listed
+
+
 #: Optional roles of a points programme, inferred only by readers that ask for them
 #: (``infer_roles(..., roles=ROLES + POINTS_ROLES)``, see :mod:`omnimmm.lifecycle.points`).
 POINTS_ROLES: tuple[str, ...] = ("points_earned", "points_redeemed")
@@ -116,6 +145,9 @@ PRICE_ALIASES: tuple[str, ...] = (
     "sale_price",
     "selling_price",
     "price_per_unit",
+    "final_unit_price",  # JD.com's price paid, beside its list price original_unit_price
+    "final_price",
+    "paid_price",
     "单价",
     "价格",
     "售价",
@@ -195,6 +227,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "transaction_datetime",
         "purchase_date",
         "purchase_time",
+        "purchase_timestamp",
+        "order_purchase_timestamp",  # Olist, beside its approval and delivery dates
         "created_at",
         "create_time",
         "created_time",
@@ -335,7 +369,9 @@ _HINTS: dict[str, re.Pattern[str]] = {
     "customer_id": re.compile(
         r"customer|cust|member|household|client|user|buyer|shopper|visitor|会员|客户|用户|顾客"
     ),
-    "ts": re.compile(r"date|time|_ts$|^ts_|日期|时间"),
+    # _dt: Ta Feng's TRANSACTION_DT, a warehouse export's partition day dt (a hint only: a
+    # column named as a timestamp outright, pay_time, wins over it)
+    "ts": re.compile(r"date|time|_ts$|^ts_|_dt$|^dt$|日期|时间"),
     "amount": re.compile(r"amount|sales|revenue|value|spend|gmv|金额|销售额"),
 }
 #: A name ending like an identifier or a category is never an amount by a name hint alone
@@ -555,6 +591,8 @@ def infer_roles(
         column could fill (the message lists candidates and the flag to choose).
     """
     given = dict(given or {})
+    if str(given.get("event") or "").strip().lower() == NO_EVENT:
+        given["event"] = None  # every row is a purchase
     unknown = sorted(set(given) - set(roles) - ({QUANTITY} if "amount" in roles else set()))
     if unknown:
         raise DataError(f"column map: unknown role(s) {unknown}; accepted roles are {list(roles)}")
@@ -566,7 +604,7 @@ def infer_roles(
     for role, name in given.items():
         if name is None:
             continue
-        if name not in names:
+        if (event_column(name, names)[0] if role == "event" else name) not in names:
             raise DataError(
                 f"{label} has no column '{name}' (the {ROLE_LABEL[role]} column, {flag(role)}). "
                 f"Columns found: {names}.\n"
@@ -605,6 +643,9 @@ def infer_roles(
             notes += [note] if note else []
         else:
             found, step = _candidates(role, free, sample, types)
+            if len(found) > 1 and role in ("customer_id", "ts"):
+                found, note = _narrow(role, found, sample)
+                notes += [note] if note else []
         if role == "amount" and not found:
             columns[role], how[role] = ROW_COUNT, "no amount column"
             notes.append(_counted(names))
@@ -618,6 +659,8 @@ def infer_roles(
             )
         elif role in REQUIRED_ROLES:
             raise _missing(role, names, label)
+        elif role == "event":
+            notes += _unread_events(free, sample, label)
     ordered = {r: columns[r] for r in (*roles, QUANTITY) if r in columns}
     return RoleMapping(ordered, {r: how[r] for r in ordered}, tuple(notes))
 
@@ -656,6 +699,67 @@ def _candidates(
         and epoch_unit(_text(sample[c])) is None  # numbers are a timestamp by name only
         and ts_format(_text(sample[c])) is not None  # by values alone: every value a date
     ], "values"
+
+
+def _narrow(role: str, found: list[str], sample: pd.DataFrame) -> tuple[list[str], str | None]:
+    """One of several candidates when the others are not rivals, with the note saying so.
+
+    * customer key: the one column whose name ends like an identifier (``CUST_CODE``
+      beside ``CUST_LIFESTAGE`` and ``CUST_PRICE_SENSITIVITY``, dunnhumby's attributes of
+      the customer);
+    * timestamp: the finest of columns that hold the same days (JD's ``order_date`` and
+      ``order_time``: one moment, with and without its time of day).
+
+    Otherwise ``found`` unchanged (the caller refuses and lists them)."""
+    if role == "customer_id":
+        ids = [c for c in found if _ID_SUFFIX.search(c.strip().lower())]
+        if len(ids) != 1:
+            return found, None
+        others = [c for c in found if c != ids[0]]
+        return ids, (
+            f"customer key: '{ids[0]}' rather than {others}: its name ends like an identifier, "
+            f"theirs like attributes of the customer; choose with {flag(role)}"
+        )
+    parsed = {c: _sample_times(sample[c]) for c in found}
+    if any(p is None for p in parsed.values()):
+        return found, None
+    days = [p.dt.normalize() for p in parsed.values() if p is not None]
+    same = all(bool((d == days[0]).mean() >= 0.99) for d in days[1:])
+    if not same:
+        return found, None
+    fine = {c: int((p.dt.normalize() != p).sum()) for c, p in parsed.items() if p is not None}
+    best = max(found, key=lambda c: fine[c])
+    if sum(v == fine[best] for v in fine.values()) > 1:
+        return found, None
+    others = [c for c in found if c != best]
+    return [best], (
+        f"timestamp: '{best}' rather than {others}: they hold the same days, and '{best}' also "
+        f"the time of day; choose with {flag(role)}"
+    )
+
+
+#: How a customer key's name ends (``CUST_CODE``, ``member_no``, ``UserKey``), against an
+#: attribute of the customer (``CUST_LIFESTAGE``, ``customer_segment``).
+_ID_SUFFIX = re.compile(r"(?:^|[\s_\-.])(?:id|code|key|no|nr|number|num|sk)$|(?<=[a-z])id$")
+
+
+def _sample_times(values: pd.Series) -> pd.Series | None:
+    """A sampled timestamp column as datetimes (None when a value does not parse)."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        out = pd.to_datetime(values)
+    else:
+        text = values.astype(str).str.strip()
+        vals = text.tolist()
+        fmt = ts_format(vals)
+        unit = epoch_unit(vals) if fmt is None else None
+        if unit is not None:
+            out = pd.to_datetime(pd.to_numeric(text, errors="coerce"), unit=unit, errors="coerce")
+        elif fmt is not None:
+            out = pd.to_datetime(text, format=None if fmt == "iso" else fmt, errors="coerce")
+        else:
+            return None
+    out = out.dt.tz_localize(None) if out.dt.tz is not None else out
+    return None if out.isna().any() else out.reset_index(drop=True)
 
 
 def _unique_key(free: list[str], sample: pd.DataFrame, types: Mapping[str, str]) -> list[str]:
@@ -714,6 +818,38 @@ def _counted(names: list[str]) -> str:
         f"count purchase rows and expected_revenue is in rows, not money; propensities need no "
         f"money. Name the amount with {flag('amount')} COLUMN"
     )
+
+
+def _unread_events(free: list[str], sample: pd.DataFrame, label: str) -> list[str]:
+    """Columns named as an event type that hold no purchase value: integer codes (Tianchi's
+    1-4) are refused, since reading every view as a purchase would score nonsense; other
+    values (a promotion's name) leave the column unused, with a note."""
+    out = []
+    for c in (c for c in free if _norm(c) in _ALIAS_NORM["event"]):
+        seen = sorted({v.lower() for v in _text(sample[c])})
+        if not seen or len(seen) > 50:
+            continue
+        # a few small integers (Tianchi's 1-4), not a festival's number (618, 1111)
+        codes = len(seen) >= 2 and all(v.isdigit() and int(v) <= 20 for v in seen)
+        hint = f"{flag('event')} '{c}=VALUE'"
+        if codes:
+            raise DataError(
+                f"{label}: column '{c}' looks like an event type coded as numbers {seen[:20]}, "
+                f"and omnimmm cannot tell which code is a purchase.\n"
+                + numbered(
+                    [
+                        f"name the purchase code: {hint} (Tianchi's behavior_type: "
+                        f"{flag('event')} '{c}=4')",
+                        f"or read every row as a purchase: {flag('event')} {NO_EVENT}",
+                    ]
+                )
+            )
+        out.append(
+            f"event type: '{c}' is named as one, but none of its values {seen[:10]} is a purchase "
+            f"({', '.join(PURCHASE_EVENTS[:6])}, ...), so every row is read as a purchase; if "
+            f"it is an event log, name the purchase value: {hint}"
+        )
+    return out
 
 
 def _ambiguous(role: str, found: list[str], label: str) -> DataError:

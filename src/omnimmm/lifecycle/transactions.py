@@ -25,10 +25,12 @@ from omnimmm.data import duck
 from omnimmm.data.tables import register_duckdb
 from omnimmm.errors import DataError, numbered
 from omnimmm.lifecycle.roles import (
+    NO_EVENT,
     PURCHASE_EVENTS,
     ROW_COUNT,
     RoleMapping,
     epoch_unit,
+    event_column,
     infer_roles,
     ts_format,
 )
@@ -303,7 +305,8 @@ def _resolve(cols: ColumnMap, types: dict[str, str], label: str) -> dict[str, st
         name = getattr(cols, role)
         if name is None:
             continue
-        if name in types or (role == "amount" and name == ROW_COUNT):
+        column = event_column(name, list(types))[0] if role == "event" else name
+        if column in types or (role == "amount" and name == ROW_COUNT):
             found[role] = name
         elif role in REQUIRED or name != getattr(defaults, role):
             raise DataError(
@@ -384,7 +387,7 @@ def load_transactions(
         keep.append(f"({ts_expr} < {_sql_ts(stop)} OR {ts_expr} IS NULL)")
     not_purchases = 0
     if "event" in role:
-        purchase = _purchase_sql(role["event"])
+        purchase = _purchase_sql(*event_column(role["event"], list(types)))
         keep.append(purchase)
         not_purchases = _count_not_purchases(con, sql, purchase, keep[:-1])
     where = f"WHERE {' AND '.join(keep)}" if keep else ""
@@ -403,16 +406,15 @@ def load_transactions(
     if not_purchases:
         n_read = int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]) + removed
         kind = {"not_a_purchase": not_purchases}
-        notes += left_out_notes(
-            kind, n_read + not_purchases, {"not_a_purchase": f"'{role['event']}'"}
-        )
+        event = event_column(role["event"], list(types))[0]
+        notes += left_out_notes(kind, n_read + not_purchases, {"not_a_purchase": f"'{event}'"})
         left_out = {**left_out, **kind}
         removed += not_purchases
 
     # fetchall, not fetchone: DuckDB 2 keeps a half-read result open and refuses further work
     (n, lo, hi) = con.execute(f"SELECT count(*), min(ts), max(ts) FROM {table}").fetchall()[0]
     if n == 0 and not_purchases:
-        raise _no_purchase(con, sql, label, role["event"])
+        raise _no_purchase(con, sql, label, *event_column(role["event"], list(types)))
     if n == 0:
         raise DataError(f"{label} has no transactions" + (f" before {until}" if until else ""))
     end = pd.Timestamp(hi).normalize() + pd.Timedelta(days=1)
@@ -422,9 +424,9 @@ def load_transactions(
                             cols, left_out, notes, removed)  # fmt: skip
 
 
-def _purchase_sql(column: str) -> str:
-    """SQL condition: the row's event is a purchase (see PURCHASE_EVENTS)."""
-    listed = ", ".join(duck.sql_string(v) for v in PURCHASE_EVENTS)
+def _purchase_sql(column: str, purchases: tuple[str, ...] = PURCHASE_EVENTS) -> str:
+    """SQL condition: the row's event is a purchase (one of ``purchases``, lower case)."""
+    listed = ", ".join(duck.sql_string(v) for v in purchases)
     return f"lower(trim(CAST({_quote(column)} AS VARCHAR))) IN ({listed})"
 
 
@@ -437,7 +439,9 @@ def _count_not_purchases(
     return int(con.execute(q).fetchall()[0][0])
 
 
-def _no_purchase(con: duckdb.DuckDBPyConnection, sql: str, label: str, column: str) -> DataError:
+def _no_purchase(
+    con: duckdb.DuckDBPyConnection, sql: str, label: str, column: str, purchases: tuple[str, ...]
+) -> DataError:
     """The refusal of an event log with no purchase row (the values it holds instead)."""
     seen = con.execute(
         f"SELECT DISTINCT CAST({_quote(column)} AS VARCHAR) FROM {sql} LIMIT 10"
@@ -445,8 +449,8 @@ def _no_purchase(con: duckdb.DuckDBPyConnection, sql: str, label: str, column: s
     return DataError(
         f"{label} has no transactions: column '{column}' (the event type, --event-col) holds "
         f"no purchase, only {[s[0] for s in seen]}; purchase rows are marked one of "
-        f"{list(PURCHASE_EVENTS)}. Rename the purchase event, or drop the column if every row "
-        "is a purchase"
+        f"{list(purchases)}. Name the purchase value with --event-col '{column}=VALUE', or "
+        f"read every row as a purchase with --event-col {NO_EVENT}"
     )
 
 
