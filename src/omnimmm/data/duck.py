@@ -18,12 +18,17 @@ from typing import Any
 
 import duckdb
 
-__all__ = ["connect", "spill_directory", "sql_string"]
+__all__ = ["connect", "spill_directory", "sql_ident", "sql_string"]
 
 
 def sql_string(value: object) -> str:
     """``value`` (a path, a name, a pattern) as a SQL string literal, quotes doubled."""
     return "'" + str(value).replace("'", "''") + "'"
+
+
+def sql_ident(name: str) -> str:
+    """A column or table name as a quoted SQL identifier, double quotes doubled."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def spill_directory() -> Path:

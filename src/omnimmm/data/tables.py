@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 import numpy as np
 import pandas as pd
 
+from omnimmm.data.duck import sql_ident as _q
 from omnimmm.data.duck import sql_string
 from omnimmm.errors import DataError
 
@@ -546,10 +547,6 @@ def _read_parquet(src: Path, what: str, fmt: TableFormat) -> pd.DataFrame:
 
 
 # --- DuckDB ---------------------------------------------------------------------------------
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def register_duckdb(

@@ -30,6 +30,7 @@ import duckdb
 import pandas as pd
 
 from omnimmm.data import duck
+from omnimmm.data.duck import sql_ident as _q
 from omnimmm.errors import DataError
 from omnimmm.lifecycle.transactions import timestamp_sql  # the lifecycle reader's layouts
 
@@ -90,10 +91,6 @@ class JourneyData:
     notes: list[str] = field(default_factory=list)
     has_redemptions: bool = False  # a table ``redemptions`` (cid, ts, campaign)
     resolved: bool = False  # customers joined by identity resolution
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _register(con: duckdb.DuckDBPyConnection, src: Source, view: str, what: str) -> None:

@@ -49,6 +49,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from omnimmm.data.duck import sql_ident as _q
 from omnimmm.data.tables import register_duckdb
 from omnimmm.errors import DataError
 from omnimmm.lifecycle.transactions import timestamp_sql
@@ -88,10 +89,6 @@ class CampaignTable:
     source: str
     has_redeemed: bool
     n_contacts: int
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def load_campaigns(

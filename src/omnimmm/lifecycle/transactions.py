@@ -22,6 +22,7 @@ import duckdb
 import pandas as pd
 
 from omnimmm.data import duck
+from omnimmm.data.duck import sql_ident as _quote
 from omnimmm.data.tables import register_duckdb
 from omnimmm.errors import DataError, numbered
 from omnimmm.lifecycle.roles import (
@@ -181,10 +182,6 @@ def _try_cast(column: str, source_type: str, target: str) -> str:
     giving NULL."""
     inner = f"trim({column})" if source_type.startswith("VARCHAR") else column
     return f"TRY_CAST({inner} AS {target})"
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _sample_roles(
