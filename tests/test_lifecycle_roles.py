@@ -278,8 +278,10 @@ def test_an_event_log_coded_as_numbers_is_refused_until_its_purchase_code_is_nam
     d = _log()
     n = len(d)
     codes = (np.arange(n) % 4) + 1
+    hours = pd.to_datetime(d["when"]) + pd.to_timedelta(np.arange(n) % 24, unit="h")
     tianchi = pd.DataFrame({"user_id": d["cust"], "item_id": np.arange(n) + 10_000,
-                            "behavior_type": codes, "time": d["when"]})  # fmt: skip
+                            "behavior_type": codes,
+                            "time": hours.dt.strftime("%Y-%m-%d %H")})  # fmt: skip
     path = tmp_path / "tianchi.csv"
     tianchi.to_csv(path, index=False)
     # read as it stands, every view would count as a purchase: refused, with the way out
@@ -290,7 +292,7 @@ def test_an_event_log_coded_as_numbers_is_refused_until_its_purchase_code_is_nam
     assert t.n_rows == int((codes == 4).sum())
     assert t.left_out == {"not_a_purchase": int((codes != 4).sum())}
     assert any("not a purchase in 'behavior_type'" in note for note in t.notes)
-    assert sorted(t.frame()["ts"]) == sorted(pd.to_datetime(d["when"][codes == 4]))
+    assert sorted(t.frame()["ts"]) == sorted(hours[codes == 4])  # hour stamps, 2014-12-06 02
     assert load_transactions(path, columns={"event": "behavior_type=3, 4"}).n_rows == int(
         (codes >= 3).sum()
     )

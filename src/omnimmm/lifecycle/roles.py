@@ -392,6 +392,7 @@ EPOCH_RANGE: dict[str, tuple[float, float]] = {
 _FORMATS: tuple[str, ...] = (
     "%Y%m%d",
     "%Y%m%d %H:%M:%S",
+    "%Y-%m-%d %H",  # Tianchi's hour stamps, 2014-12-06 02
     "%Y/%m/%d %H:%M:%S",
     "%Y/%m/%d %H:%M",
     "%Y/%m/%d",
