@@ -213,7 +213,13 @@ def test_timestamps_are_read_as_the_lifecycle_reader_reads_them(tmp_path: Path) 
         data = load_journeys(tmp_path / f"t_{name}.csv", tmp_path / f"c_{name}.csv")
         got[name] = [data.con.execute(f"select cid, ts from {table} order by cid, ts").df()
                      for table in ("touches", "conversions")]  # fmt: skip
-    for name, same in (("epoch", "iso"), ("us", "iso"), ("us_day", "iso_day")):
+    # zoned times (Parquet, or frames) keep their wall-clock time, as zoned text does
+    zt, zc = (f.assign(ts=f["ts"].dt.tz_localize("Asia/Shanghai")) for f in (t, c))
+    zt.to_parquet(tmp_path / "t_zoned.parquet")
+    data = load_journeys(tmp_path / "t_zoned.parquet", zc)
+    got["zoned"] = [data.con.execute(f"select cid, ts from {table} order by cid, ts").df()
+                    for table in ("touches", "conversions")]  # fmt: skip
+    for name, same in (("epoch", "iso"), ("us", "iso"), ("us_day", "iso_day"), ("zoned", "iso")):
         for a, b in zip(got[same], got[name], strict=True):
             pd.testing.assert_frame_equal(a, b)
     bad = layouts["us"][0].copy()

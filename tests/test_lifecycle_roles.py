@@ -358,6 +358,24 @@ def test_rivals_that_are_not_rivals_are_told_apart_and_real_ones_still_refused()
         infer_roles(two_keys)
 
 
+def test_zoned_timestamps_keep_their_wall_clock_time_whatever_the_machine(tmp_path):
+    # a Double 11 purchase at 00:30 Beijing time is on 11 November, not on the 10th (UTC)
+    d = _log()
+    when = pd.to_datetime(d["when"]) + pd.Timedelta(minutes=30)
+    when.iloc[0] = pd.Timestamp("2024-11-11 00:30")
+    frames = {
+        "named zone": d.assign(when=when.dt.tz_localize("Asia/Shanghai")),
+        "fixed offset": d.assign(when=pd.to_datetime(when.dt.strftime("%Y-%m-%d %H:%M+08:00"))),
+    }
+    for name, frame in frames.items():
+        path = tmp_path / f"{name.replace(' ', '_')}.parquet"
+        frame.to_parquet(path)
+        for source in (path, frame):
+            got = load_transactions(source).frame()["ts"]
+            assert sorted(got) == sorted(when), (name, type(source))
+            assert pd.Timestamp("2024-11-11 00:30") in set(got)
+
+
 def test_a_unique_customer_key_wins_over_a_per_order_customer_id():
     # Olist's orders joined with its customers: customer_id is one per order
     olist = pd.DataFrame({

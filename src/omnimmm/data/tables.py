@@ -44,7 +44,7 @@ from omnimmm.errors import DataError
 if TYPE_CHECKING:
     import duckdb
 
-__all__ = ["TableFormat", "read_frame", "register_duckdb", "sniff_table"]
+__all__ = ["TableFormat", "read_frame", "register_duckdb", "sniff_table", "wall_clock"]
 
 _SAMPLE_BYTES = 1 << 16
 _DELIMITERS = (",", ";", "\t", "|")
@@ -247,6 +247,42 @@ def _sniff_numbers(cells: list[str], delimiter: str) -> tuple[str | None, str]:
         if has_dots or not three:
             return (".", ",") if has_dots else (None, ",")
     return ("," if any(_THOUSANDS.match(c) for c in cells) else None), "."
+
+
+def _wall_clock_columns(path: Path) -> str:
+    """The select list of a Parquet file whose zoned timestamps become their wall-clock time
+    in their own zone (a purchase at 00:30 Beijing time on 11 November stays on the 11th),
+    whatever the machine's zone; ``*`` when it has none. Zoned text is read the same way
+    (see ``omnimmm.lifecycle.roles``)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        schema = pq.read_schema(path)
+    except (OSError, pa.ArrowException):
+        return "*"  # DuckDB's read reports the file
+    swaps = []
+    for f in schema:
+        zone = getattr(f.type, "tz", None) if pa.types.is_timestamp(f.type) else None
+        if not zone:
+            continue
+        offset = re.fullmatch(r"([+-])(\d{2}):?(\d{2})", zone)
+        if offset:  # a fixed offset (+08:00): DuckDB's zones are names
+            minutes = (1 if offset[1] == "+" else -1) * (int(offset[2]) * 60 + int(offset[3]))
+            wall = f"timezone('UTC', {_q(f.name)}) + INTERVAL {minutes} MINUTE"
+        else:
+            wall = f"timezone({sql_string(zone)}, {_q(f.name)})"
+        swaps.append(f"{wall} AS {_q(f.name)}")
+    return f"* REPLACE ({', '.join(swaps)})" if swaps else "*"
+
+
+def wall_clock(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every zoned datetime column as its wall-clock time in its own zone
+    (what :func:`register_duckdb` does for Parquet), so DuckDB does not convert it to UTC."""
+    zoned = [c for c in frame.columns if isinstance(frame[c].dtype, pd.DatetimeTZDtype)]
+    if not zoned:
+        return frame
+    return frame.assign(**{str(c): frame[c].dt.tz_localize(None) for c in zoned})
 
 
 def _parquet_files(folder: Path) -> Iterator[Path]:
@@ -593,9 +629,11 @@ def register_duckdb(
     src = Path(path)
     fmt = sniff_table(src, what=what)
     if fmt.kind == "parquet":
-        sql = f"SELECT * FROM read_parquet({sql_string(src)})"
+        sql = f"SELECT {_wall_clock_columns(src)} FROM read_parquet({sql_string(src)})"
     elif fmt.kind == "parquet_dir":
-        sql = f"SELECT * FROM read_parquet({sql_string(src / '**' / '*.parquet')}, hive_partitioning=true)"
+        first = next(_parquet_files(src))
+        sql = (f"SELECT {_wall_clock_columns(first)} FROM "
+               f"read_parquet({sql_string(src / '**' / '*.parquet')}, hive_partitioning=true)")  # fmt: skip
     elif (
         fmt.kind == "csv"
         and fmt.encoding in ("utf-8", "utf-8-sig")
@@ -723,6 +761,6 @@ def _register_frame(
                     "rename them so each column has its own name")  # fmt: skip
     frame.columns = pd.Index([n or f"column{i}" for i, n in enumerate(names)], dtype=object)
     holder = f"omni_frame_{uuid.uuid4().hex[:12]}"
-    con.register(holder, frame)
+    con.register(holder, wall_clock(frame))
     con.execute(f"CREATE OR REPLACE TEMP VIEW {_q(view)} AS SELECT * FROM {_q(holder)}")
     return sniff_table(src, what=what)

@@ -95,7 +95,9 @@ class JourneyData:
 
 def _register(con: duckdb.DuckDBPyConnection, src: Source, view: str, what: str) -> None:
     if isinstance(src, pd.DataFrame):
-        con.register(view, src)
+        from omnimmm.data.tables import wall_clock
+
+        con.register(view, wall_clock(src))
         return
     from omnimmm.data.tables import register_duckdb
 

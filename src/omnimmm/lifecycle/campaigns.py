@@ -50,7 +50,7 @@ import duckdb
 import pandas as pd
 
 from omnimmm.data.duck import sql_ident as _q
-from omnimmm.data.tables import register_duckdb
+from omnimmm.data.tables import register_duckdb, wall_clock
 from omnimmm.errors import DataError
 from omnimmm.lifecycle.transactions import timestamp_sql
 
@@ -115,7 +115,7 @@ def load_campaigns(
     cols = columns or CampaignColumns()
     if isinstance(source, pd.DataFrame):
         view = f"omni_camp_src_{uuid.uuid4().hex[:12]}"
-        con.register(view, source)
+        con.register(view, wall_clock(source))
         sql, label, frame = view, "the campaigns frame", True
     else:
         view = f"omni_camp_src_{uuid.uuid4().hex[:12]}"

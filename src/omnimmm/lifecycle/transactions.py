@@ -23,7 +23,7 @@ import pandas as pd
 
 from omnimmm.data import duck
 from omnimmm.data.duck import sql_ident as _quote
-from omnimmm.data.tables import register_duckdb
+from omnimmm.data.tables import register_duckdb, wall_clock
 from omnimmm.errors import DataError, numbered
 from omnimmm.lifecycle.roles import (
     NO_EVENT,
@@ -212,7 +212,7 @@ def _relation(
     """SQL text for the raw source, a label for messages, and its column types."""
     if isinstance(source, pd.DataFrame):
         view = f"omni_src_{uuid.uuid4().hex[:12]}"
-        con.register(view, source)
+        con.register(view, wall_clock(source))
         sql, label = view, "the transactions frame"
     else:
         # CSV (any common encoding/delimiter), Parquet file or folder, or .xlsx; text cells
