@@ -376,6 +376,20 @@ def test_zoned_timestamps_keep_their_wall_clock_time_whatever_the_machine(tmp_pa
             assert pd.Timestamp("2024-11-11 00:30") in set(got)
 
 
+def test_a_column_named_only_id_is_the_customer_key_when_its_values_repeat():
+    # lifetimes' example_transactions.csv: date, id (the customer), nothing else
+    d = _log()
+    log = pd.DataFrame({"date": d["when"], "id": d["cust"].str[1:].astype(int)})
+    m = infer_roles(log)
+    assert m.columns["customer_id"] == "id" and m.how["customer_id"] == "plain id"
+    assert any("named only 'id' whose values repeat" in note for note in m.notes)
+    # a row's own id never repeats: not a customer key, so the log is refused as before
+    with pytest.raises(DataError, match="no column looks like a customer key"):
+        infer_roles(log.assign(id=np.arange(len(log))))
+    # another customer candidate wins over a plain id
+    assert infer_roles(log.assign(member_id=d["cust"])).columns["customer_id"] == "member_id"
+
+
 def test_a_unique_customer_key_wins_over_a_per_order_customer_id():
     # Olist's orders joined with its customers: customer_id is one per order
     olist = pd.DataFrame({

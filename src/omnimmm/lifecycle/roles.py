@@ -285,9 +285,9 @@ class RoleMapping:
     """The column of each role and how it was found.
 
     ``columns`` maps role -> column for the roles in use; ``how`` says ``"given"``,
-    ``"unique key"``, ``"canonical name"``, ``"alias"`` or ``"name hint"`` (``"values"`` for a
-    timestamp found by its values, ``"unit price"`` or ``"no amount column"`` for the amount)
-    per role in use; ``notes`` lists optional roles left unused because two
+    ``"unique key"``, ``"canonical name"``, ``"alias"``, ``"name hint"`` or ``"plain id"``
+    (``"values"`` for a timestamp found by its values, ``"unit price"`` or ``"no amount
+    column"`` for the amount) per role in use; ``notes`` lists optional roles left unused because two
     columns could fill them.
     """
 
@@ -411,6 +411,13 @@ def infer_roles(
             notes.append(
                 f"{ROLE_LABEL[role]}: not used, {found} could each be it; choose with {flag(role)}"
             )
+        elif role == "customer_id" and (plain := _plain_id(free, sample, types)):
+            columns[role], how[role] = plain, "plain id"
+            notes.append(
+                f"customer key: '{plain}', a column named only 'id' whose values repeat (a "
+                f"row's own id would not), as in lifetimes' example_transactions.csv; choose "
+                f"with {flag(role)}"
+            )
         elif role in REQUIRED_ROLES:
             raise _missing(role, names, label)
         elif role == "event":
@@ -514,6 +521,17 @@ def _sample_times(values: pd.Series) -> pd.Series | None:
             return None
     out = out.dt.tz_localize(None) if out.dt.tz is not None else out
     return None if out.isna().any() else out.reset_index(drop=True)
+
+
+def _plain_id(free: list[str], sample: pd.DataFrame, types: Mapping[str, str]) -> str | None:
+    """The one column named just ``id`` when nothing else can be the customer key and its
+    sampled values repeat: a purchase log's only id that several rows share is the customer's
+    (a row's or an order's own id would be unique, or shared by a few lines only)."""
+    ids = [c for c in free if c.strip().lower() == "id"]
+    if len(ids) != 1 or not _fits("customer_id", sample[ids[0]], types.get(ids[0], "VARCHAR")):
+        return None
+    vals = _text(sample[ids[0]])
+    return ids[0] if len(vals) >= 20 and len(set(vals)) <= 0.8 * len(vals) else None
 
 
 def _unique_key(free: list[str], sample: pd.DataFrame, types: Mapping[str, str]) -> list[str]:
