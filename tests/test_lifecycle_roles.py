@@ -353,9 +353,16 @@ def test_rivals_that_are_not_rivals_are_told_apart_and_real_ones_still_refused()
     olist = jd.assign(order_date=(when + pd.Timedelta(days=3)).dt.strftime("%Y-%m-%d"))
     with pytest.raises(DataError, match=r"2 columns could be the timestamp"):
         infer_roles(olist)
-    two_keys = lgsr.assign(CUST_NO=lgsr["CUST_CODE"].str[::-1])
+    two_keys = lgsr.assign(CUST_NO=np.random.default_rng(1).permutation(lgsr["CUST_CODE"]))
     with pytest.raises(DataError, match=r"could be the customer key: \['CUST_CODE'"):
         infer_roles(two_keys)
+    # one customer numbered twice (BTYD's cdnowElog.csv): either key groups the same rows
+    elog = pd.DataFrame({"masterCustId": d["cust"].str[1:].astype(int) + 1000,
+                         "sampleCustId": d["cust"].str[1:].astype(int) + 1,
+                         "date": when.dt.strftime("%Y%m%d"), "cds": 1, "sales": d["value"]})  # fmt: skip
+    m = infer_roles(elog)
+    assert m.columns["customer_id"] == "masterCustId" and m.columns["amount"] == "sales"
+    assert any("one to one" in note for note in m.notes)
 
 
 def test_zoned_timestamps_keep_their_wall_clock_time_whatever_the_machine(tmp_path):

@@ -473,6 +473,12 @@ def _narrow(role: str, found: list[str], sample: pd.DataFrame) -> tuple[list[str
 
     Otherwise ``found`` unchanged (the caller refuses and lists them)."""
     if role == "customer_id":
+        if _one_to_one(sample, found):  # one customer numbered twice: either groups the same
+            return found[:1], (
+                f"customer key: '{found[0]}' rather than {found[1:]}: they number the same "
+                f"customers one to one (BTYD's cdnowElog: masterCustId, sampleCustId); choose "
+                f"with {flag(role)}"
+            )
         ids = [c for c in found if _ID_SUFFIX.search(c.strip().lower())]
         if len(ids) != 1:
             return found, None
@@ -496,6 +502,19 @@ def _narrow(role: str, found: list[str], sample: pd.DataFrame) -> tuple[list[str
     return [best], (
         f"timestamp: '{best}' rather than {others}: they hold the same days, and '{best}' also "
         f"the time of day; choose with {flag(role)}"
+    )
+
+
+def _one_to_one(sample: pd.DataFrame, found: list[str]) -> bool:
+    """Whether the columns' sampled values pair one to one (each value of one with a single
+    value of every other, and back), with repeats: the same customers under two numberings."""
+    pairs = sample[found].dropna().astype(str)
+    if len(pairs) < 20 or pairs[found[0]].nunique() > 0.8 * len(pairs):
+        return False
+    n = pairs[found[0]].nunique()
+    return all(
+        pairs[c].nunique() == n and len(pairs[[found[0], c]].drop_duplicates()) == n
+        for c in found[1:]
     )
 
 
