@@ -390,6 +390,9 @@ def test_a_column_named_only_id_is_the_customer_key_when_its_values_repeat():
     m = infer_roles(log)
     assert m.columns["customer_id"] == "id" and m.how["customer_id"] == "plain id"
     assert any("named only 'id' whose values repeat" in note for note in m.notes)
+    # PyMC-Marketing's CDNOW example: _id, id, date, cds_bought, spent
+    pmm = log.assign(_id=log["id"] + 1000, cds_bought=1, spent=d["value"])
+    assert infer_roles(pmm).columns == {"customer_id": "id", "ts": "date", "amount": "spent"}
     # a row's own id never repeats: not a customer key, so the log is refused as before
     with pytest.raises(DataError, match="no column looks like a customer key"):
         infer_roles(log.assign(id=np.arange(len(log))))

@@ -159,6 +159,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "total_sales",
         "gmv",
         "spend",
+        "spent",  # PyMC-Marketing's CDNOW example: _id, id, date, cds_bought, spent
+        "amount_spent",
         "net_sales",
         "net_amount",
         "sales_amount",
