@@ -400,6 +400,22 @@ def test_a_column_named_only_id_is_the_customer_key_when_its_values_repeat():
     assert infer_roles(log.assign(member_id=d["cust"])).columns["customer_id"] == "member_id"
 
 
+def test_a_gzipped_log_is_read_as_it_is(tmp_path):
+    import gzip
+
+    from omnimmm.lifecycle.distributed_input import input_files, is_csv
+
+    d = _log()
+    log = pd.DataFrame({"member_id": d["cust"], "order_date": d["when"], "sales": d["value"]})
+    log.to_csv(tmp_path / "orders.csv", index=False)
+    packed = tmp_path / "orders.csv.gz"
+    packed.write_bytes(gzip.compress((tmp_path / "orders.csv").read_bytes()))
+    plain, got = load_transactions(tmp_path / "orders.csv"), load_transactions(packed)
+    assert got.roles.columns == plain.roles.columns
+    pd.testing.assert_frame_equal(got.frame(), plain.frame())
+    assert is_csv(packed) and input_files(packed) == [packed]  # the Dask path streams it too
+
+
 def test_a_unique_customer_key_wins_over_a_per_order_customer_id():
     # Olist's orders joined with its customers: customer_id is one per order
     olist = pd.DataFrame({

@@ -164,7 +164,8 @@ def _bad_files(tmp_path):
     (tmp_path / "book.xlsb").write_bytes(b"PK\x03\x04junk")
     (tmp_path / "sheet.numbers").write_bytes(b"PK\x03\x04junk")
     (tmp_path / "page.xls").write_text("<html><table><tr><td>1</td></tr></table></html>")
-    (tmp_path / "data.csv.gz").write_bytes(gzip.compress(b"a,b\n1,2\n"))
+    (tmp_path / "data.csv.bz2").write_bytes(b"BZh91AY&SY" + b"\x00" * 40)
+    (tmp_path / "book.xlsx.gz").write_bytes(gzip.compress(b"PK\x03\x04[Content_Types].xml"))
     with zipfile.ZipFile(tmp_path / "archive.zip", "w") as z:
         z.writestr("inside.csv", "a,b\n1,2\n")
     (tmp_path / "binary.csv").write_bytes(bytes(range(256)) * 4)
@@ -180,7 +181,8 @@ def _bad_files(tmp_path):
         "book.xlsb": r"binary Excel \(.xlsb\) is not read",
         "sheet.numbers": "Apple Numbers files are not read",
         "page.xls": r"legacy Excel \(.xls\) is not read",
-        "data.csv.gz": "a compressed file: decompress it first",
+        "data.csv.bz2": "a bzip2/xz file: decompress it first",
+        "book.xlsx.gz": "a gzipped file that holds no CSV: decompress it first",
         "archive.zip": "a zip archive, not a table: unzip it",
         "binary.csv": "not text in UTF-8, GB18030 or UTF-16",
         "fake.parquet": "not a Parquet file",
@@ -204,6 +206,28 @@ def test_bad_files_are_one_named_data_error(tmp_path):
             assert message.startswith(f"{path}: transactions file (--transactions): "), message
             assert pytest.importorskip("re").search(expected, message), (name, message)
             assert "\n" not in message and "Traceback" not in message
+
+
+def test_a_gzipped_csv_reads_as_the_csv_inside(tmp_path):
+    text = 'customer_id;ts;amount\n001;1/28/2017;"1.234,50"\n002;2/13/2017;7,25\n'
+    for name, data in (("plain.csv", text.encode()),
+                       ("packed.csv.gz", gzip.compress(text.encode())),
+                       ("packed_without_extension", gzip.compress(text.encode())),
+                       ("gb18030.csv.gz", gzip.compress(text.replace("amount", "金额")
+                                                        .encode("gb18030")))):  # fmt: skip
+        (tmp_path / name).write_bytes(data)
+    plain = read_frame(tmp_path / "plain.csv", as_text=True)
+    assert sniff_table(tmp_path / "packed.csv.gz").compression == "gzip"
+    for name in ("packed.csv.gz", "packed_without_extension", "gb18030.csv.gz"):
+        got = read_frame(tmp_path / name, as_text=True)
+        assert got.iloc[:, :2].equals(plain.iloc[:, :2]) and got.iloc[:, 2].tolist() == [
+            "1234.50", "7.25"]  # fmt: skip
+        for as_text in (True, False):
+            con = duckdb.connect()
+            register_duckdb(con, tmp_path / name, "v", as_text=as_text)
+            rows = con.execute("SELECT * FROM v").fetchall()
+            assert str(rows[0][0]) in (("001",) if as_text else ("001", "1"))
+            assert len(rows) == 2 and str(rows[1][1]) == "2/13/2017", (name, as_text, rows)
 
 
 def test_html_saved_as_csv_is_named(tmp_path):

@@ -9,14 +9,14 @@ same everywhere and fail with one named paragraph instead of a parser's tracebac
   export such as CDNOW's, when no delimiter splits the header); thousands separators
   (``"3,860.00"``) removed
   from numeric-looking cells; a semicolon file that writes decimals as ``1.234,5`` is read
-  with decimal commas;
+  with decimal commas; gzipped (``orders.csv.gz``, or any name) and read as it is;
 - Parquet, a single file or a folder of ``*.parquet`` files (hive partitions become columns);
 - Excel ``.xlsx``/``.xlsm`` through openpyxl: the named sheet; else the first, or every
   sheet stacked in order when all of them have the first one's header (a log split into one
   sheet a year, as UCI's Online Retail II is).
 
-Legacy Excel (``.xls``, ``.xlsb``), Numbers, OpenDocument, compressed and HTML files are
-recognised by their first bytes and rejected with what to save instead.
+Legacy Excel (``.xls``, ``.xlsb``), Numbers, OpenDocument, zip/bzip2/xz archives and HTML
+files are recognised by their first bytes and rejected with what to save instead.
 
 :func:`register_duckdb` gives the lifecycle's DuckDB path a view over the same table without
 loading a big UTF-8 CSV or Parquet folder into pandas.
@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import codecs
 import csv
+import gzip
 import io
 import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import IO, TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -96,6 +97,8 @@ class TableFormat:
     decimal
         Decimal mark of numeric text cells: ``","`` for files such as ``1.234,5;...``,
         otherwise ``"."``.
+    compression
+        ``"gzip"`` for a gzipped CSV (``orders.csv.gz``, read as it is); ``None`` otherwise.
     """
 
     kind: Literal["csv", "parquet", "parquet_dir", "excel"]
@@ -104,6 +107,7 @@ class TableFormat:
     thousands: str | None = None
     sheet: str | None = None
     decimal: str = "."
+    compression: Literal["gzip"] | None = None
 
 
 def _fail(path: Path, what: str, problem: str) -> DataError:
@@ -131,7 +135,7 @@ def sniff_table(path: str | Path, *, what: str = "data file") -> TableFormat:
     ------
     DataError
         Naming the file and ``what``: missing, empty, a format that is not read (``.xls``,
-        ``.xlsb``, ``.numbers``, compressed, HTML), text in no supported encoding, or a folder
+        ``.xlsb``, ``.numbers``, zip/bzip2/xz, HTML), text in no supported encoding, or a folder
         without Parquet files.
     """
     src = Path(path)
@@ -149,8 +153,14 @@ def sniff_table(path: str | Path, *, what: str = "data file") -> TableFormat:
     try:
         with src.open("rb") as fh:
             head = fh.read(_SAMPLE_BYTES)
-    except OSError as exc:
-        raise _fail(src, what, f"cannot be opened ({exc.strerror})") from None
+        gzipped = head.startswith(_GZIP)
+        if gzipped:  # a gzipped CSV is read as it is; the sample is its start, unpacked
+            with gzip.open(src, "rb") as fh:
+                head = fh.read(_SAMPLE_BYTES)
+    except (OSError, EOFError) as exc:
+        raise _fail(
+            src, what, f"cannot be opened ({getattr(exc, 'strerror', None) or exc})"
+        ) from None
     if not head.strip():
         raise _fail(src, what, "the file is empty: expected a header row and data rows")
     if head.startswith(b"PAR1"):
@@ -159,6 +169,8 @@ def sniff_table(path: str | Path, *, what: str = "data file") -> TableFormat:
         raise _fail(src, what, "not a Parquet file (it lacks Parquet's PAR1 signature); "
                     "write it again with pandas.DataFrame.to_parquet or save it as CSV")  # fmt: skip
     binary = _binary_kind(head)
+    if gzipped and (binary is not None or head.startswith(b"PAR1")):
+        raise _fail(src, what, "a gzipped file that holds no CSV: decompress it first")
     if binary == "excel":
         return _sniff_excel(src, what, None)
     if binary is not None:
@@ -177,7 +189,16 @@ def sniff_table(path: str | Path, *, what: str = "data file") -> TableFormat:
     else:
         cells = [c for row in csv.reader(rows, delimiter=delimiter) for c in row[:]]
     thousands, decimal = _sniff_numbers(cells, delimiter)
-    return TableFormat("csv", encoding, delimiter, thousands, None, decimal)
+    return TableFormat("csv", encoding, delimiter, thousands, None, decimal,
+                       "gzip" if gzipped else None)  # fmt: skip
+
+
+_GZIP = b"\x1f\x8b"
+
+
+def _open_text_bytes(src: Path, fmt: TableFormat) -> IO[bytes]:
+    """The file's bytes, unpacked when it is gzipped."""
+    return cast(IO[bytes], gzip.open(src, "rb") if fmt.compression == "gzip" else src.open("rb"))
 
 
 def _binary_kind(head: bytes) -> str | None:
@@ -188,8 +209,8 @@ def _binary_kind(head: bytes) -> str | None:
         return "a zip archive, not a table: unzip it and give the CSV, Parquet or .xlsx inside"
     if head.startswith(b"\xd0\xcf\x11\xe0"):
         return f"legacy Excel (.xls) is not read: {_SAVE_AS}"
-    if head.startswith(b"\x1f\x8b") or head.startswith(b"BZh") or head.startswith(b"\xfd7zXZ"):
-        return "a compressed file: decompress it first and give the CSV inside"
+    if head.startswith(b"BZh") or head.startswith(b"\xfd7zXZ"):
+        return "a bzip2/xz file: decompress it first (or gzip it) and give the CSV inside"
     if head.startswith(b"\x80") and head[1:2] in {b"\x02", b"\x03", b"\x04", b"\x05"}:
         return "a pickle, which is never read (it can run code): save it as Parquet or CSV"
     return None
@@ -383,7 +404,8 @@ def read_frame(
 
 
 def _csv_cells(src: Path, what: str, fmt: TableFormat) -> pd.DataFrame:
-    raw = src.read_bytes()
+    with _open_text_bytes(src, fmt) as fh:
+        raw = fh.read()
     encoding = fmt.encoding or "utf-8"
     try:
         text = raw.decode(encoding)
@@ -640,7 +662,7 @@ def register_duckdb(
         and fmt.decimal == "."
         and fmt.delimiter != WHITESPACE  # DuckDB's reader takes one delimiter, not a pattern
     ):
-        if not _all_utf8(src):
+        if not _all_utf8(src, fmt):
             return _register_frame(con, src, view, what, as_text)
         sql = _csv_sql(con, src, fmt, what, as_text)
     else:
@@ -676,6 +698,8 @@ def _csv_sql(
     names = _csv_header(src, fmt, what)
     delim = sql_string(fmt.delimiter or ",")
     dialect = f"delim={delim}, quote='\"', escape='\"'"
+    if fmt.compression:  # named explicitly: DuckDB infers it only from a .gz name
+        dialect += f", compression={sql_string(fmt.compression)}"
     types = ["VARCHAR"] * len(names)
     if not as_text:
         extra = ", thousands=','" if fmt.thousands == "," else ""
@@ -726,7 +750,7 @@ def _iso_dates_only(con: duckdb.DuckDBPyConnection, options: str, types: list[st
 
 
 def _csv_header(src: Path, fmt: TableFormat, what: str) -> list[str]:
-    with src.open("rb") as fh:
+    with _open_text_bytes(src, fmt) as fh:
         head = fh.read(_SAMPLE_BYTES)
     text = codecs.getincrementaldecoder(fmt.encoding or "utf-8")().decode(head)
     first = next(csv.reader(text.splitlines()[:1] or [""], delimiter=fmt.delimiter or ","), [])
@@ -738,10 +762,10 @@ def _csv_header(src: Path, fmt: TableFormat, what: str) -> list[str]:
     return names
 
 
-def _all_utf8(src: Path) -> bool:
+def _all_utf8(src: Path, fmt: TableFormat) -> bool:
     decoder = codecs.getincrementaldecoder("utf-8")()
     try:
-        with src.open("rb") as fh:
+        with _open_text_bytes(src, fmt) as fh:
             while chunk := fh.read(1 << 22):
                 decoder.decode(chunk)
             decoder.decode(b"", final=True)

@@ -61,7 +61,7 @@ def input_files(transactions: str | Path) -> list[Path]:
     recursively for Parquet files."""
     path = Path(transactions)
     if path.is_file():
-        if path.suffix.lower() not in (*_PARQUET, *_CSV):
+        if path.suffix.lower() not in _PARQUET and not is_csv(path):
             raise DataError(
                 f"{path}: --scheduler/--workers reads Parquet (a file or a folder of them) or a "
                 f"CSV file, not {path.suffix or 'a file without an extension'}; convert it "
@@ -77,8 +77,9 @@ def input_files(transactions: str | Path) -> list[Path]:
 
 
 def is_csv(path: Path) -> bool:
-    """Whether ``path`` is read as a CSV file (by its extension)."""
-    return path.suffix.lower() in _CSV
+    """Whether ``path`` is read as a CSV file (by its extension; ``.csv.gz`` too)."""
+    name = path.name.lower().removesuffix(".gz")
+    return Path(name).suffix in _CSV
 
 
 def parquet_pieces(path: str | Path, piece_rows: int = PIECE_ROWS) -> list[Piece]:
