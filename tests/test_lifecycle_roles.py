@@ -303,6 +303,9 @@ def test_an_event_log_coded_as_numbers_is_refused_until_its_purchase_code_is_nam
         load_transactions(path, columns={"event": "behavior_type=buy"})
     with pytest.raises(DataError, match=r"COLUMN=VALUE"):
         load_transactions(path, columns={"event": "behavior_type="})
+    # a 0/1 flag named 'event' (an event day) is no event type: unused, with a note
+    flagged = infer_roles(tianchi.assign(behavior_type=codes % 2))
+    assert "event" not in flagged.columns and any("named as one" in n for n in flagged.notes)
     # text values that are not purchases leave the column unused, with a note
     promo = tianchi.assign(behavior_type=np.where(codes == 4, "flash sale", "member day"))
     m = infer_roles(promo)

@@ -620,8 +620,9 @@ def _unread_events(free: list[str], sample: pd.DataFrame, label: str) -> list[st
         seen = sorted({v.lower() for v in _text(sample[c])})
         if not seen or len(seen) > 50:
             continue
-        # a few small integers (Tianchi's 1-4), not a festival's number (618, 1111)
-        codes = len(seen) >= 2 and all(v.isdigit() and int(v) <= 20 for v in seen)
+        # three or more small integers (Tianchi's 1-4, Tmall's 0-3): not a 0/1 flag ("an
+        # event day"), nor a festival's number (618, 1111)
+        codes = len(seen) >= 3 and all(v.isdigit() and int(v) <= 20 for v in seen)
         hint = f"{flag('event')} '{c}=VALUE'"
         if codes:
             raise DataError(
