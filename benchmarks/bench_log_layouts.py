@@ -124,10 +124,11 @@ def layouts(folder: Path) -> list[tuple[str, Path, str, dict[str, str]]]:
     coded["time"] = pd.to_datetime(coded.pop("timestamp"), unit="s").dt.strftime("%Y-%m-%d %H")
     path = folder / "tianchi_layout.csv"
     coded.to_csv(path, index=False)
-    files["Tianchi, coded"] = (path, "2017-12-31", {"event": "behavior_type=4"})
+    files["Tianchi, coded"] = (path, "2017-12-31")
     order = ["as shipped", "no money", "no basket id", "event log", "Unix time, no money",
              "short history", "Ta Feng", "JD.com", "dunnhumby LGSR", "Tianchi, coded"]  # fmt: skip
-    return [(name, *files[name], *(() if len(files[name]) > 2 else ({},))) for name in order]
+    flags: dict[str, dict[str, str]] = {"Tianchi, coded": {"event": "behavior_type=4"}}
+    return [(name, *files[name], flags.get(name, {})) for name in order]
 
 
 def main() -> None:

@@ -57,7 +57,7 @@ import pandas as pd
 
 from omnimmm.data.tables import read_frame
 from omnimmm.errors import DataError, numbered
-from omnimmm.lifecycle.roles import POINTS_ROLES, epoch_unit, flag, infer_roles, ts_format
+from omnimmm.lifecycle.roles import POINTS_ROLES, flag, infer_roles, parse_times
 
 __all__ = ["PointsLedger", "points_ledger", "points_summary", "read_points"]
 
@@ -146,23 +146,14 @@ def read_points(
         )
     out = pd.DataFrame({"customer_id": raw[cols["customer_id"]].astype(str).str.strip()})
     ts_raw = raw[cols["ts"]]
-    if pd.api.types.is_datetime64_any_dtype(ts_raw):
-        ts = pd.to_datetime(ts_raw)
-    else:
-        text = ts_raw.astype(str).str.strip()
-        fmt = ts_format(text.head(2000).tolist())
-        unit = epoch_unit(text.head(2000).tolist()) if fmt is None else None
-        if unit is not None:  # Unix time, UTC
-            ts = pd.to_datetime(pd.to_numeric(text, errors="coerce"), unit=unit, errors="coerce")
-        else:
-            ts = pd.to_datetime(text, format=None if fmt in (None, "iso") else fmt, errors="coerce")
+    ts = parse_times(ts_raw)  # as the purchase-log reader reads it; wall-clock time
     bad = ts.isna().to_numpy()
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise DataError(
             f"{label}: column '{cols['ts']}' row {row + base}: {ts_raw.iloc[row]!r} is not a date"
         )
-    out["ts"] = ts.dt.tz_localize(None) if ts.dt.tz is not None else ts
+    out["ts"] = ts
     if "channel" in cols:
         out["channel"] = raw[cols["channel"]].astype(str).str.strip().str.lower()
         odd = ~out["channel"].isin(("online", "offline"))

@@ -523,22 +523,30 @@ def _one_to_one(sample: pd.DataFrame, found: list[str]) -> bool:
 _ID_SUFFIX = re.compile(r"(?:^|[\s_\-.])(?:id|code|key|no|nr|number|num|sk)$|(?<=[a-z])id$")
 
 
-def _sample_times(values: pd.Series) -> pd.Series | None:
-    """A sampled timestamp column as datetimes (None when a value does not parse)."""
+def parse_times(values: pd.Series) -> pd.Series:
+    """A timestamp column read in pandas as the DuckDB readers read it: datetimes as they
+    are, text by the layout :func:`ts_format` finds (else pandas's own parsing), Unix time by
+    :func:`epoch_unit`; zoned values at their wall-clock time; NaT where a value does not
+    parse. The points reader and the choice between timestamp columns use it."""
     if pd.api.types.is_datetime64_any_dtype(values):
         out = pd.to_datetime(values)
     else:
         text = values.astype(str).str.strip()
-        vals = text.tolist()
-        fmt = ts_format(vals)
-        unit = epoch_unit(vals) if fmt is None else None
-        if unit is not None:
+        head = text.head(_SAMPLE).tolist()
+        fmt = ts_format(head)
+        unit = epoch_unit(head) if fmt is None else None
+        if unit is not None:  # Unix time, UTC
             out = pd.to_datetime(pd.to_numeric(text, errors="coerce"), unit=unit, errors="coerce")
-        elif fmt is not None:
-            out = pd.to_datetime(text, format=None if fmt == "iso" else fmt, errors="coerce")
         else:
-            return None
-    out = out.dt.tz_localize(None) if out.dt.tz is not None else out
+            out = pd.to_datetime(
+                text, format=None if fmt in (None, "iso") else fmt, errors="coerce"
+            )
+    return out.dt.tz_localize(None) if out.dt.tz is not None else out
+
+
+def _sample_times(values: pd.Series) -> pd.Series | None:
+    """A sampled timestamp column as datetimes (None when a value does not parse)."""
+    out = parse_times(values)
     return None if out.isna().any() else out.reset_index(drop=True)
 
 

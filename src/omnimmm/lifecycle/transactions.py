@@ -383,8 +383,10 @@ def load_transactions(
         stop = pd.Timestamp(until)
         keep.append(f"({ts_expr} < {_sql_ts(stop)} OR {ts_expr} IS NULL)")
     not_purchases = 0
-    if "event" in role:
-        purchase = _purchase_sql(*event_column(role["event"], list(types)))
+    # the event column and its purchase values (behavior_type=4), parsed once
+    event = event_column(role["event"], list(types)) if "event" in role else None
+    if event is not None:
+        purchase = _purchase_sql(*event)
         keep.append(purchase)
         not_purchases = _count_not_purchases(con, sql, purchase, keep[:-1])
     where = f"WHERE {' AND '.join(keep)}" if keep else ""
@@ -403,15 +405,15 @@ def load_transactions(
     if not_purchases:
         n_read = int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]) + removed
         kind = {"not_a_purchase": not_purchases}
-        event = event_column(role["event"], list(types))[0]
-        notes += left_out_notes(kind, n_read + not_purchases, {"not_a_purchase": f"'{event}'"})
+        column = {"not_a_purchase": f"'{event[0]}'"} if event else None
+        notes += left_out_notes(kind, n_read + not_purchases, column)
         left_out = {**left_out, **kind}
         removed += not_purchases
 
     # fetchall, not fetchone: DuckDB 2 keeps a half-read result open and refuses further work
     (n, lo, hi) = con.execute(f"SELECT count(*), min(ts), max(ts) FROM {table}").fetchall()[0]
-    if n == 0 and not_purchases:
-        raise _no_purchase(con, sql, label, *event_column(role["event"], list(types)))
+    if n == 0 and event is not None and not_purchases:
+        raise _no_purchase(con, sql, label, *event)
     if n == 0:
         raise DataError(f"{label} has no transactions" + (f" before {until}" if until else ""))
     end = pd.Timestamp(hi).normalize() + pd.Timedelta(days=1)
