@@ -32,6 +32,7 @@ import pandas as pd
 from omnimmm.data import duck
 from omnimmm.data.duck import sql_ident as _q
 from omnimmm.errors import DataError
+from omnimmm.lifecycle.roles import TS_LAYOUTS
 from omnimmm.lifecycle.transactions import timestamp_sql  # the lifecycle reader's layouts
 
 __all__ = [
@@ -121,13 +122,6 @@ def _first_bad(con: duckdb.DuckDBPyConnection, view: str, cond: str, col: str) -
         f"from {view}) where {cond} limit 1"
     ).fetchone()
     return f"data row {row[0]} has {row[1]!r}" if row else "a row"
-
-
-#: What a timestamp column must hold (the layouts :func:`timestamp_sql` reads; one per file).
-TS_EXPECTED = (
-    "timestamps in one layout (2024-06-18 or 2024-06-18 20:00:00, 20240618, 6/18/2024 20:00, "
-    "2024年6月18日, or Unix seconds/milliseconds in a column named as a timestamp)"
-)
 
 
 def _check(con: duckdb.DuckDBPyConnection, view: str, cond: str, col: str, what: str,
@@ -270,9 +264,9 @@ def load_journeys(
     # each file's timestamps as its sample shows them (ISO, other layouts, Unix time)
     t_ts, c_ts = timestamp_sql(con, tview, cols.ts), timestamp_sql(con, cview, cols.conversion_ts)
     _check(con, tview, f"{t_ts} is null", cols.ts, wt,
-           TS_EXPECTED)  # fmt: skip
+           f"timestamps in one layout ({TS_LAYOUTS})")  # fmt: skip
     _check(con, cview, f"{c_ts} is null", cols.conversion_ts, wc,
-           TS_EXPECTED)  # fmt: skip
+           f"timestamps in one layout ({TS_LAYOUTS})")  # fmt: skip
     _check(con, tview, f"nullif(trim({_q(cols.channel)}::varchar), '') is null", cols.channel,
            wt, "a channel name in every row")  # fmt: skip
     cust_bad = "nullif(trim({}::varchar), '') is null"
@@ -330,7 +324,7 @@ def _redemptions(
         _need(rcols, name, what, flag)
     ts = timestamp_sql(con, view, names[1])
     _check(con, view, f"{ts} is null", names[1], what,
-           TS_EXPECTED)  # fmt: skip
+           f"timestamps in one layout ({TS_LAYOUTS})")  # fmt: skip
     con.execute(f"create table redemptions as select k.cid, {ts} as ts, "
                 f"{_q(names[2])}::varchar as campaign from {view} r join customer_keys k "
                 f"on k.cust = trim(r.{_q(cust)}::varchar)")  # fmt: skip

@@ -163,6 +163,11 @@ _FORMATS: tuple[str, ...] = (
     "%Y年%m月%d日",
 )
 _SAMPLE = 2000
+#: The timestamp layouts the readers take, as messages list them (one layout per file).
+TS_LAYOUTS = (
+    "2024-06-18 or 2024-06-18 20:00:00, 20240618, 6/18/2024 20:00, 2024年6月18日, or Unix "
+    "seconds/milliseconds in a column named as a timestamp"
+)
 
 
 def _norm(name: str) -> str:

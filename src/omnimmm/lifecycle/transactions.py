@@ -29,6 +29,7 @@ from omnimmm.lifecycle.roles import (
     NO_EVENT,
     PURCHASE_EVENTS,
     ROW_COUNT,
+    TS_LAYOUTS,
     RoleMapping,
     epoch_unit,
     event_column,
@@ -518,7 +519,7 @@ def _validate(
         bad = example(ts_col, f"{ts_expr} IS NULL")
         raise DataError(
             f"{label}: {counts['bad_ts']} row(s) in column '{role['ts']}' are missing or not a "
-            f"timestamp, e.g. {bad}; expected ISO dates like 2024-06-18 or 2024-06-18 20:15:00"
+            f"timestamp, e.g. {bad}; expected one of these layouts: {TS_LAYOUTS}"
         )
     if counts["bad_amount"]:
         bad = example(amt_col, f"{amount_double} IS NULL")
