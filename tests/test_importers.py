@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from omnimmm.cli import app
 from omnimmm.config import load_plan
 from omnimmm.data import load_panel
+from omnimmm.data.geo_read import load_geo_panel
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 pytestmark = pytest.mark.skipif(
@@ -30,7 +31,8 @@ def _import(fmt: str, source: Path, out: Path, *extra: str) -> tuple[object, pd.
     result = runner.invoke(app, ["import", fmt, str(source), "--out", str(out), *extra])
     assert result.exit_code == 0, result.output
     plan = load_plan(out / "plan.toml")
-    load_panel(plan)  # the panel passes omnimmm's validation
+    # the panel passes omnimmm's validation
+    (load_geo_panel if plan.data.geo else load_panel)(plan)  # type: ignore[attr-defined]
     check = runner.invoke(app, ["validate", str(out / "plan.toml")])
     assert check.exit_code == 0, check.output
     return plan, pd.read_csv(out / "world.csv"), result.output
@@ -63,8 +65,27 @@ def test_meridian_national_revenue_is_kpi_times_revenue_per_kpi(tmp_path: Path) 
     assert "competitor_sales_control" in plan.data.controls  # type: ignore[attr-defined]
 
 
-def test_meridian_geo_panel_is_summed_to_national_and_says_so(tmp_path: Path) -> None:
+def test_meridian_geo_panel_stays_long_for_the_geo_model(tmp_path: Path) -> None:
     plan, world, output = _import("meridian", MERIDIAN_GEO, tmp_path / "g")
+    src = pd.read_csv(MERIDIAN_GEO)
+    assert plan.data.geo == "geo" and plan.data.population == "population"  # type: ignore[attr-defined]
+    assert all(c.scope != "national" for c in plan.channels)  # type: ignore[attr-defined]
+    assert len(world) == len(src) and world["geo"].nunique() == 40
+    ours = world.set_index(["geo", "date"]).sort_index()
+    theirs = src.assign(date=src["time"]).set_index(["geo", "date"]).sort_index()
+    np.testing.assert_allclose(
+        ours["revenue"], theirs["conversions"] * theirs["revenue_per_conversion"], rtol=1e-9
+    )
+    np.testing.assert_allclose(ours["channel3_spend"], theirs["Channel3_spend"], rtol=1e-9)
+    np.testing.assert_allclose(ours["population"], theirs["population"], rtol=1e-9)
+    np.testing.assert_allclose(ours["promo"], theirs["Promo"], rtol=1e-9)
+    assert "40 geos kept long" in " ".join(output.split())
+    geo_panel = load_geo_panel(plan)  # type: ignore[arg-type]
+    assert geo_panel.panel.spend.shape == (156, 40, 5)
+
+
+def test_meridian_geo_panel_is_summed_to_national_when_asked(tmp_path: Path) -> None:
+    plan, world, output = _import("meridian", MERIDIAN_GEO, tmp_path / "g", "--national")
     src = pd.read_csv(MERIDIAN_GEO)
     by_week = src.assign(rev=src["conversions"] * src["revenue_per_conversion"]).groupby("time")
     np.testing.assert_allclose(world["revenue"], by_week["rev"].sum().to_numpy(), rtol=1e-9)
@@ -75,8 +96,8 @@ def test_meridian_geo_panel_is_summed_to_national_and_says_so(tmp_path: Path) ->
     promo = (src["Promo"] * w).groupby(src["time"]).sum() / w.groupby(src["time"]).sum()
     np.testing.assert_allclose(world["promo"], promo.to_numpy(), rtol=1e-9)
     text = " ".join(output.split())
-    assert "40 geos" in text and "does not model geo panels yet" in text
-    assert "geo panels yet" in (tmp_path / "g" / "plan.toml").read_text(encoding="utf-8")
+    assert "40 geos" in text and "as --national asks" in text
+    assert "--national asks" in (tmp_path / "g" / "plan.toml").read_text(encoding="utf-8")
     assert len(world) == src["time"].nunique()
     del plan
 
@@ -130,3 +151,13 @@ def test_imported_pymc_marketing_example_runs_fast(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "r" / "recommendation.json").is_file()
+
+
+def test_meridian_geo_panel_without_population_says_how_geos_are_sized(tmp_path: Path) -> None:
+    src = pd.read_csv(MERIDIAN_GEO)
+    src = src[src["geo"].isin(["Geo0", "Geo1", "Geo2"])].drop(columns=["population"])
+    src.to_csv(tmp_path / "three.csv", index=False)
+    plan, world, output = _import("meridian", tmp_path / "three.csv", tmp_path / "g")
+    assert plan.data.geo == "geo" and plan.data.population is None  # type: ignore[attr-defined]
+    assert "population" not in world.columns and world["geo"].nunique() == 3
+    assert "no population column" in " ".join(output.split())

@@ -712,13 +712,21 @@ def import_(
     controls: Annotated[str | None, typer.Option(help="Control columns, comma-separated.")] = None,
     offline: Annotated[str | None, typer.Option(help="Channels to declare offline.")] = None,
     online: Annotated[str | None, typer.Option(help="Channels to declare online.")] = None,
+    national: Annotated[
+        bool,
+        typer.Option(
+            "--national",
+            help="Sum a geo file (Meridian's geo column) to one national panel; by default "
+            "it stays a long panel for the geo model.",
+        ),
+    ] = False,
 ) -> None:
     """Write a panel and plan for omnimmm run from a Robyn, Meridian or PyMC-Marketing file."""
     from omnimmm.data.importers import Roles, import_file, write_imported
 
     roles = Roles(date=date, outcome=outcome, spends=_names(spend),
                   controls=_names(controls) if controls is not None else None,
-                  offline=_names(offline), online=_names(online))  # fmt: skip
+                  offline=_names(offline), online=_names(online), national=national)  # fmt: skip
     try:
         imported = import_file(fmt, file, roles)
         paths = write_imported(imported, out)

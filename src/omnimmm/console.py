@@ -94,6 +94,7 @@ EXAMPLES: dict[str, str] = {
     "  omnimmm portfolio markets/*/plan.toml --out runs/p --scheduler tcp://10.0.0.5:8786",
     "import": "Examples:\n\n  omnimmm import robyn dt_simulated_weekly.csv --out imported/robyn\n"
     "  omnimmm import meridian national_all_channels.csv --out imported/meridian\n"
+    "  omnimmm import meridian geo_all_channels.csv --out imported/meridian_geo\n"
     "  omnimmm validate imported/robyn/plan.toml",
 }
 

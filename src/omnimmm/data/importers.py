@@ -18,8 +18,9 @@ format             layout and roles
                    ``*_reach``/``*_frequency`` (left out), ``*_control`` and other numeric
                    columns as controls, ``conversions``/``kpi`` and ``revenue_per_conversion`` /
                    ``revenue_per_kpi`` (outcome revenue = kpi x revenue per kpi), ``population``.
-                   A geo panel is summed to one national panel (controls population-weighted);
-                   omnimmm does not model geo panels yet, and the plan says so.
+                   A geo panel stays long (one row per geo and week, ``population`` kept) for
+                   omnimmm's geo model, every channel bought per geo; ``Roles.national``
+                   sums it to one national panel instead (controls population-weighted).
 ``pymc-marketing`` PyMC-Marketing's example layout: ``date_week`` (or ``date``), target ``y``,
                    channel columns ``x1``, ``x2``... (or given), ``event_*`` indicators as events,
                    the example's ``t`` and ``dayofyear`` helpers dropped (omnimmm has its own
@@ -94,6 +95,8 @@ class Roles:
         Control columns (None: every numeric column not otherwise used).
     offline, online : tuple of str
         Channel names (or spend columns) to declare offline / online.
+    national : bool
+        Sum a geo panel to one national panel instead of keeping it long for the geo model.
     """
 
     date: str | None = None
@@ -102,6 +105,7 @@ class Roles:
     controls: tuple[str, ...] | None = None
     offline: tuple[str, ...] = ()
     online: tuple[str, ...] = ()
+    national: bool = False
 
 
 @dataclass(frozen=True)
@@ -279,10 +283,12 @@ def _meridian(path: Path, roles: Roles) -> Imported:
     frame[outcome] = frame[kpi] * frame[rpk] if rpk else frame[kpi]
     if rpk:
         notes.append(f"outcome revenue = {kpi} x {rpk} (Meridian's revenue KPI)")
+    channels = _channels(spends, re.compile(r"_spend$"), roles)
+    if geo is not None and frame[geo].nunique() > 1 and not roles.national:
+        return _geo_panel(frame, geo, date, outcome, channels, used, roles, path, notes)
     if geo is not None and frame[geo].nunique() > 1:
         frame = _national(frame, geo, date, [outcome, *spends], used, path, notes)
     controls = _controls(frame, used | {outcome}, roles, path, notes)
-    channels = _channels(spends, re.compile(r"_spend$"), roles)
     world = _assemble(frame.reset_index(drop=True), date, {outcome: frame[outcome].reset_index(drop=True)},
                       channels, {k: v.reset_index(drop=True) for k, v in controls.items()}, {}, path)  # fmt: skip
     return _done("meridian", path, world, channels, (outcome,), controls, {}, notes, {})
@@ -312,10 +318,46 @@ def _national(frame: pd.DataFrame, geo: str, date: str, summed: list[str], used:
         ).sum()
     notes.append(
         f"geo panel of {n_geo} geos summed to one national panel (outcome, spend and organic "
-        f"exposure summed; controls {averaged} population-weighted means). omnimmm does not "
-        "model geo panels yet: geo-level effects and pooling across geos are not estimated"
+        f"exposure summed; controls {averaged} population-weighted means), as --national "
+        "asks: geo-level effects and pooling across geos are not estimated"
     )
     return out.reset_index()
+
+
+def _geo_panel(frame: pd.DataFrame, geo: str, date: str, outcome: str,
+               channels: tuple[PeerChannel, ...], used: set[str], roles: Roles, path: Path,
+               notes: list[str]) -> Imported:  # fmt: skip
+    """A geo panel kept long for the geo model: one row per geo and week, sorted so.
+
+    Meridian buys every channel per geo, so each channel's column is what was bought there
+    (no ``scope = "national"``). Missing geo-weeks, duplicate rows and a population that
+    changes are left to the geo reader, which names the geo and week.
+    """
+    population = "population" if "population" in frame.columns else None
+    controls = _controls(frame, used | {outcome}, roles, path, notes)
+    cols: dict[str, pd.Series] = {
+        "date": pd.to_datetime(frame[date], format="%Y-%m-%d"),
+        "geo": frame[geo].astype(str).str.strip(),
+    }
+    if population is not None:
+        cols["population"] = _numeric(frame, population, path)
+    cols[outcome] = frame[outcome]
+    cols.update({ch.column: frame[ch.source_column].astype(float) for ch in channels})
+    cols.update(controls)
+    world = pd.DataFrame(cols).sort_values(["geo", "date"], kind="stable").reset_index(drop=True)
+    n_geo = world["geo"].nunique()
+    notes.append(
+        f"geo panel of {n_geo} geos kept long, one row per geo and week, for omnimmm's geo "
+        "model ([data] geo): each channel's effect varies by geo around a national one, every "
+        "channel bought per geo. --national sums the geos to one national panel instead"
+    )
+    if population is None:
+        notes.append(
+            "no population column: the geo model takes every geo as the same size "
+            "when it scales saturation (add one to [data] population)"
+        )
+    return _done("meridian", path, world, channels, (outcome,), controls, {}, notes, {},
+                 geo="geo", population="population" if population else None)  # fmt: skip
 
 
 _PYMC_DROP = ("t", "dayofyear", "day_of_year", "trend")
@@ -364,7 +406,8 @@ def _pymc_marketing(path: Path, roles: Roles) -> Imported:
 
 def _done(fmt: str, path: Path, world: pd.DataFrame, channels: tuple[PeerChannel, ...],
           outcomes: tuple[str, ...], controls: dict[str, pd.Series], events: dict[str, pd.Series],
-          notes: list[str], model: dict[str, object]) -> Imported:  # fmt: skip
+          notes: list[str], model: dict[str, object], geo: str | None = None,
+          population: str | None = None) -> Imported:  # fmt: skip
     kinds = ", ".join(f"{c.name} ({c.kind})" for c in channels)
     notes.append(f"channels: {kinds}; kinds from the channel names, change them in the plan")
     description = (
@@ -374,7 +417,7 @@ def _done(fmt: str, path: Path, world: pd.DataFrame, channels: tuple[PeerChannel
     ds = PeerDataset(
         name=_slug(path.stem), world=world, channels=channels, outcomes=outcomes,
         controls=tuple(controls), events=tuple(events), source=path, description=description,
-        model=model,
+        model=model, geo=geo, population=population,
     )  # fmt: skip
     return Imported(ds, tuple(notes))
 

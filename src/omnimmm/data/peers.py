@@ -83,8 +83,9 @@ class PeerDataset:
     name : str
         Short name, also the default folder name.
     world : pandas.DataFrame
-        The panel as written to ``world.csv``: ``date`` first, then outcomes, channel
-        spends (``<channel>_spend``), controls and events.
+        The panel as written to ``world.csv``: ``date`` first (then ``geo`` and
+        ``population`` for a geo panel), outcomes, channel spends (``<channel>_spend``),
+        controls and events.
     channels : tuple of PeerChannel
         Paid channels in plan order.
     outcomes, controls, events : tuple of str
@@ -98,6 +99,9 @@ class PeerDataset:
     truth_roi : pandas.Series or None
         True ROI per channel (revenue per unit of spend over the whole panel), when the
         generating process is known.
+    geo, population : str or None
+        For a long geo panel (one row per region and week): the region column, and the
+        column of each region's size when there is one. None for a national panel.
     """
 
     name: str
@@ -110,11 +114,15 @@ class PeerDataset:
     description: str
     model: dict[str, object] = field(default_factory=dict)
     truth_roi: pd.Series | None = None
+    geo: str | None = None
+    population: str | None = None
 
     def plan_toml(self, data_path: str = "world.csv", seed: int = 0) -> str:
         """The plan as TOML text, with ``data_path`` relative to the plan file."""
         lines = [f"# {line}" for line in _wrap(self.description)]
         lines += [f"seed = {seed}", "", "[data]", f"path = {_toml(data_path)}", 'date = "date"']
+        lines += [f"{key} = {_toml(value)}" for key, value in
+                  (("geo", self.geo), ("population", self.population)) if value]  # fmt: skip
         lines.append(f"outcomes = {_toml(list(self.outcomes))}")
         if self.controls:
             lines.append(f"controls = {_toml(list(self.controls))}")
