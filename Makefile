@@ -34,7 +34,7 @@ demo: install
 	@echo "Also:   $(abspath $(DEMO_OUT))/recommendation.json and report.xlsx"
 
 test: install
-	$(PY) -m pytest -m "not slow" -q
+	$(PY) -m pytest -m "not slow" -q --durations=25
 
 test-all: install
 	$(PY) -m pytest -q
