@@ -118,7 +118,24 @@ def use_truth(monkeypatch: pytest.MonkeyPatch, world: Any) -> list[int]:
         return TruthGeoFit(world, world.panel.geos)
 
     monkeypatch.setattr(geo_stages, "fit_model", fake)
+    no_pilot(monkeypatch)
     monkeypatch.setattr(geo_model, "load_geo", load)
     # the backtest asks the model's class whether it forecasts (before fitting anything)
     monkeypatch.setattr(geo_model.GeoFit, "forecast", TruthGeoFit.forecast, raising=False)
     return fits
+
+
+def no_pilot(monkeypatch: pytest.MonkeyPatch, centred: bool = True) -> list[Any]:
+    """Replace the run's pilot fit (which chooses the regional ROI's sampling form) by a
+    fixed choice, for runs whose geo fits are fakes; returns the panels it was asked about."""
+    from omnimmm.mmm.geo import pilot
+
+    asked: list[Any] = []
+
+    def choose(panel: Any, spec: Any, **kw: Any) -> Any:
+        asked.append(panel)
+        shrinkage = dict.fromkeys(panel.channels, 0.2 if centred else 0.9)
+        return pilot.RoiFormChoice(centred=centred, shrinkage=shrinkage, seconds=0.0)
+
+    monkeypatch.setattr(pilot, "choose_roi_form", choose)
+    return asked

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from geo_truth import use_truth
+from geo_truth import no_pilot, use_truth
 from omnimmm.cli import app
 from omnimmm.data.simulate_geo import simulate_geo_world
 
@@ -24,7 +24,8 @@ NO_HOLDOUT = "\n[model]\nholdout_weeks = 0\n"
 
 
 @pytest.fixture
-def sim(tmp_path: Path) -> tuple[Path, Any]:
+def sim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Any]:
+    no_pilot(monkeypatch)  # the fits are fakes: the pilot chooses the centred form
     res = CliRunner().invoke(
         app, ["simulate", "--out", str(tmp_path / "sim"), "--geos", str(N_GEOS), "--weeks",
               str(N_WEEKS), "--seed", str(SEED)],
@@ -491,3 +492,35 @@ def test_a_funnel_in_the_regional_roi_is_refitted_non_centred_first(
     assert [a["passed"] for a in attempts] == [False, True]
     assert attempts[1]["settings"]["roi_centred"] is False
     assert "non-centred" in attempts[1]["remedy"] and "non-centred" in res.output
+
+
+def test_a_pilot_that_finds_weak_regions_starts_non_centred(
+    sim: tuple[Path, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the pilot finds the regions' own data weaker than their spread, the first fit
+    samples the regional log ROI non-centred (no centred attempt to fail first), the
+    holdout refit keeps that form without a second pilot, and the manifest says why."""
+    from geo_truth import TruthGeoFit
+    from omnimmm.mmm import geo as geo_model
+
+    folder, world = sim
+    asked = no_pilot(monkeypatch, centred=False)
+    specs: list[Any] = []
+
+    def fit_geo(panel: Any, spec: Any, **kw: Any) -> TruthGeoFit:
+        specs.append(spec)
+        return TruthGeoFit(world, world.panel.geos, panel)
+
+    monkeypatch.setattr(geo_model, "fit_geo", fit_geo)
+    out = tmp_path / "run"
+    res = _invoke("run", str(folder / "plan.toml"), "--out", str(out))
+    assert res.exit_code == 0, res.output
+    assert [s.roi_centred for s in specs] == [False, False]  # fit, holdout refit
+    assert len(asked) == 1 and asked[0].n_weeks == N_WEEKS
+    manifest = json.loads((out / "manifest.json").read_text())
+    form = manifest["stages"]["fits"]["roi_form"]
+    assert form["centred"] is False and form["median_shrinkage"] == 0.9
+    assert set(form["shrinkage"]) == set(world.panel.channels)
+    attempts = manifest["remedies"]["attempts"]
+    assert len(attempts) == 1 and attempts[0]["settings"]["roi_centred"] is False
+    assert "sampled non-centred" in " ".join(res.output.split())

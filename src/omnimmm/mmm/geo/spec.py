@@ -116,8 +116,9 @@ class GeoModelSpec:
         ridge when every region's data identify its ROI well (100 regions x 104 weeks:
         R-hat 1.006 centred, 1.024 and a failed gate non-centred). False samples them as
         standard normal deviations scaled by the spread: no funnel when the regions barely
-        differ (the same-effects world). A geo run switches to False as an automatic
-        remedy when a centred fit fails the gate in these parameters
+        differ (the same-effects world). A geo run chooses the form with a short pilot fit
+        (:func:`omnimmm.mmm.geo.pilot.choose_roi_form`), and switches to False as an
+        automatic remedy when a centred fit fails the gate in these parameters
         (:func:`omnimmm.run.stages.geo.roi_form_remedy`).
     half_sat_sd : float
         Log-scale sd of the LogNormal(0, .) prior on each channel's Hill half-saturation

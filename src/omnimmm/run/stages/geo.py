@@ -263,21 +263,16 @@ def geo_sampler(prep: GeoPrepared) -> dict[str, Any]:
     return {**prep.sampler, "target_accept": float(accept)}
 
 
-def fit_model(prep: GeoPrepared, say: Progress, settings: dict[str, Any] | None = None) -> Any:
-    """Fit the hierarchical geo model with the plan's ROI priors, lift tests and the run's
-    sampler (``settings``: :func:`geo_sampler`'s, or a remedy's)."""
-    from omnimmm.mmm.geo import GeoModelSpec, fit_geo
+def model_spec(prep: GeoPrepared, roi_centred: bool = True) -> Any:
+    """The geo model the plan asks for: its ROI priors, lift tests, lags, seasonality and
+    baseline, with the regional log ROI sampled in the given form."""
+    from omnimmm.mmm.geo import GeoModelSpec
 
     priors = {
         c.name: (c.roi_prior.mean, c.roi_prior.sd)
         for c in prep.plan.channels
         if c.roi_prior is not None
     }
-    s = settings or geo_sampler(prep)
-    say(
-        f"fitting the geo model: {prep.panel.panel.n_geos} regions x {prep.panel.n_weeks} "
-        f"weeks, {s['chains']} chains x {s['draws']} draws"
-    )
     # A plan value other than the national default overrides the geo model's own default
     # (by value, not by whether the key was written, so the run's plan.toml reruns the same).
     lags = [c.l_max for c in prep.plan.channels if c.l_max is not None]
@@ -295,9 +290,34 @@ def fit_model(prep: GeoPrepared, say: Progress, settings: dict[str, Any] | None 
             )
         extra.update(baseline=m.baseline, baseline_step_sd=m.baseline_step_sd,
                      baseline_knot_weeks=m.baseline_knot_weeks)  # fmt: skip
-    if s.get("roi_centred") is False:  # a remedy's reparametrisation (roi_form_remedy)
-        extra["roi_centred"] = False
-    spec = GeoModelSpec(roi_priors=priors or None, trend=m.trend, **extra)
+    return GeoModelSpec(roi_priors=priors or None, trend=m.trend, roi_centred=roi_centred, **extra)
+
+
+def with_roi_form(prep: GeoPrepared, say: Progress, settings: dict[str, Any]) -> tuple[dict, Any]:
+    """``settings`` with ``roi_centred`` set: kept when given (a remedy's, or the kept fit's
+    for a refit), else chosen by a short pilot fit (:func:`omnimmm.mmm.geo.pilot.
+    choose_roi_form`); the choice (None when kept) is returned too."""
+    if "roi_centred" in settings:
+        return settings, None
+    from omnimmm.mmm.geo import pilot
+
+    choice = pilot.choose_roi_form(prep.panel.panel, model_spec(prep), seed=int(settings["seed"]))
+    say(choice.describe())
+    return {**settings, "roi_centred": choice.centred}, choice
+
+
+def fit_model(prep: GeoPrepared, say: Progress, settings: dict[str, Any] | None = None) -> Any:
+    """Fit the hierarchical geo model with the plan's ROI priors, lift tests and the run's
+    sampler (``settings``: :func:`geo_sampler`'s, or a remedy's). Without ``roi_centred``
+    in ``settings``, a pilot fit chooses the form of the regional log ROI first."""
+    from omnimmm.mmm.geo import fit_geo
+
+    s, _ = with_roi_form(prep, say, settings or geo_sampler(prep))
+    say(
+        f"fitting the geo model: {prep.panel.panel.n_geos} regions x {prep.panel.n_weeks} "
+        f"weeks, {s['chains']} chains x {s['draws']} draws"
+    )
+    spec = model_spec(prep, roi_centred=bool(s["roi_centred"]))
     return fit_geo(
         prep.panel.panel, spec, chains=s["chains"], draws=s["draws"], tune=s["tune"],
         seed=s["seed"], target_accept=s["target_accept"], progress=prep.progressbar,
@@ -363,30 +383,35 @@ class _Checked:
         self.fit, self.diagnostics_ = fit, geo_diagnostics(fit)
 
 
-def fit_checked(prep: GeoPrepared, say: Progress) -> tuple[Any, list[dict[str, Any]]]:
-    """Fit the geo model; while it fails an enforced gate, refit, at most ``[gate] remedies``
-    times: first with the regional log ROI non-centred when the failure sits in them
-    (:func:`roi_form_remedy`, the same model), then with safer sampler settings
-    (:mod:`omnimmm.run.remedies`: the national run's rules).
+def fit_checked(
+    prep: GeoPrepared, say: Progress
+) -> tuple[Any, list[dict[str, Any]], dict[str, Any] | None]:
+    """Fit the geo model in the form a pilot fit chooses for the regional log ROI
+    (:func:`with_roi_form`); while it fails an enforced gate, refit, at most ``[gate]
+    remedies`` times: first with the regional log ROI non-centred when a centred fit's
+    failure sits in them (:func:`roi_form_remedy`, the same model), then with safer sampler
+    settings (:mod:`omnimmm.run.remedies`: the national run's rules).
 
     Returns
     -------
     tuple
-        The kept fit and one record per attempt (one when no remedy ran).
+        The kept fit, one record per attempt (one when no remedy ran), and the pilot's
+        choice (:meth:`omnimmm.mmm.geo.pilot.RoiFormChoice.as_dict`).
     """
     from omnimmm.run.remedies import fit_with_remedies
     from omnimmm.run.stages.gate import gate_spec
 
     gate = gate_spec(cast(Any, prep))
+    settings, choice = with_roi_form(prep, say, geo_sampler(prep))
     checked, attempts = fit_with_remedies(
         lambda settings: _Checked(fit_model(prep, say, settings)),
-        geo_sampler(prep),
+        settings,
         gate,
         0 if gate.allow_failure else prep.plan.gate.remedies,
         say,
         reform=roi_form_remedy,
     )
-    return checked.fit, attempts
+    return checked.fit, attempts, choice.as_dict() if choice is not None else None
 
 
 #: Tables the fit-side stages compute, kept from the previous run when its model is reused.
@@ -412,11 +437,13 @@ def geo_fit_stage(state: RunState) -> None:
         if decision.reason:
             say(f"not reusing the model in {state.previous}: {decision.reason}; refitting")
         shutil.rmtree(model_dir, ignore_errors=True)
-        fit, state.attempts = fit_checked(prep, say)
+        fit, state.attempts, roi_form = fit_checked(prep, say)
         fit.save(model_dir)
         state.model = fit
         state.reused = False
         state.fits["mmm"] = dict(getattr(fit, "timings", {}) or {})
+        if roi_form is not None:
+            state.fits["roi_form"] = roi_form
     state.model_files = model_hashes(model_dir)
 
 
