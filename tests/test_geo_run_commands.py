@@ -524,3 +524,42 @@ def test_a_pilot_that_finds_weak_regions_starts_non_centred(
     attempts = manifest["remedies"]["attempts"]
     assert len(attempts) == 1 and attempts[0]["settings"]["roi_centred"] is False
     assert "sampled non-centred" in " ".join(res.output.split())
+
+
+@pytest.mark.parametrize("fixable", [True, False])
+def test_a_geo_backtest_origin_that_fails_the_gate_is_remedied_and_reported(
+    sim: tuple[Path, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fixable: bool
+) -> None:
+    """A backtest origin whose geo refit diverges is refitted with the run's remedies
+    (target_accept 0.95 after 0.8); one that never passes is reported in ``fits[]``, and
+    the backtest still writes its tables (it reports the gate, as the national one does)."""
+    from geo_truth import TruthGeoFit
+    from omnimmm.mmm import geo as geo_model
+
+    folder, world = sim
+    calls: list[float] = []
+
+    class Diverging(TruthGeoFit):
+        def __init__(self, panel: Any, accept: float) -> None:
+            super().__init__(world, world.panel.geos, panel)
+            self.bad = accept < 0.9 or not fixable
+
+        def diagnostics(self) -> dict[str, Any]:
+            return {**super().diagnostics(), "divergences": 40 if self.bad else 0,
+                    "divergence_rate": 0.01 if self.bad else 0.0}  # fmt: skip
+
+    def fit_geo(panel: Any, spec: Any, **kw: Any) -> TruthGeoFit:
+        calls.append(kw["target_accept"])
+        return Diverging(panel, kw["target_accept"])
+
+    monkeypatch.setattr(geo_model, "fit_geo", fit_geo)
+    monkeypatch.setattr(geo_model.GeoFit, "forecast", TruthGeoFit.forecast, raising=False)
+    out = tmp_path / "bt"
+    res = _invoke("backtest", str(folder / "plan.toml"), "--out", str(out), "--origins", "1",
+                  "--horizon", "2")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    fit = json.loads((out / "backtest.json").read_text())["fits"][0]
+    assert fit["gate_passed"] is fixable
+    assert [r["settings"]["target_accept"] for r in fit["remedies"]][:1] == [0.95]
+    assert calls[:2] == [0.8, 0.95] and (len(calls) == 2) is fixable
+    assert (out / "tables" / "backtest.csv").is_file()

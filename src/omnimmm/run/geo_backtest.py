@@ -12,7 +12,11 @@ column in the tables:
   each baseline fitted per region and outcome, the national one the sum of the regions';
 - ``backtest.json``: ``origins`` and ``overall`` scored on the national rows (the national
   backtest's keys), plus ``geos``: the same scores over all origins for each region;
-  ``fits[]`` per origin (no automatic remedies or warm starts for geo refits yet);
+  ``fits[]`` per origin. Each origin's refit is the run's geo fit: a pilot chooses the
+  regional ROI's sampling form, and a refit that fails the quality gate is refitted up to
+  ``[gate] remedies`` times (:func:`omnimmm.run.stages.geo.fit_checked`); ``fits[].remedies``
+  lists those tries, ``fits[].gate_passed`` the kept one's verdict (reported, not enforced,
+  as in the national backtest). Geo refits start cold (no warm starts yet);
 - ``report.html``: the national sums' charts and scores.
 
 The geo model has no control extrapolation report yet (``control_extrapolation.csv`` is
@@ -54,9 +58,7 @@ def geo_origins(
         record per origin (the national backtest's ``fits[]`` keys).
     """
     from omnimmm.errors import PlanError
-    from omnimmm.mmm.diagnostics import quality_gate
     from omnimmm.run.stages import geo as geo_stages
-    from omnimmm.run.stages.gate import gate_spec
     from omnimmm.run.stages.geo_holdout import (
         NO_FORECAST,
         can_forecast,
@@ -69,7 +71,6 @@ def geo_origins(
         raise PlanError(f"omnimmm backtest on a geo plan: {NO_FORECAST}")
     p = prep.panel.panel
     s = prep.sampler
-    gate = gate_spec(prep)
     say(f"backtest: {len(starts)} origins x {horizon} weeks, each a refit of the geo model "
         f"({p.n_geos} regions) with {s['chains']} chains x {s['draws']} draws after {s['tune']} "
         f"tuning steps, seed {s['seed']}")  # fmt: skip
@@ -79,7 +80,7 @@ def geo_origins(
         say(f"origin {k + 1}/{len(starts)}: refit on {start} weeks to "
             f"{p.dates[start - 1].date()}, forecast {origin.date()} on")  # fmt: skip
         head = dataclasses.replace(prep.panel, panel=head_geo_panel(p, start))
-        model = geo_stages.fit_model(dataclasses.replace(prep, panel=head), say)
+        model, attempts, _ = geo_stages.fit_checked(dataclasses.replace(prep, panel=head), say)
         upto = head_geo_panel(p, start + horizon)
         fc = geo_forecast_table(model, upto, prep.seed)
         fc.insert(0, "origin", origin)
@@ -89,7 +90,8 @@ def geo_origins(
         base_frames.append(bl[["origin", "geo", "date", "outcome", "method", "forecast"]])
         d = geo_stages.geo_diagnostics(model)
         timings = dict(getattr(model, "timings", {}) or {})
-        fits.append(fit_row(origin, start, d, timings, quality_gate(d, gate).passed, [], s["tune"]))
+        fits.append(fit_row(origin, start, d, timings, attempts[-1]["passed"], attempts[1:],
+                            s["tune"]))  # fmt: skip
     return (
         pd.concat(frames, ignore_index=True),
         pd.concat(base_frames, ignore_index=True),
