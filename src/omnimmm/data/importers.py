@@ -284,9 +284,9 @@ def _meridian(path: Path, roles: Roles) -> Imported:
     if rpk:
         notes.append(f"outcome revenue = {kpi} x {rpk} (Meridian's revenue KPI)")
     channels = _channels(spends, re.compile(r"_spend$"), roles)
-    if geo is not None and frame[geo].nunique() > 1 and not roles.national:
-        return _geo_panel(frame, geo, date, outcome, channels, used, roles, path, notes)
     if geo is not None and frame[geo].nunique() > 1:
+        if not roles.national:
+            return _geo_panel(frame, geo, date, outcome, channels, used, roles, path, notes)
         frame = _national(frame, geo, date, [outcome, *spends], used, path, notes)
     controls = _controls(frame, used | {outcome}, roles, path, notes)
     world = _assemble(frame.reset_index(drop=True), date, {outcome: frame[outcome].reset_index(drop=True)},

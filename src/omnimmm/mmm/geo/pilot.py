@@ -59,7 +59,7 @@ class RoiFormChoice:
     @property
     def median(self) -> float:
         """The median over channels of :attr:`shrinkage`: what decides."""
-        return float(np.median(list(self.shrinkage.values())))
+        return _median(self.shrinkage)
 
     def describe(self) -> str:
         """One line for the run's log."""
@@ -111,15 +111,16 @@ def choose_roi_form(
     d = pilot.draws
     deviation = np.log(d.roi) - d.log_roi[:, None, :]
     ratio = deviation.var(axis=0) / np.mean(d.roi_spread**2, axis=0)[None, :]
-    spent = pilot.data.spend_total > 0
+    spent = pilot.data.spend_total > 0  # every channel spends somewhere (geo_data checks)
     shrinkage = {
-        name: float(np.median(ratio[spent[:, c], c]))
-        for c, name in enumerate(panel.channels)
-        if spent[:, c].any()
+        name: float(np.median(ratio[spent[:, c], c])) for c, name in enumerate(panel.channels)
     }
-    median = float(np.median(list(shrinkage.values()))) if shrinkage else 0.0
     return RoiFormChoice(
-        centred=median < CENTRED_BELOW,
+        centred=_median(shrinkage) < CENTRED_BELOW,
         shrinkage=shrinkage,
         seconds=time.perf_counter() - t0,
     )
+
+
+def _median(shrinkage: dict[str, float]) -> float:
+    return float(np.median(list(shrinkage.values())))
