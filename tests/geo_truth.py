@@ -28,6 +28,10 @@ class TruthGeoFit:
         self.n_draws = 1
         self.timings = {"compile": 0.0, "sampling": 0.0, "total": 0.0}
 
+    def warm_start(self, spec: Any = None) -> None:
+        """The truth has no chains to start a refit from."""
+        return None
+
     def _roi_outcome(self) -> np.ndarray:
         """True ROI per region, channel and outcome over the data (G, C, O); nan unspent."""
         contrib = self.world.contributions.sum(axis=0)  # (G, C, O)
@@ -109,7 +113,7 @@ def use_truth(monkeypatch: pytest.MonkeyPatch, world: Any) -> list[int]:
 
     fits: list[int] = []
 
-    def fake(prep: Any, say: Any, settings: Any = None) -> TruthGeoFit:
+    def fake(prep: Any, say: Any, settings: Any = None, warm_from: Any = None) -> TruthGeoFit:
         p = prep.panel.panel
         fits.append(p.n_weeks)
         return TruthGeoFit(world, p.geos, p)

@@ -6,6 +6,7 @@ summed). The simulator's truth stands in for the fit (``geo_truth``), so nothing
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -179,11 +180,27 @@ def test_backtest_on_a_geo_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert res.exit_code == 0, res.output
     world = simulate_geo_world(n_geos=4, n_weeks=104, seed=2)
     fits = use_truth(monkeypatch, world)
+    from omnimmm.run.stages import geo as geo_stages
+
+    pilots = no_pilot(monkeypatch, centred=False)
+    truth_fit, calls = geo_stages.fit_model, []
+
+    def spy(prep: Any, say: Any, settings: Any = None, warm_from: Any = None) -> Any:
+        model = truth_fit(prep, say, settings, warm_from)
+        calls.append((settings, warm_from, model))
+        return model
+
+    monkeypatch.setattr(geo_stages, "fit_model", spy)
     out = tmp_path / "bt"
     res = _invoke("backtest", str(tmp_path / "sim" / "plan.toml"), "--out", str(out),
                   "--origins", "2", "--horizon", "13")  # fmt: skip
     assert res.exit_code == 0, res.output
     assert fits == [78, 91]
+    # one pilot (the first origin's); the second origin samples in its kept form and
+    # settings, its chains starting where the first origin's ended
+    assert len(pilots) == 1 and calls[0][1] is None
+    assert calls[1][0] == calls[0][0] and calls[1][0]["roi_centred"] is False
+    assert calls[1][1] is calls[0][2]
     bt = pd.read_csv(out / "tables" / "backtest.csv")
     assert list(bt.columns) == ["origin", "geo", "date", "outcome", "actual", "mean", "low", "high"]
     assert len(bt) == 2 * 13 * 2 * (4 + 1)
@@ -492,6 +509,8 @@ def test_a_funnel_in_the_regional_roi_is_refitted_non_centred_first(
     assert [a["passed"] for a in attempts] == [False, True]
     assert attempts[1]["settings"]["roi_centred"] is False
     assert "non-centred" in attempts[1]["remedy"] and "non-centred" in res.output
+    line = re.search(r'id="roi-form">(.*?)</p>', (out / "report.html").read_text(), re.S)
+    assert line and "median of 0.20" in line[1] and "a remedy switched the form" in line[1]
 
 
 def test_a_pilot_that_finds_weak_regions_starts_non_centred(
@@ -524,6 +543,10 @@ def test_a_pilot_that_finds_weak_regions_starts_non_centred(
     attempts = manifest["remedies"]["attempts"]
     assert len(attempts) == 1 and attempts[0]["settings"]["roi_centred"] is False
     assert "sampled non-centred" in " ".join(res.output.split())
+    report = (out / "report.html").read_text()
+    line = re.search(r'<p class="small muted" id="roi-form">(.*?)</p>', report, re.S)
+    assert line and "sampled non-centred" in line[1] and "median of 0.90 over" in line[1]
+    assert "remedy switched" not in line[1]
 
 
 @pytest.mark.parametrize("fixable", [True, False])

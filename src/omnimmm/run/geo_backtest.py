@@ -12,11 +12,16 @@ column in the tables:
   each baseline fitted per region and outcome, the national one the sum of the regions';
 - ``backtest.json``: ``origins`` and ``overall`` scored on the national rows (the national
   backtest's keys), plus ``geos``: the same scores over all origins for each region;
-  ``fits[]`` per origin. Each origin's refit is the run's geo fit: a pilot chooses the
-  regional ROI's sampling form, and a refit that fails the quality gate is refitted up to
-  ``[gate] remedies`` times (:func:`omnimmm.run.stages.geo.fit_checked`); ``fits[].remedies``
-  lists those tries, ``fits[].gate_passed`` the kept one's verdict (reported, not enforced,
-  as in the national backtest). Geo refits start cold (no warm starts yet);
+  ``fits[]`` per origin. Each origin's refit is checked as the run's geo fit is: one that
+  fails the quality gate is refitted up to ``[gate] remedies`` times
+  (:func:`omnimmm.run.stages.geo.fit_checked`); ``fits[].remedies`` lists those tries,
+  ``fits[].gate_passed`` the kept one's verdict (reported, not enforced, as in the national
+  backtest). The first origin fits as the run does (a pilot chooses the regional ROI's
+  form; the plan's settings; cold chains). Each later origin starts from the previous
+  origin's kept settings and form, so a remedy the previous origin needed is not first
+  tried in vain and there is no second pilot, with its chains where the previous origin's
+  ended and a quarter of the tuning steps (:mod:`omnimmm.mmm.warm`; ``fits[].warm_start``
+  and ``fits[].tune`` say so);
 - ``report.html``: the national sums' charts and scores.
 
 The geo model has no control extrapolation report yet (``control_extrapolation.csv`` is
@@ -58,6 +63,7 @@ def geo_origins(
         record per origin (the national backtest's ``fits[]`` keys).
     """
     from omnimmm.errors import PlanError
+    from omnimmm.mmm.warm import warm_tune
     from omnimmm.run.stages import geo as geo_stages
     from omnimmm.run.stages.geo_holdout import (
         NO_FORECAST,
@@ -73,14 +79,21 @@ def geo_origins(
     s = prep.sampler
     say(f"backtest: {len(starts)} origins x {horizon} weeks, each a refit of the geo model "
         f"({p.n_geos} regions) with {s['chains']} chains x {s['draws']} draws after {s['tune']} "
-        f"tuning steps, seed {s['seed']}")  # fmt: skip
+        f"tuning steps ({warm_tune(s['tune'])}, started warm, after the first origin), "
+        f"seed {s['seed']}")  # fmt: skip
     frames, base_frames, fits = [], [], []
+    model, kept = None, None
     for k, start in enumerate(starts):
         origin = pd.Timestamp(p.dates[start])
         say(f"origin {k + 1}/{len(starts)}: refit on {start} weeks to "
             f"{p.dates[start - 1].date()}, forecast {origin.date()} on")  # fmt: skip
         head = dataclasses.replace(prep.panel, panel=head_geo_panel(p, start))
-        model, attempts, _ = geo_stages.fit_checked(dataclasses.replace(prep, panel=head), say)
+        # after the first origin: the previous origin's kept settings and form (no pilot),
+        # its chains' ends as starting points, a quarter of the tuning (omnimmm.mmm.warm)
+        model, attempts, _ = geo_stages.fit_checked(
+            dataclasses.replace(prep, panel=head), say, start=kept, warm_from=model
+        )
+        kept = attempts[-1]["settings"]
         upto = head_geo_panel(p, start + horizon)
         fc = geo_forecast_table(model, upto, prep.seed)
         fc.insert(0, "origin", origin)

@@ -21,6 +21,7 @@ from omnimmm.mmm.geo.layout import BLOCKS, GeoLayout, geo_layout
 from omnimmm.mmm.geo.posterior import GeoDraws, baseline_coef, geo_draws, saturated, weights
 from omnimmm.mmm.geo.spec import GeoData, GeoModelSpec, geo_data
 from omnimmm.mmm.geo.store import read_geo_dir, write_geo_dir
+from omnimmm.mmm.warm import POINTS_PER_CHAIN, WarmStart
 from omnimmm.optimize.response import AdstockSaturationResponse
 
 __all__ = ["GATE", "GeoFit", "fit_geo", "load_geo", "posterior_points"]
@@ -121,7 +122,8 @@ class GeoFit:
         The sampled unconstrained points (layout: :mod:`omnimmm.mmm.geo.layout`).
     diverging : array (chains, draws) of bool
     timings : dict
-        ``compile``, ``sampling`` and ``total`` seconds of the fit.
+        ``compile``, ``sampling`` and ``total`` seconds of the fit; ``tune`` (steps run),
+        ``warm`` (started at an earlier fit's draws) and ``step_size`` (the adapted one).
     seed : int
     """
 
@@ -129,7 +131,7 @@ class GeoFit:
     spec: GeoModelSpec
     points: np.ndarray
     diverging: np.ndarray
-    timings: dict[str, float] = field(default_factory=dict)
+    timings: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
     data: GeoData = field(init=False, repr=False)
     layout: GeoLayout = field(init=False, repr=False)
@@ -323,6 +325,33 @@ class GeoFit:
             self._diagnostics = diagnose(self.points, self.diverging, names)
         return dict(self._diagnostics)
 
+    def warm_start(self, spec: GeoModelSpec | None = None) -> WarmStart | None:
+        """Where this fit's chains ended, as the warm start of a refit of ``spec`` (default
+        this fit's) on other weeks of the panel (:mod:`omnimmm.mmm.warm`): a holdout refit,
+        the next backtest origin.
+
+        Returns
+        -------
+        WarmStart or None
+            Evenly thinned draws of every chain and the adapted step size. None when ``spec``
+            samples the regional log ROI in the other form (the same block then holds other
+            numbers: log ROIs centred, standard normal deviations non-centred), or when the
+            fit recorded no step size (saved before it did).
+        """
+        step = self.timings.get("step_size")
+        form = (spec or self.spec).roi_centred
+        if step is None or not np.isfinite(step) or form != self.spec.roi_centred:
+            return None
+        names = tuple(b for b in BLOCKS if self.layout.size(b))
+        c_n, d_n, _ = self.points.shape
+        keep = np.unique(np.linspace(0, d_n - 1, min(POINTS_PER_CHAIN, d_n)).round().astype(int))
+        return WarmStart(
+            points=np.ascontiguousarray(self.points[:, keep, :].reshape(-1, self.layout.n)),
+            names=names,
+            shapes=tuple(tuple(int(d) for d in self.layout.shapes[b]) for b in names),
+            step_size=float(step),
+        )
+
     def responses(
         self, horizon_weeks: int = 13, max_draws: int | None = 500
     ) -> dict[str, AdstockSaturationResponse]:
@@ -398,6 +427,7 @@ def fit_geo(
     target_accept: float = 0.8,
     cores: int | None = None,
     low_rank: bool = True,
+    warm_start: WarmStart | None = None,
 ) -> GeoFit:
     """Fit the hierarchical geo MMM to ``panel`` with nutpie on the hand-written density.
 
@@ -416,6 +446,10 @@ def fit_geo(
         Threads for the chains (nutpie's default: all).
     low_rank : bool, default True
         nutpie's low-rank modified mass matrix (see :func:`omnimmm.mmm.geo.sampler.run_nutpie`).
+    warm_start : WarmStart, optional
+        Start the chains where an earlier fit of the same model ended
+        (:meth:`GeoFit.warm_start`) and tune a quarter of ``tune`` steps (at least 200);
+        ignored when its layout differs. ``timings`` records ``tune`` and ``warm``.
 
     Returns
     -------
@@ -441,6 +475,7 @@ def fit_geo(
         progress=progress,
         cores=cores,
         low_rank=low_rank,
+        warm=warm_start,
     )
     points, diverging = posterior_points(idata, layout)
     timings["total"] = time.perf_counter() - t0

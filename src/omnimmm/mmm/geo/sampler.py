@@ -10,6 +10,7 @@ parameters with the layout.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -22,6 +23,7 @@ from omnimmm.mmm.geo.kernel import geo_logp_grad
 from omnimmm.mmm.geo.layout import BLOCKS, HIER_NC, GeoLayout
 from omnimmm.mmm.geo.spec import GeoData
 from omnimmm.mmm.nutpie_common import as_pointer
+from omnimmm.mmm.warm import WarmStart, warm_tune
 
 __all__ = ["initial_points", "run_nutpie"]
 
@@ -154,7 +156,8 @@ def run_nutpie(
     progress: bool,
     cores: int | None = None,
     low_rank: bool = True,
-) -> tuple[Any, dict[str, float]]:
+    warm: WarmStart | None = None,
+) -> tuple[Any, dict[str, Any]]:
     """Sample the geo density with nutpie.
 
     Parameters
@@ -217,8 +220,14 @@ def run_nutpie(
         logp_func=None,
         expand_func=None,
     )
-    t1 = time.perf_counter()
     kwargs: dict[str, Any] = {} if cores is None else {"cores": cores}
+    started_warm = warm is not None and warm.fits(model)
+    if started_warm:
+        assert warm is not None
+        model = dataclasses.replace(model, initial_point_func=warm.initial_point_func())
+        tune = warm_tune(tune)
+        kwargs["initial_step"] = warm.step_size
+    t1 = time.perf_counter()
     idata = nutpie.sample(
         model,
         draws=draws,
@@ -232,4 +241,11 @@ def run_nutpie(
         **kwargs,
     )
     del arrays  # held by the model's user_data until here
-    return idata, {"compile": t1 - t0, "sampling": time.perf_counter() - t1}
+    steps = np.asarray(idata.sample_stats["step_size"].values, dtype=float)
+    return idata, {
+        "compile": t1 - t0,
+        "sampling": time.perf_counter() - t1,
+        "tune": int(tune),
+        "warm": bool(started_warm),
+        "step_size": float(np.median(steps.reshape(steps.shape[0], -1)[:, -1])),
+    }

@@ -306,21 +306,32 @@ def with_roi_form(prep: GeoPrepared, say: Progress, settings: dict[str, Any]) ->
     return {**settings, "roi_centred": choice.centred}, choice
 
 
-def fit_model(prep: GeoPrepared, say: Progress, settings: dict[str, Any] | None = None) -> Any:
+def fit_model(
+    prep: GeoPrepared,
+    say: Progress,
+    settings: dict[str, Any] | None = None,
+    warm_from: Any = None,
+) -> Any:
     """Fit the hierarchical geo model with the plan's ROI priors, lift tests and the run's
     sampler (``settings``: :func:`geo_sampler`'s, or a remedy's). Without ``roi_centred``
-    in ``settings``, a pilot fit chooses the form of the regional log ROI first."""
+    in ``settings``, a pilot fit chooses the form of the regional log ROI first. With
+    ``warm_from`` (an earlier fit of the same plan on other weeks, in the same form), the
+    chains start where it ended and tune a quarter of the steps (:mod:`omnimmm.mmm.warm`)."""
     from omnimmm.mmm.geo import fit_geo
+    from omnimmm.mmm.warm import warm_tune
 
     s, _ = with_roi_form(prep, say, settings or geo_sampler(prep))
+    spec = model_spec(prep, roi_centred=bool(s["roi_centred"]))
+    warm = warm_from.warm_start(spec) if warm_from is not None else None
+    start = f", started warm ({warm_tune(s['tune'])} tuning steps)" if warm is not None else ""
     say(
         f"fitting the geo model: {prep.panel.panel.n_geos} regions x {prep.panel.n_weeks} "
-        f"weeks, {s['chains']} chains x {s['draws']} draws"
+        f"weeks, {s['chains']} chains x {s['draws']} draws{start}"
     )
-    spec = model_spec(prep, roi_centred=bool(s["roi_centred"]))
     return fit_geo(
         prep.panel.panel, spec, chains=s["chains"], draws=s["draws"], tune=s["tune"],
         seed=s["seed"], target_accept=s["target_accept"], progress=prep.progressbar,
+        warm_start=warm,
     )  # fmt: skip
 
 
@@ -384,7 +395,10 @@ class _Checked:
 
 
 def fit_checked(
-    prep: GeoPrepared, say: Progress
+    prep: GeoPrepared,
+    say: Progress,
+    start: dict[str, Any] | None = None,
+    warm_from: Any = None,
 ) -> tuple[Any, list[dict[str, Any]], dict[str, Any] | None]:
     """Fit the geo model in the form a pilot fit chooses for the regional log ROI
     (:func:`with_roi_form`); while it fails an enforced gate, refit, at most ``[gate]
@@ -392,20 +406,36 @@ def fit_checked(
     failure sits in them (:func:`roi_form_remedy`, the same model), then with safer sampler
     settings (:mod:`omnimmm.run.remedies`: the national run's rules).
 
+    Parameters
+    ----------
+    prep : GeoPrepared
+    say : callable
+    start : dict, optional
+        The first attempt's sampler settings, ``roi_centred`` included (no pilot then): an
+        earlier fit's kept settings, as a backtest's later origins use. Default: the plan's,
+        in the form the pilot chooses.
+    warm_from : GeoFit, optional
+        The first attempt's chains start where this fit ended (:meth:`omnimmm.mmm.geo.fit.
+        GeoFit.warm_start`); a remedy's refit starts cold.
+
     Returns
     -------
     tuple
         The kept fit, one record per attempt (one when no remedy ran), and the pilot's
-        choice (:meth:`omnimmm.mmm.geo.pilot.RoiFormChoice.as_dict`).
+        choice (:meth:`omnimmm.mmm.geo.pilot.RoiFormChoice.as_dict`; None without a pilot).
     """
     from omnimmm.run.remedies import fit_with_remedies
     from omnimmm.run.stages.gate import gate_spec
 
     gate = gate_spec(cast(Any, prep))
-    settings, choice = with_roi_form(prep, say, geo_sampler(prep))
+    first, choice = with_roi_form(prep, say, start or geo_sampler(prep))
+
+    def fit(settings: dict[str, Any]) -> _Checked:
+        return _Checked(fit_model(prep, say, settings, warm_from if settings is first else None))
+
     checked, attempts = fit_with_remedies(
-        lambda settings: _Checked(fit_model(prep, say, settings)),
-        settings,
+        fit,
+        first,
         gate,
         0 if gate.allow_failure else prep.plan.gate.remedies,
         say,
@@ -598,6 +628,10 @@ def geo_analysis_stage(state: RunState) -> None:
     if state.attempts:  # the settings the kept fit was sampled with (a remedy's, if one ran)
         kept = state.attempts[-1]["settings"]
         meta["sampler"].update({k: kept[k] for k in ("chains", "draws", "tune", "target_accept")})
+        if "roi_centred" in kept:
+            meta["sampler"]["roi_centred"] = bool(kept["roi_centred"])
+    if state.fits.get("roi_form"):  # the pilot's choice of that form, and why
+        meta["roi_form"] = state.fits["roi_form"]
     state.result = RunResult(
         meta=meta,
         horizon_value={},

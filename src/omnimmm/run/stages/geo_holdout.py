@@ -259,10 +259,11 @@ def geo_holdout_stage(state: RunState) -> None:
     if weeks:
         state.say(f"holdout: refitting the geo model without the last {weeks} weeks, then "
                   "forecasting them per region")  # fmt: skip
-    # the refit samples as the kept fit did (a remedy's settings, if one ran)
+    # the refit samples as the kept fit did (a remedy's settings, if one ran), its chains
+    # starting where the kept fit's ended (omnimmm.mmm.warm)
     kept = state.attempts[-1]["settings"] if state.attempts else None
     info, tables, refit = geo_holdout(
-        state.prep, lambda prep, say: fit_model(prep, say, kept), state.say
+        state.prep, lambda prep, say: fit_model(prep, say, kept, warm_from=state.model), state.say
     )
     state.holdout = info
     state.tables = {**state.tables, **tables}
