@@ -90,6 +90,7 @@ def run(folder: Path, centred_minutes: float | None) -> dict:
         "cpu": cpu,
         "peak_mb": peak_mb,
         "roi_form": stages["fits"].get("roi_form"),
+        "holdout_refit": stages["fits"].get("holdout_refit", {}),
         "attempts": manifest["remedies"]["attempts"],
         "gate": manifest["gate"]["passed"],
         "holdout": result["holdout"],
@@ -134,6 +135,14 @@ BEFORE = (
 )
 
 
+#: The same run before the geo holdout refit started warm (main d725ff6, 2026-12-07 18:14 UTC).
+WARM_BEFORE = (
+    "**Before warm starts** (main d725ff6, 2026-12-07 18:14 UTC): the same attempts, then a "
+    "cold holdout refit at the kept settings (2000 tuning steps): holdout stage 261 s wall / "
+    "504 CPU s; whole run 798 / 1519, peak memory 962 MB."
+)
+
+
 def body(f: dict, header: str) -> str:
     """The RESULTS.md section."""
     form = f["roi_form"] or {}
@@ -174,7 +183,13 @@ def body(f: dict, header: str) -> str:
     lines += ["", "**Time** (wall s / CPU s): " + ", ".join(
         f"{k} {w:.0f} / {c:.0f}" for k, (w, c) in st.items() if c is not None
     ) + f"; whole run {f['wall']:.0f} / {f['cpu']:.0f}, peak memory {f['peak_mb']:.0f} MB."]  # fmt: skip
-    lines += ["", BEFORE]
+    r = f.get("holdout_refit") or {}
+    if r:
+        kept = f["attempts"][-1]["settings"]["tune"]
+        start = "started warm from the kept fit" if r.get("warm") else "cold"
+        lines += ["", f"**Holdout refit**: {start}, {r.get('tune', kept)} tuning steps (the kept "
+                      f"fit's settings: {kept}), {r.get('total', float('nan')):.0f} s."]  # fmt: skip
+    lines += ["", WARM_BEFORE, "", BEFORE]
     c = f.get("centred")
     if c:
         lines += ["", (

@@ -221,11 +221,10 @@ def run_nutpie(
         expand_func=None,
     )
     kwargs: dict[str, Any] = {} if cores is None else {"cores": cores}
-    started_warm = warm is not None and warm.fits(model)
-    if started_warm:
-        assert warm is not None
+    started_warm = False
+    if warm is not None and warm.fits(model):
         model = dataclasses.replace(model, initial_point_func=warm.initial_point_func())
-        tune = warm_tune(tune)
+        tune, started_warm = warm_tune(tune), True
         kwargs["initial_step"] = warm.step_size
     t1 = time.perf_counter()
     idata = nutpie.sample(
