@@ -74,7 +74,12 @@ def test_fit_then_optimize_then_report(
     res = _invoke("run", str(folder / "plan.toml"), "--out", str(out))
     assert res.exit_code == 0, res.output
     assert len(fits) == 2 and "reusing the fitted geo model" in res.output
-    assert json.loads((out / "manifest.json").read_text())["stages"]["reused"] is True
+    again = json.loads((out / "manifest.json").read_text())
+    assert again["stages"]["reused"] is True
+    # how the reused model was sampled is kept: its attempts and the pilot's choice of form
+    assert again["remedies"]["attempts"] == manifest["remedies"]["attempts"]
+    assert again["stages"]["fits"]["roi_form"] == manifest["stages"]["fits"]["roi_form"]
+    assert 'id="roi-form">Regional ROI sampled centred' in (out / "report.html").read_text()
     # a changed model file is never trusted
     (out / "model" / "truth.json").write_text("{}")
     res = _invoke("optimize", str(out))

@@ -20,6 +20,7 @@ from omnimmm.report.result import load_result
 from omnimmm.run.context import RunState
 from omnimmm.run.remedies import fit_with_remedies
 from omnimmm.run.reuse import model_hashes, reusable
+from omnimmm.run.rundir import read_manifest
 from omnimmm.run.stages.gate import gate_spec
 from omnimmm.run.stages.holdout import cancel_holdout, prepare_holdout, start_holdout
 
@@ -32,8 +33,10 @@ def reuse_previous(
     state: RunState, what: str, load: Callable[[Path], Any], tables: tuple[str, ...]
 ) -> None:
     """Take the previous run's model (copied into this run's ``model/``), holdout and fit
-    tables (those of ``tables`` it has) into ``state``; ``what`` names the model for the
-    user. The national and the geo fit stages share it."""
+    tables (those of ``tables`` it has) into ``state``, with how that model was sampled: the
+    fit attempts (so the report and the manifest give the kept fit's settings, a remedy's if
+    one ran) and the geo pilot's choice of form. ``what`` names the model for the user. The
+    national and the geo fit stages share it."""
     assert state.previous is not None
     state.say(f"reusing the fitted {what} in {state.previous} (plan, data, code and model match)")
     model_dir = state.work / "model"
@@ -43,6 +46,11 @@ def reuse_previous(
     old = load_result(state.previous)
     state.holdout = dict(old.holdout)
     state.tables = {k: old.tables[k] for k in tables if k in old.tables}
+    manifest = read_manifest(state.previous)
+    state.attempts = list(manifest.get("remedies", {}).get("attempts", []))
+    form = manifest.get("stages", {}).get("fits", {}).get("roi_form")
+    if form:
+        state.fits["roi_form"] = form
     state.reused = True
 
 
