@@ -435,12 +435,15 @@ def test_plan_model_settings_reach_the_geo_model(
     assert res.exit_code == 2 and 'model.likelihood = "student_t"' in res.output
 
 
+@pytest.mark.parametrize("mixed", [True, False])
 def test_a_failed_geo_gate_is_refitted_with_safer_settings(
-    sim: tuple[Path, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    sim: tuple[Path, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mixed: bool
 ) -> None:
     """The national run's automatic remedies on the geo fit: divergences at the geo model's
     target_accept 0.8 -> refit at 0.95 with doubled tuning, which passes; the holdout refit
-    samples with the kept settings."""
+    samples with the kept settings, warm from the kept fit. The remedy starts warm from the
+    failed attempt when that attempt failed on divergences alone (its chains ``mixed``),
+    cold when its chains also disagreed (R-hat)."""
     from geo_truth import TruthGeoFit
     from omnimmm.mmm import geo as geo_model
 
@@ -454,8 +457,12 @@ def test_a_failed_geo_gate_is_refitted_with_safer_settings(
 
         def diagnostics(self) -> dict[str, Any]:
             bad = self.accept < 0.9
-            return {**super().diagnostics(), "divergences": 40 if bad else 0,
-                    "divergence_rate": 0.01 if bad else 0.0}  # fmt: skip
+            d = {**super().diagnostics(), "divergences": 40 if bad else 0,
+                 "divergence_rate": 0.01 if bad else 0.0}  # fmt: skip
+            return d if mixed or not bad else {**d, "max_rhat": 1.05}
+
+        def warm_start(self, spec: Any = None) -> str:
+            return f"draws at {self.accept}"
 
     def fit_geo(panel: Any, spec: Any, **kw: Any) -> TruthGeoFit:
         calls.append(kw)
@@ -465,8 +472,11 @@ def test_a_failed_geo_gate_is_refitted_with_safer_settings(
     out = tmp_path / "run"
     res = _invoke("run", str(folder / "plan.toml"), "--out", str(out))
     assert res.exit_code == 0, res.output
-    assert [(c["target_accept"], c["tune"]) for c in calls] == [(0.8, 1000), (0.95, 2000),
-                                                                (0.95, 2000)]  # fmt: skip
+    draws = 1000 if mixed else 2000  # an R-hat failure doubles the draws too
+    assert [(c["target_accept"], c["tune"], c["draws"]) for c in calls] == [
+        (0.8, 1000, 1000), (0.95, 2000, draws), (0.95, 2000, draws)]  # fmt: skip
+    assert [c["warm_start"] for c in calls] == [
+        None, "draws at 0.8" if mixed else None, "draws at 0.95"]  # fmt: skip
     manifest = json.loads((out / "manifest.json").read_text())
     attempts = manifest["remedies"]["attempts"]
     assert [a["passed"] for a in attempts] == [False, True] and manifest["gate"]["passed"]

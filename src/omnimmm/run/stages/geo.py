@@ -416,7 +416,9 @@ def fit_checked(
         in the form the pilot chooses.
     warm_from : GeoFit, optional
         The first attempt's chains start where this fit ended (:meth:`omnimmm.mmm.geo.fit.
-        GeoFit.warm_start`); a remedy's refit starts cold.
+        GeoFit.warm_start`). A remedy's refit starts warm from the attempt it remedies when
+        that attempt failed on divergences alone and the form is unchanged
+        (:func:`_warm_source`), else cold.
 
     Returns
     -------
@@ -429,9 +431,12 @@ def fit_checked(
 
     gate = gate_spec(cast(Any, prep))
     first, choice = with_roi_form(prep, say, start or geo_sampler(prep))
+    tried: list[_Checked] = []
 
     def fit(settings: dict[str, Any]) -> _Checked:
-        return _Checked(fit_model(prep, say, settings, warm_from if settings is first else None))
+        source = warm_from if settings is first else _warm_source(tried[-1], gate)
+        tried.append(_Checked(fit_model(prep, say, settings, source)))
+        return tried[-1]
 
     checked, attempts = fit_with_remedies(
         fit,
@@ -442,6 +447,16 @@ def fit_checked(
         reform=roi_form_remedy,
     )
     return checked.fit, attempts, choice.as_dict() if choice is not None else None
+
+
+def _warm_source(failed: _Checked, gate: Any) -> Any:
+    """The fit a remedy's refit starts warm from: the failed attempt, when it failed on
+    divergences alone (its chains agree and mixed, so their draws are a sample of the
+    posterior to start from; the remedy's smaller steps need only re-tuning); else None (a
+    cold start: chains that disagree or barely moved are no start)."""
+    from omnimmm.run.remedies import failed_checks
+
+    return failed.fit if failed_checks(failed.diagnostics_, gate) == {"divergences"} else None
 
 
 #: Tables the fit-side stages compute, kept from the previous run when its model is reused.
