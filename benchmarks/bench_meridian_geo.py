@@ -135,16 +135,19 @@ BEFORE = (
 )
 
 
-#: The same run before the geo holdout refit started warm (main d725ff6, 2026-12-07 18:14 UTC).
+#: The same run before geo refits started warm (main d725ff6, 2026-12-07 18:14 UTC).
 WARM_BEFORE = (
-    "**Before warm starts** (main d725ff6, 2026-12-07 18:14 UTC): the same attempts, then a "
-    "cold holdout refit at the kept settings (2000 tuning steps): holdout stage 261 s wall / "
-    "504 CPU s; whole run 798 / 1519, peak memory 962 MB."
+    "**Before warm starts** (main d725ff6, 2026-12-07 18:14 UTC): the same first attempt, "
+    "then the remedy cold (2000 tuning steps, 267 s wall) and a cold holdout refit at the "
+    "kept settings: holdout stage 261 s wall / 504 CPU s; whole run 798 / 1519, peak memory "
+    "962 MB."
 )
 
 
 def body(f: dict, header: str) -> str:
     """The RESULTS.md section."""
+    from omnimmm.mmm.warm import warm_tune
+
     form = f["roi_form"] or {}
     lines = [
         "## Meridian's 40-geo example on the geo model (issue 19)",
@@ -160,7 +163,9 @@ def body(f: dict, header: str) -> str:
         "",
     ]
     rows = [[str(i), a["remedy"], "centred" if a["settings"].get("roi_centred", True) else "non-centred",
-             f"{a['settings']['target_accept']:g}", str(a["settings"]["tune"]),
+             f"{a['settings']['target_accept']:g}",
+             str(a["settings"]["tune"]) + (f" (warm: {warm_tune(a['settings']['tune'])})"
+                                           if a.get("warm_start") else ""),
              f"{a['rhat_max']:.3f}", f"{a['ess_bulk_min']:.0f}", str(a["divergences"]),
              "pass" if a["passed"] else "fail", f"{a['seconds']:.0f}"]
             for i, a in enumerate(f["attempts"])]  # fmt: skip

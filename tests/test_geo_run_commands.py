@@ -466,7 +466,9 @@ def test_a_failed_geo_gate_is_refitted_with_safer_settings(
 
     def fit_geo(panel: Any, spec: Any, **kw: Any) -> TruthGeoFit:
         calls.append(kw)
-        return Diverging(panel, kw["target_accept"])
+        fit = Diverging(panel, kw["target_accept"])
+        fit.timings = {"warm": kw["warm_start"] is not None}  # as fit_geo records it
+        return fit
 
     monkeypatch.setattr(geo_model, "fit_geo", fit_geo)
     out = tmp_path / "run"
@@ -480,7 +482,11 @@ def test_a_failed_geo_gate_is_refitted_with_safer_settings(
     manifest = json.loads((out / "manifest.json").read_text())
     attempts = manifest["remedies"]["attempts"]
     assert [a["passed"] for a in attempts] == [False, True] and manifest["gate"]["passed"]
-    assert json.loads((out / "result.json").read_text())["meta"]["sampler"]["tune"] == 2000
+    assert [a["warm_start"] for a in attempts] == [False, mixed]
+    result = json.loads((out / "result.json").read_text())
+    assert result["meta"]["sampler"]["tune"] == 2000
+    said = result["gate"]["automatic_remedies"][1]
+    assert ("started warm from the attempt before, 500 tuning steps run" in said) is mixed
 
 
 def test_a_funnel_in_the_regional_roi_is_refitted_non_centred_first(

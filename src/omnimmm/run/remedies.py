@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from omnimmm.mmm.warm import warm_tune
 from omnimmm.run.context import Progress, quiet
 
 __all__ = ["MAX_DRAWS", "MAX_TUNE", "attempt_lines", "failed_checks", "fit_with_remedies",
@@ -129,6 +130,8 @@ def _record(model: Any, settings: dict[str, Any], remedy: str, gate: Any, second
         "passed": not failed,
         "failed": sorted(failed),
         "seconds": round(seconds, 3),
+        # whether the chains started at an earlier fit's draws (omnimmm.mmm.warm)
+        "warm_start": bool((getattr(model, "timings_", None) or {}).get("warm", False)),
     }
 
 
@@ -166,7 +169,9 @@ def fit_with_remedies(
     tuple
         The last fitted model (the first that passed, or the last remedy's) and one record
         per attempt: ``remedy`` (``"plan settings"`` first), ``settings``, ``rhat_max``,
-        ``ess_bulk_min``, ``divergences``, ``passed``, ``failed``, ``seconds``.
+        ``ess_bulk_min``, ``divergences``, ``passed``, ``failed``, ``seconds``,
+        ``warm_start`` (the chains started at an earlier fit's draws and tuned a quarter of
+        ``settings["tune"]``).
     """
     t0 = time.perf_counter()
     model = fit(settings)
@@ -208,8 +213,10 @@ def attempt_lines(attempts: list[dict[str, Any]]) -> list[str]:
     lines = [f"plan settings ({_settings(first['settings'])}): {_verdict(first)}, "
              f"failed ({', '.join(first['failed'])})"]  # fmt: skip
     for k, a in enumerate(attempts[1:], start=1):
+        warm = (f"; started warm from the attempt before, {warm_tune(a['settings']['tune'])} "
+                "tuning steps run" if a.get("warm_start") else "")  # fmt: skip
         lines.append(
-            f"remedy {k}, {a['remedy']} ({_settings(a['settings'])}): {_verdict(a)}, "
+            f"remedy {k}, {a['remedy']} ({_settings(a['settings'])}{warm}): {_verdict(a)}, "
             + ("passed" if a["passed"] else f"failed ({', '.join(a['failed'])})")
         )
     return lines

@@ -392,6 +392,7 @@ class _Checked:
 
     def __init__(self, fit: Any) -> None:
         self.fit, self.diagnostics_ = fit, geo_diagnostics(fit)
+        self.timings_ = dict(getattr(fit, "timings", {}) or {})
 
 
 def fit_checked(
