@@ -33,7 +33,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["WarmStart", "warm_compiled", "warm_start_from", "warm_tune"]
+__all__ = [
+    "WarmStart",
+    "final_step_size",
+    "thinned",
+    "warm_compiled",
+    "warm_start_from",
+    "warm_tune",
+]
 
 #: Posterior draws kept per chain as starting points (evenly thinned).
 POINTS_PER_CHAIN = 64
@@ -112,8 +119,7 @@ def warm_start_from(
     draws = np.asarray(unconstrained, dtype=float)
     if draws.ndim != 3 or draws.shape[2] != int(compiled.n_dim) or draws.shape[1] == 0:
         return None
-    keep = np.unique(np.linspace(0, draws.shape[1] - 1, min(per_chain, draws.shape[1])).round())
-    points = np.ascontiguousarray(draws[:, keep.astype(int), :].reshape(-1, draws.shape[2]))
+    points = thinned(draws, per_chain)
     steps = np.asarray(step_size, dtype=float)
     if not (np.all(np.isfinite(points)) and steps.size and np.all(np.isfinite(steps))):
         return None
@@ -123,8 +129,22 @@ def warm_start_from(
         points=points,
         names=tuple(str(n) for n in names[:n_free]),
         shapes=tuple(tuple(int(d) for d in s) for s in shapes[:n_free]),
-        step_size=float(np.median(steps.reshape(steps.shape[0], -1)[:, -1])),
+        step_size=final_step_size(steps),
     )
+
+
+def thinned(draws: np.ndarray, per_chain: int = POINTS_PER_CHAIN) -> np.ndarray:
+    """``(n, dim)`` starting points: at most ``per_chain`` evenly spaced draws of every chain
+    of ``draws`` ``(chain, draw, dim)``."""
+    keep = np.unique(np.linspace(0, draws.shape[1] - 1, min(per_chain, draws.shape[1])).round())
+    return np.ascontiguousarray(draws[:, keep.astype(int), :].reshape(-1, draws.shape[2]))
+
+
+def final_step_size(step_size: Any) -> float:
+    """The adapted step size of a fit: the median over chains of each chain's last one
+    (nutpie's ``step_size`` sample statistic, ``(chain, draw)``)."""
+    steps = np.asarray(step_size, dtype=float)
+    return float(np.median(steps.reshape(steps.shape[0], -1)[:, -1]))
 
 
 def _n_free(compiled: Any, dim: int) -> int:

@@ -21,7 +21,7 @@ from omnimmm.mmm.geo.layout import BLOCKS, GeoLayout, geo_layout
 from omnimmm.mmm.geo.posterior import GeoDraws, baseline_coef, geo_draws, saturated, weights
 from omnimmm.mmm.geo.spec import GeoData, GeoModelSpec, geo_data
 from omnimmm.mmm.geo.store import read_geo_dir, write_geo_dir
-from omnimmm.mmm.warm import POINTS_PER_CHAIN, WarmStart
+from omnimmm.mmm.warm import WarmStart, thinned
 from omnimmm.optimize.response import AdstockSaturationResponse
 
 __all__ = ["GATE", "GeoFit", "fit_geo", "load_geo", "posterior_points"]
@@ -343,10 +343,8 @@ class GeoFit:
         if step is None or not np.isfinite(step) or form != self.spec.roi_centred:
             return None
         names = tuple(b for b in BLOCKS if self.layout.size(b))
-        c_n, d_n, _ = self.points.shape
-        keep = np.unique(np.linspace(0, d_n - 1, min(POINTS_PER_CHAIN, d_n)).round().astype(int))
         return WarmStart(
-            points=np.ascontiguousarray(self.points[:, keep, :].reshape(-1, self.layout.n)),
+            points=thinned(self.points),
             names=names,
             shapes=tuple(tuple(int(d) for d in self.layout.shapes[b]) for b in names),
             step_size=float(step),

@@ -23,7 +23,7 @@ from omnimmm.mmm.geo.kernel import geo_logp_grad
 from omnimmm.mmm.geo.layout import BLOCKS, HIER_NC, GeoLayout
 from omnimmm.mmm.geo.spec import GeoData
 from omnimmm.mmm.nutpie_common import as_pointer
-from omnimmm.mmm.warm import WarmStart, warm_tune
+from omnimmm.mmm.warm import WarmStart, final_step_size, warm_tune
 
 __all__ = ["initial_points", "run_nutpie"]
 
@@ -240,11 +240,10 @@ def run_nutpie(
         **kwargs,
     )
     del arrays  # held by the model's user_data until here
-    steps = np.asarray(idata.sample_stats["step_size"].values, dtype=float)
     return idata, {
         "compile": t1 - t0,
         "sampling": time.perf_counter() - t1,
         "tune": int(tune),
         "warm": bool(started_warm),
-        "step_size": float(np.median(steps.reshape(steps.shape[0], -1)[:, -1])),
+        "step_size": final_step_size(idata.sample_stats["step_size"].values),
     }
