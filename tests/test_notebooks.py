@@ -1,4 +1,5 @@
-"""The notebooks run top to bottom on the demo data with fast settings (OMNIMMM_FAST=1).
+"""The notebooks run top to bottom with fast settings (OMNIMMM_FAST=1): 01-03 on the demo data,
+04 on a simulated regional world.
 
 Notebook 03 reuses the model notebook 01 saved, as it does for a user who runs them in
 order, so the MMM is sampled once here.
@@ -13,7 +14,7 @@ import pytest
 from nbclient import NotebookClient
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-ORDER = ("01_mmm_quickstart", "02_lifecycle_propensity", "03_quarterly_budget")
+ORDER = ("01_mmm_quickstart", "02_lifecycle_propensity", "03_quarterly_budget", "04_geo_regions")
 
 
 @pytest.fixture(scope="module")
