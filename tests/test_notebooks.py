@@ -1,5 +1,5 @@
 """The notebooks run top to bottom with fast settings (OMNIMMM_FAST=1): 01-03 on the demo data,
-04 on a simulated regional world.
+04 on a simulated regional world, 07 (holdout and backtests) on the demo data again.
 
 Notebook 03 reuses the model notebook 01 saved, as it does for a user who runs them in
 order, so the MMM is sampled once here.
@@ -14,7 +14,13 @@ import pytest
 from nbclient import NotebookClient
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-ORDER = ("01_mmm_quickstart", "02_lifecycle_propensity", "03_quarterly_budget", "04_geo_regions")
+ORDER = (
+    "01_mmm_quickstart",
+    "02_lifecycle_propensity",
+    "03_quarterly_budget",
+    "04_geo_regions",
+    "07_forecast_checks",
+)
 
 
 @pytest.fixture(scope="module")
