@@ -1,7 +1,8 @@
 """The notebooks run top to bottom on the demo data with fast settings (OMNIMMM_FAST=1).
 
 Notebook 03 reuses the model notebook 01 saved, as it does for a user who runs them in
-order, so the MMM is sampled once here.
+order, so the MMM is sampled once here. Notebook 05 (journeys) simulates its own data and
+depends on no other notebook.
 """
 
 from __future__ import annotations
@@ -13,7 +14,12 @@ import pytest
 from nbclient import NotebookClient
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-ORDER = ("01_mmm_quickstart", "02_lifecycle_propensity", "03_quarterly_budget")
+ORDER = (
+    "01_mmm_quickstart",
+    "02_lifecycle_propensity",
+    "03_quarterly_budget",
+    "05_journeys_attribution",
+)
 
 
 @pytest.fixture(scope="module")
