@@ -1,8 +1,8 @@
 """The notebooks run top to bottom on the demo data with fast settings (OMNIMMM_FAST=1).
 
 Notebook 03 reuses the model notebook 01 saved, as it does for a user who runs them in
-order, so the MMM is sampled once here. Notebook 05 (journeys) simulates its own data and
-depends on no other notebook.
+order, so the MMM is sampled once here. Notebooks 05 (journeys) and 06 (member benefits)
+simulate their own data and depend on no other notebook.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ ORDER = (
     "02_lifecycle_propensity",
     "03_quarterly_budget",
     "05_journeys_attribution",
+    "06_member_benefits",
 )
 
 
