@@ -1,8 +1,9 @@
-"""The notebooks run top to bottom with fast settings (OMNIMMM_FAST=1): 01-03 on the demo data,
-04 on a simulated regional world, 07 (holdout and backtests) on the demo data again.
+"""The notebooks run top to bottom with fast settings (OMNIMMM_FAST=1).
 
-Notebook 03 reuses the model notebook 01 saved, as it does for a user who runs them in
-order, so the MMM is sampled once here.
+01-03 and 07 use the demo data; notebook 03 reuses the model notebook 01 saved, as it does
+for a user who runs them in order, so that MMM is sampled once here. Notebooks 04 (regions),
+05 (journeys) and 06 (member benefits) simulate their own data and depend on no other
+notebook.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ ORDER = (
     "02_lifecycle_propensity",
     "03_quarterly_budget",
     "04_geo_regions",
+    "05_journeys_attribution",
+    "06_member_benefits",
     "07_forecast_checks",
 )
 
