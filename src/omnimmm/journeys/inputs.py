@@ -102,7 +102,11 @@ def _register(con: duckdb.DuckDBPyConnection, src: Source, view: str, what: str)
         return
     from omnimmm.data.tables import register_duckdb
 
-    register_duckdb(con, src, view, what=what)
+    # CSV and Excel cells as text: ids keep their leading zeros and are read the same
+    # whatever the rows the type sniffer sampled (an id column numeric for its first rows
+    # and text later failed in DuckDB's reader), and a timestamp keeps its wall-clock time
+    # (a sniffed TIMESTAMPTZ was moved to UTC: 01:00+08:00 fell on the previous day)
+    register_duckdb(con, src, view, what=what, as_text=True)
 
 
 def _columns(con: duckdb.DuckDBPyConnection, view: str) -> list[str]:
