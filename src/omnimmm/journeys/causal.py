@@ -184,11 +184,13 @@ def _log_ends_at_purchase(data: JourneyData) -> bool:
 def _fetch(data: JourneyData) -> dict[str, Any]:
     """Buyers' touches per day and channel and their purchase days, from DuckDB, once."""
     con = data.con
+    # ordered in full (not by day alone): the rows' order within a day sets the order of
+    # the sums, so a shuffled file gave other digits with the same seed
     tch = con.execute("select t.cid, t.day, t.ch, count(*)::integer as n from touches t "
-                      "semi join conversions c on t.cid = c.cid group by all order by t.day"
-                      ).fetchnumpy()  # fmt: skip
+                      "semi join conversions c on t.cid = c.cid group by all "
+                      "order by t.day, t.cid, t.ch").fetchnumpy()  # fmt: skip
     cvs = con.execute("select cid, day, count(*)::integer as n from conversions "
-                      "group by cid, day order by day").fetchnumpy()  # fmt: skip
+                      "group by cid, day order by day, cid").fetchnumpy()  # fmt: skip
     return {"tch": {k: np.asarray(v) for k, v in tch.items()},
             "cvs": {k: np.asarray(v) for k, v in cvs.items()},
             "truncated": _log_ends_at_purchase(data)}  # fmt: skip
@@ -692,9 +694,11 @@ def _fit(
                                  chord=True)  # fmt: skip
         at_zero += pen_nn[:n_ch] >= DROPPED
         draws[r] = _effects(_contributions(Xb_r, beta_b, n_ch), conv * b[cust_b])[0] * scale
-    value = data.con.execute("select avg(value) from conversions").fetchone()
+    # summed in a fixed order: the order of the rows in the files must not change a digit
+    value = data.con.execute("select avg(value order by value) from conversions").fetchone()
     mean_value = float(value[0]) if value and value[0] is not None else float("nan")
-    cost = dict(data.con.execute("select ch, sum(cost) from touches group by ch").fetchall())
+    cost = dict(data.con.execute("select ch, sum(cost order by cost) from touches "
+                                 "group by ch").fetchall())  # fmt: skip
     table = _table(data, inc, draws, mean_value, cost)
     if n_bootstrap:
         info["share_interval_of_replicates"] = {
