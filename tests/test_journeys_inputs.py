@@ -5,6 +5,7 @@ same attribution with the same seed) or refused with the file, column and row na
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -78,3 +79,111 @@ def test_shuffled_rows_give_the_same_attribution_to_the_last_digit(
               tmp_path / "b", settings=settings)  # fmt: skip
     a, b = (json.loads((tmp_path / d / "attribution.json").read_text()) for d in "ab")
     assert a == b
+
+
+def test_rows_without_a_customer_and_refunds_are_left_out_with_a_note(
+    world: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    """Anonymous store receipts and refunds (negative values) are left out and counted, as
+    the lifecycle reader does, rather than refusing the file; most rows without a customer
+    mean the wrong column and are refused."""
+    from omnimmm.errors import DataError
+
+    t, c = world
+    extra = c.iloc[:30].copy()
+    extra.loc[extra.index[:10], "customer_id"] = None
+    extra.loc[extra.index[10:], "value"] = -extra["value"].iloc[10:]
+    anon = t.iloc[:5].assign(customer_id="")
+    got = _journeys(pd.concat([t, anon]), pd.concat([c, extra]))
+    want = _journeys(t, c)
+    for a, b in zip(want, got, strict=True):
+        pd.testing.assert_frame_equal(a, b)
+    notes = load_journeys(pd.concat([t, anon]), pd.concat([c, extra])).notes
+    assert any("left out 5 of" in n and "no customer id" in n for n in notes)
+    assert any("left out 10 of" in n and "no customer id" in n for n in notes)
+    assert any("left out 20 of" in n and "negative value" in n for n in notes)
+    with pytest.raises(DataError, match=r"column 'customer_id'.*Is 'customer_id' the right"):
+        load_journeys(t, c.assign(customer_id=np.where(np.arange(len(c)) % 3, None, "x")))
+
+
+def test_a_conversion_without_a_place_is_not_counted_as_a_store_purchase(
+    world: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    t, c = world
+    c = c.assign(channel=c["channel"].astype(object))
+    c.loc[c.index[::4], "channel"] = None
+    data = load_journeys(t, c)
+    got = dict(data.con.execute("select place, count(*) from conversions group by 1").fetchall())
+    want = c["channel"].value_counts()
+    assert got == {"online": want["online"], "store": want["store"], None: len(c[::4])}
+    assert any("have no place in 'channel'" in n for n in data.notes)
+
+
+def test_ids_spelled_otherwise_in_the_other_file_are_the_same_customers(
+    tmp_path: Path, world: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    """Ids written as integers in one file and zero-padded, as floats ('12.0') or as +86
+    phone numbers in the other matched no one: every buyer looked untouched. They are
+    matched as numbers (with a note), redemptions too; ids that already match are kept."""
+    t, c = world
+    n_t, n_c = (f["customer_id"].str[1:].astype(int) for f in (t, c))
+    t.assign(customer_id=n_t).to_parquet(tmp_path / "t.parquet")  # integers
+    want = _journeys(tmp_path / "t.parquet", c.assign(customer_id=n_c))
+    zero_padded, floats = c["customer_id"].str[1:], n_c.astype(float).map(lambda v: f"{v:.1f}")
+    for spelled in (zero_padded, floats):  # 0000123, 123.0
+        got = _journeys(tmp_path / "t.parquet", c.assign(customer_id=spelled))
+        for a, b in zip(want, got, strict=True):
+            pd.testing.assert_frame_equal(a, b)
+    phone = {i: f"+86 138 {i // 10_000:04d} {i % 10_000:04d}" for i in range(10**6)}.get
+    data = load_journeys(t.assign(customer_id=n_t.map(phone)),
+                         c.assign(customer_id=n_c.map(phone).str.replace(" ", "").str[3:]),
+                         redemptions=c.iloc[:20].assign(customer_id=n_c.iloc[:20].map(phone),
+                                                        campaign="coupon"))  # fmt: skip
+    assert data.ids_as_numbers and any("matched as numbers" in n for n in data.notes)
+    row = data.con.execute("select count(distinct cid) from conversions semi join touches "
+                           "using (cid)").fetchone()  # fmt: skip
+    assert row == (c.loc[c.customer_id.isin(t.customer_id), "customer_id"].nunique(),)
+    assert data.con.execute("select count(*) from redemptions").fetchone() == (20,)
+    same = load_journeys(t, c)
+    assert not same.ids_as_numbers and not same.notes
+
+
+def test_the_spelling_of_the_ids_does_not_change_the_attribution(
+    tmp_path: Path, world: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    """Customers are numbered (and so sampled by the seed) in an order that 7, 0000007 and
+    U0000007 share: integer ids gave other digits than the same ids zero-padded."""
+    t, c = world
+    settings = AttributionSettings(n_bootstrap=3, max_rows=20_000)
+    attribute(t, c, tmp_path / "a", settings=settings)
+    attribute(t.assign(customer_id=t["customer_id"].str[1:].astype(int)),
+              c.assign(customer_id=c["customer_id"].str[1:].astype(int)), tmp_path / "b",
+              settings=settings)  # fmt: skip
+    a, b = (json.loads((tmp_path / d / "attribution.json").read_text()) for d in "ab")
+    assert a == b
+
+
+def test_files_whose_ids_never_match_and_too_few_purchases_are_refused(
+    tmp_path: Path, world: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    """Conversions none of whose buyers has a touch gave null shares and exit 0; too few
+    repeat purchases raised a ValueError with a traceback. Both are data errors (exit 3),
+    and nothing is written."""
+    from typer.testing import CliRunner
+
+    from omnimmm.cli import app
+
+    t, c = world
+    t.to_csv(tmp_path / "t.csv", index=False)
+    c.assign(customer_id="Q" + c["customer_id"]).to_csv(tmp_path / "c_other.csv", index=False)
+    few = c[c["customer_id"].isin(c["customer_id"].drop_duplicates().iloc[:15])]
+    few.drop_duplicates("customer_id").to_csv(tmp_path / "c_few.csv", index=False)
+    runner = CliRunner()
+    for name, message in (("c_other", r"none of its [\d,]+ buyers has a touch"),
+                          ("c_few", r"too few purchases to fit")):  # fmt: skip
+        res = runner.invoke(app, ["journeys", "attribute", "--touches", str(tmp_path / "t.csv"),
+                                  "--conversions", str(tmp_path / f"{name}.csv"), "--out",
+                                  str(tmp_path / name), "--bootstrap", "2"])  # fmt: skip
+        assert res.exit_code == 3, res.output
+        assert "Traceback" not in res.output and re.search(message, " ".join(res.output.split()))
+        assert not (tmp_path / name).exists()

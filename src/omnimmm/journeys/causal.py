@@ -123,6 +123,7 @@ import scipy.sparse as sp
 from scipy.linalg import cho_factor, cho_solve
 from threadpoolctl import threadpool_limits
 
+from omnimmm.errors import DataError
 from omnimmm.journeys.inputs import JourneyData
 
 __all__ = ["HALF_LIVES", "CausalResult", "fit_causal"]
@@ -646,7 +647,15 @@ def _fit(
     n_cust = info["buyers_used"]
     st = _strata(rows, n_cust)
     if info["purchases_in_likelihood"] < 10:
-        raise ValueError("too few repeat purchases to fit the attribution model")
+        raise DataError(
+            f"too few purchases to fit the attribution model: {info['purchases_in_likelihood']} "
+            f"in its likelihood (at least 10 needed; {info['buyers']:,} buyers, "
+            f"{data.n_conversions:,} conversions over {data.n_days} days). The model compares "
+            "each buyer's purchase days with their other days after the first "
+            f"{info['burn_in_days']}, so it needs buyers who buy more than once, or a longer "
+            "log: 1. give a longer period of touches and conversions; 2. check that the "
+            "customer ids of the two files are the same ids"
+        )
     prof = _choose_half_lives(rows, st, n_ch, ridge)
     half, profile = prof.half, prof.profile
     X_all = _design(rows, half)
