@@ -187,3 +187,17 @@ def test_files_whose_ids_never_match_and_too_few_purchases_are_refused(
         assert res.exit_code == 3, res.output
         assert "Traceback" not in res.output and re.search(message, " ".join(res.output.split()))
         assert not (tmp_path / name).exists()
+
+
+def test_rows_exported_twice_count_once_and_same_day_rows_all_count(
+    world: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    """A row repeating another in every column, to the second, is a log exported twice (it
+    counted as a second touch or order); rows stamped with the date alone all count."""
+    t, c = world
+    got = _journeys(pd.concat([t, t.iloc[:40]]), pd.concat([c, c.iloc[:7]]))
+    for a, b in zip(_journeys(t, c), got, strict=True):
+        pd.testing.assert_frame_equal(a, b)
+    days = t.assign(ts=t["ts"].dt.normalize())
+    data = load_journeys(pd.concat([days, days.iloc[:40]]), c)
+    assert data.n_touches == len(t) + 40 and not data.notes

@@ -165,6 +165,25 @@ def _leave_out(
     return [f"{what}: left out {bad:,} of {n:,} rows ({share}) {rows} in {col!r} ({why})"]
 
 
+def _without_repeats(
+    con: duckdb.DuckDBPyConnection, view: str, ts: str, what: str
+) -> tuple[str, list[str]]:
+    """A view of ``view`` without the rows that repeat another row in every column at a
+    time of day (a log exported twice), and a note of how many; rows stamped with a date
+    alone (or midnight) are all kept, since several touches or orders a day are alike."""
+    dedup = f"{view}_once"
+    con.execute(f"create or replace temp view {dedup} as select * from {view} where "
+                f"{ts}::time = time '00:00:00' union all select distinct * from {view} where "
+                f"{ts}::time <> time '00:00:00'")  # fmt: skip
+    row = con.execute(f"select (select count(*) from {view}), (select count(*) from {dedup})"
+                      ).fetchone()  # fmt: skip
+    assert row is not None
+    if row[0] == row[1]:
+        return view, []
+    return dedup, [f"{what}: left out {row[0] - row[1]:,} of {row[0]:,} rows that repeat "
+                   "another row in every column, to the second (a log exported twice)"]  # fmt: skip
+
+
 def _resolve_customers(
     con: duckdb.DuckDBPyConnection, tcols: list[str], ccols: list[str], cols: JourneyColumns,
     red: tuple[list[str], str] | None,
@@ -326,6 +345,10 @@ def load_journeys(
                cols.conversion_channel, wc,
                f"'online' or 'store' (or another name of one: {', '.join(ONLINE_PLACES[1:])} "
                f"for online; {', '.join(STORE_PLACES[1:])} for store)")  # fmt: skip
+    if not resolved:
+        tview, note_t = _without_repeats(con, tview, t_ts, wt)
+        cview, note_c = _without_repeats(con, cview, c_ts, wc)
+        notes = notes + note_t + note_c
     data = _materialise(con, tview, cview, tcust, ccust, cols, has_cost, has_campaign,
                         has_place, notes, (t_ts, c_ts), wt, wc)  # fmt: skip
     data.resolved = resolved
