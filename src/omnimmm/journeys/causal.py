@@ -123,6 +123,7 @@ import scipy.sparse as sp
 from scipy.linalg import cho_factor, cho_solve
 from threadpoolctl import threadpool_limits
 
+from omnimmm.errors import DataError
 from omnimmm.journeys.inputs import JourneyData
 
 __all__ = ["HALF_LIVES", "CausalResult", "fit_causal"]
@@ -184,11 +185,13 @@ def _log_ends_at_purchase(data: JourneyData) -> bool:
 def _fetch(data: JourneyData) -> dict[str, Any]:
     """Buyers' touches per day and channel and their purchase days, from DuckDB, once."""
     con = data.con
+    # ordered in full (not by day alone): the rows' order within a day sets the order of
+    # the sums, so a shuffled file gave other digits with the same seed
     tch = con.execute("select t.cid, t.day, t.ch, count(*)::integer as n from touches t "
-                      "semi join conversions c on t.cid = c.cid group by all order by t.day"
-                      ).fetchnumpy()  # fmt: skip
+                      "semi join conversions c on t.cid = c.cid group by all "
+                      "order by t.day, t.cid, t.ch").fetchnumpy()  # fmt: skip
     cvs = con.execute("select cid, day, count(*)::integer as n from conversions "
-                      "group by cid, day order by day").fetchnumpy()  # fmt: skip
+                      "group by cid, day order by day, cid").fetchnumpy()  # fmt: skip
     return {"tch": {k: np.asarray(v) for k, v in tch.items()},
             "cvs": {k: np.asarray(v) for k, v in cvs.items()},
             "truncated": _log_ends_at_purchase(data)}  # fmt: skip
@@ -644,7 +647,15 @@ def _fit(
     n_cust = info["buyers_used"]
     st = _strata(rows, n_cust)
     if info["purchases_in_likelihood"] < 10:
-        raise ValueError("too few repeat purchases to fit the attribution model")
+        raise DataError(
+            f"too few purchases to fit the attribution model: {info['purchases_in_likelihood']} "
+            f"in its likelihood (at least 10 needed; {info['buyers']:,} buyers, "
+            f"{data.n_conversions:,} conversions over {data.n_days} days). The model compares "
+            "each buyer's purchase days with their other days after the first "
+            f"{info['burn_in_days']}, so it needs buyers who buy more than once, or a longer "
+            "log: 1. give a longer period of touches and conversions; 2. check that the "
+            "customer ids of the two files are the same ids"
+        )
     prof = _choose_half_lives(rows, st, n_ch, ridge)
     half, profile = prof.half, prof.profile
     X_all = _design(rows, half)
@@ -692,9 +703,11 @@ def _fit(
                                  chord=True)  # fmt: skip
         at_zero += pen_nn[:n_ch] >= DROPPED
         draws[r] = _effects(_contributions(Xb_r, beta_b, n_ch), conv * b[cust_b])[0] * scale
-    value = data.con.execute("select avg(value) from conversions").fetchone()
+    # summed in a fixed order: the order of the rows in the files must not change a digit
+    value = data.con.execute("select avg(value order by value) from conversions").fetchone()
     mean_value = float(value[0]) if value and value[0] is not None else float("nan")
-    cost = dict(data.con.execute("select ch, sum(cost) from touches group by ch").fetchall())
+    cost = dict(data.con.execute("select ch, sum(cost order by cost) from touches "
+                                 "group by ch").fetchall())  # fmt: skip
     table = _table(data, inc, draws, mean_value, cost)
     if n_bootstrap:
         info["share_interval_of_replicates"] = {

@@ -33,7 +33,10 @@ from omnimmm.data import duck
 from omnimmm.data.duck import sql_ident as _q
 from omnimmm.errors import DataError
 from omnimmm.lifecycle.roles import TS_LAYOUTS
-from omnimmm.lifecycle.transactions import timestamp_sql  # the lifecycle reader's layouts
+from omnimmm.lifecycle.transactions import (  # the lifecycle reader's layouts and rules
+    LEAVE_OUT_LIMIT,
+    timestamp_sql,
+)
 
 __all__ = [
     "ONLINE_PLACES",
@@ -92,6 +95,7 @@ class JourneyData:
     notes: list[str] = field(default_factory=list)
     has_redemptions: bool = False  # a table ``redemptions`` (cid, ts, campaign)
     resolved: bool = False  # customers joined by identity resolution
+    ids_as_numbers: bool = False  # customer keys matched as numbers (see _same_id)
 
 
 def _register(con: duckdb.DuckDBPyConnection, src: Source, view: str, what: str) -> None:
@@ -102,7 +106,11 @@ def _register(con: duckdb.DuckDBPyConnection, src: Source, view: str, what: str)
         return
     from omnimmm.data.tables import register_duckdb
 
-    register_duckdb(con, src, view, what=what)
+    # CSV and Excel cells as text: ids keep their leading zeros and are read the same
+    # whatever the rows the type sniffer sampled (an id column numeric for its first rows
+    # and text later failed in DuckDB's reader), and a timestamp keeps its wall-clock time
+    # (a sniffed TIMESTAMPTZ was moved to UTC: 01:00+08:00 fell on the previous day)
+    register_duckdb(con, src, view, what=what, as_text=True)
 
 
 def _columns(con: duckdb.DuckDBPyConnection, view: str) -> list[str]:
@@ -133,6 +141,47 @@ def _check(con: duckdb.DuckDBPyConnection, view: str, cond: str, col: str, what:
             f"{what}: column {col!r} must hold {expected}; {n[0]:,} row(s) do not "
             f"({where}). Fix or drop those rows."
         )
+
+
+def _leave_out(
+    con: duckdb.DuckDBPyConnection, view: str, cond: str, col: str, what: str, rows: str,
+    why: str,
+) -> list[str]:  # fmt: skip
+    """A note on the rows of ``view`` that meet ``cond`` (left out by :func:`_materialise`),
+    or DataError when they are at least ``LEAVE_OUT_LIMIT`` of the rows (then the column is
+    more likely the wrong one), as the lifecycle reader does."""
+    row = con.execute(f"select count(*) filter (where {cond}), count(*) from {view}").fetchone()
+    assert row is not None
+    bad, n = int(row[0] or 0), int(row[1])
+    if not bad:
+        return []
+    if bad >= LEAVE_OUT_LIMIT * n:
+        raise DataError(
+            f"{what}: {bad:,} of {n:,} rows in column {col!r} are rows {rows} "
+            f"({_first_bad(con, view, cond, col)}); such rows are left out only while they "
+            f"are under {LEAVE_OUT_LIMIT:.0%} of the rows. Is {col!r} the right column?"
+        )
+    share = f"{bad / n:.1%}" if bad >= 0.0005 * n else "under 0.1%"
+    return [f"{what}: left out {bad:,} of {n:,} rows ({share}) {rows} in {col!r} ({why})"]
+
+
+def _without_repeats(
+    con: duckdb.DuckDBPyConnection, view: str, ts: str, what: str
+) -> tuple[str, list[str]]:
+    """A view of ``view`` without the rows that repeat another row in every column at a
+    time of day (a log exported twice), and a note of how many; rows stamped with a date
+    alone (or midnight) are all kept, since several touches or orders a day are alike."""
+    dedup = f"{view}_once"
+    con.execute(f"create or replace temp view {dedup} as select * from {view} where "
+                f"{ts}::time = time '00:00:00' union all select distinct * from {view} where "
+                f"{ts}::time <> time '00:00:00'")  # fmt: skip
+    row = con.execute(f"select (select count(*) from {view}), (select count(*) from {dedup})"
+                      ).fetchone()  # fmt: skip
+    assert row is not None
+    if row[0] == row[1]:
+        return view, []
+    return dedup, [f"{what}: left out {row[0] - row[1]:,} of {row[0]:,} rows that repeat "
+                   "another row in every column, to the second (a log exported twice)"]  # fmt: skip
 
 
 def _resolve_customers(
@@ -269,13 +318,21 @@ def load_journeys(
            f"timestamps in one layout ({TS_LAYOUTS})")  # fmt: skip
     _check(con, tview, f"nullif(trim({_q(cols.channel)}::varchar), '') is null", cols.channel,
            wt, "a channel name in every row")  # fmt: skip
-    cust_bad = "nullif(trim({}::varchar), '') is null"
-    if tcust != "__cust":
-        _check(con, tview, cust_bad.format(_q(tcust)), tcust, wt, "a customer id in every row")
-        _check(con, cview, cust_bad.format(_q(ccust)), ccust, wc, "a customer id in every row")
     value = _q(cols.value)
-    _check(con, cview, f"try_cast({value} as double) is null or try_cast({value} as double) < 0",
-           cols.value, wc, "non-negative numbers")  # fmt: skip
+    _check(con, cview, f"try_cast(trim({value}::varchar) as double) is null", cols.value, wc,
+           "a number in every row (the order value)")  # fmt: skip
+    left_out: list[str] = []
+    if tcust != "__cust":  # rows without a customer are left out while they are a minority
+        cust_bad = "nullif(trim({}::varchar), '') is null"
+        left_out += _leave_out(con, tview, cust_bad.format(_q(tcust)), tcust, wt,
+                               "with no customer id", "anonymous touches join no journey")  # fmt: skip
+        left_out += _leave_out(con, cview, cust_bad.format(_q(ccust)), ccust, wc,
+                               "with no customer id",
+                               "anonymous conversions belong to no journey")  # fmt: skip
+    left_out += _leave_out(con, cview, f"try_cast(trim({value}::varchar) as double) < 0",
+                           cols.value, wc, "with a negative value",
+                           "returns and refunds are not conversions")  # fmt: skip
+    notes = notes + left_out
     if has_cost:
         cost = _q(cols.cost)
         _check(con, tview, f"{cost} is not null and (try_cast({cost} as double) is null or "
@@ -288,8 +345,12 @@ def load_journeys(
                cols.conversion_channel, wc,
                f"'online' or 'store' (or another name of one: {', '.join(ONLINE_PLACES[1:])} "
                f"for online; {', '.join(STORE_PLACES[1:])} for store)")  # fmt: skip
+    if not resolved:
+        tview, note_t = _without_repeats(con, tview, t_ts, wt)
+        cview, note_c = _without_repeats(con, cview, c_ts, wc)
+        notes = notes + note_t + note_c
     data = _materialise(con, tview, cview, tcust, ccust, cols, has_cost, has_campaign,
-                        has_place, notes, (t_ts, c_ts))  # fmt: skip
+                        has_place, notes, (t_ts, c_ts), wt, wc)  # fmt: skip
     data.resolved = resolved
     if redemptions is not None:
         _redemptions(data, "r_keyed" if resolved else "r_raw",
@@ -323,11 +384,13 @@ def _redemptions(
             continue
         _need(rcols, name, what, flag)
     ts = timestamp_sql(con, view, names[1])
+    key = f"trim(r.{_q(cust)}::varchar)"
+    key = _same_id(key) if data.ids_as_numbers else key
     _check(con, view, f"{ts} is null", names[1], what,
            f"timestamps in one layout ({TS_LAYOUTS})")  # fmt: skip
     con.execute(f"create table redemptions as select k.cid, {ts} as ts, "
                 f"{_q(names[2])}::varchar as campaign from {view} r join customer_keys k "
-                f"on k.cust = trim(r.{_q(cust)}::varchar)")  # fmt: skip
+                f"on k.cust = {key}")  # fmt: skip
     row = con.execute(f"select (select count(*) from {view}), "
                       "(select count(*) from redemptions)").fetchone()  # fmt: skip
     assert row is not None
@@ -335,6 +398,55 @@ def _redemptions(
         data.notes.append(f"{row[0] - row[1]:,} of {row[0]:,} redemptions belong to no "
                           "customer with a touch or conversion and are left out")  # fmt: skip
     data.has_redemptions = True
+
+
+#: SQL of a customer id as the other file may have written it: digits without their
+#: separators, a trailing ``.0`` (an integer column read back as floats), leading zeros
+#: (a zero-padded id written as an integer) and a +86 / 0086 country code.
+def _same_id(cust: str) -> str:
+    """SQL of the text id ``cust`` as the other file may have written it: digits without
+    their separators, a trailing ``.0`` (an integer column read back as floats), leading
+    zeros (a zero-padded id written as an integer) and a +86 / 0086 country code."""
+    return (
+        f"case when regexp_full_match({cust}, '\\+?[0-9][0-9 ()\\-]*(\\.0+)?') then "
+        f"coalesce(nullif(ltrim(regexp_replace(regexp_replace(regexp_replace({cust}, "
+        "'[^0-9.]', '', 'g'), '\\.0+$', ''), '^(00)?86(1[0-9]{10})$', '\\2'), '0'), ''), '0') "
+        f"else {cust} end"
+    )
+
+
+def _match_customers(con: duckdb.DuckDBPyConnection, wt: str, wc: str) -> tuple[bool, list[str]]:
+    """Customer ids of ``t0`` and ``c0`` matched across the files: whether they are read as
+    numbers, and notes. When the ids as written match fewer buyers than the ids read as
+    numbers (:func:`_same_id`: one file wrote 0012345,
+    12345.0 or +86 138 0013 8000, the other 12345 or 13800138000) the numbers are used,
+    with a note; DataError when no buyer has a touch (the ids cannot be the same ids)."""
+
+    def matched(key: str) -> int:
+        row = con.execute(f"select count(distinct {key}) from c0 where {key} in "
+                          f"(select {key} from t0)").fetchone()  # fmt: skip
+        return int(row[0]) if row else 0
+
+    as_written, as_numbers = matched("cust"), matched(_same_id("cust"))
+    notes = []
+    if as_numbers > as_written:
+        for table in ("t0", "c0"):
+            con.execute(f"update {table} set cust = {_same_id('cust')}")
+        notes.append(f"customer ids matched as numbers (leading zeros, separators, '.0' and "
+                     f"+86 ignored): {as_numbers:,} buyers have touches, {as_written:,} by "
+                     "the ids as written")  # fmt: skip
+    row = con.execute("select count(distinct cust) from c0").fetchone()
+    buyers, with_touch = (int(row[0]) if row else 0), max(as_written, as_numbers)
+    if not with_touch:
+        raise DataError(
+            f"{wc}: none of its {buyers:,} buyers has a touch in [{wt}], so the customer ids "
+            "of the two files cannot be the same ids. Check that both customer columns hold "
+            "the same ids (name them with --touch-customer-col and --conversion-customer-col)"
+        )
+    if with_touch < 0.05 * buyers:
+        notes.append(f"only {with_touch:,} of {buyers:,} buyers have a touch: check that the "
+                     "customer ids of the two files are the same ids")  # fmt: skip
+    return as_numbers > as_written, notes
 
 
 def _materialise(
@@ -349,22 +461,44 @@ def _materialise(
     has_place: bool,
     notes: list[str],
     ts: tuple[str, str],
+    wt: str,
+    wc: str,
 ) -> JourneyData:
-    keep = "where __cust is not null" if tcust == "__cust" else ""
-    cost = f"try_cast({_q(cols.cost)} as double)" if has_cost else "null::double"
+    cost = f"try_cast(trim({_q(cols.cost)}::varchar) as double)" if has_cost else "null::double"
     camp = f"{_q(cols.campaign)}::varchar" if has_campaign else "null::varchar"
-    place = (f"case when lower(trim({_q(cols.conversion_channel)}::varchar)) in "
-             f"({', '.join(map(duck.sql_string, ONLINE_PLACES))}) then 'online' else 'store' end"
+    raw_place = f"nullif(lower(trim({_q(cols.conversion_channel)}::varchar)), '')"
+    # a conversion without a place stays without one (it was counted as a store purchase)
+    place = (f"case when {raw_place} in ({', '.join(map(duck.sql_string, ONLINE_PLACES))}) "
+             f"then 'online' when {raw_place} is not null then 'store' end"
              if has_place else "null::varchar")  # fmt: skip
-    con.execute(f"create temp table t0 as select trim({_q(tcust)}::varchar) as cust, "
-                f"{ts[0]} as ts, trim({_q(cols.channel)}::varchar) as channel, "
-                f"coalesce({cost}, 0) as cost, {camp} as campaign from {tview} {keep}")  # fmt: skip
-    con.execute(f"create temp table c0 as select trim({_q(ccust)}::varchar) as cust, "
-                f"{ts[1]} as ts, "
-                f"try_cast({_q(cols.value)} as double) as value, {place} as place "
-                f"from {cview} {keep}")  # fmt: skip
-    con.execute("create temp table customer_keys as select cust, (row_number() over (order by cust) - 1)"
-                "::integer as cid from (select cust from t0 union select cust from c0)")  # fmt: skip
+    value = f"try_cast(trim({_q(cols.value)}::varchar) as double)"
+    # rows without a customer (and refunds) are left out, as the notes say
+    con.execute(f"create temp table t0 as select * from (select nullif(trim({_q(tcust)}::varchar), "
+                f"'') as cust, {ts[0]} as ts, trim({_q(cols.channel)}::varchar) as channel, "
+                f"coalesce({cost}, 0) as cost, {camp} as campaign from {tview}) "
+                "where cust is not null")  # fmt: skip
+    con.execute(f"create temp table c0 as select * from (select nullif(trim({_q(ccust)}::varchar), "
+                f"'') as cust, {ts[1]} as ts, {value} as value, {place} as place from {cview}) "
+                "where cust is not null and value >= 0")  # fmt: skip
+    for table, what, n in (("t0", wt, "touches"), ("c0", wc, "conversions")):
+        left = con.execute(f"select count(*) from {table}").fetchone()
+        if not left or not left[0]:
+            raise DataError(f"{what}: no {n} are left once the rows the notes name are left "
+                            f"out: {'; '.join(notes)}")  # fmt: skip
+    as_numbers = False
+    if tcust != "__cust":
+        as_numbers, matched = _match_customers(con, wt, wc)
+        notes += matched
+    if has_place:
+        row = con.execute("select count(*) filter (where place is null) from c0").fetchone()
+        if row and row[0]:
+            notes.append(f"{wc}: {row[0]:,} conversions have no place in "
+                         f"{cols.conversion_channel!r} (neither online nor store)")  # fmt: skip
+    # numbered shortest first: 7, 0000007 and U0000007 take the same place among their
+    # world's ids (the seeded sampling goes by this number), as 7 < 10 < 100
+    con.execute("create temp table customer_keys as select cust, (row_number() over (order by "
+                "length(cust), cust) - 1)::integer as cid from (select cust from t0 union "
+                "select cust from c0)")  # fmt: skip
     channels = [str(r[0]) for r in
                 con.execute("select distinct channel from t0 order by channel").fetchall()]  # fmt: skip
     con.register("chan_map", pd.DataFrame({"channel": channels,
@@ -385,7 +519,8 @@ def _materialise(
     assert counts is not None
     con.execute("drop table t0; drop table c0")
     return JourneyData(con, channels, int(counts[0]), start, n_days, has_cost, has_place,
-                       has_campaign, int(counts[1]), int(counts[2]), notes)  # fmt: skip
+                       has_campaign, int(counts[1]), int(counts[2]), notes,
+                       ids_as_numbers=as_numbers)  # fmt: skip
 
 
 def describe(data: JourneyData) -> dict[str, Any]:
