@@ -45,7 +45,14 @@ from omnimmm.errors import DataError
 if TYPE_CHECKING:
     import duckdb
 
-__all__ = ["TableFormat", "read_frame", "register_duckdb", "sniff_table", "wall_clock"]
+__all__ = [
+    "TableFormat",
+    "plain_amount",
+    "read_frame",
+    "register_duckdb",
+    "sniff_table",
+    "wall_clock",
+]
 
 _SAMPLE_BYTES = 1 << 16
 _DELIMITERS = (",", ";", "\t", "|")
@@ -73,6 +80,12 @@ _NOT_READ = {
     ".pkl": "pickle files are never read (they can run code): save the table as Parquet or CSV",
     ".pickle": "pickle files are never read (they can run code): save the table as Parquet or CSV",
 }
+
+
+def plain_amount(text: str) -> str:
+    """An amount cell as the readers pass it on: ``"¥3,860.00"`` -> ``"3860.00"`` (currency
+    sign and thousands separators dropped); any other text unchanged."""
+    return _STRIP.sub("", text) if _AMOUNT.match(text) else text
 
 
 @dataclass(frozen=True)
@@ -522,7 +535,7 @@ def _clean_numbers(cells: pd.DataFrame, fmt: TableFormat) -> pd.DataFrame:
         if fmt.decimal == ",":
             fixed = col.map(_from_decimal_comma)
         elif col.str.contains(rf"[,{_CURRENCY}]", regex=True).any():
-            fixed = col.map(lambda s: _STRIP.sub("", s) if _AMOUNT.match(s) else s)
+            fixed = col.map(plain_amount)
         else:
             continue
         out.isetitem(j, cast(Any, fixed))

@@ -60,6 +60,7 @@ from typing import Literal
 
 import pandas as pd
 
+from omnimmm.data.tables import plain_amount
 from omnimmm.errors import DataError, numbered
 from omnimmm.lifecycle.names import ALIASES, PRICE_ALIASES, PURCHASE_EVENTS, QUANTITY_ALIASES
 
@@ -262,7 +263,9 @@ def _fits(role: str, values: pd.Series, dtype: str) -> bool:
     if role in ("amount", QUANTITY):
         if dtype.startswith(("TIMESTAMP", "DATE", "BOOL")):
             return False
-        num = pd.to_numeric(pd.Series(vals).str.replace(",", "", regex=False), errors="coerce")
+        # as the readers load it: "¥1,158.00" is 1158.00 (a sampled file keeps the sign)
+        plain = pd.Series([plain_amount(v) for v in vals], dtype=object)
+        num = pd.to_numeric(plain.str.replace(",", "", regex=False), errors="coerce")
         return bool(num.notna().mean() >= 0.99) and ts_format(vals) is None
     if role in ("customer_id", "order_id", "store_id"):
         if dtype.startswith(("TIMESTAMP", "DATE", "BOOL")):
