@@ -39,3 +39,34 @@ def test_yuan_amounts_in_a_utf8_csv_are_money_as_in_any_other_encoding(tmp_path)
         got = t.frame()["amount"].to_numpy()
         np.testing.assert_allclose(np.sort(got), np.sort(d["value"].to_numpy()))
 
+
+def _phone_keyed(tmp_path, key: str, spell) -> tuple[str, pd.DataFrame]:
+    from omnimmm.data.simulate_customers import simulate_customers
+
+    world = simulate_customers(n_customers=400, seed=5, start="2024-01-01", end="2025-08-31")
+    tx, person = world.transactions, world.truth.transactions_person
+    ids = pd.Series(person.unique())
+    phone = dict(zip(ids, [spell(13_800_000_000 + 7919 * i) for i in range(len(ids))], strict=True))
+    log = pd.DataFrame({key: person.map(phone), "ts": tx["ts"], "amount": tx["amount"]})
+    path = tmp_path / "orders.csv"
+    log.to_csv(path, index=False)
+    return str(path), log
+
+
+def test_a_customer_key_of_phone_numbers_is_hashed_whatever_its_name(tmp_path):
+    # a member id that is the member's mobile (common in Chinese CRM exports) never reaches
+    # scores.csv raw, whether the column is called 会员ID or member_id
+    from omnimmm.lifecycle.privacy import find_raw_contacts
+    from omnimmm.lifecycle.score import score_customers
+
+    for key, spell in (("会员ID", lambda n: f"+86 {str(n)[:3]}-{str(n)[3:7]}-{str(n)[7:]}"),
+                       ("member_id", str)):  # fmt: skip
+        path, log = _phone_keyed(tmp_path, key, spell)
+        res = score_customers(path, "2025-06-15", 60, tmp_path / key, model_preset="fast",
+                              model_params={"n_estimators": 40})  # fmt: skip
+        written = pd.read_csv(tmp_path / key / "scores.csv", dtype=str)
+        assert res.metrics["customer_id_hashed"], key
+        assert find_raw_contacts(written) == {}, key
+        assert not written["customer_id"].isin(log[key]).any()
+        text = (tmp_path / key / "metrics.json").read_text()
+        assert not any(v in text for v in log[key].unique()[:50])
