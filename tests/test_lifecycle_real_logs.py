@@ -70,3 +70,21 @@ def test_a_customer_key_of_phone_numbers_is_hashed_whatever_its_name(tmp_path):
         assert not written["customer_id"].isin(log[key]).any()
         text = (tmp_path / key / "metrics.json").read_text()
         assert not any(v in text for v in log[key].unique()[:50])
+
+
+def test_day_first_dates_in_date_order_are_read_day_first(tmp_path):
+    # a European export sorted by date: its first 5,000 rows are all from 1-12 January, which
+    # read month first too; the layout must follow the whole column, not its first rows (it
+    # was refused: '13/01/2024' "not a timestamp")
+    when = pd.Timestamp("2024-01-01") + pd.to_timedelta(np.arange(8000) * 5, unit="min")
+    when = when.append(pd.date_range("2024-01-13", "2024-12-28", periods=2000))
+    log = pd.DataFrame({
+        "customer_id": [f"c{i % 300}" for i in range(len(when))],
+        "order_date": when.strftime("%d/%m/%Y %H:%M"), "amount": 10.0,
+    })  # fmt: skip
+    log.to_csv(tmp_path / "eu.csv", index=False)
+    got = load_transactions(tmp_path / "eu.csv").frame()["ts"]
+    expected = pd.Series(when.floor("min").sort_values(), name="ts")
+    pd.testing.assert_series_equal(
+        got.sort_values(ignore_index=True), expected, check_dtype=False, check_index=False
+    )

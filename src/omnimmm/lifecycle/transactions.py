@@ -26,6 +26,7 @@ from omnimmm.data.duck import sql_ident as _quote
 from omnimmm.data.tables import register_duckdb, wall_clock
 from omnimmm.errors import DataError, numbered
 from omnimmm.lifecycle.roles import (
+    _FORMATS,
     NO_EVENT,
     PURCHASE_EVENTS,
     ROW_COUNT,
@@ -257,7 +258,30 @@ def timestamp_sql(
         return f"make_timestamp(CAST(round({micros}) AS BIGINT))"
     if fmt is None or fmt == "iso":
         return _try_cast(col, source_type, "TIMESTAMP")
+    return _day_month_order(con, sql, col, fmt)
+
+
+def _parse_sql(col: str, fmt: str) -> str:
     return f"try_strptime(trim(CAST({col} AS VARCHAR)), '{fmt}')"
+
+
+def _day_month_order(con: duckdb.DuckDBPyConnection, sql: str, col: str, fmt: str) -> str:
+    """SQL parsing ``col`` by ``fmt``, or by the same layout with day and month swapped when
+    that parses more of the whole column: the first rows of a file in date order (1-12
+    January) read either way, and month first is tried first."""
+    swapped = fmt.replace("%m", "\0").replace("%d", "%m").replace("\0", "%d")
+    if "%m" not in fmt or "%d" not in fmt or swapped not in _DAY_MONTH_SWAPS:
+        return _parse_sql(col, fmt)
+    failed = ", ".join(
+        f"count(*) FILTER (WHERE {_parse_sql(col, f)} IS NULL)" for f in (fmt, swapped)
+    )
+    query = f"SELECT {failed} FROM {sql} WHERE {col} IS NOT NULL"
+    as_is, other = con.execute(query).fetchall()[0]
+    return _parse_sql(col, swapped if other < as_is else fmt)
+
+
+#: Layouts whose day and month may be swapped (``%m/%d/%Y`` and ``%d/%m/%Y`` ...).
+_DAY_MONTH_SWAPS = {f for f in _FORMATS if f.startswith(("%m/%d", "%d/%m"))}
 
 
 #: Why each kind of row is left out of the load (see :data:`LEAVE_OUT_LIMIT`).
