@@ -88,3 +88,25 @@ def test_day_first_dates_in_date_order_are_read_day_first(tmp_path):
     pd.testing.assert_series_equal(
         got.sort_values(ignore_index=True), expected, check_dtype=False, check_index=False
     )
+
+
+def test_a_column_passed_over_for_a_required_role_is_named_in_the_mapping():
+    # the canonical or a known name wins over another column that could also fill the role
+    # (customer_id beside member_id; order_date beside ship_date): the mapping printed and
+    # written to metrics.json says which was passed over and the flag that picks it
+    from omnimmm.lifecycle.roles import infer_roles
+
+    d = _orders()
+    log = pd.DataFrame({
+        "customer_id": d["cust"], "member_id": "M" + d["cust"].str[::-1],
+        "order_date": d["when"].dt.strftime("%Y-%m-%d"),
+        "ship_date": (d["when"] + pd.Timedelta(days=2)).dt.strftime("%Y-%m-%d"),
+        "sales": d["value"],
+    })  # fmt: skip
+    m = infer_roles(log)
+    assert m.columns["customer_id"] == "customer_id" and m.columns["ts"] == "order_date"
+    notes = "\n".join(m.notes)
+    assert "['member_id']" in notes and "--customer-id-col" in notes
+    assert "['ship_date']" in notes and "--ts-col" in notes
+    # nothing to say when no other column could be it
+    assert not infer_roles(log.drop(columns=["member_id", "ship_date"])).notes

@@ -430,8 +430,44 @@ def infer_roles(
             raise _missing(role, names, label)
         elif role == "event":
             notes += _unread_events(free, sample, label)
+    for role in REQUIRED_ROLES:
+        said = any(n.startswith(f"{ROLE_LABEL[role]}:") for n in notes)
+        if how.get(role) in ("canonical name", "alias") and not said:
+            notes += _passed_over(role, columns, names, sample, types)
     ordered = {r: columns[r] for r in (*roles, QUANTITY) if r in columns}
     return RoleMapping(ordered, {r: how[r] for r in ordered}, tuple(notes))
+
+
+def _passed_over(
+    role: str,
+    columns: Mapping[str, str],
+    names: list[str],
+    sample: pd.DataFrame,
+    types: Mapping[str, str],
+) -> list[str]:
+    """The note naming other columns that could fill a required role its canonical or a known
+    name settled (``member_id`` beside ``customer_id``, ``ship_date`` beside ``order_date``),
+    so that the printed mapping shows the choice and the flag that changes it."""
+    used = set(columns.values())
+
+    def rival(c: str) -> bool:
+        low = str(c).strip().lower()
+        if _norm(c) not in _ALIAS_NORM[role]:
+            if not _HINTS[role].search(low):
+                return False
+            if role == "customer_id" and not _ID_SUFFIX.search(low):
+                return False  # customer_segment: an attribute of the customer, not a key
+            if role == "amount" and _CODE_SUFFIX.search(str(c).strip()):
+                return False
+        return _fits(role, sample[c], types.get(c, "VARCHAR"))
+
+    others = [c for c in names if c not in used and rival(c)]
+    if not others:
+        return []
+    return [
+        f"{ROLE_LABEL[role]}: '{columns[role]}' (its name) rather than {others}, which could "
+        f"also be it; choose with {flag(role)}"
+    ]
 
 
 def _dtype_name(s: pd.Series) -> str:
