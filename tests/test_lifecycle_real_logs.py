@@ -110,3 +110,23 @@ def test_a_column_passed_over_for_a_required_role_is_named_in_the_mapping():
     assert "['ship_date']" in notes and "--ts-col" in notes
     # nothing to say when no other column could be it
     assert not infer_roles(log.drop(columns=["member_id", "ship_date"])).notes
+
+
+def test_a_phone_or_email_column_is_the_customer_key_of_a_log_without_one(tmp_path):
+    # the contract's identity keys include phone and email: a log keyed by one of them alone
+    # is scored on it (hashed on output), and one with both is refused naming both and the flag
+    import pytest
+
+    from omnimmm.errors import DataError
+    from omnimmm.lifecycle.roles import infer_roles
+
+    d = _orders()
+    phones = "1380013" + d["cust"].str.zfill(4)
+    for key, values in (("手机号", phones), ("email", "u" + d["cust"] + "@qq.com")):
+        m = infer_roles(pd.DataFrame({key: values, "pay_time": d["when"], "金额": d["value"]}))
+        assert m.columns["customer_id"] == key and m.how["customer_id"] == "contact key"
+        assert any("--customer-id-col" in n for n in m.notes)
+    both = pd.DataFrame({"phone": phones, "email": "u" + d["cust"] + "@qq.com",
+                         "ts": d["when"], "amount": d["value"]})  # fmt: skip
+    with pytest.raises(DataError, match=r"\['phone', 'email'\].*--customer-id-col"):
+        infer_roles(both, label="orders.csv")

@@ -14,7 +14,9 @@ A purchase log arrives with its own names: ``household_id``, ``Customer ID``, ``
    underscores ignored) and whose values fit it (a timestamp parses, an amount is numeric);
 4. otherwise, for the three required roles, a column whose name merely contains a hint
    (``date``, ``time``, ``customer``, ``member``, ``sales``, ``金额`` ...) and whose values
-   fit; for the timestamp also any column whose values all parse as dates.
+   fit; for the timestamp also any column whose values all parse as dates; for the customer
+   key, a column named only ``id`` whose values repeat, else the one phone or e-mail column
+   (:data:`CONTACT_ALIASES`; its values are hashed wherever scores are written).
 
 A line-level log without an amount column (``Quantity`` and ``Price``, ``数量`` and ``单价``)
 gets its amount as quantity x unit price: when no column looks like an amount, one column
@@ -62,7 +64,13 @@ import pandas as pd
 
 from omnimmm.data.tables import plain_amount
 from omnimmm.errors import DataError, numbered
-from omnimmm.lifecycle.names import ALIASES, PRICE_ALIASES, PURCHASE_EVENTS, QUANTITY_ALIASES
+from omnimmm.lifecycle.names import (
+    ALIASES,
+    CONTACT_ALIASES,
+    PRICE_ALIASES,
+    PURCHASE_EVENTS,
+    QUANTITY_ALIASES,
+)
 
 ROLES: tuple[str, ...] = (
     "customer_id",
@@ -178,6 +186,7 @@ def _norm(name: str) -> str:
 _ALIAS_NORM = {role: {_norm(a) for a in names} for role, names in ALIASES.items()}
 _PRICE_NORM = {_norm(a) for a in PRICE_ALIASES}
 _QUANTITY_NORM = {_norm(a) for a in QUANTITY_ALIASES}
+_CONTACT_NORM = {_norm(a) for a in CONTACT_ALIASES}
 
 
 def flag(role: str) -> str:
@@ -293,10 +302,10 @@ class RoleMapping:
     """The column of each role and how it was found.
 
     ``columns`` maps role -> column for the roles in use; ``how`` says ``"given"``,
-    ``"unique key"``, ``"canonical name"``, ``"alias"``, ``"name hint"`` or ``"plain id"``
-    (``"values"`` for a timestamp found by its values, ``"unit price"`` or ``"no amount
-    column"`` for the amount) per role in use; ``notes`` lists optional roles left unused because two
-    columns could fill them.
+    ``"unique key"``, ``"canonical name"``, ``"alias"``, ``"name hint"``, ``"plain id"`` or
+    ``"contact key"`` (``"values"`` for a timestamp found by its values, ``"unit price"`` or
+    ``"no amount column"`` for the amount) per role in use; ``notes`` lists optional roles left
+    unused because two columns could fill them, and the choices made.
     """
 
     columns: dict[str, str]
@@ -425,6 +434,13 @@ def infer_roles(
                 f"customer key: '{plain}', a column named only 'id' whose values repeat (a "
                 f"row's own id would not), as in lifetimes' example_transactions.csv; choose "
                 f"with {flag(role)}"
+            )
+        elif role == "customer_id" and (contact := _contact_key(free, sample, types, label)):
+            columns[role], how[role] = contact, "contact key"
+            notes.append(
+                f"customer key: '{contact}', a phone or e-mail column, since no column is named "
+                f"as a customer id; its values are hashed in the scores (resolve identities first "
+                f"to join a person's phones, e-mails and accounts); choose with {flag(role)}"
             )
         elif role in REQUIRED_ROLES:
             raise _missing(role, names, label)
@@ -603,6 +619,21 @@ def _plain_id(free: list[str], sample: pd.DataFrame, types: Mapping[str, str]) -
         return None
     vals = _text(sample[ids[0]])
     return ids[0] if len(vals) >= 20 and len(set(vals)) <= 0.8 * len(vals) else None
+
+
+def _contact_key(
+    free: list[str], sample: pd.DataFrame, types: Mapping[str, str], label: str
+) -> str | None:
+    """The one column named as a phone or an e-mail (:data:`CONTACT_ALIASES`) whose values fit
+    a key, when no column is named as a customer id; two (a phone and an e-mail) are refused."""
+    found = [
+        c
+        for c in free
+        if _norm(c) in _CONTACT_NORM and _fits("customer_id", sample[c], types.get(c, "VARCHAR"))
+    ]
+    if len(found) > 1:
+        raise _ambiguous("customer_id", found, label)
+    return found[0] if found else None
 
 
 def _unique_key(free: list[str], sample: pd.DataFrame, types: Mapping[str, str]) -> list[str]:
