@@ -130,3 +130,20 @@ def test_a_phone_or_email_column_is_the_customer_key_of_a_log_without_one(tmp_pa
                          "ts": d["when"], "amount": d["value"]})  # fmt: skip
     with pytest.raises(DataError, match=r"\['phone', 'email'\].*--customer-id-col"):
         infer_roles(both, label="orders.csv")
+
+
+def test_integer_keys_stored_as_floats_keep_their_integer_text(tmp_path):
+    # UCI Online Retail's CustomerID has blanks, so pandas writes 17850.0 and Parquet stores a
+    # double: the key must read 17850 as in the integer file, or scores.csv does not join back
+    d = _orders()
+    ids = (d["cust"].astype(int) + 17_000).astype("Int64")
+    ids[::25] = pd.NA  # guest checkouts
+    log = pd.DataFrame({"CustomerID": ids, "InvoiceDate": d["when"], "Sales": d["value"]})
+    log.to_parquet(tmp_path / "int.parquet", index=False)
+    log.astype({"CustomerID": "float64"}).to_parquet(tmp_path / "float.parquet", index=False)
+    log.astype({"CustomerID": "float64"}).to_csv(tmp_path / "float.csv", index=False)
+    frames = [load_transactions(tmp_path / f).frame() for f in ("int.parquet", "float.parquet",
+                                                                "float.csv")]  # fmt: skip
+    assert set(frames[0]["customer_id"]) == {str(v) for v in ids.dropna()}
+    for other in frames[1:]:
+        pd.testing.assert_frame_equal(other, frames[0])

@@ -390,7 +390,7 @@ def load_transactions(
 
     ts_expr = timestamp_sql(con, sql, role["ts"], types[role["ts"]])
     select = [
-        f"CAST({_quote(role['customer_id'])} AS VARCHAR) AS customer_id",
+        f"{key_sql(con, sql, role['customer_id'], types[role['customer_id']])} AS customer_id",
         f"{ts_expr} AS ts",
         f"{_amount_expr(role, types)} AS amount",
     ]
@@ -446,6 +446,24 @@ def load_transactions(
         end = min(end, pd.Timestamp(until))
     return TransactionTable(con, table, label, optional, int(n), pd.Timestamp(lo), end, roles,
                             cols, left_out, notes, removed)  # fmt: skip
+
+
+def key_sql(con: duckdb.DuckDBPyConnection, sql: str, column: str, source_type: str) -> str:
+    """SQL of the customer key as text. Integer keys stored as floats (a column with blanks
+    that pandas wrote as ``17850.0``, or Parquet's DOUBLE) read as the integers they are, so
+    that the scores join back to the customers whatever the file's format."""
+    col = _quote(column)
+    if source_type.startswith(("DOUBLE", "FLOAT", "REAL", "DECIMAL")):
+        whole = f"{col} = round({col})"
+        fixed = f"CAST(CAST({col} AS BIGINT) AS VARCHAR)"
+    elif source_type.startswith("VARCHAR"):
+        whole = f"regexp_full_match(trim({col}), '-?[0-9]+[.]0+')"
+        fixed = f"regexp_replace(trim({col}), '[.]0+$', '')"
+    else:
+        return f"CAST({col} AS VARCHAR)"
+    query = f"SELECT count(*), count(*) FILTER (WHERE {whole}) FROM {sql} WHERE {col} IS NOT NULL"
+    n, integral = con.execute(query).fetchall()[0]
+    return fixed if n and n == integral else f"CAST({col} AS VARCHAR)"
 
 
 def _purchase_sql(column: str, purchases: tuple[str, ...] = PURCHASE_EVENTS) -> str:
