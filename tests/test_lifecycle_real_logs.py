@@ -147,3 +147,22 @@ def test_integer_keys_stored_as_floats_keep_their_integer_text(tmp_path):
     assert set(frames[0]["customer_id"]) == {str(v) for v in ids.dropna()}
     for other in frames[1:]:
         pd.testing.assert_frame_equal(other, frames[0])
+
+
+def test_excel_serial_dates_in_a_column_named_as_a_date_are_read(tmp_path):
+    # a sheet saved as CSV or Parquet without its date format keeps Excel's serial days
+    # (42763.79 = 2017-01-28 19:00): read by name, like Unix time, at the nearest second
+    d = _orders()
+    when = d["when"] + pd.to_timedelta(np.arange(len(d)) % 60, unit="s")
+    serial = (when - pd.Timestamp("1899-12-30")) / pd.Timedelta(days=1)
+    log = pd.DataFrame({"cust": d["cust"], "order_date": serial.round(6), "sales": d["value"]})
+    log.to_csv(tmp_path / "sheet.csv", index=False)
+    log.to_parquet(tmp_path / "sheet.parquet", index=False)
+    whole = log.assign(order_date=serial.astype(int))
+    whole.to_csv(tmp_path / "days.csv", index=False)
+    for name, expected in (("sheet.csv", when), ("sheet.parquet", when),
+                           ("days.csv", when.dt.normalize())):  # fmt: skip
+        t = load_transactions(tmp_path / name)
+        assert t.roles.columns["ts"] == "order_date", name
+        got = t.frame()["ts"].sort_values(ignore_index=True)
+        assert (got == expected.sort_values(ignore_index=True)).all(), name

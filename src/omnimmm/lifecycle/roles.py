@@ -49,7 +49,8 @@ alone except the timestamp, where the values are unambiguous.
 ``12/1/2010 8:26``, ``2024年6月18日``) so that the loader can parse them; ISO text may end
 in a zone (``Z``, ``+08:00``, `` UTC``), which is dropped (the wall-clock time is kept).
 :func:`epoch_unit` reads Unix time in seconds or milliseconds (Taobao's and RetailRocket's
-event logs) from a column whose name says it is a timestamp, as UTC.
+event logs) from a column whose name says it is a timestamp, as UTC, and Excel serial days
+(a sheet's dates saved without their format: 42763.79 is 2017-01-28 19:02) to the second.
 """
 
 from __future__ import annotations
@@ -143,12 +144,16 @@ _ISO = re.compile(
     r"^\d{4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?"
     r"(\s?([+-]\d{2}:?\d{2}|Z|UTC|GMT))?$"
 )
-#: Unix time in seconds or milliseconds from 2000-01-01 to 2100-01-01 (UTC): the range a
+#: Unix time in seconds or milliseconds, or Excel's serial days (``"excel"``: days since
+#: 1899-12-30, the fraction the time of day), from 2000-01-01 to 2100-01-01 (UTC): the range a
 #: numeric column named as a timestamp must fall in to be read as one (see :func:`epoch_unit`).
 EPOCH_RANGE: dict[str, tuple[float, float]] = {
     "s": (946_684_800.0, 4_102_444_800.0),
     "ms": (946_684_800_000.0, 4_102_444_800_000.0),
+    "excel": (36_526.0, 73_051.0),
 }
+#: Excel's day 0 (serial 25,569 is 1970-01-01).
+EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 #: Non-ISO timestamp formats tried in this order (month-first before day-first: the first that
 #: parses every sampled value wins, and an unambiguous sample settles it).
 _FORMATS: tuple[str, ...] = (
@@ -175,7 +180,7 @@ _SAMPLE = 2000
 #: The timestamp layouts the readers take, as messages list them (one layout per file).
 TS_LAYOUTS = (
     "2024-06-18 or 2024-06-18 20:00:00, 20240618, 6/18/2024 20:00, 2024年6月18日, or Unix "
-    "seconds/milliseconds in a column named as a timestamp"
+    "seconds/milliseconds or Excel serial days (45461.83) in a column named as a timestamp"
 )
 
 
@@ -237,10 +242,12 @@ def _parses(value: str, fmt: str) -> bool:
     return True
 
 
-def epoch_unit(values: Sequence[str]) -> Literal["s", "ms"] | None:
-    """``"s"`` or ``"ms"`` if every value is a Unix time in that unit between 2000 and 2100
-    (:data:`EPOCH_RANGE`), else ``None``. Only a column named as a timestamp is read this
-    way: plain numbers (order ids, phone numbers) can fall in the same range."""
+def epoch_unit(values: Sequence[str]) -> Literal["s", "ms", "excel"] | None:
+    """``"s"`` or ``"ms"`` if every value is a Unix time in that unit between 2000 and 2100,
+    ``"excel"`` if every value is an Excel serial day in that span (a sheet's dates saved
+    without their format) (:data:`EPOCH_RANGE`), else ``None``. Only a column named as a
+    timestamp is read this way: plain numbers (order ids, phone numbers, prices) can fall in
+    the same range."""
     vals = [v.strip() for v in values if v and v.strip()]
     num = pd.to_numeric(pd.Series(vals, dtype=object), errors="coerce")
     if not vals or num.isna().any():
@@ -249,6 +256,8 @@ def epoch_unit(values: Sequence[str]) -> Literal["s", "ms"] | None:
         return "s"
     if bool(num.between(*EPOCH_RANGE["ms"]).all()):
         return "ms"
+    if bool(num.between(*EPOCH_RANGE["excel"]).all()):
+        return "excel"
     return None
 
 
@@ -595,8 +604,11 @@ def parse_times(values: pd.Series) -> pd.Series:
         head = text.head(_SAMPLE).tolist()
         fmt = ts_format(head)
         unit = epoch_unit(head) if fmt is None else None
-        if unit is not None:  # Unix time, UTC
-            out = pd.to_datetime(pd.to_numeric(text, errors="coerce"), unit=unit, errors="coerce")
+        num = pd.to_numeric(text, errors="coerce")
+        if unit == "excel":  # serial days, to the nearest second
+            out = EXCEL_EPOCH + pd.to_timedelta((num * 86_400).round(), unit="s")
+        elif unit is not None:  # Unix time, UTC
+            out = pd.to_datetime(num, unit=unit, errors="coerce")
         else:
             out = pd.to_datetime(
                 text, format=None if fmt in (None, "iso") else fmt, errors="coerce"

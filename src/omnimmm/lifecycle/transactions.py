@@ -237,7 +237,7 @@ def timestamp_sql(
     """SQL turning a timestamp column of the table or view ``sql`` into TIMESTAMP (NULL where
     a value does not parse): ISO text by cast, other layouts (``20170101``, ``12/1/2010
     8:26``, ``2024年6月18日``) by the format their sample shows, Unix seconds or milliseconds
-    (UTC) by their range. The lifecycle and journeys readers both use it.
+    (UTC) and Excel serial days by their range. The lifecycle and journeys readers both use it.
 
     ``source_type`` is the column's DuckDB type (looked up when omitted)."""
     col = _quote(column)
@@ -253,6 +253,9 @@ def timestamp_sql(
     # the layout most values have: the rows that do not parse are reported by the caller
     fmt = ts_format([str(r[0]) for r in rows], min_share=0.9)
     unit = epoch_unit([str(r[0]) for r in rows]) if fmt is None else None
+    if unit == "excel":  # serial days since 1899-12-30 (25569 = 1970-01-01), to the second
+        secs = f"round(({_try_cast(col, source_type, 'DOUBLE')} - 25569) * 86400)"
+        return f"make_timestamp(CAST({secs} AS BIGINT) * 1000000)"
     if unit is not None:  # Unix time, UTC: make_timestamp takes microseconds
         micros = _try_cast(col, source_type, "DOUBLE") + (" * 1e6" if unit == "s" else " * 1e3")
         return f"make_timestamp(CAST(round({micros}) AS BIGINT))"
