@@ -166,3 +166,29 @@ def test_excel_serial_dates_in_a_column_named_as_a_date_are_read(tmp_path):
         assert t.roles.columns["ts"] == "order_date", name
         got = t.frame()["ts"].sort_values(ignore_index=True)
         assert (got == expected.sort_values(ignore_index=True)).all(), name
+
+
+def test_a_timestamp_column_mixing_iso_and_one_other_layout_is_read(tmp_path):
+    # an export whose date format changed along the way: each value is ISO or 12/31/2024
+    # 20:00 (never both), so every row has one reading; day-first and month-first mixed
+    # have two, and the refusal names the column and its values
+    import pytest
+
+    from omnimmm.errors import DataError
+
+    d = _orders(600)
+    iso = d["when"].dt.strftime("%Y-%m-%d %H:%M:%S")
+    us = d["when"].dt.strftime("%m/%d/%Y %H:%M")
+    eu = d["when"].dt.strftime("%d/%m/%Y %H:%M")
+    half = np.arange(len(d)) % 2 == 0
+    few = np.arange(len(d)) % 20 == 0  # 5% of rows, past the share one layout must parse
+    for name, when in (("half.csv", iso.where(half, us)), ("few.csv", iso.where(~few, eu))):
+        pd.DataFrame({"cust": d["cust"], "order_time": when, "sales": d["value"]}).to_csv(
+            tmp_path / name, index=False
+        )
+        got = load_transactions(tmp_path / name).frame()["ts"]
+        assert (got.to_numpy() == d["when"].dt.floor("min").to_numpy()).all(), name
+    both = pd.DataFrame({"cust": d["cust"], "order_time": us.where(half, eu), "sales": 1.0})
+    both.to_csv(tmp_path / "both.csv", index=False)
+    with pytest.raises(DataError, match=r"'order_time'.*(day|month)"):
+        load_transactions(tmp_path / "both.csv")

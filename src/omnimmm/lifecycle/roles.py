@@ -234,6 +234,23 @@ def ts_format(values: Sequence[str], min_share: float = 1.0) -> str | None:
     return None
 
 
+def ts_layouts(values: Sequence[str], min_share: float = 1.0) -> tuple[str, ...] | None:
+    """The layouts of a timestamp column's values: ``(ts_format(...),)`` when one layout
+    parses them, else ISO and one other layout when each value is one or the other (an
+    export whose date format changed along the way), else ``None``. Two non-ISO layouts are
+    never mixed: ``12/31/2024`` beside ``31/12/2024`` leaves ``1/2/2024`` with two readings."""
+    one = ts_format(values, min_share)
+    if one is not None:
+        return (one,)
+    vals = [v.strip() for v in values if v and v.strip()]
+    rest = [v for v in vals if not _ISO.match(v)]
+    n_iso = len(vals) - len(rest)
+    if not n_iso or not rest:
+        return None
+    other = ts_format(rest, max(0.0, (min_share * len(vals) - n_iso) / len(rest)))
+    return ("iso", other) if other not in (None, "iso") else None
+
+
 def _parses(value: str, fmt: str) -> bool:
     try:
         datetime.strptime(value, fmt)
@@ -277,7 +294,7 @@ def _fits(role: str, values: pd.Series, dtype: str) -> bool:
         # a stray bad value (1%, or one in a small sample) does not unmake a named
         # timestamp: the loader reports its row
         share = min(0.99, 1.0 - 1.0 / len(vals)) if len(vals) >= 20 else 1.0
-        return ts_format(vals, min_share=share) is not None
+        return ts_layouts(vals, min_share=share) is not None
     if role in ("amount", QUANTITY):
         if dtype.startswith(("TIMESTAMP", "DATE", "BOOL")):
             return False
@@ -452,7 +469,7 @@ def infer_roles(
                 f"to join a person's phones, e-mails and accounts); choose with {flag(role)}"
             )
         elif role in REQUIRED_ROLES:
-            raise _missing(role, names, label)
+            raise _missing(role, names, label, _unread_dates(free, sample) if role == "ts" else "")
         elif role == "event":
             notes += _unread_events(free, sample, label)
     for role in REQUIRED_ROLES:
@@ -757,7 +774,32 @@ def _headless(names: list[str]) -> bool:
     return len(names) > 1 and all(data(n) for n in names)
 
 
-def _missing(role: str, names: list[str], label: str) -> DataError:
+def _unread_dates(free: list[str], sample: pd.DataFrame) -> str:
+    """What the columns named as a timestamp hold when none of them parses: the refusal
+    then says why the obvious column was not taken (a mix of layouts, Excel text ...)."""
+    named = [c for c in free if _norm(c) in _ALIAS_NORM["ts"] or _HINTS["ts"].search(c.lower())]
+    said = []
+    for c in named[:3]:
+        vals = _text(sample[c])
+        if not vals:
+            continue
+        shown = list(dict.fromkeys(vals))
+        first = ts_format(shown)
+        odd = [v for v in shown if first is None or not _parses_as(v, first)]
+        said.append(f"'{c}' holds e.g. {(odd or shown)[:4]}")
+    if not said:
+        return ""
+    return (
+        f" Named as a timestamp: {'; '.join(said)}, which are not in one layout ({TS_LAYOUTS}; "
+        "ISO may mix with one other layout, never day-first with month-first)."
+    )
+
+
+def _parses_as(value: str, fmt: str) -> bool:
+    return bool(_ISO.match(value)) if fmt == "iso" else _parses(value, fmt)
+
+
+def _missing(role: str, names: list[str], label: str, detail: str = "") -> DataError:
     what = {
         "customer_id": "a customer key (customer_id, member_id, household_id, user_id, 会员ID ...)",
         "ts": "a timestamp (ts, timestamp, date, order_date, created_at, 下单时间 ...) whose "
@@ -770,7 +812,7 @@ def _missing(role: str, names: list[str], label: str) -> DataError:
             "header row naming the columns (e.g. customer_id,ts,amount)"
         )
     return DataError(
-        f"{label}: no column looks like {what}. Columns found: {names}.\n"
+        f"{label}: no column looks like {what}. Columns found: {names}.{detail}\n"
         + numbered(
             [
                 f"name it: {flag(role)} COLUMN ({flag(role)} or the plan's "

@@ -36,6 +36,7 @@ from omnimmm.lifecycle.roles import (
     event_column,
     infer_roles,
     ts_format,
+    ts_layouts,
 )
 
 REQUIRED: tuple[str, ...] = ("customer_id", "ts", "amount")
@@ -251,17 +252,44 @@ def timestamp_sql(
         f"WHERE {col} IS NOT NULL LIMIT 500"
     ).fetchall()
     # the layout most values have: the rows that do not parse are reported by the caller
-    fmt = ts_format([str(r[0]) for r in rows], min_share=0.9)
-    unit = epoch_unit([str(r[0]) for r in rows]) if fmt is None else None
+    values = [str(r[0]) for r in rows]
+    fmt = ts_format(values, min_share=0.9)
+    unit = epoch_unit(values) if fmt is None else None
     if unit == "excel":  # serial days since 1899-12-30 (25569 = 1970-01-01), to the second
         secs = f"round(({_try_cast(col, source_type, 'DOUBLE')} - 25569) * 86400)"
         return f"make_timestamp(CAST({secs} AS BIGINT) * 1000000)"
     if unit is not None:  # Unix time, UTC: make_timestamp takes microseconds
         micros = _try_cast(col, source_type, "DOUBLE") + (" * 1e6" if unit == "s" else " * 1e3")
         return f"make_timestamp(CAST(round({micros}) AS BIGINT))"
+    if fmt is None:  # ISO and one other layout, row by row (see ts_layouts)
+        fmt = (ts_layouts(values, min_share=0.9) or (None,))[-1]
     if fmt is None or fmt == "iso":
-        return _try_cast(col, source_type, "TIMESTAMP")
-    return _day_month_order(con, sql, col, fmt)
+        first = _try_cast(col, source_type, "TIMESTAMP")
+    else:
+        first = _day_month_order(con, sql, col, fmt)
+    return _second_layout(con, sql, col, source_type, first, fmt)
+
+
+def _second_layout(
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    col: str,
+    source_type: str,
+    first: str,
+    fmt: str | None,
+) -> str:
+    """``first``, or ``first`` then the other of ISO and one non-ISO layout when the values
+    ``first`` leaves unparsed, over the whole column, are all in it (:func:`ts_layouts`)."""
+    rows = con.execute(
+        f"SELECT DISTINCT CAST({col} AS VARCHAR) FROM {sql} WHERE {col} IS NOT NULL AND "
+        f"{first} IS NULL LIMIT 500"
+    ).fetchall()
+    other = ts_format([str(r[0]) for r in rows], min_share=0.9) if rows else None
+    if other is None or (other == "iso") == (fmt in (None, "iso")):
+        return first
+    if other == "iso":
+        return f"coalesce({first}, {_try_cast(col, source_type, 'TIMESTAMP')})"
+    return f"coalesce({first}, {_day_month_order(con, sql, col, other)})"
 
 
 def _parse_sql(col: str, fmt: str) -> str:
