@@ -192,3 +192,17 @@ def test_a_timestamp_column_mixing_iso_and_one_other_layout_is_read(tmp_path):
     both.to_csv(tmp_path / "both.csv", index=False)
     with pytest.raises(DataError, match=r"'order_time'.*(day|month)"):
         load_transactions(tmp_path / "both.csv")
+
+
+def test_a_decimal_comma_export_reads_amounts_in_scientific_notation(tmp_path):
+    # a German Excel export (';', decimal comma) writes a rounding residue as 4,44089E-16: one
+    # such cell refused the whole log as "not numeric"
+    d = _orders()
+    log = pd.DataFrame({"Kunde ID": d["cust"], "Datum": d["when"].dt.strftime("%d.%m.%Y"),
+                        "Umsatz": d["value"].map(lambda v: f"{v:.2f}".replace(".", ","))})  # fmt: skip
+    log.loc[7, "Umsatz"] = "4,44089E-16"
+    log.to_csv(tmp_path / "de.csv", sep=";", index=False, encoding="utf-8-sig")
+    got = load_transactions(tmp_path / "de.csv", columns={"customer_id": "Kunde ID",
+                                                          "amount": "Umsatz"}).frame()  # fmt: skip
+    assert len(got) == len(d) and abs(got["amount"].iloc[7]) < 1e-12
+    np.testing.assert_allclose(got["amount"].sum(), d["value"].drop(7).sum(), rtol=1e-9)
