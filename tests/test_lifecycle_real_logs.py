@@ -206,3 +206,17 @@ def test_a_decimal_comma_export_reads_amounts_in_scientific_notation(tmp_path):
                                                           "amount": "Umsatz"}).frame()  # fmt: skip
     assert len(got) == len(d) and abs(got["amount"].iloc[7]) < 1e-12
     np.testing.assert_allclose(got["amount"].sum(), d["value"].drop(7).sum(), rtol=1e-9)
+
+
+def test_an_amount_column_whose_values_are_not_numbers_is_named_in_the_row_count_note():
+    # '1158.00元' is not read as money: the log is scored on purchase counts, and the note says
+    # which column was passed over and what it holds (it only listed every column name)
+    from omnimmm.lifecycle.roles import ROW_COUNT, infer_roles
+
+    d = _orders()
+    zh = pd.DataFrame({"会员ID": d["cust"], "下单时间": d["when"],
+                       "实付金额": d["value"].map(lambda v: f"{v:.2f}元")})  # fmt: skip
+    m = infer_roles(zh)
+    assert m.columns["amount"] == ROW_COUNT
+    note = next(n for n in m.notes if n.startswith("amount:"))
+    assert "'实付金额'" in note and "元" in note and "not numbers" in note

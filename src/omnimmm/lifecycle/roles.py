@@ -445,7 +445,7 @@ def infer_roles(
                 notes += [note] if note else []
         if role == "amount" and not found:
             columns[role], how[role] = ROW_COUNT, "no amount column"
-            notes.append(_counted(names))
+            notes.append(_counted(names, free, sample))
         elif len(found) == 1:
             columns[role], how[role] = found[0], step
         elif len(found) > 1 and role in REQUIRED_ROLES:
@@ -713,11 +713,23 @@ def _amount(
     return price, "unit price", None, note
 
 
-def _counted(names: list[str]) -> str:
-    """The note of a log without an amount: what counting rows means and how to change it."""
+def _counted(names: list[str], free: list[str], sample: pd.DataFrame) -> str:
+    """The note of a log without an amount: what counting rows means and how to change it,
+    and which columns named as an amount hold no numbers (``1158.00元``)."""
+    unread = [
+        f"'{c}' (e.g. {list(dict.fromkeys(_text(sample[c])))[:3]})"
+        for c in free
+        if _norm(c) in _ALIAS_NORM["amount"] | _PRICE_NORM and _text(sample[c])
+    ]
+    why = (
+        f"{', '.join(unread)} named as an amount but its values are not numbers (a currency "
+        f"sign ¥ $ € £ before them and thousands separators are read; other text is not)"
+        if unread
+        else f"no column looks like an amount (amount, sales, revenue, order_value, 实付金额, "
+        f"or a unit price) among {names}"
+    )
     return (
-        f"amount: no column looks like an amount (amount, sales, revenue, order_value, 实付金额, "
-        f"or a unit price) among {names}, so every purchase row counts 1: the revenue features "
+        f"amount: {why}, so every purchase row counts 1: the revenue features "
         f"count purchase rows and expected_revenue is in rows, not money; propensities need no "
         f"money. Name the amount with {flag('amount')} COLUMN"
     )
