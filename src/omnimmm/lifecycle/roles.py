@@ -48,6 +48,9 @@ alone except the timestamp, where the values are unambiguous.
 :func:`ts_format` finds the ``strptime`` format of non-ISO timestamps (``20170101``,
 ``12/1/2010 8:26``, ``2024年6月18日``) so that the loader can parse them; ISO text may end
 in a zone (``Z``, ``+08:00``, `` UTC``), which is dropped (the wall-clock time is kept).
+A column may mix ISO with one other layout (:func:`ts_layouts`: an export whose date format
+changed), never day-first with month-first; which of those two a column uses is settled by
+the whole column when it is loaded, not by its first rows.
 :func:`epoch_unit` reads Unix time in seconds or milliseconds (Taobao's and RetailRocket's
 event logs) from a column whose name says it is a timestamp, as UTC, and Excel serial days
 (a sheet's dates saved without their format: 42763.79 is 2017-01-28 19:02) to the second.
