@@ -233,14 +233,23 @@ def _relation(
 
 
 def timestamp_sql(
-    con: duckdb.DuckDBPyConnection, sql: str, column: str, source_type: str | None = None
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    column: str,
+    source_type: str | None = None,
+    *,
+    whole_column: bool = False,
 ) -> str:
     """SQL turning a timestamp column of the table or view ``sql`` into TIMESTAMP (NULL where
     a value does not parse): ISO text by cast, other layouts (``20170101``, ``12/1/2010
     8:26``, ``2024年6月18日``) by the format their sample shows, Unix seconds or milliseconds
     (UTC) and Excel serial days by their range. The lifecycle and journeys readers both use it.
 
-    ``source_type`` is the column's DuckDB type (looked up when omitted)."""
+    ``source_type`` is the column's DuckDB type (looked up when omitted). The layout comes
+    from the first rows; with ``whole_column`` (a reader that found rows the first reading
+    leaves unparsed) the whole column settles day-first against month-first and may add a
+    second layout (ISO with one other, :func:`~omnimmm.lifecycle.roles.ts_layouts`), at the
+    cost of a scan or two."""
     col = _quote(column)
     if source_type is None:
         described = con.execute(f"DESCRIBE SELECT {col} FROM {sql}").fetchall()
@@ -261,13 +270,15 @@ def timestamp_sql(
     if unit is not None:  # Unix time, UTC: make_timestamp takes microseconds
         micros = _try_cast(col, source_type, "DOUBLE") + (" * 1e6" if unit == "s" else " * 1e3")
         return f"make_timestamp(CAST(round({micros}) AS BIGINT))"
-    if fmt is None:  # ISO and one other layout, row by row (see ts_layouts)
+    if fmt is None and whole_column:  # ISO and one other layout, row by row (see ts_layouts)
         fmt = (ts_layouts(values, min_share=0.9) or (None,))[-1]
     if fmt is None or fmt == "iso":
         first = _try_cast(col, source_type, "TIMESTAMP")
+    elif not whole_column:
+        return _parse_sql(col, fmt)
     else:
         first = _day_month_order(con, sql, col, fmt)
-    return _second_layout(con, sql, col, source_type, first, fmt)
+    return _second_layout(con, sql, col, source_type, first, fmt) if whole_column else first
 
 
 def _second_layout(
@@ -420,37 +431,15 @@ def load_transactions(
     role = _resolve(cols, types, label)
 
     ts_expr = timestamp_sql(con, sql, role["ts"], types[role["ts"]])
-    select = [
-        f"{key_sql(con, sql, role['customer_id'], types[role['customer_id']])} AS customer_id",
-        f"{ts_expr} AS ts",
-        f"{_amount_expr(role, types)} AS amount",
-    ]
-    if "order_id" in role:
-        select.append(f"CAST({_quote(role['order_id'])} AS VARCHAR) AS order_id")
-    if "channel" in role:
-        select.append(f"lower(trim(CAST({_quote(role['channel'])} AS VARCHAR))) AS channel")
-    if "store_id" in role:
-        select.append(f"CAST({_quote(role['store_id'])} AS VARCHAR) AS store_id")
-    if "coupon_used" in role:
-        coupon = _try_cast(_quote(role["coupon_used"]), types[role["coupon_used"]], "BOOLEAN")
-        select.append(f"{coupon} AS coupon_used")
-    keep = []
-    if until is not None:
-        stop = pd.Timestamp(until)
-        keep.append(f"({ts_expr} < {_sql_ts(stop)} OR {ts_expr} IS NULL)")
-    not_purchases = 0
-    # the event column and its purchase values (behavior_type=4), parsed once
-    event = event_column(role["event"], list(types)) if "event" in role else None
-    if event is not None:
-        purchase = _purchase_sql(*event)
-        keep.append(purchase)
-        not_purchases = _count_not_purchases(con, sql, purchase, keep[:-1])
-    where = f"WHERE {' AND '.join(keep)}" if keep else ""
-    table = f"omni_tx_{uuid.uuid4().hex[:12]}"
-    try:
-        con.execute(f"CREATE TEMP TABLE {table} AS SELECT {', '.join(select)} FROM {sql} {where}")
-    except duckdb.Error as exc:
-        raise DataError(f"cannot read transactions from {label}: {exc}") from exc
+    table, keep, event, not_purchases = _create(con, sql, label, role, types, ts_expr, until)
+    if con.execute(f"SELECT count(*) FROM {table} WHERE ts IS NULL").fetchall()[0][0]:
+        # rows the first rows' layout leaves unparsed: let the whole column settle it
+        whole = timestamp_sql(con, sql, role["ts"], types[role["ts"]], whole_column=True)
+        if whole != ts_expr:
+            con.execute(f"DROP TABLE {table}")
+            ts_expr = whole
+            table, keep, event, not_purchases = _create(con, sql, label, role, types, ts_expr,
+                                                        until)  # fmt: skip
     optional = tuple(r for r in OPTIONAL if r in role)
     scope = " AND ".join(keep) or "TRUE"  # the rows loaded: examples of bad values come from them
     left_out, notes = _validate(con, table, sql, label, role, optional, types, ts_expr, scope)
@@ -492,9 +481,57 @@ def key_sql(con: duckdb.DuckDBPyConnection, sql: str, column: str, source_type: 
         fixed = f"regexp_replace(trim({col}), '[.]0+$', '')"
     else:
         return f"CAST({col} AS VARCHAR)"
-    query = f"SELECT count(*), count(*) FILTER (WHERE {whole}) FROM {sql} WHERE {col} IS NOT NULL"
-    n, integral = con.execute(query).fetchall()[0]
-    return fixed if n and n == integral else f"CAST({col} AS VARCHAR)"
+    count = f"SELECT count(*), count(*) FILTER (WHERE {whole}) FROM"
+    for rows in (f"(SELECT {col} FROM {sql} LIMIT 2000)", sql):  # the whole file only if need be
+        n, integral = con.execute(f"{count} {rows} WHERE {col} IS NOT NULL").fetchall()[0]
+        if not n or n != integral:
+            return f"CAST({col} AS VARCHAR)"
+    return fixed
+
+
+def _create(
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    label: str,
+    role: dict[str, str],
+    types: dict[str, str],
+    ts_expr: str,
+    until: DateLike | None,
+) -> tuple[str, list[str], tuple[str, tuple[str, ...]] | None, int]:
+    """The temp table of canonical rows read with ``ts_expr``; the conditions of the rows
+    kept, the event column (if any) and the rows that are not purchases."""
+    select = [
+        f"{key_sql(con, sql, role['customer_id'], types[role['customer_id']])} AS customer_id",
+        f"{ts_expr} AS ts",
+        f"{_amount_expr(role, types)} AS amount",
+    ]
+    if "order_id" in role:
+        select.append(f"CAST({_quote(role['order_id'])} AS VARCHAR) AS order_id")
+    if "channel" in role:
+        select.append(f"lower(trim(CAST({_quote(role['channel'])} AS VARCHAR))) AS channel")
+    if "store_id" in role:
+        select.append(f"CAST({_quote(role['store_id'])} AS VARCHAR) AS store_id")
+    if "coupon_used" in role:
+        coupon = _try_cast(_quote(role["coupon_used"]), types[role["coupon_used"]], "BOOLEAN")
+        select.append(f"{coupon} AS coupon_used")
+    keep = []
+    if until is not None:
+        stop = pd.Timestamp(until)
+        keep.append(f"({ts_expr} < {_sql_ts(stop)} OR {ts_expr} IS NULL)")
+    not_purchases = 0
+    # the event column and its purchase values (behavior_type=4), parsed once
+    event = event_column(role["event"], list(types)) if "event" in role else None
+    if event is not None:
+        purchase = _purchase_sql(*event)
+        keep.append(purchase)
+        not_purchases = _count_not_purchases(con, sql, purchase, keep[:-1])
+    where = f"WHERE {' AND '.join(keep)}" if keep else ""
+    table = f"omni_tx_{uuid.uuid4().hex[:12]}"
+    try:
+        con.execute(f"CREATE TEMP TABLE {table} AS SELECT {', '.join(select)} FROM {sql} {where}")
+    except duckdb.Error as exc:
+        raise DataError(f"cannot read transactions from {label}: {exc}") from exc
+    return table, keep, event, not_purchases
 
 
 def _purchase_sql(column: str, purchases: tuple[str, ...] = PURCHASE_EVENTS) -> str:
