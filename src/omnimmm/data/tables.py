@@ -45,7 +45,14 @@ from omnimmm.errors import DataError
 if TYPE_CHECKING:
     import duckdb
 
-__all__ = ["TableFormat", "read_frame", "register_duckdb", "sniff_table", "wall_clock"]
+__all__ = [
+    "TableFormat",
+    "plain_amount",
+    "read_frame",
+    "register_duckdb",
+    "sniff_table",
+    "wall_clock",
+]
 
 _SAMPLE_BYTES = 1 << 16
 _DELIMITERS = (",", ";", "\t", "|")
@@ -60,7 +67,8 @@ _AMOUNT = re.compile(
     rf"|^\s*[+-]?\s*[{_CURRENCY}]\s*\d+(\.\d*)?\s*$"
 )
 _STRIP = re.compile(rf"[{_CURRENCY},\s]")
-_DECIMAL_COMMA = re.compile(r"^\s*[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?\s*$")
+#: ``1.234,5``, ``3,86`` or Excel's ``4,44089E-16`` (a rounding residue in scientific notation)
+_DECIMAL_COMMA = re.compile(r"^\s*[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?([eE][+-]?\d+)?\s*$")
 _DOTTED_THOUSANDS = re.compile(r"^\s*[+-]?\d{1,3}(\.\d{3})+(,\d+)?\s*$")
 _COMMA_FRACTION = re.compile(r"^\s*[+-]?\d+,\d+\s*$")
 _SAVE_AS = "save it as .xlsx or as CSV (UTF-8)"
@@ -73,6 +81,12 @@ _NOT_READ = {
     ".pkl": "pickle files are never read (they can run code): save the table as Parquet or CSV",
     ".pickle": "pickle files are never read (they can run code): save the table as Parquet or CSV",
 }
+
+
+def plain_amount(text: str) -> str:
+    """An amount cell as the readers pass it on: ``"¥3,860.00"`` -> ``"3860.00"`` (currency
+    sign and thousands separators dropped); any other text unchanged."""
+    return _STRIP.sub("", text) if _AMOUNT.match(text) else text
 
 
 @dataclass(frozen=True)
@@ -522,7 +536,7 @@ def _clean_numbers(cells: pd.DataFrame, fmt: TableFormat) -> pd.DataFrame:
         if fmt.decimal == ",":
             fixed = col.map(_from_decimal_comma)
         elif col.str.contains(rf"[,{_CURRENCY}]", regex=True).any():
-            fixed = col.map(lambda s: _STRIP.sub("", s) if _AMOUNT.match(s) else s)
+            fixed = col.map(plain_amount)
         else:
             continue
         out.isetitem(j, cast(Any, fixed))

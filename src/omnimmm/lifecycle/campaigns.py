@@ -52,7 +52,7 @@ import pandas as pd
 from omnimmm.data.duck import sql_ident as _q
 from omnimmm.data.tables import register_duckdb, wall_clock
 from omnimmm.errors import DataError
-from omnimmm.lifecycle.transactions import timestamp_sql
+from omnimmm.lifecycle.transactions import key_sql, timestamp_sql
 
 __all__ = [
     "CAMPAIGN_WINDOWS",
@@ -156,7 +156,7 @@ def load_campaigns(
     )
     select = [
         "row_number() OVER () AS _rn",
-        f"CAST({_q(cols.customer_id)} AS VARCHAR) AS customer_id",
+        f"{key_sql(con, sql, cols.customer_id, present[cols.customer_id])} AS customer_id",
         f"{ts(cols.sent_at)} AS sent_at",
         f"{ts(cols.redeemed_at) if has_redeemed else 'NULL::TIMESTAMP'} AS redeemed_at",
         f"{treated} AS treated",

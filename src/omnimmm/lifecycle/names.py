@@ -60,6 +60,33 @@ QUANTITY_ALIASES: tuple[str, ...] = (
     "销量",
 )
 
+#: Names of a contact column (a phone or an e-mail): the customer key of a log that has no
+#: customer id column, hashed wherever scores are written.
+CONTACT_ALIASES: tuple[str, ...] = (
+    "phone",
+    "phone_number",
+    "phone_no",
+    "mobile",
+    "mobile_phone",
+    "mobile_number",
+    "mobile_no",
+    "cellphone",
+    "cell_phone",
+    "telephone",
+    "tel",
+    "email",
+    "e_mail",
+    "email_address",
+    "手机",
+    "手机号",
+    "手机号码",
+    "电话",
+    "电话号码",
+    "联系电话",
+    "邮箱",
+    "电子邮箱",
+)
+
 ALIASES: dict[str, tuple[str, ...]] = {
     "customer_id": (
         "customer_id",

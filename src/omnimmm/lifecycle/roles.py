@@ -14,7 +14,9 @@ A purchase log arrives with its own names: ``household_id``, ``Customer ID``, ``
    underscores ignored) and whose values fit it (a timestamp parses, an amount is numeric);
 4. otherwise, for the three required roles, a column whose name merely contains a hint
    (``date``, ``time``, ``customer``, ``member``, ``sales``, ``金额`` ...) and whose values
-   fit; for the timestamp also any column whose values all parse as dates.
+   fit; for the timestamp also any column whose values all parse as dates; for the customer
+   key, a column named only ``id`` whose values repeat, else the one phone or e-mail column
+   (:data:`CONTACT_ALIASES`; its values are hashed wherever scores are written).
 
 A line-level log without an amount column (``Quantity`` and ``Price``, ``数量`` and ``单价``)
 gets its amount as quantity x unit price: when no column looks like an amount, one column
@@ -46,8 +48,12 @@ alone except the timestamp, where the values are unambiguous.
 :func:`ts_format` finds the ``strptime`` format of non-ISO timestamps (``20170101``,
 ``12/1/2010 8:26``, ``2024年6月18日``) so that the loader can parse them; ISO text may end
 in a zone (``Z``, ``+08:00``, `` UTC``), which is dropped (the wall-clock time is kept).
+A column may mix ISO with one other layout (:func:`ts_layouts`: an export whose date format
+changed), never day-first with month-first; which of those two a column uses is settled by
+the whole column when it is loaded, not by its first rows.
 :func:`epoch_unit` reads Unix time in seconds or milliseconds (Taobao's and RetailRocket's
-event logs) from a column whose name says it is a timestamp, as UTC.
+event logs) from a column whose name says it is a timestamp, as UTC, and Excel serial days
+(a sheet's dates saved without their format: 42763.79 is 2017-01-28 19:02) to the second.
 """
 
 from __future__ import annotations
@@ -60,8 +66,15 @@ from typing import Literal
 
 import pandas as pd
 
+from omnimmm.data.tables import plain_amount
 from omnimmm.errors import DataError, numbered
-from omnimmm.lifecycle.names import ALIASES, PRICE_ALIASES, PURCHASE_EVENTS, QUANTITY_ALIASES
+from omnimmm.lifecycle.names import (
+    ALIASES,
+    CONTACT_ALIASES,
+    PRICE_ALIASES,
+    PURCHASE_EVENTS,
+    QUANTITY_ALIASES,
+)
 
 ROLES: tuple[str, ...] = (
     "customer_id",
@@ -134,12 +147,16 @@ _ISO = re.compile(
     r"^\d{4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?"
     r"(\s?([+-]\d{2}:?\d{2}|Z|UTC|GMT))?$"
 )
-#: Unix time in seconds or milliseconds from 2000-01-01 to 2100-01-01 (UTC): the range a
+#: Unix time in seconds or milliseconds, or Excel's serial days (``"excel"``: days since
+#: 1899-12-30, the fraction the time of day), from 2000-01-01 to 2100-01-01 (UTC): the range a
 #: numeric column named as a timestamp must fall in to be read as one (see :func:`epoch_unit`).
 EPOCH_RANGE: dict[str, tuple[float, float]] = {
     "s": (946_684_800.0, 4_102_444_800.0),
     "ms": (946_684_800_000.0, 4_102_444_800_000.0),
+    "excel": (36_526.0, 73_051.0),
 }
+#: Excel's day 0 (serial 25,569 is 1970-01-01).
+EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 #: Non-ISO timestamp formats tried in this order (month-first before day-first: the first that
 #: parses every sampled value wins, and an unambiguous sample settles it).
 _FORMATS: tuple[str, ...] = (
@@ -166,7 +183,7 @@ _SAMPLE = 2000
 #: The timestamp layouts the readers take, as messages list them (one layout per file).
 TS_LAYOUTS = (
     "2024-06-18 or 2024-06-18 20:00:00, 20240618, 6/18/2024 20:00, 2024年6月18日, or Unix "
-    "seconds/milliseconds in a column named as a timestamp"
+    "seconds/milliseconds or Excel serial days (45461.83) in a column named as a timestamp"
 )
 
 
@@ -177,6 +194,7 @@ def _norm(name: str) -> str:
 _ALIAS_NORM = {role: {_norm(a) for a in names} for role, names in ALIASES.items()}
 _PRICE_NORM = {_norm(a) for a in PRICE_ALIASES}
 _QUANTITY_NORM = {_norm(a) for a in QUANTITY_ALIASES}
+_CONTACT_NORM = {_norm(a) for a in CONTACT_ALIASES}
 
 
 def flag(role: str) -> str:
@@ -219,6 +237,23 @@ def ts_format(values: Sequence[str], min_share: float = 1.0) -> str | None:
     return None
 
 
+def ts_layouts(values: Sequence[str], min_share: float = 1.0) -> tuple[str, ...] | None:
+    """The layouts of a timestamp column's values: ``(ts_format(...),)`` when one layout
+    parses them, else ISO and one other layout when each value is one or the other (an
+    export whose date format changed along the way), else ``None``. Two non-ISO layouts are
+    never mixed: ``12/31/2024`` beside ``31/12/2024`` leaves ``1/2/2024`` with two readings."""
+    one = ts_format(values, min_share)
+    if one is not None:
+        return (one,)
+    vals = [v.strip() for v in values if v and v.strip()]
+    rest = [v for v in vals if not _ISO.match(v)]
+    n_iso = len(vals) - len(rest)
+    if not n_iso or not rest:
+        return None
+    other = ts_format(rest, max(0.0, (min_share * len(vals) - n_iso) / len(rest)))
+    return ("iso", other) if other not in (None, "iso") else None
+
+
 def _parses(value: str, fmt: str) -> bool:
     try:
         datetime.strptime(value, fmt)
@@ -227,10 +262,12 @@ def _parses(value: str, fmt: str) -> bool:
     return True
 
 
-def epoch_unit(values: Sequence[str]) -> Literal["s", "ms"] | None:
-    """``"s"`` or ``"ms"`` if every value is a Unix time in that unit between 2000 and 2100
-    (:data:`EPOCH_RANGE`), else ``None``. Only a column named as a timestamp is read this
-    way: plain numbers (order ids, phone numbers) can fall in the same range."""
+def epoch_unit(values: Sequence[str]) -> Literal["s", "ms", "excel"] | None:
+    """``"s"`` or ``"ms"`` if every value is a Unix time in that unit between 2000 and 2100,
+    ``"excel"`` if every value is an Excel serial day in that span (a sheet's dates saved
+    without their format) (:data:`EPOCH_RANGE`), else ``None``. Only a column named as a
+    timestamp is read this way: plain numbers (order ids, phone numbers, prices) can fall in
+    the same range."""
     vals = [v.strip() for v in values if v and v.strip()]
     num = pd.to_numeric(pd.Series(vals, dtype=object), errors="coerce")
     if not vals or num.isna().any():
@@ -239,6 +276,8 @@ def epoch_unit(values: Sequence[str]) -> Literal["s", "ms"] | None:
         return "s"
     if bool(num.between(*EPOCH_RANGE["ms"]).all()):
         return "ms"
+    if bool(num.between(*EPOCH_RANGE["excel"]).all()):
+        return "excel"
     return None
 
 
@@ -258,11 +297,13 @@ def _fits(role: str, values: pd.Series, dtype: str) -> bool:
         # a stray bad value (1%, or one in a small sample) does not unmake a named
         # timestamp: the loader reports its row
         share = min(0.99, 1.0 - 1.0 / len(vals)) if len(vals) >= 20 else 1.0
-        return ts_format(vals, min_share=share) is not None
+        return ts_layouts(vals, min_share=share) is not None
     if role in ("amount", QUANTITY):
         if dtype.startswith(("TIMESTAMP", "DATE", "BOOL")):
             return False
-        num = pd.to_numeric(pd.Series(vals).str.replace(",", "", regex=False), errors="coerce")
+        # as the readers load it: "¥1,158.00" is 1158.00 (a sampled file keeps the sign)
+        plain = pd.Series([plain_amount(v) for v in vals], dtype=object)
+        num = pd.to_numeric(plain.str.replace(",", "", regex=False), errors="coerce")
         return bool(num.notna().mean() >= 0.99) and ts_format(vals) is None
     if role in ("customer_id", "order_id", "store_id"):
         if dtype.startswith(("TIMESTAMP", "DATE", "BOOL")):
@@ -290,10 +331,10 @@ class RoleMapping:
     """The column of each role and how it was found.
 
     ``columns`` maps role -> column for the roles in use; ``how`` says ``"given"``,
-    ``"unique key"``, ``"canonical name"``, ``"alias"``, ``"name hint"`` or ``"plain id"``
-    (``"values"`` for a timestamp found by its values, ``"unit price"`` or ``"no amount
-    column"`` for the amount) per role in use; ``notes`` lists optional roles left unused because two
-    columns could fill them.
+    ``"unique key"``, ``"canonical name"``, ``"alias"``, ``"name hint"``, ``"plain id"`` or
+    ``"contact key"`` (``"values"`` for a timestamp found by its values, ``"unit price"`` or
+    ``"no amount column"`` for the amount) per role in use; ``notes`` lists optional roles left
+    unused because two columns could fill them, and the choices made.
     """
 
     columns: dict[str, str]
@@ -407,7 +448,7 @@ def infer_roles(
                 notes += [note] if note else []
         if role == "amount" and not found:
             columns[role], how[role] = ROW_COUNT, "no amount column"
-            notes.append(_counted(names))
+            notes.append(_counted(names, free, sample))
         elif len(found) == 1:
             columns[role], how[role] = found[0], step
         elif len(found) > 1 and role in REQUIRED_ROLES:
@@ -423,12 +464,55 @@ def infer_roles(
                 f"row's own id would not), as in lifetimes' example_transactions.csv; choose "
                 f"with {flag(role)}"
             )
+        elif role == "customer_id" and (contact := _contact_key(free, sample, types, label)):
+            columns[role], how[role] = contact, "contact key"
+            notes.append(
+                f"customer key: '{contact}', a phone or e-mail column, since no column is named "
+                f"as a customer id; its values are hashed in the scores (resolve identities first "
+                f"to join a person's phones, e-mails and accounts); choose with {flag(role)}"
+            )
         elif role in REQUIRED_ROLES:
-            raise _missing(role, names, label)
+            raise _missing(role, names, label, _unread_dates(free, sample) if role == "ts" else "")
         elif role == "event":
             notes += _unread_events(free, sample, label)
+    for role in REQUIRED_ROLES:
+        said = any(n.startswith(f"{ROLE_LABEL[role]}:") for n in notes)
+        if how.get(role) in ("canonical name", "alias") and not said:
+            notes += _passed_over(role, columns, names, sample, types)
     ordered = {r: columns[r] for r in (*roles, QUANTITY) if r in columns}
     return RoleMapping(ordered, {r: how[r] for r in ordered}, tuple(notes))
+
+
+def _passed_over(
+    role: str,
+    columns: Mapping[str, str],
+    names: list[str],
+    sample: pd.DataFrame,
+    types: Mapping[str, str],
+) -> list[str]:
+    """The note naming other columns that could fill a required role its canonical or a known
+    name settled (``member_id`` beside ``customer_id``, ``ship_date`` beside ``order_date``),
+    so that the printed mapping shows the choice and the flag that changes it."""
+    used = set(columns.values())
+
+    def rival(c: str) -> bool:
+        low = str(c).strip().lower()
+        if _norm(c) not in _ALIAS_NORM[role]:
+            if not _HINTS[role].search(low):
+                return False
+            if role == "customer_id" and not _ID_SUFFIX.search(low):
+                return False  # customer_segment: an attribute of the customer, not a key
+            if role == "amount" and _CODE_SUFFIX.search(str(c).strip()):
+                return False
+        return _fits(role, sample[c], types.get(c, "VARCHAR"))
+
+    others = [c for c in names if c not in used and rival(c)]
+    if not others:
+        return []
+    return [
+        f"{ROLE_LABEL[role]}: '{columns[role]}' (its name) rather than {others}, which could "
+        f"also be it; choose with {flag(role)}"
+    ]
 
 
 def _dtype_name(s: pd.Series) -> str:
@@ -540,8 +624,11 @@ def parse_times(values: pd.Series) -> pd.Series:
         head = text.head(_SAMPLE).tolist()
         fmt = ts_format(head)
         unit = epoch_unit(head) if fmt is None else None
-        if unit is not None:  # Unix time, UTC
-            out = pd.to_datetime(pd.to_numeric(text, errors="coerce"), unit=unit, errors="coerce")
+        num = pd.to_numeric(text, errors="coerce")
+        if unit == "excel":  # serial days, to the nearest second
+            out = EXCEL_EPOCH + pd.to_timedelta((num * 86_400).round(), unit="s")
+        elif unit is not None:  # Unix time, UTC
+            out = pd.to_datetime(num, unit=unit, errors="coerce")
         else:
             out = pd.to_datetime(
                 text, format=None if fmt in (None, "iso") else fmt, errors="coerce"
@@ -564,6 +651,21 @@ def _plain_id(free: list[str], sample: pd.DataFrame, types: Mapping[str, str]) -
         return None
     vals = _text(sample[ids[0]])
     return ids[0] if len(vals) >= 20 and len(set(vals)) <= 0.8 * len(vals) else None
+
+
+def _contact_key(
+    free: list[str], sample: pd.DataFrame, types: Mapping[str, str], label: str
+) -> str | None:
+    """The one column named as a phone or an e-mail (:data:`CONTACT_ALIASES`) whose values fit
+    a key, when no column is named as a customer id; two (a phone and an e-mail) are refused."""
+    found = [
+        c
+        for c in free
+        if _norm(c) in _CONTACT_NORM and _fits("customer_id", sample[c], types.get(c, "VARCHAR"))
+    ]
+    if len(found) > 1:
+        raise _ambiguous("customer_id", found, label)
+    return found[0] if found else None
 
 
 def _unique_key(free: list[str], sample: pd.DataFrame, types: Mapping[str, str]) -> list[str]:
@@ -614,11 +716,23 @@ def _amount(
     return price, "unit price", None, note
 
 
-def _counted(names: list[str]) -> str:
-    """The note of a log without an amount: what counting rows means and how to change it."""
+def _counted(names: list[str], free: list[str], sample: pd.DataFrame) -> str:
+    """The note of a log without an amount: what counting rows means and how to change it,
+    and which columns named as an amount hold no numbers (``1158.00元``)."""
+    unread = [
+        f"'{c}' (e.g. {list(dict.fromkeys(_text(sample[c])))[:3]})"
+        for c in free
+        if _norm(c) in _ALIAS_NORM["amount"] | _PRICE_NORM and _text(sample[c])
+    ]
+    why = (
+        f"{', '.join(unread)} named as an amount but its values are not numbers (a currency "
+        f"sign ¥ $ € £ before them and thousands separators are read; other text is not)"
+        if unread
+        else f"no column looks like an amount (amount, sales, revenue, order_value, 实付金额, "
+        f"or a unit price) among {names}"
+    )
     return (
-        f"amount: no column looks like an amount (amount, sales, revenue, order_value, 实付金额, "
-        f"or a unit price) among {names}, so every purchase row counts 1: the revenue features "
+        f"amount: {why}, so every purchase row counts 1: the revenue features "
         f"count purchase rows and expected_revenue is in rows, not money; propensities need no "
         f"money. Name the amount with {flag('amount')} COLUMN"
     )
@@ -675,7 +789,32 @@ def _headless(names: list[str]) -> bool:
     return len(names) > 1 and all(data(n) for n in names)
 
 
-def _missing(role: str, names: list[str], label: str) -> DataError:
+def _unread_dates(free: list[str], sample: pd.DataFrame) -> str:
+    """What the columns named as a timestamp hold when none of them parses: the refusal
+    then says why the obvious column was not taken (a mix of layouts, Excel text ...)."""
+    named = [c for c in free if _norm(c) in _ALIAS_NORM["ts"] or _HINTS["ts"].search(c.lower())]
+    said = []
+    for c in named[:3]:
+        vals = _text(sample[c])
+        if not vals:
+            continue
+        shown = list(dict.fromkeys(vals))
+        first = ts_format(shown)
+        odd = [v for v in shown if first is None or not _parses_as(v, first)]
+        said.append(f"'{c}' holds e.g. {(odd or shown)[:4]}")
+    if not said:
+        return ""
+    return (
+        f" Named as a timestamp: {'; '.join(said)}, which are not in one layout ({TS_LAYOUTS}; "
+        "ISO may mix with one other layout, never day-first with month-first)."
+    )
+
+
+def _parses_as(value: str, fmt: str) -> bool:
+    return bool(_ISO.match(value)) if fmt == "iso" else _parses(value, fmt)
+
+
+def _missing(role: str, names: list[str], label: str, detail: str = "") -> DataError:
     what = {
         "customer_id": "a customer key (customer_id, member_id, household_id, user_id, 会员ID ...)",
         "ts": "a timestamp (ts, timestamp, date, order_date, created_at, 下单时间 ...) whose "
@@ -688,7 +827,7 @@ def _missing(role: str, names: list[str], label: str) -> DataError:
             "header row naming the columns (e.g. customer_id,ts,amount)"
         )
     return DataError(
-        f"{label}: no column looks like {what}. Columns found: {names}.\n"
+        f"{label}: no column looks like {what}. Columns found: {names}.{detail}\n"
         + numbered(
             [
                 f"name it: {flag(role)} COLUMN ({flag(role)} or the plan's "

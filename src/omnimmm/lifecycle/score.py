@@ -56,7 +56,7 @@ from omnimmm.lifecycle.labels import (
     check_history,
     require_both_classes,
 )
-from omnimmm.lifecycle.privacy import hash_identifier
+from omnimmm.lifecycle.privacy import find_raw_contacts, hash_identifier
 from omnimmm.lifecycle.propensity import (
     RFM_COLUMNS,
     PropensityModel,
@@ -99,7 +99,7 @@ RECIPES: dict[str, dict[str, Any]] = {
 }
 #: Settings of the run, not of a recipe (left out of ``metrics.json``'s recipe settings).
 _FIXED: tuple[str, ...] = ("calibration", "random_state", "n_jobs")
-_PII_NAME = re.compile(r"phone|mobile|email|e_mail|mail|tel", re.IGNORECASE)
+_PII_NAME = re.compile(r"phone|mobile|email|e_mail|mail|tel|手机|电话|邮箱", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,11 @@ class ScoreResult:
 
 
 def _is_pii_key(name: str, sample: pd.Series) -> bool:
-    return bool(_PII_NAME.search(name)) or bool(sample.str.contains("@", regex=False).any())
+    """Whether the customer key is a phone or e-mail: by its name, or by its values (a member
+    id that is the member's mobile, as Chinese CRM exports often have it, under any name)."""
+    if _PII_NAME.search(name) or sample.str.contains("@", regex=False).any():
+        return True
+    return bool(find_raw_contacts(pd.DataFrame({"key": sample.astype(str)})))
 
 
 def _hash_ids(ids: pd.Series, salt: str) -> pd.Series:

@@ -26,6 +26,7 @@ from omnimmm.data.duck import sql_ident as _quote
 from omnimmm.data.tables import register_duckdb, wall_clock
 from omnimmm.errors import DataError, numbered
 from omnimmm.lifecycle.roles import (
+    _FORMATS,
     NO_EVENT,
     PURCHASE_EVENTS,
     ROW_COUNT,
@@ -35,6 +36,7 @@ from omnimmm.lifecycle.roles import (
     event_column,
     infer_roles,
     ts_format,
+    ts_layouts,
 )
 
 REQUIRED: tuple[str, ...] = ("customer_id", "ts", "amount")
@@ -231,14 +233,23 @@ def _relation(
 
 
 def timestamp_sql(
-    con: duckdb.DuckDBPyConnection, sql: str, column: str, source_type: str | None = None
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    column: str,
+    source_type: str | None = None,
+    *,
+    whole_column: bool = False,
 ) -> str:
     """SQL turning a timestamp column of the table or view ``sql`` into TIMESTAMP (NULL where
     a value does not parse): ISO text by cast, other layouts (``20170101``, ``12/1/2010
     8:26``, ``2024年6月18日``) by the format their sample shows, Unix seconds or milliseconds
-    (UTC) by their range. The lifecycle and journeys readers both use it.
+    (UTC) and Excel serial days by their range. The lifecycle and journeys readers both use it.
 
-    ``source_type`` is the column's DuckDB type (looked up when omitted)."""
+    ``source_type`` is the column's DuckDB type (looked up when omitted). The layout comes
+    from the first rows; with ``whole_column`` (a reader that found rows the first reading
+    leaves unparsed) the whole column settles day-first against month-first and may add a
+    second layout (ISO with one other, :func:`~omnimmm.lifecycle.roles.ts_layouts`), at the
+    cost of a scan or two."""
     col = _quote(column)
     if source_type is None:
         described = con.execute(f"DESCRIBE SELECT {col} FROM {sql}").fetchall()
@@ -250,14 +261,69 @@ def timestamp_sql(
         f"WHERE {col} IS NOT NULL LIMIT 500"
     ).fetchall()
     # the layout most values have: the rows that do not parse are reported by the caller
-    fmt = ts_format([str(r[0]) for r in rows], min_share=0.9)
-    unit = epoch_unit([str(r[0]) for r in rows]) if fmt is None else None
+    values = [str(r[0]) for r in rows]
+    fmt = ts_format(values, min_share=0.9)
+    unit = epoch_unit(values) if fmt is None else None
+    if unit == "excel":  # serial days since 1899-12-30 (25569 = 1970-01-01), to the second
+        secs = f"round(({_try_cast(col, source_type, 'DOUBLE')} - 25569) * 86400)"
+        return f"make_timestamp(CAST({secs} AS BIGINT) * 1000000)"
     if unit is not None:  # Unix time, UTC: make_timestamp takes microseconds
         micros = _try_cast(col, source_type, "DOUBLE") + (" * 1e6" if unit == "s" else " * 1e3")
         return f"make_timestamp(CAST(round({micros}) AS BIGINT))"
+    if fmt is None and whole_column:  # ISO and one other layout, row by row (see ts_layouts)
+        fmt = (ts_layouts(values, min_share=0.9) or (None,))[-1]
     if fmt is None or fmt == "iso":
-        return _try_cast(col, source_type, "TIMESTAMP")
+        first = _try_cast(col, source_type, "TIMESTAMP")
+    elif not whole_column:
+        return _parse_sql(col, fmt)
+    else:
+        first = _day_month_order(con, sql, col, fmt)
+    return _second_layout(con, sql, col, source_type, first, fmt) if whole_column else first
+
+
+def _second_layout(
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    col: str,
+    source_type: str,
+    first: str,
+    fmt: str | None,
+) -> str:
+    """``first``, or ``first`` then the other of ISO and one non-ISO layout when the values
+    ``first`` leaves unparsed, over the whole column, are all in it (:func:`ts_layouts`)."""
+    rows = con.execute(
+        f"SELECT DISTINCT CAST({col} AS VARCHAR) FROM {sql} WHERE {col} IS NOT NULL AND "
+        f"{first} IS NULL LIMIT 500"
+    ).fetchall()
+    other = ts_format([str(r[0]) for r in rows], min_share=0.9) if rows else None
+    if other is None or (other == "iso") == (fmt in (None, "iso")):
+        return first
+    if other == "iso":
+        return f"coalesce({first}, {_try_cast(col, source_type, 'TIMESTAMP')})"
+    return f"coalesce({first}, {_day_month_order(con, sql, col, other)})"
+
+
+def _parse_sql(col: str, fmt: str) -> str:
     return f"try_strptime(trim(CAST({col} AS VARCHAR)), '{fmt}')"
+
+
+def _day_month_order(con: duckdb.DuckDBPyConnection, sql: str, col: str, fmt: str) -> str:
+    """SQL parsing ``col`` by ``fmt``, or by the same layout with day and month swapped when
+    that parses more of the whole column: the first rows of a file in date order (1-12
+    January) read either way, and month first is tried first."""
+    swapped = fmt.replace("%m", "\0").replace("%d", "%m").replace("\0", "%d")
+    if "%m" not in fmt or "%d" not in fmt or swapped not in _DAY_MONTH_SWAPS:
+        return _parse_sql(col, fmt)
+    failed = ", ".join(
+        f"count(*) FILTER (WHERE {_parse_sql(col, f)} IS NULL)" for f in (fmt, swapped)
+    )
+    query = f"SELECT {failed} FROM {sql} WHERE {col} IS NOT NULL"
+    as_is, other = con.execute(query).fetchall()[0]
+    return _parse_sql(col, swapped if other < as_is else fmt)
+
+
+#: Layouts whose day and month may be swapped (``%m/%d/%Y`` and ``%d/%m/%Y`` ...).
+_DAY_MONTH_SWAPS = {f for f in _FORMATS if f.startswith(("%m/%d", "%d/%m"))}
 
 
 #: Why each kind of row is left out of the load (see :data:`LEAVE_OUT_LIMIT`).
@@ -365,8 +431,77 @@ def load_transactions(
     role = _resolve(cols, types, label)
 
     ts_expr = timestamp_sql(con, sql, role["ts"], types[role["ts"]])
+    table, keep, event, not_purchases = _create(con, sql, label, role, types, ts_expr, until)
+    if con.execute(f"SELECT count(*) FROM {table} WHERE ts IS NULL").fetchall()[0][0]:
+        # rows the first rows' layout leaves unparsed: let the whole column settle it
+        whole = timestamp_sql(con, sql, role["ts"], types[role["ts"]], whole_column=True)
+        if whole != ts_expr:
+            con.execute(f"DROP TABLE {table}")
+            ts_expr = whole
+            table, keep, event, not_purchases = _create(con, sql, label, role, types, ts_expr,
+                                                        until)  # fmt: skip
+    optional = tuple(r for r in OPTIONAL if r in role)
+    scope = " AND ".join(keep) or "TRUE"  # the rows loaded: examples of bad values come from them
+    left_out, notes = _validate(con, table, sql, label, role, optional, types, ts_expr, scope)
+    removed = 0
+    if left_out:
+        sql_delete = f"DELETE FROM {table} WHERE customer_id IS NULL OR amount < 0"
+        removed = int(con.execute(sql_delete).fetchall()[0][0])
+    if not_purchases:
+        n_read = int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]) + removed
+        kind = {"not_a_purchase": not_purchases}
+        column = {"not_a_purchase": f"'{event[0]}'"} if event else None
+        notes += left_out_notes(kind, n_read + not_purchases, column)
+        left_out = {**left_out, **kind}
+        removed += not_purchases
+
+    # fetchall, not fetchone: DuckDB 2 keeps a half-read result open and refuses further work
+    (n, lo, hi) = con.execute(f"SELECT count(*), min(ts), max(ts) FROM {table}").fetchall()[0]
+    if n == 0 and event is not None and not_purchases:
+        raise _no_purchase(con, sql, label, *event)
+    if n == 0:
+        raise DataError(f"{label} has no transactions" + (f" before {until}" if until else ""))
+    end = pd.Timestamp(hi).normalize() + pd.Timedelta(days=1)
+    if until is not None:
+        end = min(end, pd.Timestamp(until))
+    return TransactionTable(con, table, label, optional, int(n), pd.Timestamp(lo), end, roles,
+                            cols, left_out, notes, removed)  # fmt: skip
+
+
+def key_sql(con: duckdb.DuckDBPyConnection, sql: str, column: str, source_type: str) -> str:
+    """SQL of the customer key as text. Integer keys stored as floats (a column with blanks
+    that pandas wrote as ``17850.0``, or Parquet's DOUBLE) read as the integers they are, so
+    that the scores join back to the customers whatever the file's format."""
+    col = _quote(column)
+    if source_type.startswith(("DOUBLE", "FLOAT", "REAL", "DECIMAL")):
+        whole = f"{col} = round({col})"
+        fixed = f"CAST(CAST({col} AS BIGINT) AS VARCHAR)"
+    elif source_type.startswith("VARCHAR"):
+        whole = f"regexp_full_match(trim({col}), '-?[0-9]+[.]0+')"
+        fixed = f"regexp_replace(trim({col}), '[.]0+$', '')"
+    else:
+        return f"CAST({col} AS VARCHAR)"
+    count = f"SELECT count(*), count(*) FILTER (WHERE {whole}) FROM"
+    for rows in (f"(SELECT {col} FROM {sql} LIMIT 2000)", sql):  # the whole file only if need be
+        n, integral = con.execute(f"{count} {rows} WHERE {col} IS NOT NULL").fetchall()[0]
+        if not n or n != integral:
+            return f"CAST({col} AS VARCHAR)"
+    return fixed
+
+
+def _create(
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    label: str,
+    role: dict[str, str],
+    types: dict[str, str],
+    ts_expr: str,
+    until: DateLike | None,
+) -> tuple[str, list[str], tuple[str, tuple[str, ...]] | None, int]:
+    """The temp table of canonical rows read with ``ts_expr``; the conditions of the rows
+    kept, the event column (if any) and the rows that are not purchases."""
     select = [
-        f"CAST({_quote(role['customer_id'])} AS VARCHAR) AS customer_id",
+        f"{key_sql(con, sql, role['customer_id'], types[role['customer_id']])} AS customer_id",
         f"{ts_expr} AS ts",
         f"{_amount_expr(role, types)} AS amount",
     ]
@@ -396,32 +531,7 @@ def load_transactions(
         con.execute(f"CREATE TEMP TABLE {table} AS SELECT {', '.join(select)} FROM {sql} {where}")
     except duckdb.Error as exc:
         raise DataError(f"cannot read transactions from {label}: {exc}") from exc
-    optional = tuple(r for r in OPTIONAL if r in role)
-    scope = " AND ".join(keep) or "TRUE"  # the rows loaded: examples of bad values come from them
-    left_out, notes = _validate(con, table, sql, label, role, optional, types, ts_expr, scope)
-    removed = 0
-    if left_out:
-        sql_delete = f"DELETE FROM {table} WHERE customer_id IS NULL OR amount < 0"
-        removed = int(con.execute(sql_delete).fetchall()[0][0])
-    if not_purchases:
-        n_read = int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]) + removed
-        kind = {"not_a_purchase": not_purchases}
-        column = {"not_a_purchase": f"'{event[0]}'"} if event else None
-        notes += left_out_notes(kind, n_read + not_purchases, column)
-        left_out = {**left_out, **kind}
-        removed += not_purchases
-
-    # fetchall, not fetchone: DuckDB 2 keeps a half-read result open and refuses further work
-    (n, lo, hi) = con.execute(f"SELECT count(*), min(ts), max(ts) FROM {table}").fetchall()[0]
-    if n == 0 and event is not None and not_purchases:
-        raise _no_purchase(con, sql, label, *event)
-    if n == 0:
-        raise DataError(f"{label} has no transactions" + (f" before {until}" if until else ""))
-    end = pd.Timestamp(hi).normalize() + pd.Timedelta(days=1)
-    if until is not None:
-        end = min(end, pd.Timestamp(until))
-    return TransactionTable(con, table, label, optional, int(n), pd.Timestamp(lo), end, roles,
-                            cols, left_out, notes, removed)  # fmt: skip
+    return table, keep, event, not_purchases
 
 
 def _purchase_sql(column: str, purchases: tuple[str, ...] = PURCHASE_EVENTS) -> str:
