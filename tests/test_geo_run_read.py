@@ -167,6 +167,25 @@ def test_national_shares_that_wobble_widen_what_counts_as_off(tmp_path: Path) ->
     assert "national channel tv" in msg and "by a typical factor" in msg
 
 
+def test_national_total_repeated_in_every_region_is_refused(tmp_path: Path) -> None:
+    """A stranger may write a national buy's total in every region's row: its shares are
+    then equal every week and would pass the share checks, while the sum over regions counts
+    the buy once per region (ROI 3x too small here). Refused, naming the column, a week and
+    its rows; an equal split is accepted where the population gives equal sizes."""
+    frame = _frame()
+    frame["tv"] = frame.groupby("week")["tv"].transform("sum")
+    msg = _error(tmp_path, frame)
+    assert 'column "tv" (national channel tv): holds the same amount in every region' in msg
+    assert "week 2023-01-02" in msg and "rows 2, 82, 162" in msg and "3 times over" in msg
+    plan = _plan(tmp_path)
+    no_pop = plan.model_copy(update={"data": plan.data.model_copy(update={"population": None})})
+    with pytest.raises(DataError, match="gives no data.population"):
+        geo_arrays(frame, no_pop, "geo.csv")
+    frame["pop"] = 1e6  # equal sizes: an equal split is the population share
+    a = geo_arrays(frame, plan, "geo.csv")
+    assert a["spend"][0, 0, 0] == a["spend"][0, 2, 0]
+
+
 def test_simulated_geo_worlds_pass_their_own_reader(tmp_path: Path) -> None:
     from omnimmm.config import load_plan
     from omnimmm.data.geo_read import load_geo_panel

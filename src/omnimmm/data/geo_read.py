@@ -22,6 +22,9 @@ row (header = row 1), and what was expected:
   the ordinary wobble of a split buy (rounding, a late regional booking) and are accepted;
   where the shares wobble every week (delivered impressions), both factors widen with the
   wobble (:data:`SHARE_WOBBLE`), and a wobble too wide to be one buy is refused;
+  a national column with the same amount in every region in every week it spends is the
+  national total repeated in each row (summed, it would count the buy once per region) and is
+  refused unless the population gives every region the same size (an equal split);
 * a population that is not positive or that changes wildly within a region (more than
   :data:`POPULATION_DRIFT` between its smallest and largest value); a steady population is
   averaged per region;
@@ -204,10 +207,12 @@ class _Reader:
         y = np.stack([cube(c) for c in d.outcomes], axis=-1)
         self._spend(spend, weeks, geos)
         self._regions_have_data(y, geos)
-        self._national_shares(spend, weeks, geos)
+        pop = cube(d.population) if d.population else None
+        equal_sizes = pop is not None and bool(np.all(pop == pop.flat[0]))
+        self._national_shares(spend, weeks, geos, equal_sizes)
         controls = np.stack([cube(c) for c in d.controls], axis=-1) if d.controls else None
         events, event_names = self._events({c: cube(c) for c in d.events}, weeks, geos)
-        population = self._population(cube(d.population), weeks, geos) if d.population else None
+        population = self._population(pop, weeks, geos) if pop is not None else None
         self._enough_weeks(n_t)
         self._budget_geos(geos)
         return {
@@ -387,7 +392,9 @@ class _Reader:
                 f"{y.shape[0]} weeks{more}; drop the region's rows or fill in its outcomes"
             )
 
-    def _national_shares(self, spend: np.ndarray, weeks: pd.DatetimeIndex, geos: list[str]) -> None:
+    def _national_shares(
+        self, spend: np.ndarray, weeks: pd.DatetimeIndex, geos: list[str], equal_sizes: bool
+    ) -> None:
         """A national buy reaches every region in roughly the same shares every week."""
         if len(geos) < 2:
             return
@@ -397,6 +404,8 @@ class _Reader:
             x = spend[:, :, c]
             total = x.sum(axis=1)
             live = total > 0
+            if not equal_sizes:
+                self._not_repeated(ch, x, live, weeks, geos)
             share = x[live] / total[live][:, None]
             usual = np.median(share, axis=0)
             # the week's buy as most regions see it, then each region against its usual share
@@ -440,6 +449,34 @@ class _Reader:
                     f"{gross_at:.3g}; at most {100 * SHARE_OFF_LIMIT:g}% and none are "
                     f"accepted). {_NATIONAL_COLUMN}"
                 )
+
+    def _not_repeated(
+        self, ch: Any, x: np.ndarray, live: np.ndarray, weeks: pd.DatetimeIndex, geos: list[str]
+    ) -> None:
+        """A national column with the same amount in every region in every week it spends is
+        the national total repeated in each region's row (or an equal split, which regions of
+        unequal or unknown size do not get): refused, as summing it would count the buy once
+        per region."""
+        rows = x[live]
+        if not rows.size or not np.allclose(rows, rows[:, :1], rtol=1e-9, atol=0.0):
+            return
+        t = int(np.flatnonzero(live)[0])
+        sizes = (
+            f"data.population ({self.plan.data.population}) gives the regions unequal sizes"
+            if self.plan.data.population
+            else "the plan gives no data.population"
+        )
+        raise self.fail(
+            f'column "{ch.column}" (national channel {ch.name}): holds the same amount in every '
+            f"region in each of the {int(live.sum())} weeks it spends (week {_date(weeks[t])}: "
+            f"{x[t, 0]:,.2f} in each of the {len(geos)} regions, rows "
+            f"{', '.join(str(self._at(t, g)) for g in range(min(len(geos), 3)))}, ...). That "
+            f"reads as the national total repeated in every region's row, which would count "
+            f"the buy {len(geos)} times over. {_NATIONAL_COLUMN}, adding up over the regions "
+            f"to the national buy: write each region's part, e.g. the total x the region's share "
+            f"of the population. (An equal split is accepted only where data.population gives "
+            f"every region the same size; here {sizes}.)"
+        )
 
     def _events(
         self, cols: dict[str, np.ndarray], weeks: pd.DatetimeIndex, geos: list[str]
