@@ -36,6 +36,7 @@ row (header = row 1), and what was expected:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -294,7 +295,7 @@ class _Reader:
                 f"{int(keys.duplicated().sum())} duplicate region-week row(s) in all. Expected "
                 "one row per region and week: drop the repeats or sum them into one row"
             )
-        geos = list(dict.fromkeys(geo))
+        geos = sorted(dict.fromkeys(geo), key=_natural)  # the same model for any row order
         total = next((g for g in geos if str(g).strip().lower() == NATIONAL_ROW), None)
         if total is not None:
             i = int(np.flatnonzero((geo == total).to_numpy())[0])
@@ -549,6 +550,17 @@ class _Reader:
                     f"the data{hint}; regions: {', '.join(geos[:20])}"
                     + (" ..." if len(geos) > 20 else "")
                 )
+
+
+def _natural(name: str) -> tuple[tuple[int, int, str], ...]:
+    """Sort key of a region name: digit runs by their number ("r2" before "r10"), the rest as
+    text, so that the regions' order (and the fit, seed for seed) never depends on the order
+    of the file's rows."""
+    return tuple(
+        (0, int(part), part) if part.isdecimal() else (1, 0, part)
+        for part in re.split(r"(\d+)", name)
+        if part
+    )
 
 
 def _text(value: object) -> str | None:
