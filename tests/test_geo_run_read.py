@@ -114,6 +114,24 @@ def test_gap_in_every_region(tmp_path: Path) -> None:
     assert "between week 2023-03-06 and week 2023-03-20 (14 days later)" in _error(tmp_path, frame)
 
 
+def test_a_region_dated_on_another_weekday(tmp_path: Path) -> None:
+    """One region's weeks dated by their Sunday among regions dated by Monday, or one row
+    mistyped by a day, is named as such (before: "no region has a row between ...")."""
+    frame = _frame()
+    sunday = frame.region == "chengdu"
+    frame.loc[sunday, "week"] = (
+        pd.to_datetime(frame.loc[sunday, "week"]) + pd.Timedelta(days=6)
+    ).dt.strftime("%Y-%m-%d")
+    msg = _error(tmp_path, frame)
+    assert "row 162 (region chengdu) is dated 2023-01-08, a Sunday" in msg
+    assert "region chengdu's weeks are dated on a Sunday, the other regions' on a Monday" in msg
+    frame = _frame()
+    frame.loc[WEEKS + 9, "week"] = "2023-03-07"  # shanghai's week 10, a Tuesday
+    msg = _error(tmp_path, frame)
+    assert "row 91 (region shanghai) is dated 2023-03-07, a Tuesday" in msg
+    assert "the panel's weeks are dated on a Monday (1 row(s) off that weekday)" in msg
+
+
 def test_region_without_data(tmp_path: Path) -> None:
     frame = _frame()
     frame.loc[frame.region == "chengdu", ["online", "store"]] = 0.0

@@ -13,7 +13,7 @@ row (header = row 1), and what was expected:
 
 * a missing column, a cell that is not a number, a missing value, negative spend;
 * a region-week that appears twice, a region without some of the panel's weeks, weeks that
-  are not 7 days apart, a region whose rows carry no data (all outcomes zero or empty);
+  are not 7 days apart, a region (or a row) dated on another weekday than the others, a region whose rows carry no data (all outcomes zero or empty);
 * a national channel whose regional shares do not add up to one national buy consistently:
   a region missing while the others buy, a region's share in a week more than
   :data:`SHARE_GROSS` times (or less than its inverse) its usual share, or more than
@@ -93,6 +93,7 @@ _NATIONAL_COLUMN = (
 )
 _SHARE_ABS = 0.01  # ... and by at least this much of the national buy (tiny regions wobble)
 _WEEK = pd.Timedelta(days=7)
+_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 @dataclass(frozen=True)
@@ -305,6 +306,7 @@ class _Reader:
                 f'under "{NATIONAL_ROW}" in its forecast tables): drop national total rows, or '
                 "rename a region of that name"
             )
+        self._one_weekday(geo, dates)
         weeks = pd.DatetimeIndex(sorted(set(dates)), name="date")
         steps = weeks[1:] - weeks[:-1]
         off = np.flatnonzero(steps != _WEEK)
@@ -335,6 +337,33 @@ class _Reader:
         self._cell_rows[cell] = np.arange(len(cell))
         self._n_geo = len(geos)
         return weeks, geos, cell.astype(int)
+
+    def _one_weekday(self, geo: pd.Series, dates: pd.Series) -> None:
+        """Every row dated on the panel's weekday: a region dated by week end among regions
+        dated by week start (or one mistyped date) is named, not reported as a gap."""
+        day = pd.Series(pd.DatetimeIndex(dates).day_of_week, index=geo.index)
+        if day.nunique() < 2:
+            return
+        usual = day.groupby(geo.to_numpy(), sort=False).agg(lambda s: s.mode().iloc[0])
+        common = int(usual.mode().iloc[0])
+        odd = [g for g in usual.index if usual[g] != common]
+        if odd:
+            g = odd[0]
+            i = int(np.flatnonzero((geo == g).to_numpy())[0])
+            more = f" (so do {', '.join(map(str, odd[1:6]))})" if len(odd) > 1 else ""
+            problem = (
+                f"region {g}'s weeks are dated on a {_DAYS[int(usual[g])]}{more}, the other "
+                f"regions' on a {_DAYS[common]}"
+            )
+        else:
+            i = int(np.flatnonzero((day != common).to_numpy())[0])
+            problem = f"the panel's weeks are dated on a {_DAYS[common]}"
+        raise self.fail(
+            f'column "{self.plan.data.date}" (data.date): row {_row(i)} (region {geo.iloc[i]}) '
+            f"is dated {_date(dates.iloc[i])}, a {_DAYS[int(day.iloc[i])]}, where {problem} "
+            f"({int((day != common).sum())} row(s) off that weekday). Every row must date its "
+            "week on the same weekday: all week starts or all week ends"
+        )
 
     def _at(self, t: int, g: int) -> int:
         """File row (1-based, header row 1) of week index ``t`` and region index ``g``."""
