@@ -27,7 +27,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from omnimmm.config import ModelSpec, Plan
+from omnimmm.config import ModelSpec, Plan, RoiPriorDefaults
 from omnimmm.errors import DataError, InfeasibleError, PlanError, UsageError, in_file
 from omnimmm.report.result import RunResult
 from omnimmm.run.context import Progress, RunState
@@ -124,7 +124,13 @@ def _unsupported(plan: Plan, path: Path) -> None:
         found.append("model.seasonal_noise = true")
     if plan.model.likelihood == "student_t":
         found.append(f'model.likelihood = "{plan.model.likelihood}"')  # the geo noise is normal
+    if plan.model.sampler != "nutpie":  # the geo model samples with its own nutpie kernel
+        found.append(f'model.sampler = "{plan.model.sampler}"')
+    if not plan.model.share_carryover:  # one carryover per channel, shared by the outcomes
+        found.append("model.share_carryover = false")
     for i, c in enumerate(plan.channels, 1):
+        if c.coef_prior_sd is not None:  # the geo model's priors are ROI priors
+            found.append(f"channels[{i}].coef_prior_sd (use roi_prior)")
         if c.adstock not in (None, "geometric"):
             found.append(f'channels[{i}].adstock = "{c.adstock}"')
         if c.saturation != "hill":
@@ -268,11 +274,14 @@ def model_spec(prep: GeoPrepared, roi_centred: bool = True) -> Any:
     baseline, with the regional log ROI sampled in the given form."""
     from omnimmm.mmm.geo import GeoModelSpec
 
-    priors = {
-        c.name: (c.roi_prior.mean, c.roi_prior.sd)
-        for c in prep.plan.channels
-        if c.roi_prior is not None
-    }
+    # a channel's own ROI prior, else the plan's [model.roi_prior_default] for its kind where
+    # that differs from the national default (the geo model's own default is the same)
+    given, usual = prep.plan.model.roi_prior_default, RoiPriorDefaults()
+    priors = {}
+    for c in prep.plan.channels:
+        prior = c.roi_prior or getattr(given, c.kind)
+        if c.roi_prior is not None or prior != getattr(usual, c.kind):
+            priors[c.name] = (prior.mean, prior.sd)
     # A plan value other than the national default overrides the geo model's own default
     # (by value, not by whether the key was written, so the run's plan.toml reruns the same).
     lags = [c.l_max for c in prep.plan.channels if c.l_max is not None]
