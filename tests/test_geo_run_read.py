@@ -132,6 +132,31 @@ def test_a_region_dated_on_another_weekday(tmp_path: Path) -> None:
     assert "the panel's weeks are dated on a Monday (1 row(s) off that weekday)" in msg
 
 
+def test_week_ending_dates_place_festivals_in_their_weeks(tmp_path: Path) -> None:
+    """A panel dated by week ends (Sundays) says so with data.week_dates = "end": the
+    festival weeks are then those of the same Monday-to-Sunday weeks as in the panel dated
+    by week starts (read as week starts, each festival would land a week early)."""
+    frame = _frame()
+    start = geo_arrays(frame, _plan(tmp_path), "geo.csv")
+    ends = frame.assign(
+        week=(pd.to_datetime(frame["week"]) + pd.Timedelta(days=6)).dt.strftime("%Y-%m-%d")
+    )
+    plan = _plan(tmp_path)
+    plan = plan.model_copy(update={"data": plan.data.model_copy(update={"week_dates": "end"})})
+    end = geo_arrays(ends, plan, "geo.csv")
+    assert end["event_names"] == start["event_names"]
+    np.testing.assert_array_equal(end["events"], start["events"])
+    assert end["dates"][0] == pd.Timestamp("2023-01-08")
+    naive = geo_arrays(ends, _plan(tmp_path), "geo.csv")["events"]
+    assert not np.array_equal(naive, start["events"])
+    with pytest.raises(PlanError, match="data.week_dates needs a long panel"):
+        plan_from_dict(
+            {"data": {"path": "x.csv", "outcomes": ["y"], "week_dates": "end"},
+             "channels": [{"name": "tv", "column": "tv", "kind": "offline"}]},
+            base_dir=tmp_path,
+        )  # fmt: skip
+
+
 def test_region_without_data(tmp_path: Path) -> None:
     frame = _frame()
     frame.loc[frame.region == "chengdu", ["online", "store"]] = 0.0

@@ -116,6 +116,9 @@ class DataSpec(_Frozen):
     format: Literal["csv", "parquet", "excel"] | None = None
     geo: Name | None = None  # a long panel: one row per week and region (this column)
     population: Name | None = None  # region size (constant per region, else averaged)
+    #: a long panel's date is each week's first day (None: "start") or its last ("end"),
+    #: which places the festival weeks
+    week_dates: Literal["start", "end"] | None = None
 
     @property
     def file_format(self) -> Literal["csv", "parquet", "excel"]:
@@ -531,6 +534,7 @@ def _unknown_references(plan: Plan) -> list[str]:
             )
     if plan.data.geo is None:
         for key, given in (("data.population", plan.data.population),
+                           ("data.week_dates", plan.data.week_dates),
                            ("budget.geos", plan.budget.geos)):  # fmt: skip
             if given is not None:
                 problems.append(f'{key} needs a long panel: set data.geo = "<region column>"')

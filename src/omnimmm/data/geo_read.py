@@ -63,6 +63,7 @@ __all__ = [
     "GeoData",
     "geo_arrays",
     "load_geo_panel",
+    "week_starts",
 ]
 
 #: The ``geo`` of the national sums in a geo run's forecast tables; no region may be called
@@ -160,6 +161,14 @@ def geo_arrays(frame: pd.DataFrame, plan: Plan, source: str | Path) -> dict[str,
     DataError
     """
     return _Reader(frame, plan, Path(source)).arrays()
+
+
+def week_starts(dates: pd.DatetimeIndex, plan: Plan) -> pd.DatetimeIndex:
+    """Each week's first day: the panel's dates, or 6 days before them where the plan says
+    they are week ends (``[data] week_dates = "end"``)."""
+    if plan.data.week_dates == "end":
+        return pd.DatetimeIndex(dates - pd.Timedelta(days=6), name=dates.name)
+    return pd.DatetimeIndex(dates)
 
 
 def _row(i: int) -> int:
@@ -527,7 +536,8 @@ class _Reader:
                     "same in every region (put regional events among data.controls)"
                 )
         out = {name: v[:, 0] for name, v in cols.items()}
-        fest = festival_weeks(weeks, self.plan.festivals.calendar)
+        starts = week_starts(weeks, self.plan)  # the festival is in the week holding its day
+        fest = festival_weeks(starts, self.plan.festivals.calendar).set_axis(weeks)
         taken = {n.lower() for n in (*out, *self.plan.data.controls)}
         for name in fest.columns:
             if name.lower() not in taken and fest[name].std() > 0:

@@ -206,15 +206,24 @@ def prepare_geo(
 
 def summarize_geo(prep: GeoPrepared) -> str:
     """Plain-text summary of a checked geo plan: regions, weeks, spend by channel and scope."""
+    from omnimmm.data.geo_read import week_starts
+
     p = prep.panel.panel
     spend = p.spend.sum(axis=(0, 1))
     total = float(spend.sum())
     pop = ", ".join(f"{g} {v:,.0f}" for g, v in zip(p.geos[:8], p.population[:8], strict=False))
+    first = week_starts(p.dates[:1], prep.plan)[0]
+    end = prep.plan.data.week_dates == "end"
+    weeks = (
+        f"  weeks {first.day_name()} to {(first + pd.Timedelta(days=6)).day_name()}, dated by "
+        f'their {"last" if end else "first"} day (data.week_dates = "{"end" if end else "start"}")'
+    )
     lines = [
         f"Geo panel {prep.panel.source}",
         f"  sha256 {prep.panel.data_hash[:16]}",
         f"  {p.n_geos} regions x {p.n_weeks} weeks, {p.dates[0].date()} to {p.dates[-1].date()}"
         f" ({prep.panel.rows} rows)",
+        weeks,
         f"  population: {pop}" + (" ..." if p.n_geos > 8 else ""),
         "",
         f"Channels: {len(p.channels)}, total spend {total:,.0f}",
