@@ -157,6 +157,19 @@ def test_week_ending_dates_place_festivals_in_their_weeks(tmp_path: Path) -> Non
         )  # fmt: skip
 
 
+def test_festival_extra_days_become_events(tmp_path: Path) -> None:
+    """[festivals] extra = ["12-12"] marks the week holding 12 December each year (it was
+    ignored: the geo model never saw the festival the plan named)."""
+    plan = _plan(tmp_path)
+    plan = plan.model_copy(
+        update={"festivals": plan.festivals.model_copy(update={"extra": ("12-12",)})}
+    )
+    a = geo_arrays(_frame(), plan, "geo.csv")
+    assert a["event_names"][-1] == "festival_12_12"
+    marked = a["dates"][a["events"][:, -1] == 1.0]
+    assert [str(d.date()) for d in marked] == ["2023-12-11"]  # 80 weeks from 2023-01-02
+
+
 def test_region_without_data(tmp_path: Path) -> None:
     frame = _frame()
     frame.loc[frame.region == "chengdu", ["online", "store"]] = 0.0

@@ -29,7 +29,8 @@ row (header = row 1), and what was expected:
   :data:`POPULATION_DRIFT` between its smallest and largest value); a steady population is
   averaged per region;
 * an event column that is not 0/1 or differs between regions in a week (festivals are
-  national; the plan's ``[festivals]`` calendar weeks are added to the panel's events);
+  national; the plan's ``[festivals]`` calendar weeks, and the weeks of its ``extra``
+  fixed days, are added to the panel's events);
 * too few weeks for the channels, a channel that never spends, a ``[budget.geos.NAME]``
   naming a region the data do not have, a region called ``national`` (national total rows).
 """
@@ -44,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from omnimmm.data.calendar import festival_weeks
+from omnimmm.data.calendar import festival_weeks, fixed_day_weeks
 from omnimmm.data.io import file_sha256
 from omnimmm.data.schema import MISSING_TOKENS, min_weeks
 from omnimmm.data.tables import read_frame
@@ -537,7 +538,10 @@ class _Reader:
                 )
         out = {name: v[:, 0] for name, v in cols.items()}
         starts = week_starts(weeks, self.plan)  # the festival is in the week holding its day
-        fest = festival_weeks(starts, self.plan.festivals.calendar).set_axis(weeks)
+        fest = pd.concat(
+            [festival_weeks(starts, self.plan.festivals.calendar),
+             fixed_day_weeks(starts, self.plan.festivals.extra)], axis=1,
+        ).set_axis(weeks)  # fmt: skip
         taken = {n.lower() for n in (*out, *self.plan.data.controls)}
         for name in fest.columns:
             if name.lower() not in taken and fest[name].std() > 0:
