@@ -170,6 +170,17 @@ def test_festival_extra_days_become_events(tmp_path: Path) -> None:
     assert [str(d.date()) for d in marked] == ["2023-12-11"]  # 80 weeks from 2023-01-02
 
 
+def test_national_total_rows_under_another_name(tmp_path: Path) -> None:
+    """Rows of national totals called 全国 (not "national") are refused: as a region they
+    would count every sale twice."""
+    frame = _frame()
+    total = frame.groupby("week", as_index=False).sum(numeric_only=True)
+    total["region"], total["cny"] = "全国", frame.groupby("week")["cny"].first().to_numpy()
+    msg = _error(tmp_path, pd.concat([frame, total], ignore_index=True))
+    assert "region 全国's outcomes (online, store) are the sums of the other 3 regions'" in msg
+    assert "week 2023-01-02, row 242" in msg
+
+
 def test_region_without_data(tmp_path: Path) -> None:
     frame = _frame()
     frame.loc[frame.region == "chengdu", ["online", "store"]] = 0.0

@@ -32,7 +32,8 @@ row (header = row 1), and what was expected:
   national; the plan's ``[festivals]`` calendar weeks, and the weeks of its ``extra``
   fixed days, are added to the panel's events);
 * too few weeks for the channels, a channel that never spends, a ``[budget.geos.NAME]``
-  naming a region the data do not have, a region called ``national`` (national total rows).
+  naming a region the data do not have, a region called ``national`` (national total rows),
+  or a region under any name whose outcomes are the other regions' sums in every week.
 """
 
 from __future__ import annotations
@@ -219,6 +220,7 @@ class _Reader:
         y = np.stack([cube(c) for c in d.outcomes], axis=-1)
         self._spend(spend, weeks, geos)
         self._regions_have_data(y, geos)
+        self._no_total_rows(y, weeks, geos)
         pop = cube(d.population) if d.population else None
         equal_sizes = pop is not None and bool(np.all(pop == pop.flat[0]))
         self._national_shares(spend, weeks, geos, equal_sizes)
@@ -431,6 +433,25 @@ class _Reader:
                 f"region {empty[0]} has no data: its outcomes ({outs}) are zero in all "
                 f"{y.shape[0]} weeks{more}; drop the region's rows or fill in its outcomes"
             )
+
+    def _no_total_rows(self, y: np.ndarray, weeks: pd.DatetimeIndex, geos: list[str]) -> None:
+        """A "region" whose outcomes are the other regions' summed in every week holds national
+        total rows under another name than ``national`` (``全国``, ``Total``, ``China``):
+        modelled as a region, it would count every sale twice."""
+        if len(geos) < 3:
+            return
+        whole = y.sum(axis=1)
+        for g, name in enumerate(geos):
+            rest = whole - y[:, g]
+            if np.allclose(y[:, g], rest, rtol=1e-6, atol=1e-9 * float(np.abs(whole).max())):
+                raise self.fail(
+                    f'column "{self.plan.data.geo}" (data.geo): region {name}\'s outcomes '
+                    f"({', '.join(self.plan.data.outcomes)}) are the sums of the other "
+                    f"{len(geos) - 1} regions' in all {y.shape[0]} weeks (e.g. week "
+                    f"{_date(weeks[0])}, row "
+                    f"{self._at(0, g)}): these are national total rows, which would count "
+                    "every sale twice; drop them (the run adds the national sums itself)"
+                )
 
     def _national_shares(
         self, spend: np.ndarray, weeks: pd.DatetimeIndex, geos: list[str], equal_sizes: bool
