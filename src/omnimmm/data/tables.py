@@ -60,7 +60,7 @@ _AMOUNT = re.compile(
     rf"|^\s*[+-]?\s*[{_CURRENCY}]\s*\d+(\.\d*)?\s*$"
 )
 _STRIP = re.compile(rf"[{_CURRENCY},\s]")
-_DECIMAL_COMMA = re.compile(r"^\s*[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?\s*$")
+_DECIMAL_COMMA = re.compile(r"^\s*[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?([eE][+-]?\d+)?\s*$")
 _DOTTED_THOUSANDS = re.compile(r"^\s*[+-]?\d{1,3}(\.\d{3})+(,\d+)?\s*$")
 _COMMA_FRACTION = re.compile(r"^\s*[+-]?\d+,\d+\s*$")
 _SAVE_AS = "save it as .xlsx or as CSV (UTF-8)"
