@@ -187,6 +187,16 @@ def test_region_without_data(tmp_path: Path) -> None:
     assert "region chengdu has no data" in _error(tmp_path, frame)
 
 
+def test_empty_population_cells_say_what_a_population_cell_holds(tmp_path: Path) -> None:
+    """A population given in each region's first row only: the message asks for the region's
+    size in every row, not the spend columns' "write 0" (a population of 0 is refused)."""
+    frame = _frame()
+    frame.loc[frame.duplicated("region"), "pop"] = np.nan
+    msg = _error(tmp_path, frame)
+    assert 'column "pop" (data.population): region beijing, week 2023-01-09 (row 3)' in msg
+    assert "the region's size, in every one of its rows" in msg and "write 0" not in msg
+
+
 def test_bad_cells_name_region_and_week(tmp_path: Path) -> None:
     frame = _frame().astype({"search": object})
     frame.loc[WEEKS + 3, "search"] = "12,5x"

@@ -401,9 +401,20 @@ class _Reader:
                 raise self.fail(
                     f'column "{col}" ({what}): region {geo.iloc[i]}, week {_date(dates.iloc[i])} '
                     f"(row {_row(i)}): the cell {cell}{problem} ({int(mask.sum())} such cell(s) "
-                    "in all); expected a plain number (write 0 for a week without spend)"
+                    f"in all); expected a plain number ({self._fill_hint(col)})"
                 )
         return values
+
+    def _fill_hint(self, col: str) -> str:
+        """What a cell of ``col`` should hold, by the column's role in the plan."""
+        d = self.plan.data
+        if col == d.population:
+            return "the region's size, in every one of its rows"
+        if col in d.outcomes:
+            return "the region's revenue that week; 0 only where it truly sold nothing"
+        if col in d.controls or col in d.events:
+            return "the value for every region and week; events 0 or 1"
+        return "write 0 for a week without spend"
 
     def _where(self, mask: np.ndarray, weeks: pd.DatetimeIndex, geos: list[str]) -> str:
         t, g = (int(v[0]) for v in np.nonzero(mask))
