@@ -267,6 +267,10 @@ def test_national_total_repeated_in_every_region_is_refused(tmp_path: Path) -> N
     no_pop = plan.model_copy(update={"data": plan.data.model_copy(update={"population": None})})
     with pytest.raises(DataError, match="gives no data.population"):
         geo_arrays(frame, no_pop, "geo.csv")
+    one = _frame()  # the total written in the first region's rows only
+    one["tv"] = np.where(one.region == "beijing", one.groupby("week")["tv"].transform("sum"), 0.0)
+    msg = _error(tmp_path, one)
+    assert "national channel tv): only region beijing has any of it" in msg
     frame["pop"] = 1e6  # equal sizes: an equal split is the population share
     a = geo_arrays(frame, plan, "geo.csv")
     assert a["spend"][0, 0, 0] == a["spend"][0, 2, 0]

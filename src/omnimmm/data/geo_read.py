@@ -24,7 +24,8 @@ row (header = row 1), and what was expected:
   wobble (:data:`SHARE_WOBBLE`), and a wobble too wide to be one buy is refused;
   a national column with the same amount in every region in every week it spends is the
   national total repeated in each row (summed, it would count the buy once per region) and is
-  refused unless the population gives every region the same size (an equal split);
+  refused unless the population gives every region the same size (an equal split); so is
+  a national column that only one region holds (a national total written in one region's rows);
 * a population that is not positive or that changes wildly within a region (more than
   :data:`POPULATION_DRIFT` between its smallest and largest value); a steady population is
   averaged per region;
@@ -478,6 +479,16 @@ class _Reader:
             live = total > 0
             if not equal_sizes:
                 self._not_repeated(ch, x, live, weeks, geos)
+            reached = np.flatnonzero((x > 0).any(axis=0))
+            if reached.size == 1:
+                raise self.fail(
+                    f'column "{ch.column}" (national channel {ch.name}): only region '
+                    f"{geos[int(reached[0])]} has any of it (the other {len(geos) - 1} regions "
+                    "hold 0 in every week): a national buy reaches every region. If the column "
+                    "is the national total written in one region's rows, split it over the "
+                    "regions (e.g. by population); if it is that region's own buy, declare it "
+                    'scope = "local"'
+                )
             share = x[live] / total[live][:, None]
             usual = np.median(share, axis=0)
             # the week's buy as most regions see it, then each region against its usual share
