@@ -197,6 +197,23 @@ def test_empty_population_cells_say_what_a_population_cell_holds(tmp_path: Path)
     assert "the region's size, in every one of its rows" in msg and "write 0" not in msg
 
 
+def test_a_region_that_opened_later_or_closed(tmp_path: Path) -> None:
+    """A region whose first (or last) weeks are rows of zeros, as a stranger fills a region
+    that opened later, is named with the weeks: the zeros would be modelled as real sales."""
+    frame = _frame()
+    late = (frame.region == "chengdu") & (frame.week < "2023-03-06")
+    frame.loc[late, ["online", "store", "search", "social"]] = 0.0
+    msg = _error(tmp_path, frame)
+    assert "region chengdu sells nothing in its first 9 weeks" in msg
+    assert "from week 2023-01-02 to week 2023-02-27, its first week with sales is 2023-03-06" in msg
+    frame = _frame()
+    frame.loc[(frame.region == "beijing") & (frame.week > "2024-06-01"), ["online", "store"]] = 0
+    assert "region beijing sells nothing in its last 6 weeks" in _error(tmp_path, frame)
+    frame = _frame()  # one week without sales is a week without sales
+    frame.loc[WEEKS, ["online", "store"]] = 0.0
+    geo_arrays(frame, _plan(tmp_path), "geo.csv")
+
+
 def test_bad_cells_name_region_and_week(tmp_path: Path) -> None:
     frame = _frame().astype({"search": object})
     frame.loc[WEEKS + 3, "search"] = "12,5x"

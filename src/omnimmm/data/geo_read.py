@@ -12,7 +12,8 @@ encoding and delimiter, Parquet files and folders, Excel). Every problem raises
 row (header = row 1), and what was expected:
 
 * a missing column, a cell that is not a number, a missing value, negative spend;
-* a region-week that appears twice, a region without some of the panel's weeks, weeks that
+* a region-week that appears twice, a region without some of the panel's weeks (or whose
+  first or last weeks sell nothing: a region that opened later or closed), weeks that
   are not 7 days apart, a region (or a row) dated on another weekday than the others, a region whose rows carry no data (all outcomes zero or empty);
 * a national channel whose regional shares do not add up to one national buy consistently:
   a region missing while the others buy, a region's share in a week more than
@@ -97,6 +98,8 @@ _NATIONAL_COLUMN = (
 )
 _SHARE_ABS = 0.01  # ... and by at least this much of the national buy (tiny regions wobble)
 _WEEK = pd.Timedelta(days=7)
+#: Weeks of zero outcomes at a region's start (or end) that read as a region opened later.
+_LATE_WEEKS = 2
 _DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
@@ -220,7 +223,7 @@ class _Reader:
         spend = np.stack([cube(c.column) for c in plan.channels], axis=-1)
         y = np.stack([cube(c) for c in d.outcomes], axis=-1)
         self._spend(spend, weeks, geos)
-        self._regions_have_data(y, geos)
+        self._regions_have_data(y, weeks, geos)
         self._no_total_rows(y, weeks, geos)
         pop = cube(d.population) if d.population else None
         equal_sizes = pop is not None and bool(np.all(pop == pop.flat[0]))
@@ -341,7 +344,8 @@ class _Reader:
                 raise self.fail(
                     f"region {g} has no row for {len(lost)} of the panel's {len(weeks)} weeks "
                     f"(week {shown}); every region needs every week (write 0 spend for weeks "
-                    "without media; a region that started later needs its earlier weeks)"
+                    "without media; a region that opened later: start the panel at its first "
+                    "week for every region, or drop the region)"
                 )
         g_index = {g: i for i, g in enumerate(geos)}
         w_index = pd.Series(np.arange(len(weeks)), index=weeks)
@@ -436,7 +440,7 @@ class _Reader:
                     "week, so its effect cannot be estimated; remove the channel from the plan"
                 )
 
-    def _regions_have_data(self, y: np.ndarray, geos: list[str]) -> None:
+    def _regions_have_data(self, y: np.ndarray, weeks: pd.DatetimeIndex, geos: list[str]) -> None:
         empty = [g for i, g in enumerate(geos) if not np.any(y[:, i, :] != 0)]
         if empty:
             outs = ", ".join(self.plan.data.outcomes)
@@ -444,6 +448,23 @@ class _Reader:
             raise self.fail(
                 f"region {empty[0]} has no data: its outcomes ({outs}) are zero in all "
                 f"{y.shape[0]} weeks{more}; drop the region's rows or fill in its outcomes"
+            )
+        sold = (y != 0).any(axis=2)  # (T, G): any outcome in the week
+        n_t = y.shape[0]
+        for end, zeros in (("first", sold.argmax(axis=0)), ("last", sold[::-1].argmax(axis=0))):
+            g = int(np.argmax(zeros))
+            n = int(zeros[g])
+            if n < _LATE_WEEKS:
+                continue
+            span = (0, n - 1, n) if end == "first" else (n_t - n, n_t - 1, n_t - 1 - n)
+            raise self.fail(
+                f"region {geos[g]} sells nothing in its {end} {n} weeks: its outcomes are 0 "
+                f"from week {_date(weeks[span[0]])} to week {_date(weeks[span[1]])}, its "
+                f"{end} week with sales is {_date(weeks[span[2]])} (row "
+                f"{self._at(span[2], g)}). A region that opened later (or closed) cannot be "
+                "modelled from weeks of zeros, which read as real sales of 0: drop the "
+                f"region's rows, or {'start' if end == 'first' else 'end'} the panel at that "
+                "week for every region"
             )
 
     def _no_total_rows(self, y: np.ndarray, weeks: pd.DatetimeIndex, geos: list[str]) -> None:
