@@ -108,6 +108,13 @@ def test_missing_region_week(tmp_path: Path) -> None:
     assert "week 2023-03-13, 2023-03-20" in msg
 
 
+def test_one_region_spelled_two_ways(tmp_path: Path) -> None:
+    frame = _frame()
+    frame.loc[WEEKS + 3, "region"] = "Shanghai"
+    msg = _error(tmp_path, frame)
+    assert '"Shanghai" (row 85) and "shanghai" (row 82) differ only in case' in msg
+
+
 def test_gap_in_every_region(tmp_path: Path) -> None:
     frame = _frame()
     frame = frame[frame.week != "2023-03-13"]

@@ -14,7 +14,8 @@ row (header = row 1), and what was expected:
 * a missing column, a cell that is not a number, a missing value, negative spend;
 * a region-week that appears twice, a region without some of the panel's weeks (or whose
   first or last weeks sell nothing: a region that opened later or closed), weeks that
-  are not 7 days apart, a region (or a row) dated on another weekday than the others, a region whose rows carry no data (all outcomes zero or empty);
+  are not 7 days apart, a region (or a row) dated on another weekday than the others, one
+  region spelled two ways (case, spaces, character width), a region whose rows carry no data (all outcomes zero or empty);
 * a national channel whose regional shares do not add up to one national buy consistently:
   a region missing while the others buy, a region's share in a week more than
   :data:`SHARE_GROSS` times (or less than its inverse) its usual share, or more than
@@ -41,6 +42,7 @@ row (header = row 1), and what was expected:
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -335,6 +337,7 @@ class _Reader:
                 "weeks must be 7 days apart (add the missing weeks with zero spend, or "
                 "aggregate daily data to weeks on the same weekday)"
             )
+        self._one_spelling(geo, geos)
         per_geo = keys.groupby("geo", sort=False)["date"].agg(set)
         for g in geos:
             have = per_geo[g]
@@ -354,6 +357,21 @@ class _Reader:
         self._cell_rows[cell] = np.arange(len(cell))
         self._n_geo = len(geos)
         return weeks, geos, cell.astype(int)
+
+    def _one_spelling(self, geo: pd.Series, geos: list[str]) -> None:
+        """Two spellings of one region (case, inner spaces, full-width letters) split its rows
+        into two regions, each missing weeks: named as such."""
+        seen: dict[str, str] = {}
+        for g in geos:
+            key = "".join(unicodedata.normalize("NFKC", g).casefold().split())
+            if key in seen:
+                rows = [_row(int(np.flatnonzero((geo == n).to_numpy())[0])) for n in (seen[key], g)]
+                raise self.fail(
+                    f'column "{self.plan.data.geo}" (data.geo): "{seen[key]}" (row {rows[0]}) and '
+                    f'"{g}" (row {rows[1]}) differ only in case, spaces or character width: '
+                    "spell each region one way in every row"
+                )
+            seen[key] = g
 
     def _one_weekday(self, geo: pd.Series, dates: pd.Series) -> None:
         """Every row dated on the panel's weekday: a region dated by week end among regions
