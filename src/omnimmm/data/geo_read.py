@@ -15,7 +15,8 @@ row (header = row 1), and what was expected:
 * a region-week that appears twice, a region without some of the panel's weeks (or whose
   first or last weeks sell nothing: a region that opened later or closed), weeks that
   are not 7 days apart, a region (or a row) dated on another weekday than the others, one
-  region spelled two ways (case, spaces, character width), a region whose rows carry no data (all outcomes zero or empty);
+  region spelled two ways (case, spaces, character width), a region whose rows carry no
+  data (all outcomes zero or empty);
 * a national channel whose regional shares do not add up to one national buy consistently:
   a region missing while the others buy, a region's share in a week more than
   :data:`SHARE_GROSS` times (or less than its inverse) its usual share, or more than
