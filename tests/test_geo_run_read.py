@@ -93,6 +93,14 @@ def test_regions_sort_by_name_numbers_by_value(tmp_path: Path) -> None:
         assert geo_arrays(order, _plan(tmp_path), "geo.csv")["geos"] == ("r2", "r10", "上海")
 
 
+def test_dates_written_the_chinese_way(tmp_path: Path) -> None:
+    frame = _frame()
+    a = geo_arrays(frame, _plan(tmp_path), "geo.csv")
+    frame["week"] = pd.to_datetime(frame["week"]).map(lambda d: f"{d.year}年{d.month}月{d.day}日")
+    b = geo_arrays(frame, _plan(tmp_path), "geo.csv")
+    np.testing.assert_array_equal(a["dates"], b["dates"])
+
+
 def test_duplicate_region_week(tmp_path: Path) -> None:
     frame = _frame()
     frame = pd.concat([frame, frame.iloc[[WEEKS + 4]]], ignore_index=True)

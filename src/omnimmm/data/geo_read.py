@@ -288,6 +288,8 @@ class _Reader:
         else:
             text = raw.astype(object).map(_text)
             norm = text.str.replace(r"^(\d{4})/(\d{1,2})/(\d{1,2})", r"\1-\2-\3", regex=True)
+            # 2024年1月1日, as a Chinese-locale export writes dates
+            norm = norm.str.replace(r"^(\d{4})年(\d{1,2})月(\d{1,2})日", r"\1-\2-\3", regex=True)
             dates = pd.to_datetime(norm, format="ISO8601", errors="coerce")
             bad = dates.isna().to_numpy()
         if bad.any():
@@ -295,7 +297,7 @@ class _Reader:
             raise self.fail(
                 f'column "{d.date}" (data.date): row {_row(i)} (region {geo.iloc[i]}): '
                 f'"{raw.iloc[i]}" is not a date ({int(bad.sum())} such row(s)); expected '
-                "dates like 2024-01-01 (YYYY-MM-DD or YYYY/MM/DD)"
+                "dates like 2024-01-01 (YYYY-MM-DD, YYYY/MM/DD or YYYY年MM月DD日)"
             )
         return geo, pd.Series(dates.to_numpy(), name="date")
 
