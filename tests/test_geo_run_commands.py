@@ -435,6 +435,26 @@ def test_plan_model_settings_reach_the_geo_model(
     assert res.exit_code == 2 and 'model.likelihood = "student_t"' in res.output
 
 
+def test_validate_says_how_weeks_are_dated(sim: tuple[Path, Any]) -> None:
+    """A panel dated by Sundays is read as weeks starting on Sunday, and validate says so
+    with the key that reads them as week ends (festival weeks follow it)."""
+    folder, _ = sim
+    frame = pd.read_csv(folder / "geo_panel.csv")
+    frame["date"] = (pd.to_datetime(frame["date"]) + pd.Timedelta(days=6)).dt.strftime("%Y-%m-%d")
+    frame.to_csv(folder / "geo_panel.csv", index=False)
+    res = _invoke("validate", str(folder / "plan.toml"))
+    assert res.exit_code == 0, res.output
+    assert "weeks Sunday to Saturday, dated by their first day" in res.output
+    assert 'if the Sunday dates are week ends, set data.week_dates = "end"' in res.output
+    text = (folder / "plan.toml").read_text()
+    (folder / "plan.toml").write_text(
+        text.replace('geo = "geo"\n', 'geo = "geo"\nweek_dates = "end"\n')
+    )
+    res = _invoke("validate", str(folder / "plan.toml"))
+    assert "weeks Monday to Sunday, dated by their last day" in res.output
+    assert "if the" not in res.output
+
+
 def test_plan_model_keys_a_geo_fit_would_ignore(sim: tuple[Path, Any]) -> None:
     """[model.roi_prior_default] reaches the geo model (for the channels of that kind without
     their own roi_prior); coef_prior_sd, another sampler or share_carryover = false, which the

@@ -204,20 +204,32 @@ def prepare_geo(
     )  # fmt: skip
 
 
-def summarize_geo(prep: GeoPrepared) -> str:
-    """Plain-text summary of a checked geo plan: regions, weeks, spend by channel and scope."""
+def week_convention(prep: GeoPrepared) -> str:
+    """Which days a week of the panel runs and which of them dates it, with a note where
+    dates on a weekend are read as week starts (perhaps week ends: ``data.week_dates``)."""
     from omnimmm.data.geo_read import week_starts
 
+    first = week_starts(prep.panel.panel.dates[:1], prep.plan)[0]
+    end = prep.plan.data.week_dates == "end"
+    text = (
+        f"weeks {first.day_name()} to {(first + pd.Timedelta(days=6)).day_name()}, dated by "
+        f'their {"last" if end else "first"} day (data.week_dates = "{"end" if end else "start"}")'
+    )
+    if prep.plan.data.week_dates is None and first.day_of_week >= 5:
+        text += (
+            f'; if the {first.day_name()} dates are week ends, set data.week_dates = "end" '
+            "(festival weeks follow it)"
+        )
+    return text
+
+
+def summarize_geo(prep: GeoPrepared) -> str:
+    """Plain-text summary of a checked geo plan: regions, weeks, spend by channel and scope."""
     p = prep.panel.panel
     spend = p.spend.sum(axis=(0, 1))
     total = float(spend.sum())
     pop = ", ".join(f"{g} {v:,.0f}" for g, v in zip(p.geos[:8], p.population[:8], strict=False))
-    first = week_starts(p.dates[:1], prep.plan)[0]
-    end = prep.plan.data.week_dates == "end"
-    weeks = (
-        f"  weeks {first.day_name()} to {(first + pd.Timedelta(days=6)).day_name()}, dated by "
-        f'their {"last" if end else "first"} day (data.week_dates = "{"end" if end else "start"}")'
-    )
+    weeks = f"  {week_convention(prep)}"
     lines = [
         f"Geo panel {prep.panel.source}",
         f"  sha256 {prep.panel.data_hash[:16]}",
