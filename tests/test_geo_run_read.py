@@ -345,6 +345,9 @@ def test_budget_geos_name_regions_of_the_data(tmp_path: Path) -> None:
 def test_missing_columns_and_plan_keys(tmp_path: Path) -> None:
     msg = _error(tmp_path, _frame().drop(columns=["region"]))
     assert '"region" (plan key data.geo)' in msg
+    msg = _error(tmp_path, _frame().rename(columns={"region": "Region", "search": "serach"}))
+    assert '"region" (plan key data.geo) (the file has "Region")' in msg
+    assert '"search" (plan key channels[2].column (channel search)) (the file has "serach")' in msg
     with pytest.raises(PlanError, match="needs data.geo"):
         plan_from_dict(
             {"data": {"path": "x.csv", "outcomes": ["y"]},

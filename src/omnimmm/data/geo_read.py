@@ -262,7 +262,11 @@ class _Reader:
             n = header.count(name)
             if n > 1:
                 raise self.fail(f'column header "{name}" ({key}) appears {n} times')
-        missing = [f'"{c}" (plan key {k})' for c, k in self.uses.items() if c not in header]
+        missing = [
+            f'"{c}" (plan key {k}){_close_column(c, header)}'
+            for c, k in self.uses.items()
+            if c not in header
+        ]
         if missing:
             shown = ", ".join(f'"{h}"' for h in header[:15]) + (" ..." if len(header) > 15 else "")
             raise self.fail(f"missing column(s): {', '.join(missing)}; the header has: {shown}")
@@ -678,6 +682,17 @@ class _Reader:
                     f"the data{hint}; regions: {', '.join(geos[:20])}"
                     + (" ..." if len(geos) > 20 else "")
                 )
+
+
+def _close_column(name: str, header: list[str]) -> str:
+    """`` (the file has "Region")`` for a header that differs only in case or spaces, else a
+    close spelling, else nothing."""
+    import difflib
+
+    folded = {"".join(h.casefold().split()): h for h in header}
+    same = folded.get("".join(name.casefold().split()))
+    close = [same] if same else difflib.get_close_matches(name, header, n=1, cutoff=0.8)
+    return f' (the file has "{close[0]}")' if close else ""
 
 
 def _natural(name: str) -> tuple[tuple[int, int, str], ...]:
