@@ -452,7 +452,18 @@ def test_validate_says_how_weeks_are_dated(sim: tuple[Path, Any]) -> None:
     )
     res = _invoke("validate", str(folder / "plan.toml"))
     assert "weeks Monday to Sunday, dated by their last day" in res.output
-    assert "if the" not in res.output
+    assert "if the" not in res.output and "no data.population" not in res.output
+
+
+def test_validate_notes_a_missing_population(sim: tuple[Path, Any]) -> None:
+    """Without data.population, regions of different sizes are modelled as equal in size:
+    validate says so, with how far the regions' sales differ."""
+    folder, _ = sim
+    text = (folder / "plan.toml").read_text()
+    (folder / "plan.toml").write_text(text.replace('population = "population"\n', ""))
+    res = _invoke("validate", str(folder / "plan.toml"))
+    assert res.exit_code == 0, res.output
+    assert re.search(r"no data.population: regions whose sales differ [\d.]+-fold", res.output)
 
 
 def test_plan_model_keys_a_geo_fit_would_ignore(sim: tuple[Path, Any]) -> None:

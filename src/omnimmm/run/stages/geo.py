@@ -223,6 +223,22 @@ def week_convention(prep: GeoPrepared) -> str:
     return text
 
 
+def _no_population(prep: GeoPrepared) -> str:
+    """A note where the plan gives no population and the regions' sales differ in size: the
+    model then reads every region's spend on one saturation scale, as if equal in size."""
+    if prep.plan.data.population is not None:
+        return ""
+    size = prep.panel.panel.y.sum(axis=(0, 2))
+    ratio = float(size.max() / size.min()) if size.min() > 0 else float("inf")
+    if ratio < 2.0:
+        return ""
+    return (
+        f" (no data.population: regions whose sales differ {ratio:.3g}-fold are modelled as "
+        "equal in size, one saturation curve in absolute spend; give each region's population "
+        "or another size measure)"
+    )
+
+
 def summarize_geo(prep: GeoPrepared) -> str:
     """Plain-text summary of a checked geo plan: regions, weeks, spend by channel and scope."""
     p = prep.panel.panel
@@ -236,7 +252,7 @@ def summarize_geo(prep: GeoPrepared) -> str:
         f"  {p.n_geos} regions x {p.n_weeks} weeks, {p.dates[0].date()} to {p.dates[-1].date()}"
         f" ({prep.panel.rows} rows)",
         weeks,
-        f"  population: {pop}" + (" ..." if p.n_geos > 8 else ""),
+        f"  population: {pop}" + (" ..." if p.n_geos > 8 else "") + _no_population(prep),
         "",
         f"Channels: {len(p.channels)}, total spend {total:,.0f}",
     ]
