@@ -601,10 +601,11 @@ class _Reader:
             f"{x[t, 0]:,.2f} in each of the {len(geos)} regions, rows "
             f"{', '.join(str(self._at(t, g)) for g in range(min(len(geos), 3)))}, ...). That "
             f"reads as the national total repeated in every region's row, which would count "
-            f"the buy {len(geos)} times over. {_NATIONAL_COLUMN}, adding up over the regions "
-            f"to the national buy: write each region's part, e.g. the total x the region's share "
-            f"of the population. (An equal split is accepted only where data.population gives "
-            f"every region the same size; here {sizes}.)"
+            f"the buy {len(geos)} times over. A national channel's column holds each region's "
+            "share of the buy, adding up over the regions to the national buy: write each "
+            "region's part, e.g. the total x the region's share of the population (an equal "
+            "split is accepted only where data.population gives every region the same size; "
+            f'here {sizes}); if regions buy it separately, declare it scope = "local"'
         )
 
     def _events(
