@@ -436,3 +436,16 @@ def test_misspelled_lifecycle_column_role_suggests(tmp_path):
     message = error_of(write(tmp_path, text))
     assert "lifecycle.columns.timestamp: unknown key" in message
     assert "valid keys here: customer_id, ts, amount" in message
+
+
+def test_an_unquoted_chinese_key_gets_a_hint(tmp_path: Path) -> None:
+    """[budget.geos.上海] is not valid TOML (bare keys are ASCII): the error says to quote it."""
+    (tmp_path / "geo.csv").write_text("date\n")
+    plan = tmp_path / "plan.toml"
+    plan.write_text(
+        '[data]\npath = "geo.csv"\ngeo = "city"\noutcomes = ["y"]\n\n[[channels]]\n'
+        'name = "tv"\ncolumn = "tv"\nkind = "offline"\n\n[budget.geos.上海]\nmax_change = 0.2\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(PlanError, match=r'must be quoted, e.g. \[budget.geos."上海"\]'):
+        load_plan(plan)

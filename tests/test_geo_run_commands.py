@@ -435,6 +435,65 @@ def test_plan_model_settings_reach_the_geo_model(
     assert res.exit_code == 2 and 'model.likelihood = "student_t"' in res.output
 
 
+def test_validate_says_how_weeks_are_dated(sim: tuple[Path, Any]) -> None:
+    """A panel dated by Sundays is read as weeks starting on Sunday, and validate says so
+    with the key that reads them as week ends (festival weeks follow it)."""
+    folder, _ = sim
+    frame = pd.read_csv(folder / "geo_panel.csv")
+    frame["date"] = (pd.to_datetime(frame["date"]) + pd.Timedelta(days=6)).dt.strftime("%Y-%m-%d")
+    frame.to_csv(folder / "geo_panel.csv", index=False)
+    res = _invoke("validate", str(folder / "plan.toml"))
+    assert res.exit_code == 0, res.output
+    assert "weeks Sunday to Saturday, dated by their first day" in res.output
+    assert 'if the Sunday dates are week ends, set data.week_dates = "end"' in res.output
+    text = (folder / "plan.toml").read_text()
+    (folder / "plan.toml").write_text(
+        text.replace('geo = "geo"\n', 'geo = "geo"\nweek_dates = "end"\n')
+    )
+    res = _invoke("validate", str(folder / "plan.toml"))
+    assert "weeks Monday to Sunday, dated by their last day" in res.output
+    assert "if the" not in res.output and "no data.population" not in res.output
+
+
+def test_validate_notes_a_missing_population(sim: tuple[Path, Any]) -> None:
+    """Without data.population, regions of different sizes are modelled as equal in size:
+    validate says so, with how far the regions' sales differ."""
+    folder, _ = sim
+    text = (folder / "plan.toml").read_text()
+    (folder / "plan.toml").write_text(text.replace('population = "population"\n', ""))
+    res = _invoke("validate", str(folder / "plan.toml"))
+    assert res.exit_code == 0, res.output
+    assert re.search(r"no data.population: regions whose sales differ [\d.]+-fold", res.output)
+
+
+def test_plan_model_keys_a_geo_fit_would_ignore(sim: tuple[Path, Any]) -> None:
+    """[model.roi_prior_default] reaches the geo model (for the channels of that kind without
+    their own roi_prior); coef_prior_sd, another sampler or share_carryover = false, which the
+    geo model cannot honour, stop the plan instead of being ignored."""
+    from omnimmm.run.stages.geo import model_spec, prepare_geo
+
+    folder, _ = sim
+    text = (folder / "plan.toml").read_text()
+    assert model_spec(prepare_geo(folder / "plan.toml")).roi_priors is None
+    (folder / "plan.toml").write_text(
+        text + "\n[model.roi_prior_default]\nonline = { mean = 3.0, sd = 0.5 }\n"
+    )
+    priors = model_spec(prepare_geo(folder / "plan.toml")).roi_priors
+    assert priors == {"online_video": (3.0, 0.5), "search": (3.0, 0.5), "social": (3.0, 0.5),
+                      "display": (3.0, 0.5)}  # fmt: skip
+    for extra, key in (
+        ('\n[model]\nsampler = "advi"\n', 'model.sampler = "advi"'),
+        ("\n[model]\nshare_carryover = false\n", "model.share_carryover = false"),
+    ):
+        (folder / "plan.toml").write_text(text + extra)
+        res = _invoke("validate", str(folder / "plan.toml"))
+        assert res.exit_code == 2 and key in res.output, res.output
+    plan = text.replace('name = "search"\n', 'name = "search"\ncoef_prior_sd = 0.5\n', 1)
+    (folder / "plan.toml").write_text(plan)
+    res = _invoke("validate", str(folder / "plan.toml"))
+    assert res.exit_code == 2 and "channels[3].coef_prior_sd" in res.output, res.output
+
+
 @pytest.mark.parametrize("mixed", [True, False])
 def test_a_failed_geo_gate_is_refitted_with_safer_settings(
     sim: tuple[Path, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mixed: bool

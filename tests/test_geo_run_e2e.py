@@ -69,11 +69,11 @@ def test_run_on_a_geo_plan(
     sim, world = geo_world
     # a region name a browser would run, to check it is escaped everywhere
     frame = pd.read_csv(sim / "geo_panel.csv")
-    evil = "<script>alert(1)</script>"
+    evil = "region_02<script>alert(1)</script>"  # sorts where region_02 did (truth order)
     frame["geo"] = frame["geo"].replace("region_02", evil)
     frame.to_csv(sim / "geo_panel.csv", index=False)
     plan = (sim / "plan.toml").read_text()
-    plan += '\n[budget.geos."<script>alert(1)</script>"]\nmax_change = 0.1\n'
+    plan += '\n[budget.geos."region_02<script>alert(1)</script>"]\nmax_change = 0.1\n'
     (sim / "plan.toml").write_text(plan)
     _truth_fit(monkeypatch, world)
     out = tmp_path / "run"

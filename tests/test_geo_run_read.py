@@ -69,18 +69,35 @@ def test_arrays_in_any_row_order(tmp_path: Path) -> None:
     frame = _frame()
     a = geo_arrays(frame, _plan(tmp_path), "geo.csv")
     b = geo_arrays(frame.sample(frac=1.0, random_state=3), _plan(tmp_path), "geo.csv")
-    assert a["geos"] == GEOS and a["scopes"] == ("national", "local", "local")
+    assert a["geos"] == tuple(sorted(GEOS)) and a["scopes"] == ("national", "local", "local")
     assert a["spend"].shape == (WEEKS, 3, 3) and a["y"].shape == (WEEKS, 3, 2)
     assert a["controls"].shape == (WEEKS, 3, 1)
     assert a["event_names"] == ("cny", "spring_festival", "event_618", "double_11")
     assert a["events"].shape == (WEEKS, 4)
-    np.testing.assert_allclose(a["population"], [21e6, 24e6, 9e6])
+    np.testing.assert_allclose(a["population"], [21e6, 9e6, 24e6])
     first = frame[(frame.region == "shanghai")].iloc[7]
-    assert a["spend"][7, 1, 1] == pytest.approx(first["search"])
-    assert a["y"][7, 1, 1] == pytest.approx(first["store"])
-    # rows shuffled: the regions come in the order they first appear; the cells are the same
-    order = [b["geos"].index(g) for g in GEOS]
-    np.testing.assert_array_equal(a["spend"], b["spend"][:, order])
+    assert a["spend"][7, 2, 1] == pytest.approx(first["search"])
+    assert a["y"][7, 2, 1] == pytest.approx(first["store"])
+    # rows shuffled: the same regions in the same (sorted) order, so the same model and fit
+    assert b["geos"] == a["geos"]
+    for key in ("spend", "y", "controls", "population", "events", "dates"):
+        np.testing.assert_array_equal(a[key], b[key])
+
+
+def test_regions_sort_by_name_numbers_by_value(tmp_path: Path) -> None:
+    """Whatever order the rows come in (a panel sorted by date, then region, or by region
+    first, or shuffled), the regions are sorted by name, digit runs by their number."""
+    frame = _frame()
+    frame["region"] = frame["region"].map({"beijing": "r10", "shanghai": "r2", "chengdu": "上海"})
+    for order in (frame, frame.sort_values(["week", "region"]), frame[::-1]):
+        assert geo_arrays(order, _plan(tmp_path), "geo.csv")["geos"] == ("r2", "r10", "上海")
+
+
+def test_dates_written_the_chinese_way(tmp_path: Path) -> None:
+    frame = _frame()
+    a = geo_arrays(frame, _plan(tmp_path), "geo.csv")
+    frame["week"] = pd.to_datetime(frame["week"]).map(lambda d: f"{d.year}年{d.month}月{d.day}日")
+    b = geo_arrays(frame, _plan(tmp_path), "geo.csv")
     np.testing.assert_array_equal(a["dates"], b["dates"])
 
 
@@ -99,16 +116,117 @@ def test_missing_region_week(tmp_path: Path) -> None:
     assert "week 2023-03-13, 2023-03-20" in msg
 
 
+def test_one_region_spelled_two_ways(tmp_path: Path) -> None:
+    frame = _frame()
+    frame.loc[WEEKS + 3, "region"] = "Shanghai"
+    msg = _error(tmp_path, frame)
+    assert '"Shanghai" (row 85) and "shanghai" (row 82) differ only in case' in msg
+
+
 def test_gap_in_every_region(tmp_path: Path) -> None:
     frame = _frame()
     frame = frame[frame.week != "2023-03-13"]
     assert "between week 2023-03-06 and week 2023-03-20 (14 days later)" in _error(tmp_path, frame)
 
 
+def test_a_region_dated_on_another_weekday(tmp_path: Path) -> None:
+    """One region's weeks dated by their Sunday among regions dated by Monday, or one row
+    mistyped by a day, is named as such (before: "no region has a row between ...")."""
+    frame = _frame()
+    sunday = frame.region == "chengdu"
+    frame.loc[sunday, "week"] = (
+        pd.to_datetime(frame.loc[sunday, "week"]) + pd.Timedelta(days=6)
+    ).dt.strftime("%Y-%m-%d")
+    msg = _error(tmp_path, frame)
+    assert "row 162 (region chengdu) is dated 2023-01-08, a Sunday" in msg
+    assert "region chengdu's weeks are dated on a Sunday, the other regions' on a Monday" in msg
+    frame = _frame()
+    frame.loc[WEEKS + 9, "week"] = "2023-03-07"  # shanghai's week 10, a Tuesday
+    msg = _error(tmp_path, frame)
+    assert "row 91 (region shanghai) is dated 2023-03-07, a Tuesday" in msg
+    assert "the panel's weeks are dated on a Monday (1 row(s) off that weekday)" in msg
+
+
+def test_week_ending_dates_place_festivals_in_their_weeks(tmp_path: Path) -> None:
+    """A panel dated by week ends (Sundays) says so with data.week_dates = "end": the
+    festival weeks are then those of the same Monday-to-Sunday weeks as in the panel dated
+    by week starts (read as week starts, each festival would land a week early)."""
+    frame = _frame()
+    start = geo_arrays(frame, _plan(tmp_path), "geo.csv")
+    ends = frame.assign(
+        week=(pd.to_datetime(frame["week"]) + pd.Timedelta(days=6)).dt.strftime("%Y-%m-%d")
+    )
+    plan = _plan(tmp_path)
+    plan = plan.model_copy(update={"data": plan.data.model_copy(update={"week_dates": "end"})})
+    end = geo_arrays(ends, plan, "geo.csv")
+    assert end["event_names"] == start["event_names"]
+    np.testing.assert_array_equal(end["events"], start["events"])
+    assert end["dates"][0] == pd.Timestamp("2023-01-08")
+    naive = geo_arrays(ends, _plan(tmp_path), "geo.csv")["events"]
+    assert not np.array_equal(naive, start["events"])
+    with pytest.raises(PlanError, match="data.week_dates needs a long panel"):
+        plan_from_dict(
+            {"data": {"path": "x.csv", "outcomes": ["y"], "week_dates": "end"},
+             "channels": [{"name": "tv", "column": "tv", "kind": "offline"}]},
+            base_dir=tmp_path,
+        )  # fmt: skip
+
+
+def test_festival_extra_days_become_events(tmp_path: Path) -> None:
+    """[festivals] extra = ["12-12"] marks the week holding 12 December each year (it was
+    ignored: the geo model never saw the festival the plan named)."""
+    plan = _plan(tmp_path)
+    plan = plan.model_copy(
+        update={"festivals": plan.festivals.model_copy(update={"extra": ("12-12",)})}
+    )
+    a = geo_arrays(_frame(), plan, "geo.csv")
+    assert a["event_names"][-1] == "festival_12_12"
+    marked = a["dates"][a["events"][:, -1] == 1.0]
+    assert [str(d.date()) for d in marked] == ["2023-12-11"]  # 80 weeks from 2023-01-02
+
+
+def test_national_total_rows_under_another_name(tmp_path: Path) -> None:
+    """Rows of national totals called 全国 (not "national") are refused: as a region they
+    would count every sale twice."""
+    frame = _frame()
+    total = frame.groupby("week", as_index=False).sum(numeric_only=True)
+    total["region"], total["cny"] = "全国", frame.groupby("week")["cny"].first().to_numpy()
+    msg = _error(tmp_path, pd.concat([frame, total], ignore_index=True))
+    assert "region 全国's outcomes (online, store) are the sums of the other 3 regions'" in msg
+    assert "week 2023-01-02, row 242" in msg
+
+
 def test_region_without_data(tmp_path: Path) -> None:
     frame = _frame()
     frame.loc[frame.region == "chengdu", ["online", "store"]] = 0.0
     assert "region chengdu has no data" in _error(tmp_path, frame)
+
+
+def test_empty_population_cells_say_what_a_population_cell_holds(tmp_path: Path) -> None:
+    """A population given in each region's first row only: the message asks for the region's
+    size in every row, not the spend columns' "write 0" (a population of 0 is refused)."""
+    frame = _frame()
+    frame.loc[frame.duplicated("region"), "pop"] = np.nan
+    msg = _error(tmp_path, frame)
+    assert 'column "pop" (data.population): region beijing, week 2023-01-09 (row 3)' in msg
+    assert "the region's size, in every one of its rows" in msg and "write 0" not in msg
+
+
+def test_a_region_that_opened_later_or_closed(tmp_path: Path) -> None:
+    """A region whose first (or last) weeks are rows of zeros, as a stranger fills a region
+    that opened later, is named with the weeks: the zeros would be modelled as real sales."""
+    frame = _frame()
+    late = (frame.region == "chengdu") & (frame.week < "2023-03-06")
+    frame.loc[late, ["online", "store", "search", "social"]] = 0.0
+    msg = _error(tmp_path, frame)
+    assert "region chengdu sells nothing in its first 9 weeks" in msg
+    assert "from week 2023-01-02 to week 2023-02-27, its first week with sales is 2023-03-06" in msg
+    frame = _frame()
+    frame.loc[(frame.region == "beijing") & (frame.week > "2024-06-01"), ["online", "store"]] = 0
+    assert "region beijing sells nothing in its last 6 weeks" in _error(tmp_path, frame)
+    frame = _frame()  # one week without sales is a week without sales
+    frame.loc[WEEKS, ["online", "store"]] = 0.0
+    geo_arrays(frame, _plan(tmp_path), "geo.csv")
 
 
 def test_bad_cells_name_region_and_week(tmp_path: Path) -> None:
@@ -167,6 +285,29 @@ def test_national_shares_that_wobble_widen_what_counts_as_off(tmp_path: Path) ->
     assert "national channel tv" in msg and "by a typical factor" in msg
 
 
+def test_national_total_repeated_in_every_region_is_refused(tmp_path: Path) -> None:
+    """A stranger may write a national buy's total in every region's row: its shares are
+    then equal every week and would pass the share checks, while the sum over regions counts
+    the buy once per region (ROI 3x too small here). Refused, naming the column, a week and
+    its rows; an equal split is accepted where the population gives equal sizes."""
+    frame = _frame()
+    frame["tv"] = frame.groupby("week")["tv"].transform("sum")
+    msg = _error(tmp_path, frame)
+    assert 'column "tv" (national channel tv): holds the same amount in every region' in msg
+    assert "week 2023-01-02" in msg and "rows 2, 162, 82" in msg and "3 times over" in msg
+    plan = _plan(tmp_path)
+    no_pop = plan.model_copy(update={"data": plan.data.model_copy(update={"population": None})})
+    with pytest.raises(DataError, match="gives no data.population"):
+        geo_arrays(frame, no_pop, "geo.csv")
+    one = _frame()  # the total written in the first region's rows only
+    one["tv"] = np.where(one.region == "beijing", one.groupby("week")["tv"].transform("sum"), 0.0)
+    msg = _error(tmp_path, one)
+    assert "national channel tv): only region beijing has any of it" in msg
+    frame["pop"] = 1e6  # equal sizes: an equal split is the population share
+    a = geo_arrays(frame, plan, "geo.csv")
+    assert a["spend"][0, 0, 0] == a["spend"][0, 2, 0]
+
+
 def test_simulated_geo_worlds_pass_their_own_reader(tmp_path: Path) -> None:
     from omnimmm.config import load_plan
     from omnimmm.data.geo_read import load_geo_panel
@@ -204,6 +345,9 @@ def test_budget_geos_name_regions_of_the_data(tmp_path: Path) -> None:
 def test_missing_columns_and_plan_keys(tmp_path: Path) -> None:
     msg = _error(tmp_path, _frame().drop(columns=["region"]))
     assert '"region" (plan key data.geo)' in msg
+    msg = _error(tmp_path, _frame().rename(columns={"region": "Region", "search": "serach"}))
+    assert '"region" (plan key data.geo) (the file has "Region")' in msg
+    assert '"search" (plan key channels[2].column (channel search)) (the file has "serach")' in msg
     with pytest.raises(PlanError, match="needs data.geo"):
         plan_from_dict(
             {"data": {"path": "x.csv", "outcomes": ["y"]},

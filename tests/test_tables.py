@@ -75,6 +75,9 @@ def test_decimal_comma_semicolon_csv(tmp_path):
     fmt = sniff_table(path)
     assert (fmt.delimiter, fmt.decimal, fmt.thousands) == (";", ",", ".")
     assert read_frame(path)["tv"].tolist() == [1234.5, 2.25]
+    # a tiny value in scientific notation, as pandas or a European Excel writes it
+    path.write_text("date;tv\n2024-01-01;1.234,5\n2024-01-08;4,25e-06\n", encoding="utf-8")
+    assert read_frame(path)["tv"].tolist() == [1234.5, 4.25e-06]
 
 
 def test_as_text_keeps_every_cell_and_drops_trailing_blank_lines(tmp_path):

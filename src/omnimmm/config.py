@@ -116,6 +116,9 @@ class DataSpec(_Frozen):
     format: Literal["csv", "parquet", "excel"] | None = None
     geo: Name | None = None  # a long panel: one row per week and region (this column)
     population: Name | None = None  # region size (constant per region, else averaged)
+    #: a long panel's date is each week's first day (None: "start") or its last ("end"),
+    #: which places the festival weeks
+    week_dates: Literal["start", "end"] | None = None
 
     @property
     def file_format(self) -> Literal["csv", "parquet", "excel"]:
@@ -531,6 +534,7 @@ def _unknown_references(plan: Plan) -> list[str]:
             )
     if plan.data.geo is None:
         for key, given in (("data.population", plan.data.population),
+                           ("data.week_dates", plan.data.week_dates),
                            ("budget.geos", plan.budget.geos)):  # fmt: skip
             if given is not None:
                 problems.append(f'{key} needs a long panel: set data.geo = "<region column>"')
@@ -579,7 +583,7 @@ def load_plan(path: str | Path) -> Plan:
     except UnicodeDecodeError as exc:
         raise PlanError(f"{source}: not a UTF-8 text file ({exc.reason})") from None
     except tomllib.TOMLDecodeError as exc:
-        raise PlanError(f"{source}: not valid TOML: {exc}") from None
+        raise PlanError(f"{source}: not valid TOML: {exc}{_toml_hint(source, exc)}") from None
     plan = plan_from_dict(raw, source=source)
     if not plan.data.path.exists():  # a file, or a folder of Parquet files
         raise PlanError(
@@ -603,6 +607,22 @@ def load_plan(path: str | Path) -> Plan:
                     "(relative paths are read from the plan file's folder)"
                 )
     return plan
+
+
+def _toml_hint(source: Path, exc: tomllib.TOMLDecodeError) -> str:
+    """A hint where the offending line's key holds characters a bare TOML key cannot
+    (``[budget.geos.上海]``, a region named in Chinese or with spaces)."""
+    lines = source.read_text(encoding="utf-8").splitlines()
+    at = re.search(r"at line (\d+)", str(exc))
+    n = int(at.group(1)) if at else 0
+    line = lines[n - 1] if 0 < n <= len(lines) else ""
+    key = line.split("=", 1)[0] if "=" in line and not line.lstrip().startswith("[") else line
+    if any(not (ch.isascii() and (ch.isalnum() or ch in "_-.[]\"' \t")) for ch in key):
+        return (
+            '; a key with other characters than A-Z, a-z, 0-9, "_" and "-" (a region named in '
+            'Chinese, or with spaces) must be quoted, e.g. [budget.geos."上海"]'
+        )
+    return ""
 
 
 def plan_from_dict(

@@ -38,6 +38,7 @@ __all__ = [
     "SPRING_FESTIVAL",
     "festival_days",
     "festival_weeks",
+    "fixed_day_weeks",
     "spring_festival_date",
 ]
 
@@ -189,6 +190,38 @@ def festival_weeks(dates: pd.DatetimeIndex, calendar: str = "china") -> pd.DataF
             if name == "spring_festival":
                 pre = stamp - _WEEK
                 hit |= (starts <= pre) & (pre < starts + _WEEK)
+            out.loc[np.asarray(hit), name] = 1.0
+    return out
+
+
+def fixed_day_weeks(dates: pd.DatetimeIndex, days: tuple[str, ...]) -> pd.DataFrame:
+    """Weekly 0/1 indicators of fixed-date annual festivals (``[festivals] extra``).
+
+    Parameters
+    ----------
+    dates : pandas.DatetimeIndex
+        Week start dates; week ``t`` covers ``[dates[t], dates[t] + 7 days)``.
+    days : tuple of str
+        ``"MM-DD"`` days (``"02-29"`` only in leap years), e.g. ``("12-12",)``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``dates``, one column ``festival_MM_DD`` per day: 1.0 in the week holding it.
+    """
+    starts = pd.DatetimeIndex(dates).normalize().tz_localize(None)
+    out = pd.DataFrame(0.0, index=dates, columns=[f"festival_{d.replace('-', '_')}" for d in days])
+    if len(starts) == 0:
+        return out
+    last_day = starts.max() + _WEEK - pd.Timedelta(days=1)
+    for name, md in zip(out.columns, days, strict=True):
+        month, day = (int(v) for v in md.split("-"))
+        for year in range(starts.min().year, last_day.year + 1):
+            try:
+                stamp = pd.Timestamp(year=year, month=month, day=day)
+            except ValueError:  # 02-29 outside a leap year
+                continue
+            hit = (starts <= stamp) & (stamp < starts + _WEEK)
             out.loc[np.asarray(hit), name] = 1.0
     return out
 

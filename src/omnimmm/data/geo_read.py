@@ -12,8 +12,11 @@ encoding and delimiter, Parquet files and folders, Excel). Every problem raises
 row (header = row 1), and what was expected:
 
 * a missing column, a cell that is not a number, a missing value, negative spend;
-* a region-week that appears twice, a region without some of the panel's weeks, weeks that
-  are not 7 days apart, a region whose rows carry no data (all outcomes zero or empty);
+* a region-week that appears twice, a region without some of the panel's weeks (or whose
+  first or last weeks sell nothing: a region that opened later or closed), weeks that
+  are not 7 days apart, a region (or a row) dated on another weekday than the others, one
+  region spelled two ways (case, spaces, character width), a region whose rows carry no
+  data (all outcomes zero or empty);
 * a national channel whose regional shares do not add up to one national buy consistently:
   a region missing while the others buy, a region's share in a week more than
   :data:`SHARE_GROSS` times (or less than its inverse) its usual share, or more than
@@ -22,17 +25,25 @@ row (header = row 1), and what was expected:
   the ordinary wobble of a split buy (rounding, a late regional booking) and are accepted;
   where the shares wobble every week (delivered impressions), both factors widen with the
   wobble (:data:`SHARE_WOBBLE`), and a wobble too wide to be one buy is refused;
+  a national column with the same amount in every region in every week it spends is the
+  national total repeated in each row (summed, it would count the buy once per region) and is
+  refused unless the population gives every region the same size (an equal split); so is
+  a national column that only one region holds (a national total written in one region's rows);
 * a population that is not positive or that changes wildly within a region (more than
   :data:`POPULATION_DRIFT` between its smallest and largest value); a steady population is
   averaged per region;
 * an event column that is not 0/1 or differs between regions in a week (festivals are
-  national; the plan's ``[festivals]`` calendar weeks are added to the panel's events);
+  national; the plan's ``[festivals]`` calendar weeks, and the weeks of its ``extra``
+  fixed days, are added to the panel's events);
 * too few weeks for the channels, a channel that never spends, a ``[budget.geos.NAME]``
-  naming a region the data do not have, a region called ``national`` (national total rows).
+  naming a region the data do not have, a region called ``national`` (national total rows),
+  or a region under any name whose outcomes are the other regions' sums in every week.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,7 +51,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from omnimmm.data.calendar import festival_weeks
+from omnimmm.data.calendar import festival_weeks, fixed_day_weeks
 from omnimmm.data.io import file_sha256
 from omnimmm.data.schema import MISSING_TOKENS, min_weeks
 from omnimmm.data.tables import read_frame
@@ -59,6 +70,7 @@ __all__ = [
     "GeoData",
     "geo_arrays",
     "load_geo_panel",
+    "week_starts",
 ]
 
 #: The ``geo`` of the national sums in a geo run's forecast tables; no region may be called
@@ -89,6 +101,9 @@ _NATIONAL_COLUMN = (
 )
 _SHARE_ABS = 0.01  # ... and by at least this much of the national buy (tiny regions wobble)
 _WEEK = pd.Timedelta(days=7)
+#: Weeks of zero outcomes at a region's start (or end) that read as a region opened later.
+_LATE_WEEKS = 2
+_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 @dataclass(frozen=True)
@@ -157,6 +172,14 @@ def geo_arrays(frame: pd.DataFrame, plan: Plan, source: str | Path) -> dict[str,
     return _Reader(frame, plan, Path(source)).arrays()
 
 
+def week_starts(dates: pd.DatetimeIndex, plan: Plan) -> pd.DatetimeIndex:
+    """Each week's first day: the panel's dates, or 6 days before them where the plan says
+    they are week ends (``[data] week_dates = "end"``)."""
+    if plan.data.week_dates == "end":
+        return pd.DatetimeIndex(dates - pd.Timedelta(days=6), name=dates.name)
+    return pd.DatetimeIndex(dates)
+
+
 def _row(i: int) -> int:
     return int(i) + 2  # header is row 1
 
@@ -203,11 +226,14 @@ class _Reader:
         spend = np.stack([cube(c.column) for c in plan.channels], axis=-1)
         y = np.stack([cube(c) for c in d.outcomes], axis=-1)
         self._spend(spend, weeks, geos)
-        self._regions_have_data(y, geos)
-        self._national_shares(spend, weeks, geos)
+        self._regions_have_data(y, weeks, geos)
+        self._no_total_rows(y, weeks, geos)
+        pop = cube(d.population) if d.population else None
+        equal_sizes = pop is not None and bool(np.all(pop == pop.flat[0]))
+        self._national_shares(spend, weeks, geos, equal_sizes)
         controls = np.stack([cube(c) for c in d.controls], axis=-1) if d.controls else None
         events, event_names = self._events({c: cube(c) for c in d.events}, weeks, geos)
-        population = self._population(cube(d.population), weeks, geos) if d.population else None
+        population = self._population(pop, weeks, geos) if pop is not None else None
         self._enough_weeks(n_t)
         self._budget_geos(geos)
         return {
@@ -236,7 +262,11 @@ class _Reader:
             n = header.count(name)
             if n > 1:
                 raise self.fail(f'column header "{name}" ({key}) appears {n} times')
-        missing = [f'"{c}" (plan key {k})' for c, k in self.uses.items() if c not in header]
+        missing = [
+            f'"{c}" (plan key {k}){_close_column(c, header)}'
+            for c, k in self.uses.items()
+            if c not in header
+        ]
         if missing:
             shown = ", ".join(f'"{h}"' for h in header[:15]) + (" ..." if len(header) > 15 else "")
             raise self.fail(f"missing column(s): {', '.join(missing)}; the header has: {shown}")
@@ -262,6 +292,8 @@ class _Reader:
         else:
             text = raw.astype(object).map(_text)
             norm = text.str.replace(r"^(\d{4})/(\d{1,2})/(\d{1,2})", r"\1-\2-\3", regex=True)
+            # 2024年1月1日, as a Chinese-locale export writes dates
+            norm = norm.str.replace(r"^(\d{4})年(\d{1,2})月(\d{1,2})日", r"\1-\2-\3", regex=True)
             dates = pd.to_datetime(norm, format="ISO8601", errors="coerce")
             bad = dates.isna().to_numpy()
         if bad.any():
@@ -269,7 +301,7 @@ class _Reader:
             raise self.fail(
                 f'column "{d.date}" (data.date): row {_row(i)} (region {geo.iloc[i]}): '
                 f'"{raw.iloc[i]}" is not a date ({int(bad.sum())} such row(s)); expected '
-                "dates like 2024-01-01 (YYYY-MM-DD or YYYY/MM/DD)"
+                "dates like 2024-01-01 (YYYY-MM-DD, YYYY/MM/DD or YYYY年MM月DD日)"
             )
         return geo, pd.Series(dates.to_numpy(), name="date")
 
@@ -289,7 +321,7 @@ class _Reader:
                 f"{int(keys.duplicated().sum())} duplicate region-week row(s) in all. Expected "
                 "one row per region and week: drop the repeats or sum them into one row"
             )
-        geos = list(dict.fromkeys(geo))
+        geos = sorted(dict.fromkeys(geo), key=_natural)  # the same model for any row order
         total = next((g for g in geos if str(g).strip().lower() == NATIONAL_ROW), None)
         if total is not None:
             i = int(np.flatnonzero((geo == total).to_numpy())[0])
@@ -299,6 +331,7 @@ class _Reader:
                 f'under "{NATIONAL_ROW}" in its forecast tables): drop national total rows, or '
                 "rename a region of that name"
             )
+        self._one_weekday(geo, dates)
         weeks = pd.DatetimeIndex(sorted(set(dates)), name="date")
         steps = weeks[1:] - weeks[:-1]
         off = np.flatnonzero(steps != _WEEK)
@@ -311,6 +344,7 @@ class _Reader:
                 "weeks must be 7 days apart (add the missing weeks with zero spend, or "
                 "aggregate daily data to weeks on the same weekday)"
             )
+        self._one_spelling(geo, geos)
         per_geo = keys.groupby("geo", sort=False)["date"].agg(set)
         for g in geos:
             have = per_geo[g]
@@ -320,7 +354,8 @@ class _Reader:
                 raise self.fail(
                     f"region {g} has no row for {len(lost)} of the panel's {len(weeks)} weeks "
                     f"(week {shown}); every region needs every week (write 0 spend for weeks "
-                    "without media; a region that started later needs its earlier weeks)"
+                    "without media; a region that opened later: start the panel at its first "
+                    "week for every region, or drop the region)"
                 )
         g_index = {g: i for i, g in enumerate(geos)}
         w_index = pd.Series(np.arange(len(weeks)), index=weeks)
@@ -329,6 +364,48 @@ class _Reader:
         self._cell_rows[cell] = np.arange(len(cell))
         self._n_geo = len(geos)
         return weeks, geos, cell.astype(int)
+
+    def _one_spelling(self, geo: pd.Series, geos: list[str]) -> None:
+        """Two spellings of one region (case, inner spaces, full-width letters) split its rows
+        into two regions, each missing weeks: named as such."""
+        seen: dict[str, str] = {}
+        for g in geos:
+            key = "".join(unicodedata.normalize("NFKC", g).casefold().split())
+            if key in seen:
+                rows = [_row(int(np.flatnonzero((geo == n).to_numpy())[0])) for n in (seen[key], g)]
+                raise self.fail(
+                    f'column "{self.plan.data.geo}" (data.geo): "{seen[key]}" (row {rows[0]}) and '
+                    f'"{g}" (row {rows[1]}) differ only in case, spaces or character width: '
+                    "spell each region one way in every row"
+                )
+            seen[key] = g
+
+    def _one_weekday(self, geo: pd.Series, dates: pd.Series) -> None:
+        """Every row dated on the panel's weekday: a region dated by week end among regions
+        dated by week start (or one mistyped date) is named, not reported as a gap."""
+        day = pd.Series(pd.DatetimeIndex(dates).day_of_week, index=geo.index)
+        if day.nunique() < 2:
+            return
+        usual = day.groupby(geo.to_numpy(), sort=False).agg(lambda s: s.mode().iloc[0])
+        common = int(usual.mode().iloc[0])
+        odd = [g for g in usual.index if usual[g] != common]
+        if odd:
+            g = odd[0]
+            i = int(np.flatnonzero((geo == g).to_numpy())[0])
+            more = f" (so do {', '.join(map(str, odd[1:6]))})" if len(odd) > 1 else ""
+            problem = (
+                f"region {g}'s weeks are dated on a {_DAYS[int(usual[g])]}{more}, the other "
+                f"regions' on a {_DAYS[common]}"
+            )
+        else:
+            i = int(np.flatnonzero((day != common).to_numpy())[0])
+            problem = f"the panel's weeks are dated on a {_DAYS[common]}"
+        raise self.fail(
+            f'column "{self.plan.data.date}" (data.date): row {_row(i)} (region {geo.iloc[i]}) '
+            f"is dated {_date(dates.iloc[i])}, a {_DAYS[int(day.iloc[i])]}, where {problem} "
+            f"({int((day != common).sum())} row(s) off that weekday). Every row must date its "
+            "week on the same weekday: all week starts or all week ends"
+        )
 
     def _at(self, t: int, g: int) -> int:
         """File row (1-based, header row 1) of week index ``t`` and region index ``g``."""
@@ -354,9 +431,20 @@ class _Reader:
                 raise self.fail(
                     f'column "{col}" ({what}): region {geo.iloc[i]}, week {_date(dates.iloc[i])} '
                     f"(row {_row(i)}): the cell {cell}{problem} ({int(mask.sum())} such cell(s) "
-                    "in all); expected a plain number (write 0 for a week without spend)"
+                    f"in all); expected a plain number ({self._fill_hint(col)})"
                 )
         return values
+
+    def _fill_hint(self, col: str) -> str:
+        """What a cell of ``col`` should hold, by the column's role in the plan."""
+        d = self.plan.data
+        if col == d.population:
+            return "the region's size, in every one of its rows"
+        if col in d.outcomes:
+            return "the region's revenue that week; 0 only where it truly sold nothing"
+        if col in d.controls or col in d.events:
+            return "the value for every region and week; events 0 or 1"
+        return "write 0 for a week without spend"
 
     def _where(self, mask: np.ndarray, weeks: pd.DatetimeIndex, geos: list[str]) -> str:
         t, g = (int(v[0]) for v in np.nonzero(mask))
@@ -377,7 +465,7 @@ class _Reader:
                     "week, so its effect cannot be estimated; remove the channel from the plan"
                 )
 
-    def _regions_have_data(self, y: np.ndarray, geos: list[str]) -> None:
+    def _regions_have_data(self, y: np.ndarray, weeks: pd.DatetimeIndex, geos: list[str]) -> None:
         empty = [g for i, g in enumerate(geos) if not np.any(y[:, i, :] != 0)]
         if empty:
             outs = ", ".join(self.plan.data.outcomes)
@@ -386,8 +474,46 @@ class _Reader:
                 f"region {empty[0]} has no data: its outcomes ({outs}) are zero in all "
                 f"{y.shape[0]} weeks{more}; drop the region's rows or fill in its outcomes"
             )
+        sold = (y != 0).any(axis=2)  # (T, G): any outcome in the week
+        n_t = y.shape[0]
+        for end, zeros in (("first", sold.argmax(axis=0)), ("last", sold[::-1].argmax(axis=0))):
+            g = int(np.argmax(zeros))
+            n = int(zeros[g])
+            if n < _LATE_WEEKS:
+                continue
+            span = (0, n - 1, n) if end == "first" else (n_t - n, n_t - 1, n_t - 1 - n)
+            raise self.fail(
+                f"region {geos[g]} sells nothing in its {end} {n} weeks: its outcomes are 0 "
+                f"from week {_date(weeks[span[0]])} to week {_date(weeks[span[1]])}, its "
+                f"{end} week with sales is {_date(weeks[span[2]])} (row "
+                f"{self._at(span[2], g)}). A region that opened later (or closed) cannot be "
+                "modelled from weeks of zeros, which read as real sales of 0: drop the "
+                f"region's rows, or {'start' if end == 'first' else 'end'} the panel at that "
+                "week for every region"
+            )
 
-    def _national_shares(self, spend: np.ndarray, weeks: pd.DatetimeIndex, geos: list[str]) -> None:
+    def _no_total_rows(self, y: np.ndarray, weeks: pd.DatetimeIndex, geos: list[str]) -> None:
+        """A "region" whose outcomes are the other regions' summed in every week holds national
+        total rows under another name than ``national`` (``全国``, ``Total``, ``China``):
+        modelled as a region, it would count every sale twice."""
+        if len(geos) < 3:
+            return
+        whole = y.sum(axis=1)
+        for g, name in enumerate(geos):
+            rest = whole - y[:, g]
+            if np.allclose(y[:, g], rest, rtol=1e-6, atol=1e-9 * float(np.abs(whole).max())):
+                raise self.fail(
+                    f'column "{self.plan.data.geo}" (data.geo): region {name}\'s outcomes '
+                    f"({', '.join(self.plan.data.outcomes)}) are the sums of the other "
+                    f"{len(geos) - 1} regions' in all {y.shape[0]} weeks (e.g. week "
+                    f"{_date(weeks[0])}, row "
+                    f"{self._at(0, g)}): these are national total rows, which would count "
+                    "every sale twice; drop them (the run adds the national sums itself)"
+                )
+
+    def _national_shares(
+        self, spend: np.ndarray, weeks: pd.DatetimeIndex, geos: list[str], equal_sizes: bool
+    ) -> None:
         """A national buy reaches every region in roughly the same shares every week."""
         if len(geos) < 2:
             return
@@ -397,6 +523,18 @@ class _Reader:
             x = spend[:, :, c]
             total = x.sum(axis=1)
             live = total > 0
+            if not equal_sizes:
+                self._not_repeated(ch, x, live, weeks, geos)
+            reached = np.flatnonzero((x > 0).any(axis=0))
+            if reached.size == 1:
+                raise self.fail(
+                    f'column "{ch.column}" (national channel {ch.name}): only region '
+                    f"{geos[int(reached[0])]} has any of it (the other {len(geos) - 1} regions "
+                    "hold 0 in every week): a national buy reaches every region. If the column "
+                    "is the national total written in one region's rows, split it over the "
+                    "regions (e.g. by population); if it is that region's own buy, declare it "
+                    'scope = "local"'
+                )
             share = x[live] / total[live][:, None]
             usual = np.median(share, axis=0)
             # the week's buy as most regions see it, then each region against its usual share
@@ -441,6 +579,35 @@ class _Reader:
                     f"accepted). {_NATIONAL_COLUMN}"
                 )
 
+    def _not_repeated(
+        self, ch: Any, x: np.ndarray, live: np.ndarray, weeks: pd.DatetimeIndex, geos: list[str]
+    ) -> None:
+        """A national column with the same amount in every region in every week it spends is
+        the national total repeated in each region's row (or an equal split, which regions of
+        unequal or unknown size do not get): refused, as summing it would count the buy once
+        per region."""
+        rows = x[live]
+        if not rows.size or not np.allclose(rows, rows[:, :1], rtol=1e-9, atol=0.0):
+            return
+        t = int(np.flatnonzero(live)[0])
+        sizes = (
+            f"data.population ({self.plan.data.population}) gives the regions unequal sizes"
+            if self.plan.data.population
+            else "the plan gives no data.population"
+        )
+        raise self.fail(
+            f'column "{ch.column}" (national channel {ch.name}): holds the same amount in every '
+            f"region in each of the {int(live.sum())} weeks it spends (week {_date(weeks[t])}: "
+            f"{x[t, 0]:,.2f} in each of the {len(geos)} regions, rows "
+            f"{', '.join(str(self._at(t, g)) for g in range(min(len(geos), 3)))}, ...). That "
+            f"reads as the national total repeated in every region's row, which would count "
+            f"the buy {len(geos)} times over. A national channel's column holds each region's "
+            "share of the buy, adding up over the regions to the national buy: write each "
+            "region's part, e.g. the total x the region's share of the population (an equal "
+            "split is accepted only where data.population gives every region the same size; "
+            f'here {sizes}); if regions buy it separately, declare it scope = "local"'
+        )
+
     def _events(
         self, cols: dict[str, np.ndarray], weeks: pd.DatetimeIndex, geos: list[str]
     ) -> tuple[np.ndarray | None, tuple[str, ...]]:
@@ -460,7 +627,11 @@ class _Reader:
                     "same in every region (put regional events among data.controls)"
                 )
         out = {name: v[:, 0] for name, v in cols.items()}
-        fest = festival_weeks(weeks, self.plan.festivals.calendar)
+        starts = week_starts(weeks, self.plan)  # the festival is in the week holding its day
+        fest = pd.concat(
+            [festival_weeks(starts, self.plan.festivals.calendar),
+             fixed_day_weeks(starts, self.plan.festivals.extra)], axis=1,
+        ).set_axis(weeks)  # fmt: skip
         taken = {n.lower() for n in (*out, *self.plan.data.controls)}
         for name in fest.columns:
             if name.lower() not in taken and fest[name].std() > 0:
@@ -512,6 +683,28 @@ class _Reader:
                     f"the data{hint}; regions: {', '.join(geos[:20])}"
                     + (" ..." if len(geos) > 20 else "")
                 )
+
+
+def _close_column(name: str, header: list[str]) -> str:
+    """`` (the file has "Region")`` for a header that differs only in case or spaces, else a
+    close spelling, else nothing."""
+    import difflib
+
+    folded = {"".join(h.casefold().split()): h for h in header}
+    same = folded.get("".join(name.casefold().split()))
+    close = [same] if same else difflib.get_close_matches(name, header, n=1, cutoff=0.8)
+    return f' (the file has "{close[0]}")' if close else ""
+
+
+def _natural(name: str) -> tuple[tuple[int, int, str], ...]:
+    """Sort key of a region name: digit runs by their number ("r2" before "r10"), the rest as
+    text, so that the regions' order (and the fit, seed for seed) never depends on the order
+    of the file's rows."""
+    return tuple(
+        (0, int(part), part) if part.isdecimal() else (1, 0, part)
+        for part in re.split(r"(\d+)", name)
+        if part
+    )
 
 
 def _text(value: object) -> str | None:

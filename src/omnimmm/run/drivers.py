@@ -192,9 +192,11 @@ def _data_line(prep: Any) -> str:
         return f"data ok: {prep.panel.n_weeks} weeks, {len(prep.plan.channels)} channels, {b}"
     p = prep.panel.panel
     n_nat = sum(s == "national" for s in p.scopes)
+    from omnimmm.run.stages.geo import week_convention
+
     return (
         f"data ok: {p.n_geos} regions x {p.n_weeks} weeks, {len(p.channels)} channels "
-        f"({n_nat} national), {b}"
+        f"({n_nat} national), {b}; {week_convention(prep)}"
     )
 
 

@@ -27,7 +27,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from omnimmm.config import ModelSpec, Plan
+from omnimmm.config import ModelSpec, Plan, RoiPriorDefaults
 from omnimmm.errors import DataError, InfeasibleError, PlanError, UsageError, in_file
 from omnimmm.report.result import RunResult
 from omnimmm.run.context import Progress, RunState
@@ -124,7 +124,13 @@ def _unsupported(plan: Plan, path: Path) -> None:
         found.append("model.seasonal_noise = true")
     if plan.model.likelihood == "student_t":
         found.append(f'model.likelihood = "{plan.model.likelihood}"')  # the geo noise is normal
+    if plan.model.sampler != "nutpie":  # the geo model samples with its own nutpie kernel
+        found.append(f'model.sampler = "{plan.model.sampler}"')
+    if not plan.model.share_carryover:  # one carryover per channel, shared by the outcomes
+        found.append("model.share_carryover = false")
     for i, c in enumerate(plan.channels, 1):
+        if c.coef_prior_sd is not None:  # the geo model's priors are ROI priors
+            found.append(f"channels[{i}].coef_prior_sd (use roi_prior)")
         if c.adstock not in (None, "geometric"):
             found.append(f'channels[{i}].adstock = "{c.adstock}"')
         if c.saturation != "hill":
@@ -198,18 +204,55 @@ def prepare_geo(
     )  # fmt: skip
 
 
+def week_convention(prep: GeoPrepared) -> str:
+    """Which days a week of the panel runs and which of them dates it, with a note where
+    dates on a weekend are read as week starts (perhaps week ends: ``data.week_dates``)."""
+    from omnimmm.data.geo_read import week_starts
+
+    first = week_starts(prep.panel.panel.dates[:1], prep.plan)[0]
+    end = prep.plan.data.week_dates == "end"
+    text = (
+        f"weeks {first.day_name()} to {(first + pd.Timedelta(days=6)).day_name()}, dated by "
+        f'their {"last" if end else "first"} day (data.week_dates = "{"end" if end else "start"}")'
+    )
+    if prep.plan.data.week_dates is None and first.day_of_week >= 5:
+        text += (
+            f'; if the {first.day_name()} dates are week ends, set data.week_dates = "end" '
+            "(festival weeks follow it)"
+        )
+    return text
+
+
+def _no_population(prep: GeoPrepared) -> str:
+    """A note where the plan gives no population and the regions' sales differ in size: the
+    model then reads every region's spend on one saturation scale, as if equal in size."""
+    if prep.plan.data.population is not None:
+        return ""
+    size = prep.panel.panel.y.sum(axis=(0, 2))
+    ratio = float(size.max() / size.min()) if size.min() > 0 else float("inf")
+    if ratio < 2.0:
+        return ""
+    return (
+        f" (no data.population: regions whose sales differ {ratio:.3g}-fold are modelled as "
+        "equal in size, one saturation curve in absolute spend; give each region's population "
+        "or another size measure)"
+    )
+
+
 def summarize_geo(prep: GeoPrepared) -> str:
     """Plain-text summary of a checked geo plan: regions, weeks, spend by channel and scope."""
     p = prep.panel.panel
     spend = p.spend.sum(axis=(0, 1))
     total = float(spend.sum())
     pop = ", ".join(f"{g} {v:,.0f}" for g, v in zip(p.geos[:8], p.population[:8], strict=False))
+    weeks = f"  {week_convention(prep)}"
     lines = [
         f"Geo panel {prep.panel.source}",
         f"  sha256 {prep.panel.data_hash[:16]}",
         f"  {p.n_geos} regions x {p.n_weeks} weeks, {p.dates[0].date()} to {p.dates[-1].date()}"
         f" ({prep.panel.rows} rows)",
-        f"  population: {pop}" + (" ..." if p.n_geos > 8 else ""),
+        weeks,
+        f"  population: {pop}" + (" ..." if p.n_geos > 8 else "") + _no_population(prep),
         "",
         f"Channels: {len(p.channels)}, total spend {total:,.0f}",
     ]
@@ -268,11 +311,14 @@ def model_spec(prep: GeoPrepared, roi_centred: bool = True) -> Any:
     baseline, with the regional log ROI sampled in the given form."""
     from omnimmm.mmm.geo import GeoModelSpec
 
-    priors = {
-        c.name: (c.roi_prior.mean, c.roi_prior.sd)
-        for c in prep.plan.channels
-        if c.roi_prior is not None
-    }
+    # a channel's own ROI prior, else the plan's [model.roi_prior_default] for its kind where
+    # that differs from the national default (the geo model's own default is the same)
+    given, usual = prep.plan.model.roi_prior_default, RoiPriorDefaults()
+    priors = {}
+    for c in prep.plan.channels:
+        prior = c.roi_prior or getattr(given, c.kind)
+        if c.roi_prior is not None or prior != getattr(usual, c.kind):
+            priors[c.name] = (prior.mean, prior.sd)
     # A plan value other than the national default overrides the geo model's own default
     # (by value, not by whether the key was written, so the run's plan.toml reruns the same).
     lags = [c.l_max for c in prep.plan.channels if c.l_max is not None]
