@@ -43,6 +43,39 @@ def test_aipw_without_confounding_agrees_with_the_difference_of_means():
     assert 0.3 < np.median(e) < 0.5
 
 
+def _listing_model(world, list_lead_days=28):
+    """Logistic fit of who was listed on what the exported log shows before the list day:
+    log1p(orders in the 8 weeks before it) and the standardised log average order value."""
+    import statsmodels.api as sm
+
+    tx = world.transactions
+    d = world.descriptions.iloc[0]
+    listed = pd.Timestamp(d["start_date"]) - pd.Timedelta(days=list_lead_days)
+    seen = tx[tx["ts"] < listed]
+    recent = seen[seen["ts"] >= listed - pd.Timedelta(days=56)].groupby("customer_id").size()
+    people = seen.groupby("customer_id")["amount"].agg(["size", "sum"])
+    x = pd.DataFrame({
+        "orders": np.log1p(recent.reindex(people.index, fill_value=0)),
+        "basket": (np.log(people["sum"] / people["size"]) - 3.5) / 0.4,
+    })  # fmt: skip
+    y = x.index.isin(world.campaigns["customer_id"]).astype(float)
+    return sm.Logit(y, sm.add_constant(x)).fit(disp=0)
+
+
+def test_targeting_is_drawn_from_what_the_log_shows():
+    # AIPW assumes the list is ignorable given the purchase history: the simulator's list
+    # must follow the log a business sees (earlier campaigns' orders included), which the
+    # rule's own coefficients (b0 -2.0, b_orders 1.2, b_basket 0.5) then fit back; scoring
+    # the latent basket size instead hides part of the rule (attenuated basket coefficient)
+    kw = {"campaign_starts": (240,), "lifts": (0.5,)}
+    seen = _listing_model(simulate_campaign_world(6000, 12, **kw))
+    ci = seen.conf_int(alpha=0.01)
+    for name, truth in (("const", -2.0), ("orders", 1.2), ("basket", 0.5)):
+        assert ci.loc[name, 0] <= truth <= ci.loc[name, 1], (name, seen.params[name])
+    hidden = _listing_model(simulate_campaign_world(6000, 12, hidden_basket=True, **kw))
+    assert hidden.params["basket"] < seen.params["basket"] - 0.1
+
+
 def test_targeted_campaigns_naive_is_biased_aipw_covers_and_placebo_covers_zero():
     w = simulate_campaign_world(1500, 4, campaign_starts=(300,), lifts=(0.6,))
     for est, truth in _estimates(w):

@@ -8,8 +8,14 @@ after another, each ``window_days`` long:
 * **targeted** (``randomised=False``): the business draws the target list
   ``list_lead_days`` before the start from behaviour up to then, with probability
   ``expit(b0 + b_orders * log1p(orders in the 8 weeks before the list) + b_basket * z)``
-  (``z`` = standardised log basket size), so targeted people would have bought more anyway:
-  a naive targeted-vs-untargeted comparison is biased upwards;
+  (``z`` = standardised log of the person's average order value so far), so targeted people
+  would have bought more anyway: a naive targeted-vs-untargeted comparison is biased upwards.
+  The business sees what the log shows (every order before the list, earlier campaigns'
+  extra orders included), so targeting is ignorable given the purchase history, the
+  assumption under which AIPW is unbiased. With ``hidden_basket=True`` it scores the
+  person's latent basket size instead (an unobserved confounder: spend depends on it, and
+  the average order value measures it with noise), the case a placebo test is there to
+  catch;
 * **randomised**: the same behavioural selection, then a random ``holdout_share`` of the
   selected is kept as a control group (``treated`` false).
 
@@ -60,6 +66,7 @@ def simulate_campaign_world(
     b_basket: float = 0.5,
     weekly_dropout: float = 0.01,
     list_lead_days: int = 28,
+    hidden_basket: bool = False,
 ) -> CampaignWorld:
     """Simulate a purchase log with campaigns (see the module docstring).
 
@@ -85,16 +92,21 @@ def simulate_campaign_world(
     amount = rng.gamma(4.0, basket[who] / 4.0)
     rows = [pd.DataFrame({"person": who, "day": when, "amount": amount})]
 
-    z = (np.log(basket) - 3.5) / 0.4
     camp_rows, desc_rows, truth_rows = [], [], []
-    base = pd.DataFrame({"person": who, "day": when})
     for k, (s, lift) in enumerate(zip(campaign_starts, lifts, strict=True)):
         e = s + window_days
         listed = s - list_lead_days  # the target list is drawn from behaviour before this day
-        recent = np.bincount(
-            base["person"][(base["day"] >= listed - 56) & (base["day"] < listed)], minlength=n
-        )
-        known = first < listed
+        seen = pd.concat(rows, ignore_index=True)  # the log so far, earlier campaigns' orders in
+        seen = seen[seen["day"] < listed]
+        recent = np.bincount(seen["person"][seen["day"] >= listed - 56], minlength=n)
+        known = first < listed  # everyone known has an order (the first) before the list
+        if hidden_basket:
+            z = (np.log(basket) - 3.5) / 0.4
+        else:
+            orders = np.bincount(seen["person"], minlength=n)
+            spent = np.bincount(seen["person"], weights=seen["amount"], minlength=n)
+            aov = np.where(orders > 0, spent / np.maximum(orders, 1), np.exp(3.5))
+            z = (np.log(aov) - 3.5) / 0.4
         score = expit(b0 + b_orders * np.log1p(recent) + b_basket * z)
         selected = known & (rng.uniform(size=n) < score)
         held = rng.uniform(size=n) < holdout_share if randomised else np.zeros(n, bool)
