@@ -194,6 +194,15 @@ def festival_weeks(dates: pd.DatetimeIndex, calendar: str = "china") -> pd.DataF
     return out
 
 
+def plan_festival_weeks(
+    dates: pd.DatetimeIndex, calendar: str = "china", extra: tuple[str, ...] = ()
+) -> pd.DataFrame:
+    """A plan's ``[festivals]`` as weekly 0/1 columns: the calendar's festivals
+    (:func:`festival_weeks`), then one column per ``extra`` fixed day
+    (:func:`fixed_day_weeks`); index ``dates``, the week starts."""
+    return pd.concat([festival_weeks(dates, calendar), fixed_day_weeks(dates, extra)], axis=1)
+
+
 def fixed_day_weeks(dates: pd.DatetimeIndex, days: tuple[str, ...]) -> pd.DataFrame:
     """Weekly 0/1 indicators of fixed-date annual festivals (``[festivals] extra``).
 

@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from omnimmm.data.calendar import festival_weeks, fixed_day_weeks
+from omnimmm.data.calendar import plan_festival_weeks
 from omnimmm.data.io import file_sha256
 from omnimmm.data.schema import MISSING_TOKENS, min_weeks
 from omnimmm.data.tables import read_frame
@@ -628,10 +628,8 @@ class _Reader:
                 )
         out = {name: v[:, 0] for name, v in cols.items()}
         starts = week_starts(weeks, self.plan)  # the festival is in the week holding its day
-        fest = pd.concat(
-            [festival_weeks(starts, self.plan.festivals.calendar),
-             fixed_day_weeks(starts, self.plan.festivals.extra)], axis=1,
-        ).set_axis(weeks)  # fmt: skip
+        festivals = self.plan.festivals
+        fest = plan_festival_weeks(starts, festivals.calendar, festivals.extra).set_axis(weeks)
         taken = {n.lower() for n in (*out, *self.plan.data.controls)}
         for name in fest.columns:
             if name.lower() not in taken and fest[name].std() > 0:

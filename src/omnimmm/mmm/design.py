@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from omnimmm.data.calendar import festival_weeks
+from omnimmm.data.calendar import plan_festival_weeks
 from omnimmm.errors import DataError, PlanError
 from omnimmm.mmm.timevarying import control_deviation, level_ramps
 from omnimmm.transforms import ADSTOCKS, SATURATIONS
@@ -158,6 +158,7 @@ class ModelSpec:
     outcomes: tuple[str, ...]
     controls: tuple[str, ...] = ()
     festival_calendar: str = "none"
+    festival_extra: tuple[str, ...] = ()  # [festivals] extra: "MM-DD" fixed days
     synergies: tuple[tuple[str, str], ...] = ()
     trend: bool = True
     fourier_order: int = 2
@@ -271,6 +272,7 @@ class ModelSpec:
             outcomes=tuple(plan.data.outcomes),
             controls=tuple(dict.fromkeys(controls)),
             festival_calendar=plan.festivals.calendar,
+            festival_extra=tuple(plan.festivals.extra),
             synergies=tuple((str(a), str(b)) for a, b in m.synergies),
             trend=bool(m.trend),
             fourier_order=order,
@@ -308,6 +310,7 @@ class ModelSpec:
             outcomes=tuple(d["outcomes"]),
             controls=tuple(d["controls"]),
             festival_calendar=d["festival_calendar"],
+            festival_extra=tuple(d.get("festival_extra", ())),  # saved before: none
             synergies=tuple((a, b) for a, b in d["synergies"]),
             trend=d["trend"],
             fourier_order=d["fourier_order"],
@@ -488,7 +491,7 @@ def fit_scaling(panel: Any, spec: ModelSpec) -> Scaling:
     # weeks were fitted and repeated in every forecast.
     c_sd = np.where(_indicators(ctrl), 1.0, c_sd)
     dates = pd.DatetimeIndex(panel.dates)
-    fest = festival_weeks(dates, spec.festival_calendar)
+    fest = plan_festival_weeks(dates, spec.festival_calendar, spec.festival_extra)
     lower_controls = {c.lower() for c in spec.controls}
     keep = [
         f
@@ -592,7 +595,8 @@ def baseline_features(
     else:
         z = np.zeros((len(dates), 0))
     if scaling.festivals:
-        fest = festival_weeks(dates, spec.festival_calendar)[list(scaling.festivals)]
+        fest = plan_festival_weeks(dates, spec.festival_calendar, spec.festival_extra)
+        fest = fest[list(scaling.festivals)]
         fest_arr = fest.to_numpy(dtype=float)
     else:
         fest_arr = np.zeros((len(dates), 0))
