@@ -8,7 +8,8 @@ import pytest
 
 from omnimmm.errors import DataError
 from omnimmm.lifecycle.features import ColumnMap, build_features, load_transactions
-from omnimmm.lifecycle.roles import QUANTITY, ROW_COUNT, infer_roles, ts_format
+from omnimmm.lifecycle.roles import QUANTITY, ROW_COUNT, infer_roles
+from omnimmm.lifecycle.timestamps import ts_format
 
 
 def _log(n: int = 60, seed: int = 0) -> pd.DataFrame:

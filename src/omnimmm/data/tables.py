@@ -38,6 +38,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal, cast
 import numpy as np
 import pandas as pd
 
+from omnimmm.data.cells import AMOUNT, STRIP, clean_numbers, infer_types, sniff_numbers
 from omnimmm.data.duck import sql_ident as _q
 from omnimmm.data.duck import sql_string
 from omnimmm.errors import DataError
@@ -47,7 +48,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "TableFormat",
-    "plain_amount",
     "read_frame",
     "register_duckdb",
     "sniff_table",
@@ -59,18 +59,6 @@ _DELIMITERS = (",", ";", "\t", "|")
 #: The :attr:`TableFormat.delimiter` of a text table whose columns are separated by runs of
 #: spaces (leading spaces ignored).
 WHITESPACE = r"\s+"
-_THOUSANDS = re.compile(r"^\s*[+-]?\d{1,3}(,\d{3})+(\.\d*)?\s*$")
-_CURRENCY = "¥￥$€£"
-#: An amount written with a currency sign and/or thousands separators: "¥3,860.00", "$12".
-_AMOUNT = re.compile(
-    rf"^\s*[+-]?\s*[{_CURRENCY}]?\s*\d{{1,3}}(,\d{{3}})+(\.\d*)?\s*$"
-    rf"|^\s*[+-]?\s*[{_CURRENCY}]\s*\d+(\.\d*)?\s*$"
-)
-_STRIP = re.compile(rf"[{_CURRENCY},\s]")
-#: ``1.234,5``, ``3,86`` or Excel's ``4,44089E-16`` (a rounding residue in scientific notation)
-_DECIMAL_COMMA = re.compile(r"^\s*[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?([eE][+-]?\d+)?\s*$")
-_DOTTED_THOUSANDS = re.compile(r"^\s*[+-]?\d{1,3}(\.\d{3})+(,\d+)?\s*$")
-_COMMA_FRACTION = re.compile(r"^\s*[+-]?\d+,\d+\s*$")
 _SAVE_AS = "save it as .xlsx or as CSV (UTF-8)"
 _NOT_READ = {
     ".xls": f"legacy Excel (.xls) is not read: {_SAVE_AS}",
@@ -81,12 +69,6 @@ _NOT_READ = {
     ".pkl": "pickle files are never read (they can run code): save the table as Parquet or CSV",
     ".pickle": "pickle files are never read (they can run code): save the table as Parquet or CSV",
 }
-
-
-def plain_amount(text: str) -> str:
-    """An amount cell as the readers pass it on: ``"¥3,860.00"`` -> ``"3860.00"`` (currency
-    sign and thousands separators dropped); any other text unchanged."""
-    return _STRIP.sub("", text) if _AMOUNT.match(text) else text
 
 
 @dataclass(frozen=True)
@@ -202,7 +184,7 @@ def sniff_table(path: str | Path, *, what: str = "data file") -> TableFormat:
         cells = [c for row in rows for c in row.split()]
     else:
         cells = [c for row in csv.reader(rows, delimiter=delimiter) for c in row[:]]
-    thousands, decimal = _sniff_numbers(cells, delimiter)
+    thousands, decimal = sniff_numbers(cells, delimiter)
     return TableFormat("csv", encoding, delimiter, thousands, None, decimal,
                        "gzip" if gzipped else None)  # fmt: skip
 
@@ -273,17 +255,6 @@ def _sniff_delimiter(lines: list[str]) -> str:
     return best
 
 
-def _sniff_numbers(cells: list[str], delimiter: str) -> tuple[str | None, str]:
-    if delimiter == ";" and any(
-        _DOTTED_THOUSANDS.match(c) or _COMMA_FRACTION.match(c) for c in cells
-    ):
-        has_dots = any(_DOTTED_THOUSANDS.match(c) for c in cells)
-        three = all(len(c.strip().split(",")[1]) == 3 for c in cells if _COMMA_FRACTION.match(c))
-        if has_dots or not three:
-            return (".", ",") if has_dots else (None, ",")
-    return ("," if any(_THOUSANDS.match(c) for c in cells) else None), "."
-
-
 def _wall_clock_columns(path: Path) -> str:
     """The select list of a Parquet file whose zoned timestamps become their wall-clock time
     in their own zone (a purchase at 00:30 Beijing time on 11 November stays on the 11th),
@@ -338,7 +309,7 @@ def _sniff_excel(src: Path, what: str, sheet: str | None) -> TableFormat:
         ]
     finally:
         book.close()
-    thousands, _ = _sniff_numbers(cells, ",")
+    thousands, _ = sniff_numbers(cells, ",")
     return TableFormat("excel", None, None, thousands, name)
 
 
@@ -413,8 +384,8 @@ def read_frame(
             cells = _same_header_sheets(src, what, cells)
     else:
         cells = _csv_cells(src, what, fmt)
-    cells = _clean_numbers(cells, fmt)
-    return cells if as_text else _infer_types(cells)
+    cells = clean_numbers(cells, fmt.decimal)
+    return cells if as_text else infer_types(cells)
 
 
 def _csv_cells(src: Path, what: str, fmt: TableFormat) -> pd.DataFrame:
@@ -526,66 +497,6 @@ def _excel_text(value: object) -> str:
         stamp = pd.Timestamp(value)  # type: ignore[arg-type]
         return str(stamp.date()) if stamp == stamp.normalize() else stamp.isoformat(sep=" ")
     return str(value)
-
-
-def _clean_numbers(cells: pd.DataFrame, fmt: TableFormat) -> pd.DataFrame:
-    """Remove thousands separators (and read decimal commas) in numeric-looking text cells."""
-    out = cells.copy()
-    for j in range(out.shape[1]):
-        col = out.iloc[:, j].astype(str)
-        if fmt.decimal == ",":
-            fixed = col.map(_from_decimal_comma)
-        elif col.str.contains(rf"[,{_CURRENCY}]", regex=True).any():
-            fixed = col.map(plain_amount)
-        else:
-            continue
-        out.isetitem(j, cast(Any, fixed))
-    return out
-
-
-def _from_decimal_comma(s: str) -> str:
-    if _DECIMAL_COMMA.match(s) and ("," in s or _DOTTED_THOUSANDS.match(s)):
-        return s.replace(".", "").replace(",", ".")
-    return s
-
-
-def _infer_types(cells: pd.DataFrame) -> pd.DataFrame:
-    out = cells.copy()
-    for j in range(out.shape[1]):
-        out.isetitem(j, cast(Any, _typed(out.iloc[:, j].astype(str))))
-    return out
-
-
-def _typed(col: pd.Series) -> pd.Series:
-    text = col.str.strip()
-    empty = text == ""
-    filled = text[~empty]
-    if filled.empty:
-        return pd.Series([None] * len(col), index=col.index, dtype=object)
-    lowered = filled.str.lower()
-    if lowered.isin({"true", "false"}).all():
-        flags = pd.Series(pd.NA, index=col.index, dtype="boolean")
-        flags[~empty] = lowered == "true"
-        return flags if empty.any() else flags.astype(bool)
-    numbers = pd.to_numeric(filled, errors="coerce")
-    keep_text = (
-        numbers.isna().any()
-        or filled.str.match(r"^[+-]?0\d").any()  # ids such as 00123 keep their zeros
-        or filled.str.startswith("+").any()  # phone numbers such as +8613812345678
-        or filled.str.lower().isin({"inf", "-inf", "infinity", "nan"}).any()
-    )
-    if keep_text:
-        return text.where(~empty, None).astype(object)
-    integral = filled.str.fullmatch(r"[+-]?\d+").all()
-    if integral and filled.str.len().max() <= 18:
-        values = pd.Series(pd.NA, index=col.index, dtype="Int64")
-        values[~empty] = numbers.astype("int64")
-        return values if empty.any() else values.astype("int64")
-    if integral:
-        return text.where(~empty, None).astype(object)  # too long for int64: an id
-    values_f = pd.Series(np.nan, index=col.index, dtype=float)
-    values_f[~empty] = numbers.astype(float)
-    return values_f
 
 
 def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
@@ -737,7 +648,7 @@ def _csv_sql(
     if not as_text:
         return f"SELECT * FROM {base}"
     # text cells: strip thousands separators and currency signs of amounts ("¥3,860.00")
-    pattern, strip = sql_string(_AMOUNT.pattern), sql_string(_STRIP.pattern)
+    pattern, strip = sql_string(AMOUNT.pattern), sql_string(STRIP.pattern)
     star = f"COLUMNS(*) IS NOT NULL AND regexp_full_match(COLUMNS(*), {pattern})"
     return (
         f"SELECT CASE WHEN {star} THEN regexp_replace(COLUMNS(*), {strip}, '', 'g') "

@@ -32,7 +32,7 @@ import pandas as pd
 from omnimmm.data import duck
 from omnimmm.data.duck import sql_ident as _q
 from omnimmm.errors import DataError
-from omnimmm.lifecycle.roles import TS_LAYOUTS
+from omnimmm.lifecycle.timestamps import TS_LAYOUTS
 from omnimmm.lifecycle.transactions import (  # the lifecycle reader's layouts and rules
     LEAVE_OUT_LIMIT,
     timestamp_sql,

@@ -57,7 +57,8 @@ import pandas as pd
 
 from omnimmm.data.tables import read_frame
 from omnimmm.errors import DataError, numbered
-from omnimmm.lifecycle.roles import POINTS_ROLES, flag, infer_roles, parse_times
+from omnimmm.lifecycle.roles import POINTS_ROLES, flag, infer_roles
+from omnimmm.lifecycle.timestamps import parse_times
 
 __all__ = ["PointsLedger", "points_ledger", "points_summary", "read_points"]
 

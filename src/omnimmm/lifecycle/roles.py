@@ -45,15 +45,15 @@ the candidates and the flag that picks one. For an optional role (order, channel
 coupon) two candidates leave the role unused and say so. Nothing is guessed from values
 alone except the timestamp, where the values are unambiguous.
 
-:func:`ts_format` finds the ``strptime`` format of non-ISO timestamps (``20170101``,
-``12/1/2010 8:26``, ``2024年6月18日``) so that the loader can parse them; ISO text may end
-in a zone (``Z``, ``+08:00``, `` UTC``), which is dropped (the wall-clock time is kept).
-A column may mix ISO with one other layout (:func:`ts_layouts`: an export whose date format
+:mod:`~omnimmm.lifecycle.timestamps` reads the timestamp: the ``strptime`` format of non-ISO
+text (``20170101``, ``12/1/2010 8:26``, ``2024年6月18日``) so that the loader can parse it;
+ISO text may end in a zone (``Z``, ``+08:00``, `` UTC``), which is dropped (the wall-clock
+time is kept). A column may mix ISO with one other layout (an export whose date format
 changed), never day-first with month-first; which of those two a column uses is settled by
-the whole column when it is loaded, not by its first rows.
-:func:`epoch_unit` reads Unix time in seconds or milliseconds (Taobao's and RetailRocket's
-event logs) from a column whose name says it is a timestamp, as UTC, and Excel serial days
-(a sheet's dates saved without their format: 42763.79 is 2017-01-28 19:02) to the second.
+the whole column when it is loaded, not by its first rows. Unix time in seconds or
+milliseconds (Taobao's and RetailRocket's event logs) is read from a column whose name says
+it is a timestamp, as UTC, and Excel serial days (a sheet's dates saved without their
+format: 42763.79 is 2017-01-28 19:02) to the second.
 """
 
 from __future__ import annotations
@@ -61,12 +61,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Literal
 
 import pandas as pd
 
-from omnimmm.data.tables import plain_amount
+from omnimmm.data.cells import plain_amount
 from omnimmm.errors import DataError, numbered
 from omnimmm.lifecycle.names import (
     ALIASES,
@@ -74,6 +72,15 @@ from omnimmm.lifecycle.names import (
     PRICE_ALIASES,
     PURCHASE_EVENTS,
     QUANTITY_ALIASES,
+)
+from omnimmm.lifecycle.timestamps import (
+    SAMPLE,
+    TS_LAYOUTS,
+    epoch_unit,
+    parse_times,
+    parses_as,
+    ts_format,
+    ts_layouts,
 )
 
 ROLES: tuple[str, ...] = (
@@ -143,48 +150,6 @@ _HINTS: dict[str, re.Pattern[str]] = {
 #: A name ending like an identifier or a category is never an amount by a name hint alone
 #: (``sales_channel_id``, ``SalesRepID``, ``revenue_type``).
 _CODE_SUFFIX = re.compile(r"(?:(?:^|[\s_\-.])(?:id|code|no|key|type|channel|flag)|[a-z](?:ID|Id))$")
-_ISO = re.compile(
-    r"^\d{4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?"
-    r"(\s?([+-]\d{2}:?\d{2}|Z|UTC|GMT))?$"
-)
-#: Unix time in seconds or milliseconds, or Excel's serial days (``"excel"``: days since
-#: 1899-12-30, the fraction the time of day), from 2000-01-01 to 2100-01-01 (UTC): the range a
-#: numeric column named as a timestamp must fall in to be read as one (see :func:`epoch_unit`).
-EPOCH_RANGE: dict[str, tuple[float, float]] = {
-    "s": (946_684_800.0, 4_102_444_800.0),
-    "ms": (946_684_800_000.0, 4_102_444_800_000.0),
-    "excel": (36_526.0, 73_051.0),
-}
-#: Excel's day 0 (serial 25,569 is 1970-01-01).
-EXCEL_EPOCH = pd.Timestamp("1899-12-30")
-#: Non-ISO timestamp formats tried in this order (month-first before day-first: the first that
-#: parses every sampled value wins, and an unambiguous sample settles it).
-_FORMATS: tuple[str, ...] = (
-    "%Y%m%d",
-    "%Y%m%d %H:%M:%S",
-    "%Y-%m-%d %H",  # Tianchi's hour stamps, 2014-12-06 02
-    "%Y/%m/%d %H:%M:%S",
-    "%Y/%m/%d %H:%M",
-    "%Y/%m/%d",
-    "%Y.%m.%d",
-    "%m/%d/%Y %H:%M:%S",
-    "%m/%d/%Y %H:%M",
-    "%m/%d/%Y",
-    "%d/%m/%Y %H:%M:%S",
-    "%d/%m/%Y %H:%M",
-    "%d/%m/%Y",
-    "%d.%m.%Y %H:%M:%S",
-    "%d.%m.%Y",
-    "%Y年%m月%d日 %H:%M:%S",
-    "%Y年%m月%d日 %H:%M",
-    "%Y年%m月%d日",
-)
-_SAMPLE = 2000
-#: The timestamp layouts the readers take, as messages list them (one layout per file).
-TS_LAYOUTS = (
-    "2024-06-18 or 2024-06-18 20:00:00, 20240618, 6/18/2024 20:00, 2024年6月18日, or Unix "
-    "seconds/milliseconds or Excel serial days (45461.83) in a column named as a timestamp"
-)
 
 
 def _norm(name: str) -> str:
@@ -204,81 +169,7 @@ def flag(role: str) -> str:
 
 def _text(values: pd.Series) -> list[str]:
     s = values.dropna().astype(str).str.strip()
-    return [v for v in s.head(_SAMPLE).tolist() if v]
-
-
-def ts_format(values: Sequence[str], min_share: float = 1.0) -> str | None:
-    """``"iso"`` if every value is an ISO date or date-time, else the first ``strptime``
-    format of :data:`_FORMATS` that parses them all, else ``None``.
-
-    With ``min_share`` below 1 a format needs to parse only that share of the values: a
-    reader that reports the rows that do not parse picks the layout of the rest."""
-    vals = [v.strip() for v in values if v and v.strip()]
-    if not vals:
-        return None
-    need = min_share * len(vals)
-    if sum(1 for v in vals if _ISO.match(v)) >= need:
-        return "iso"
-    allowed = len(vals) - need  # failures a format may have
-    for fmt in _FORMATS:
-        parsed, failed = [], 0
-        for v in vals:
-            if _parses(v, fmt):
-                parsed.append(v)
-            else:
-                failed += 1
-                if failed > allowed:
-                    break
-        if failed > allowed or not parsed:
-            continue
-        if fmt.startswith("%Y%m%d") and not all(1900 <= int(v[:4]) <= 2100 for v in parsed):
-            continue
-        return fmt
-    return None
-
-
-def ts_layouts(values: Sequence[str], min_share: float = 1.0) -> tuple[str, ...] | None:
-    """The layouts of a timestamp column's values: ``(ts_format(...),)`` when one layout
-    parses them, else ISO and one other layout when each value is one or the other (an
-    export whose date format changed along the way), else ``None``. Two non-ISO layouts are
-    never mixed: ``12/31/2024`` beside ``31/12/2024`` leaves ``1/2/2024`` with two readings."""
-    one = ts_format(values, min_share)
-    if one is not None:
-        return (one,)
-    vals = [v.strip() for v in values if v and v.strip()]
-    rest = [v for v in vals if not _ISO.match(v)]
-    n_iso = len(vals) - len(rest)
-    if not n_iso or not rest:
-        return None
-    other = ts_format(rest, max(0.0, (min_share * len(vals) - n_iso) / len(rest)))
-    return ("iso", other) if other not in (None, "iso") else None
-
-
-def _parses(value: str, fmt: str) -> bool:
-    try:
-        datetime.strptime(value, fmt)
-    except ValueError:
-        return False
-    return True
-
-
-def epoch_unit(values: Sequence[str]) -> Literal["s", "ms", "excel"] | None:
-    """``"s"`` or ``"ms"`` if every value is a Unix time in that unit between 2000 and 2100,
-    ``"excel"`` if every value is an Excel serial day in that span (a sheet's dates saved
-    without their format) (:data:`EPOCH_RANGE`), else ``None``. Only a column named as a
-    timestamp is read this way: plain numbers (order ids, phone numbers, prices) can fall in
-    the same range."""
-    vals = [v.strip() for v in values if v and v.strip()]
-    num = pd.to_numeric(pd.Series(vals, dtype=object), errors="coerce")
-    if not vals or num.isna().any():
-        return None
-    if bool(num.between(*EPOCH_RANGE["s"]).all()):
-        return "s"
-    if bool(num.between(*EPOCH_RANGE["ms"]).all()):
-        return "ms"
-    if bool(num.between(*EPOCH_RANGE["excel"]).all()):
-        return "excel"
-    return None
+    return [v for v in s.head(SAMPLE).tolist() if v]
 
 
 def _fits(role: str, values: pd.Series, dtype: str) -> bool:
@@ -612,30 +503,6 @@ def _one_to_one(sample: pd.DataFrame, found: list[str]) -> bool:
 _ID_SUFFIX = re.compile(r"(?:^|[\s_\-.])(?:id|code|key|no|nr|number|num|sk)$|(?<=[a-z])id$")
 
 
-def parse_times(values: pd.Series) -> pd.Series:
-    """A timestamp column read in pandas as the DuckDB readers read it: datetimes as they
-    are, text by the layout :func:`ts_format` finds (else pandas's own parsing), Unix time by
-    :func:`epoch_unit`; zoned values at their wall-clock time; NaT where a value does not
-    parse. The points reader and the choice between timestamp columns use it."""
-    if pd.api.types.is_datetime64_any_dtype(values):
-        out = pd.to_datetime(values)
-    else:
-        text = values.astype(str).str.strip()
-        head = text.head(_SAMPLE).tolist()
-        fmt = ts_format(head)
-        unit = epoch_unit(head) if fmt is None else None
-        num = pd.to_numeric(text, errors="coerce")
-        if unit == "excel":  # serial days, to the nearest second
-            out = EXCEL_EPOCH + pd.to_timedelta((num * 86_400).round(), unit="s")
-        elif unit is not None:  # Unix time, UTC
-            out = pd.to_datetime(num, unit=unit, errors="coerce")
-        else:
-            out = pd.to_datetime(
-                text, format=None if fmt in (None, "iso") else fmt, errors="coerce"
-            )
-    return out.dt.tz_localize(None) if out.dt.tz is not None else out
-
-
 def _sample_times(values: pd.Series) -> pd.Series | None:
     """A sampled timestamp column as datetimes (None when a value does not parse)."""
     out = parse_times(values)
@@ -800,7 +667,7 @@ def _unread_dates(free: list[str], sample: pd.DataFrame) -> str:
             continue
         shown = list(dict.fromkeys(vals))
         first = ts_format(shown)
-        odd = [v for v in shown if first is None or not _parses_as(v, first)]
+        odd = [v for v in shown if first is None or not parses_as(v, first)]
         said.append(f"'{c}' holds e.g. {(odd or shown)[:4]}")
     if not said:
         return ""
@@ -808,10 +675,6 @@ def _unread_dates(free: list[str], sample: pd.DataFrame) -> str:
         f" Named as a timestamp: {'; '.join(said)}, which are not in one layout ({TS_LAYOUTS}; "
         "ISO may mix with one other layout, never day-first with month-first)."
     )
-
-
-def _parses_as(value: str, fmt: str) -> bool:
-    return bool(_ISO.match(value)) if fmt == "iso" else _parses(value, fmt)
 
 
 def _missing(role: str, names: list[str], label: str, detail: str = "") -> DataError:

@@ -26,18 +26,14 @@ from omnimmm.data.duck import sql_ident as _quote
 from omnimmm.data.tables import register_duckdb, wall_clock
 from omnimmm.errors import DataError, numbered
 from omnimmm.lifecycle.roles import (
-    _FORMATS,
     NO_EVENT,
     PURCHASE_EVENTS,
     ROW_COUNT,
-    TS_LAYOUTS,
     RoleMapping,
-    epoch_unit,
     event_column,
     infer_roles,
-    ts_format,
-    ts_layouts,
 )
+from omnimmm.lifecycle.timestamps import _FORMATS, TS_LAYOUTS, epoch_unit, ts_format, ts_layouts
 
 REQUIRED: tuple[str, ...] = ("customer_id", "ts", "amount")
 OPTIONAL: tuple[str, ...] = ("order_id", "channel", "store_id", "coupon_used")
