@@ -400,9 +400,6 @@ def _redemptions(
     data.has_redemptions = True
 
 
-#: SQL of a customer id as the other file may have written it: digits without their
-#: separators, a trailing ``.0`` (an integer column read back as floats), leading zeros
-#: (a zero-padded id written as an integer) and a +86 / 0086 country code.
 def _same_id(cust: str) -> str:
     """SQL of the text id ``cust`` as the other file may have written it: digits without
     their separators, a trailing ``.0`` (an integer column read back as floats), leading
@@ -418,9 +415,8 @@ def _same_id(cust: str) -> str:
 def _match_customers(con: duckdb.DuckDBPyConnection, wt: str, wc: str) -> tuple[bool, list[str]]:
     """Customer ids of ``t0`` and ``c0`` matched across the files: whether they are read as
     numbers, and notes. When the ids as written match fewer buyers than the ids read as
-    numbers (:func:`_same_id`: one file wrote 0012345,
-    12345.0 or +86 138 0013 8000, the other 12345 or 13800138000) the numbers are used,
-    with a note; DataError when no buyer has a touch (the ids cannot be the same ids)."""
+    numbers (:func:`_same_id`: one file wrote 0012345, 12345.0 or +86 138 0013 8000, the
+    other 12345 or 13800138000) the numbers are used, with a note; DataError when no buyer has a touch (the ids cannot be the same ids)."""
 
     def matched(key: str) -> int:
         row = con.execute(f"select count(distinct {key}) from c0 where {key} in "

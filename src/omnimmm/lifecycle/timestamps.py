@@ -1,5 +1,5 @@
 """Timestamp layouts of a column's text, shared by the readers of transactions, points and
-journeys: which layout a sample of values is in (ISO, one of :data:`_FORMATS`, or ISO mixed with
+journeys: which layout a sample of values is in (ISO, one of :data:`FORMATS`, or ISO mixed with
 one other), Unix time or Excel serial days in a column named as a timestamp, and a pandas
 reading of a whole column in the layout found.
 """
@@ -31,7 +31,7 @@ EPOCH_RANGE: dict[str, tuple[float, float]] = {
 EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 #: Non-ISO timestamp formats tried in this order (month-first before day-first: the first that
 #: parses every sampled value wins, and an unambiguous sample settles it).
-_FORMATS: tuple[str, ...] = (
+FORMATS: tuple[str, ...] = (
     "%Y%m%d",
     "%Y%m%d %H:%M:%S",
     "%Y-%m-%d %H",  # Tianchi's hour stamps, 2014-12-06 02
@@ -60,7 +60,7 @@ TS_LAYOUTS = (
 
 def ts_format(values: Sequence[str], min_share: float = 1.0) -> str | None:
     """``"iso"`` if every value is an ISO date or date-time, else the first ``strptime``
-    format of :data:`_FORMATS` that parses them all, else ``None``.
+    format of :data:`FORMATS` that parses them all, else ``None``.
 
     With ``min_share`` below 1 a format needs to parse only that share of the values: a
     reader that reports the rows that do not parse picks the layout of the rest."""
@@ -71,7 +71,7 @@ def ts_format(values: Sequence[str], min_share: float = 1.0) -> str | None:
     if sum(1 for v in vals if ISO.match(v)) >= need:
         return "iso"
     allowed = len(vals) - need  # failures a format may have
-    for fmt in _FORMATS:
+    for fmt in FORMATS:
         parsed, failed = [], 0
         for v in vals:
             if _parses(v, fmt):

@@ -33,7 +33,7 @@ from omnimmm.lifecycle.roles import (
     event_column,
     infer_roles,
 )
-from omnimmm.lifecycle.timestamps import _FORMATS, TS_LAYOUTS, epoch_unit, ts_format, ts_layouts
+from omnimmm.lifecycle.timestamps import FORMATS, TS_LAYOUTS, epoch_unit, ts_format, ts_layouts
 
 REQUIRED: tuple[str, ...] = ("customer_id", "ts", "amount")
 OPTIONAL: tuple[str, ...] = ("order_id", "channel", "store_id", "coupon_used")
@@ -244,7 +244,7 @@ def timestamp_sql(
     ``source_type`` is the column's DuckDB type (looked up when omitted). The layout comes
     from the first rows; with ``whole_column`` (a reader that found rows the first reading
     leaves unparsed) the whole column settles day-first against month-first and may add a
-    second layout (ISO with one other, :func:`~omnimmm.lifecycle.roles.ts_layouts`), at the
+    second layout (ISO with one other, :func:`~omnimmm.lifecycle.timestamps.ts_layouts`), at the
     cost of a scan or two."""
     col = _quote(column)
     if source_type is None:
@@ -319,7 +319,7 @@ def _day_month_order(con: duckdb.DuckDBPyConnection, sql: str, col: str, fmt: st
 
 
 #: Layouts whose day and month may be swapped (``%m/%d/%Y`` and ``%d/%m/%Y`` ...).
-_DAY_MONTH_SWAPS = {f for f in _FORMATS if f.startswith(("%m/%d", "%d/%m"))}
+_DAY_MONTH_SWAPS = {f for f in FORMATS if f.startswith(("%m/%d", "%d/%m"))}
 
 
 #: Why each kind of row is left out of the load (see :data:`LEAVE_OUT_LIMIT`).
